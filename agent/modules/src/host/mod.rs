@@ -1,0 +1,5 @@
+//! The only place that touches the system: atomic writes, ownership and modes, user and
+//! group lookups. Modules use these, never libc directly.
+
+pub mod fs;
+pub mod users;

@@ -1,0 +1,1 @@
+//! User and group lookups by reading /etc/passwd and /etc/group directly.

@@ -1,0 +1,201 @@
+//! Modules: each one answers three questions, in order, and only the third changes the
+//! host (see DEVELOPERS.md and docs/architecture.md):
+//!
+//! 1. [`Module::observe`] reads the current state of what the task names (read only);
+//! 2. [`Module::plan`] is pure: from parameters and observed state to a [`Plan`] of
+//!    changes, each with before/after for diff;
+//! 3. [`Module::apply`] carries out exactly that plan.
+//!
+//! [`run`] drives the three: check mode stops after plan, `changed` means "the plan was
+//! not empty", and diff prints the plan. One file per module holds its parameters
+//! ([`Arg`] specs, as Ansible's argument_spec), its three functions, and its tests.
+
+pub mod host;
+pub mod registry;
+pub mod spec;
+
+mod blockinfile;
+mod command;
+mod copy;
+mod file;
+mod lineinfile;
+mod replace;
+mod stat;
+mod tempfile;
+mod template;
+
+use std::path::{Path, PathBuf};
+
+use agent_template::{Templar, Vars};
+use indexmap::IndexMap;
+pub use minijinja::Value;
+pub use spec::{Arg, Args, Ty};
+
+/// A result dict, as a module returns it (`changed`, `msg`, module return values).
+pub type ResultMap = IndexMap<String, Value>;
+
+/// A module failure: Ansible's `msg` plus any extra result fields (`rc`, `stderr`, ...).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{msg}")]
+pub struct ModuleError {
+    pub msg: String,
+    pub fields: ResultMap,
+}
+
+impl ModuleError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        ModuleError {
+            msg: msg.into(),
+            fields: ResultMap::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.fields.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// An I/O failure on a path, in Ansible's words where it has them.
+    pub fn io(what: &str, path: &Path, err: &std::io::Error) -> Self {
+        ModuleError::new(format!("{what} {}: {err}", path.display()))
+            .with("path", path.display().to_string())
+    }
+}
+
+/// One entry of Ansible's `diff` result: before/after are strings (file contents) or
+/// dicts (attributes), with optional headers (`before_header` is usually the path).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Diff {
+    pub before: Value,
+    pub after: Value,
+    pub before_header: Option<String>,
+    pub after_header: Option<String>,
+}
+
+impl Diff {
+    pub fn to_value(&self) -> Value {
+        let mut m: IndexMap<String, Value> = IndexMap::new();
+        m.insert("before".into(), self.before.clone());
+        m.insert("after".into(), self.after.clone());
+        if let Some(h) = &self.before_header {
+            m.insert("before_header".into(), Value::from(h.as_str()));
+        }
+        if let Some(h) = &self.after_header {
+            m.insert("after_header".into(), Value::from(h.as_str()));
+        }
+        Value::from_iter(m)
+    }
+}
+
+/// The pure output of [`Module::plan`]: what would change. `ops` are the module's own
+/// operations for apply; `diff` is what check/diff mode shows; `result` holds the return
+/// values already known at plan time (the same in check mode and in a real run).
+#[derive(Debug, Clone)]
+pub struct Plan<Op> {
+    pub ops: Vec<Op>,
+    pub diff: Vec<Diff>,
+    pub result: ResultMap,
+}
+
+impl<Op> Default for Plan<Op> {
+    fn default() -> Self {
+        Plan {
+            ops: Vec::new(),
+            diff: Vec::new(),
+            result: ResultMap::new(),
+        }
+    }
+}
+
+impl<Op> Plan<Op> {
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
+        self.result.insert(key.to_string(), value.into());
+    }
+}
+
+/// How a file is found for `src` (role `files/`/`templates/`, then the playbook dir).
+pub trait FileFinder: Sync {
+    /// `kind` is `"files"` or `"templates"`; returns the first existing path.
+    fn find(&self, kind: &str, name: &str) -> Option<PathBuf>;
+}
+
+/// Everything a module may know about the task it runs in.
+pub struct Ctx<'a> {
+    pub check_mode: bool,
+    pub diff_mode: bool,
+    pub files: &'a dyn FileFinder,
+    pub templar: &'a Templar,
+    pub vars: &'a Vars,
+    /// `become_user` when `become` is on and it is not root.
+    pub become_user: Option<&'a str>,
+    /// The task's `environment`, already templated.
+    pub environment: &'a [(String, String)],
+}
+
+/// A module: see the crate docs for the contract.
+pub trait Module: Send + Sync + 'static {
+    /// Its parameters: Ansible's argument_spec, in slices that are concatenated
+    /// (e.g. the module's own plus [`spec::FILE_COMMON`]).
+    const SPECS: &'static [&'static [Arg]];
+    /// What observe learns.
+    type Observed;
+    /// One planned operation.
+    type Op: std::fmt::Debug;
+
+    /// Read the current state. Never changes the host.
+    fn observe(args: &Args, ctx: &Ctx<'_>) -> Result<Self::Observed, ModuleError>;
+    /// Pure: what must change. No I/O.
+    fn plan(
+        args: &Args,
+        observed: &Self::Observed,
+        ctx: &Ctx<'_>,
+    ) -> Result<Plan<Self::Op>, ModuleError>;
+    /// Carry out exactly `plan` (never called with an empty plan, never in check mode).
+    /// Returns extra result fields known only after the change (e.g. `rc`, `stdout`).
+    fn apply(
+        args: &Args,
+        observed: Self::Observed,
+        plan: &Plan<Self::Op>,
+        ctx: &Ctx<'_>,
+    ) -> Result<ResultMap, ModuleError>;
+}
+
+/// Validate and coerce raw arguments for module `M` (also used at load time).
+pub fn validate<M: Module>(name: &str, raw: &IndexMap<String, Value>) -> Result<Args, ModuleError> {
+    spec::parse(name, M::SPECS, raw)
+}
+
+/// Run a module through observe → plan → (apply unless check mode). Returns Ansible's
+/// result dict: `changed`, `diff` (in diff mode), the plan's and apply's fields.
+pub fn run<M: Module>(
+    name: &str,
+    raw: &IndexMap<String, Value>,
+    ctx: &Ctx<'_>,
+) -> Result<ResultMap, ModuleError> {
+    let args = validate::<M>(name, raw)?;
+    let observed = M::observe(&args, ctx)?;
+    let plan = M::plan(&args, &observed, ctx)?;
+    let mut result = plan.result.clone();
+    let changed = !plan.is_empty();
+    if changed && !ctx.check_mode {
+        let extra = M::apply(&args, observed, &plan, ctx)?;
+        result.extend(extra);
+    }
+    if !result.contains_key("changed") {
+        result.insert("changed".into(), Value::from(changed));
+    }
+    if ctx.diff_mode && !plan.diff.is_empty() {
+        let diffs: Vec<Value> = plan.diff.iter().map(Diff::to_value).collect();
+        let diff = if diffs.len() == 1 {
+            diffs.into_iter().next().unwrap_or_default()
+        } else {
+            Value::from(diffs)
+        };
+        result.insert("diff".into(), diff);
+    }
+    Ok(result)
+}

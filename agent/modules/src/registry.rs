@@ -1,0 +1,68 @@
+//! The one static list of modules, by every name a task may use.
+
+use indexmap::IndexMap;
+use minijinja::Value;
+
+use crate::spec::Args;
+use crate::{Ctx, Module, ModuleError, ResultMap};
+
+type RunFn = fn(&str, &IndexMap<String, Value>, &Ctx<'_>) -> Result<ResultMap, ModuleError>;
+type ValidateFn = fn(&str, &IndexMap<String, Value>) -> Result<Args, ModuleError>;
+
+/// A registered module.
+pub struct Entry {
+    /// Short name (`file`); `ansible.builtin.` / `ansible.legacy.` forms resolve to it.
+    pub name: &'static str,
+    /// Other names (collection FQCNs, old names).
+    pub aliases: &'static [&'static str],
+    /// Takes a free-form string (`command: ls -l`) as `_raw_params`.
+    pub free_form: bool,
+    pub run: RunFn,
+    pub validate: ValidateFn,
+}
+
+const fn entry<M: Module>(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    free_form: bool,
+) -> Entry {
+    Entry {
+        name,
+        aliases,
+        free_form,
+        run: crate::run::<M>,
+        validate: crate::validate::<M>,
+    }
+}
+
+/// Every module the agent has.
+pub static MODULES: &[Entry] = &[
+    entry::<crate::file::File>("file", &[], false),
+    entry::<crate::copy::Copy>("copy", &[], false),
+    entry::<crate::stat::Stat>("stat", &[], false),
+    entry::<crate::tempfile::Tempfile>("tempfile", &[], false),
+    entry::<crate::template::Template>("template", &[], false),
+    entry::<crate::lineinfile::Lineinfile>("lineinfile", &[], false),
+    entry::<crate::blockinfile::Blockinfile>("blockinfile", &[], false),
+    entry::<crate::replace::Replace>("replace", &[], false),
+    entry::<crate::command::Command>("command", &[], true),
+    entry::<crate::command::Shell>("shell", &[], true),
+];
+
+/// Find a module by the name a task uses.
+pub fn find(name: &str) -> Option<&'static Entry> {
+    let short = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name);
+    MODULES
+        .iter()
+        .find(|e| e.name == short || e.aliases.contains(&name))
+}
+
+/// All names, for "did you mean" hints.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    MODULES
+        .iter()
+        .flat_map(|e| std::iter::once(e.name).chain(e.aliases.iter().copied()))
+}

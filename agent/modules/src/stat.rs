@@ -1,0 +1,29 @@
+//! The `stat` module. (Stub: to be written.)
+
+use crate::spec::{Arg, Args};
+use crate::{Ctx, Module, ModuleError, Plan, ResultMap};
+
+pub struct Stat;
+
+impl Module for Stat {
+    const SPECS: &'static [&'static [Arg]] = &[];
+    type Observed = ();
+    type Op = ();
+
+    fn observe(_args: &Args, _ctx: &Ctx<'_>) -> Result<(), ModuleError> {
+        Ok(())
+    }
+
+    fn plan(_args: &Args, _observed: &(), _ctx: &Ctx<'_>) -> Result<Plan<()>, ModuleError> {
+        Err(ModuleError::new("the stat module is not implemented yet"))
+    }
+
+    fn apply(
+        _args: &Args,
+        _observed: (),
+        _plan: &Plan<()>,
+        _ctx: &Ctx<'_>,
+    ) -> Result<ResultMap, ModuleError> {
+        Ok(ResultMap::new())
+    }
+}
