@@ -10,6 +10,10 @@
 //! refer to other variables (Ansible's lazy templating). A variable that refers to itself
 //! is an error, not a hang.
 
+pub mod filters;
+pub mod lookups;
+pub mod tests;
+
 use std::path::{Path, PathBuf};
 
 pub use minijinja::Value;
@@ -35,6 +39,12 @@ pub struct SearchPaths {
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
     pub layers: Vec<Value>,
+}
+
+impl Vars {
+    pub fn new(layers: Vec<Value>) -> Vars {
+        Vars { layers }
+    }
 }
 
 /// Per-render options a template file may change (also through a `#jinja2:` header).
