@@ -1,2 +1,782 @@
 //! Files: atomic replace (temp file in the same directory, fsync, rename), modes
 //! (octal and symbolic, as Ansible reads them), ownership, backups.
+//!
+//! The attribute logic follows Ansible's `set_fs_attributes_if_different`: owner, then
+//! group, then mode, each compared with the current value and recorded in the diff as
+//! `before`/`after` dicts (`owner`/`group` as numeric ids, `mode` as `"0644"`).
+
+use std::fs::{self, Metadata};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use minijinja::Value;
+use minijinja::value::ValueKind;
+
+use crate::ModuleError;
+use crate::host::users;
+use crate::spec::Args;
+
+/// File-type bits of `st_mode`.
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFDIR: u32 = 0o040000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFLNK: u32 = 0o120000;
+const PERM_BITS: u32 = 0o7777;
+
+/// The process umask, read without changing it (from /proc/self/status); 022 if unknown.
+pub fn umask() -> u32 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+/// A mode as Ansible's `mode` parameter gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModeSpec {
+    /// An int (YAML `0644` arrives as 420, used as is) or an octal string.
+    Octal(u32),
+    /// `u=rw,g=r,o=r`, `u+x,g-w`, `a+X`, `=r`...
+    Symbolic(String),
+    /// `preserve` (copy/template: the source file's mode).
+    Preserve,
+}
+
+fn mode_error(path: Option<&Path>, details: impl Into<Value>) -> ModuleError {
+    let mut e = ModuleError::new("mode must be in octal or symbolic form");
+    if let Some(p) = path {
+        e = e.with("path", p.display().to_string());
+    }
+    e.with("details", details)
+}
+
+/// Python's `int(s, 8)`: whitespace, sign, optional `0o`, underscores between digits.
+fn parse_python_octal(s: &str) -> Option<i64> {
+    let t = s.trim();
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let t = t
+        .strip_prefix("0o")
+        .or_else(|| t.strip_prefix("0O"))
+        .map(|r| r.strip_prefix('_').unwrap_or(r))
+        .unwrap_or(t);
+    if t.is_empty() || t.starts_with('_') || t.ends_with('_') || t.contains("__") {
+        return None;
+    }
+    let digits: String = t.chars().filter(|c| *c != '_').collect();
+    if !digits.chars().all(|c| ('0'..='7').contains(&c)) {
+        return None;
+    }
+    let n = i64::from_str_radix(&digits, 8).ok()?;
+    Some(if neg { -n } else { n })
+}
+
+impl ModeSpec {
+    /// Read a `mode` value: int, octal string, symbolic string or `preserve`.
+    pub fn parse(v: &Value) -> Result<ModeSpec, ModuleError> {
+        match v.kind() {
+            ValueKind::Number if v.is_integer() => {
+                let n = i64::try_from(v.clone()).map_err(|_| mode_error(None, v.to_string()))?;
+                u32::try_from(n)
+                    .map(ModeSpec::Octal)
+                    .map_err(|_| mode_error(None, v.to_string()))
+            }
+            ValueKind::String => {
+                let s = v.as_str().unwrap_or_default();
+                if s == "preserve" {
+                    return Ok(ModeSpec::Preserve);
+                }
+                match parse_python_octal(s) {
+                    Some(n) if (0..=i64::from(PERM_BITS)).contains(&n) => {
+                        Ok(ModeSpec::Octal(n as u32))
+                    }
+                    Some(n) => Err(ModuleError::new(
+                        "Invalid mode supplied, only permission info is allowed",
+                    )
+                    .with("details", n)),
+                    None => {
+                        // Check the syntax now; the bits depend on the file's current mode.
+                        symbolic_to_octal(0o100644, s, 0o022).map_err(|d| mode_error(None, d))?;
+                        Ok(ModeSpec::Symbolic(s.to_string()))
+                    }
+                }
+            }
+            _ => Err(mode_error(
+                None,
+                format!("bad symbolic permission for mode: {v}"),
+            )),
+        }
+    }
+
+    /// The permission bits this spec gives a file whose `st_mode` is `current`
+    /// (`None` for `preserve`, which the module resolves itself).
+    pub fn resolve(&self, current: u32) -> Result<Option<u32>, ModuleError> {
+        match self {
+            ModeSpec::Octal(n) => Ok(Some(*n)),
+            ModeSpec::Symbolic(s) => symbolic_to_octal(current, s, umask())
+                .map(Some)
+                .map_err(|d| mode_error(None, d)),
+            ModeSpec::Preserve => Ok(None),
+        }
+    }
+}
+
+/// Ansible's result form of a mode: `'0%03o'` (`"0644"`, `"01777"`).
+pub fn format_mode(mode: u32) -> String {
+    format!("0{:03o}", mode)
+}
+
+/// chmod's symbolic modes, as Ansible's `_symbolic_mode_to_octal` reads them.
+/// `current` is the file's full `st_mode`.
+pub fn symbolic_to_octal(current: u32, symbolic: &str, umask: u32) -> Result<u32, String> {
+    let is_dir = current & S_IFMT == S_IFDIR;
+    let mut new_mode = current & PERM_BITS;
+    for clause in symbolic.split(',') {
+        let bad = || format!("bad symbolic permission for mode: {clause}");
+        let first_op = clause.find(['+', '-', '=']);
+        let (users, rest) = match first_op {
+            Some(i) => clause.split_at(i),
+            None => (clause, ""),
+        };
+        let use_umask = users.is_empty();
+        let users = if users.is_empty() || users == "a" {
+            "ugo"
+        } else {
+            users
+        };
+        if !users.chars().all(|c| matches!(c, 'u' | 'g' | 'o')) {
+            return Err(bad());
+        }
+        // rest is a sequence of (op, perms).
+        let mut parts: Vec<(char, &str)> = Vec::new();
+        let mut chars = rest.char_indices().peekable();
+        while let Some((i, op)) = chars.next() {
+            let start = i + op.len_utf8();
+            let mut end = rest.len();
+            while let Some(&(j, c)) = chars.peek() {
+                if matches!(c, '+' | '-' | '=') {
+                    end = j;
+                    break;
+                }
+                chars.next();
+            }
+            parts.push((op, &rest[start..end]));
+        }
+        for (op, perms) in parts {
+            if !perms
+                .chars()
+                .all(|c| matches!(c, 'r' | 'w' | 'x' | 'X' | 's' | 't' | 'u' | 'g' | 'o'))
+            {
+                return Err(bad());
+            }
+            for user in users.chars() {
+                let bits = perms_bits(user, perms, new_mode, is_dir, use_umask, umask);
+                new_mode = match op {
+                    '=' => {
+                        let mask = match user {
+                            'u' => 0o4700,
+                            'g' => 0o2070,
+                            _ => 0o1007,
+                        };
+                        (new_mode & (mask ^ PERM_BITS)) | bits
+                    }
+                    '+' => new_mode | bits,
+                    _ => new_mode & !bits,
+                };
+            }
+        }
+    }
+    Ok(new_mode)
+}
+
+fn perms_bits(
+    user: char,
+    perms: &str,
+    prev: u32,
+    is_dir: bool,
+    use_umask: bool,
+    umask: u32,
+) -> u32 {
+    let rev_umask = umask ^ PERM_BITS;
+    let apply_x = is_dir || prev & 0o111 != 0;
+    let shift = match user {
+        'u' => 6,
+        'g' => 3,
+        _ => 0,
+    };
+    let masked = |b: u32| if use_umask { b & rev_umask } else { b };
+    let mut out = 0;
+    for p in perms.chars() {
+        out |= match p {
+            'r' => masked(0o4 << shift),
+            'w' => masked(0o2 << shift),
+            'x' => masked(0o1 << shift),
+            'X' if apply_x => 0o1 << shift,
+            's' if user == 'u' => 0o4000,
+            's' if user == 'g' => 0o2000,
+            't' if user == 'o' => 0o1000,
+            'u' => ((prev >> 6) & 0o7) << shift,
+            'g' => ((prev >> 3) & 0o7) << shift,
+            'o' => (prev & 0o7) << shift,
+            _ => 0,
+        };
+    }
+    out
+}
+
+/// The attributes a task asks for (`mode`, `owner`, `group`, `attributes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileAttrs {
+    pub mode: Option<ModeSpec>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    /// chattr attributes (`attributes`/`attr`); kept for modules, not applied here.
+    pub attributes: Option<String>,
+}
+
+impl FileAttrs {
+    /// From a module's parameters (the `FILE_COMMON` ones).
+    pub fn from_args(args: &Args) -> Result<FileAttrs, ModuleError> {
+        Ok(FileAttrs {
+            mode: args.get("mode").map(ModeSpec::parse).transpose()?,
+            owner: args.string("owner"),
+            group: args.string("group"),
+            attributes: args.string("attributes"),
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mode.is_none() && self.owner.is_none() && self.group.is_none()
+    }
+}
+
+/// What attribute planning needs to know about a file (real or about to be created).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub uid: u32,
+    pub gid: u32,
+    /// Full `st_mode` (type and permission bits).
+    pub mode: u32,
+}
+
+impl From<&Metadata> for Meta {
+    fn from(m: &Metadata) -> Meta {
+        Meta {
+            uid: m.uid(),
+            gid: m.gid(),
+            mode: m.mode(),
+        }
+    }
+}
+
+impl Meta {
+    /// A regular file as [`atomic_write`] creates it in `dir` (0666 & ~umask).
+    pub fn new_file(dir: &Path) -> Meta {
+        Meta::new_in(dir, S_IFREG | (0o666 & !umask()))
+    }
+
+    /// A directory as `mkdir` creates it in `dir` (0777 & ~umask).
+    pub fn new_dir(dir: &Path) -> Meta {
+        Meta::new_in(dir, S_IFDIR | (0o777 & !umask()))
+    }
+
+    fn new_in(dir: &Path, mode: u32) -> Meta {
+        let parent = fs::metadata(dir).ok();
+        let gid = match &parent {
+            Some(p) if p.mode() & 0o2000 != 0 => p.gid(),
+            _ => nix::unistd::getegid().as_raw(),
+        };
+        Meta {
+            uid: nix::unistd::geteuid().as_raw(),
+            gid,
+            mode,
+        }
+    }
+
+    pub fn perms(&self) -> u32 {
+        self.mode & PERM_BITS
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.mode & S_IFMT == S_IFDIR
+    }
+
+    pub fn is_link(&self) -> bool {
+        self.mode & S_IFMT == S_IFLNK
+    }
+}
+
+/// One attribute to change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrChange {
+    Owner { from: u32, to: u32 },
+    Group { from: u32, to: u32 },
+    Mode { from: u32, to: u32 },
+}
+
+/// Compare `current` with what `attrs` ask for: owner, group, mode, in Ansible's order.
+/// Fails as Ansible does on an unknown user or group or a bad mode.
+pub fn plan_attrs(
+    path: &Path,
+    current: &Meta,
+    attrs: &FileAttrs,
+) -> Result<Vec<AttrChange>, ModuleError> {
+    let p = || path.display().to_string();
+    let mut out = Vec::new();
+    if let Some(owner) = &attrs.owner {
+        let uid = users::resolve_uid(owner).ok_or_else(|| {
+            ModuleError::new(format!("chown failed: failed to look up user {owner}"))
+                .with("path", p())
+        })?;
+        if uid != current.uid {
+            out.push(AttrChange::Owner {
+                from: current.uid,
+                to: uid,
+            });
+        }
+    }
+    if let Some(group) = &attrs.group {
+        let gid = users::resolve_gid(group).ok_or_else(|| {
+            ModuleError::new(format!("chgrp failed: failed to look up group {group}"))
+                .with("path", p())
+        })?;
+        if gid != current.gid {
+            out.push(AttrChange::Group {
+                from: current.gid,
+                to: gid,
+            });
+        }
+    }
+    if let Some(spec) = &attrs.mode {
+        let wanted = spec
+            .resolve(current.mode)
+            .map_err(|e| e.with("path", p()))?;
+        if let Some(m) = wanted
+            && m != current.perms()
+        {
+            out.push(AttrChange::Mode {
+                from: current.perms(),
+                to: m,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Record attribute changes in a diff's `before`/`after` dicts, as Ansible does.
+pub fn diff_attrs(
+    changes: &[AttrChange],
+    before: &mut IndexMap<String, Value>,
+    after: &mut IndexMap<String, Value>,
+) {
+    for c in changes {
+        match *c {
+            AttrChange::Owner { from, to } => {
+                before.insert("owner".into(), Value::from(from));
+                after.insert("owner".into(), Value::from(to));
+            }
+            AttrChange::Group { from, to } => {
+                before.insert("group".into(), Value::from(from));
+                after.insert("group".into(), Value::from(to));
+            }
+            AttrChange::Mode { from, to } => {
+                before.insert("mode".into(), Value::from(format_mode(from)));
+                after.insert("mode".into(), Value::from(format_mode(to)));
+            }
+        }
+    }
+}
+
+/// Carry out attribute changes on `path` (never through a symlink: owner/group apply to
+/// the link itself, and a link's mode is left alone, as on Linux Ansible does).
+pub fn apply_attrs(path: &Path, changes: &[AttrChange]) -> Result<(), ModuleError> {
+    let p = || path.display().to_string();
+    for c in changes {
+        match *c {
+            AttrChange::Owner { to, .. } => std::os::unix::fs::lchown(path, Some(to), None)
+                .map_err(|e| {
+                    ModuleError::new("chown failed")
+                        .with("path", p())
+                        .with("details", e.to_string())
+                })?,
+            AttrChange::Group { to, .. } => std::os::unix::fs::lchown(path, None, Some(to))
+                .map_err(|e| {
+                    ModuleError::new("chgrp failed")
+                        .with("path", p())
+                        .with("details", e.to_string())
+                })?,
+            AttrChange::Mode { to, .. } => {
+                let md = fs::symlink_metadata(path).map_err(|e| {
+                    ModuleError::new("chmod failed")
+                        .with("path", p())
+                        .with("details", e.to_string())
+                })?;
+                if md.file_type().is_symlink() {
+                    continue;
+                }
+                fs::set_permissions(path, fs::Permissions::from_mode(to)).map_err(|e| {
+                    ModuleError::new("chmod failed")
+                        .with("path", p())
+                        .with("details", e.to_string())
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `lstat`, or `None` when the path does not exist.
+pub fn lstat(path: &Path) -> io::Result<Option<Metadata>> {
+    match fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `stat` (following links), or `None` when the path (or a link's target) does not exist.
+pub fn stat(path: &Path) -> io::Result<Option<Metadata>> {
+    match fs::metadata(path) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn ignore_eperm(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
+        other => other,
+    }
+}
+
+/// Replace `path` with `content` atomically: a temp file in the same directory is
+/// written, fsynced, given its attributes and renamed over `path`; then the directory is
+/// fsynced. An existing file keeps its owner, group and mode (those of a link's target)
+/// unless `attrs` say otherwise; a new file gets 0666 & ~umask (0644 under umask 022).
+/// A symlink at `path` is replaced, not written through: resolve it first to follow it
+/// (as Ansible's `follow`). No temp file is left behind on error.
+pub fn atomic_write(path: &Path, content: &[u8], attrs: &FileAttrs) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let existing = stat(path)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".ansible_tmp")
+        .suffix(name)
+        .tempfile_in(dir)?;
+    tmp.write_all(content)?;
+    tmp.as_file().sync_all()?;
+    let base = match &existing {
+        Some(md) => {
+            ignore_eperm(std::os::unix::fs::fchown(
+                tmp.as_file(),
+                Some(md.uid()),
+                Some(md.gid()),
+            ))?;
+            Meta {
+                uid: md.uid(),
+                gid: md.gid(),
+                mode: S_IFREG | (md.mode() & PERM_BITS),
+            }
+        }
+        None => Meta::new_file(dir),
+    };
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(base.perms()))?;
+    let changes = plan_attrs(path, &base, attrs).map_err(|e| io::Error::other(e.msg))?;
+    apply_attrs(tmp.path(), &changes).map_err(|e| io::Error::other(e.msg))?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The name Ansible gives a backup of `path`: `path.PID.YYYY-MM-DD@HH:MM:SS~`, local time.
+pub fn backup_name(path: &Path) -> PathBuf {
+    let stamp = jiff::Zoned::now()
+        .strftime("%Y-%m-%d@%H:%M:%S~")
+        .to_string();
+    let mut s = path.as_os_str().to_os_string();
+    s.push(format!(".{}.{}", std::process::id(), stamp));
+    PathBuf::from(s)
+}
+
+/// Copy `path` to its backup name, keeping mode, times and (when allowed) owner/group.
+pub fn backup_file(path: &Path) -> io::Result<PathBuf> {
+    let dest = backup_name(path);
+    preserved_copy(path, &dest)?;
+    Ok(dest)
+}
+
+/// Copy content, mode, times and (when allowed) owner and group.
+pub fn preserved_copy(src: &Path, dest: &Path) -> io::Result<()> {
+    let md = fs::metadata(src)?;
+    fs::copy(src, dest)?;
+    let f = fs::OpenOptions::new().write(true).open(dest)?;
+    let times = fs::FileTimes::new()
+        .set_accessed(md.accessed()?)
+        .set_modified(md.modified()?);
+    f.set_times(times)?;
+    ignore_eperm(std::os::unix::fs::fchown(
+        &f,
+        Some(md.uid()),
+        Some(md.gid()),
+    ))?;
+    f.set_permissions(fs::Permissions::from_mode(md.mode() & PERM_BITS))?;
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// SHA-1 of bytes, lowercase hex (Ansible's `checksum`).
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha1::Digest;
+    hex(&sha1::Sha1::digest(data))
+}
+
+/// MD5 of bytes, lowercase hex (Ansible's `md5sum`).
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    hex(&md5::Md5::digest(data))
+}
+
+/// A file's digest with a named algorithm (`md5`, `sha1`, `sha224`, `sha256`,
+/// `sha384`, `sha512`), streamed.
+pub fn file_digest(path: &Path, algorithm: &str) -> io::Result<String> {
+    use std::io::Read;
+    fn stream<D: sha2::Digest>(path: &Path) -> io::Result<String> {
+        let mut f = fs::File::open(path)?;
+        let mut h = D::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok(hex(&h.finalize()))
+    }
+    match algorithm {
+        "md5" => stream::<md5::Md5>(path),
+        "sha1" => stream::<sha1::Sha1>(path),
+        "sha224" => stream::<sha2::Sha224>(path),
+        "sha256" => stream::<sha2::Sha256>(path),
+        "sha384" => stream::<sha2::Sha384>(path),
+        "sha512" => stream::<sha2::Sha512>(path),
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unsupported checksum algorithm {other}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sym(cur: u32, s: &str) -> u32 {
+        symbolic_to_octal(cur, s, 0o022).unwrap()
+    }
+
+    #[test]
+    fn parses_modes_like_ansible() {
+        assert_eq!(
+            ModeSpec::parse(&Value::from(420)).unwrap(),
+            ModeSpec::Octal(0o644)
+        );
+        assert_eq!(
+            ModeSpec::parse(&Value::from(644)).unwrap(),
+            ModeSpec::Octal(644)
+        );
+        assert_eq!(
+            ModeSpec::parse(&Value::from("0644")).unwrap(),
+            ModeSpec::Octal(0o644)
+        );
+        assert_eq!(
+            ModeSpec::parse(&Value::from("644")).unwrap(),
+            ModeSpec::Octal(0o644)
+        );
+        assert_eq!(
+            ModeSpec::parse(&Value::from("0o755")).unwrap(),
+            ModeSpec::Octal(0o755)
+        );
+        assert_eq!(
+            ModeSpec::parse(&Value::from("1777")).unwrap(),
+            ModeSpec::Octal(0o1777)
+        );
+        assert_eq!(
+            ModeSpec::parse(&Value::from("preserve")).unwrap(),
+            ModeSpec::Preserve
+        );
+        assert_eq!(
+            ModeSpec::parse(&Value::from("u=rw,g=r,o=r")).unwrap(),
+            ModeSpec::Symbolic("u=rw,g=r,o=r".into())
+        );
+        let e = ModeSpec::parse(&Value::from("rw")).unwrap_err();
+        assert_eq!(e.msg, "mode must be in octal or symbolic form");
+        let e = ModeSpec::parse(&Value::from("17777")).unwrap_err();
+        assert_eq!(
+            e.msg,
+            "Invalid mode supplied, only permission info is allowed"
+        );
+        assert!(ModeSpec::parse(&Value::from("u+z")).is_err());
+    }
+
+    #[test]
+    fn symbolic_modes() {
+        assert_eq!(sym(S_IFREG | 0o600, "u=rw,g=r,o=r"), 0o644);
+        assert_eq!(sym(S_IFREG | 0o644, "u+x,g-r"), 0o704);
+        assert_eq!(sym(S_IFREG | 0o644, "a+X"), 0o644);
+        assert_eq!(sym(S_IFREG | 0o744, "a+X"), 0o755);
+        assert_eq!(sym(S_IFDIR | 0o700, "a+X"), 0o711);
+        assert_eq!(sym(S_IFREG | 0o777, "=r"), 0o444);
+        assert_eq!(sym(S_IFREG, "+w"), 0o200);
+        assert_eq!(sym(S_IFREG | 0o640, "o=g"), 0o644);
+        assert_eq!(sym(S_IFREG | 0o644, "u=rw-x+X"), 0o644);
+        assert_eq!(sym(S_IFREG | 0o644, "u+s,g+s,o+t"), 0o7644);
+        assert_eq!(sym(S_IFREG | 0o4755, "u=rwx"), 0o755);
+        assert_eq!(sym(S_IFREG | 0o644, "u"), 0o644);
+        assert!(symbolic_to_octal(0o644, "x+r", 0o022).is_err());
+    }
+
+    #[test]
+    fn formats_modes() {
+        assert_eq!(format_mode(0o644), "0644");
+        assert_eq!(format_mode(0o1777), "01777");
+        assert_eq!(format_mode(0o7), "0007");
+    }
+
+    #[test]
+    fn plans_and_diffs_attrs() {
+        let cur = Meta {
+            uid: 0,
+            gid: 0,
+            mode: S_IFREG | 0o600,
+        };
+        let attrs = FileAttrs {
+            mode: Some(ModeSpec::Octal(0o644)),
+            owner: Some("root".into()),
+            group: Some("0".into()),
+            attributes: None,
+        };
+        let ch = plan_attrs(Path::new("/x"), &cur, &attrs).unwrap();
+        assert_eq!(
+            ch,
+            vec![AttrChange::Mode {
+                from: 0o600,
+                to: 0o644
+            }]
+        );
+        let (mut b, mut a) = (IndexMap::new(), IndexMap::new());
+        diff_attrs(&ch, &mut b, &mut a);
+        assert_eq!(b["mode"].as_str(), Some("0600"));
+        assert_eq!(a["mode"].as_str(), Some("0644"));
+        let bad = FileAttrs {
+            owner: Some("no-such-user-xyz".into()),
+            ..Default::default()
+        };
+        let e = plan_attrs(Path::new("/x"), &cur, &bad).unwrap_err();
+        assert_eq!(
+            e.msg,
+            "chown failed: failed to look up user no-such-user-xyz"
+        );
+    }
+
+    #[test]
+    fn atomic_write_creates_and_keeps_mode() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        atomic_write(&p, b"one", &FileAttrs::default()).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"one");
+        let expect = 0o666 & !umask();
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, expect);
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        atomic_write(&p, b"two", &FileAttrs::default()).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o600);
+        let attrs = FileAttrs {
+            mode: Some(ModeSpec::Symbolic("g+r".into())),
+            ..Default::default()
+        };
+        atomic_write(&p, b"three", &attrs).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o640);
+        // Nothing left behind.
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn atomic_write_replaces_a_symlink_and_cleans_up_on_error() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("t");
+        fs::write(&target, "target").unwrap();
+        let link = d.path().join("l");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        atomic_write(&link, b"new", &FileAttrs::default()).unwrap();
+        assert!(
+            !fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&target).unwrap(), b"target");
+        let bad = FileAttrs {
+            owner: Some("no-such-user-xyz".into()),
+            ..Default::default()
+        };
+        assert!(atomic_write(&d.path().join("n"), b"x", &bad).is_err());
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn backups_are_named_and_preserved() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("conf");
+        fs::write(&p, "data").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        let b = backup_file(&p).unwrap();
+        let name = b.file_name().unwrap().to_string_lossy().to_string();
+        let prefix = format!("conf.{}.", std::process::id());
+        assert!(name.starts_with(&prefix), "{name}");
+        assert!(name.ends_with('~'));
+        assert_eq!(name.len(), prefix.len() + "2024-01-01@00:00:00~".len());
+        assert_eq!(fs::read(&b).unwrap(), b"data");
+        assert_eq!(fs::metadata(&b).unwrap().mode() & 0o7777, 0o640);
+    }
+
+    #[test]
+    fn digests() {
+        assert_eq!(sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(md5_hex(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        fs::write(&p, "abc").unwrap();
+        assert_eq!(file_digest(&p, "sha1").unwrap(), sha1_hex(b"abc"));
+        assert_eq!(
+            file_digest(&p, "sha256").unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

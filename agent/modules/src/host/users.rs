@@ -1,1 +1,207 @@
 //! User and group lookups by reading /etc/passwd and /etc/group directly.
+//!
+//! No NSS, no process spawns: the files are parsed and cached; the cache is refreshed
+//! when a file's size or modification time changes (a task may add a user mid-run).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+/// One line of /etc/passwd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswdEntry {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub gecos: String,
+    pub home: String,
+    pub shell: String,
+}
+
+/// One line of /etc/group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupEntry {
+    pub name: String,
+    pub gid: u32,
+    pub members: Vec<String>,
+}
+
+/// Parse /etc/passwd text; malformed lines and NIS `+`/`-` entries are skipped.
+pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter(|l| !l.starts_with('+') && !l.starts_with('-'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() < 7 {
+                return None;
+            }
+            Some(PasswdEntry {
+                name: f[0].to_string(),
+                uid: f[2].trim().parse().ok()?,
+                gid: f[3].trim().parse().ok()?,
+                gecos: f[4].to_string(),
+                home: f[5].to_string(),
+                shell: f[6].to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Parse /etc/group text; malformed lines are skipped.
+pub fn parse_group(text: &str) -> Vec<GroupEntry> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter(|l| !l.starts_with('+') && !l.starts_with('-'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() < 3 {
+                return None;
+            }
+            Some(GroupEntry {
+                name: f[0].to_string(),
+                gid: f[2].trim().parse().ok()?,
+                members: f
+                    .get(3)
+                    .map(|m| {
+                        m.split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+type Stamp = Option<(SystemTime, u64)>;
+
+struct Cached<T> {
+    stamp: Stamp,
+    entries: Vec<T>,
+}
+
+static PASSWD: Mutex<Option<Cached<PasswdEntry>>> = Mutex::new(None);
+static GROUP: Mutex<Option<Cached<GroupEntry>>> = Mutex::new(None);
+
+fn stamp(path: &Path) -> Stamp {
+    let md = std::fs::metadata(path).ok()?;
+    Some((md.modified().ok()?, md.len()))
+}
+
+fn with_db<T: Clone, R>(
+    cache: &Mutex<Option<Cached<T>>>,
+    path: &str,
+    parse: fn(&str) -> Vec<T>,
+    f: impl FnOnce(&[T]) -> R,
+) -> R {
+    let path = Path::new(path);
+    let now = stamp(path);
+    let mut guard = match cache.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let fresh = matches!(&*guard, Some(c) if c.stamp.is_some() && c.stamp == now);
+    if !fresh {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        *guard = Some(Cached {
+            stamp: now,
+            entries: parse(&text),
+        });
+    }
+    f(guard.as_ref().map(|c| c.entries.as_slice()).unwrap_or(&[]))
+}
+
+fn with_passwd<R>(f: impl FnOnce(&[PasswdEntry]) -> R) -> R {
+    with_db(&PASSWD, "/etc/passwd", parse_passwd, f)
+}
+
+fn with_group<R>(f: impl FnOnce(&[GroupEntry]) -> R) -> R {
+    with_db(&GROUP, "/etc/group", parse_group, f)
+}
+
+/// The passwd entry of a user, by name.
+pub fn user(name: &str) -> Option<PasswdEntry> {
+    with_passwd(|e| e.iter().find(|u| u.name == name).cloned())
+}
+
+/// The passwd entry of a user, by uid (the first one, as getpwuid).
+pub fn user_by_uid(uid: u32) -> Option<PasswdEntry> {
+    with_passwd(|e| e.iter().find(|u| u.uid == uid).cloned())
+}
+
+/// The group entry of a group, by name.
+pub fn group(name: &str) -> Option<GroupEntry> {
+    with_group(|e| e.iter().find(|g| g.name == name).cloned())
+}
+
+/// The group entry of a group, by gid.
+pub fn group_by_gid(gid: u32) -> Option<GroupEntry> {
+    with_group(|e| e.iter().find(|g| g.gid == gid).cloned())
+}
+
+pub fn uid_by_name(name: &str) -> Option<u32> {
+    user(name).map(|u| u.uid)
+}
+
+pub fn gid_by_name(name: &str) -> Option<u32> {
+    group(name).map(|g| g.gid)
+}
+
+pub fn user_name(uid: u32) -> Option<String> {
+    user_by_uid(uid).map(|u| u.name)
+}
+
+pub fn group_name(gid: u32) -> Option<String> {
+    group_by_gid(gid).map(|g| g.name)
+}
+
+/// A user given as Ansible accepts it: a number is a uid, anything else a name.
+pub fn resolve_uid(owner: &str) -> Option<u32> {
+    match owner.trim().parse::<u32>() {
+        Ok(n) => Some(n),
+        Err(_) => uid_by_name(owner),
+    }
+}
+
+/// A group given as Ansible accepts it: a number is a gid, anything else a name.
+pub fn resolve_gid(group: &str) -> Option<u32> {
+    match group.trim().parse::<u32>() {
+        Ok(n) => Some(n),
+        Err(_) => gid_by_name(group),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_passwd_lines() {
+        let t = "root:x:0:0:root:/root:/bin/bash\n# comment\nbad line\n+nis::::::\n\
+                 www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n";
+        let e = parse_passwd(t);
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[1].name, "www-data");
+        assert_eq!(e[1].uid, 33);
+        assert_eq!(e[1].home, "/var/www");
+    }
+
+    #[test]
+    fn parses_group_lines() {
+        let e = parse_group("root:x:0:\nadm:x:4:syslog,alice\nbroken\n");
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].members, Vec::<String>::new());
+        assert_eq!(e[1].members, vec!["syslog", "alice"]);
+    }
+
+    #[test]
+    fn looks_up_root() {
+        assert_eq!(uid_by_name("root"), Some(0));
+        assert_eq!(user_name(0).as_deref(), Some("root"));
+        assert_eq!(gid_by_name("root"), Some(0));
+        assert_eq!(resolve_uid("0"), Some(0));
+        assert_eq!(resolve_uid("no-such-user-xyz"), None);
+    }
+}
