@@ -12,7 +12,8 @@
 mod emit;
 mod node;
 mod parse;
+mod resolve;
 
 pub use emit::{EmitOptions, emit};
 pub use node::{Kind, Node, Pos};
-pub use parse::{Limits, YamlError, parse_all, parse_one};
+pub use parse::{Limits, YamlError, YamlWarning, parse_all, parse_all_with_warnings, parse_one};

@@ -101,9 +101,12 @@ impl Node {
             Kind::Unsafe(s) => Value::from_safe_string(s.clone()),
             Kind::Vault(s) => Value::from(s.as_str()),
             Kind::Seq(items) => Value::from(items.iter().map(Node::to_value).collect::<Vec<_>>()),
-            Kind::Map(entries) => {
-                Value::from_iter(entries.iter().map(|(k, v)| (k.to_value(), v.to_value())))
-            }
+            Kind::Map(entries) => Value::from(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.to_value(), v.to_value()))
+                    .collect::<indexmap::IndexMap<Value, Value>>(),
+            ),
         }
     }
 }

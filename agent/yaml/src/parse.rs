@@ -1,6 +1,13 @@
+//! Building [`Node`] trees from saphyr-parser's event stream, with PyYAML's (YAML 1.1)
+//! meaning for plain scalars, tags, anchors, merge keys and duplicate keys.
+
+use std::borrow::Cow;
 use std::path::Path;
 
-use crate::node::Node;
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Span, StrInput, Tag};
+
+use crate::node::{Kind, Node, Pos};
+use crate::resolve::{Plain, construct_bool, construct_float, construct_int, resolve_plain};
 
 /// Limits that keep hostile input from exhausting memory or time.
 #[derive(Debug, Clone, Copy)]
@@ -20,7 +27,7 @@ impl Default for Limits {
     }
 }
 
-/// A YAML error at a place in a file.
+/// A YAML error at a place in a file (1-based line and column).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{file}:{line}:{col}: {message}")]
 pub struct YamlError {
@@ -30,15 +37,48 @@ pub struct YamlError {
     pub message: String,
 }
 
+/// Something legal but suspicious, such as a duplicate mapping key (Ansible warns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlWarning {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    /// Ansible's wording, e.g. `Found duplicate mapping key 'x'.`
+    pub message: String,
+}
+
+impl std::fmt::Display for YamlWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {} Using last defined value only.",
+            self.file, self.line, self.col, self.message
+        )
+    }
+}
+
 /// Parse every document of a YAML stream.
 pub fn parse_all(src: &str, file: &Path, limits: Limits) -> Result<Vec<Node>, YamlError> {
-    let _ = (src, file, limits);
-    Err(YamlError {
+    parse_all_with_warnings(src, file, limits).map(|(docs, _)| docs)
+}
+
+/// Parse every document of a YAML stream, also returning warnings (duplicate keys).
+pub fn parse_all_with_warnings(
+    src: &str,
+    file: &Path,
+    limits: Limits,
+) -> Result<(Vec<Node>, Vec<YamlWarning>), YamlError> {
+    let mut b = Builder {
+        parser: Parser::new_from_str(src),
+        src,
         file: file.display().to_string(),
-        line: 0,
-        col: 0,
-        message: "not yet".into(),
-    })
+        limits,
+        anchors: Vec::new(),
+        nodes: 0,
+        warnings: Vec::new(),
+    };
+    let docs = b.stream()?;
+    Ok((docs, b.warnings))
 }
 
 /// Parse a stream that must hold at most one document; an empty stream is `None`.
@@ -53,5 +93,795 @@ pub fn parse_one(src: &str, file: &Path) -> Result<Option<Node>, YamlError> {
             col: docs[1].pos.col,
             message: "expected a single document in the stream, but found another document".into(),
         }),
+    }
+}
+
+/// How strings under construction are marked: `!unsafe` makes every string inside unsafe.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    Normal,
+    Unsafe,
+}
+
+/// A finished anchored node and how many nodes it expands to.
+struct Anchored {
+    node: Node,
+    size: usize,
+}
+
+struct Builder<'a> {
+    parser: Parser<'a, StrInput<'a>>,
+    src: &'a str,
+    file: String,
+    limits: Limits,
+    /// Indexed by saphyr's anchor id; `None` while the anchored node is being built.
+    anchors: Vec<Option<Anchored>>,
+    /// Nodes produced in the current document, aliases counted at full size.
+    nodes: usize,
+    warnings: Vec<YamlWarning>,
+}
+
+fn pos_of(m: Marker) -> Pos {
+    Pos {
+        line: m.line(),
+        col: m.col() + 1,
+    }
+}
+
+fn is_core(tag: &Tag, suffix: &str) -> bool {
+    tag.handle == "tag:yaml.org,2002:" && tag.suffix == suffix
+}
+
+/// A key of a mapping as Python would print it in a message (`'x'`, `1`, `True`).
+fn py_repr(n: &Node) -> String {
+    match &n.kind {
+        Kind::Null => "None".into(),
+        Kind::Bool(true) => "True".into(),
+        Kind::Bool(false) => "False".into(),
+        Kind::Int(i) => i.to_string(),
+        Kind::Float(f) => crate::emit::py_float_repr(*f),
+        Kind::Str(s) | Kind::Unsafe(s) | Kind::Vault(s) => {
+            if s.contains('\'') && !s.contains('"') {
+                format!("\"{s}\"")
+            } else {
+                format!("'{}'", s.replace('\'', "\\'"))
+            }
+        }
+        Kind::Seq(_) => "[...]".into(),
+        Kind::Map(_) => "{...}".into(),
+    }
+}
+
+/// Python equality of two hashable keys (`1 == 1.0 == True`).
+fn key_eq(a: &Kind, b: &Kind) -> bool {
+    fn num(k: &Kind) -> Option<f64> {
+        match k {
+            Kind::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+            Kind::Int(i) => Some(*i as f64),
+            Kind::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+    match (a, b) {
+        (Kind::Int(x), Kind::Int(y)) => x == y,
+        (Kind::Null, Kind::Null) => true,
+        (
+            Kind::Str(x) | Kind::Unsafe(x) | Kind::Vault(x),
+            Kind::Str(y) | Kind::Unsafe(y) | Kind::Vault(y),
+        ) => x == y,
+        _ => match (num(a), num(b)) {
+            (Some(x), Some(y)) => x == y,
+            _ => false,
+        },
+    }
+}
+
+/// Whether a key's source text was (most likely) a single Latin-1 character, which
+/// CPython shares as one object.
+fn one_char(n: &Node) -> bool {
+    match &n.kind {
+        Kind::Str(s) | Kind::Unsafe(s) => {
+            let mut it = s.chars();
+            match (it.next(), it.next()) {
+                (None, _) => true,
+                (Some(c), None) => (c as u32) < 256,
+                _ => false,
+            }
+        }
+        Kind::Int(i) => (0..10).contains(i),
+        Kind::Null => true,
+        _ => false,
+    }
+}
+
+/// Turn every string inside a node into an unsafe string.
+fn make_unsafe(n: &mut Node) {
+    match &mut n.kind {
+        Kind::Str(s) => n.kind = Kind::Unsafe(std::mem::take(s)),
+        Kind::Seq(items) => items.iter_mut().for_each(make_unsafe),
+        Kind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            make_unsafe(k);
+            make_unsafe(v);
+        }),
+        _ => {}
+    }
+}
+
+/// Translate saphyr's wording into PyYAML's where they differ.
+fn scan_message(info: &str) -> Cow<'static, str> {
+    if info.starts_with("unexpected character") {
+        return "found character that cannot start any token".into();
+    }
+    if info.starts_with("tabs disallowed") || info.contains("tab") {
+        return "found a tab character where indentation is expected (tabs cannot be used for indentation in YAML)".into();
+    }
+    if info.contains("recursion limit exceeded") {
+        return "nesting too deep (recursion limit exceeded)".into();
+    }
+    if info.contains("unknown anchor") {
+        return "found undefined alias".into();
+    }
+    if info.contains("did not find expected ',' or ']'") {
+        return "while parsing a flow sequence, did not find expected ',' or ']'".into();
+    }
+    Cow::Owned(info.to_string())
+}
+
+impl<'a> Builder<'a> {
+    fn err_at(&self, pos: Pos, message: impl Into<String>) -> YamlError {
+        YamlError {
+            file: self.file.clone(),
+            line: pos.line,
+            col: pos.col,
+            message: message.into(),
+        }
+    }
+
+    fn scan_err(&self, e: &ScanError) -> YamlError {
+        let m = e.marker();
+        let mut pos = pos_of(*m);
+        let info = e.info();
+        let message = scan_message(info);
+        if info.contains("tab") {
+            // Point at the tab itself, as PyYAML does.
+            if let Some(line) = self.src.lines().nth(m.line().saturating_sub(1))
+                && let Some(i) = line.chars().position(|c| c == '\t')
+            {
+                pos.col = i + 1;
+            }
+        } else if info.contains("quoted scalar, found unexpected end of stream") {
+            // PyYAML reports the end of the stream, not the opening quote.
+            pos = self.end_pos();
+            return self.err_at(
+                pos,
+                format!(
+                    "while scanning a quoted scalar (started at line {}, column {}), found unexpected end of stream",
+                    m.line(),
+                    m.col() + 1
+                ),
+            );
+        }
+        self.err_at(pos, message)
+    }
+
+    /// The position just past the end of the source (PyYAML's end-of-stream mark).
+    fn end_pos(&self) -> Pos {
+        let line = self.src.matches('\n').count() + 1;
+        let last = self.src.rsplit('\n').next().unwrap_or("");
+        Pos {
+            line,
+            col: last.chars().count() + 1,
+        }
+    }
+
+    fn next(&mut self) -> Result<(Event<'a>, Span), YamlError> {
+        match self.parser.next_event() {
+            Some(Ok(ev)) => Ok(ev),
+            Some(Err(e)) => Err(self.scan_err(&e)),
+            None => Err(self.err_at(self.end_pos(), "unexpected end of stream")),
+        }
+    }
+
+    fn stream(&mut self) -> Result<Vec<Node>, YamlError> {
+        let mut docs = Vec::new();
+        loop {
+            let (ev, span) = self.next()?;
+            match ev {
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+                Event::StreamEnd => return Ok(docs),
+                Event::DocumentStart(_) => {
+                    self.anchors.clear();
+                    self.nodes = 0;
+                    let (ev, span) = self.next()?;
+                    let (node, _) = self.node(ev, span, 0, Ctx::Normal)?;
+                    docs.push(node);
+                }
+                other => {
+                    let msg = format!("unexpected {other:?} outside a document");
+                    return Err(self.err_at(pos_of(span.start), msg));
+                }
+            }
+        }
+    }
+
+    fn count(&mut self, n: usize, pos: Pos) -> Result<(), YamlError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > self.limits.max_nodes {
+            return Err(self.err_at(
+                pos,
+                format!(
+                    "document expands to more than {} nodes (too many alias expansions: a \"billion laughs\" document?)",
+                    self.limits.max_nodes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn set_anchor(&mut self, id: usize, value: Option<Anchored>) {
+        if id == 0 {
+            return;
+        }
+        if self.anchors.len() <= id {
+            self.anchors.resize_with(id + 1, || None);
+        }
+        self.anchors[id] = value;
+    }
+
+    /// Build one node (and everything under it) starting from event `ev`.
+    /// Returns the node and its expanded size.
+    fn node(
+        &mut self,
+        ev: Event<'a>,
+        span: Span,
+        depth: usize,
+        ctx: Ctx,
+    ) -> Result<(Node, usize), YamlError> {
+        let pos = pos_of(span.start);
+        if depth > self.limits.max_depth {
+            return Err(self.err_at(
+                pos,
+                format!("nesting deeper than {} levels", self.limits.max_depth),
+            ));
+        }
+        match ev {
+            Event::Alias(id) => {
+                let Some(Some(a)) = self.anchors.get(id) else {
+                    return Err(self.err_at(
+                        pos,
+                        "found a recursive alias (an alias to a node that contains it)",
+                    ));
+                };
+                let size = a.size;
+                self.count(size, pos)?;
+                // Safe: just checked it exists.
+                let mut node = match self.anchors.get(id) {
+                    Some(Some(a)) => a.node.clone(),
+                    _ => Node {
+                        pos,
+                        kind: Kind::Null,
+                    },
+                };
+                if ctx == Ctx::Unsafe {
+                    make_unsafe(&mut node);
+                }
+                Ok((node, size))
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                self.count(1, pos)?;
+                let node = Node {
+                    pos,
+                    kind: self.scalar(value, style, tag.as_deref(), pos, ctx)?,
+                };
+                if anchor != 0 {
+                    self.set_anchor(
+                        anchor,
+                        Some(Anchored {
+                            node: node.clone(),
+                            size: 1,
+                        }),
+                    );
+                }
+                Ok((node, 1))
+            }
+            Event::SequenceStart(anchor, tag) => {
+                self.count(1, pos)?;
+                let ctx = self.collection_ctx(tag.as_deref(), "seq", pos, ctx)?;
+                self.set_anchor(anchor, None);
+                let mut items = Vec::new();
+                let mut size = 1usize;
+                loop {
+                    let (ev, span) = self.next()?;
+                    if matches!(ev, Event::SequenceEnd) {
+                        break;
+                    }
+                    let (item, n) = self.node(ev, span, depth + 1, ctx)?;
+                    size = size.saturating_add(n);
+                    items.push(item);
+                }
+                let node = Node {
+                    pos,
+                    kind: Kind::Seq(items),
+                };
+                if anchor != 0 {
+                    self.set_anchor(
+                        anchor,
+                        Some(Anchored {
+                            node: node.clone(),
+                            size,
+                        }),
+                    );
+                }
+                Ok((node, size))
+            }
+            Event::MappingStart(anchor, tag) => {
+                self.count(1, pos)?;
+                let set = tag.as_deref().is_some_and(|t| is_core(t, "set"));
+                let ctx = self.collection_ctx(tag.as_deref(), "map", pos, ctx)?;
+                self.set_anchor(anchor, None);
+                let mut size = 1usize;
+                let mut raw: Vec<(Node, Node)> = Vec::new();
+                let mut merge: Vec<(Node, Node)> = Vec::new();
+                let mut has_merge = false;
+                loop {
+                    let (ev, span) = self.next()?;
+                    if matches!(ev, Event::MappingEnd) {
+                        break;
+                    }
+                    let kev = ev;
+                    let is_merge =
+                        matches!(&kev, Event::Scalar(v, ScalarStyle::Plain, _, None) if v == "<<");
+                    let is_value_key =
+                        matches!(&kev, Event::Scalar(v, ScalarStyle::Plain, _, None) if v == "=");
+                    let (key, kn) = if is_value_key {
+                        self.count(1, pos_of(span.start))?;
+                        let mut k = Node {
+                            pos: pos_of(span.start),
+                            kind: Kind::Str("=".into()),
+                        };
+                        if ctx == Ctx::Unsafe {
+                            make_unsafe(&mut k);
+                        }
+                        (k, 1)
+                    } else if is_merge {
+                        self.count(1, pos_of(span.start))?;
+                        (
+                            Node {
+                                pos: pos_of(span.start),
+                                kind: Kind::Str("<<".into()),
+                            },
+                            1,
+                        )
+                    } else {
+                        self.node(kev, span, depth + 1, ctx)?
+                    };
+                    let (vev, vspan) = self.next()?;
+                    let (value, vn) = self.node(vev, vspan, depth + 1, ctx)?;
+                    size = size.saturating_add(kn).saturating_add(vn);
+                    if is_merge {
+                        has_merge = true;
+                        self.merge_into(&mut merge, value, pos)?;
+                        continue;
+                    }
+                    if matches!(key.kind, Kind::Seq(_) | Kind::Map(_)) {
+                        return Err(self.err_at(
+                            key.pos,
+                            format!(
+                                "while constructing a mapping (line {}, column {}): found unhashable key (a {} cannot be a mapping key; quote templates such as \"{{{{ var }}}}\")",
+                                pos.line,
+                                pos.col,
+                                key.type_name()
+                            ),
+                        ));
+                    }
+                    raw.push((key, value));
+                }
+                let entries = if has_merge {
+                    merge.append(&mut raw);
+                    merge
+                } else {
+                    raw
+                };
+                let mut entries = self.dedupe(entries);
+                if set {
+                    for (_, v) in entries.iter_mut() {
+                        v.kind = Kind::Null;
+                    }
+                }
+                let node = Node {
+                    pos,
+                    kind: Kind::Map(entries),
+                };
+                if anchor != 0 {
+                    self.set_anchor(
+                        anchor,
+                        Some(Anchored {
+                            node: node.clone(),
+                            size,
+                        }),
+                    );
+                }
+                Ok((node, size))
+            }
+            other => Err(self.err_at(pos, format!("unexpected {other:?}"))),
+        }
+    }
+
+    /// PyYAML 6.0.4's flatten_mapping for one `<<` value: a mapping, or a list of
+    /// mappings, whose entries are appended in order. PyYAML skips a merged key whose
+    /// scalar is the very same Python object as one already merged: the same source node
+    /// (an alias used twice), or a one-character string (CPython caches those). Other
+    /// repeats stay, so later mappings in a list win for longer keys, as in Ansible.
+    fn merge_into(
+        &self,
+        merge: &mut Vec<(Node, Node)>,
+        value: Node,
+        map_pos: Pos,
+    ) -> Result<(), YamlError> {
+        fn push(merge: &mut Vec<(Node, Node)>, entries: Vec<(Node, Node)>) {
+            for (k, v) in entries {
+                let same = merge.iter().any(|(mk, _)| {
+                    key_eq(&mk.kind, &k.kind) && (mk.pos == k.pos || (one_char(mk) && one_char(&k)))
+                });
+                if !same {
+                    merge.push((k, v));
+                }
+            }
+        }
+        match value.kind {
+            Kind::Map(entries) => push(merge, entries),
+            Kind::Seq(items) => {
+                let mut subs = Vec::with_capacity(items.len());
+                for item in items {
+                    match item.kind {
+                        Kind::Map(entries) => subs.push(entries),
+                        _ => {
+                            return Err(self.err_at(
+                                item.pos,
+                                format!(
+                                    "while constructing a mapping (line {}, column {}): expected a mapping for merging, but found {}",
+                                    map_pos.line,
+                                    map_pos.col,
+                                    node_id(&item.kind)
+                                ),
+                            ));
+                        }
+                    }
+                }
+                for entries in subs {
+                    push(merge, entries);
+                }
+            }
+            other => {
+                return Err(self.err_at(
+                    value.pos,
+                    format!(
+                        "while constructing a mapping (line {}, column {}): expected a mapping or list of mappings for merging, but found {}",
+                        map_pos.line,
+                        map_pos.col,
+                        node_id(&other)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Python dict semantics: a repeated key keeps its first position and takes the last
+    /// value. Each repeat is warned about, as Ansible does.
+    fn dedupe(&mut self, entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+        let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            // Small maps dominate; a linear scan beats hashing here.
+            if let Some(slot) = out.iter_mut().find(|(ok, _)| key_eq(&ok.kind, &k.kind)) {
+                self.warnings.push(YamlWarning {
+                    file: self.file.clone(),
+                    line: k.pos.line,
+                    col: k.pos.col,
+                    message: format!("Found duplicate mapping key {}.", py_repr(&k)),
+                });
+                slot.1 = v;
+            } else {
+                out.push((k, v));
+            }
+        }
+        out
+    }
+
+    /// Check a collection's tag; returns the context for its children.
+    fn collection_ctx(
+        &self,
+        tag: Option<&Tag>,
+        want: &str,
+        pos: Pos,
+        ctx: Ctx,
+    ) -> Result<Ctx, YamlError> {
+        let Some(tag) = tag else { return Ok(ctx) };
+        if tag.handle == "!" && tag.suffix == "unsafe" {
+            return Ok(Ctx::Unsafe);
+        }
+        if tag.handle.is_empty() && tag.suffix == "!" {
+            return Ok(ctx);
+        }
+        if tag.handle == "tag:yaml.org,2002:" {
+            let ok = match want {
+                "seq" => tag.suffix == "seq",
+                _ => matches!(tag.suffix.as_str(), "map" | "set"),
+            };
+            if ok {
+                return Ok(ctx);
+            }
+            let found = if want == "seq" { "sequence" } else { "mapping" };
+            if matches!(
+                tag.suffix.as_str(),
+                "str" | "int" | "float" | "bool" | "null" | "timestamp" | "binary"
+            ) {
+                return Err(self.err_at(
+                    pos,
+                    format!("expected a scalar node for the tag '{tag}', but found {found}"),
+                ));
+            }
+            if matches!(tag.suffix.as_str(), "map" | "seq" | "set") {
+                return Err(self.err_at(
+                    pos,
+                    format!(
+                        "expected a {} node for the tag '{tag}', but found {found}",
+                        tag.suffix
+                    ),
+                ));
+            }
+        }
+        if tag.handle == "!" && tag.suffix == "vault" {
+            return Err(self.err_at(pos, "the '!vault' tag requires a string value"));
+        }
+        Err(self.err_at(
+            pos,
+            format!("could not determine a constructor for the tag '{tag}'"),
+        ))
+    }
+
+    fn scalar(
+        &self,
+        value: Cow<'a, str>,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        pos: Pos,
+        ctx: Ctx,
+    ) -> Result<Kind, YamlError> {
+        let plain = style == ScalarStyle::Plain;
+        let Some(tag) = tag else {
+            return self.implicit(value, plain, pos, ctx);
+        };
+        if tag.handle == "!" {
+            match tag.suffix.as_str() {
+                // Ansible re-resolves the tagged scalar as if it were plain.
+                "unsafe" => return self.implicit(value, true, pos, Ctx::Unsafe),
+                "vault" | "vault-encrypted" => {
+                    return match self.implicit(value, true, pos, ctx)? {
+                        Kind::Str(s) | Kind::Unsafe(s) => Ok(Kind::Vault(s)),
+                        _ => Err(self.err_at(
+                            pos,
+                            format!("the '!{}' tag requires a string value", tag.suffix),
+                        )),
+                    };
+                }
+                _ => {}
+            }
+        }
+        if tag.handle.is_empty() && tag.suffix == "!" {
+            return Ok(str_kind(value, ctx));
+        }
+        if tag.handle == "tag:yaml.org,2002:" {
+            let bad = |what: &str| {
+                self.err_at(
+                    pos,
+                    format!("could not convert the value {value:?} for the tag '{tag}' ({what})"),
+                )
+            };
+            return match tag.suffix.as_str() {
+                "str" | "timestamp" => Ok(str_kind(value, ctx)),
+                "null" => Ok(Kind::Null),
+                "bool" => construct_bool(&value)
+                    .map(Kind::Bool)
+                    .ok_or_else(|| bad("not a boolean")),
+                "int" => match construct_int(&value) {
+                    Some(Some(i)) => Ok(Kind::Int(i)),
+                    Some(None) => Err(bad("integer out of range")),
+                    None => Err(bad("not an integer")),
+                },
+                "float" => construct_float(&value)
+                    .map(Kind::Float)
+                    .ok_or_else(|| bad("not a number")),
+                "map" | "seq" | "set" => Err(self.err_at(
+                    pos,
+                    format!(
+                        "expected a {} node for the tag '{tag}', but found scalar",
+                        tag.suffix
+                    ),
+                )),
+                _ => Err(self.err_at(
+                    pos,
+                    format!("could not determine a constructor for the tag '{tag}'"),
+                )),
+            };
+        }
+        Err(self.err_at(
+            pos,
+            format!("could not determine a constructor for the tag '{tag}'"),
+        ))
+    }
+
+    fn implicit(
+        &self,
+        value: Cow<'a, str>,
+        plain: bool,
+        pos: Pos,
+        ctx: Ctx,
+    ) -> Result<Kind, YamlError> {
+        if !plain {
+            return Ok(str_kind(value, ctx));
+        }
+        match resolve_plain(&value) {
+            Plain::Kind(k) => Ok(k),
+            Plain::Str => Ok(str_kind(value, ctx)),
+            Plain::Merge => Ok(str_kind(value, ctx)),
+            Plain::Value => Err(self.err_at(
+                pos,
+                "could not determine a constructor for the tag 'tag:yaml.org,2002:value' (quote a lone '=')",
+            )),
+        }
+    }
+}
+
+fn str_kind(value: Cow<'_, str>, ctx: Ctx) -> Kind {
+    match ctx {
+        Ctx::Normal => Kind::Str(value.into_owned()),
+        Ctx::Unsafe => Kind::Unsafe(value.into_owned()),
+    }
+}
+
+fn node_id(k: &Kind) -> &'static str {
+    match k {
+        Kind::Seq(_) => "sequence",
+        Kind::Map(_) => "mapping",
+        _ => "scalar",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(src: &str) -> Node {
+        match parse_one(src, Path::new("t.yml")) {
+            Ok(Some(n)) => n,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn perr(src: &str) -> YamlError {
+        match parse_all(src, Path::new("t.yml"), Limits::default()) {
+            Err(e) => e,
+            Ok(v) => panic!("expected an error, got {v:?}"),
+        }
+    }
+
+    #[test]
+    fn scalars_resolve_like_pyyaml() {
+        let n = p("a: yes\nb: 'yes'\nc: 0644\nd: 1e3\ne: 1:30\nf: ~\ng:\nh: y\n");
+        let m = n.as_map().unwrap_or_default();
+        let kinds: Vec<&Kind> = m.iter().map(|(_, v)| &v.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                &Kind::Bool(true),
+                &Kind::Str("yes".into()),
+                &Kind::Int(420),
+                &Kind::Str("1e3".into()),
+                &Kind::Int(90),
+                &Kind::Null,
+                &Kind::Null,
+                &Kind::Str("y".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn positions_are_one_based() {
+        let n = p("- name: x\n  debug:\n    msg: hi\n");
+        assert_eq!(n.pos, Pos { line: 1, col: 1 });
+        let task = &n.as_seq().unwrap_or_default()[0];
+        assert_eq!(task.pos, Pos { line: 1, col: 3 });
+        let msg = task.get("debug").and_then(|d| d.get("msg"));
+        assert_eq!(msg.map(|m| m.pos), Some(Pos { line: 3, col: 10 }));
+    }
+
+    #[test]
+    fn merge_keys_and_duplicates() {
+        let src =
+            "b: &b {x: 1, y: 2}\nc: &c {y: 5, z: 6}\nm:\n  <<: [*b, *c]\n  x: 3\n  k: 1\n  k: 2\n";
+        let (docs, warnings) =
+            parse_all_with_warnings(src, Path::new("t.yml"), Limits::default()).unwrap_or_default();
+        let m = docs[0].get("m").map(Node::to_value).map(|v| v.to_string());
+        assert_eq!(m.as_deref(), Some("{'x': 3, 'y': 2, 'z': 6, 'k': 2}"));
+        let msgs: Vec<String> = warnings
+            .iter()
+            .map(|w| format!("{}:{} {}", w.line, w.col, w.message))
+            .collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "5:3 Found duplicate mapping key 'x'.",
+                "7:3 Found duplicate mapping key 'k'."
+            ]
+        );
+    }
+
+    #[test]
+    fn unsafe_and_vault_tags() {
+        let n = p(
+            "a: !unsafe '{{ x }}'\nb: !unsafe 12\nc: !unsafe [x, {y: z}]\nd: !vault |\n  $ANSIBLE\n",
+        );
+        assert_eq!(
+            n.get("a").map(|x| &x.kind),
+            Some(&Kind::Unsafe("{{ x }}".into()))
+        );
+        assert_eq!(n.get("b").map(|x| &x.kind), Some(&Kind::Int(12)));
+        let c = n
+            .get("c")
+            .map(|c| format!("{:?}", c.kind))
+            .unwrap_or_default();
+        assert!(
+            c.contains("Unsafe(\"x\")") && c.contains("Unsafe(\"z\")"),
+            "{c}"
+        );
+        assert_eq!(
+            n.get("d").map(|x| &x.kind),
+            Some(&Kind::Vault("$ANSIBLE\n".into()))
+        );
+    }
+
+    #[test]
+    fn billion_laughs_fails_fast() {
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let prev = i - 1;
+            src.push_str(&format!(
+                "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+            ));
+        }
+        let e = perr(&src);
+        assert!(e.message.contains("billion laughs"), "{e}");
+    }
+
+    #[test]
+    fn depth_limit() {
+        let src = "[".repeat(300) + &"]".repeat(300);
+        let e = perr(&src);
+        assert!(e.message.contains("nesting"), "{e}");
+    }
+
+    #[test]
+    fn errors_carry_positions() {
+        let e = perr("a:\n\tb: 1\n");
+        assert_eq!((e.line, e.col), (2, 1), "{e}");
+        let e = perr("a: @x\n");
+        assert_eq!((e.line, e.col), (1, 4));
+        assert!(e.message.contains("cannot start any token"));
+        let e = perr("key: {{ foo }}\n");
+        assert!(e.message.contains("unhashable"), "{e}");
+        let e = perr("a: !foo x\n");
+        assert!(e.message.contains("'!foo'"), "{e}");
+        assert!(e.to_string().starts_with("t.yml:1:4: "), "{e}");
+    }
+
+    #[test]
+    fn empty_streams() {
+        assert_eq!(parse_one("", Path::new("x")).ok(), Some(None));
+        assert_eq!(
+            parse_one("# only a comment\n", Path::new("x")).ok(),
+            Some(None)
+        );
+        assert!(parse_one("a: 1\n---\nb: 2\n", Path::new("x")).is_err());
     }
 }
