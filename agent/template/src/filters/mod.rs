@@ -1,10 +1,374 @@
 //! Ansible's filters (ansible.builtin core, mathstuff, urls, urlsplit, encryption) and the
 //! common collection filters, one file per family. Where minijinja has a builtin of the
 //! same name that behaves differently, Ansible's behaviour wins.
+//!
+//! Every filter is registered under its short name and its FQCN
+//! (`ansible.builtin.to_json`, `ansible.utils.ipaddr`, `community.general.json_query`).
 
-use minijinja::Environment;
+pub mod core;
+pub mod hash;
+pub mod jinja;
+pub mod json_query;
+pub mod mathstuff;
+pub mod net;
+pub mod path;
+pub mod pyrand;
+pub mod pyfmt;
+pub mod regex;
+pub mod urls;
+
+use minijinja::value::{Kwargs, Rest, ValueOrKwargs};
+use minijinja::{Environment, Error, ErrorKind, State, Value};
+
+pub use pyfmt::{py_repr, py_str};
+
+/// The signature every filter in this library has: the piped value and the raw
+/// positional/keyword arguments, parsed Python-style with [`Args`].
+pub type FilterFn = fn(&State, Value, &[ValueOrKwargs]) -> Result<Value, Error>;
 
 /// Register every filter.
 pub fn register(env: &mut Environment<'static>) {
-    let _ = env;
+    core::register(env);
+    jinja::register(env);
+    mathstuff::register(env);
+    regex::register(env);
+    hash::register(env);
+    path::register(env);
+    urls::register(env);
+    net::register(env);
+    json_query::register(env);
+}
+
+/// Register one filter under `name` and under `<namespace>.<name>`.
+pub(crate) fn add(env: &mut Environment<'static>, namespace: &str, name: &str, f: FilterFn) {
+    let wrap = move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| f(state, value, &rest.0);
+    env.add_filter(name.to_string(), wrap);
+    env.add_filter(format!("{namespace}.{name}"), wrap);
+}
+
+/// A filter/plugin error with Ansible's message.
+pub(crate) fn err(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// Python-style arguments: positional slots by parameter name, filled by position or
+/// keyword; keywords that name no parameter are kept in `extra` when allowed.
+#[derive(Debug, Default)]
+pub(crate) struct Args {
+    slots: Vec<Option<Value>>,
+    pub extra: Vec<(String, Value)>,
+}
+
+/// Split raw filter arguments into positional values and keyword arguments.
+pub(crate) fn split_args(rest: &[ValueOrKwargs]) -> (Vec<Value>, Vec<(String, Value)>) {
+    let mut pos = Vec::new();
+    let mut kw = Vec::new();
+    for v in rest {
+        let v: &Value = v;
+        if v.is_kwargs() {
+            if let Ok(k) = Kwargs::try_from(v.clone()) {
+                for name in k.args() {
+                    if let Ok(val) = k.peek::<Value>(name) {
+                        kw.push((name.to_string(), val));
+                    }
+                }
+            }
+        } else {
+            pos.push(v.clone());
+        }
+    }
+    (pos, kw)
+}
+
+impl Args {
+    /// Parse `rest` against the parameter `names` of filter `fname`.
+    pub fn parse(
+        fname: &str,
+        rest: &[ValueOrKwargs],
+        names: &[&str],
+        allow_extra: bool,
+    ) -> Result<Args, Error> {
+        let (pos, kw) = split_args(rest);
+        let mut slots: Vec<Option<Value>> = vec![None; names.len()];
+        if pos.len() > names.len() {
+            return Err(Error::new(
+                ErrorKind::TooManyArguments,
+                format!(
+                    "{fname}() takes {} positional arguments but {} were given",
+                    names.len() + 1,
+                    pos.len() + 1
+                ),
+            ));
+        }
+        for (i, v) in pos.into_iter().enumerate() {
+            slots[i] = Some(v);
+        }
+        let mut extra = Vec::new();
+        for (k, v) in kw {
+            match names.iter().position(|n| *n == k) {
+                Some(i) => {
+                    if slots[i].is_some() {
+                        return Err(Error::new(
+                            ErrorKind::TooManyArguments,
+                            format!("{fname}() got multiple values for argument '{k}'"),
+                        ));
+                    }
+                    slots[i] = Some(v);
+                }
+                None if allow_extra => extra.push((k, v)),
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::TooManyArguments,
+                        format!("{fname}() got an unexpected keyword argument '{k}'"),
+                    ));
+                }
+            }
+        }
+        Ok(Args { slots, extra })
+    }
+
+    /// The argument in slot `i`, if given (an explicit `none` counts as given).
+    pub fn get(&self, i: usize) -> Option<&Value> {
+        self.slots.get(i).and_then(|s| s.as_ref())
+    }
+
+    /// The argument in slot `i` unless missing or `none`.
+    pub fn some(&self, i: usize) -> Option<&Value> {
+        self.get(i).filter(|v| !v.is_none() && !v.is_undefined())
+    }
+
+    /// A required argument.
+    pub fn req(&self, fname: &str, i: usize, name: &str) -> Result<&Value, Error> {
+        self.get(i).ok_or_else(|| {
+            Error::new(
+                ErrorKind::MissingArgument,
+                format!("{fname}() missing 1 required positional argument: '{name}'"),
+            )
+        })
+    }
+
+    /// Python truthiness of slot `i`, or `default`.
+    pub fn truthy(&self, i: usize, default: bool) -> bool {
+        self.get(i).map(|v| v.is_true()).unwrap_or(default)
+    }
+
+    /// Slot `i` as a string (Python `str()`), or `default`.
+    pub fn string(&self, i: usize, default: &str) -> String {
+        match self.some(i) {
+            Some(v) => py_str(v),
+            None => default.to_string(),
+        }
+    }
+
+    /// Slot `i` as an integer, or `default`.
+    pub fn int(&self, fname: &str, i: usize, default: i64) -> Result<i64, Error> {
+        match self.some(i) {
+            None => Ok(default),
+            Some(v) => to_int(v).ok_or_else(|| {
+                err(format!(
+                    "{fname}: expected an integer, got {}",
+                    py_repr(v)
+                ))
+            }),
+        }
+    }
+}
+
+/// An integer from an int, a bool, an integral float or a numeric string.
+pub(crate) fn to_int(v: &Value) -> Option<i64> {
+    if let Some(b) = as_bool(v) {
+        return Some(b as i64);
+    }
+    if let Some(i) = v.as_i64() {
+        return Some(i);
+    }
+    if let Ok(f) = f64::try_from(v.clone())
+        && v.is_number()
+    {
+        return Some(f as i64);
+    }
+    v.as_str().and_then(|s| s.trim().parse::<i64>().ok())
+}
+
+/// A float from any number.
+pub(crate) fn to_f64(v: &Value) -> Option<f64> {
+    if let Some(b) = as_bool(v) {
+        return Some(if b { 1.0 } else { 0.0 });
+    }
+    if v.is_number() {
+        return f64::try_from(v.clone()).ok();
+    }
+    None
+}
+
+/// The boolean if `v` is a bool.
+pub(crate) fn as_bool(v: &Value) -> Option<bool> {
+    if v.kind() == minijinja::value::ValueKind::Bool {
+        Some(v.is_true())
+    } else {
+        None
+    }
+}
+
+/// Whether `v` is a list-like value (Python sequence that is not a string or a mapping).
+pub(crate) fn is_seq(v: &Value) -> bool {
+    matches!(
+        v.kind(),
+        minijinja::value::ValueKind::Seq | minijinja::value::ValueKind::Iterable
+    )
+}
+
+/// Whether `v` is a mapping.
+pub(crate) fn is_map(v: &Value) -> bool {
+    v.kind() == minijinja::value::ValueKind::Map && !v.is_kwargs()
+}
+
+/// The items of a list-like value.
+pub(crate) fn list_of(v: &Value) -> Option<Vec<Value>> {
+    if is_seq(v) {
+        v.try_iter().ok().map(|it| it.collect())
+    } else {
+        None
+    }
+}
+
+/// Iterate like Python `list(x)`: lists, dict keys, string characters.
+pub(crate) fn py_iter(v: &Value) -> Result<Vec<Value>, Error> {
+    if let Some(s) = v.as_str() {
+        return Ok(s.chars().map(|c| Value::from(c.to_string())).collect());
+    }
+    if v.is_undefined() || v.is_none() || v.is_number() || as_bool(v).is_some() {
+        return Err(err(format!(
+            "'{}' object is not iterable",
+            type_name(v)
+        )));
+    }
+    Ok(v.try_iter()?.collect())
+}
+
+/// The key/value pairs of a mapping.
+pub(crate) fn map_items(v: &Value) -> Option<Vec<(Value, Value)>> {
+    if !is_map(v) {
+        return None;
+    }
+    let keys: Vec<Value> = v.try_iter().ok()?.collect();
+    Some(
+        keys.into_iter()
+            .map(|k| {
+                let val = v.get_item(&k).unwrap_or(Value::UNDEFINED);
+                (k, val)
+            })
+            .collect(),
+    )
+}
+
+/// Python's type name for a value (`str`, `int`, `float`, `bool`, `list`, `dict`, `NoneType`).
+pub(crate) fn type_name(v: &Value) -> &'static str {
+    use minijinja::value::ValueKind as K;
+    match v.kind() {
+        K::Undefined => "AnsibleUndefined",
+        K::None => "NoneType",
+        K::Bool => "bool",
+        K::Number => {
+            if v.is_integer() {
+                "int"
+            } else {
+                "float"
+            }
+        }
+        K::String => "str",
+        K::Bytes => "bytes",
+        K::Seq | K::Iterable => "list",
+        K::Map => "dict",
+        K::Plain => "object",
+        K::Invalid => "object",
+        _ => "object",
+    }
+}
+
+/// Python `==` between two values (1 == 1.0 == True; containers compare deeply).
+pub(crate) fn py_eq(a: &Value, b: &Value) -> bool {
+    match (as_bool(a), as_bool(b)) {
+        (Some(x), Some(y)) => return x == y,
+        (Some(x), None) if b.is_number() => return to_f64(b) == Some(x as i64 as f64),
+        (None, Some(y)) if a.is_number() => return to_f64(a) == Some(y as i64 as f64),
+        (Some(_), None) | (None, Some(_)) => return false,
+        _ => {}
+    }
+    if is_map(a) && is_map(b) {
+        let (Some(ia), Some(ib)) = (map_items(a), map_items(b)) else {
+            return false;
+        };
+        return ia.len() == ib.len()
+            && ia.iter().all(|(k, v)| {
+                ib.iter()
+                    .find(|(k2, _)| py_eq(k, k2))
+                    .is_some_and(|(_, v2)| py_eq(v, v2))
+            });
+    }
+    if is_seq(a) && is_seq(b) {
+        let (Some(la), Some(lb)) = (list_of(a), list_of(b)) else {
+            return false;
+        };
+        return la.len() == lb.len() && la.iter().zip(lb.iter()).all(|(x, y)| py_eq(x, y));
+    }
+    a == b
+}
+
+/// Python ordering for sorting/min/max: numbers with numbers, strings with strings.
+pub(crate) fn py_cmp(a: &Value, b: &Value) -> Result<std::cmp::Ordering, Error> {
+    if let (Some(x), Some(y)) = (to_f64(a), to_f64(b)) {
+        return x
+            .partial_cmp(&y)
+            .ok_or_else(|| err("cannot compare nan"));
+    }
+    if let (Some(x), Some(y)) = (a.as_str(), b.as_str()) {
+        return Ok(x.cmp(y));
+    }
+    if is_seq(a) && is_seq(b) {
+        let la = list_of(a).unwrap_or_default();
+        let lb = list_of(b).unwrap_or_default();
+        for (x, y) in la.iter().zip(lb.iter()) {
+            let o = py_cmp(x, y)?;
+            if o != std::cmp::Ordering::Equal {
+                return Ok(o);
+            }
+        }
+        return Ok(la.len().cmp(&lb.len()));
+    }
+    Err(err(format!(
+        "'<' not supported between instances of '{}' and '{}'",
+        type_name(a),
+        type_name(b)
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn env() -> Environment<'static> {
+        let mut env = Environment::new();
+        register(&mut env);
+        crate::tests::register(&mut env);
+        env
+    }
+
+    #[test]
+    fn fqcn_alias_registered() {
+        let env = env();
+        let v = env
+            .compile_expression("[3, 1] | ansible.builtin.flatten")
+            .unwrap()
+            .eval(())
+            .unwrap();
+        assert_eq!(v.len(), Some(2));
+    }
+
+    #[test]
+    fn py_eq_numbers() {
+        assert!(py_eq(&Value::from(1), &Value::from(1.0)));
+        assert!(py_eq(&Value::from(true), &Value::from(1)));
+        assert!(!py_eq(&Value::from("1"), &Value::from(1)));
+    }
 }
