@@ -264,7 +264,7 @@ fn to_dict(v: &Value) -> Option<Dict> {
 }
 
 fn dict_value(d: Dict) -> Value {
-    Value::from_iter(d)
+    Value::from_pairs(d)
 }
 
 /// Ansible's `merge_hash(x, y, recursive, list_merge)`: y's keys win.
@@ -346,7 +346,7 @@ fn combine(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Err
     terms.extend(pos);
     let dicts = flatten(&terms, Some(1), true);
     if dicts.is_empty() {
-        return Ok(Value::from_iter(Vec::<(Value, Value)>::new()));
+        return Ok(Value::from_pairs(Vec::<(Value, Value)>::new()));
     }
     if dicts.len() == 1 {
         return Ok(dicts[0].clone());
@@ -372,7 +372,7 @@ fn dict2items(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, 
     Ok(Value::from(
         items
             .into_iter()
-            .map(|(k, v)| Value::from_iter([(kn.clone(), k), (vn.clone(), v)]))
+            .map(|(k, v)| Value::from_pairs([(kn.clone(), k), (vn.clone(), v)]))
             .collect::<Vec<_>>(),
     ))
 }

@@ -297,7 +297,7 @@ pub fn from_json_value(v: serde_json::Value) -> Value {
         }
         serde_json::Value::String(s) => Value::from(s),
         serde_json::Value::Array(a) => Value::from(a.into_iter().map(from_json_value).collect::<Vec<_>>()),
-        serde_json::Value::Object(o) => Value::from_iter(o.into_iter().map(|(k, v)| (k, from_json_value(v)))),
+        serde_json::Value::Object(o) => Value::from_pairs(o.into_iter().map(|(k, v)| (k, from_json_value(v)))),
     }
 }
 
@@ -319,13 +319,13 @@ mod tests {
 
     #[test]
     fn reprs() {
-        let v = Value::from_serialize(serde_json::json!({"a": [1, "x'y", null, true, 1.5]}));
+        let v = super::from_json_value(serde_json::json!({"a": [1, "x'y", null, true, 1.5]}));
         assert_eq!(py_repr(&v), "{'a': [1, \"x'y\", None, True, 1.5]}");
     }
 
     #[test]
     fn json_like_python() {
-        let v = Value::from_serialize(serde_json::json!({"b": [1, 2], "a": {}, "c": "é"}));
+        let v = super::from_json_value(serde_json::json!({"b": [1, 2], "a": {}, "c": "é"}));
         assert_eq!(
             json_dumps(&v, &JsonOpts::default()).unwrap(),
             r#"{"b": [1, 2], "a": {}, "c": "\u00e9"}"#
