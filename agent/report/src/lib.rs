@@ -6,6 +6,17 @@ use std::io::Write;
 
 pub use minijinja::Value;
 
+pub mod color;
+pub mod diff;
+mod human;
+mod json;
+pub mod pyjson;
+pub mod width;
+
+pub use diff::{render_diff, unified_diff};
+pub use human::{Human, dump_result, dump_result_with};
+pub use json::Json;
+
 /// How a task ended on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -24,28 +35,50 @@ pub enum Event<'a> {
     PlaybookStart {
         path: &'a str,
     },
+    /// `name` is what Ansible's `play.get_name()` gives: the play name, or the hosts
+    /// pattern when the play has no name (empty prints a bare `PLAY` banner).
     PlayStart {
         name: &'a str,
         hosts: &'a str,
         check_mode: bool,
+        /// `file:line` of the play (json output only).
+        path: &'a str,
     },
+    /// `name` is the task's display name (`role : name`, or the action when unnamed).
     TaskStart {
         name: &'a str,
+        /// `file:line` (shown at `-vv` as `task path:`).
         path: &'a str,
         is_handler: bool,
+        /// Resolved action name, e.g. `ansible.builtin.debug` (debug output is trimmed
+        /// specially; json output records it).
+        action: &'a str,
+        /// The task has `loop`/`with_*` (its final result carries `results`).
+        is_loop: bool,
     },
     /// `RUNNING HANDLER` banner and the like are decided by the reporter from `is_handler`.
+    /// One loop item's result. The item label comes from the result's
+    /// `_ansible_item_label` (or `item`); `_ansible_no_log` censors it.
     ItemResult {
         host: &'a str,
         status: Status,
         result: &'a Value,
         ignore_errors: bool,
+        /// `delegate_to` of the task for this host, if any (`host -> delegate`).
+        delegate_to: Option<&'a str>,
+        /// Formatted error shown as `[ERROR]: ...` before a failure when the result has
+        /// an `exception` key (Ansible: `Task failed: Action failed: msg` + origin).
+        error: Option<&'a str>,
     },
+    /// A task's final result on a host. `Ok` vs changed is read from the result's
+    /// `changed`; for unreachable hosts `ignore_errors` means `ignore_unreachable`.
     TaskResult {
         host: &'a str,
         status: Status,
         result: &'a Value,
         ignore_errors: bool,
+        delegate_to: Option<&'a str>,
+        error: Option<&'a str>,
     },
     /// A block's rescue took over a failure on this host.
     Rescued {
@@ -58,13 +91,19 @@ pub enum Event<'a> {
     Deprecation {
         message: &'a str,
     },
+    /// `set_stats` data at the end of the run: a map of host name -> data, with the
+    /// run-wide (not per-host) data under `_run`. Sent just before `Recap`.
+    CustomStats {
+        stats: &'a Value,
+    },
     Recap {
         stats: &'a [(String, Stats)],
     },
 }
 
 /// Per-host counters, counted as Ansible counts them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Stats {
     pub ok: u64,
     pub changed: u64,
@@ -75,15 +114,39 @@ pub struct Stats {
     pub ignored: u64,
 }
 
-/// Options every reporter honours.
-#[derive(Debug, Clone, Default)]
+/// Options every reporter honours. `Default` gives Ansible's defaults.
+#[derive(Debug, Clone)]
 pub struct ReportOptions {
     pub verbosity: u8,
     pub diff: bool,
     pub check: bool,
-    /// Print `ok` results (Ansible's display_ok_hosts) and skipped results.
+    /// Print skipped results (Ansible's `display_skipped_hosts`, default on).
     pub display_skipped_hosts: bool,
+    /// Print `ok` results (Ansible's `display_ok_hosts`, default on).
+    pub display_ok_hosts: bool,
     pub color: bool,
+    /// `[CHECK MODE]` / `DRY RUN` markers (`check_mode_markers`, default off).
+    pub check_mode_markers: bool,
+    /// Print `CUSTOM STATS` after the recap (`show_custom_stats`, default off).
+    pub show_custom_stats: bool,
+    /// Terminal columns for banners; Ansible uses `max(79, tty width - 1)`.
+    pub columns: usize,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            verbosity: 0,
+            diff: false,
+            check: false,
+            display_skipped_hosts: true,
+            display_ok_hosts: true,
+            color: false,
+            check_mode_markers: false,
+            show_custom_stats: false,
+            columns: 79,
+        }
+    }
 }
 
 /// Turns events into output.
