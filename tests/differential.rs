@@ -1,0 +1,192 @@
+//! The differential suite: every case under `differential/cases/` is run with the agent
+//! (three runs) and compared with `expected.json`, recorded with real ansible-playbook.
+//!
+//! Environment:
+//! - `AGENT_BIN`: the agent binary (default: `target/release/agent`, then `target/debug/agent`).
+//! - `DIFF_CASES`: comma-separated substrings; only cases whose name contains one run.
+//! - `DIFF_LIVE=1`: instead of the agent, re-run real Ansible for the cases listed in
+//!   `differential/live-cases` (`DIFF_LIVE=all`: every case) and check the recordings.
+//! - `ANSIBLE_VENV`: the ansible-core venv for live mode (default `/work/ansible-venv`).
+//! - `DIFF_VERBOSE=1`: print every difference and the run's output for failing cases.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use agent_tests::{Case, Expected, RcMode, Runner, compare_run, load_cases, run_case, set_umask};
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+fn find_agent(root: &Path) -> Result<PathBuf, String> {
+    if let Some(bin) = std::env::var_os("AGENT_BIN") {
+        let bin = PathBuf::from(bin);
+        return if bin.is_file() {
+            Ok(bin)
+        } else {
+            Err(format!("AGENT_BIN={} does not exist", bin.display()))
+        };
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root.join(t) })
+        .unwrap_or_else(|| root.join("target"));
+    let candidates = [
+        target.join("release").join("agent"),
+        target.join("debug").join("agent"),
+    ];
+    candidates
+        .iter()
+        .find(|c| c.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            format!(
+                "agent binary not found (tried {}); build it with `cargo build -p agent-cli` \
+             or set AGENT_BIN",
+                candidates
+                    .iter()
+                    .map(|c| c.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+}
+
+fn live_runner(root: &Path) -> Result<Runner, String> {
+    let venv = PathBuf::from(
+        std::env::var_os("ANSIBLE_VENV").unwrap_or_else(|| "/work/ansible-venv".into()),
+    );
+    if !venv.join("bin").join("ansible-playbook").is_file() {
+        let record = root.join("tests").join("differential").join("record");
+        let status = std::process::Command::new(&record)
+            .arg("--setup-venv")
+            .env("ANSIBLE_VENV", &venv)
+            .status()
+            .map_err(|e| format!("cannot run {}: {e}", record.display()))?;
+        if !status.success() {
+            return Err(format!("{} --setup-venv failed", record.display()));
+        }
+    }
+    Ok(Runner::Ansible { venv })
+}
+
+fn live_sample(cases: Vec<Case>, differential: &Path, all: bool) -> Result<Vec<Case>, String> {
+    if all {
+        return Ok(cases);
+    }
+    let list = differential.join("live-cases");
+    let text = std::fs::read_to_string(&list).map_err(|e| format!("{}: {e}", list.display()))?;
+    let wanted = agent_tests::parse_args_file(&text);
+    for name in &wanted {
+        if !cases.iter().any(|c| &c.name == name) {
+            return Err(format!("{}: no case named {name}", list.display()));
+        }
+    }
+    Ok(cases
+        .into_iter()
+        .filter(|c| wanted.contains(&c.name))
+        .collect())
+}
+
+fn main() -> ExitCode {
+    let root = workspace_root();
+    let differential = root.join("tests").join("differential");
+    let filter = std::env::var("DIFF_CASES").ok();
+    let live = std::env::var("DIFF_LIVE")
+        .ok()
+        .filter(|v| !v.is_empty() && v != "0");
+    let verbose = std::env::var("DIFF_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0");
+
+    let cases = match load_cases(&differential.join("cases"), filter.as_deref()) {
+        Ok(cases) => cases,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let setup = match &live {
+        Some(v) => live_runner(&root).and_then(|runner| {
+            live_sample(cases, &differential, v == "all").map(|c| (runner, c, RcMode::Exact))
+        }),
+        None => find_agent(&root).map(|bin| (Runner::Agent(bin), cases, RcMode::Agent)),
+    };
+    let (runner, cases, rc_mode) = match setup {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            println!("0 passed, 1 failed");
+            return ExitCode::FAILURE;
+        }
+    };
+    let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("differential-logs");
+    match &runner {
+        Runner::Agent(bin) => println!("differential: agent {}", bin.display()),
+        Runner::Ansible { venv } => println!(
+            "differential (live): ansible-playbook in {}",
+            venv.display()
+        ),
+    }
+    println!("logs under {}", logs.display());
+
+    set_umask();
+    let started = Instant::now();
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for case in &cases {
+        let expected = match Expected::load(&case.expected_path()) {
+            Ok(e) => e,
+            Err(e) => {
+                failed += 1;
+                println!("FAIL {}: {e}", case.name);
+                continue;
+            }
+        };
+        let runs = match run_case(case, &runner, &logs) {
+            Ok(r) => r,
+            Err(e) => {
+                failed += 1;
+                println!("FAIL {}: {e}", case.name);
+                continue;
+            }
+        };
+        let mut diffs = Vec::new();
+        for (run, actual, _) in &runs {
+            match expected.runs.get(run) {
+                Some(want) => diffs.extend(compare_run(run, want, actual, rc_mode)),
+                None => diffs.push(format!("{run}: not in expected.json")),
+            }
+        }
+        if diffs.is_empty() {
+            passed += 1;
+            println!("ok {}", case.name);
+            continue;
+        }
+        failed += 1;
+        let shown: Vec<&str> = diffs.iter().take(3).map(String::as_str).collect();
+        let more = if diffs.len() > 3 {
+            format!(" (+{} more)", diffs.len() - 3)
+        } else {
+            String::new()
+        };
+        println!("FAIL {}: {}{more}", case.name, shown.join("; "));
+        if verbose {
+            for d in &diffs {
+                println!("    {d}");
+            }
+            for (run, _, output) in &runs {
+                println!("    --- {run} output ---");
+                for line in output.lines() {
+                    println!("    | {line}");
+                }
+            }
+        }
+    }
+    eprintln!("({:.1}s)", started.elapsed().as_secs_f64());
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
