@@ -76,6 +76,8 @@ pub fn parse_all_with_warnings(
         anchors: Vec::new(),
         nodes: 0,
         warnings: Vec::new(),
+        anchor_names: Vec::new(),
+        cursor: (0, 0),
     };
     let docs = b.stream()?;
     Ok((docs, b.warnings))
@@ -119,6 +121,10 @@ struct Builder<'a> {
     /// Nodes produced in the current document, aliases counted at full size.
     nodes: usize,
     warnings: Vec<YamlWarning>,
+    /// Anchor names defined in the current document, with where (libyaml rejects repeats).
+    anchor_names: Vec<(String, Pos)>,
+    /// A (char index, byte index) point in `src`, to map saphyr's char offsets to bytes.
+    cursor: (usize, usize),
 }
 
 fn pos_of(m: Marker) -> Pos {
@@ -249,7 +255,11 @@ impl<'a> Builder<'a> {
             {
                 pos.col = i + 1;
             }
-        } else if info.contains("quoted scalar, found unexpected end of stream") {
+        } else if let Some(d) = self.unknown_directive(m.line()) {
+            return d;
+        } else if info.contains("quoted scalar, found unexpected end of stream")
+            || (info.contains("invalid indentation in quoted scalar") && !self.quote_closes(*m))
+        {
             // PyYAML reports the end of the stream, not the opening quote.
             pos = self.end_pos();
             return self.err_at(
@@ -262,6 +272,52 @@ impl<'a> Builder<'a> {
             );
         }
         self.err_at(pos, message)
+    }
+
+    /// libyaml rejects directives other than %YAML and %TAG; saphyr skips them and fails
+    /// later. Report the directive, when one comes before the error.
+    fn unknown_directive(&self, upto_line: usize) -> Option<YamlError> {
+        for (i, line) in self.src.lines().enumerate().take(upto_line) {
+            if line.starts_with("---") {
+                return None;
+            }
+            if let Some(rest) = line.strip_prefix('%') {
+                let name = rest.split_whitespace().next().unwrap_or("");
+                if name != "YAML" && name != "TAG" {
+                    return Some(self.err_at(
+                        Pos {
+                            line: i + 1,
+                            col: name.chars().count() + 2,
+                        },
+                        format!(
+                            "while scanning a directive: found unknown directive name '%{name}'"
+                        ),
+                    ));
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether the quoted scalar opening at `m` is closed anywhere later in the source.
+    fn quote_closes(&self, m: Marker) -> bool {
+        let text: String = self.src.chars().skip(m.index()).collect();
+        let mut chars = text.chars();
+        match chars.next() {
+            Some('\'') => chars.as_str().contains('\''),
+            Some('"') => {
+                let mut esc = false;
+                for c in chars {
+                    match c {
+                        '\\' if !esc => esc = true,
+                        '"' if !esc => return true,
+                        _ => esc = false,
+                    }
+                }
+                false
+            }
+            _ => true,
+        }
     }
 
     /// The position just past the end of the source (PyYAML's end-of-stream mark).
@@ -291,6 +347,7 @@ impl<'a> Builder<'a> {
                 Event::StreamEnd => return Ok(docs),
                 Event::DocumentStart(_) => {
                     self.anchors.clear();
+                    self.anchor_names.clear();
                     self.nodes = 0;
                     let (ev, span) = self.next()?;
                     let (node, _) = self.node(ev, span, 0, Ctx::Normal)?;
@@ -314,6 +371,73 @@ impl<'a> Builder<'a> {
                     self.limits.max_nodes
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    /// The byte offset of saphyr's char index `idx` (scanning on from the last lookup).
+    fn byte_offset(&mut self, idx: usize) -> usize {
+        let (mut c, mut b) = if idx >= self.cursor.0 {
+            self.cursor
+        } else {
+            (0, 0)
+        };
+        let mut chars = self.src[b..].chars();
+        while c < idx {
+            match chars.next() {
+                Some(ch) => {
+                    c += 1;
+                    b += ch.len_utf8();
+                }
+                None => break,
+            }
+        }
+        self.cursor = (c, b);
+        b
+    }
+
+    /// Record the anchor written in a node's properties at `start`; libyaml (which
+    /// Ansible uses) rejects an anchor defined twice in one document.
+    fn check_anchor(&mut self, start: Marker) -> Result<(), YamlError> {
+        let off = self.byte_offset(start.index());
+        let mut rest = &self.src[off..];
+        // Properties: `&name` and `!tag` in either order, separated by blanks.
+        for _ in 0..2 {
+            rest = rest.trim_start_matches([' ', '\t', '\n', '\r']);
+            if let Some(r) = rest.strip_prefix('&') {
+                let end = r
+                    .find(|c: char| c.is_whitespace() || ",[]{}".contains(c))
+                    .unwrap_or(r.len());
+                let name = &r[..end];
+                let pos = pos_of(start);
+                if let Some((_, first)) = self.anchor_names.iter().find(|(n, _)| n == name) {
+                    // Point at the second definition, as libyaml does.
+                    let col = pos.col + (self.src[off..].len() - rest.len());
+                    let first = *first;
+                    return Err(self.err_at(
+                        Pos { line: pos.line, col },
+                        format!(
+                            "found duplicate anchor '{name}'; first occurrence at line {}, column {}",
+                            first.line, first.col
+                        ),
+                    ));
+                }
+                let col = pos.col + (self.src[off..].len() - rest.len());
+                self.anchor_names.push((
+                    name.to_string(),
+                    Pos {
+                        line: pos.line,
+                        col,
+                    },
+                ));
+                return Ok(());
+            }
+            if rest.starts_with('!') {
+                let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                rest = &rest[end..];
+                continue;
+            }
+            break;
         }
         Ok(())
     }
@@ -369,6 +493,9 @@ impl<'a> Builder<'a> {
             }
             Event::Scalar(value, style, anchor, tag) => {
                 self.count(1, pos)?;
+                if anchor != 0 {
+                    self.check_anchor(span.start)?;
+                }
                 let node = Node {
                     pos,
                     kind: self.scalar(value, style, tag.as_deref(), pos, ctx)?,
@@ -386,6 +513,9 @@ impl<'a> Builder<'a> {
             }
             Event::SequenceStart(anchor, tag) => {
                 self.count(1, pos)?;
+                if anchor != 0 {
+                    self.check_anchor(span.start)?;
+                }
                 let ctx = self.collection_ctx(tag.as_deref(), "seq", pos, ctx)?;
                 self.set_anchor(anchor, None);
                 let mut items = Vec::new();
@@ -416,6 +546,9 @@ impl<'a> Builder<'a> {
             }
             Event::MappingStart(anchor, tag) => {
                 self.count(1, pos)?;
+                if anchor != 0 {
+                    self.check_anchor(span.start)?;
+                }
                 let set = tag.as_deref().is_some_and(|t| is_core(t, "set"));
                 let ctx = self.collection_ctx(tag.as_deref(), "map", pos, ctx)?;
                 self.set_anchor(anchor, None);
@@ -669,7 +802,8 @@ impl<'a> Builder<'a> {
             }
         }
         if tag.handle.is_empty() && tag.suffix == "!" {
-            return Ok(str_kind(value, ctx));
+            // `!` is the non-specific tag: resolved exactly as if untagged.
+            return self.implicit(value, plain, pos, ctx);
         }
         if tag.handle == "tag:yaml.org,2002:" {
             let bad = |what: &str| {
@@ -724,7 +858,10 @@ impl<'a> Builder<'a> {
         match resolve_plain(&value) {
             Plain::Kind(k) => Ok(k),
             Plain::Str => Ok(str_kind(value, ctx)),
-            Plain::Merge => Ok(str_kind(value, ctx)),
+            Plain::Merge => Err(self.err_at(
+                pos,
+                "could not determine a constructor for the tag 'tag:yaml.org,2002:merge' (a plain '<<' is only meaningful as a mapping key)",
+            )),
             Plain::Value => Err(self.err_at(
                 pos,
                 "could not determine a constructor for the tag 'tag:yaml.org,2002:value' (quote a lone '=')",
