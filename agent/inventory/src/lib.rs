@@ -1,15 +1,36 @@
 //! Ansible inventories: INI and YAML files or directories of them, `group_vars/` and
 //! `host_vars/` beside the inventory and beside the playbook, host patterns for
 //! `--limit` and `hosts:`, and the per-host variable merge in Ansible's order.
+//!
+//! The behaviour follows ansible-core 2.21: `plugins/inventory/{ini,yaml,host_list}.py`,
+//! `inventory/{data,group,host,manager}.py`, `plugins/vars/host_group_vars.py` and the
+//! host part of `VariableManager.get_vars`.
 
+mod address;
+mod ini;
+mod pattern;
+mod pyliteral;
+mod vars_files;
+mod yaml_inv;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 pub use minijinja::Value;
 
+pub use address::{expand_hostname_range, parse_address};
+pub use pattern::split_host_pattern;
+pub use pyliteral::literal_eval;
+use vars_files::DirVars;
+
+/// Host names Ansible treats as the local machine (`C.LOCALHOST`).
+pub const LOCALHOST_NAMES: [&str; 3] = ["127.0.0.1", "localhost", "::1"];
+
 /// An inventory error, with the file and (where the input has lines) line and column.
+/// A `line` of 0 means the error has no position inside the file.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{file}:{line}:{col}: {message}")]
 pub struct InventoryError {
     pub file: String,
     pub line: usize,
@@ -17,66 +38,794 @@ pub struct InventoryError {
     pub message: String,
 }
 
+impl fmt::Display for InventoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            if self.file.is_empty() {
+                write!(f, "{}", self.message)
+            } else {
+                write!(f, "{}: {}", self.file, self.message)
+            }
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.col, self.message
+            )
+        }
+    }
+}
+
+impl InventoryError {
+    pub(crate) fn new(
+        file: impl Into<String>,
+        line: usize,
+        col: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        InventoryError {
+            file: file.into(),
+            line,
+            col,
+            message: message.into(),
+        }
+    }
+
+    /// An error about the inventory as a whole (no file).
+    pub(crate) fn general(message: impl Into<String>) -> Self {
+        InventoryError::new("", 0, 0, message)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Host {
     pub name: String,
-    /// Variables set on the host in inventory files (not host_vars/).
+    /// Variables set on the host in inventory files (not host_vars/): `ansible_port` from
+    /// `host:port`, `inventory_file`, `inventory_dir`, then the host's own variables.
     pub vars: IndexMap<String, Value>,
+    /// Groups the host is directly in (inventory order).
+    pub groups: Vec<String>,
+    /// Every group the host belongs to, ancestors included and `all` included.
+    pub all_groups: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Group {
     pub name: String,
     pub vars: IndexMap<String, Value>,
+    /// Hosts directly in the group, in the order they were added.
     pub hosts: Vec<String>,
     pub children: Vec<String>,
+    pub parents: Vec<String>,
+    /// Longest distance from `all` (`all` is 0).
+    pub depth: usize,
+    /// `ansible_group_priority` (default 1).
+    pub priority: i64,
+}
+
+impl Default for Group {
+    fn default() -> Self {
+        Group {
+            name: String::new(),
+            vars: IndexMap::new(),
+            hosts: Vec::new(),
+            children: Vec::new(),
+            parents: Vec::new(),
+            depth: 0,
+            priority: 1,
+        }
+    }
 }
 
 /// A loaded inventory. `all` and `ungrouped` always exist.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Inventory {
     pub hosts: IndexMap<String, Host>,
     pub groups: IndexMap<String, Group>,
-    /// Directories whose `group_vars/` and `host_vars/` apply (inventory dirs first).
+    /// Directories whose `group_vars/` and `host_vars/` apply as inventory vars: one per
+    /// inventory source (the directory itself, or the directory holding the file).
     pub vars_dirs: Vec<PathBuf>,
+    /// Playbook directories (see [`Inventory::add_playbook_dir`]), whose vars files take
+    /// precedence over the inventory's.
+    pub playbook_dirs: Vec<PathBuf>,
+    inv_vars: Vec<DirVars>,
+    play_vars: Vec<DirVars>,
+    /// The `groups` magic variable, computed once.
+    groups_cache: IndexMap<String, Vec<String>>,
+}
+
+impl Default for Inventory {
+    fn default() -> Self {
+        let mut inv = Inventory {
+            hosts: IndexMap::new(),
+            groups: IndexMap::new(),
+            vars_dirs: Vec::new(),
+            playbook_dirs: Vec::new(),
+            inv_vars: Vec::new(),
+            play_vars: Vec::new(),
+            groups_cache: IndexMap::new(),
+        };
+        inv.add_group("all");
+        inv.add_group("ungrouped");
+        // Cannot fail: two fresh groups.
+        let _ = inv.add_child_group("all", "ungrouped");
+        inv.finish();
+        inv
+    }
+}
+
+/// Where a source is being read from, for `inventory_file` / `inventory_dir` and errors.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Source {
+    pub file: String,
+    pub dir: Option<String>,
+}
+
+/// Inventory file names Ansible skips inside an inventory directory.
+const IGNORED_EXTS: [&str; 12] = [
+    ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry",
+];
+const YAML_EXTS: [&str; 3] = [".yaml", ".yml", ".json"];
+
+fn ignored_in_dir(name: &str) -> bool {
+    name.starts_with('.')
+        || matches!(name, "host_vars" | "group_vars" | "vars_plugins")
+        || IGNORED_EXTS.iter().any(|e| name.ends_with(e))
+}
+
+/// Python's `os.path.splitext(path)[1]` for the file name.
+fn extension(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let trimmed = name.trim_start_matches('.');
+    match trimmed.rfind('.') {
+        Some(i) => trimmed[i..].to_string(),
+        None => String::new(),
+    }
+}
+
+/// `os.path.abspath` without resolving symlinks.
+fn abspath(p: &Path) -> PathBuf {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 impl Inventory {
-    /// Load inventory sources (files or directories), in order. With no sources, an
-    /// inventory holding only `localhost` (implicit) is returned.
+    /// Load inventory sources (files, directories, or `host1,host2` lists), in order.
+    /// With no sources, an inventory holding only `localhost` (implicit) is returned.
     pub fn load(sources: &[PathBuf]) -> Result<Inventory, InventoryError> {
-        let _ = sources;
-        Ok(Inventory::default())
+        let mut inv = Inventory::default();
+        for src in sources {
+            let text = src.to_string_lossy();
+            if !src.exists() && text.contains(',') {
+                inv.parse_host_list(&text)?;
+                continue;
+            }
+            if !src.exists() {
+                return Err(InventoryError::new(
+                    text.into_owned(),
+                    0,
+                    0,
+                    "inventory source not found; check the path given with -i",
+                ));
+            }
+            let abs = abspath(src);
+            inv.parse_source(&abs)?;
+            let dir = if abs.is_dir() {
+                abs.clone()
+            } else {
+                abs.parent().map(Path::to_path_buf).unwrap_or_default()
+            };
+            inv.vars_dirs.push(dir);
+        }
+        inv.reconcile()?;
+        let mut loaded: HashMap<PathBuf, DirVars> = HashMap::new();
+        for dir in inv.vars_dirs.clone() {
+            let dv = match loaded.get(&dir) {
+                Some(dv) => dv.clone(),
+                None => {
+                    let dv = DirVars::load(&dir, &inv)?;
+                    loaded.insert(dir.clone(), dv.clone());
+                    dv
+                }
+            };
+            inv.inv_vars.push(dv);
+        }
+        Ok(inv)
+    }
+
+    /// Parse a string inventory: YAML text if it is a mapping, else INI (as a file
+    /// without extension would be read). `name` is used for errors and `inventory_file`.
+    pub fn from_str(name: &str, text: &str) -> Result<Inventory, InventoryError> {
+        let mut inv = Inventory::default();
+        let src = Source {
+            file: name.to_string(),
+            dir: None,
+        };
+        inv.parse_text(Path::new(name), text, &src, true)?;
+        inv.reconcile()?;
+        Ok(inv)
+    }
+
+    fn parse_source(&mut self, path: &Path) -> Result<(), InventoryError> {
+        if path.is_dir() {
+            let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(path)
+                .map_err(|e| InventoryError::new(path.display().to_string(), 0, 0, e.to_string()))?
+                .filter_map(|e| e.ok().map(|e| e.file_name()))
+                .collect();
+            names.sort();
+            for name in names {
+                if ignored_in_dir(&name.to_string_lossy()) {
+                    continue;
+                }
+                self.parse_source(&path.join(name))?;
+            }
+            return Ok(());
+        }
+        let text = std::fs::read(path)
+            .map_err(|e| InventoryError::new(path.display().to_string(), 0, 0, e.to_string()))?;
+        let text = String::from_utf8_lossy(&text);
+        let src = Source {
+            file: path.display().to_string(),
+            dir: path.parent().map(|p| p.display().to_string()),
+        };
+        let ext = extension(path);
+        if ext == ".toml" {
+            return Err(InventoryError::new(
+                src.file,
+                0,
+                0,
+                "TOML inventories are not supported; convert it to INI or YAML",
+            ));
+        }
+        let try_yaml = ext.is_empty() || YAML_EXTS.contains(&ext.as_str());
+        self.parse_text(path, &text, &src, try_yaml)
+    }
+
+    /// Try the YAML plugin (when `try_yaml`), then the INI plugin, as Ansible does.
+    fn parse_text(
+        &mut self,
+        path: &Path,
+        text: &str,
+        src: &Source,
+        try_yaml: bool,
+    ) -> Result<(), InventoryError> {
+        let yaml_err = if try_yaml {
+            match yaml_inv::parse(self, path, text, src) {
+                Ok(()) => return Ok(()),
+                Err(e) => Some(e),
+            }
+        } else {
+            None
+        };
+        match ini::parse(self, path, text, src) {
+            Ok(()) => Ok(()),
+            Err(ini_err) => match yaml_err {
+                // The file looked like a YAML inventory (a mapping): its error is the one
+                // that explains what is wrong.
+                Some(y) if y.is_structural => Err(y.error),
+                _ => Err(ini_err),
+            },
+        }
+    }
+
+    fn parse_host_list(&mut self, list: &str) -> Result<(), InventoryError> {
+        let src = Source {
+            file: list.to_string(),
+            dir: None,
+        };
+        for h in list.split(',') {
+            let h = h.trim();
+            if h.is_empty() {
+                continue;
+            }
+            let (host, port) = match parse_address(h) {
+                Some((host, port)) if !host.contains('[') => (host, port),
+                _ => (h.to_string(), None),
+            };
+            if !self.hosts.contains_key(&host) {
+                self.add_host(&host, Some("ungrouped"), port, &src)
+                    .map_err(|m| InventoryError::new(list, 0, 0, m))?;
+            }
+        }
+        Ok(())
     }
 
     /// Add the playbook directory, whose `group_vars/`/`host_vars/` take precedence over
-    /// the inventory's.
-    pub fn add_playbook_dir(&mut self, dir: &Path) {
-        self.vars_dirs.push(dir.to_path_buf());
+    /// the inventory's. Errors come from reading those files.
+    pub fn add_playbook_dir(&mut self, dir: &Path) -> Result<(), InventoryError> {
+        let dir = abspath(dir);
+        let dv = DirVars::load(&dir, self)?;
+        self.playbook_dirs.push(dir);
+        self.play_vars.push(dv);
+        Ok(())
     }
 
+    // ----- building (InventoryData's operations) -----
+
+    pub(crate) fn add_group(&mut self, name: &str) {
+        if !self.groups.contains_key(name) {
+            self.groups.insert(
+                name.to_string(),
+                Group {
+                    name: name.to_string(),
+                    ..Group::default()
+                },
+            );
+        }
+    }
+
+    /// `add_host(host, group, port)`: create the host on first sight (with
+    /// `ansible_port`, `inventory_file`, `inventory_dir`), and put it in `group`.
+    pub(crate) fn add_host(
+        &mut self,
+        name: &str,
+        group: Option<&str>,
+        port: Option<u32>,
+        src: &Source,
+    ) -> Result<(), String> {
+        if name.is_empty() {
+            return Err("Invalid empty host name provided".into());
+        }
+        if let Some(g) = group
+            && !self.groups.contains_key(g)
+        {
+            return Err(format!("Could not find group {g} in inventory"));
+        }
+        if !self.hosts.contains_key(name) {
+            let mut vars = IndexMap::new();
+            if let Some(p) = port.filter(|p| *p != 0) {
+                vars.insert("ansible_port".to_string(), Value::from(p));
+            }
+            vars.insert("inventory_file".to_string(), Value::from(src.file.as_str()));
+            vars.insert(
+                "inventory_dir".to_string(),
+                src.dir.as_deref().map_or(Value::from(()), Value::from),
+            );
+            self.hosts.insert(
+                name.to_string(),
+                Host {
+                    name: name.to_string(),
+                    vars,
+                    ..Host::default()
+                },
+            );
+        }
+        if let Some(g) = group {
+            self.group_add_host(g, name);
+        }
+        Ok(())
+    }
+
+    fn group_add_host(&mut self, group: &str, host: &str) {
+        if let Some(g) = self.groups.get_mut(group)
+            && !g.hosts.iter().any(|h| h == host)
+        {
+            g.hosts.push(host.to_string());
+            if let Some(h) = self.hosts.get_mut(host)
+                && !h.groups.iter().any(|x| x == group)
+            {
+                h.groups.push(group.to_string());
+            }
+        }
+    }
+
+    pub(crate) fn set_group_var(&mut self, group: &str, key: &str, value: Value) {
+        if let Some(g) = self.groups.get_mut(group) {
+            if key == "ansible_group_priority" {
+                if let Some(p) = py_int_value(&value) {
+                    g.priority = p;
+                } else {
+                    tracing::warn!(
+                        "Invalid priority value '{value}' for group '{group}'. Setting priority to default value."
+                    );
+                }
+            } else {
+                g.vars.insert(key.to_string(), value);
+            }
+        }
+    }
+
+    pub(crate) fn set_host_var(&mut self, host: &str, key: &str, value: Value) {
+        if let Some(h) = self.hosts.get_mut(host) {
+            h.vars.insert(key.to_string(), value);
+        }
+    }
+
+    fn ancestors(&self, group: &str) -> HashSet<String> {
+        let mut seen = HashSet::new();
+        let mut stack: Vec<&str> = vec![group];
+        while let Some(g) = stack.pop() {
+            if let Some(gr) = self.groups.get(g) {
+                for p in &gr.parents {
+                    if seen.insert(p.clone()) {
+                        stack.push(p);
+                    }
+                }
+            }
+        }
+        seen
+    }
+
+    /// `add_child(group, child)` where the child is a group: refuses loops.
+    pub(crate) fn add_child_group(&mut self, parent: &str, child: &str) -> Result<(), String> {
+        if parent == child {
+            return Err(format!("can't add group '{child}' to itself"));
+        }
+        let Some(p) = self.groups.get(parent) else {
+            return Err(format!("{parent} is not a known group"));
+        };
+        if p.children.iter().any(|c| c == child) {
+            return Ok(());
+        }
+        if self.ancestors(parent).contains(child) {
+            return Err(format!(
+                "Adding group '{child}' as child to '{parent}' creates a recursive dependency loop."
+            ));
+        }
+        if let Some(p) = self.groups.get_mut(parent) {
+            p.children.push(child.to_string());
+        }
+        if let Some(c) = self.groups.get_mut(child)
+            && !c.parents.iter().any(|x| x == parent)
+        {
+            c.parents.push(parent.to_string());
+        }
+        Ok(())
+    }
+
+    /// `add_child(group, child)`: a group or a host.
+    pub(crate) fn add_child(&mut self, parent: &str, child: &str) -> Result<(), String> {
+        if !self.groups.contains_key(parent) {
+            return Err(format!("{parent} is not a known group"));
+        }
+        if self.groups.contains_key(child) {
+            self.add_child_group(parent, child)
+        } else if self.hosts.contains_key(child) {
+            self.group_add_host(parent, child);
+            Ok(())
+        } else {
+            Err(format!("{child} is not a known host nor group"))
+        }
+    }
+
+    /// `reconcile_inventory`: top-level groups under `all`, hosts without a group in
+    /// `ungrouped` (and out of it when they have one), then depths and memberships.
+    fn reconcile(&mut self) -> Result<(), InventoryError> {
+        let names: Vec<String> = self.groups.keys().cloned().collect();
+        for g in &names {
+            if g != "all" && self.groups.get(g).is_some_and(|gr| gr.parents.is_empty()) {
+                self.add_child_group("all", g)
+                    .map_err(InventoryError::general)?;
+            }
+        }
+        let host_names: Vec<String> = self.hosts.keys().cloned().collect();
+        for h in &host_names {
+            let mine = self.host_ancestry(h);
+            if mine.contains("ungrouped") {
+                if mine.iter().any(|g| g != "all" && g != "ungrouped") {
+                    if let Some(u) = self.groups.get_mut("ungrouped") {
+                        u.hosts.retain(|x| x != h);
+                    }
+                    if let Some(host) = self.hosts.get_mut(h) {
+                        host.groups.retain(|x| x != "ungrouped");
+                    }
+                }
+            } else if mine.is_empty() || (mine.len() == 1 && mine.contains("all")) {
+                self.group_add_host("ungrouped", h);
+            }
+        }
+        self.finish();
+        Ok(())
+    }
+
+    /// Every group a host is in, ancestors included.
+    fn host_ancestry(&self, host: &str) -> HashSet<String> {
+        let mut out = HashSet::new();
+        if let Some(h) = self.hosts.get(host) {
+            for g in &h.groups {
+                out.insert(g.clone());
+                out.extend(self.ancestors(g));
+            }
+        }
+        out
+    }
+
+    /// Compute depths, each host's full group list and the `groups` variable.
+    fn finish(&mut self) {
+        let mut depth: HashMap<String, usize> = HashMap::new();
+        let names: Vec<String> = self.groups.keys().cloned().collect();
+        for g in &names {
+            self.depth_of(g, &mut depth, 0);
+        }
+        for (name, g) in self.groups.iter_mut() {
+            g.depth = depth.get(name).copied().unwrap_or(0);
+        }
+        let host_names: Vec<String> = self.hosts.keys().cloned().collect();
+        for h in &host_names {
+            let mut all: Vec<String> = Vec::new();
+            if let Some(host) = self.hosts.get(h) {
+                for g in &host.groups {
+                    let mut anc: Vec<String> = self.ancestors(g).into_iter().collect();
+                    anc.sort();
+                    for a in anc {
+                        if !all.contains(&a) {
+                            all.push(a);
+                        }
+                    }
+                    if !all.contains(g) {
+                        all.push(g.clone());
+                    }
+                }
+            }
+            if let Some(host) = self.hosts.get_mut(h) {
+                host.all_groups = all;
+            }
+        }
+        let mut cache = IndexMap::new();
+        for name in self.groups.keys() {
+            cache.insert(name.clone(), self.group_hosts(name));
+        }
+        self.groups_cache = cache;
+    }
+
+    fn depth_of(&self, g: &str, memo: &mut HashMap<String, usize>, guard: usize) -> usize {
+        if let Some(d) = memo.get(g) {
+            return *d;
+        }
+        if guard > self.groups.len() {
+            return 0;
+        }
+        let d = self
+            .groups
+            .get(g)
+            .map(|gr| {
+                gr.parents
+                    .iter()
+                    .map(|p| self.depth_of(p, memo, guard + 1) + 1)
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        memo.insert(g.to_string(), d);
+        d
+    }
+
+    /// `Group.get_hosts()`: the group's hosts, then its descendants' (breadth first),
+    /// each host once.
+    fn group_hosts(&self, group: &str) -> Vec<String> {
+        let mut ordered: Vec<&str> = vec![group];
+        let mut seen_groups: HashSet<&str> = HashSet::from([group]);
+        let mut level: Vec<&str> = vec![group];
+        while !level.is_empty() {
+            let mut next = Vec::new();
+            for g in level {
+                if let Some(gr) = self.groups.get(g) {
+                    for c in &gr.children {
+                        if seen_groups.insert(c.as_str()) {
+                            ordered.push(c);
+                            next.push(c.as_str());
+                        }
+                    }
+                }
+            }
+            level = next;
+        }
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for g in ordered {
+            if let Some(gr) = self.groups.get(g) {
+                for h in &gr.hosts {
+                    if seen.insert(h.as_str()) {
+                        out.push(h.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    // ----- queries -----
+
     /// Hosts matching an Ansible host pattern (`all`, `web:&prod:!web3`, `web[0:2]`,
-    /// `~regex`, `*.example.com`, comma lists), in inventory order.
+    /// `~regex`, `*.example.com`, comma lists), in inventory order. `localhost` (and
+    /// `127.0.0.1`, `::1`) match the implicit localhost when the inventory lacks it.
     pub fn select(&self, pattern: &str) -> Result<Vec<String>, InventoryError> {
-        let _ = pattern;
-        Ok(Vec::new())
+        pattern::select(self, &split_host_pattern(pattern))
+    }
+
+    /// Hosts matching `pattern` restricted to `--limit` (which may name `@file`s holding
+    /// one pattern per line), as `ansible-playbook --limit` applies it.
+    pub fn select_limited(
+        &self,
+        pattern: &str,
+        limit: Option<&str>,
+    ) -> Result<Vec<String>, InventoryError> {
+        let hosts = self.select(pattern)?;
+        let Some(limit) = limit else {
+            return Ok(hosts);
+        };
+        let subset = pattern::limit_patterns(limit)?;
+        let allowed: HashSet<String> = pattern::select(self, &subset)?.into_iter().collect();
+        Ok(hosts.into_iter().filter(|h| allowed.contains(h)).collect())
+    }
+
+    /// Whether a name is the implicit localhost (asked for but not in the inventory).
+    pub fn is_implicit_localhost(&self, host: &str) -> bool {
+        LOCALHOST_NAMES.contains(&host) && !self.hosts.contains_key(host)
     }
 
     /// Group names of a host (sorted, without `all`), as `group_names` gives them.
     pub fn group_names(&self, host: &str) -> Vec<String> {
-        let _ = host;
-        Vec::new()
+        let mut names: Vec<String> = self
+            .hosts
+            .get(host)
+            .map(|h| {
+                h.all_groups
+                    .iter()
+                    .filter(|g| *g != "all")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
     }
 
     /// The `groups` magic variable: every group to its hosts.
     pub fn groups_value(&self) -> Value {
-        Value::from(())
+        Value::from_pairs(
+            self.groups_cache
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.clone()))),
+        )
     }
 
-    /// A host's inventory variables merged in Ansible's order (group vars by depth,
-    /// priority and name; group_vars/ and host_vars/ files; host vars last).
+    /// The `groups` magic variable as plain data.
+    pub fn groups_map(&self) -> &IndexMap<String, Vec<String>> {
+        &self.groups_cache
+    }
+
+    /// A host's groups other than `all`, in the order their variables apply
+    /// (`sort_groups`: depth, then `ansible_group_priority`, then name).
+    pub fn sorted_groups(&self, host: &str) -> Vec<&Group> {
+        let mut gs: Vec<&Group> = self
+            .hosts
+            .get(host)
+            .map(|h| {
+                h.all_groups
+                    .iter()
+                    .filter(|g| *g != "all")
+                    .filter_map(|g| self.groups.get(g))
+                    .collect()
+            })
+            .unwrap_or_default();
+        gs.sort_by(|a, b| (a.depth, a.priority, &a.name).cmp(&(b.depth, b.priority, &b.name)));
+        gs
+    }
+
+    /// A host's inventory variables merged in Ansible's order: `all` group vars, other
+    /// group vars (by depth, priority, name), `group_vars/all` of the inventory then of
+    /// the playbook, `group_vars/<group>` likewise, the host's inventory vars with
+    /// `inventory_hostname`, `inventory_hostname_short` and `group_names`, then
+    /// `host_vars/<host>` of the inventory and then of the playbook. Dicts replace, they
+    /// are not merged (`hash_behaviour = replace`).
     pub fn host_vars(&self, host: &str) -> Result<IndexMap<String, Value>, InventoryError> {
-        let _ = host;
-        Ok(IndexMap::new())
+        let implicit = self.is_implicit_localhost(host);
+        let Some(h) = self.hosts.get(host) else {
+            if implicit {
+                return Ok(self.implicit_localhost_vars(host));
+            }
+            return Err(InventoryError::general(format!(
+                "host '{host}' is not in the inventory"
+            )));
+        };
+        let groups = self.sorted_groups(host);
+        let mut out = IndexMap::new();
+        let combine = |out: &mut IndexMap<String, Value>, vars: &IndexMap<String, Value>| {
+            for (k, v) in vars {
+                out.insert(k.clone(), v.clone());
+            }
+        };
+        if let Some(all) = self.groups.get("all") {
+            combine(&mut out, &all.vars);
+        }
+        for g in &groups {
+            combine(&mut out, &g.vars);
+        }
+        for dv in self.inv_vars.iter().chain(&self.play_vars) {
+            if let Some(v) = dv.groups.get("all") {
+                combine(&mut out, v);
+            }
+        }
+        for dv in self.inv_vars.iter().chain(&self.play_vars) {
+            for g in &groups {
+                if let Some(v) = dv.groups.get(&g.name) {
+                    combine(&mut out, v);
+                }
+            }
+        }
+        combine(&mut out, &h.vars);
+        self.add_magic(&mut out, host);
+        for dv in self.inv_vars.iter().chain(&self.play_vars) {
+            if let Some(v) = dv.hosts.get(host) {
+                combine(&mut out, v);
+            }
+        }
+        Ok(out)
+    }
+
+    fn add_magic(&self, out: &mut IndexMap<String, Value>, host: &str) {
+        out.insert("inventory_hostname".into(), Value::from(host));
+        let short = if address::is_ip(host) {
+            host
+        } else {
+            host.split('.').next().unwrap_or(host)
+        };
+        out.insert("inventory_hostname_short".into(), Value::from(short));
+        out.insert("group_names".into(), Value::from(self.group_names(host)));
+    }
+
+    fn implicit_localhost_vars(&self, host: &str) -> IndexMap<String, Value> {
+        let mut out = IndexMap::new();
+        if let Some(all) = self.groups.get("all") {
+            out.extend(all.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        for dv in self.inv_vars.iter().chain(&self.play_vars) {
+            if let Some(v) = dv.groups.get("all") {
+                out.extend(v.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        out.insert("ansible_connection".into(), Value::from("local"));
+        self.add_magic(&mut out, host);
+        for dv in self.inv_vars.iter().chain(&self.play_vars) {
+            if let Some(v) = dv.hosts.get(host) {
+                out.extend(v.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        out
     }
 }
+
+/// Python `int(value)` for a group priority.
+fn py_int_value(v: &Value) -> Option<i64> {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::Bool => Some(i64::from(v.is_true())),
+        ValueKind::Number => {
+            if let Ok(i) = i64::try_from(v.clone()) {
+                Some(i)
+            } else {
+                f64::try_from(v.clone())
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f.trunc() as i64)
+            }
+        }
+        ValueKind::String => v
+            .as_str()
+            .and_then(|s| s.trim().replace('_', "").parse::<i64>().ok()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

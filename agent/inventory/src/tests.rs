@@ -1,0 +1,146 @@
+//! Unit tests for loading and querying (INI side; YAML is covered by the corpus).
+
+use std::fs;
+
+use super::*;
+
+fn ini(text: &str) -> Inventory {
+    Inventory::from_str("test.ini", text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn ini_err(text: &str) -> String {
+    match Inventory::from_str("test.ini", text) {
+        Ok(_) => panic!("expected an error for {text:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn var(inv: &Inventory, host: &str, name: &str) -> String {
+    let v = inv.host_vars(host).unwrap();
+    serde_json::to_string(v.get(name).unwrap_or_else(|| panic!("no {name} on {host}"))).unwrap()
+}
+
+#[test]
+fn groups_children_vars() {
+    let inv = ini(
+        "top1\n[web]\nw1 a=1\nw2:2222\n[db]\nd1\n[prod:children]\nweb\ndb\n[prod:vars]\nenv=prod\n[web:vars]\nenv=web\n",
+    );
+    assert_eq!(inv.groups_map()["all"], ["top1", "w1", "w2", "d1"]);
+    assert_eq!(inv.groups_map()["ungrouped"], ["top1"]);
+    assert_eq!(inv.groups_map()["prod"], ["w1", "w2", "d1"]);
+    assert_eq!(inv.group_names("w1"), ["prod", "web"]);
+    assert_eq!(var(&inv, "w1", "env"), "\"web\"");
+    assert_eq!(var(&inv, "d1", "env"), "\"prod\"");
+    assert_eq!(var(&inv, "w1", "a"), "1");
+    assert_eq!(var(&inv, "w2", "ansible_port"), "2222");
+    assert_eq!(inv.groups["web"].depth, 2);
+}
+
+#[test]
+fn inline_values() {
+    let inv = ini(
+        "h1 a=True b=\"x y\" c=[1,2] d=yes e='{\"k\": 1}' f=1.5 g=010\n[all:vars]\nz = hello world # hi\n",
+    );
+    assert_eq!(var(&inv, "h1", "a"), "true");
+    assert_eq!(var(&inv, "h1", "b"), "\"x y\"");
+    assert_eq!(var(&inv, "h1", "c"), "[1,2]");
+    assert_eq!(var(&inv, "h1", "d"), "\"yes\"");
+    assert_eq!(var(&inv, "h1", "e"), "{\"k\":1}");
+    assert_eq!(var(&inv, "h1", "f"), "1.5");
+    assert_eq!(var(&inv, "h1", "g"), "\"010\"");
+    assert_eq!(var(&inv, "h1", "z"), "\"hello world # hi\"");
+}
+
+#[test]
+fn ranges_and_ungrouped() {
+    let inv = ini("[web]\nweb[01:03].ex.com\n[db]\ndb-[a:c]\nweb01.ex.com\n");
+    assert_eq!(
+        inv.groups_map()["web"],
+        ["web01.ex.com", "web02.ex.com", "web03.ex.com"]
+    );
+    assert_eq!(
+        inv.groups_map()["db"],
+        ["db-a", "db-b", "db-c", "web01.ex.com"]
+    );
+    assert_eq!(
+        var(&inv, "web01.ex.com", "inventory_hostname_short"),
+        "\"web01\""
+    );
+}
+
+#[test]
+fn pending_children_and_errors() {
+    let inv = ini("[a:children]\nb\n[b]\nh1\n");
+    assert_eq!(inv.groups_map()["a"], ["h1"]);
+    assert!(
+        ini_err("[a:children]\nb\n")
+            .contains("test.ini:2:1: Section [a:children] includes undefined group 'b'")
+    );
+    assert!(ini_err("[a:vars]\nx=1\n").contains("test.ini:1:1"));
+    assert!(ini_err("[a:foo]\n").contains("unknown type"));
+    assert!(ini_err("[a b]\n").contains("Invalid section entry"));
+    assert!(ini_err("[a]\nh1 novalue\n").contains("Expected key=value"));
+    assert!(ini_err("[a]\nh1 x='1\n").contains("No closing quotation"));
+    assert!(ini_err("[a]\nh1:\n").contains("ending in ':'"));
+    assert!(ini_err("[a:children]\nb\n[b:children]\na\n").contains("recursive dependency loop"));
+}
+
+#[test]
+fn priorities() {
+    let inv = ini("[a]\nh\n[b]\nh\n[a:vars]\nx=a\nansible_group_priority=10\n[b:vars]\nx=b\n");
+    assert_eq!(var(&inv, "h", "x"), "\"a\"");
+    assert!(!inv.groups["a"].vars.contains_key("ansible_group_priority"));
+}
+
+#[test]
+fn patterns() {
+    let inv = ini("[web]\nw1\nw2\nw3\n[db]\nd1\nw1\n[prod:children]\nweb\n");
+    let s = |p: &str| inv.select(p).unwrap();
+    assert_eq!(s("all"), ["d1", "w1", "w2", "w3"]);
+    assert_eq!(s("web:&db"), ["w1"]);
+    assert_eq!(s("web:!db"), ["w2", "w3"]);
+    assert_eq!(s("db,web"), ["d1", "w1", "w2", "w3"]);
+    assert_eq!(s("web[0]"), ["w1"]);
+    assert_eq!(s("web[1:]"), ["w2", "w3"]);
+    assert_eq!(s("web[-1]"), ["w3"]);
+    assert_eq!(s("w*"), ["w1", "w2", "w3"]);
+    assert_eq!(s("~w[12]"), ["w1", "w2"]);
+    assert_eq!(s("!db"), ["w2", "w3"]);
+    assert_eq!(s("nosuch"), Vec::<String>::new());
+    assert_eq!(s("localhost"), ["localhost"]);
+    assert!(inv.select("web[7]").is_err());
+    assert!(inv.is_implicit_localhost("localhost"));
+    let lv = inv.host_vars("localhost").unwrap();
+    assert_eq!(
+        lv.get("ansible_connection").map(|v| v.to_string()),
+        Some("local".into())
+    );
+    assert!(!inv.groups_map()["all"].contains(&"localhost".to_string()));
+}
+
+#[test]
+fn limit_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("limit");
+    fs::write(&f, "w1\nd1\n").unwrap();
+    let inv = ini("[web]\nw1\nw2\n[db]\nd1\n");
+    let lim = format!("@{}", f.display());
+    assert_eq!(inv.select_limited("all", Some(&lim)).unwrap(), ["w1", "d1"]);
+    assert_eq!(inv.select_limited("web", Some("w2,d1")).unwrap(), ["w2"]);
+    assert!(inv.select_limited("all", Some("@/nonexistent/x")).is_err());
+}
+
+#[test]
+fn host_list_source() {
+    let inv = Inventory::load(&[PathBuf::from("a.example.com,b:2222,")]).unwrap();
+    assert_eq!(inv.groups_map()["ungrouped"], ["a.example.com", "b"]);
+    assert_eq!(var(&inv, "b", "ansible_port"), "2222");
+}
+
+#[test]
+fn empty_inventory() {
+    let inv = Inventory::load(&[]).unwrap();
+    assert_eq!(inv.select("all").unwrap(), Vec::<String>::new());
+    assert_eq!(inv.select("localhost").unwrap(), ["localhost"]);
+    assert!(Inventory::load(&[PathBuf::from("/nonexistent/inv")]).is_err());
+}
