@@ -541,6 +541,64 @@ pub fn preserved_copy(src: &Path, dest: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Ansible's `add_path_info`: for a result naming an existing path (links followed for
+/// existence), `uid`, `gid`, `owner`, `group`, `mode`, `state` and `size` (lstat).
+pub fn path_info(path: &Path) -> IndexMap<String, Value> {
+    let mut out = IndexMap::new();
+    if fs::metadata(path).is_err() {
+        return out;
+    }
+    let Ok(l) = fs::symlink_metadata(path) else {
+        return out;
+    };
+    out.insert("uid".into(), Value::from(l.uid()));
+    out.insert("gid".into(), Value::from(l.gid()));
+    out.insert(
+        "owner".into(),
+        Value::from(users::user_name(l.uid()).unwrap_or_else(|| l.uid().to_string())),
+    );
+    out.insert(
+        "group".into(),
+        Value::from(users::group_name(l.gid()).unwrap_or_else(|| l.gid().to_string())),
+    );
+    out.insert(
+        "mode".into(),
+        Value::from(format_mode(l.mode() & PERM_BITS)),
+    );
+    let state = if l.file_type().is_symlink() {
+        "link"
+    } else if l.is_dir() {
+        "directory"
+    } else if fs::metadata(path).map(|m| m.nlink()).unwrap_or(1) > 1 {
+        "hard"
+    } else {
+        "file"
+    };
+    out.insert("state".into(), Value::from(state));
+    out.insert("size".into(), Value::from(l.size()));
+    out
+}
+
+/// Ansible's file state of a path (lstat): `absent`, `link`, `directory`, `hard` (a
+/// file with more than one link) or `file`.
+pub fn file_state(path: &Path) -> &'static str {
+    match fs::symlink_metadata(path) {
+        Err(_) => "absent",
+        Ok(m) if m.file_type().is_symlink() => "link",
+        Ok(m) if m.is_dir() => "directory",
+        Ok(m) if m.nlink() > 1 => "hard",
+        Ok(_) => "file",
+    }
+}
+
+/// A time as a float of seconds since the epoch (Python's `st_mtime`).
+pub fn epoch_f64(t: std::time::SystemTime) -> f64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);
