@@ -20,7 +20,7 @@ pub mod urls;
 use minijinja::value::{Kwargs, Rest, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
 
-pub use pyfmt::{py_repr, py_str};
+pub use pyfmt::{py_repr, py_str, str_repr};
 
 /// The signature every filter in this library has: the piped value and the raw
 /// positional/keyword arguments, parsed Python-style with [`Args`].

@@ -1,9 +1,238 @@
 //! Lookups: `lookup()`, `query()`/`q()` and the `with_<name>` loops. A lookup finds files
 //! through the `ansible_search_path` variable (role dir, then playbook dir), as Ansible.
+//!
+//! The engine runs `with_<name>` loops through [`run_lookup`]; templates call
+//! `lookup(name, *terms, wantlist=False, errors='strict', **options)` (a single result is
+//! returned as itself, several strings are joined with `,`) or `query(...)`/`q(...)`
+//! (always a list).
 
-use minijinja::Environment;
+pub mod files;
+pub mod lists;
+pub mod password;
+pub mod vars;
+
+use std::path::{Path, PathBuf};
+
+use minijinja::value::{Rest, ValueOrKwargs};
+use minijinja::{Environment, Error, ErrorKind, State, Value};
+
+use crate::filters::{err, list_of, py_str, split_args};
+
+/// Where a lookup reads variables from: the template [`State`], or anything else the
+/// engine provides (for `with_<name>` loops).
+pub trait LookupVars {
+    /// A variable's value, if defined.
+    fn get_var(&self, name: &str) -> Option<Value>;
+    /// Every variable name (for `varnames` and the `template` lookup).
+    fn var_names(&self) -> Vec<String>;
+}
+
+impl LookupVars for State<'_, '_> {
+    fn get_var(&self, name: &str) -> Option<Value> {
+        self.lookup(name).filter(|v| !v.is_undefined())
+    }
+
+    fn var_names(&self) -> Vec<String> {
+        self.known_variables().into_iter().map(|c| c.into_owned()).collect()
+    }
+}
+
+/// A plain map of variables (a `Value` map) as a [`LookupVars`].
+pub struct MapVars(pub Value);
+
+impl LookupVars for MapVars {
+    fn get_var(&self, name: &str) -> Option<Value> {
+        self.0.get_attr(name).ok().filter(|v| !v.is_undefined())
+    }
+
+    fn var_names(&self) -> Vec<String> {
+        self.0
+            .try_iter()
+            .map(|it| it.filter_map(|k| k.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// What a lookup gets besides its terms: options and variables.
+pub struct LookupCtx<'a> {
+    pub vars: &'a dyn LookupVars,
+    pub kwargs: Vec<(String, Value)>,
+    /// The environment, for the `template` lookup (absent: templates are read raw).
+    pub env: Option<&'a Environment<'a>>,
+}
+
+impl LookupCtx<'_> {
+    /// A keyword option.
+    pub fn opt(&self, name: &str) -> Option<&Value> {
+        self.kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// A keyword option as a string, or `default`.
+    pub fn opt_str(&self, name: &str, default: &str) -> String {
+        match self.opt(name) {
+            Some(v) if !v.is_none() => py_str(v),
+            _ => default.to_string(),
+        }
+    }
+
+    /// A keyword option as a bool, or `default`.
+    pub fn opt_bool(&self, name: &str, default: bool) -> bool {
+        match self.opt(name) {
+            Some(v) => {
+                if let Some(s) = v.as_str() {
+                    matches!(s.to_lowercase().as_str(), "yes" | "on" | "true" | "1" | "y" | "t")
+                } else {
+                    v.is_true()
+                }
+            }
+            None => default,
+        }
+    }
+
+    /// The directories of `ansible_search_path` (or the current directory).
+    pub fn search_path(&self) -> Vec<PathBuf> {
+        let dirs: Vec<PathBuf> = self
+            .vars
+            .get_var("ansible_search_path")
+            .and_then(|v| list_of(&v))
+            .map(|l| l.iter().map(|d| PathBuf::from(py_str(d))).collect())
+            .unwrap_or_default();
+        if dirs.is_empty() {
+            vec![std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))]
+        } else {
+            dirs
+        }
+    }
+
+    /// Ansible's `find_file_in_search_path(variables, subdir, needle)`: for each search
+    /// dir, `DIR/<subdir>/needle` then `DIR/needle`; absolute needles are used as given.
+    pub fn find_file(&self, subdir: &str, needle: &str) -> Option<PathBuf> {
+        let n = Path::new(needle);
+        if n.is_absolute() {
+            return n.exists().then(|| n.to_path_buf());
+        }
+        for dir in self.search_path() {
+            for cand in [dir.join(subdir).join(needle), dir.join(needle)] {
+                if cand.exists() {
+                    return Some(cand);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Run lookup `name` on `terms`, returning its list of results (what `query()` and
+/// `with_<name>` see). Unknown lookups are an error.
+pub fn run_lookup(name: &str, terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
+    let name = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("community.general."))
+        .unwrap_or(name);
+    match name {
+        "file" => files::file(terms, ctx),
+        "template" => files::template(terms, ctx),
+        "fileglob" => files::fileglob(terms, ctx),
+        "first_found" => files::first_found(terms, ctx),
+        "lines" => vars::lines(terms, ctx),
+        "ini" => files::ini(terms, ctx),
+        "csvfile" => files::csvfile(terms, ctx),
+        "password" => password::password(terms, ctx),
+        "env" => vars::env(terms, ctx),
+        "pipe" => vars::pipe(terms, ctx),
+        "vars" => vars::vars(terms, ctx),
+        "varnames" => vars::varnames(terms, ctx),
+        "items" => lists::items(terms),
+        "list" => Ok(terms),
+        "dict" => lists::dict(terms),
+        "sequence" => lists::sequence(terms, ctx),
+        "subelements" => lists::subelements(terms, ctx),
+        "together" => lists::together(terms),
+        "nested" => lists::nested(terms),
+        "indexed_items" => lists::indexed_items(terms),
+        "random_choice" => lists::random_choice(terms),
+        "inventory_hostnames" => Err(err("lookup plugin (inventory_hostnames) is not supported yet")),
+        "url" => Err(err("lookup plugin (url) is not supported yet")),
+        other => Err(Error::new(
+            ErrorKind::UnknownFunction,
+            format!("lookup plugin ({other}) not found"),
+        )),
+    }
+}
+
+fn call(state: &State, rest: &[ValueOrKwargs], force_list: bool) -> Result<Value, Error> {
+    let (pos, kw) = split_args(rest);
+    let Some(name) = pos.first() else {
+        return Err(err("lookup() missing 1 required positional argument: 'plugin_name'"));
+    };
+    let name = py_str(name);
+    let mut wantlist = force_list;
+    let mut errors = "strict".to_string();
+    let mut kwargs = Vec::new();
+    for (k, v) in kw {
+        match k.as_str() {
+            "wantlist" => wantlist = wantlist || v.is_true(),
+            "errors" => errors = py_str(&v),
+            _ => kwargs.push((k, v)),
+        }
+    }
+    let terms: Vec<Value> = pos[1..].to_vec();
+    let ctx = LookupCtx {
+        vars: state,
+        kwargs,
+        env: Some(state.env()),
+    };
+    let res = match run_lookup(&name, terms, &ctx) {
+        Ok(r) => r,
+        Err(e) => {
+            return match errors.as_str() {
+                "ignore" | "warn" => {
+                    if errors == "warn" {
+                        tracing::warn!("An error occurred while running the lookup plugin '{name}': {e}");
+                    }
+                    Ok(if wantlist { Value::from(Vec::<Value>::new()) } else { Value::from(()) })
+                }
+                _ => Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("The lookup plugin '{name}' failed: {}", e.detail().unwrap_or(&e.to_string())),
+                )),
+            };
+        }
+    };
+    if wantlist || res.is_empty() {
+        return Ok(Value::from(res));
+    }
+    if res.len() == 1 {
+        return Ok(res.into_iter().next().unwrap_or_default());
+    }
+    if res.iter().all(|v| v.as_str().is_some()) {
+        let parts: Vec<&str> = res.iter().filter_map(|v| v.as_str()).collect();
+        return Ok(Value::from(parts.join(",")));
+    }
+    Ok(Value::from(res))
+}
 
 /// Register `lookup`, `query` and `q`.
 pub fn register(env: &mut Environment<'static>) {
-    let _ = env;
+    env.add_function("lookup", |state: &State, rest: Rest<ValueOrKwargs>| call(state, &rest.0, false));
+    env.add_function("query", |state: &State, rest: Rest<ValueOrKwargs>| call(state, &rest.0, true));
+    env.add_function("q", |state: &State, rest: Rest<ValueOrKwargs>| call(state, &rest.0, true));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_join_and_query() {
+        let mut env = Environment::new();
+        register(&mut env);
+        crate::filters::register(&mut env);
+        let e = |x: &str| env.compile_expression(x).unwrap().eval(()).unwrap();
+        assert_eq!(e("lookup('items', ['a', 'b'])"), Value::from("a,b"));
+        assert_eq!(e("lookup('items', ['a'])"), Value::from("a"));
+        assert_eq!(e("query('items', 'a')").len(), Some(1));
+        assert_eq!(e("lookup('nope', errors='ignore')"), Value::from(()));
+        assert!(env.compile_expression("lookup('nope')").unwrap().eval(()).is_err());
+    }
 }

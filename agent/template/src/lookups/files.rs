@@ -1,0 +1,377 @@
+//! File lookups: file, template, fileglob, first_found, ini, csvfile. Files are found
+//! through `ansible_search_path` (`DIR/files/x` or `DIR/templates/x`, then `DIR/x`).
+
+use std::path::Path;
+
+use minijinja::{Error, Value};
+
+use super::LookupCtx;
+use crate::filters::{err, is_map, list_of, py_str, str_repr};
+
+/// `file`: file contents (`rstrip=True`, `lstrip=False`).
+pub fn file(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
+    let lstrip = ctx.opt_bool("lstrip", false);
+    let rstrip = ctx.opt_bool("rstrip", true);
+    let mut out = Vec::new();
+    for t in terms {
+        let name = py_str(&t);
+        let path = ctx
+            .find_file("files", &name)
+            .filter(|p| p.is_file())
+            .ok_or_else(|| err(format!("Unable to access the file {}.", str_repr(&name))))?;
+        let mut s = std::fs::read_to_string(&path)
+            .map_err(|e| err(format!("Unable to access the file {}: {e}", str_repr(&name))))?;
+        if lstrip {
+            s = s.trim_start().to_string();
+        }
+        if rstrip {
+            s = s.trim_end().to_string();
+        }
+        out.push(Value::from(s));
+    }
+    Ok(out)
+}
+
+/// `template`: a template file rendered with the current variables (plus `template_vars`).
+pub fn template(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for t in terms {
+        let name = py_str(&t);
+        let path = ctx
+            .find_file("templates", &name)
+            .filter(|p| p.is_file())
+            .ok_or_else(|| err(format!("the template file {name} could not be found for the lookup")))?;
+        let src = std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+        let Some(env) = ctx.env else {
+            out.push(Value::from(src));
+            continue;
+        };
+        let mut pairs: Vec<(String, Value)> = Vec::new();
+        for n in ctx.vars.var_names() {
+            if let Some(v) = ctx.vars.get_var(&n) {
+                pairs.push((n, v));
+            }
+        }
+        if let Some(tv) = ctx.opt("template_vars")
+            && let Some(items) = crate::filters::map_items(tv)
+        {
+            for (k, v) in items {
+                pairs.push((py_str(&k), v));
+            }
+        }
+        let vars = Value::from_pairs(pairs);
+        let rendered = env.render_str(&src, vars)?;
+        out.push(Value::from(rendered));
+    }
+    Ok(out)
+}
+
+/// `fileglob`: files matching each pattern, searched under `files/`.
+pub fn fileglob(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for t in terms {
+        let term = py_str(&t);
+        let dir = crate::filters::path::dirname(&term).to_string();
+        let base = crate::filters::path::basename(&term).to_string();
+        let mut found = Vec::new();
+        let dirs: Vec<std::path::PathBuf> = if Path::new(&term).is_absolute() {
+            vec![Path::new(&dir).to_path_buf()]
+        } else {
+            ctx.search_path()
+                .into_iter()
+                .flat_map(|d| [d.join("files").join(&dir), d.join(&dir)])
+                .collect()
+        };
+        for d in dirs {
+            if !d.is_dir() {
+                continue;
+            }
+            let pattern = d.join(&base);
+            found = crate::filters::path::fileglob(&pattern.to_string_lossy());
+            if !found.is_empty() {
+                break;
+            }
+        }
+        out.extend(found.into_iter().map(Value::from));
+    }
+    Ok(out)
+}
+
+fn split_on(v: &Value, seps: &[char]) -> Vec<String> {
+    let items: Vec<Value> = list_of(v).unwrap_or_else(|| vec![v.clone()]);
+    let mut out = Vec::new();
+    for it in items {
+        for part in py_str(&it).split(|c| seps.contains(&c)) {
+            let p = part.trim();
+            if !p.is_empty() {
+                out.push(p.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `first_found`: the path of the first file that exists. Options `files`, `paths`,
+/// `skip`; terms may be file names or dicts of those options. The subdirectory searched
+/// is `files/` (an internal `_subdir` option lets the engine pick `templates`/`vars`).
+pub fn first_found(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
+    let subdir = ctx.opt_str("_subdir", "files");
+    let mut skip = ctx.opt_bool("skip", false);
+    let mut search: Vec<String> = Vec::new();
+    let mut terms = terms;
+    if terms.is_empty()
+        && let Some(f) = ctx.opt("files")
+    {
+        terms = vec![Value::from_pairs([("files", f.clone())])];
+    }
+    fn process(
+        terms: &[Value],
+        ctx: &LookupCtx<'_>,
+        skip: &mut bool,
+        search: &mut Vec<String>,
+    ) -> Result<(), Error> {
+        for t in terms {
+            let (files, paths) = if is_map(t) {
+                let files = t.get_attr("files").ok().filter(|v| !v.is_undefined()).unwrap_or_else(|| Value::from(Vec::<Value>::new()));
+                let paths = t.get_attr("paths").ok().filter(|v| !v.is_undefined()).unwrap_or_else(|| Value::from(Vec::<Value>::new()));
+                if let Ok(s) = t.get_attr("skip")
+                    && !s.is_undefined()
+                {
+                    *skip = s.is_true();
+                }
+                (split_on(&files, &[',', ';']), split_on(&paths, &[',', ':', ';']))
+            } else if let Some(s) = t.as_str() {
+                let paths = ctx.opt("paths").map(|p| split_on(p, &[',', ':', ';'])).unwrap_or_default();
+                (split_on(&Value::from(s), &[',', ';']), paths)
+            } else if let Some(l) = list_of(t) {
+                process(&l, ctx, skip, search)?;
+                continue;
+            } else {
+                return Err(err(format!(
+                    "Invalid term supplied. A string, dict or list is required, not '{}').",
+                    crate::filters::type_name(t)
+                )));
+            };
+            if paths.is_empty() {
+                search.extend(files);
+            } else {
+                for p in &paths {
+                    for f in &files {
+                        search.push(crate::filters::path::join(&[p.clone(), f.clone()]));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    process(&terms, ctx, &mut skip, &mut search)?;
+    for f in search {
+        if let Some(p) = ctx.find_file(&subdir, &f) {
+            let s = p.to_string_lossy().into_owned();
+            return Ok(vec![Value::from(crate::filters::path::normpath(&s))]);
+        }
+    }
+    if skip {
+        return Ok(vec![]);
+    }
+    Err(err("No file was found when using first_found."))
+}
+
+/// Split a term like `key opt=val opt2='x y'` into the key and its options.
+fn parse_term(term: &str) -> (String, Vec<(String, String)>) {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    for c in term.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => cur.push(c),
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+            }
+            None => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    let mut key = Vec::new();
+    let mut opts = Vec::new();
+    for w in words {
+        match w.split_once('=') {
+            Some((k, v)) if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                opts.push((k.to_string(), v.to_string()))
+            }
+            _ => key.push(w),
+        }
+    }
+    (key.join(" "), opts)
+}
+
+fn merged_opts(ctx: &LookupCtx<'_>, inline: &[(String, String)], name: &str, default: &str) -> String {
+    inline
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| ctx.opt_str(name, default))
+}
+
+/// `ini`: a value from an INI (or `type=properties`) file.
+pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for t in terms {
+        let (key, inline) = parse_term(&py_str(&t));
+        let file = merged_opts(ctx, &inline, "file", "ansible.ini");
+        let ty = merged_opts(ctx, &inline, "type", "ini");
+        let section = if ty == "properties" {
+            "java_properties".to_string()
+        } else {
+            merged_opts(ctx, &inline, "section", "global")
+        };
+        let default = merged_opts(ctx, &inline, "default", "");
+        let is_re = matches!(merged_opts(ctx, &inline, "re", "false").to_lowercase().as_str(), "true" | "yes" | "1");
+        let case_sensitive = matches!(
+            merged_opts(ctx, &inline, "case_sensitive", "false").to_lowercase().as_str(),
+            "true" | "yes" | "1"
+        );
+        let path = ctx
+            .find_file("files", &file)
+            .ok_or_else(|| err(format!("Could not find file {file}")))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+        let text = if ty == "properties" { format!("[java_properties]\n{text}") } else { text };
+        let mut cur = String::new();
+        let mut entries: Vec<(String, String, String)> = Vec::new();
+        for line in text.lines() {
+            let l = line.trim();
+            if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+                continue;
+            }
+            if l.starts_with('[') && l.ends_with(']') {
+                cur = l[1..l.len() - 1].to_string();
+                continue;
+            }
+            let idx = l.find(['=', ':']);
+            let (k, v) = match idx {
+                Some(i) => (l[..i].trim(), l[i + 1..].trim()),
+                None => (l, ""),
+            };
+            let k = if case_sensitive { k.to_string() } else { k.to_lowercase() };
+            entries.push((cur.clone(), k, v.to_string()));
+        }
+        if !entries.iter().any(|(s, _, _)| *s == section) {
+            return Err(err(format!("No section {} in {file}", str_repr(&section))));
+        }
+        let lookup_key = if case_sensitive || is_re { key.clone() } else { key.to_lowercase() };
+        if is_re {
+            let re = crate::filters::regex::compile(&format!("\\A(?:{lookup_key})"), false, false)?;
+            for (s, k, v) in &entries {
+                if *s == section && re.is_match(k).unwrap_or(false) {
+                    out.push(Value::from(v.as_str()));
+                }
+            }
+        } else {
+            let v = entries
+                .iter()
+                .rev()
+                .find(|(s, k, _)| *s == section && *k == lookup_key)
+                .map(|(_, _, v)| v.clone())
+                .unwrap_or(default);
+            out.push(Value::from(v));
+        }
+    }
+    Ok(out)
+}
+
+/// `csvfile`: column `col` of the row whose first column is the key.
+pub fn csvfile(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for t in terms {
+        let (key, inline) = parse_term(&py_str(&t));
+        let file = merged_opts(ctx, &inline, "file", "ansible.csv");
+        let mut delim = merged_opts(ctx, &inline, "delimiter", "TAB");
+        if delim == "TAB" || delim == "\\t" {
+            delim = "\t".into();
+        }
+        let col: usize = merged_opts(ctx, &inline, "col", "1")
+            .parse()
+            .map_err(|_| err("col must be an integer"))?;
+        let default = merged_opts(ctx, &inline, "default", "");
+        let path = ctx
+            .find_file("files", &file)
+            .ok_or_else(|| err(format!("csvfile: file {file} not found")))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| err(format!("csvfile: {e}")))?;
+        let d = delim.chars().next().unwrap_or('\t');
+        let mut found = None;
+        for line in text.lines() {
+            let row = split_csv(line, d);
+            if row.first().map(String::as_str) == Some(key.as_str()) {
+                found = Some(row.get(col).cloned().ok_or_else(|| err("list index out of range"))?);
+                break;
+            }
+        }
+        out.push(Value::from(found.unwrap_or(default)));
+    }
+    Ok(out)
+}
+
+fn split_csv(line: &str, d: char) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut q = false;
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if q {
+            if c == '"' {
+                if chars.get(i + 1) == Some(&'"') {
+                    cur.push('"');
+                    i += 1;
+                } else {
+                    q = false;
+                }
+            } else {
+                cur.push(c);
+            }
+        } else if c == '"' && cur.is_empty() {
+            q = true;
+        } else if c == d {
+            out.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(c);
+        }
+        i += 1;
+    }
+    out.push(cur);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lookups::MapVars;
+
+    #[test]
+    fn files_through_search_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("files")).unwrap();
+        std::fs::write(dir.path().join("files/a.txt"), "hello\n\n").unwrap();
+        std::fs::write(dir.path().join("b.ini"), "[s]\nKey = v1\nother: v2\n").unwrap();
+        std::fs::write(dir.path().join("c.csv"), "a,1,x\nb,2,y\n").unwrap();
+        let vars = MapVars(Value::from_pairs([(
+            "ansible_search_path",
+            Value::from(vec![dir.path().to_string_lossy().into_owned()]),
+        )]));
+        let ctx = LookupCtx { vars: &vars, kwargs: vec![], env: None };
+        assert_eq!(file(vec![Value::from("a.txt")], &ctx).unwrap(), vec![Value::from("hello")]);
+        assert!(file(vec![Value::from("nope.txt")], &ctx).is_err());
+        let ff = first_found(vec![Value::from(vec![Value::from("x.txt"), Value::from("a.txt")])], &ctx).unwrap();
+        assert!(ff[0].as_str().unwrap().ends_with("files/a.txt"));
+        assert_eq!(ini(vec![Value::from("key section=s file=b.ini")], &ctx).unwrap(), vec![Value::from("v1")]);
+        assert_eq!(csvfile(vec![Value::from("b file=c.csv delimiter=, col=2")], &ctx).unwrap(), vec![Value::from("y")]);
+    }
+}
