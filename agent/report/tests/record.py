@@ -38,6 +38,7 @@ def header(text, key):
 def normalise_json(text):
     text = re.sub(r'"id": "[0-9a-f-]+"', '"id": "ID"', text)
     text = re.sub(r'"(start|end)": "[0-9T:.\-]+Z"', r'"\1": "TIME"', text)
+    text = re.sub(r'ansible-tmp-[0-9.\-]+', 'ansible-tmp-X', text)
     return text
 
 

@@ -74,6 +74,15 @@ class CallbackModule(CallbackBase):
         error = None
         if res.get('exception') and result.exception:
             error = _display_utils.format_message(result.exception, False)
+        # The stdout callback (called first) already displayed this result's warnings and
+        # deprecations, which our Display hook recorded as events. The engine reports
+        # them inside the result instead: move the formatted messages into the result.
+        for key, attr, ev in (('deprecations', 'deprecations', 'Deprecation'), ('warnings', 'warnings', 'Warning')):
+            if res.get(key) and getattr(result, attr, None):
+                formatted = [_display_utils.format_message(w, False) for w in getattr(result, attr)]
+                res[key] = formatted
+                while _events and _events[-1].get('ev') == ev and _events[-1].get('message') in formatted:
+                    _events.pop()
         self._add({'ev': kind, 'host': result.host.get_name(), 'status': status, 'result': res,
                    'ignore_errors': bool(ignore_errors), 'delegate_to': delegate, 'error': error})
 

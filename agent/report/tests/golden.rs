@@ -1,0 +1,261 @@
+//! Golden tests: replay the callback events recorded from real ansible-playbook
+//! (tests/record.py) into our reporters and compare byte for byte with what
+//! ansible-core 2.21.5 printed.
+
+use agent_report::{Event, Human, Json, ReportOptions, Reporter, Stats, Status, Value};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
+}
+
+fn header(src: &str, key: &str) -> String {
+    let prefix = format!("# {key}:");
+    src.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+fn options(src: &str) -> ReportOptions {
+    let mut o = ReportOptions::default();
+    for a in header(src, "args").split_whitespace() {
+        match a {
+            "--diff" => o.diff = true,
+            "--check" => o.check = true,
+            v if v.starts_with("-v") => o.verbosity = (v.len() - 1) as u8,
+            _ => {}
+        }
+    }
+    for kv in header(src, "env").split_whitespace() {
+        match kv {
+            "ANSIBLE_FORCE_COLOR=1" => o.color = true,
+            "ANSIBLE_DISPLAY_SKIPPED_HOSTS=false" => o.display_skipped_hosts = false,
+            "ANSIBLE_DISPLAY_OK_HOSTS=false" => o.display_ok_hosts = false,
+            "ANSIBLE_SHOW_CUSTOM_STATS=true" => o.show_custom_stats = true,
+            other => panic!("unknown env in scenario header: {other}"),
+        }
+    }
+    o
+}
+
+/// Drop what ansible-playbook's CLI (not the callback) prints at higher verbosity.
+fn strip_cli_lines(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_version = false;
+    for line in s.split_inclusive('\n') {
+        if line.starts_with("ansible-playbook [core ") {
+            in_version = true;
+            continue;
+        }
+        if in_version {
+            if line.starts_with("  ") {
+                continue;
+            }
+            in_version = false;
+        }
+        let is_plays = line
+            .split_once(" plays in ")
+            .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()));
+        if line.starts_with("No config file found")
+            || line.starts_with("Skipping callback")
+            || is_plays
+        {
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+fn status(s: &str) -> Status {
+    match s {
+        "ok" => Status::Ok,
+        "changed" => Status::Changed,
+        "failed" => Status::Failed,
+        "skipped" => Status::Skipped,
+        "unreachable" => Status::Unreachable,
+        other => panic!("bad status {other}"),
+    }
+}
+
+fn s<'a>(e: &'a serde_json::Value, k: &str) -> &'a str {
+    e.get(k).and_then(|v| v.as_str()).unwrap_or("")
+}
+
+fn b(e: &serde_json::Value, k: &str) -> bool {
+    e.get(k).and_then(|v| v.as_bool()).unwrap_or(false)
+}
+
+fn os<'a>(e: &'a serde_json::Value, k: &str) -> Option<&'a str> {
+    e.get(k).and_then(|v| v.as_str())
+}
+
+/// Feed the recorded events into a reporter.
+fn replay(events: &[serde_json::Value], rep: &mut dyn Reporter, out: &mut Vec<u8>) {
+    for e in events {
+        let result = e
+            .get("result")
+            .map(|r| Value::from(minijinja::value::Serde(r)))
+            .unwrap_or_default();
+        let stats_v = e
+            .get("stats")
+            .map(|r| Value::from(minijinja::value::Serde(r)))
+            .unwrap_or_default();
+        let recap: Vec<(String, Stats)> = match (s(e, "ev"), e.get("stats")) {
+            ("Recap", Some(st)) => serde_json::from_value(st.clone()).expect("recap stats"),
+            _ => Vec::new(),
+        };
+        let ev = match s(e, "ev") {
+            "PlaybookStart" => Event::PlaybookStart { path: s(e, "path") },
+            "PlayStart" => Event::PlayStart {
+                name: s(e, "name"),
+                hosts: s(e, "hosts"),
+                check_mode: b(e, "check_mode"),
+                path: s(e, "path"),
+            },
+            "TaskStart" => Event::TaskStart {
+                name: s(e, "name"),
+                path: s(e, "path"),
+                is_handler: b(e, "is_handler"),
+                action: s(e, "action"),
+                is_loop: b(e, "is_loop"),
+            },
+            "TaskResult" => Event::TaskResult {
+                host: s(e, "host"),
+                status: status(s(e, "status")),
+                result: &result,
+                ignore_errors: b(e, "ignore_errors"),
+                delegate_to: os(e, "delegate_to"),
+                error: os(e, "error"),
+            },
+            "ItemResult" => Event::ItemResult {
+                host: s(e, "host"),
+                status: status(s(e, "status")),
+                result: &result,
+                ignore_errors: b(e, "ignore_errors"),
+                delegate_to: os(e, "delegate_to"),
+                error: os(e, "error"),
+            },
+            "NoHostsMatched" => Event::NoHostsMatched,
+            "Warning" => Event::Warning {
+                message: s(e, "message"),
+            },
+            "Deprecation" => Event::Deprecation {
+                message: s(e, "message"),
+            },
+            "CustomStats" => Event::CustomStats { stats: &stats_v },
+            "Recap" => Event::Recap { stats: &recap },
+            other => panic!("unknown recorded event {other}"),
+        };
+        rep.event(&ev, out).expect("write");
+    }
+    rep.finish(out).expect("finish");
+}
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn scenarios() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir().join("scenarios"))
+        .expect("scenarios dir")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".yml"))
+                .map(String::from)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn show_diff(name: &str, what: &str, want: &str, got: &str) -> String {
+    let d = similar::TextDiff::from_lines(want, got);
+    format!(
+        "{name} ({what}) differs from ansible-playbook:\n{}",
+        d.unified_diff().header("ansible", "agent")
+    )
+}
+
+#[test]
+fn human_output_matches_ansible() {
+    let names = scenarios();
+    assert!(names.len() >= 20, "expected at least 20 scenarios");
+    let mut failures = Vec::new();
+    for name in &names {
+        let src = fs::read_to_string(dir().join("scenarios").join(format!("{name}.yml")))
+            .expect("scenario");
+        let gold = dir().join("golden");
+        let events: Vec<serde_json::Value> = serde_json::from_str(
+            &fs::read_to_string(gold.join(format!("{name}.events.json"))).expect("events"),
+        )
+        .expect("events json");
+        let err = Shared::default();
+        let mut rep = Human::with_stderr(options(&src), Box::new(err.clone()));
+        let mut out = Vec::new();
+        replay(&events, &mut rep, &mut out);
+        let got = String::from_utf8(out).expect("utf8");
+        let want = strip_cli_lines(
+            &fs::read_to_string(gold.join(format!("{name}.out"))).expect("golden out"),
+        );
+        if got != want {
+            failures.push(show_diff(name, "stdout", &want, &got));
+        }
+        let got_err = String::from_utf8(err.0.lock().expect("lock").clone()).expect("utf8");
+        let want_err = fs::read_to_string(gold.join(format!("{name}.err"))).expect("golden err");
+        if got_err != want_err {
+            failures.push(show_diff(name, "stderr", &want_err, &got_err));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn json_output_matches_ansible_posix_json() {
+    let id = regex::Regex::new(r#""id": "[0-9a-f-]+""#).expect("re");
+    let time = regex::Regex::new(r#""(start|end)": "[0-9T:.\-]+Z""#).expect("re");
+    let tmp = regex::Regex::new(r"ansible-tmp-[0-9.\-]+").expect("re");
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for name in scenarios() {
+        let gold = dir().join("golden");
+        let Ok(want) = fs::read_to_string(gold.join(format!("{name}.json"))) else {
+            continue;
+        };
+        count += 1;
+        let src = fs::read_to_string(dir().join("scenarios").join(format!("{name}.yml")))
+            .expect("scenario");
+        let events: Vec<serde_json::Value> = serde_json::from_str(
+            &fs::read_to_string(gold.join(format!("{name}.events.json"))).expect("events"),
+        )
+        .expect("events json");
+        let mut rep = Json::new(options(&src).show_custom_stats);
+        let mut out = Vec::new();
+        replay(&events, &mut rep, &mut out);
+        let got = String::from_utf8(out).expect("utf8");
+        let got = id.replace_all(&got, r#""id": "ID""#);
+        let got = time.replace_all(&got, r#""$1": "TIME""#);
+        let got = tmp.replace_all(&got, "ansible-tmp-X").into_owned();
+        if got != want {
+            failures.push(show_diff(&name, "json", &want, &got));
+        }
+    }
+    assert!(count >= 5);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
