@@ -305,9 +305,9 @@ impl Human {
 
     fn run_is_verbose(&self, r: &ResultMap) -> bool {
         (self.opts.verbosity > 0 || is_exactly_true(r.get("_ansible_verbose_always")))
-            && !r
+            && r
                 .get("_ansible_verbose_override")
-                .is_some_and(|v| !(v.kind() == ValueKind::Bool && !v.is_true()))
+                .is_none_or(|v| v.kind() == ValueKind::Bool && !v.is_true())
     }
 
     fn dump(&self, r: &ResultMap) -> String {
@@ -332,6 +332,7 @@ impl Human {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn task_result(
         &mut self,
         out: &mut dyn Write,
