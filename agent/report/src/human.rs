@@ -305,8 +305,7 @@ impl Human {
 
     fn run_is_verbose(&self, r: &ResultMap) -> bool {
         (self.opts.verbosity > 0 || is_exactly_true(r.get("_ansible_verbose_always")))
-            && r
-                .get("_ansible_verbose_override")
+            && r.get("_ansible_verbose_override")
                 .is_none_or(|v| v.kind() == ValueKind::Bool && !v.is_true())
     }
 

@@ -37,6 +37,7 @@ fn options(src: &str) -> ReportOptions {
             "ANSIBLE_DISPLAY_SKIPPED_HOSTS=false" => o.display_skipped_hosts = false,
             "ANSIBLE_DISPLAY_OK_HOSTS=false" => o.display_ok_hosts = false,
             "ANSIBLE_SHOW_CUSTOM_STATS=true" => o.show_custom_stats = true,
+            "ANSIBLE_CHECK_MODE_MARKERS=true" => o.check_mode_markers = true,
             other => panic!("unknown env in scenario header: {other}"),
         }
     }
