@@ -53,6 +53,98 @@ pub(crate) fn resolve_plain(s: &str) -> Plain {
     }
 }
 
+/// Whether a string, written plain, would read back as the same string (PyYAML's
+/// `plain_implicit` check in the emitter): not null/bool/int/float/timestamp/merge/value.
+pub(crate) fn plain_reads_as_str(s: &str) -> bool {
+    match resolve_plain(s) {
+        Plain::Str => !is_timestamp(s) && !is_int(s),
+        _ => false,
+    }
+}
+
+/// PyYAML's timestamp resolver pattern.
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    // [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}
+    if !(0..4).all(digit) || b.get(4) != Some(&b'-') {
+        return false;
+    }
+    let mut i = 5;
+    let take_1_2 = |i: &mut usize| -> usize {
+        let start = *i;
+        while *i < b.len() && *i - start < 2 && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    let month = take_1_2(&mut i);
+    if month == 0 || b.get(i) != Some(&b'-') {
+        return false;
+    }
+    i += 1;
+    let day = take_1_2(&mut i);
+    if day == 0 {
+        return false;
+    }
+    if i == b.len() {
+        // The date-only form needs exactly two-digit month and day.
+        return month == 2 && day == 2;
+    }
+    // (?:[Tt]|[ \t]+)
+    match b[i] {
+        b'T' | b't' => i += 1,
+        b' ' | b'\t' => {
+            while i < b.len() && matches!(b[i], b' ' | b'\t') {
+                i += 1;
+            }
+        }
+        _ => return false,
+    }
+    // [0-9][0-9]?:[0-9][0-9]:[0-9][0-9]
+    if take_1_2(&mut i) == 0 || b.get(i) != Some(&b':') {
+        return false;
+    }
+    i += 1;
+    if !(digit(i) && digit(i + 1)) || b.get(i + 2) != Some(&b':') {
+        return false;
+    }
+    i += 3;
+    if !(digit(i) && digit(i + 1)) {
+        return false;
+    }
+    i += 2;
+    // (?:\.[0-9]*)?
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while digit(i) {
+            i += 1;
+        }
+    }
+    // (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?
+    let mut j = i;
+    while j < b.len() && matches!(b[j], b' ' | b'\t') {
+        j += 1;
+    }
+    if j == b.len() {
+        return j == i;
+    }
+    match b[j] {
+        b'Z' => j + 1 == b.len(),
+        b'-' | b'+' => {
+            j += 1;
+            if take_1_2(&mut j) == 0 {
+                return false;
+            }
+            if j == b.len() {
+                return true;
+            }
+            b[j] == b':' && digit(j + 1) && digit(j + 2) && j + 3 == b.len()
+        }
+        _ => false,
+    }
+}
+
 fn implicit_bool(s: &str) -> Option<bool> {
     match s {
         "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => Some(true),
@@ -357,6 +449,30 @@ mod tests {
         assert_eq!(k("<<"), Plain::Merge);
         assert_eq!(k("="), Plain::Value);
         assert_eq!(k("2001-12-14"), Plain::Str);
+    }
+
+    #[test]
+    fn plain_strings_for_the_emitter() {
+        for s in ["hello", "y", "1e3", "0o17", "a b"] {
+            assert!(plain_reads_as_str(s), "{s}");
+        }
+        for s in [
+            "yes",
+            "",
+            "~",
+            "12",
+            "1:30",
+            "9223372036854775808",
+            "2001-12-14",
+            "2001-12-14 21:59:43.10 -5",
+            "<<",
+            "=",
+            "1.5",
+            ".inf",
+        ] {
+            assert!(!plain_reads_as_str(s), "{s}");
+        }
+        assert!(plain_reads_as_str("2001-1-14"));
     }
 
     #[test]
