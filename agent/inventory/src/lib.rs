@@ -132,6 +132,9 @@ pub struct Inventory {
     play_vars: Vec<DirVars>,
     /// The `groups` magic variable, computed once.
     groups_cache: IndexMap<String, Vec<String>>,
+    /// The implicit localhost's name once a pattern created it (`localhost`,
+    /// `127.0.0.1` or `::1`; the first one asked for wins, as in Ansible).
+    implicit_localhost: std::sync::OnceLock<String>,
 }
 
 impl Default for Inventory {
@@ -144,6 +147,7 @@ impl Default for Inventory {
             inv_vars: Vec::new(),
             play_vars: Vec::new(),
             groups_cache: IndexMap::new(),
+            implicit_localhost: std::sync::OnceLock::new(),
         };
         inv.add_group("all");
         inv.add_group("ungrouped");
@@ -398,7 +402,8 @@ impl Inventory {
             vars.insert("inventory_file".to_string(), Value::from(src.file.as_str()));
             vars.insert(
                 "inventory_dir".to_string(),
-                src.dir.as_deref().map_or(Value::from(()), Value::from),
+                // Ansible stores `to_text(None)` here for host-list sources.
+                Value::from(src.dir.as_deref().unwrap_or("None")),
             );
             self.hosts.insert(
                 name.to_string(),
@@ -671,6 +676,22 @@ impl Inventory {
     /// Whether a name is the implicit localhost (asked for but not in the inventory).
     pub fn is_implicit_localhost(&self, host: &str) -> bool {
         LOCALHOST_NAMES.contains(&host) && !self.hosts.contains_key(host)
+    }
+
+    /// Ansible's `get_host` for a localhost name missing from the inventory: an
+    /// inventory host named like localhost, else the implicit localhost (named after the
+    /// first localhost name asked for).
+    pub(crate) fn localhost_for(&self, name: &str) -> String {
+        if let Some(h) = self
+            .hosts
+            .keys()
+            .find(|h| LOCALHOST_NAMES.contains(&h.as_str()))
+        {
+            return h.clone();
+        }
+        self.implicit_localhost
+            .get_or_init(|| name.to_string())
+            .clone()
     }
 
     /// Group names of a host (sorted, without `all`), as `group_names` gives them.

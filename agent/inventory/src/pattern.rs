@@ -312,11 +312,7 @@ fn enumerate_matches(inv: &Inventory, pattern: &str) -> Result<Vec<String>, Inve
     }
     if results.is_empty() && LOCALHOST_NAMES.contains(&pattern) {
         // Ansible's `get_host`: an inventory localhost-like host, else the implicit one.
-        let existing = inv
-            .hosts
-            .keys()
-            .find(|h| LOCALHOST_NAMES.contains(&h.as_str()));
-        results.push(existing.cloned().unwrap_or_else(|| pattern.to_string()));
+        results.push(inv.localhost_for(pattern));
     }
     if results.is_empty() && !matched_group && pattern != "all" {
         tracing::debug!("Could not match supplied host pattern, ignoring: {pattern}");
