@@ -1,29 +1,649 @@
-//! The `copy` module. (Stub: to be written.)
+//! The `copy` module, with the work of Ansible's copy action plugin (finding `src` in
+//! the role's `files/`, `content`, directories) done on the host itself.
 
-use crate::spec::{Arg, Args};
-use crate::{Ctx, Module, ModuleError, Plan, ResultMap};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use minijinja::Value;
+
+use crate::host::fs::{
+    self as hfs, AttrChange, FileAttrs, Meta, ModeSpec, apply_attrs, atomic_write_checked,
+    backup_file, diff_attrs, md5_hex, path_info, plan_attrs, sha1_hex,
+};
+use crate::spec::{Arg, Args, FILE_COMMON};
+use crate::{Ctx, Diff, Module, ModuleError, Plan, ResultMap};
 
 pub struct Copy;
 
-impl Module for Copy {
-    const SPECS: &'static [&'static [Arg]] = &[];
-    type Observed = ();
-    type Op = ();
+const SPEC: &[Arg] = &[
+    Arg::path("src"),
+    Arg::str("_original_basename"),
+    Arg::str("content").no_log(),
+    Arg::path("dest").required(),
+    Arg::bool("backup", false),
+    Arg::bool("force", true),
+    Arg::str("validate"),
+    Arg::raw("directory_mode"),
+    Arg::bool("remote_src", false),
+    Arg::new("local_follow", crate::spec::Ty::Bool),
+    Arg::str("checksum"),
+    Arg::bool("follow", false),
+    Arg::bool("decrypt", true),
+];
 
-    fn observe(_args: &Args, _ctx: &Ctx<'_>) -> Result<(), ModuleError> {
-        Ok(())
+/// One file to put in place.
+#[derive(Debug)]
+pub struct Item {
+    dest: PathBuf,
+    content: Vec<u8>,
+    /// The source as shown in results and diff headers (`None` for `content`).
+    src: Option<PathBuf>,
+    /// lstat of dest, and stat when it is a link being followed.
+    existing: Option<Meta>,
+    is_link: bool,
+    old: Option<Vec<u8>>,
+    /// Directories to create first (outermost first).
+    mkdirs: Vec<PathBuf>,
+    /// The source's permission bits (for `mode: preserve`).
+    src_mode: Option<u32>,
+}
+
+#[derive(Debug)]
+pub struct Observed {
+    items: Vec<Item>,
+    /// A directory copy: (dest as given, src as found).
+    dir: Option<(String, String)>,
+    /// Directories a directory copy needs (with their current state).
+    dirs: Vec<(PathBuf, Option<Meta>)>,
+}
+
+/// One planned operation.
+#[derive(Debug)]
+pub enum Op {
+    Mkdir {
+        path: PathBuf,
+        changes: Vec<AttrChange>,
+    },
+    Write {
+        item: usize,
+        backup: bool,
+    },
+    Attrs {
+        path: PathBuf,
+        changes: Vec<AttrChange>,
+    },
+}
+
+fn err(msg: impl Into<String>) -> ModuleError {
+    ModuleError::new(msg)
+}
+
+fn lstat_meta(p: &Path) -> Option<Meta> {
+    fs::symlink_metadata(p).ok().map(|m| Meta::from(&m))
+}
+
+/// Missing ancestors of `dir`, outermost first.
+fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut cur = dir.to_path_buf();
+    while !cur.as_os_str().is_empty() && fs::symlink_metadata(&cur).is_err() {
+        out.push(cur.clone());
+        match cur.parent() {
+            Some(p) => cur = p.to_path_buf(),
+            None => break,
+        }
+    }
+    out.reverse();
+    out
+}
+
+fn read_src(p: &Path) -> Result<Vec<u8>, ModuleError> {
+    fs::read(p).map_err(|e| {
+        if e.kind() == io::ErrorKind::PermissionDenied {
+            err(format!("Source {} not readable", p.display()))
+        } else {
+            err(format!("Source {} not found", p.display()))
+        }
+    })
+}
+
+fn src_mode(p: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(p).ok().map(|m| m.mode() & 0o7777)
+}
+
+/// Observe one destination file for `content` (from `src` if any).
+fn observe_item(
+    dest: PathBuf,
+    content: Vec<u8>,
+    src: Option<PathBuf>,
+    follow: bool,
+    want_old: bool,
+) -> Item {
+    let mut dest = dest;
+    let mut is_link = fs::symlink_metadata(&dest).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && follow && dest.exists() {
+        dest = fs::canonicalize(&dest).unwrap_or(dest);
+        is_link = false;
+    }
+    let existing = lstat_meta(&dest);
+    let old = if existing.is_some() && !is_link {
+        fs::read(&dest).ok()
+    } else {
+        None
+    };
+    let old = if want_old || old.is_some() { old } else { None };
+    let mkdirs = dest.parent().map(missing_dirs).unwrap_or_default();
+    let src_mode = src.as_deref().and_then(src_mode);
+    Item {
+        dest,
+        content,
+        src,
+        existing,
+        is_link,
+        old,
+        mkdirs,
+        src_mode,
+    }
+}
+
+/// Files under `root` (relative paths), directories first at each level, sorted.
+fn walk_src(root: &Path, rel: &Path, dirs: &mut Vec<PathBuf>, files: &mut Vec<PathBuf>) {
+    let Ok(rd) = fs::read_dir(root.join(rel)) else {
+        return;
+    };
+    let mut names: Vec<_> = rd.flatten().map(|e| e.file_name()).collect();
+    names.sort();
+    for n in names {
+        let r = rel.join(&n);
+        if root.join(&r).is_dir() {
+            dirs.push(r.clone());
+            walk_src(root, &r, dirs, files);
+        } else {
+            files.push(r);
+        }
+    }
+}
+
+/// Run `validate` (with `%s` the file to check) without a shell, as Ansible does.
+pub(crate) fn run_validate(validate: &str, file: &Path) -> Result<(), ModuleError> {
+    if !validate.contains("%s") {
+        return Err(err(format!("validate must contain %s: {validate}")));
+    }
+    let cmd = validate.replace("%s", &file.display().to_string());
+    let argv = split_command(&cmd);
+    let Some((prog, rest)) = argv.split_first() else {
+        return Err(err("failed to validate"));
+    };
+    let out = std::process::Command::new(prog)
+        .args(rest)
+        .output()
+        .map_err(|e| {
+            err("failed to validate")
+                .with("exit_status", 2)
+                .with("stdout", "")
+                .with("stderr", e.to_string())
+        })?;
+    if !out.status.success() {
+        return Err(err("failed to validate")
+            .with("exit_status", out.status.code().unwrap_or(-1))
+            .with("stdout", String::from_utf8_lossy(&out.stdout).into_owned())
+            .with("stderr", String::from_utf8_lossy(&out.stderr).into_owned()));
+    }
+    Ok(())
+}
+
+/// POSIX-shell-like word splitting (quotes and backslashes), as Python's `shlex.split`.
+fn split_command(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for c in chars.by_ref() {
+                    if c == '\'' {
+                        break;
+                    }
+                    cur.push(c);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                if !matches!(n, '"' | '\\' | '$' | '`') {
+                                    cur.push('\\');
+                                }
+                                cur.push(n);
+                            }
+                        }
+                        _ => cur.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    out
+}
+
+impl Module for Copy {
+    const SPECS: &'static [&'static [Arg]] = &[SPEC, FILE_COMMON];
+    type Observed = Observed;
+    type Op = Op;
+
+    fn observe(args: &Args, ctx: &Ctx<'_>) -> Result<Observed, ModuleError> {
+        let dest_s = args.string("dest").unwrap_or_default();
+        let follow = args.bool("follow");
+        let remote = args.bool("remote_src");
+        let want_old = ctx.diff_mode;
+        let content = args.get("content").map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| crate::spec::value_to_string(v))
+        });
+        match (content, args.string("src")) {
+            (Some(_), Some(_)) => Err(err("src and content are mutually exclusive")),
+            (None, None) => Err(err("src (or content) is required")),
+            (Some(c), None) => {
+                if dest_s.ends_with('/') {
+                    return Err(err("can not use content with a dir as dest"));
+                }
+                let mut dest = PathBuf::from(&dest_s);
+                if dest.is_dir()
+                    && let Some(b) = args.string("_original_basename")
+                {
+                    dest = dest.join(b);
+                }
+                Ok(Observed {
+                    items: vec![observe_item(dest, c.into_bytes(), None, follow, want_old)],
+                    dir: None,
+                    dirs: Vec::new(),
+                })
+            }
+            (None, Some(src_s)) => {
+                let src = if remote {
+                    PathBuf::from(&src_s)
+                } else {
+                    ctx.files
+                        .find("files", src_s.trim_end_matches('/'))
+                        .or_else(|| {
+                            let p = PathBuf::from(&src_s);
+                            (p.is_absolute() && p.exists()).then_some(p)
+                        })
+                        .ok_or_else(|| {
+                            err(format!(
+                                "Could not find or access '{src_s}' on the Ansible Controller."
+                            ))
+                        })?
+                };
+                if remote && !src.exists() {
+                    return Err(err(format!("Source {src_s} not found")));
+                }
+                if src.is_dir() {
+                    // Copy the directory (or, with a trailing slash, its content).
+                    let base = if src_s.ends_with('/') {
+                        PathBuf::from(&dest_s)
+                    } else {
+                        PathBuf::from(&dest_s).join(src.file_name().unwrap_or_default())
+                    };
+                    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+                    walk_src(&src, Path::new(""), &mut dirs, &mut files);
+                    let mut all_dirs = vec![(base.clone(), lstat_meta(&base))];
+                    for d in dirs {
+                        let p = base.join(d);
+                        let m = lstat_meta(&p);
+                        all_dirs.push((p, m));
+                    }
+                    let mut items = Vec::new();
+                    for f in files {
+                        let data = read_src(&src.join(&f))?;
+                        let mut it =
+                            observe_item(base.join(&f), data, Some(src.join(&f)), follow, false);
+                        it.mkdirs.clear();
+                        items.push(it);
+                    }
+                    let mut shown = src.display().to_string();
+                    if src_s.ends_with('/') && !shown.ends_with('/') {
+                        shown.push('/');
+                    }
+                    let mut dshown = dest_s.clone();
+                    if !dshown.ends_with('/') {
+                        dshown.push('/');
+                    }
+                    return Ok(Observed {
+                        items,
+                        dir: Some((dshown, shown)),
+                        dirs: all_dirs,
+                    });
+                }
+                let data = read_src(&src)?;
+                let basename = args.string("_original_basename").unwrap_or_else(|| {
+                    src.file_name()
+                        .map(|b| b.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                });
+                let mut dest = PathBuf::from(&dest_s);
+                if dest_s.ends_with('/') || dest.is_dir() {
+                    dest = dest.join(&basename);
+                }
+                Ok(Observed {
+                    items: vec![observe_item(dest, data, Some(src), follow, want_old)],
+                    dir: None,
+                    dirs: Vec::new(),
+                })
+            }
+        }
     }
 
-    fn plan(_args: &Args, _observed: &(), _ctx: &Ctx<'_>) -> Result<Plan<()>, ModuleError> {
-        Err(ModuleError::new("the copy module is not implemented yet"))
+    fn plan(args: &Args, o: &Observed, ctx: &Ctx<'_>) -> Result<Plan<Op>, ModuleError> {
+        let mut attrs = FileAttrs::from_args(args)?;
+        let force = args.bool("force");
+        let dir_mode = args
+            .get("directory_mode")
+            .map(ModeSpec::parse)
+            .transpose()?;
+        let mut plan = Plan::default();
+
+        if let Some((dest, src)) = &o.dir {
+            plan.set("dest", dest.clone());
+            plan.set("src", src.clone());
+            let dattrs = FileAttrs {
+                mode: dir_mode.clone(),
+                ..attrs.clone()
+            };
+            for (d, m) in &o.dirs {
+                match m {
+                    None => {
+                        let parent = d.parent().unwrap_or(Path::new("/"));
+                        let changes = if ctx.check_mode {
+                            Vec::new()
+                        } else {
+                            plan_attrs(d, &Meta::new_dir(parent), &dattrs)?
+                        };
+                        plan.ops.push(Op::Mkdir {
+                            path: d.clone(),
+                            changes,
+                        });
+                    }
+                    Some(m) if m.is_dir() => {
+                        let changes = plan_attrs(d, m, &dattrs)?;
+                        if !changes.is_empty() {
+                            plan.ops.push(Op::Attrs {
+                                path: d.clone(),
+                                changes,
+                            });
+                        }
+                    }
+                    Some(_) => {
+                        return Err(err(format!(
+                            "Destination {} exists and is not a directory",
+                            d.display()
+                        )));
+                    }
+                }
+            }
+        }
+
+        for (i, it) in o.items.iter().enumerate() {
+            let dest_s = it.dest.display().to_string();
+            if matches!(attrs.mode, Some(ModeSpec::Preserve)) {
+                attrs.mode = it.src_mode.map(ModeSpec::Octal);
+            }
+            let checksum = sha1_hex(&it.content);
+            if let Some(want) = args.str("checksum")
+                && want != checksum
+            {
+                return Err(err(
+                    "Copied file does not match the expected checksum. Transfer failed.",
+                )
+                .with("checksum", checksum)
+                .with("expected_checksum", want));
+            }
+            if o.dir.is_none() {
+                plan.set("dest", dest_s.clone());
+                if let Some(s) = &it.src {
+                    plan.set("src", s.display().to_string());
+                }
+            }
+            if it.existing.is_some() && !force {
+                continue;
+            }
+            if it.existing.is_none() && o.dir.is_none() && !it.mkdirs.is_empty() {
+                let parent = it.dest.parent().unwrap_or(Path::new("/"));
+                if !args.str("dest").unwrap_or_default().ends_with('/') {
+                    return Err(err(format!(
+                        "Destination directory {} does not exist",
+                        parent.display()
+                    ))
+                    .with("checksum", checksum));
+                }
+                if ctx.check_mode {
+                    let mut p = Plan::default();
+                    p.ops.push(Op::Mkdir {
+                        path: parent.to_path_buf(),
+                        changes: Vec::new(),
+                    });
+                    p.set(
+                        "msg",
+                        format!("dest directory {} would be created", parent.display()),
+                    );
+                    if let Some(s) = &it.src {
+                        p.set("src", s.display().to_string());
+                    }
+                    return Ok(p);
+                }
+                let dattrs = FileAttrs {
+                    mode: dir_mode.clone(),
+                    ..attrs.clone()
+                };
+                for d in &it.mkdirs {
+                    let changes = plan_attrs(
+                        d,
+                        &Meta::new_dir(d.parent().unwrap_or(Path::new("/"))),
+                        &FileAttrs {
+                            owner: dattrs.owner.clone(),
+                            group: dattrs.group.clone(),
+                            mode: dattrs.mode.clone(),
+                            attributes: None,
+                        },
+                    )?;
+                    plan.ops.push(Op::Mkdir {
+                        path: d.clone(),
+                        changes,
+                    });
+                }
+            }
+            if let Some(m) = &it.existing
+                && m.is_dir()
+            {
+                return Err(err(format!(
+                    "Failed to copy to {dest_s}: destination is a directory"
+                )));
+            }
+            let old_sum = it.old.as_deref().map(sha1_hex);
+            let rewrite = it.is_link || old_sum.as_deref() != Some(checksum.as_str());
+            // The file as it will be before attributes: kept (or a new 0644 file).
+            let base = match (&it.existing, it.is_link) {
+                (Some(m), false) => *m,
+                _ => Meta::new_file(it.dest.parent().unwrap_or(Path::new("."))),
+            };
+            let changes = plan_attrs(&it.dest, &base, &attrs)?;
+            if o.dir.is_none() {
+                plan.set("checksum", checksum.clone());
+            }
+            if rewrite {
+                if o.dir.is_none() {
+                    plan.set("md5sum", md5_hex(&it.content));
+                    if ctx.diff_mode {
+                        let text = |b: &[u8]| match std::str::from_utf8(b) {
+                            Ok(s) if !b.contains(&0) => Value::from(s),
+                            _ => Value::from(""),
+                        };
+                        plan.diff.push(Diff {
+                            before: it.old.as_deref().map(text).unwrap_or(Value::from("")),
+                            after: text(&it.content),
+                            before_header: it.old.as_ref().map(|_| dest_s.clone()),
+                            after_header: Some(
+                                it.src
+                                    .as_ref()
+                                    .map(|s| s.display().to_string())
+                                    .unwrap_or_else(|| dest_s.clone()),
+                            ),
+                        });
+                    }
+                }
+                plan.ops.push(Op::Write {
+                    item: i,
+                    backup: args.bool("backup") && it.existing.is_some(),
+                });
+            } else {
+                if o.dir.is_none() {
+                    plan.set("path", dest_s.clone());
+                    let mut b: IndexMap<String, Value> = IndexMap::new();
+                    let mut a: IndexMap<String, Value> = IndexMap::new();
+                    b.insert("path".into(), Value::from(dest_s.clone()));
+                    a.insert("path".into(), Value::from(dest_s.clone()));
+                    diff_attrs(&changes, &mut b, &mut a);
+                    plan.diff.push(Diff {
+                        before: Value::from_pairs(b),
+                        after: Value::from_pairs(a),
+                        before_header: None,
+                        after_header: None,
+                    });
+                }
+                if !changes.is_empty() {
+                    plan.ops.push(Op::Attrs {
+                        path: it.dest.clone(),
+                        changes,
+                    });
+                }
+            }
+        }
+        if o.dir.is_none() && (ctx.check_mode || plan.is_empty()) {
+            if let Some(it) = o.items.first() {
+                plan.result.extend(path_info(&it.dest));
+            }
+            if plan.ops.is_empty() && !force {
+                plan.result.shift_remove("checksum");
+            }
+        }
+        Ok(plan)
     }
 
     fn apply(
-        _args: &Args,
-        _observed: (),
-        _plan: &Plan<()>,
+        args: &Args,
+        o: Observed,
+        plan: &Plan<Op>,
         _ctx: &Ctx<'_>,
     ) -> Result<ResultMap, ModuleError> {
-        Ok(ResultMap::new())
+        let mut attrs = FileAttrs::from_args(args)?;
+        let validate = args.string("validate");
+        let mut out = ResultMap::new();
+        for op in &plan.ops {
+            match op {
+                Op::Mkdir { path, changes } => {
+                    match fs::create_dir(path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(ModuleError::io("Could not create", path, &e)),
+                    }
+                    apply_attrs(path, changes)?;
+                }
+                Op::Attrs { path, changes } => apply_attrs(path, changes)?,
+                Op::Write { item, backup } => {
+                    let Some(it) = o.items.get(*item) else {
+                        continue;
+                    };
+                    if matches!(attrs.mode, Some(ModeSpec::Preserve)) {
+                        attrs.mode = it.src_mode.map(ModeSpec::Octal);
+                    }
+                    if *backup {
+                        let b = backup_file(&it.dest).map_err(|e| {
+                            err(format!(
+                                "Could not make backup of {} to {}: {e}",
+                                it.dest.display(),
+                                hfs::backup_name(&it.dest).display()
+                            ))
+                        })?;
+                        if o.dir.is_none() {
+                            out.insert("backup_file".into(), Value::from(b.display().to_string()));
+                        }
+                    }
+                    if it.is_link {
+                        fs::remove_file(&it.dest)
+                            .map_err(|e| ModuleError::io("Failed to replace", &it.dest, &e))?;
+                    }
+                    let mut verr: Option<ModuleError> = None;
+                    atomic_write_checked(&it.dest, &it.content, &attrs, |tmp| {
+                        if let Some(v) = &validate
+                            && let Err(e) = run_validate(v, tmp)
+                        {
+                            verr = Some(e);
+                            return Err(io::Error::other("validation failed"));
+                        }
+                        Ok(())
+                    })
+                    .map_err(|e| {
+                        verr.take().unwrap_or_else(|| {
+                            err(format!(
+                                "Failed to copy {} to {}: {e}",
+                                it.src
+                                    .as_ref()
+                                    .map(|s| s.display().to_string())
+                                    .unwrap_or_else(|| "content".into()),
+                                it.dest.display()
+                            ))
+                        })
+                    })?;
+                }
+            }
+        }
+        if o.dir.is_none()
+            && let Some(it) = o.items.first()
+        {
+            out.extend(path_info(&it.dest));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_shlex() {
+        assert_eq!(
+            split_command(r#"visudo -cf '/tmp/a b' "x\"y" c\ d"#),
+            vec!["visudo", "-cf", "/tmp/a b", "x\"y", "c d"]
+        );
+        assert!(split_command("   ").is_empty());
     }
 }

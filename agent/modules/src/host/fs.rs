@@ -466,6 +466,18 @@ fn ignore_eperm(r: io::Result<()>) -> io::Result<()> {
 /// A symlink at `path` is replaced, not written through: resolve it first to follow it
 /// (as Ansible's `follow`). No temp file is left behind on error.
 pub fn atomic_write(path: &Path, content: &[u8], attrs: &FileAttrs) -> io::Result<()> {
+    atomic_write_checked(path, content, attrs, |_| Ok::<(), io::Error>(()))
+}
+
+/// [`atomic_write`], running `check` on the finished temp file (attributes applied)
+/// before it replaces `path`: Ansible's `validate` (`check` gets the temp path for
+/// `%s`). A failed check leaves `path` untouched and removes the temp file.
+pub fn atomic_write_checked<E: From<io::Error>>(
+    path: &Path,
+    content: &[u8],
+    attrs: &FileAttrs,
+    check: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), E> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -499,6 +511,7 @@ pub fn atomic_write(path: &Path, content: &[u8], attrs: &FileAttrs) -> io::Resul
         .set_permissions(fs::Permissions::from_mode(base.perms()))?;
     let changes = plan_attrs(path, &base, attrs).map_err(|e| io::Error::other(e.msg))?;
     apply_attrs(tmp.path(), &changes).map_err(|e| io::Error::other(e.msg))?;
+    check(tmp.path())?;
     tmp.persist(path).map_err(|e| e.error)?;
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
