@@ -1,31 +1,402 @@
-//! The `template` module. (Stub: to be written.)
+//! The `template` module: Ansible's template action (render the source with the task's
+//! variables) followed by `copy` of the result: same return values, same attribute
+//! handling, same `force`/`backup`/`validate`/`follow`.
 
-use crate::spec::{Arg, Args};
-use crate::{Ctx, Module, ModuleError, Plan, ResultMap};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use agent_template::{FileOptions, SearchPaths, Vars};
+
+use crate::host::fs::{self as hfs, AttrChange, FileAttrs, Meta, ModeSpec};
+use crate::host::users;
+use crate::lineinfile::encode;
+use crate::spec::{Arg, Args, Def, FILE_COMMON};
+use crate::{Ctx, Diff, Module, ModuleError, Plan, ResultMap, Value};
 
 pub struct Template;
 
-impl Module for Template {
-    const SPECS: &'static [&'static [Arg]] = &[];
-    type Observed = ();
-    type Op = ();
+const SPEC: &[Arg] = &[
+    Arg::path("src"),
+    Arg::path("dest"),
+    Arg::str("state"),
+    Arg::bool("backup", false),
+    Arg::str("validate"),
+    Arg::bool("force", true),
+    Arg::bool("follow", false),
+    Arg::str("newline_sequence").default(Def::Str("\n")),
+    Arg::bool("trim_blocks", true),
+    Arg::bool("lstrip_blocks", false),
+    Arg::str("block_start_string").default(Def::Str("{%")),
+    Arg::str("block_end_string").default(Def::Str("%}")),
+    Arg::str("variable_start_string").default(Def::Str("{{")),
+    Arg::str("variable_end_string").default(Def::Str("}}")),
+    Arg::str("comment_start_string").default(Def::Str("{#")),
+    Arg::str("comment_end_string").default(Def::Str("#}")),
+    Arg::str("output_encoding").default(Def::Str("utf-8")),
+];
 
-    fn observe(_args: &Args, _ctx: &Ctx<'_>) -> Result<(), ModuleError> {
-        Ok(())
+/// What observe learns: the rendered content and the destination's state.
+#[derive(Debug)]
+pub struct TemplateObserved {
+    /// The template file found.
+    src: PathBuf,
+    /// Its permission bits (for `mode: preserve`).
+    src_mode: u32,
+    rendered: Vec<u8>,
+    /// Where the file goes (a directory `dest` gets the template's file name; a link
+    /// is resolved with `follow`).
+    dest: PathBuf,
+    /// The existing file's content (following links), if any.
+    current: Option<Vec<u8>>,
+    /// The existing file's owner/group/mode, or those a new file would get.
+    meta: Meta,
+}
+
+/// The changes `template` makes.
+#[derive(Debug)]
+pub enum TemplateOp {
+    Write { backup: bool },
+    Attrs(Vec<AttrChange>),
+}
+
+fn options(args: &Args) -> Result<FileOptions, ModuleError> {
+    let mut nl = args
+        .string("newline_sequence")
+        .unwrap_or_else(|| "\n".into());
+    nl = match nl.as_str() {
+        "\\n" => "\n".into(),
+        "\\r" => "\r".into(),
+        "\\r\\n" => "\r\n".into(),
+        _ => nl,
+    };
+    if !matches!(nl.as_str(), "\n" | "\r" | "\r\n") {
+        return Err(ModuleError::new(
+            "newline_sequence needs to be one of: \n, \r or \r\n",
+        ));
+    }
+    let s = |n: &str| args.string(n).unwrap_or_default();
+    Ok(FileOptions {
+        trim_blocks: args.bool("trim_blocks"),
+        lstrip_blocks: args.bool("lstrip_blocks"),
+        newline_sequence: nl,
+        block_start_string: s("block_start_string"),
+        block_end_string: s("block_end_string"),
+        variable_start_string: s("variable_start_string"),
+        variable_end_string: s("variable_end_string"),
+        comment_start_string: s("comment_start_string"),
+        comment_end_string: s("comment_end_string"),
+        output_encoding: args
+            .string("output_encoding")
+            .filter(|e| !e.is_empty())
+            .unwrap_or_else(|| "utf-8".into()),
+        template_path: args.string("src"),
+        dest_path: args.string("dest"),
+        ..FileOptions::default()
+    })
+}
+
+/// Python's `str(datetime)` of a Unix time.
+fn py_datetime(secs: i64, nanos: i64) -> String {
+    let ts = jiff::Timestamp::new(secs, nanos as i32).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let z = ts.to_zoned(jiff::tz::TimeZone::system());
+    let micros = z.subsec_nanosecond() / 1000;
+    let mut s = z.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    if micros != 0 {
+        s.push_str(&format!(".{micros:06}"));
+    }
+    s
+}
+
+/// The variables the template action adds (`template_host`, `ansible_managed`, ...).
+fn template_vars(
+    src_arg: &str,
+    src: &Path,
+    dest: &str,
+    md: &std::fs::Metadata,
+) -> Vec<(String, Value)> {
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
+    let uid = users::user_name(md.uid())
+        .map(Value::from)
+        .unwrap_or_else(|| Value::from(md.uid()));
+    let now = jiff::Timestamp::now();
+    vec![
+        ("template_host".into(), Value::from(host)),
+        ("template_path".into(), Value::from(src_arg)),
+        (
+            "template_mtime".into(),
+            Value::from(py_datetime(md.mtime(), md.mtime_nsec())),
+        ),
+        ("template_uid".into(), uid),
+        (
+            "template_run_date".into(),
+            Value::from(py_datetime(
+                now.as_second(),
+                i64::from(now.subsec_nanosecond()),
+            )),
+        ),
+        ("template_destpath".into(), Value::from(dest)),
+        (
+            "template_fullpath".into(),
+            Value::from(src.display().to_string()),
+        ),
+    ]
+}
+
+/// The resulting meta after attribute changes.
+fn meta_after(meta: &Meta, changes: &[AttrChange]) -> Meta {
+    let mut m = *meta;
+    for c in changes {
+        match *c {
+            AttrChange::Owner { to, .. } => m.uid = to,
+            AttrChange::Group { to, .. } => m.gid = to,
+            AttrChange::Mode { to, .. } => m.mode = (m.mode & hfs::S_IFMT) | to,
+        }
+    }
+    m
+}
+
+fn set_file_fields(r: &mut ResultMap, m: &Meta, size: usize) {
+    r.insert("gid".into(), Value::from(m.gid));
+    r.insert(
+        "group".into(),
+        users::group_name(m.gid)
+            .map(Value::from)
+            .unwrap_or_else(|| Value::from(m.gid)),
+    );
+    r.insert("mode".into(), Value::from(hfs::format_mode(m.perms())));
+    r.insert(
+        "owner".into(),
+        users::user_name(m.uid)
+            .map(Value::from)
+            .unwrap_or_else(|| Value::from(m.uid)),
+    );
+    r.insert("size".into(), Value::from(size));
+    r.insert("state".into(), Value::from("file"));
+    r.insert("uid".into(), Value::from(m.uid));
+}
+
+/// The file attributes the task asks for (`mode: preserve` → the template's mode).
+fn wanted_attrs(args: &Args, src_mode: u32) -> Result<FileAttrs, ModuleError> {
+    let mut attrs = FileAttrs::from_args(args)?;
+    if attrs.mode == Some(ModeSpec::Preserve) {
+        attrs.mode = Some(ModeSpec::Octal(src_mode & 0o7777));
+    }
+    Ok(attrs)
+}
+
+impl Module for Template {
+    const SPECS: &'static [&'static [Arg]] = &[SPEC, FILE_COMMON];
+    type Observed = TemplateObserved;
+    type Op = TemplateOp;
+
+    fn observe(args: &Args, ctx: &Ctx<'_>) -> Result<TemplateObserved, ModuleError> {
+        if args.is_set("state") {
+            return Err(ModuleError::new(
+                "'state' cannot be specified on a template",
+            ));
+        }
+        let (Some(src_arg), Some(dest_arg)) = (args.str("src"), args.str("dest")) else {
+            return Err(ModuleError::new("src and dest are required"));
+        };
+        let opts = options(args)?;
+        let src = ctx.files.find("templates", src_arg).ok_or_else(|| {
+            ModuleError::new(format!(
+                "Could not find or access '{src_arg}'\nSearched in the role's templates directory and the playbook directory"
+            ))
+        })?;
+        let src_md =
+            std::fs::metadata(&src).map_err(|e| ModuleError::io("Could not read", &src, &e))?;
+        let src_dir = src.parent().map(Path::to_path_buf).unwrap_or_default();
+        let search = SearchPaths {
+            dirs: vec![src_dir.join("templates"), src_dir.clone()],
+        };
+        let mut layers = vec![Value::from_pairs(template_vars(
+            src_arg, &src, dest_arg, &src_md,
+        ))];
+        layers.extend(ctx.vars.layers.iter().cloned());
+        layers.push(Value::from_pairs([(
+            "ansible_managed".to_string(),
+            Value::from("Ansible managed"),
+        )]));
+        let vars = Vars::new(layers);
+        let text = ctx
+            .templar
+            .render_file(&src, &vars, &search, &opts)
+            .map_err(|e| ModuleError::new(e.message))?;
+        let rendered = encode(&text, &opts.output_encoding)?;
+
+        let mut dest = PathBuf::from(dest_arg);
+        if dest_arg.ends_with('/') || dest.is_dir() {
+            if let Some(name) = src.file_name() {
+                dest = dest.join(name);
+            }
+        }
+        let link = hfs::lstat(&dest)
+            .map_err(|e| ModuleError::io("Unable to stat", &dest, &e))?
+            .is_some_and(|m| m.file_type().is_symlink());
+        if link && args.bool("follow") {
+            dest = std::fs::canonicalize(&dest).unwrap_or(dest);
+        }
+        let dir = match dest.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(ModuleError::new(format!(
+                "Destination directory {} does not exist",
+                dir.display()
+            )));
+        }
+        let existing =
+            hfs::stat(&dest).map_err(|e| ModuleError::io("Unable to stat", &dest, &e))?;
+        let (current, meta) = match existing {
+            Some(md) if md.is_dir() => {
+                return Err(ModuleError::new(format!(
+                    "Destination {} is a directory",
+                    dest.display()
+                )));
+            }
+            Some(md) => (
+                Some(
+                    std::fs::read(&dest)
+                        .map_err(|e| ModuleError::io("Unable to read", &dest, &e))?,
+                ),
+                Meta::from(&md),
+            ),
+            None => (None, Meta::new_file(&dir)),
+        };
+        Ok(TemplateObserved {
+            src,
+            src_mode: src_md.mode(),
+            rendered,
+            dest,
+            current,
+            meta,
+        })
     }
 
-    fn plan(_args: &Args, _observed: &(), _ctx: &Ctx<'_>) -> Result<Plan<()>, ModuleError> {
-        Err(ModuleError::new(
-            "the template module is not implemented yet",
-        ))
+    fn plan(
+        args: &Args,
+        o: &TemplateObserved,
+        _ctx: &Ctx<'_>,
+    ) -> Result<Plan<TemplateOp>, ModuleError> {
+        let mut plan = Plan::default();
+        let dest = o.dest.display().to_string();
+        let checksum = hfs::sha1_hex(&o.rendered);
+        let write = match &o.current {
+            None => true,
+            Some(cur) => args.bool("force") && hfs::sha1_hex(cur) != checksum,
+        };
+        let attrs = wanted_attrs(args, o.src_mode)?;
+        let changes = hfs::plan_attrs(&o.dest, &o.meta, &attrs)?;
+        let after = meta_after(&o.meta, &changes);
+        if write {
+            plan.diff.push(Diff {
+                before: Value::from(
+                    o.current
+                        .as_deref()
+                        .map(String::from_utf8_lossy)
+                        .unwrap_or_default()
+                        .as_ref(),
+                ),
+                after: Value::from(String::from_utf8_lossy(&o.rendered).as_ref()),
+                before_header: Some(dest.clone()),
+                after_header: Some(o.src.display().to_string()),
+            });
+            plan.ops.push(TemplateOp::Write {
+                backup: args.bool("backup") && o.current.is_some(),
+            });
+            plan.set("changed", true);
+        }
+        if !changes.is_empty() {
+            let mut before = indexmap::IndexMap::new();
+            let mut after_d = indexmap::IndexMap::new();
+            before.insert("path".to_string(), Value::from(dest.as_str()));
+            after_d.insert("path".to_string(), Value::from(dest.as_str()));
+            hfs::diff_attrs(&changes, &mut before, &mut after_d);
+            plan.diff.push(Diff {
+                before: Value::from_pairs(before),
+                after: Value::from_pairs(after_d),
+                before_header: None,
+                after_header: None,
+            });
+            plan.ops.push(TemplateOp::Attrs(changes));
+        }
+        plan.set("checksum", checksum);
+        plan.set("dest", dest.as_str());
+        if write {
+            plan.set("md5sum", hfs::md5_hex(&o.rendered));
+            plan.set("src", o.src.display().to_string());
+        } else {
+            plan.set("path", dest.as_str());
+        }
+        let size = if write || o.current.is_none() {
+            o.rendered.len()
+        } else {
+            o.current.as_ref().map_or(0, Vec::len)
+        };
+        set_file_fields(&mut plan.result, &after, size);
+        Ok(plan)
     }
 
     fn apply(
-        _args: &Args,
-        _observed: (),
-        _plan: &Plan<()>,
+        args: &Args,
+        o: TemplateObserved,
+        plan: &Plan<TemplateOp>,
         _ctx: &Ctx<'_>,
     ) -> Result<ResultMap, ModuleError> {
-        Ok(ResultMap::new())
+        let mut r = ResultMap::new();
+        let wrote = plan
+            .ops
+            .iter()
+            .any(|op| matches!(op, TemplateOp::Write { .. }));
+        for op in &plan.ops {
+            match op {
+                TemplateOp::Write { backup } => {
+                    if *backup {
+                        let b = hfs::backup_file(&o.dest).map_err(|e| {
+                            ModuleError::new(format!(
+                                "Could not make backup of {}: {e}",
+                                o.dest.display()
+                            ))
+                        })?;
+                        r.insert("backup_file".into(), Value::from(b.display().to_string()));
+                    }
+                    if let Some(v) = args.str("validate") {
+                        validate(v, &o.rendered)?;
+                    }
+                    let attrs = wanted_attrs(args, o.src_mode)?;
+                    hfs::atomic_write(&o.dest, &o.rendered, &attrs)
+                        .map_err(|e| ModuleError::io("Unable to write", &o.dest, &e))?;
+                }
+                TemplateOp::Attrs(changes) => {
+                    if !wrote {
+                        hfs::apply_attrs(&o.dest, changes)?;
+                    }
+                }
+            }
+        }
+        if let Ok(md) = std::fs::metadata(&o.dest) {
+            set_file_fields(&mut r, &Meta::from(&md), md.len() as usize);
+        }
+        Ok(r)
     }
+}
+
+/// Copy's `validate`: the command runs on a temporary file holding the new content.
+fn validate(cmd: &str, content: &[u8]) -> Result<(), ModuleError> {
+    if !cmd.contains("%s") {
+        return Err(ModuleError::new(format!("validate must contain %s: {cmd}")));
+    }
+    let out = crate::lineinfile::run_validate(cmd, content)?;
+    if out.rc != 0 {
+        return Err(ModuleError::new("failed to validate")
+            .with("exit_status", out.rc)
+            .with("stdout", out.stdout)
+            .with("stderr", out.stderr));
+    }
+    Ok(())
 }
