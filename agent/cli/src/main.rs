@@ -1,1 +1,33 @@
-fn main() {}
+//! The `agent` binary: parse the command line, run one command, map the result to an
+//! exit code (0 ok, 1 failure, 2 drift/changes; see README).
+
+use clap::Parser;
+
+use agent::cli::{Cli, Command, exit};
+use agent::commands;
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AGENT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_target(false)
+        .without_time()
+        .init();
+    let cli = Cli::parse();
+    let res = match &cli.command {
+        Command::Apply(a) => commands::apply::run(a),
+        Command::Check(a) => commands::check::run(a),
+        Command::Demo(d) => commands::demo::run(d),
+    };
+    let code = match res {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ERROR! {e:#}");
+            exit::FAILED
+        }
+    };
+    std::process::exit(code);
+}

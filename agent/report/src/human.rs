@@ -671,6 +671,9 @@ impl Reporter for Human {
             Event::NoHostsMatched => {
                 self.display(out, "skipping: no hosts matched", Some(Color::Skip))?;
             }
+            Event::Included { path, host } => {
+                self.display(out, &format!("included: {path} for {host}"), Some(Color::Included))?;
+            }
             Event::Warning { message } => self.warn(message)?,
             Event::Deprecation { message } => self.deprecate(message)?,
             Event::CustomStats { stats } => self.custom_stats = Some((*stats).clone()),

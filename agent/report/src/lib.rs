@@ -85,6 +85,11 @@ pub enum Event<'a> {
         host: &'a str,
     },
     NoHostsMatched,
+    /// `include_tasks` / `include_role` loaded a file: `included: PATH for HOST`.
+    Included {
+        path: &'a str,
+        host: &'a str,
+    },
     Warning {
         message: &'a str,
     },

@@ -1,0 +1,110 @@
+//! The command line: ansible-playbook's flag names and meanings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agent",
+    version,
+    about = "Configure this host from Ansible playbooks and roles, without Python"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Converge this host: run the playbook (or one role) for real.
+    Apply(RunArgs),
+    /// Report drift: run in check mode with diff; never changes the host (exit 2 on drift).
+    Check(RunArgs),
+    /// Run a built-in example in a temporary directory, twice, and remove it: shows what
+    /// agent does without touching anything else on this machine.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Ansible's default callback.
+    Human,
+    /// One JSON document in the shape of the ansible.posix json callback.
+    Json,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// The playbook to run.
+    pub playbook: Option<PathBuf>,
+    /// Inventory file or directory (repeatable).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<PathBuf>,
+    /// Limit to hosts matching this pattern; the first such host is this host.
+    #[arg(short = 'l', long = "limit")]
+    pub limit: Option<String>,
+    /// Only run tasks with these tags (comma-separated, repeatable).
+    #[arg(short = 't', long = "tags")]
+    pub tags: Vec<String>,
+    /// Skip tasks with these tags.
+    #[arg(long = "skip-tags")]
+    pub skip_tags: Vec<String>,
+    /// Extra variables: key=value, YAML/JSON, or @file (repeatable).
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// Check mode: predict changes, change nothing.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+    /// Show differences of changed files and attributes.
+    #[arg(short = 'D', long = "diff")]
+    pub diff: bool,
+    /// Additional role directories (colon-separated, repeatable).
+    #[arg(long = "roles-path", env = "ANSIBLE_ROLES_PATH", value_delimiter = ':')]
+    pub roles_path: Vec<PathBuf>,
+    /// More output (-v, -vv, ...).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// List the tasks that would run, and exit.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+    /// List the tags, and exit.
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
+    /// Load and check the playbook, and exit.
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
+    /// Start at the task with this name.
+    #[arg(long = "start-at-task")]
+    pub start_at_task: Option<String>,
+    /// Run handlers even when a task failed.
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
+    /// Run one role against this host, without a playbook.
+    #[arg(long = "role")]
+    pub role: Option<String>,
+    /// Exit 2 when something changed (apply).
+    #[arg(long = "detailed-exitcode")]
+    pub detailed_exitcode: bool,
+    /// Output format.
+    #[arg(long = "output", value_enum, default_value = "human")]
+    pub output: Output,
+    /// Accepted for compatibility with ansible-playbook (always a local connection).
+    #[arg(short = 'c', long = "connection", hide = true)]
+    pub connection: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Keep the temporary directory (prints its path).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// Exit codes, documented in README and docs/.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILED: i32 = 1;
+    /// `check` found drift, or `apply --detailed-exitcode` changed something.
+    pub const CHANGED: i32 = 2;
+}

@@ -1,0 +1,231 @@
+//! One file per subcommand. `apply` and `check` share [`run`].
+
+pub mod apply;
+pub mod check;
+pub mod demo;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use agent_inventory::Inventory;
+use anyhow::{Context, Result, bail};
+use indexmap::IndexMap;
+use minijinja::Value;
+
+use crate::cli::{RunArgs, exit};
+use crate::engine::{Engine, RunOptions};
+use crate::loader::kv::parse_kv;
+use crate::loader::model::Playbook;
+use crate::loader::playbook::Loader;
+
+/// Parse `-e` values: `k=v ...`, a YAML/JSON mapping, or `@file`.
+pub fn parse_extra_vars(items: &[String]) -> Result<IndexMap<String, Value>> {
+    let mut out = IndexMap::new();
+    for item in items {
+        let item = item.trim();
+        if let Some(file) = item.strip_prefix('@') {
+            let m = crate::loader::files::read_vars_file(Path::new(file))?;
+            out.extend(m);
+        } else if item.starts_with('{') || item.starts_with("---") {
+            let node = agent_yaml::parse_one(item, Path::new("<extra vars>"))?;
+            let m = crate::loader::files::node_to_vars(&Arc::from("<extra vars>"), node.as_ref())?;
+            out.extend(m);
+        } else if !item.is_empty() {
+            let m = parse_kv(item, false).map_err(|e| anyhow::anyhow!("-e {item}: {e}"))?;
+            out.extend(m);
+        }
+    }
+    Ok(out)
+}
+
+/// The inventory host this machine is (and how it was chosen).
+pub fn choose_host(inv: &Inventory, limit: Option<&str>) -> Result<(String, &'static str)> {
+    if let Some(l) = limit {
+        let hosts = inv.select(l)?;
+        return match hosts.first() {
+            Some(h) => Ok((h.clone(), "the --limit host")),
+            None if l == "localhost" => Ok(("localhost".into(), "the --limit host")),
+            None => bail!("--limit {l} matches no host in the inventory"),
+        };
+    }
+    let short = crate::host_identity::hostname();
+    let fqdn = crate::host_identity::fqdn().unwrap_or_default();
+    for name in [
+        fqdn.as_str(),
+        short.as_str(),
+        short.split('.').next().unwrap_or_default(),
+    ] {
+        if !name.is_empty() && inv.hosts.contains_key(name) {
+            return Ok((name.to_string(), "this machine's host name"));
+        }
+    }
+    Ok((
+        "localhost".into(),
+        "no inventory host is named like this machine",
+    ))
+}
+
+/// A playbook for `--role NAME`: one play on this host with that role.
+fn role_playbook(role: &str, dir: &Path, tmp: &Path) -> Result<PathBuf> {
+    let p = tmp.join("agent-role-play.yml");
+    let roles_dir = dir.join("roles");
+    let text = format!(
+        "- name: role {role}\n  hosts: all:localhost\n  gather_facts: true\n  roles:\n    - role: {}\n",
+        if roles_dir.join(role).is_dir() {
+            roles_dir.join(role).display().to_string()
+        } else {
+            role.to_string()
+        }
+    );
+    std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+    Ok(p)
+}
+
+/// Load, check and run, printing to stdout. Returns the process exit code.
+pub fn run(args: &RunArgs, check: bool, diff: bool) -> Result<i32> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let code = run_to(args, check, diff, &mut out)?;
+    out.flush()?;
+    Ok(code)
+}
+
+/// Load, check and run, printing to `out`. Returns the process exit code.
+pub fn run_to(args: &RunArgs, check: bool, diff: bool, out: &mut dyn Write) -> Result<i32> {
+    let tmp;
+    let playbook_path = match (&args.playbook, &args.role) {
+        (Some(p), None) => p.clone(),
+        (None, Some(r)) => {
+            tmp = tempfile::tempdir()?;
+            role_playbook(r, &std::env::current_dir()?, tmp.path())?
+        }
+        (Some(_), Some(_)) => bail!("give either a playbook or --role, not both"),
+        (None, None) => bail!("no playbook given: `agent apply PLAYBOOK` (or --role NAME)"),
+    };
+    let playbook_dir = playbook_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let playbook_dir = if playbook_dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        playbook_dir
+    };
+    let mut inv = Inventory::load(&args.inventory)?;
+    inv.add_playbook_dir(&playbook_dir)?;
+    let extra_vars = parse_extra_vars(&args.extra_vars)?;
+
+    let mut loader = Loader::new(args.roles_path.clone());
+    let pb: Playbook = loader.load_playbook(&playbook_path)?;
+    if args.syntax_check {
+        println!("\nplaybook: {}", playbook_path.display());
+        return Ok(exit::OK);
+    }
+    if args.list_tasks || args.list_tags {
+        list(&pb, args.list_tasks);
+        return Ok(exit::OK);
+    }
+    let (host, why) = choose_host(&inv, args.limit.as_deref())?;
+    tracing::info!("this host is '{host}' ({why})");
+
+    let split = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .flat_map(|t| t.split(','))
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect()
+    };
+    let opts = RunOptions {
+        check,
+        diff,
+        tags: split(&args.tags),
+        skip_tags: split(&args.skip_tags),
+        extra_vars,
+        start_at_task: args.start_at_task.clone(),
+        force_handlers: args.force_handlers,
+        verbosity: args.verbose,
+        inventory_sources: args
+            .inventory
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+    };
+    let report_opts = agent_report::ReportOptions {
+        verbosity: args.verbose,
+        diff,
+        check,
+        ..Default::default()
+    };
+    let mut reporter = crate::report::make(args.output, report_opts);
+    let outcome = {
+        let mut engine = Engine::new(opts, Arc::new(inv), host, loader, reporter.as_mut(), out);
+        engine.run_playbook(&pb)
+    };
+    Ok(if outcome.failed {
+        exit::FAILED
+    } else if outcome.stats.changed > 0 && (check || args.detailed_exitcode) {
+        exit::CHANGED
+    } else {
+        exit::OK
+    })
+}
+
+fn list(pb: &Playbook, tasks: bool) {
+    use crate::loader::model::Item;
+    fn walk(items: &[Item], out: &mut Vec<(String, Vec<String>)>, inherited: &[String]) {
+        for i in items {
+            match i {
+                Item::Task(t) => {
+                    let mut tags = inherited.to_vec();
+                    tags.extend(t.common.tags.iter().cloned());
+                    let name = t.name.clone().unwrap_or_else(|| t.action.clone());
+                    let name = match &t.role {
+                        Some(r) => format!("{} : {name}", r.name),
+                        None => name,
+                    };
+                    out.push((name, tags));
+                }
+                Item::Block(b) => {
+                    let mut tags = inherited.to_vec();
+                    tags.extend(b.common.tags.iter().cloned());
+                    walk(&b.block, out, &tags);
+                    walk(&b.rescue, out, &tags);
+                    walk(&b.always, out, &tags);
+                }
+            }
+        }
+    }
+    println!("\nplaybook: {}", pb.path.display());
+    for (n, play) in pb.plays.iter().enumerate() {
+        let mut entries = Vec::new();
+        for section in [&play.pre_tasks, &play.main, &play.post_tasks] {
+            walk(section, &mut entries, &play.common.tags);
+        }
+        let mut all_tags: Vec<String> = entries
+            .iter()
+            .flat_map(|(_, t)| t.iter().cloned())
+            .collect();
+        all_tags.extend(play.common.tags.iter().cloned());
+        all_tags.sort();
+        all_tags.dedup();
+        println!(
+            "\n  play #{} ({}): {}\tTAGS: [{}]",
+            n + 1,
+            play.hosts,
+            play.name,
+            play.common.tags.join(", ")
+        );
+        if tasks {
+            println!("    tasks:");
+            for (name, tags) in entries {
+                let mut t = tags.clone();
+                t.sort();
+                t.dedup();
+                println!("      {name}\tTAGS: [{}]", t.join(", "));
+            }
+        } else {
+            println!("      TASK TAGS: [{}]", all_tags.join(", "));
+        }
+    }
+}

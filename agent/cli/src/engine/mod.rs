@@ -1,0 +1,12 @@
+//! The engine: plays → blocks → tasks for this one host, Ansible's keywords, handlers,
+//! results and counts. Modules are run through their observe → plan → apply contract
+//! (agent_modules::run); actions that change variables or flow are carried out here.
+
+pub mod actions;
+pub mod facts;
+pub mod loops;
+mod run;
+pub mod syntax;
+mod vars;
+
+pub use run::{Engine, Outcome, RunOptions};

@@ -1,0 +1,1975 @@
+//! Running plays for this host.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_inventory::Inventory;
+use agent_modules::{Ctx, FileFinder, registry};
+use agent_report::{Event, Reporter, Stats, Status};
+use agent_template::{Templar, TemplateError, Vars};
+use indexmap::IndexMap;
+use minijinja::Value;
+use minijinja::value::ValueKind;
+
+use super::actions;
+use super::facts;
+use super::loops;
+use super::vars::{HostVars, map_value, mark_unsafe};
+use crate::loader::model::*;
+use crate::loader::playbook::{Loader, RoleOpts, load_include};
+
+/// What the user asked for on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub check: bool,
+    pub diff: bool,
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub extra_vars: IndexMap<String, Value>,
+    pub start_at_task: Option<String>,
+    pub force_handlers: bool,
+    pub verbosity: u8,
+    pub inventory_sources: Vec<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub stats: Stats,
+    pub failed: bool,
+}
+
+/// Control flow out of a list of tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    /// The host failed (a task failed and was not ignored or rescued).
+    Failed,
+    EndPlay,
+    EndHost,
+}
+
+#[derive(Clone, Copy)]
+struct Frame<'a> {
+    common: &'a Common,
+    /// Vars of this frame are include parameters (include_tasks/include_role `vars:`).
+    include: bool,
+}
+
+/// Per-host variables that tasks set.
+#[derive(Default)]
+struct HostState {
+    facts: IndexMap<String, Value>,
+    set_facts: IndexMap<String, Value>,
+    include_vars: IndexMap<String, Value>,
+    facts_v: Value,
+    set_facts_v: Value,
+    include_vars_v: Value,
+}
+
+impl HostState {
+    fn refresh(&mut self) {
+        let mut with_prefix: IndexMap<String, Value> = IndexMap::new();
+        for (k, v) in &self.facts {
+            with_prefix.insert(format!("ansible_{k}"), v.clone());
+        }
+        with_prefix.insert("ansible_facts".into(), map_value(&self.facts));
+        self.facts_v = map_value(&with_prefix);
+        self.set_facts_v = map_value(&self.set_facts);
+        self.include_vars_v = map_value(&self.include_vars);
+    }
+}
+
+struct PlayState {
+    dir: PathBuf,
+    name: String,
+    play_vars: Value,
+    vars_files: Value,
+    roles_vars: Value,
+    roles_defaults: Value,
+    handlers: Vec<Item>,
+    notified: Vec<bool>,
+    handlers_running: bool,
+    start_at_found: bool,
+    any_errors_fatal: bool,
+}
+
+/// Finds files for `src:` in role `files/`/`templates/` and the playbook dir.
+struct Finder {
+    dirs: Vec<PathBuf>,
+}
+
+impl FileFinder for Finder {
+    fn find(&self, kind: &str, name: &str) -> Option<PathBuf> {
+        let p = Path::new(name);
+        if p.is_absolute() {
+            return p.exists().then(|| p.to_path_buf());
+        }
+        for d in &self.dirs {
+            for c in [d.join(kind).join(name), d.join(name)] {
+                if c.exists() {
+                    return Some(c);
+                }
+            }
+        }
+        None
+    }
+}
+
+pub struct Engine<'r> {
+    opts: RunOptions,
+    templar: Templar,
+    inventory: Arc<Inventory>,
+    host: String,
+    reporter: &'r mut dyn Reporter,
+    out: &'r mut dyn Write,
+    stats: Stats,
+    hs: HostState,
+    loader: Loader,
+    omit: String,
+    play: Option<PlayState>,
+}
+
+fn tmpl_err(e: TemplateError) -> String {
+    e.message
+}
+
+fn result_map(pairs: &[(&str, Value)]) -> IndexMap<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+fn truthy(v: &Value) -> bool {
+    match v.kind() {
+        ValueKind::String => agent_modules::spec::to_bool(v).unwrap_or(true),
+        _ => v.is_true(),
+    }
+}
+
+fn get_bool(m: &IndexMap<String, Value>, k: &str) -> bool {
+    m.get(k).is_some_and(|v| v.is_true())
+}
+
+impl<'r> Engine<'r> {
+    pub fn new(
+        opts: RunOptions,
+        inventory: Arc<Inventory>,
+        host: String,
+        loader: Loader,
+        reporter: &'r mut dyn Reporter,
+        out: &'r mut dyn Write,
+    ) -> Engine<'r> {
+        let mut hs = HostState::default();
+        hs.refresh();
+        Engine {
+            opts,
+            templar: Templar::new(),
+            inventory,
+            host,
+            reporter,
+            out,
+            stats: Stats::default(),
+            hs,
+            loader,
+            omit: "__omit_place_holder__6f1b0c9a2d4e8b3f7a5c1d9e0b2a4c6e8f1a3b5d".into(),
+            play: None,
+        }
+    }
+
+    fn emit(&mut self, ev: Event<'_>) {
+        if let Err(e) = self.reporter.event(&ev, self.out) {
+            tracing::warn!("could not write output: {e}");
+        }
+    }
+
+    /// Run every play of a playbook. Returns the counts for this host.
+    pub fn run_playbook(&mut self, pb: &Playbook) -> Outcome {
+        let path = pb.path.display().to_string();
+        self.emit(Event::PlaybookStart { path: &path });
+        let mut failed = false;
+        for play in &pb.plays {
+            match self.run_play(play) {
+                Flow::Failed => {
+                    failed = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let stats = vec![(self.host.clone(), self.stats)];
+        self.emit(Event::Recap { stats: &stats });
+        if let Err(e) = self.reporter.finish(self.out) {
+            tracing::warn!("could not write output: {e}");
+        }
+        Outcome {
+            stats: self.stats,
+            failed: failed || self.stats.failures > 0 || self.stats.unreachable > 0,
+        }
+    }
+
+    fn host_selected(&self, pattern: &str) -> bool {
+        if pattern.trim().is_empty() {
+            return false;
+        }
+        match self.inventory.select(pattern) {
+            Ok(hosts) => hosts.iter().any(|h| h == &self.host),
+            Err(_) => false,
+        }
+    }
+
+    fn run_play(&mut self, play: &Play) -> Flow {
+        let check = play
+            .common
+            .check_mode
+            .as_ref()
+            .map(truthy)
+            .unwrap_or(self.opts.check);
+        let ppath = play.loc.to_string();
+        self.emit(Event::PlayStart {
+            name: &play.name,
+            hosts: &play.hosts,
+            check_mode: check,
+            path: &ppath,
+        });
+        // Templated host patterns use extra vars only (as Ansible, before host vars exist).
+        let hosts = if Templar::is_template(&play.hosts) {
+            let v = Vars::new(vec![map_value(&self.opts.extra_vars)]);
+            self.templar
+                .render_str(&play.hosts, &v)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|_| play.hosts.clone())
+        } else {
+            play.hosts.clone()
+        };
+        if !self.host_selected(&hosts) {
+            self.emit(Event::NoHostsMatched);
+            return Flow::Continue;
+        }
+        let mut roles_vars = IndexMap::new();
+        let mut roles_defaults = IndexMap::new();
+        for r in &play.roles {
+            roles_defaults.extend(r.defaults.clone());
+            roles_vars.extend(r.vars.clone());
+        }
+        self.play = Some(PlayState {
+            dir: play.dir.clone(),
+            name: play.name.clone(),
+            play_vars: map_value(&play.common.vars),
+            vars_files: Value::from(()),
+            roles_vars: map_value(&roles_vars),
+            roles_defaults: map_value(&roles_defaults),
+            notified: vec![false; play.handlers.len()],
+            handlers: play.handlers.clone(),
+            handlers_running: false,
+            start_at_found: self.opts.start_at_task.is_none(),
+            any_errors_fatal: play.common.any_errors_fatal.as_ref().is_some_and(truthy),
+        });
+        // vars_files, templated with what is known so far.
+        let mut vf = IndexMap::new();
+        for f in &play.vars_files {
+            let vars = self.vars_for(&[], None, &IndexMap::new());
+            let candidates: Vec<Value> = match f.kind() {
+                ValueKind::Seq => f.try_iter().map(|i| i.collect()).unwrap_or_default(),
+                _ => vec![f.clone()],
+            };
+            let mut loaded = false;
+            let mut last_err = String::new();
+            for c in candidates {
+                let name = match self.templar.render_str(&c.to_string(), &vars) {
+                    Ok(v) => v.to_string(),
+                    Err(e) => {
+                        last_err = tmpl_err(e);
+                        continue;
+                    }
+                };
+                let p = play.dir.join(&name);
+                if p.is_file() {
+                    match crate::loader::files::read_vars_file(&p) {
+                        Ok(m) => {
+                            vf.extend(m);
+                            loaded = true;
+                            break;
+                        }
+                        Err(e) => {
+                            last_err = e.to_string();
+                            break;
+                        }
+                    }
+                } else {
+                    last_err = format!("vars file {name} was not found");
+                }
+            }
+            if !loaded {
+                let msg = format!("ERROR! {last_err}");
+                self.emit(Event::Warning { message: &msg });
+                self.stats.failures += 1;
+                return Flow::Failed;
+            }
+            if let Some(ps) = self.play.as_mut() {
+                ps.vars_files = map_value(&vf);
+            }
+        }
+        let base = Common::default();
+        let frames = [Frame {
+            common: &play.common,
+            include: false,
+        }];
+        let _ = base;
+        // Facts.
+        let gather = play.gather_facts.as_ref().map(truthy).unwrap_or(true);
+        if gather {
+            self.emit(Event::TaskStart {
+                name: "Gathering Facts",
+                path: "",
+                is_handler: false,
+                action: "ansible.builtin.gather_facts",
+                is_loop: false,
+            });
+            self.hs.facts = facts::gather();
+            self.hs.refresh();
+            let r = Value::from_pairs([("changed", Value::from(false))]);
+            self.emit(Event::TaskResult {
+                host: &self.host.clone(),
+                status: Status::Ok,
+                result: &r,
+                ignore_errors: false,
+                delegate_to: None,
+                error: None,
+            });
+            self.stats.ok += 1;
+        }
+        let mut flow = self.run_section(&play.pre_tasks, &frames, play);
+        if flow == Flow::Continue {
+            flow = self.run_section(&play.main, &frames, play);
+        }
+        if flow == Flow::Continue {
+            flow = self.run_section(&play.post_tasks, &frames, play);
+        }
+        if flow == Flow::Failed && (play.force_handlers || self.opts.force_handlers) {
+            self.flush_handlers(&frames);
+        }
+        self.play = None;
+        match flow {
+            Flow::Failed => Flow::Failed,
+            _ => Flow::Continue,
+        }
+    }
+
+    fn run_section(&mut self, items: &[Item], frames: &[Frame<'_>], _play: &Play) -> Flow {
+        let flow = self.run_items(items, frames, false);
+        if flow == Flow::Continue {
+            return self.flush_handlers(frames);
+        }
+        flow
+    }
+
+    fn flush_handlers(&mut self, frames: &[Frame<'_>]) -> Flow {
+        let Some(ps) = self.play.as_mut() else {
+            return Flow::Continue;
+        };
+        if ps.handlers_running {
+            return Flow::Continue;
+        }
+        ps.handlers_running = true;
+        let handlers = ps.handlers.clone();
+        let mut flow = Flow::Continue;
+        for (i, h) in handlers.iter().enumerate() {
+            let notified = self
+                .play
+                .as_ref()
+                .is_some_and(|p| p.notified.get(i).copied().unwrap_or(false));
+            if !notified {
+                continue;
+            }
+            if let Some(p) = self.play.as_mut() {
+                p.notified[i] = false;
+            }
+            flow = match h {
+                Item::Task(t) => self.run_task(t, frames, true, false),
+                Item::Block(b) => self.run_block(b, frames, true, false),
+            };
+            if flow != Flow::Continue {
+                break;
+            }
+        }
+        if let Some(p) = self.play.as_mut() {
+            p.handlers_running = false;
+        }
+        flow
+    }
+
+    fn run_items(&mut self, items: &[Item], frames: &[Frame<'_>], rescuable: bool) -> Flow {
+        for item in items {
+            let flow = match item {
+                Item::Task(t) => self.run_task(t, frames, false, rescuable),
+                Item::Block(b) => self.run_block(b, frames, false, rescuable),
+            };
+            if flow != Flow::Continue {
+                return flow;
+            }
+        }
+        Flow::Continue
+    }
+
+    fn run_block(
+        &mut self,
+        b: &Block,
+        frames: &[Frame<'_>],
+        handler: bool,
+        rescuable: bool,
+    ) -> Flow {
+        let mut fr = frames.to_vec();
+        fr.push(Frame {
+            common: &b.common,
+            include: false,
+        });
+        let has_rescue = !b.rescue.is_empty();
+        let mut flow = if handler {
+            self.run_handler_items(&b.block, &fr)
+        } else {
+            self.run_items(&b.block, &fr, rescuable || has_rescue)
+        };
+        if flow == Flow::Failed && has_rescue {
+            flow = self.run_items(&b.rescue, &fr, rescuable);
+            if flow == Flow::Continue {
+                // Ansible clears the failure once rescued.
+            }
+        }
+        if matches!(flow, Flow::Continue | Flow::Failed) && !b.always.is_empty() {
+            let af = self.run_items(&b.always, &fr, rescuable);
+            if af != Flow::Continue {
+                return af;
+            }
+        }
+        flow
+    }
+
+    fn run_handler_items(&mut self, items: &[Item], frames: &[Frame<'_>]) -> Flow {
+        for item in items {
+            let f = match item {
+                Item::Task(t) => self.run_task(t, frames, true, false),
+                Item::Block(b) => self.run_block(b, frames, true, false),
+            };
+            if f != Flow::Continue {
+                return f;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Tag selection as Ansible does it (`always`, `never`, `tagged`, `untagged`, `all`).
+    fn tags_match(&self, tags: &HashSet<&str>) -> bool {
+        let only = &self.opts.tags;
+        let skip = &self.opts.skip_tags;
+        let selected = if only.is_empty() || only.iter().any(|t| t == "all") {
+            !tags.contains("never") || only.iter().any(|t| t != "all" && tags.contains(t.as_str()))
+        } else {
+            tags.contains("always")
+                || only.iter().any(|t| match t.as_str() {
+                    "tagged" => !tags.is_empty() && !tags.contains("never"),
+                    "untagged" => tags.is_empty(),
+                    t => tags.contains(t),
+                })
+        };
+        if !selected {
+            return false;
+        }
+        let skipped = skip.iter().any(|t| match t.as_str() {
+            "tagged" => !tags.is_empty(),
+            "untagged" => tags.is_empty(),
+            "all" => !tags.contains("always"),
+            "always" => tags.contains("always"),
+            t => tags.contains(t) && (!tags.contains("always") || t == "always"),
+        });
+        !skipped
+    }
+
+    /// Build the variable layers for a task (highest precedence first).
+    fn vars_for(
+        &self,
+        frames: &[Frame<'_>],
+        task: Option<&Task>,
+        extra: &IndexMap<String, Value>,
+    ) -> Vars {
+        let mut layers: Vec<Value> = Vec::with_capacity(16);
+        layers.push(map_value(&self.opts.extra_vars));
+        layers.push(self.magic_vars(task));
+        if !extra.is_empty() {
+            layers.push(map_value(extra));
+        }
+        for f in frames.iter().rev().filter(|f| f.include) {
+            if !f.common.vars.is_empty() {
+                layers.push(map_value(&f.common.vars));
+            }
+        }
+        let role = task.and_then(|t| t.role.as_ref());
+        if let Some(r) = role
+            && !r.params.is_empty()
+        {
+            layers.push(map_value(&r.params));
+        }
+        layers.push(self.hs.set_facts_v.clone());
+        layers.push(self.hs.include_vars_v.clone());
+        if let Some(t) = task
+            && !t.common.vars.is_empty()
+        {
+            layers.push(map_value(&t.common.vars));
+        }
+        for f in frames.iter().rev().filter(|f| !f.include) {
+            if !f.common.vars.is_empty() {
+                layers.push(map_value(&f.common.vars));
+            }
+        }
+        if let Some(r) = role {
+            layers.push(map_value(&r.vars));
+        }
+        if let Some(ps) = &self.play {
+            layers.push(ps.roles_vars.clone());
+            layers.push(ps.vars_files.clone());
+            layers.push(ps.play_vars.clone());
+        }
+        layers.push(self.hs.facts_v.clone());
+        layers.push(self.inventory_vars());
+        if let Some(r) = role {
+            layers.push(map_value(&r.defaults));
+        }
+        if let Some(ps) = &self.play {
+            layers.push(ps.roles_defaults.clone());
+        }
+        Vars::new(layers)
+    }
+
+    fn inventory_vars(&self) -> Value {
+        match self.inventory.host_vars(&self.host) {
+            Ok(v) => map_value(&v),
+            Err(_) => Value::from(()),
+        }
+    }
+
+    fn magic_vars(&self, task: Option<&Task>) -> Value {
+        let mut m: IndexMap<String, Value> = IndexMap::new();
+        let h = self.host.as_str();
+        m.insert("inventory_hostname".into(), Value::from(h));
+        m.insert(
+            "inventory_hostname_short".into(),
+            Value::from(h.split('.').next().unwrap_or(h)),
+        );
+        m.insert(
+            "group_names".into(),
+            Value::from(self.inventory.group_names(h)),
+        );
+        m.insert("groups".into(), self.inventory.groups_value());
+        let mut this_vars: IndexMap<String, Value> = match self.inventory.host_vars(h) {
+            Ok(v) => v,
+            Err(_) => IndexMap::new(),
+        };
+        for (k, v) in &self.hs.facts {
+            this_vars.insert(format!("ansible_{k}"), v.clone());
+        }
+        this_vars.insert("ansible_facts".into(), map_value(&self.hs.facts));
+        for (k, v) in self.hs.include_vars.iter().chain(self.hs.set_facts.iter()) {
+            this_vars.insert(k.clone(), v.clone());
+        }
+        this_vars.insert("inventory_hostname".into(), Value::from(h));
+        this_vars.insert(
+            "group_names".into(),
+            Value::from(self.inventory.group_names(h)),
+        );
+        m.insert(
+            "hostvars".into(),
+            Value::from_object(HostVars {
+                inventory: self.inventory.clone(),
+                this_host: h.to_string(),
+                this_vars: map_value(&this_vars),
+            }),
+        );
+        m.insert("omit".into(), Value::from(self.omit.as_str()));
+        m.insert("ansible_check_mode".into(), Value::from(self.opts.check));
+        m.insert("ansible_diff_mode".into(), Value::from(self.opts.diff));
+        m.insert("ansible_verbosity".into(), Value::from(self.opts.verbosity));
+        m.insert("ansible_connection".into(), Value::from("local"));
+        m.insert(
+            "ansible_run_tags".into(),
+            Value::from(if self.opts.tags.is_empty() {
+                vec!["all".to_string()]
+            } else {
+                self.opts.tags.clone()
+            }),
+        );
+        m.insert(
+            "ansible_skip_tags".into(),
+            Value::from(self.opts.skip_tags.clone()),
+        );
+        m.insert(
+            "ansible_inventory_sources".into(),
+            Value::from(self.opts.inventory_sources.clone()),
+        );
+        m.insert(
+            "ansible_version".into(),
+            Value::from_pairs([
+                ("full", Value::from("2.21.5")),
+                ("major", Value::from(2)),
+                ("minor", Value::from(21)),
+                ("revision", Value::from(5)),
+                ("string", Value::from("2.21.5")),
+            ]),
+        );
+        let hosts = vec![Value::from(h)];
+        m.insert("ansible_play_hosts".into(), Value::from(hosts.clone()));
+        m.insert("ansible_play_hosts_all".into(), Value::from(hosts.clone()));
+        m.insert("ansible_play_batch".into(), Value::from(hosts.clone()));
+        m.insert("play_hosts".into(), Value::from(hosts));
+        let mut search = Vec::new();
+        if let Some(r) = task.and_then(|t| t.role.as_ref()) {
+            m.insert("role_name".into(), Value::from(r.name.as_str()));
+            m.insert(
+                "role_path".into(),
+                Value::from(r.path.display().to_string()),
+            );
+            m.insert("ansible_role_name".into(), Value::from(r.name.as_str()));
+            search.push(Value::from(r.path.display().to_string()));
+        }
+        if let Some(ps) = &self.play {
+            m.insert(
+                "playbook_dir".into(),
+                Value::from(ps.dir.display().to_string()),
+            );
+            m.insert("ansible_play_name".into(), Value::from(ps.name.as_str()));
+            m.insert(
+                "ansible_role_names".into(),
+                Value::from(Vec::<Value>::new()),
+            );
+            search.push(Value::from(ps.dir.display().to_string()));
+        }
+        m.insert("ansible_search_path".into(), Value::from(search));
+        map_value(&m)
+    }
+
+    fn finder(&self, task: &Task) -> Finder {
+        let mut dirs = Vec::new();
+        if let Some(r) = &task.role {
+            dirs.push(r.path.clone());
+        }
+        if let Some(ps) = &self.play {
+            dirs.push(ps.dir.clone());
+        }
+        Finder { dirs }
+    }
+
+    fn eval_conditions(&self, conds: &[Value], vars: &Vars) -> Result<Option<String>, String> {
+        for c in conds {
+            let ok = match c.kind() {
+                ValueKind::Bool => c.is_true(),
+                ValueKind::None | ValueKind::Undefined => true,
+                ValueKind::Number => c.is_true(),
+                _ => {
+                    let s = c.to_string();
+                    let expr = s.trim();
+                    let expr = expr
+                        .strip_prefix("{{")
+                        .and_then(|r| r.strip_suffix("}}"))
+                        .unwrap_or(expr);
+                    self.templar.eval_condition(expr, vars).map_err(|e| {
+                        format!(
+                            "The conditional check '{s}' failed. The error was: {}",
+                            e.message
+                        )
+                    })?
+                }
+            };
+            if !ok {
+                return Ok(Some(c.to_string()));
+            }
+        }
+        Ok(None)
+    }
+
+    fn effective<'a>(
+        &self,
+        task: &'a Task,
+        frames: &'a [Frame<'a>],
+        get: fn(&Common) -> &Option<Value>,
+    ) -> Option<&'a Value> {
+        if let Some(v) = get(&task.common) {
+            return Some(v);
+        }
+        frames.iter().rev().find_map(|f| get(f.common).as_ref())
+    }
+
+    fn render_bool(&self, v: Option<&Value>, vars: &Vars, default: bool) -> bool {
+        match v {
+            None => default,
+            Some(v) => match v.as_str() {
+                Some(s) if Templar::is_template(s) => self
+                    .templar
+                    .render_str(s, vars)
+                    .map(|r| truthy(&r))
+                    .unwrap_or(default),
+                _ => truthy(v),
+            },
+        }
+    }
+
+    fn task_name(&self, task: &Task) -> String {
+        let base = task.name.clone().unwrap_or_else(|| task.action.clone());
+        match &task.role {
+            Some(r) => format!("{} : {base}", r.name),
+            None => base,
+        }
+    }
+
+    fn run_task(
+        &mut self,
+        task: &Arc<Task>,
+        frames: &[Frame<'_>],
+        handler: bool,
+        rescuable: bool,
+    ) -> Flow {
+        // Tags (inherited ones included).
+        if !handler {
+            let mut tags: HashSet<&str> = task.common.tags.iter().map(String::as_str).collect();
+            for f in frames {
+                tags.extend(f.common.tags.iter().map(String::as_str));
+            }
+            if !self.tags_match(&tags) && !matches!(task.short.as_str(), "meta") {
+                return Flow::Continue;
+            }
+        }
+        if let Some(ps) = &mut self.play
+            && !ps.start_at_found
+        {
+            let name = task.name.clone().unwrap_or_default();
+            let full = match &task.role {
+                Some(r) => format!("{} : {name}", r.name),
+                None => name.clone(),
+            };
+            if Some(&name) == self.opts.start_at_task.as_ref()
+                || Some(&full) == self.opts.start_at_task.as_ref()
+            {
+                ps.start_at_found = true;
+            } else {
+                return Flow::Continue;
+            }
+        }
+        let vars = self.vars_for(frames, Some(task), &IndexMap::new());
+        let name = self.task_name(task);
+        let name = if Templar::is_template(&name) {
+            self.templar
+                .render_str(&name, &vars)
+                .map(|v| v.to_string())
+                .unwrap_or(name)
+        } else {
+            name
+        };
+        {
+            let path = task.loc.to_string();
+            let action = qualified(&task.action);
+            self.emit(Event::TaskStart {
+                name: &name,
+                path: &path,
+                is_handler: handler,
+                action: &action,
+                is_loop: task.loop_.is_some(),
+            });
+        }
+        // Conditions inherited from blocks and roles, then the task's own.
+        let mut conds: Vec<Value> = Vec::new();
+        for f in frames {
+            conds.extend(f.common.when.iter().cloned());
+        }
+        conds.extend(task.common.when.iter().cloned());
+
+        let ignore_errors = self.render_bool(
+            self.effective(task, frames, |c| &c.ignore_errors),
+            &vars,
+            false,
+        );
+        let no_log = self.render_bool(self.effective(task, frames, |c| &c.no_log), &vars, false);
+
+        // Loop items (or one run without an item).
+        let items: Option<Vec<Value>> = match &task.loop_ {
+            None => None,
+            Some(l) => {
+                // A false condition that does not use the loop variable skips the whole
+                // loop in Ansible only when evaluated per item; we evaluate per item.
+                match self.loop_items(l, &vars) {
+                    Ok(v) => Some(v),
+                    Err(msg) => {
+                        // An undefined loop source with a false `when` is a skip in Ansible.
+                        if let Ok(Some(cond)) = self.eval_conditions(&conds, &vars) {
+                            return self.finish_skip(task, &name, &cond, handler);
+                        }
+                        let r =
+                            result_map(&[("failed", Value::from(true)), ("msg", Value::from(msg))]);
+                        return self.finish(
+                            task,
+                            frames,
+                            &name,
+                            r,
+                            ignore_errors,
+                            no_log,
+                            handler,
+                            rescuable,
+                            &vars,
+                        );
+                    }
+                }
+            }
+        };
+        let result = match items {
+            None => {
+                match self.eval_conditions(&conds, &vars) {
+                    Ok(Some(cond)) => return self.finish_skip(task, &name, &cond, handler),
+                    Ok(None) => {}
+                    Err(msg) => {
+                        let r =
+                            result_map(&[("failed", Value::from(true)), ("msg", Value::from(msg))]);
+                        return self.finish(
+                            task,
+                            frames,
+                            &name,
+                            r,
+                            ignore_errors,
+                            no_log,
+                            handler,
+                            rescuable,
+                            &vars,
+                        );
+                    }
+                }
+                match self.execute(task, frames, &vars, &name, handler) {
+                    Exec::Result(r) => r,
+                    Exec::Flow(f) => return f,
+                }
+            }
+            Some(items) => {
+                let lc = task.loop_control.clone().unwrap_or_default();
+                let get = |k: &str| {
+                    lc.get_attr(k)
+                        .ok()
+                        .filter(|v| !v.is_undefined() && !v.is_none())
+                };
+                let loop_var = get("loop_var")
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "item".into());
+                let index_var = get("index_var").map(|v| v.to_string());
+                let label = get("label");
+                let extended = get("extended").is_some_and(|v| truthy(&v));
+                let pause = get("pause")
+                    .and_then(|v| f64::try_from(v).ok())
+                    .unwrap_or(0.0);
+                let n = items.len();
+                let mut results = Vec::with_capacity(n);
+                let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, n > 0);
+                for (i, item) in items.iter().enumerate() {
+                    let mut extra: IndexMap<String, Value> = IndexMap::new();
+                    extra.insert(loop_var.clone(), item.clone());
+                    extra.insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
+                    if let Some(iv) = &index_var {
+                        extra.insert(iv.clone(), Value::from(i));
+                        extra.insert("ansible_index_var".into(), Value::from(iv.as_str()));
+                    }
+                    if extended {
+                        let mut l: IndexMap<String, Value> = IndexMap::new();
+                        l.insert("index".into(), Value::from(i + 1));
+                        l.insert("index0".into(), Value::from(i));
+                        l.insert("revindex".into(), Value::from(n - i));
+                        l.insert("revindex0".into(), Value::from(n - i - 1));
+                        l.insert("first".into(), Value::from(i == 0));
+                        l.insert("last".into(), Value::from(i + 1 == n));
+                        l.insert("length".into(), Value::from(n));
+                        l.insert("allitems".into(), Value::from(items.clone()));
+                        l.insert(
+                            "previtem".into(),
+                            if i > 0 {
+                                items[i - 1].clone()
+                            } else {
+                                Value::UNDEFINED
+                            },
+                        );
+                        l.insert(
+                            "nextitem".into(),
+                            items.get(i + 1).cloned().unwrap_or(Value::UNDEFINED),
+                        );
+                        extra.insert("ansible_loop".into(), map_value(&l));
+                    }
+                    let ivars = self.vars_for(frames, Some(task), &extra);
+                    let mut r = match self.eval_conditions(&conds, &ivars) {
+                        Ok(Some(cond)) => result_map(&[
+                            ("changed", Value::from(false)),
+                            ("skipped", Value::from(true)),
+                            ("skip_reason", Value::from("Conditional result was False")),
+                            ("false_condition", Value::from(cond)),
+                        ]),
+                        Ok(None) => match self.execute(task, frames, &ivars, &name, handler) {
+                            Exec::Result(r) => r,
+                            Exec::Flow(f) => return f,
+                        },
+                        Err(msg) => {
+                            result_map(&[("failed", Value::from(true)), ("msg", Value::from(msg))])
+                        }
+                    };
+                    r.insert(loop_var.clone(), item.clone());
+                    r.insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
+                    if let Some(iv) = &index_var {
+                        r.insert(iv.clone(), Value::from(i));
+                        r.insert("ansible_index_var".into(), Value::from(iv.as_str()));
+                    }
+                    if extended && let Some(l) = extra.get("ansible_loop") {
+                        r.insert("ansible_loop".into(), l.clone());
+                    }
+                    let skipped = get_bool(&r, "skipped");
+                    let failed = get_bool(&r, "failed");
+                    let changed = get_bool(&r, "changed");
+                    any_changed |= changed;
+                    any_failed |= failed;
+                    all_skipped &= skipped;
+                    let status = if failed {
+                        Status::Failed
+                    } else if skipped {
+                        Status::Skipped
+                    } else if changed {
+                        Status::Changed
+                    } else {
+                        Status::Ok
+                    };
+                    let shown_label = match &label {
+                        Some(l) => match l.as_str() {
+                            Some(s) if Templar::is_template(s) => self
+                                .templar
+                                .render_str(s, &ivars)
+                                .unwrap_or_else(|_| l.clone()),
+                            _ => l.clone(),
+                        },
+                        None => item.clone(),
+                    };
+                    r.insert("_ansible_item_label".into(), shown_label);
+                    if no_log {
+                        r.insert("_ansible_no_log".into(), Value::from(true));
+                    }
+                    let rv = map_value(&r);
+                    let host = self.host.clone();
+                    let shown = if no_log { censor(&rv) } else { rv.clone() };
+                    self.emit(Event::ItemResult {
+                        host: &host,
+                        status,
+                        result: &shown,
+                        ignore_errors,
+                        delegate_to: None,
+                        error: None,
+                    });
+                    r.shift_remove("_ansible_item_label");
+                    results.push(map_value(&r));
+                    if pause > 0.0 && i + 1 < n {
+                        std::thread::sleep(Duration::from_secs_f64(pause));
+                    }
+                }
+                let mut r = IndexMap::new();
+                r.insert("changed".into(), Value::from(any_changed));
+                if any_failed {
+                    r.insert("failed".into(), Value::from(true));
+                    r.insert("msg".into(), Value::from("One or more items failed"));
+                } else if all_skipped {
+                    r.insert("skipped".into(), Value::from(true));
+                    r.insert("msg".into(), Value::from("All items skipped"));
+                } else {
+                    r.insert("msg".into(), Value::from("All items completed"));
+                }
+                if n == 0 {
+                    r.insert("skipped".into(), Value::from(true));
+                    r.insert("skipped_reason".into(), Value::from("No items in the list"));
+                }
+                r.insert("results".into(), Value::from(results));
+                r.insert("_agent_loop".into(), Value::from(true));
+                r
+            }
+        };
+        self.finish(
+            task,
+            frames,
+            &name,
+            result,
+            ignore_errors,
+            no_log,
+            handler,
+            rescuable,
+            &vars,
+        )
+    }
+
+    fn finish_skip(&mut self, task: &Task, _name: &str, cond: &str, _handler: bool) -> Flow {
+        if task.short == "meta" {
+            return Flow::Continue;
+        }
+        let r = Value::from_pairs([
+            ("changed", Value::from(false)),
+            ("false_condition", Value::from(cond)),
+            ("skip_reason", Value::from("Conditional result was False")),
+            ("skipped", Value::from(true)),
+        ]);
+        let host = self.host.clone();
+        self.emit(Event::TaskResult {
+            host: &host,
+            status: Status::Skipped,
+            result: &r,
+            ignore_errors: false,
+            delegate_to: None,
+            error: None,
+        });
+        self.stats.skipped += 1;
+        if let Some(reg) = &task.register {
+            self.hs.set_facts.insert(reg.clone(), r);
+            self.hs.refresh();
+        }
+        Flow::Continue
+    }
+
+    /// Register, count, print and notify for a finished task.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &mut self,
+        task: &Task,
+        _frames: &[Frame<'_>],
+        _name: &str,
+        mut r: IndexMap<String, Value>,
+        ignore_errors: bool,
+        no_log: bool,
+        handler: bool,
+        rescuable: bool,
+        _vars: &Vars,
+    ) -> Flow {
+        let was_loop = r.shift_remove("_agent_loop").is_some();
+        let control = r.shift_remove("_agent_control");
+        let failed = get_bool(&r, "failed");
+        let skipped = get_bool(&r, "skipped");
+        let changed = get_bool(&r, "changed");
+        if let Some(reg) = &task.register {
+            let mut reg_r = r.clone();
+            if !reg_r.contains_key("failed") {
+                reg_r.insert("failed".into(), Value::from(false));
+            }
+            self.hs
+                .set_facts
+                .insert(reg.clone(), mark_unsafe(&map_value(&reg_r)));
+            self.hs.refresh();
+        }
+        let status = if failed {
+            Status::Failed
+        } else if skipped {
+            Status::Skipped
+        } else if changed {
+            Status::Changed
+        } else {
+            Status::Ok
+        };
+        let host = self.host.clone();
+        if no_log {
+            r.insert("_ansible_no_log".into(), Value::from(true));
+        }
+        let rv = map_value(&r);
+        let shown = if no_log { censor(&rv) } else { rv };
+        if !(task.short == "meta" && !failed) && !(was_loop && !failed && status != Status::Skipped)
+        {
+            self.emit(Event::TaskResult {
+                host: &host,
+                status,
+                result: &shown,
+                ignore_errors,
+                delegate_to: None,
+                error: None,
+            });
+        } else if was_loop {
+            // Loops print their items; the task line itself is not repeated.
+        }
+        if task.short == "meta" && !failed {
+            return match control.as_ref().and_then(|v| v.as_str()) {
+                Some("end_play") => Flow::EndPlay,
+                Some("end_host") => Flow::EndHost,
+                _ => Flow::Continue,
+            };
+        }
+        match status {
+            Status::Failed if ignore_errors => {
+                self.stats.ok += 1;
+                self.stats.ignored += 1;
+                if changed {
+                    self.stats.changed += 1;
+                }
+            }
+            Status::Failed => {
+                if rescuable {
+                    self.stats.rescued += 1;
+                } else {
+                    self.stats.failures += 1;
+                }
+                let _ = handler;
+                if let Some(ps) = &self.play
+                    && ps.any_errors_fatal
+                {
+                    return Flow::Failed;
+                }
+                let failed_task = Value::from_pairs([
+                    ("name", Value::from(task.name.clone().unwrap_or_default())),
+                    ("action", Value::from(task.action.as_str())),
+                ]);
+                self.hs
+                    .set_facts
+                    .insert("ansible_failed_task".into(), failed_task);
+                self.hs
+                    .set_facts
+                    .insert("ansible_failed_result".into(), mark_unsafe(&map_value(&r)));
+                self.hs.refresh();
+                return Flow::Failed;
+            }
+            Status::Skipped => self.stats.skipped += 1,
+            Status::Changed => {
+                self.stats.ok += 1;
+                self.stats.changed += 1;
+            }
+            Status::Ok | Status::Unreachable => self.stats.ok += 1,
+        }
+        if changed && !failed {
+            self.notify(task);
+        }
+        match control.as_ref().and_then(|v| v.as_str()) {
+            Some("end_play") => Flow::EndPlay,
+            Some("end_host") => Flow::EndHost,
+            _ => Flow::Continue,
+        }
+    }
+
+    fn notify(&mut self, task: &Task) {
+        if task.notify.is_empty() {
+            return;
+        }
+        let Some(ps) = self.play.as_mut() else { return };
+        for n in &task.notify {
+            for (i, h) in ps.handlers.iter().enumerate() {
+                let Item::Task(ht) = h else { continue };
+                let hname = ht.name.as_deref().unwrap_or_default();
+                let full = ht.role.as_ref().map(|r| format!("{} : {hname}", r.name));
+                if hname == n
+                    || full.as_deref() == Some(n.as_str())
+                    || ht.listen.iter().any(|l| l == n)
+                {
+                    ps.notified[i] = true;
+                }
+            }
+        }
+    }
+
+    fn loop_items(&self, l: &Loop, vars: &Vars) -> Result<Vec<Value>, String> {
+        match l {
+            Loop::Items(v) => {
+                let r = self.templar.template_value(v, vars).map_err(tmpl_err)?;
+                match r.kind() {
+                    ValueKind::Seq | ValueKind::Iterable => {
+                        Ok(r.try_iter().map(|i| i.collect()).unwrap_or_default())
+                    }
+                    _ => Err(format!(
+                        "Invalid data passed to 'loop', it requires a list, got this instead: {r}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup."
+                    )),
+                }
+            }
+            Loop::Lookup { name, terms } => {
+                let t = self.templar.template_value(terms, vars).map_err(tmpl_err)?;
+                match name.as_str() {
+                    "items" | "flattened" if name == "items" => Ok(loops::with_items(&t)),
+                    "list" => Ok(match t.kind() {
+                        ValueKind::Seq => t.try_iter().map(|i| i.collect()).unwrap_or_default(),
+                        _ => vec![t],
+                    }),
+                    "dict" => loops::with_dict(&t),
+                    "together" => Ok(loops::with_together(&t)),
+                    "nested" | "cartesian" | "community.general.cartesian" => {
+                        Ok(loops::with_nested(&t))
+                    }
+                    "indexed_items" => Ok(loops::with_indexed_items(&t)),
+                    "subelements" => loops::with_subelements(&t),
+                    "sequence" => loops::with_sequence(&t),
+                    other => {
+                        // Everything else through the lookup plugins.
+                        let terms: Vec<Value> = match t.kind() {
+                            ValueKind::Seq => t.try_iter().map(|i| i.collect()).unwrap_or_default(),
+                            _ => vec![t],
+                        };
+                        let expr = format!("query('{other}', *__terms)");
+                        let mut extra =
+                            Vars::new(vec![Value::from_pairs([("__terms", Value::from(terms))])]);
+                        extra.layers.extend(vars.layers.iter().cloned());
+                        let r = self.templar.eval_expr(&expr, &extra).map_err(tmpl_err)?;
+                        Ok(r.try_iter().map(|i| i.collect()).unwrap_or_default())
+                    }
+                }
+            }
+        }
+    }
+
+    /// Template a task's arguments, dropping those that are `omit`.
+    fn render_args(&self, task: &Task, vars: &Vars) -> Result<IndexMap<String, Value>, String> {
+        let mut out = IndexMap::new();
+        for (k, v) in &task.args {
+            if task.short == "debug" && k == "var" {
+                out.insert(k.clone(), v.clone());
+                continue;
+            }
+            if task.short == "assert" && k == "that" {
+                out.insert(k.clone(), v.clone());
+                continue;
+            }
+            let r = self.templar.template_value(v, vars).map_err(|e| {
+                format!("The task includes an option with an undefined variable or a template error: {}. Error while resolving value for '{k}'", e.message)
+            })?;
+            if r.as_str() == Some(self.omit.as_str()) {
+                continue;
+            }
+            out.insert(k.clone(), strip_omit(&r, &self.omit));
+        }
+        Ok(out)
+    }
+
+    fn execute(
+        &mut self,
+        task: &Arc<Task>,
+        frames: &[Frame<'_>],
+        vars: &Vars,
+        _name: &str,
+        handler: bool,
+    ) -> Exec {
+        let check = self.render_bool(
+            self.effective(task, frames, |c| &c.check_mode),
+            vars,
+            self.opts.check,
+        );
+        let diff = self.render_bool(
+            self.effective(task, frames, |c| &c.diff),
+            vars,
+            self.opts.diff,
+        );
+        let r = match self.render_args(task, vars) {
+            Ok(a) => self.dispatch(task, frames, vars, a, check, diff, handler),
+            Err(msg) => Exec::Result(result_map(&[
+                ("failed", Value::from(true)),
+                ("msg", Value::from(msg)),
+            ])),
+        };
+        let Exec::Result(mut r) = r else { return r };
+        // until / retries / delay
+        if let Some(until) = &task.until {
+            let retries = task
+                .retries
+                .as_ref()
+                .and_then(|v| self.templar.template_value(v, vars).ok())
+                .and_then(|v| i64::try_from(v).ok())
+                .unwrap_or(3)
+                .max(0);
+            let delay = task
+                .delay
+                .as_ref()
+                .and_then(|v| self.templar.template_value(v, vars).ok())
+                .and_then(|v| f64::try_from(v).ok())
+                .unwrap_or(5.0);
+            let mut attempt = 1;
+            loop {
+                let ok = self.post_conditions(task, vars, &mut r) && {
+                    let mut v2 = vars.clone();
+                    let reg = task
+                        .register
+                        .clone()
+                        .unwrap_or_else(|| "__agent_result".into());
+                    v2.layers
+                        .insert(0, Value::from_pairs([(reg, map_value(&r))]));
+                    let conds = match until.kind() {
+                        ValueKind::Seq => until.try_iter().map(|i| i.collect()).unwrap_or_default(),
+                        _ => vec![until.clone()],
+                    };
+                    matches!(self.eval_conditions(&conds, &v2), Ok(None))
+                };
+                r.insert("attempts".into(), Value::from(attempt));
+                if ok {
+                    return Exec::Result(r);
+                }
+                if attempt > retries {
+                    r.insert("failed".into(), Value::from(true));
+                    return Exec::Result(r);
+                }
+                attempt += 1;
+                if delay > 0.0 {
+                    std::thread::sleep(Duration::from_secs_f64(delay));
+                }
+                r = match self.render_args(task, vars) {
+                    Ok(a) => match self.dispatch(task, frames, vars, a, check, diff, handler) {
+                        Exec::Result(r) => r,
+                        f => return f,
+                    },
+                    Err(msg) => {
+                        result_map(&[("failed", Value::from(true)), ("msg", Value::from(msg))])
+                    }
+                };
+            }
+        }
+        self.post_conditions(task, vars, &mut r);
+        Exec::Result(r)
+    }
+
+    /// changed_when / failed_when. Returns false when evaluation failed.
+    fn post_conditions(&self, task: &Task, vars: &Vars, r: &mut IndexMap<String, Value>) -> bool {
+        if task.changed_when.is_none() && task.failed_when.is_none() {
+            return true;
+        }
+        let mut v2 = vars.clone();
+        let reg = task.register.clone();
+        let mut top: IndexMap<String, Value> = IndexMap::new();
+        if let Some(reg) = &reg {
+            top.insert(reg.clone(), map_value(r));
+        }
+        // Result keys are visible directly too (Ansible exposes the result as vars here).
+        for (k, v) in r.iter() {
+            top.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        v2.layers.insert(0, map_value(&top));
+        let as_list = |v: &Value| -> Vec<Value> {
+            match v.kind() {
+                ValueKind::Seq => v.try_iter().map(|i| i.collect()).unwrap_or_default(),
+                _ => vec![v.clone()],
+            }
+        };
+        if let Some(cw) = &task.changed_when {
+            match self.eval_conditions(&as_list(cw), &v2) {
+                Ok(res) => {
+                    r.insert("changed".into(), Value::from(res.is_none()));
+                }
+                Err(msg) => {
+                    r.insert("failed".into(), Value::from(true));
+                    r.insert("msg".into(), Value::from(msg));
+                    return false;
+                }
+            }
+        }
+        if let Some(fw) = &task.failed_when {
+            // failed_when sees `changed` as decided by changed_when.
+            if let Some(reg) = &reg {
+                v2.layers
+                    .insert(0, Value::from_pairs([(reg.clone(), map_value(r))]));
+            }
+            match self.eval_conditions(&as_list(fw), &v2) {
+                Ok(res) => {
+                    let failed = res.is_none();
+                    r.insert("failed_when_result".into(), Value::from(failed));
+                    r.insert("failed".into(), Value::from(failed));
+                }
+                Err(msg) => {
+                    r.insert("failed".into(), Value::from(true));
+                    r.insert("msg".into(), Value::from(msg));
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &mut self,
+        task: &Arc<Task>,
+        frames: &[Frame<'_>],
+        vars: &Vars,
+        args: IndexMap<String, Value>,
+        check: bool,
+        diff: bool,
+        _handler: bool,
+    ) -> Exec {
+        if let Some(entry) = registry::find(&task.action) {
+            let finder = self.finder(task);
+            let become_on =
+                self.render_bool(self.effective(task, frames, |c| &c.r#become), vars, false);
+            let become_user = if become_on {
+                self.effective(task, frames, |c| &c.become_user)
+                    .and_then(|v| self.templar.template_value(v, vars).ok())
+                    .map(|v| v.to_string())
+                    .filter(|u| u != "root")
+            } else {
+                None
+            };
+            let env = match self.effective(task, frames, |c| &c.environment) {
+                Some(e) => match self.templar.template_value(e, vars) {
+                    Ok(v) => env_pairs(&v),
+                    Err(e) => {
+                        return Exec::Result(result_map(&[
+                            ("failed", Value::from(true)),
+                            ("msg", Value::from(e.message)),
+                        ]));
+                    }
+                },
+                None => Vec::new(),
+            };
+            let ctx = Ctx {
+                check_mode: check,
+                diff_mode: diff,
+                files: &finder,
+                templar: &self.templar,
+                vars,
+                become_user: become_user.as_deref(),
+                environment: &env,
+            };
+            return Exec::Result(match (entry.run)(&task.short, &args, &ctx) {
+                Ok(r) => r,
+                Err(e) => {
+                    let mut r = e.fields.clone();
+                    r.insert("failed".into(), Value::from(true));
+                    r.insert("msg".into(), Value::from(e.msg));
+                    r.entry("changed".into()).or_insert(Value::from(false));
+                    r
+                }
+            });
+        }
+        self.action(task, frames, vars, args, check)
+    }
+
+    fn action(
+        &mut self,
+        task: &Arc<Task>,
+        frames: &[Frame<'_>],
+        vars: &Vars,
+        args: IndexMap<String, Value>,
+        check: bool,
+    ) -> Exec {
+        let fail = |msg: String| {
+            Exec::Result(result_map(&[
+                ("failed", Value::from(true)),
+                ("msg", Value::from(msg)),
+            ]))
+        };
+        let parsed = match actions::parse(&task.short, &args) {
+            Ok(p) => p,
+            Err(e) => return fail(e.msg),
+        };
+        match task.short.as_str() {
+            "debug" => {
+                let verbosity = parsed.int("verbosity").unwrap_or(0);
+                if verbosity > i64::from(self.opts.verbosity) {
+                    return Exec::Result(result_map(&[
+                        ("changed", Value::from(false)),
+                        ("skipped", Value::from(true)),
+                        (
+                            "skipped_reason",
+                            Value::from("Verbosity threshold not met."),
+                        ),
+                    ]));
+                }
+                if let Some(var) = parsed.get("var") {
+                    let name = var.to_string();
+                    let v = match self.templar.render_str(&format!("{{{{ {name} }}}}"), vars) {
+                        Ok(v) if !v.is_undefined() => v,
+                        _ => Value::from("VARIABLE IS NOT DEFINED!"),
+                    };
+                    let mut r = IndexMap::new();
+                    r.insert(name, v);
+                    r.insert("changed".into(), Value::from(false));
+                    r.insert("_ansible_verbose_always".into(), Value::from(true));
+                    return Exec::Result(r);
+                }
+                let msg = parsed
+                    .get("msg")
+                    .cloned()
+                    .unwrap_or_else(|| Value::from("Hello world!"));
+                Exec::Result(result_map(&[
+                    ("msg", msg),
+                    ("changed", Value::from(false)),
+                    ("_ansible_verbose_always", Value::from(true)),
+                ]))
+            }
+            "set_fact" => {
+                let mut facts = IndexMap::new();
+                for (k, v) in &args {
+                    if k == "cacheable" {
+                        continue;
+                    }
+                    self.hs.set_facts.insert(k.clone(), v.clone());
+                    facts.insert(k.clone(), v.clone());
+                }
+                self.hs.refresh();
+                Exec::Result(result_map(&[
+                    ("ansible_facts", map_value(&facts)),
+                    ("changed", Value::from(false)),
+                ]))
+            }
+            "assert" => {
+                let that = parsed.get("that").cloned().unwrap_or_default();
+                let conds: Vec<Value> = match that.kind() {
+                    ValueKind::Seq => that.try_iter().map(|i| i.collect()).unwrap_or_default(),
+                    _ => vec![that],
+                };
+                for c in &conds {
+                    match self.eval_conditions(std::slice::from_ref(c), vars) {
+                        Ok(None) => {}
+                        Ok(Some(_)) => {
+                            let msg = parsed
+                                .get("fail_msg")
+                                .cloned()
+                                .unwrap_or_else(|| Value::from("Assertion failed"));
+                            return Exec::Result(result_map(&[
+                                ("assertion", c.clone()),
+                                ("changed", Value::from(false)),
+                                ("evaluated_to", Value::from(false)),
+                                ("failed", Value::from(true)),
+                                ("msg", msg),
+                            ]));
+                        }
+                        Err(msg) => return fail(msg),
+                    }
+                }
+                let msg = parsed
+                    .get("success_msg")
+                    .cloned()
+                    .unwrap_or_else(|| Value::from("All assertions passed"));
+                Exec::Result(result_map(&[("changed", Value::from(false)), ("msg", msg)]))
+            }
+            "fail" => {
+                let msg = parsed
+                    .get("msg")
+                    .cloned()
+                    .unwrap_or_else(|| Value::from("Failed as requested from task"));
+                Exec::Result(result_map(&[
+                    ("changed", Value::from(false)),
+                    ("failed", Value::from(true)),
+                    ("msg", msg),
+                ]))
+            }
+            "ping" => Exec::Result(result_map(&[
+                ("changed", Value::from(false)),
+                ("ping", Value::from(parsed.str("data").unwrap_or("pong"))),
+            ])),
+            "pause" => {
+                let secs = parsed
+                    .get("seconds")
+                    .and_then(|v| {
+                        f64::try_from(v.clone())
+                            .ok()
+                            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    })
+                    .or_else(|| {
+                        parsed.get("minutes").and_then(|v| {
+                            f64::try_from(v.clone())
+                                .ok()
+                                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                                .map(|m| m * 60.0)
+                        })
+                    })
+                    .unwrap_or(0.0);
+                if secs > 0.0 {
+                    std::thread::sleep(Duration::from_secs_f64(secs));
+                }
+                Exec::Result(result_map(&[
+                    ("changed", Value::from(false)),
+                    ("delta", Value::from(secs as i64)),
+                    ("echo", Value::from(true)),
+                    ("rc", Value::from(0)),
+                    ("stderr", Value::from("")),
+                    (
+                        "stdout",
+                        Value::from(format!("Paused for {} seconds", fmt_secs(secs))),
+                    ),
+                    ("user_input", Value::from("")),
+                ]))
+            }
+            "setup" | "gather_facts" => {
+                self.hs.facts = facts::gather();
+                self.hs.refresh();
+                Exec::Result(result_map(&[
+                    ("ansible_facts", map_value(&self.hs.facts)),
+                    ("changed", Value::from(false)),
+                ]))
+            }
+            "set_stats" => Exec::Result(result_map(&[("changed", Value::from(false))])),
+            "include_vars" => self.include_vars(task, &parsed),
+            "meta" => {
+                let what = parsed
+                    .str("_raw_params")
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                match what.as_str() {
+                    "flush_handlers" => {
+                        let f = self.flush_handlers(frames);
+                        if f != Flow::Continue {
+                            return Exec::Flow(f);
+                        }
+                        Exec::Result(result_map(&[("changed", Value::from(false))]))
+                    }
+                    "end_play" | "end_host" | "end_batch" => {
+                        let ctl = if what == "end_host" {
+                            "end_host"
+                        } else {
+                            "end_play"
+                        };
+                        Exec::Result(result_map(&[
+                            ("changed", Value::from(false)),
+                            ("_agent_control", Value::from(ctl)),
+                        ]))
+                    }
+                    "clear_facts" => {
+                        self.hs.facts.clear();
+                        self.hs.refresh();
+                        Exec::Result(result_map(&[("changed", Value::from(false))]))
+                    }
+                    m if actions::META_ACTIONS.contains(&m) => {
+                        Exec::Result(result_map(&[("changed", Value::from(false))]))
+                    }
+                    m => fail(format!("invalid meta action requested: {m}")),
+                }
+            }
+            "include_tasks" | "import_tasks" => {
+                let file = parsed
+                    .str("file")
+                    .or(parsed.str("_raw_params"))
+                    .unwrap_or_default()
+                    .to_string();
+                let dir = task
+                    .loc
+                    .file
+                    .rsplit_once('/')
+                    .map(|(d, _)| PathBuf::from(d))
+                    .unwrap_or_default();
+                let items = match load_include(&mut self.loader, &dir, task.role.as_ref(), &file) {
+                    Ok(i) => i,
+                    Err(e) => return fail(e.to_string()),
+                };
+                let host = self.host.clone();
+                let _ = check;
+                let shown = resolve_shown(&dir, task.role.as_ref(), &file);
+                self.emit(Event::Included {
+                    path: &shown,
+                    host: &host,
+                });
+                self.stats.ok += 1;
+                let common = Common {
+                    vars: task.common.vars.clone(),
+                    ..Common::default()
+                };
+                let mut fr = frames.to_vec();
+                fr.push(Frame {
+                    common: &common,
+                    include: true,
+                });
+                let apply = parsed.get("apply").cloned();
+                let apply_common = apply.map(|a| apply_to_common(&a)).unwrap_or_default();
+                fr.push(Frame {
+                    common: &apply_common,
+                    include: false,
+                });
+                let flow = self.run_items(&items, &fr, false);
+                if flow != Flow::Continue {
+                    return Exec::Flow(flow);
+                }
+                Exec::Flow(Flow::Continue)
+            }
+            "include_role" | "import_role" => {
+                let name = parsed.str("name").unwrap_or_default().to_string();
+                let dir = self
+                    .play
+                    .as_ref()
+                    .map(|p| p.dir.clone())
+                    .unwrap_or_default();
+                let opts = RoleOpts::from_args(&args);
+                let at = task.loc.clone();
+                let (inst, items) = match self.loader.instantiate_role(
+                    &at,
+                    &dir,
+                    &name,
+                    IndexMap::new(),
+                    &opts,
+                    false,
+                ) {
+                    Ok(x) => x,
+                    Err(e) => return fail(e.to_string()),
+                };
+                if let (Some(inst), Some(ps)) = (&inst, self.play.as_mut()) {
+                    // Handlers of an included role join the play's.
+                    for h in &inst.handlers {
+                        ps.handlers.push(h.clone());
+                        ps.notified.push(false);
+                    }
+                }
+                let common = Common {
+                    vars: task.common.vars.clone(),
+                    ..Common::default()
+                };
+                let mut fr = frames.to_vec();
+                fr.push(Frame {
+                    common: &common,
+                    include: true,
+                });
+                let apply = parsed.get("apply").cloned();
+                let apply_common = apply.map(|a| apply_to_common(&a)).unwrap_or_default();
+                fr.push(Frame {
+                    common: &apply_common,
+                    include: false,
+                });
+                let flow = self.run_items(&items, &fr, false);
+                Exec::Flow(flow)
+            }
+            other => fail(format!("the action '{other}' is not available")),
+        }
+    }
+
+    fn include_vars(&mut self, task: &Task, parsed: &agent_modules::Args) -> Exec {
+        let fail = |msg: String| {
+            Exec::Result(result_map(&[
+                ("failed", Value::from(true)),
+                ("msg", Value::from(msg)),
+            ]))
+        };
+        let base: Vec<PathBuf> = {
+            let mut b = Vec::new();
+            if let Some(r) = &task.role {
+                b.push(r.path.join("vars"));
+                b.push(r.path.clone());
+            }
+            let tdir = task
+                .loc
+                .file
+                .rsplit_once('/')
+                .map(|(d, _)| PathBuf::from(d))
+                .unwrap_or_default();
+            b.push(tdir.join("vars"));
+            b.push(tdir);
+            if let Some(ps) = &self.play {
+                b.push(ps.dir.join("vars"));
+                b.push(ps.dir.clone());
+            }
+            b
+        };
+        let resolve = |name: &str| -> Option<PathBuf> {
+            let p = Path::new(name);
+            if p.is_absolute() {
+                return p.exists().then(|| p.to_path_buf());
+            }
+            base.iter().map(|b| b.join(name)).find(|c| c.exists())
+        };
+        let mut files = Vec::new();
+        if let Some(dir) = parsed.str("dir") {
+            let Some(d) = resolve(dir) else {
+                return fail(format!("{dir} directory does not exist"));
+            };
+            files = crate::loader::files::vars_dir_files(&d);
+            let exts = parsed.list_str("extensions");
+            let exts: Vec<String> = if exts.is_empty() {
+                vec!["yaml".into(), "yml".into(), "json".into()]
+            } else {
+                exts
+            };
+            let ignore = parsed.list_str("ignore_files");
+            let matching = parsed.str("files_matching").map(str::to_string);
+            files.retain(|f| {
+                let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                let ext_ok = f
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| exts.iter().any(|x| x == e));
+                let ign = ignore.iter().any(|i| i == name);
+                let m = matching.as_ref().is_none_or(|re| fancy_match(re, name));
+                ext_ok && !ign && m
+            });
+        } else if let Some(f) = parsed.str("file").or(parsed.str("_raw_params")) {
+            match resolve(f) {
+                Some(p) => files.push(p),
+                None => return fail(format!("Could not find or access '{f}'")),
+            }
+        } else {
+            return fail("one of 'file', 'dir' or a free-form file name is required".into());
+        }
+        let mut loaded = IndexMap::new();
+        for f in &files {
+            match crate::loader::files::read_vars_file(f) {
+                Ok(m) => loaded.extend(m),
+                Err(e) => return fail(e.to_string()),
+            }
+        }
+        let facts = if let Some(name) = parsed.str("name") {
+            let mut m = IndexMap::new();
+            m.insert(name.to_string(), map_value(&loaded));
+            m
+        } else {
+            loaded
+        };
+        for (k, v) in &facts {
+            self.hs.include_vars.insert(k.clone(), v.clone());
+        }
+        self.hs.refresh();
+        Exec::Result(result_map(&[
+            ("ansible_facts", map_value(&facts)),
+            (
+                "ansible_included_var_files",
+                Value::from(
+                    files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            ("changed", Value::from(false)),
+        ]))
+    }
+}
+
+enum Exec {
+    Result(IndexMap<String, Value>),
+    Flow(Flow),
+}
+
+fn fancy_match(re: &str, s: &str) -> bool {
+    regex_lite_match(re, s)
+}
+
+/// A small anchored-at-start regex match used for include_vars `files_matching`
+/// (Python's re.search): we support plain substrings and `.*` wildcards.
+fn regex_lite_match(re: &str, s: &str) -> bool {
+    let parts: Vec<&str> = re.split(".*").collect();
+    let mut pos = 0;
+    for p in parts {
+        let p = p
+            .trim_start_matches('^')
+            .trim_end_matches('$')
+            .replace("\\.", ".");
+        match s[pos..].find(&p) {
+            Some(i) => pos += i + p.len(),
+            None => return false,
+        }
+    }
+    true
+}
+
+fn fmt_secs(s: f64) -> String {
+    if s.fract() == 0.0 {
+        format!("{}", s as i64)
+    } else {
+        format!("{s}")
+    }
+}
+
+fn apply_to_common(a: &Value) -> Common {
+    let mut c = Common::default();
+    if let Ok(t) = a.get_attr("tags")
+        && !t.is_undefined()
+    {
+        c.tags = match t.kind() {
+            ValueKind::Seq => t
+                .try_iter()
+                .map(|i| i.map(|x| x.to_string()).collect())
+                .unwrap_or_default(),
+            _ => t
+                .to_string()
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .collect(),
+        };
+    }
+    if let Ok(w) = a.get_attr("when")
+        && !w.is_undefined()
+    {
+        c.when = match w.kind() {
+            ValueKind::Seq => w.try_iter().map(|i| i.collect()).unwrap_or_default(),
+            _ => vec![w],
+        };
+    }
+    for (k, slot) in [
+        ("become", &mut c.r#become),
+        ("ignore_errors", &mut c.ignore_errors),
+        ("no_log", &mut c.no_log),
+    ] {
+        if let Ok(v) = a.get_attr(k)
+            && !v.is_undefined()
+        {
+            *slot = Some(v);
+        }
+    }
+    c
+}
+
+/// `environment:` as a list of (name, value); a list of dicts is merged in order.
+fn env_pairs(v: &Value) -> Vec<(String, String)> {
+    let mut out: IndexMap<String, String> = IndexMap::new();
+    let maps: Vec<Value> = match v.kind() {
+        ValueKind::Seq => v.try_iter().map(|i| i.collect()).unwrap_or_default(),
+        _ => vec![v.clone()],
+    };
+    for m in maps {
+        if m.kind() != ValueKind::Map {
+            continue;
+        }
+        if let Ok(keys) = m.try_iter() {
+            for k in keys {
+                let val = m.get_item(&k).unwrap_or_default();
+                out.insert(k.to_string(), agent_modules::spec::value_to_string(&val));
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Remove `omit` placeholders inside nested values.
+fn strip_omit(v: &Value, omit: &str) -> Value {
+    match v.kind() {
+        ValueKind::Map => {
+            let Ok(keys) = v.try_iter() else {
+                return v.clone();
+            };
+            Value::from_pairs(keys.filter_map(|k| {
+                let val = v.get_item(&k).unwrap_or_default();
+                if val.as_str() == Some(omit) {
+                    None
+                } else {
+                    Some((k, strip_omit(&val, omit)))
+                }
+            }))
+        }
+        ValueKind::Seq => Value::from(
+            v.try_iter()
+                .map(|it| {
+                    it.filter(|x| x.as_str() != Some(omit))
+                        .map(|x| strip_omit(&x, omit))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
+        ),
+        _ => v.clone(),
+    }
+}
+
+/// The result Ansible shows for a `no_log` task.
+fn censor(r: &Value) -> Value {
+    let mut m: IndexMap<String, Value> = IndexMap::new();
+    m.insert(
+        "censored".into(),
+        Value::from("the output has been hidden due to the fact that 'no_log: true' was specified for this result"),
+    );
+    for k in ["changed", "failed", "skipped", "_ansible_item_label"] {
+        if let Ok(v) = r.get_attr(k)
+            && !v.is_undefined()
+        {
+            m.insert(k.into(), v);
+        }
+    }
+    map_value(&m)
+}
+
+/// The fully qualified action name (`copy` → `ansible.builtin.copy`).
+fn qualified(action: &str) -> String {
+    if action.contains('.') {
+        action.to_string()
+    } else {
+        format!("ansible.builtin.{action}")
+    }
+}
+
+fn resolve_shown(dir: &Path, role: Option<&Arc<RoleInstance>>, file: &str) -> String {
+    crate::loader::playbook::resolve_tasks_file(dir, role, file)
+        .display()
+        .to_string()
+}

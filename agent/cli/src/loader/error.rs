@@ -1,0 +1,61 @@
+//! Load errors: every one names the file, line and column and says what to do.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use agent_yaml::Pos;
+
+/// A place in a source file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loc {
+    pub file: Arc<str>,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl Loc {
+    pub fn new(file: &Arc<str>, pos: Pos) -> Loc {
+        Loc {
+            file: file.clone(),
+            line: pos.line,
+            col: pos.col,
+        }
+    }
+}
+
+impl fmt::Display for Loc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{loc}: {msg}")]
+    At { loc: Loc, msg: String },
+    #[error("{}: {err}", path.display())]
+    Io { path: PathBuf, err: std::io::Error },
+    #[error("{0}")]
+    Yaml(#[from] agent_yaml::YamlError),
+    #[error("{0}")]
+    Inventory(#[from] agent_inventory::InventoryError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl LoadError {
+    pub fn at(loc: Loc, msg: impl Into<String>) -> LoadError {
+        LoadError::At {
+            loc,
+            msg: msg.into(),
+        }
+    }
+
+    pub fn io(path: &Path, err: std::io::Error) -> LoadError {
+        LoadError::Io {
+            path: path.to_path_buf(),
+            err,
+        }
+    }
+}

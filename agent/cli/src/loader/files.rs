@@ -1,0 +1,113 @@
+//! Reading YAML files once, and variable files (vars_files, include_vars, role vars and
+//! defaults, group_vars) as ordered maps.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use agent_yaml::{Kind, Node};
+use indexmap::IndexMap;
+use minijinja::Value;
+
+use super::error::{LoadError, Loc};
+
+/// A parsed YAML file: its name (for messages) and first document.
+pub struct YamlFile {
+    pub name: Arc<str>,
+    pub root: Option<Node>,
+}
+
+/// Read and parse one YAML file.
+pub fn read_yaml(path: &Path) -> Result<YamlFile, LoadError> {
+    let src = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, e))?;
+    let name: Arc<str> = Arc::from(path.display().to_string());
+    let root = agent_yaml::parse_one(&src, path)?;
+    Ok(YamlFile { name, root })
+}
+
+/// A variables file: a mapping (or empty). Anything else is an error at its position.
+pub fn read_vars_file(path: &Path) -> Result<IndexMap<String, Value>, LoadError> {
+    let f = read_yaml(path)?;
+    node_to_vars(&f.name, f.root.as_ref())
+}
+
+/// A mapping node as variables.
+pub fn node_to_vars(
+    file: &Arc<str>,
+    node: Option<&Node>,
+) -> Result<IndexMap<String, Value>, LoadError> {
+    let mut out = IndexMap::new();
+    let Some(node) = node else { return Ok(out) };
+    match &node.kind {
+        Kind::Null => {}
+        Kind::Map(entries) => {
+            for (k, v) in entries {
+                let key = match &k.kind {
+                    Kind::Str(s) => s.clone(),
+                    other => scalar_key(other).ok_or_else(|| {
+                        LoadError::at(Loc::new(file, k.pos), "variable names must be strings")
+                    })?,
+                };
+                out.insert(key, v.to_value());
+            }
+        }
+        _ => {
+            return Err(LoadError::at(
+                Loc::new(file, node.pos),
+                format!(
+                    "vars file must hold a dictionary (mapping) of variable names to values, but this is a {}",
+                    node.type_name()
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn scalar_key(k: &Kind) -> Option<String> {
+    match k {
+        Kind::Int(i) => Some(i.to_string()),
+        Kind::Bool(b) => Some(if *b { "True".into() } else { "False".into() }),
+        _ => None,
+    }
+}
+
+/// The first of `dir/main.yml`, `dir/main.yaml`, `dir/main` (file) or `dir/main/`
+/// (a directory of such files) that exists, for role parts and `*_from`.
+pub fn find_main(dir: &Path, stem: &str) -> Vec<PathBuf> {
+    for ext in [".yml", ".yaml", "", ".json"] {
+        let p = dir.join(format!("{stem}{ext}"));
+        if p.is_file() {
+            return vec![p];
+        }
+    }
+    let d = dir.join(stem);
+    if d.is_dir() {
+        return vars_dir_files(&d);
+    }
+    Vec::new()
+}
+
+/// The files of a vars directory, sorted, recursively, with YAML/JSON extensions or none.
+pub fn vars_dir_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            out.extend(vars_dir_files(&p));
+        } else {
+            match p.extension().and_then(|e| e.to_str()) {
+                None | Some("yml") | Some("yaml") | Some("json") => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,148 @@
+//! Ansible's `k=v` argument strings (`copy: src=a dest=b`), split as parse_kv splits them:
+//! on spaces outside quotes and outside `{{ }}` / `{% %}`, quotes removed from values.
+
+use indexmap::IndexMap;
+use minijinja::Value;
+
+/// Split a string into shell-like words, keeping Jinja2 expressions and quoted parts whole.
+pub fn split_args(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut depth = 0usize;
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if quote.is_none() && c == '{' && matches!(next, Some('{') | Some('%') | Some('#')) {
+            depth += 1;
+            cur.push(c);
+            cur.push(next.unwrap_or('{'));
+            i += 2;
+            continue;
+        }
+        if quote.is_none() && depth > 0 && matches!(c, '}' | '%' | '#') && next == Some('}') {
+            depth -= 1;
+            cur.push(c);
+            cur.push('}');
+            i += 2;
+            continue;
+        }
+        if depth == 0 {
+            if let Some(q) = quote {
+                if c == q && (i == 0 || chars[i - 1] != '\\') {
+                    quote = None;
+                }
+                cur.push(c);
+                i += 1;
+                continue;
+            }
+            if c == '"' || c == '\'' {
+                quote = Some(c);
+                cur.push(c);
+                i += 1;
+                continue;
+            }
+            if c.is_whitespace() {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                i += 1;
+                continue;
+            }
+        }
+        cur.push(c);
+        i += 1;
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn unquote(s: &str) -> String {
+    let b = s.as_bytes();
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        s[1..s.len() - 1].replace(&format!("\\{}", b[0] as char), &(b[0] as char).to_string())
+    } else {
+        s.to_string()
+    }
+}
+
+/// Parse `k=v` words; words that are not `k=v` make `_raw_params` when `free_form`,
+/// else they are returned as errors.
+pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, String> {
+    let mut out = IndexMap::new();
+    let mut raw: Vec<String> = Vec::new();
+    // For free-form modules only keys the module knows are taken from the string; the
+    // rest stays in the command line (Ansible: chdir, creates, removes, ...).
+    const FREE_FORM_KEYS: &[&str] = &[
+        "creates",
+        "removes",
+        "chdir",
+        "executable",
+        "warn",
+        "stdin",
+        "stdin_add_newline",
+        "strip_empty_ends",
+        "argv",
+        "cmd",
+        "expand_argument_vars",
+    ];
+    let s = s.trim();
+    for word in split_args(s) {
+        let kv = word.split_once('=').filter(|(k, _)| {
+            !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        match kv {
+            Some((k, v)) if !free_form || FREE_FORM_KEYS.contains(&k) => {
+                out.insert(k.to_string(), Value::from(unquote(v)));
+            }
+            _ => {
+                if free_form {
+                    raw.push(word);
+                } else {
+                    return Err(format!(
+                        "this module takes key=value arguments, but '{word}' is not one (quote values with spaces)"
+                    ));
+                }
+            }
+        }
+    }
+    if free_form && !raw.is_empty() {
+        // Keep the original spacing of the command part.
+        let joined = raw.join(" ");
+        out.insert("_raw_params".into(), Value::from(joined));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_kv_with_quotes_and_jinja() {
+        let m = parse_kv(
+            "src=a.txt dest='/tmp/a b' mode={{ m | default('0644') }}",
+            false,
+        )
+        .unwrap();
+        assert_eq!(m["src"].as_str(), Some("a.txt"));
+        assert_eq!(m["dest"].as_str(), Some("/tmp/a b"));
+        assert_eq!(m["mode"].as_str(), Some("{{ m | default('0644') }}"));
+    }
+
+    #[test]
+    fn free_form_keeps_command() {
+        let m = parse_kv("echo hello world creates=/tmp/x", true).unwrap();
+        assert_eq!(m["_raw_params"].as_str(), Some("echo hello world"));
+        assert_eq!(m["creates"].as_str(), Some("/tmp/x"));
+    }
+
+    #[test]
+    fn non_kv_word_is_an_error_for_kv_modules() {
+        assert!(parse_kv("path=/x oops", false).is_err());
+    }
+}

@@ -1,0 +1,113 @@
+//! The loaded, validated playbook: plays, blocks and tasks as plain data. Values that
+//! may hold templates are kept raw; the engine renders them when a task runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use minijinja::Value;
+
+use super::error::Loc;
+
+/// Keywords that blocks, roles and imports pass down to the tasks inside them.
+#[derive(Debug, Clone, Default)]
+pub struct Common {
+    /// `when` conditions (strings, or literal bools), all must hold.
+    pub when: Vec<Value>,
+    pub tags: Vec<String>,
+    pub vars: IndexMap<String, Value>,
+    pub r#become: Option<Value>,
+    pub become_user: Option<Value>,
+    pub ignore_errors: Option<Value>,
+    pub no_log: Option<Value>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<Value>,
+    pub environment: Option<Value>,
+    pub run_once: Option<Value>,
+    pub delegate_to: Option<Value>,
+    pub any_errors_fatal: Option<Value>,
+}
+
+/// A loop: `loop:` items, or `with_<lookup>:` terms.
+#[derive(Debug, Clone)]
+pub enum Loop {
+    Items(Value),
+    Lookup { name: String, terms: Value },
+}
+
+/// A role as it is used at one place in a play (name, path, its variables, the
+/// parameters it was given).
+#[derive(Debug)]
+pub struct RoleInstance {
+    pub name: String,
+    pub path: PathBuf,
+    pub defaults: IndexMap<String, Value>,
+    pub vars: IndexMap<String, Value>,
+    pub params: IndexMap<String, Value>,
+    pub handlers: Vec<Item>,
+    /// `public: true` (import_role, roles:) makes vars/defaults visible to the play.
+    pub public: bool,
+}
+
+#[derive(Debug)]
+pub struct Task {
+    pub common: Common,
+    pub name: Option<String>,
+    /// The action as written (e.g. `ansible.builtin.copy`) and its short form.
+    pub action: String,
+    pub short: String,
+    pub args: IndexMap<String, Value>,
+    pub loc: Loc,
+    pub loop_: Option<Loop>,
+    pub loop_control: Option<Value>,
+    pub register: Option<String>,
+    pub notify: Vec<String>,
+    pub listen: Vec<String>,
+    pub changed_when: Option<Value>,
+    pub failed_when: Option<Value>,
+    pub until: Option<Value>,
+    pub retries: Option<Value>,
+    pub delay: Option<Value>,
+    pub role: Option<Arc<RoleInstance>>,
+}
+
+#[derive(Debug)]
+pub struct Block {
+    pub common: Common,
+    pub name: Option<String>,
+    pub block: Vec<Item>,
+    pub rescue: Vec<Item>,
+    pub always: Vec<Item>,
+    pub loc: Loc,
+    pub role: Option<Arc<RoleInstance>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Item {
+    Task(Arc<Task>),
+    Block(Arc<Block>),
+}
+
+#[derive(Debug)]
+pub struct Play {
+    pub name: String,
+    pub hosts: String,
+    pub gather_facts: Option<Value>,
+    pub common: Common,
+    pub vars_files: Vec<Value>,
+    pub pre_tasks: Vec<Item>,
+    /// Roles, then tasks (one section: handlers flush after it).
+    pub main: Vec<Item>,
+    pub post_tasks: Vec<Item>,
+    pub handlers: Vec<Item>,
+    pub roles: Vec<Arc<RoleInstance>>,
+    pub force_handlers: bool,
+    pub loc: Loc,
+    pub dir: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct Playbook {
+    pub path: PathBuf,
+    pub plays: Vec<Play>,
+}

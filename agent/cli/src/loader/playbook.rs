@@ -1,0 +1,1306 @@
+//! Plays, blocks and tasks from YAML nodes, with roles and static imports expanded.
+//! Everything is checked here, before the first task runs: keywords, module names,
+//! arguments that are not templated, role and file references.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use agent_modules::registry;
+use agent_modules::spec::closest;
+use agent_template::Templar;
+use agent_yaml::{Kind, Node};
+use indexmap::IndexMap;
+use minijinja::Value;
+
+use super::error::{LoadError, Loc};
+use super::files::{find_main, node_to_vars, read_vars_file, read_yaml};
+use super::kv::parse_kv;
+use super::model::*;
+use crate::engine::actions;
+
+/// Keywords a task may have (Ansible's Task, Base, Conditional, Taggable, Become,
+/// Delegatable, Notifiable, Loopable attributes).
+pub const TASK_KEYWORDS: &[&str] = &[
+    "name",
+    "action",
+    "local_action",
+    "args",
+    "async",
+    "poll",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "become_exe",
+    "changed_when",
+    "check_mode",
+    "collections",
+    "connection",
+    "debugger",
+    "delay",
+    "delegate_facts",
+    "delegate_to",
+    "diff",
+    "environment",
+    "failed_when",
+    "ignore_errors",
+    "ignore_unreachable",
+    "loop",
+    "loop_control",
+    "module_defaults",
+    "no_log",
+    "notify",
+    "port",
+    "register",
+    "remote_user",
+    "retries",
+    "run_once",
+    "tags",
+    "throttle",
+    "timeout",
+    "until",
+    "vars",
+    "when",
+    "listen",
+    "any_errors_fatal",
+];
+
+pub const BLOCK_KEYWORDS: &[&str] = &[
+    "block",
+    "rescue",
+    "always",
+    "name",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "become_exe",
+    "check_mode",
+    "collections",
+    "connection",
+    "debugger",
+    "delegate_facts",
+    "delegate_to",
+    "diff",
+    "environment",
+    "ignore_errors",
+    "ignore_unreachable",
+    "module_defaults",
+    "no_log",
+    "port",
+    "remote_user",
+    "run_once",
+    "tags",
+    "throttle",
+    "timeout",
+    "vars",
+    "when",
+    "any_errors_fatal",
+];
+
+pub const PLAY_KEYWORDS: &[&str] = &[
+    "hosts",
+    "name",
+    "gather_facts",
+    "gather_subset",
+    "gather_timeout",
+    "fact_path",
+    "vars",
+    "vars_files",
+    "vars_prompt",
+    "roles",
+    "pre_tasks",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "become_exe",
+    "tags",
+    "environment",
+    "any_errors_fatal",
+    "max_fail_percentage",
+    "serial",
+    "strategy",
+    "order",
+    "connection",
+    "remote_user",
+    "check_mode",
+    "diff",
+    "force_handlers",
+    "ignore_errors",
+    "ignore_unreachable",
+    "module_defaults",
+    "no_log",
+    "port",
+    "run_once",
+    "throttle",
+    "timeout",
+    "collections",
+    "debugger",
+    "import_playbook",
+    "ansible.builtin.import_playbook",
+];
+
+const ROLE_KEYWORDS: &[&str] = &[
+    "role",
+    "name",
+    "when",
+    "tags",
+    "vars",
+    "become",
+    "become_user",
+    "become_method",
+    "environment",
+    "ignore_errors",
+    "no_log",
+    "check_mode",
+    "diff",
+    "delegate_to",
+    "run_once",
+    "any_errors_fatal",
+    "connection",
+    "remote_user",
+    "collections",
+    "module_defaults",
+    "debugger",
+    "port",
+    "throttle",
+    "timeout",
+];
+
+/// The loader: a playbook and everything it references.
+pub struct Loader {
+    pub roles_path: Vec<PathBuf>,
+    /// Roles already placed in the current play (path + params), for deduplication.
+    seen_roles: HashSet<String>,
+    /// Files being imported (cycle detection).
+    stack: Vec<PathBuf>,
+}
+
+fn loc(file: &Arc<str>, n: &Node) -> Loc {
+    Loc::new(file, n.pos)
+}
+
+fn key_str<'a>(file: &Arc<str>, k: &'a Node) -> Result<&'a str, LoadError> {
+    k.as_str().ok_or_else(|| {
+        LoadError::at(
+            loc(file, k),
+            format!("keys must be strings, not {}", k.type_name()),
+        )
+    })
+}
+
+fn expect_map<'a>(
+    file: &Arc<str>,
+    n: &'a Node,
+    what: &str,
+) -> Result<&'a [(Node, Node)], LoadError> {
+    n.as_map().ok_or_else(|| {
+        LoadError::at(
+            loc(file, n),
+            format!(
+                "{what} must be a dictionary (mapping), but this is a {}",
+                n.type_name()
+            ),
+        )
+    })
+}
+
+fn expect_list<'a>(file: &Arc<str>, n: &'a Node, what: &str) -> Result<&'a [Node], LoadError> {
+    match &n.kind {
+        Kind::Seq(s) => Ok(s),
+        Kind::Null => Ok(&[]),
+        _ => Err(LoadError::at(
+            loc(file, n),
+            format!("{what} must be a list, but this is a {}", n.type_name()),
+        )),
+    }
+}
+
+fn string_list(n: &Node) -> Vec<String> {
+    match &n.kind {
+        Kind::Seq(s) => s.iter().map(scalar_string).collect(),
+        Kind::Null => Vec::new(),
+        Kind::Str(s) => s
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        _ => vec![scalar_string(n)],
+    }
+}
+
+fn scalar_string(n: &Node) -> String {
+    match &n.kind {
+        Kind::Str(s) | Kind::Unsafe(s) | Kind::Vault(s) => s.clone(),
+        Kind::Int(i) => i.to_string(),
+        Kind::Float(f) => f.to_string(),
+        Kind::Bool(b) => {
+            if *b {
+                "True".into()
+            } else {
+                "False".into()
+            }
+        }
+        Kind::Null => String::new(),
+        _ => n.to_value().to_string(),
+    }
+}
+
+fn when_list(n: &Node) -> Vec<Value> {
+    match &n.kind {
+        Kind::Seq(s) => s.iter().map(Node::to_value).collect(),
+        Kind::Null => Vec::new(),
+        _ => vec![n.to_value()],
+    }
+}
+
+fn unknown_keyword(
+    file: &Arc<str>,
+    k: &Node,
+    key: &str,
+    allowed: &[&str],
+    what: &str,
+) -> LoadError {
+    let hint = closest(key, allowed.iter().copied());
+    let mut msg = format!("'{key}' is not a valid attribute for a {what}");
+    if let Some(h) = hint.first() {
+        msg.push_str(&format!("; did you mean '{h}'?"));
+    }
+    LoadError::at(loc(file, k), msg)
+}
+
+/// Set one of the inherited keywords. Returns false when `key` is not one of them.
+fn set_common(c: &mut Common, file: &Arc<str>, key: &str, v: &Node) -> Result<bool, LoadError> {
+    match key {
+        "when" => c.when = when_list(v),
+        "tags" => c.tags = string_list(v),
+        "vars" => {
+            if !v.is_null() {
+                if let Some(seq) = v.as_seq() {
+                    // Old list-of-dicts form.
+                    for item in seq {
+                        c.vars.extend(node_to_vars(file, Some(item))?);
+                    }
+                } else {
+                    expect_map(file, v, "vars")?;
+                    c.vars = node_to_vars(file, Some(v))?;
+                }
+            }
+        }
+        "become" => c.r#become = Some(v.to_value()),
+        "become_user" => c.become_user = Some(v.to_value()),
+        "ignore_errors" => c.ignore_errors = Some(v.to_value()),
+        "no_log" => c.no_log = Some(v.to_value()),
+        "check_mode" => c.check_mode = Some(v.to_value()),
+        "diff" => c.diff = Some(v.to_value()),
+        "environment" => c.environment = Some(v.to_value()),
+        "run_once" => c.run_once = Some(v.to_value()),
+        "delegate_to" => c.delegate_to = Some(v.to_value()),
+        "any_errors_fatal" => c.any_errors_fatal = Some(v.to_value()),
+        // Accepted and meaningless for a local run.
+        "become_method" | "become_flags" | "become_exe" | "collections" | "connection"
+        | "debugger" | "module_defaults" | "port" | "remote_user" | "throttle" | "timeout"
+        | "ignore_unreachable" | "delegate_facts" => {}
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Parse `when:` etc. strings to catch template syntax errors at load time.
+fn check_template_syntax(file: &Arc<str>, n: &Node, expr: bool) -> Result<(), LoadError> {
+    let Some(s) = n.as_str() else { return Ok(()) };
+    crate::engine::syntax::check(s, expr)
+        .map_err(|e| LoadError::at(loc(file, n), format!("template error: {e}")))
+}
+
+impl Loader {
+    pub fn new(roles_path: Vec<PathBuf>) -> Loader {
+        Loader {
+            roles_path,
+            seen_roles: HashSet::new(),
+            stack: Vec::new(),
+        }
+    }
+
+    /// Load a playbook file (plays and `import_playbook`s).
+    pub fn load_playbook(&mut self, path: &Path) -> Result<Playbook, LoadError> {
+        let mut plays = Vec::new();
+        self.load_plays_into(path, &mut plays)?;
+        Ok(Playbook {
+            path: path.to_path_buf(),
+            plays,
+        })
+    }
+
+    fn load_plays_into(&mut self, path: &Path, plays: &mut Vec<Play>) -> Result<(), LoadError> {
+        let canon = path.canonicalize().map_err(|e| LoadError::io(path, e))?;
+        if self.stack.contains(&canon) {
+            return Err(LoadError::Other(format!(
+                "{}: import_playbook cycle: this playbook imports itself (through {})",
+                path.display(),
+                self.stack
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" -> ")
+            )));
+        }
+        let f = read_yaml(path)?;
+        let file = f.name.clone();
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let Some(root) = f.root else {
+            return Err(LoadError::Other(format!(
+                "{}: the playbook is empty: it must be a list of plays",
+                path.display()
+            )));
+        };
+        let list = expect_list(&file, &root, "a playbook")?;
+        self.stack.push(canon);
+        for pn in list {
+            let entries = expect_map(&file, pn, "a play")?;
+            if let Some(imp) = pn
+                .get("import_playbook")
+                .or_else(|| pn.get("ansible.builtin.import_playbook"))
+            {
+                let name = imp.as_str().ok_or_else(|| {
+                    LoadError::at(loc(&file, imp), "import_playbook takes a file name")
+                })?;
+                let target = dir.join(name);
+                if !target.is_file() {
+                    return Err(LoadError::at(
+                        loc(&file, imp),
+                        format!(
+                            "could not find the playbook to import: {}",
+                            target.display()
+                        ),
+                    ));
+                }
+                for (k, _) in entries {
+                    let key = key_str(&file, k)?;
+                    if !matches!(
+                        key,
+                        "import_playbook"
+                            | "ansible.builtin.import_playbook"
+                            | "name"
+                            | "vars"
+                            | "when"
+                            | "tags"
+                    ) {
+                        return Err(unknown_keyword(
+                            &file,
+                            k,
+                            key,
+                            &["import_playbook", "name", "vars", "tags", "when"],
+                            "import_playbook",
+                        ));
+                    }
+                }
+                self.load_plays_into(&target, plays)?;
+                continue;
+            }
+            plays.push(self.load_play(&file, &dir, pn)?);
+        }
+        self.stack.pop();
+        Ok(())
+    }
+
+    fn load_play(&mut self, file: &Arc<str>, dir: &Path, pn: &Node) -> Result<Play, LoadError> {
+        self.seen_roles.clear();
+        let mut play = Play {
+            name: String::new(),
+            hosts: String::new(),
+            gather_facts: None,
+            common: Common::default(),
+            vars_files: Vec::new(),
+            pre_tasks: Vec::new(),
+            main: Vec::new(),
+            post_tasks: Vec::new(),
+            handlers: Vec::new(),
+            roles: Vec::new(),
+            force_handlers: false,
+            loc: loc(file, pn),
+            dir: dir.to_path_buf(),
+        };
+        let mut hosts_seen = false;
+        let mut roles_node = None;
+        let mut tasks_node = None;
+        for (k, v) in expect_map(file, pn, "a play")? {
+            let key = key_str(file, k)?;
+            if set_common(&mut play.common, file, key, v)? {
+                if key == "when" {
+                    return Err(LoadError::at(
+                        loc(file, k),
+                        "'when' is not a valid attribute for a play",
+                    ));
+                }
+                continue;
+            }
+            match key {
+                "hosts" => {
+                    hosts_seen = true;
+                    play.hosts = match &v.kind {
+                        Kind::Seq(s) => s.iter().map(scalar_string).collect::<Vec<_>>().join(","),
+                        _ => scalar_string(v),
+                    };
+                }
+                "name" => play.name = scalar_string(v),
+                "gather_facts" => play.gather_facts = Some(v.to_value()),
+                "vars_files" => {
+                    play.vars_files = match &v.kind {
+                        Kind::Seq(s) => s.iter().map(Node::to_value).collect(),
+                        Kind::Null => Vec::new(),
+                        _ => vec![v.to_value()],
+                    }
+                }
+                "pre_tasks" => play.pre_tasks = self.load_items(file, dir, v, None, false)?,
+                "tasks" => tasks_node = Some(v),
+                "post_tasks" => play.post_tasks = self.load_items(file, dir, v, None, false)?,
+                "handlers" => play.handlers = self.load_items(file, dir, v, None, true)?,
+                "roles" => roles_node = Some(v),
+                "force_handlers" => play.force_handlers = v.to_value().is_true(),
+                "gather_subset"
+                | "gather_timeout"
+                | "fact_path"
+                | "vars_prompt"
+                | "max_fail_percentage"
+                | "serial"
+                | "strategy"
+                | "order" => {}
+                _ => return Err(unknown_keyword(file, k, key, PLAY_KEYWORDS, "play")),
+            }
+        }
+        if !hosts_seen {
+            return Err(LoadError::at(
+                loc(file, pn),
+                "the field 'hosts' is required but was not set",
+            ));
+        }
+        if play.name.is_empty() {
+            play.name = play.hosts.clone();
+        }
+        if let Some(rn) = roles_node {
+            for r in expect_list(file, rn, "roles")? {
+                if let Some(item) = self.load_role_ref(file, dir, r, &mut play.roles)? {
+                    play.main.push(item);
+                }
+            }
+        }
+        if let Some(tn) = tasks_node {
+            play.main
+                .extend(self.load_items(file, dir, tn, None, false)?);
+        }
+        // Role handlers come before the play's own, in role order.
+        let mut handlers = Vec::new();
+        for r in &play.roles {
+            handlers.extend(r.handlers.iter().cloned());
+        }
+        handlers.append(&mut play.handlers);
+        play.handlers = handlers;
+        Ok(play)
+    }
+
+    /// A list of tasks and blocks.
+    pub fn load_items(
+        &mut self,
+        file: &Arc<str>,
+        dir: &Path,
+        n: &Node,
+        role: Option<&Arc<RoleInstance>>,
+        handlers: bool,
+    ) -> Result<Vec<Item>, LoadError> {
+        let mut out = Vec::new();
+        for tn in expect_list(file, n, "a task list")? {
+            out.push(self.load_item(file, dir, tn, role, handlers)?);
+        }
+        Ok(out)
+    }
+
+    fn load_item(
+        &mut self,
+        file: &Arc<str>,
+        dir: &Path,
+        tn: &Node,
+        role: Option<&Arc<RoleInstance>>,
+        handlers: bool,
+    ) -> Result<Item, LoadError> {
+        let entries = expect_map(file, tn, "a task")?;
+        if tn.get("block").is_some() {
+            return self.load_block(file, dir, tn, entries, role, handlers);
+        }
+        for k in ["rescue", "always"] {
+            if let Some(v) = tn.get(k) {
+                return Err(LoadError::at(
+                    loc(file, v),
+                    format!("'{k}' is only valid in a block that has a 'block' section"),
+                ));
+            }
+        }
+        self.load_task(file, dir, tn, entries, role, handlers)
+    }
+
+    fn load_block(
+        &mut self,
+        file: &Arc<str>,
+        dir: &Path,
+        tn: &Node,
+        entries: &[(Node, Node)],
+        role: Option<&Arc<RoleInstance>>,
+        handlers: bool,
+    ) -> Result<Item, LoadError> {
+        let mut b = Block {
+            common: Common::default(),
+            name: None,
+            block: Vec::new(),
+            rescue: Vec::new(),
+            always: Vec::new(),
+            loc: loc(file, tn),
+            role: role.cloned(),
+        };
+        for (k, v) in entries {
+            let key = key_str(file, k)?;
+            if key == "when" {
+                for c in v.as_seq().unwrap_or(std::slice::from_ref(v)) {
+                    check_template_syntax(file, c, true)?;
+                }
+            }
+            if set_common(&mut b.common, file, key, v)? {
+                continue;
+            }
+            match key {
+                "name" => b.name = Some(scalar_string(v)),
+                "block" => b.block = self.load_items(file, dir, v, role, handlers)?,
+                "rescue" => b.rescue = self.load_items(file, dir, v, role, handlers)?,
+                "always" => b.always = self.load_items(file, dir, v, role, handlers)?,
+                _ => return Err(unknown_keyword(file, k, key, BLOCK_KEYWORDS, "block")),
+            }
+        }
+        Ok(Item::Block(Arc::new(b)))
+    }
+
+    fn load_task(
+        &mut self,
+        file: &Arc<str>,
+        dir: &Path,
+        tn: &Node,
+        entries: &[(Node, Node)],
+        role: Option<&Arc<RoleInstance>>,
+        handlers: bool,
+    ) -> Result<Item, LoadError> {
+        let mut t = Task {
+            common: Common::default(),
+            name: None,
+            action: String::new(),
+            short: String::new(),
+            args: IndexMap::new(),
+            loc: loc(file, tn),
+            loop_: None,
+            loop_control: None,
+            register: None,
+            notify: Vec::new(),
+            listen: Vec::new(),
+            changed_when: None,
+            failed_when: None,
+            until: None,
+            retries: None,
+            delay: None,
+            role: role.cloned(),
+        };
+        let mut action: Option<(&Node, &Node, String)> = None;
+        let mut extra_args: Option<&Node> = None;
+        for (k, v) in entries {
+            let key = key_str(file, k)?;
+            if matches!(key, "when" | "changed_when" | "failed_when" | "until") {
+                for c in v.as_seq().unwrap_or(std::slice::from_ref(v)) {
+                    check_template_syntax(file, c, true)?;
+                }
+            }
+            if set_common(&mut t.common, file, key, v)? {
+                continue;
+            }
+            match key {
+                "name" => t.name = Some(scalar_string(v)),
+                "register" => t.register = Some(scalar_string(v)),
+                "notify" => t.notify = string_list(v).into_iter().collect(),
+                "listen" => t.listen = string_list(v),
+                "loop" => t.loop_ = Some(Loop::Items(v.to_value())),
+                "loop_control" => t.loop_control = Some(v.to_value()),
+                "changed_when" => t.changed_when = Some(v.to_value()),
+                "failed_when" => t.failed_when = Some(v.to_value()),
+                "until" => t.until = Some(v.to_value()),
+                "retries" => t.retries = Some(v.to_value()),
+                "delay" => t.delay = Some(v.to_value()),
+                "args" => extra_args = Some(v),
+                "async" | "poll" => {}
+                "action" | "local_action" => {
+                    let (name, rest) = match &v.kind {
+                        Kind::Str(s) => {
+                            let s = s.trim();
+                            let (n, r) = s.split_once(char::is_whitespace).unwrap_or((s, ""));
+                            (n.to_string(), Some(r.to_string()))
+                        }
+                        Kind::Map(_) => {
+                            let m = v.get("module").and_then(Node::as_str).ok_or_else(|| {
+                                LoadError::at(
+                                    loc(file, v),
+                                    "action given as a dictionary needs a 'module' key",
+                                )
+                            })?;
+                            (m.to_string(), None)
+                        }
+                        _ => {
+                            return Err(LoadError::at(
+                                loc(file, v),
+                                "action must be a string or a dictionary",
+                            ));
+                        }
+                    };
+                    if action.is_some() {
+                        return Err(LoadError::at(
+                            loc(file, k),
+                            "conflicting action statements: a task can run only one module",
+                        ));
+                    }
+                    if key == "local_action" {
+                        t.common.delegate_to = Some(Value::from("localhost"));
+                    }
+                    match rest {
+                        Some(r) => {
+                            let free = action_free_form(&name);
+                            t.args =
+                                parse_kv(&r, free).map_err(|e| LoadError::at(loc(file, v), e))?;
+                        }
+                        None => {
+                            for (ak, av) in v.as_map().unwrap_or(&[]) {
+                                let an = key_str(file, ak)?;
+                                if an != "module" {
+                                    t.args.insert(an.to_string(), av.to_value());
+                                }
+                            }
+                        }
+                    }
+                    action = Some((k, v, name));
+                }
+                _ if key.starts_with("with_") => {
+                    let lookup = &key[5..];
+                    if !crate::engine::loops::lookup_exists(lookup) {
+                        return Err(LoadError::at(
+                            loc(file, k),
+                            format!(
+                                "unknown loop lookup '{key}': no lookup plugin named '{lookup}'"
+                            ),
+                        ));
+                    }
+                    if t.loop_.is_some() {
+                        return Err(LoadError::at(
+                            loc(file, k),
+                            "a task can have only one loop (loop or with_*)",
+                        ));
+                    }
+                    t.loop_ = Some(Loop::Lookup {
+                        name: lookup.to_string(),
+                        terms: v.to_value(),
+                    });
+                }
+                _ => {
+                    if action.is_some() {
+                        if is_action_name(key) {
+                            return Err(LoadError::at(
+                                loc(file, k),
+                                format!(
+                                    "conflicting action statements: '{}' and '{key}': a task can run only one module",
+                                    action.as_ref().map(|a| a.2.as_str()).unwrap_or_default()
+                                ),
+                            ));
+                        }
+                        return Err(unknown_action_or_keyword(file, k, key));
+                    }
+                    if !is_action_name(key) {
+                        return Err(unknown_action_or_keyword(file, k, key));
+                    }
+                    let free = action_free_form(key);
+                    t.args = match &v.kind {
+                        Kind::Map(m) => {
+                            let mut args = IndexMap::new();
+                            for (ak, av) in m {
+                                args.insert(key_str(file, ak)?.to_string(), av.to_value());
+                            }
+                            args
+                        }
+                        Kind::Null => IndexMap::new(),
+                        Kind::Str(s) => {
+                            parse_kv(s, free).map_err(|e| LoadError::at(loc(file, v), e))?
+                        }
+                        _ if free => {
+                            let mut a = IndexMap::new();
+                            a.insert("_raw_params".to_string(), Value::from(scalar_string(v)));
+                            a
+                        }
+                        _ => {
+                            return Err(LoadError::at(
+                                loc(file, v),
+                                format!(
+                                    "the arguments of '{key}' must be a dictionary or a k=v string, not a {}",
+                                    v.type_name()
+                                ),
+                            ));
+                        }
+                    };
+                    action = Some((k, v, key.to_string()));
+                }
+            }
+        }
+        if let Some(extra) = extra_args {
+            for (ak, av) in expect_map(file, extra, "args")? {
+                t.args
+                    .entry(key_str(file, ak)?.to_string())
+                    .or_insert_with(|| av.to_value());
+            }
+        }
+        let Some((ak, _av, name)) = action else {
+            return Err(LoadError::at(
+                loc(file, tn),
+                "no module/action detected in task: a task needs a module (e.g. 'copy:', 'command:') or a block",
+            ));
+        };
+        t.short = short_name(&name).to_string();
+        t.action = name;
+        if handlers && t.name.is_none() && t.listen.is_empty() {
+            return Err(LoadError::at(
+                loc(file, tn),
+                "a handler needs a 'name' (or 'listen') so that tasks can notify it",
+            ));
+        }
+        // Static imports are expanded now.
+        match t.short.as_str() {
+            "import_tasks" => return self.expand_import_tasks(file, dir, &t, ak, role, handlers),
+            "import_role" => return self.expand_import_role(file, dir, &t, ak),
+            _ => {}
+        }
+        validate_args(file, ak, &t)?;
+        for n in ["include_tasks", "include"] {
+            if t.short == n {
+                // Dynamic includes with a static file name are loaded now to validate them.
+                if let Some(f) = include_file_arg(&t.args).filter(|f| !Templar::is_template(f)) {
+                    let path = resolve_tasks_file(dir, role, &f);
+                    if !path.is_file() {
+                        return Err(LoadError::at(
+                            loc(file, ak),
+                            format!(
+                                "could not find or access '{f}' (looked for {})",
+                                path.display()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Item::Task(Arc::new(t)))
+    }
+
+    /// Load a tasks file into items (used by imports and, at run time, by includes).
+    pub fn load_tasks_file(
+        &mut self,
+        path: &Path,
+        role: Option<&Arc<RoleInstance>>,
+        handlers: bool,
+    ) -> Result<Vec<Item>, LoadError> {
+        let canon = path.canonicalize().map_err(|e| LoadError::io(path, e))?;
+        if self.stack.contains(&canon) {
+            return Err(LoadError::Other(format!(
+                "{}: import cycle: this file imports itself (through {})",
+                path.display(),
+                self.stack
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" -> ")
+            )));
+        }
+        let f = read_yaml(path)?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let Some(root) = f.root else {
+            return Ok(Vec::new());
+        };
+        self.stack.push(canon);
+        let r = self.load_items(&f.name, &dir, &root, role, handlers);
+        self.stack.pop();
+        r
+    }
+
+    fn expand_import_tasks(
+        &mut self,
+        file: &Arc<str>,
+        dir: &Path,
+        t: &Task,
+        at: &Node,
+        role: Option<&Arc<RoleInstance>>,
+        handlers: bool,
+    ) -> Result<Item, LoadError> {
+        let f = include_file_arg(&t.args)
+            .ok_or_else(|| LoadError::at(loc(file, at), "import_tasks needs a file name"))?;
+        if Templar::is_template(&f) {
+            return Err(LoadError::at(
+                loc(file, at),
+                "import_tasks is static: its file name cannot use variables known only at run time; use include_tasks",
+            ));
+        }
+        if t.loop_.is_some() {
+            return Err(LoadError::at(
+                loc(file, at),
+                "you cannot use loops on 'import_tasks' statements; use 'include_tasks' instead",
+            ));
+        }
+        let path = resolve_tasks_file(dir, role, &f);
+        if !path.is_file() {
+            return Err(LoadError::at(
+                loc(file, at),
+                format!(
+                    "could not find or access '{f}' (looked for {})",
+                    path.display()
+                ),
+            ));
+        }
+        let items = self.load_tasks_file(&path, role, handlers)?;
+        Ok(Item::Block(Arc::new(Block {
+            common: t.common.clone(),
+            name: t.name.clone(),
+            block: items,
+            rescue: Vec::new(),
+            always: Vec::new(),
+            loc: t.loc.clone(),
+            role: role.cloned(),
+        })))
+    }
+
+    fn expand_import_role(
+        &mut self,
+        file: &Arc<str>,
+        dir: &Path,
+        t: &Task,
+        at: &Node,
+    ) -> Result<Item, LoadError> {
+        let name = t
+            .args
+            .get("name")
+            .or_else(|| t.args.get("role"))
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| LoadError::at(loc(file, at), "import_role needs 'name'"))?
+            .to_string();
+        let opts = RoleOpts::from_args(&t.args);
+        let loc_ = loc(file, at);
+        let (_role, items) =
+            self.instantiate_role(&loc_, dir, &name, IndexMap::new(), &opts, true)?;
+        Ok(Item::Block(Arc::new(Block {
+            common: t.common.clone(),
+            name: t.name.clone(),
+            block: items,
+            rescue: Vec::new(),
+            always: Vec::new(),
+            loc: t.loc.clone(),
+            role: None,
+        })))
+    }
+
+    /// One entry of a play's `roles:` list. Returns None when deduplicated away.
+    fn load_role_ref(
+        &mut self,
+        file: &Arc<str>,
+        dir: &Path,
+        r: &Node,
+        play_roles: &mut Vec<Arc<RoleInstance>>,
+    ) -> Result<Option<Item>, LoadError> {
+        let mut common = Common::default();
+        let mut params = IndexMap::new();
+        let name = match &r.kind {
+            Kind::Str(s) => s.clone(),
+            Kind::Map(entries) => {
+                let mut name = None;
+                for (k, v) in entries {
+                    let key = key_str(file, k)?;
+                    if key == "role" || key == "name" {
+                        name = Some(scalar_string(v));
+                        continue;
+                    }
+                    if set_common(&mut common, file, key, v)? {
+                        continue;
+                    }
+                    // Anything else is a role parameter (Ansible's old style).
+                    let _ = ROLE_KEYWORDS;
+                    params.insert(key.to_string(), v.to_value());
+                }
+                name.ok_or_else(|| {
+                    LoadError::at(loc(file, r), "a role entry needs 'role' (or 'name')")
+                })?
+            }
+            _ => {
+                return Err(LoadError::at(
+                    loc(file, r),
+                    "a role entry must be a name or a dictionary with 'role'",
+                ));
+            }
+        };
+        // `vars:` on a role entry are role params in Ansible.
+        params.extend(std::mem::take(&mut common.vars));
+        let l = loc(file, r);
+        let (inst, items) =
+            self.instantiate_role(&l, dir, &name, params, &RoleOpts::default(), true)?;
+        let Some(inst) = inst else { return Ok(None) };
+        play_roles.push(inst.clone());
+        Ok(Some(Item::Block(Arc::new(Block {
+            common,
+            name: None,
+            block: items,
+            rescue: Vec::new(),
+            always: Vec::new(),
+            loc: l,
+            role: Some(inst),
+        }))))
+    }
+
+    /// Find a role directory by name.
+    pub fn find_role(&self, dir: &Path, name: &str) -> Option<PathBuf> {
+        let mut candidates = vec![dir.join("roles").join(name)];
+        candidates.extend(self.roles_path.iter().map(|p| p.join(name)));
+        candidates.push(dir.join(name));
+        if Path::new(name).is_absolute() {
+            candidates.insert(0, PathBuf::from(name));
+        }
+        candidates.into_iter().find(|p| {
+            p.join("tasks").is_dir()
+                || p.join("meta").is_dir()
+                || p.join("handlers").is_dir()
+                || p.join("defaults").is_dir()
+                || p.join("vars").is_dir()
+        })
+    }
+
+    /// Load a role (with its dependencies first) into a role instance and its items.
+    /// Deduplication: the same role with the same parameters runs once per play unless
+    /// `allow_duplicates`.
+    pub fn instantiate_role(
+        &mut self,
+        at: &Loc,
+        dir: &Path,
+        name: &str,
+        params: IndexMap<String, Value>,
+        opts: &RoleOpts,
+        dedup: bool,
+    ) -> Result<(Option<Arc<RoleInstance>>, Vec<Item>), LoadError> {
+        let path = self.find_role(dir, name).ok_or_else(|| {
+            let mut searched = vec![dir.join("roles").display().to_string()];
+            searched.extend(self.roles_path.iter().map(|p| p.display().to_string()));
+            searched.push(dir.display().to_string());
+            LoadError::at(
+                at.clone(),
+                format!("the role '{name}' was not found in {}", searched.join(":")),
+            )
+        })?;
+        let canon = path.canonicalize().map_err(|e| LoadError::io(&path, e))?;
+        if self.stack.iter().any(|p| p == &canon) {
+            return Err(LoadError::at(
+                at.clone(),
+                format!("role dependency cycle: '{name}' depends on itself"),
+            ));
+        }
+        // meta/main.yml
+        let mut deps = Vec::new();
+        let mut allow_duplicates = false;
+        for mp in find_main(&path.join("meta"), "main") {
+            let f = read_yaml(&mp)?;
+            if let Some(root) = &f.root {
+                if let Some(ad) = root.get("allow_duplicates") {
+                    allow_duplicates = ad.to_value().is_true();
+                }
+                if let Some(d) = root.get("dependencies") {
+                    for dn in expect_list(&f.name, d, "dependencies")? {
+                        deps.push((f.name.clone(), dn.clone()));
+                    }
+                }
+            }
+        }
+        let key = format!(
+            "{}|{:?}|{:?}",
+            canon.display(),
+            params
+                .iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect::<Vec<_>>(),
+            opts.tasks_from
+        );
+        if dedup && !allow_duplicates && !self.seen_roles.insert(key) {
+            return Ok((None, Vec::new()));
+        }
+        let mut defaults = IndexMap::new();
+        for p in find_main(
+            &path.join("defaults"),
+            opts.defaults_from.as_deref().unwrap_or("main"),
+        ) {
+            defaults.extend(read_vars_file(&p)?);
+        }
+        let mut vars = IndexMap::new();
+        for p in find_main(
+            &path.join("vars"),
+            opts.vars_from.as_deref().unwrap_or("main"),
+        ) {
+            vars.extend(read_vars_file(&p)?);
+        }
+        let role_name = Path::new(name)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(name)
+            .to_string();
+        self.stack.push(canon);
+        // Dependencies first.
+        let mut items = Vec::new();
+        for (dfile, dn) in &deps {
+            let mut dcommon = Common::default();
+            let mut dparams = IndexMap::new();
+            let dname = match &dn.kind {
+                Kind::Str(s) => s.clone(),
+                Kind::Map(entries) => {
+                    let mut nm = None;
+                    for (k, v) in entries {
+                        let key = key_str(dfile, k)?;
+                        if key == "role" || key == "name" {
+                            nm = Some(scalar_string(v));
+                        } else if !set_common(&mut dcommon, dfile, key, v)? {
+                            dparams.insert(key.to_string(), v.to_value());
+                        }
+                    }
+                    nm.ok_or_else(|| LoadError::at(loc(dfile, dn), "a dependency needs 'role'"))?
+                }
+                _ => {
+                    return Err(LoadError::at(
+                        loc(dfile, dn),
+                        "a dependency must be a role name or a dictionary with 'role'",
+                    ));
+                }
+            };
+            dparams.extend(std::mem::take(&mut dcommon.vars));
+            let dl = loc(dfile, dn);
+            let (dinst, ditems) = self
+                .instantiate_role(&dl, &path, &dname, dparams, &RoleOpts::default(), true)
+                .or_else(|e| {
+                    // Dependencies are also looked up beside the playbook.
+                    if matches!(&e, LoadError::At { msg, .. } if msg.contains("was not found")) {
+                        self.instantiate_role(
+                            &dl,
+                            dir,
+                            &dname,
+                            IndexMap::new(),
+                            &RoleOpts::default(),
+                            true,
+                        )
+                    } else {
+                        Err(e)
+                    }
+                })?;
+            if let Some(dinst) = dinst {
+                items.push(Item::Block(Arc::new(Block {
+                    common: dcommon,
+                    name: None,
+                    block: ditems,
+                    rescue: Vec::new(),
+                    always: Vec::new(),
+                    loc: dl,
+                    role: Some(dinst),
+                })));
+            }
+        }
+        let mut inst = RoleInstance {
+            name: role_name,
+            path: path.clone(),
+            defaults,
+            vars,
+            params,
+            handlers: Vec::new(),
+            public: opts.public,
+        };
+        // Handlers and tasks refer to the instance; build it in two steps.
+        let placeholder = Arc::new(RoleInstance {
+            name: inst.name.clone(),
+            path: inst.path.clone(),
+            defaults: inst.defaults.clone(),
+            vars: inst.vars.clone(),
+            params: inst.params.clone(),
+            handlers: Vec::new(),
+            public: inst.public,
+        });
+        let mut handlers = Vec::new();
+        for hp in find_main(
+            &path.join("handlers"),
+            opts.handlers_from.as_deref().unwrap_or("main"),
+        ) {
+            handlers.extend(self.load_tasks_file(&hp, Some(&placeholder), true)?);
+        }
+        inst.handlers = handlers;
+        let inst = Arc::new(inst);
+        let tasks_from = opts.tasks_from.as_deref().unwrap_or("main");
+        let task_files = find_main(&path.join("tasks"), tasks_from);
+        if task_files.is_empty() && opts.tasks_from.is_some() {
+            self.stack.pop();
+            return Err(LoadError::at(
+                at.clone(),
+                format!(
+                    "could not find tasks_from '{tasks_from}' in role '{name}' ({})",
+                    path.join("tasks").display()
+                ),
+            ));
+        }
+        for tp in task_files {
+            items.extend(self.load_tasks_file(&tp, Some(&inst), false)?);
+        }
+        self.stack.pop();
+        Ok((Some(inst), items))
+    }
+}
+
+/// `tasks_from` and friends, for import_role / include_role.
+#[derive(Debug, Clone, Default)]
+pub struct RoleOpts {
+    pub tasks_from: Option<String>,
+    pub vars_from: Option<String>,
+    pub defaults_from: Option<String>,
+    pub handlers_from: Option<String>,
+    pub public: bool,
+}
+
+impl RoleOpts {
+    pub fn from_args(args: &IndexMap<String, Value>) -> RoleOpts {
+        let s = |k: &str| {
+            args.get(k).and_then(|v| v.as_str()).map(|s| {
+                s.trim_end_matches(".yml")
+                    .trim_end_matches(".yaml")
+                    .to_string()
+            })
+        };
+        RoleOpts {
+            tasks_from: s("tasks_from"),
+            vars_from: s("vars_from"),
+            defaults_from: s("defaults_from"),
+            handlers_from: s("handlers_from"),
+            public: args.get("public").is_some_and(|v| v.is_true()),
+        }
+    }
+}
+
+/// The short name of an action (`ansible.builtin.copy` → `copy`).
+pub fn short_name(name: &str) -> &str {
+    name.strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .or_else(|| name.strip_prefix("ansible.posix."))
+        .or_else(|| name.strip_prefix("community.general."))
+        .unwrap_or(name)
+}
+
+fn is_action_name(name: &str) -> bool {
+    let s = short_name(name);
+    registry::find(name).is_some() || actions::is_action(s)
+}
+
+fn action_free_form(name: &str) -> bool {
+    let s = short_name(name);
+    registry::find(name).is_some_and(|e| e.free_form) || actions::is_free_form(s)
+}
+
+fn unknown_action_or_keyword(file: &Arc<str>, k: &Node, key: &str) -> LoadError {
+    let candidates: Vec<&str> = registry::names()
+        .chain(actions::ACTIONS.iter().map(|a| a.name))
+        .chain(TASK_KEYWORDS.iter().copied())
+        .collect();
+    let hint = closest(short_name(key), candidates.iter().copied());
+    let mut msg = format!(
+        "couldn't resolve module/action '{key}': it is neither a task keyword nor a module the agent has"
+    );
+    if let Some(h) = hint.first() {
+        msg.push_str(&format!("; did you mean '{h}'?"));
+    }
+    LoadError::at(loc(file, k), msg)
+}
+
+fn include_file_arg(args: &IndexMap<String, Value>) -> Option<String> {
+    args.get("file")
+        .or_else(|| args.get("_raw_params"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
+/// Where an include/import looks for a tasks file: relative to the role's tasks/ dir,
+/// then to the including file's dir.
+pub fn resolve_tasks_file(dir: &Path, role: Option<&Arc<RoleInstance>>, f: &str) -> PathBuf {
+    let p = Path::new(f);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    let mut candidates = Vec::new();
+    if let Some(r) = role {
+        candidates.push(r.path.join("tasks").join(f));
+    }
+    candidates.push(dir.join(f));
+    candidates
+        .iter()
+        .find(|c| c.is_file())
+        .cloned()
+        .unwrap_or_else(|| candidates.pop().unwrap_or_default())
+}
+
+/// Validate a task's arguments now, with templated values left for run time.
+fn validate_args(file: &Arc<str>, at: &Node, t: &Task) -> Result<(), LoadError> {
+    let mut args = t.args.clone();
+    for v in args.values_mut() {
+        if v.as_str().is_some_and(Templar::is_template)
+            || !matches!(
+                v.kind(),
+                minijinja::value::ValueKind::String
+                    | minijinja::value::ValueKind::Number
+                    | minijinja::value::ValueKind::Bool
+                    | minijinja::value::ValueKind::None
+            )
+        {
+            // Templated or structured (may contain templates): checked at run time.
+            if v.as_str().is_some_and(Templar::is_template) {
+                *v = Value::from(());
+            }
+        }
+    }
+    let res = if let Some(entry) = registry::find(&t.action) {
+        (entry.validate)(&t.short, &args).map(|_| ())
+    } else {
+        actions::validate(&t.short, &args)
+    };
+    res.map_err(|e| {
+        LoadError::at(
+            loc(file, at),
+            format!(
+                "{} (in task '{}')",
+                e.msg,
+                t.name.as_deref().unwrap_or(&t.action)
+            ),
+        )
+    })
+}
+
+/// Helper for the engine: a dynamic include's items.
+pub fn load_include(
+    loader: &mut Loader,
+    dir: &Path,
+    role: Option<&Arc<RoleInstance>>,
+    file: &str,
+) -> Result<Vec<Item>, LoadError> {
+    let path = resolve_tasks_file(dir, role, file);
+    if !path.is_file() {
+        return Err(LoadError::Other(format!(
+            "could not find or access '{file}' (looked for {})",
+            path.display()
+        )));
+    }
+    loader.load_tasks_file(&path, role, false)
+}
