@@ -83,7 +83,7 @@ impl Diff {
         if let Some(h) = &self.after_header {
             m.insert("after_header".into(), Value::from(h.as_str()));
         }
-        Value::from_iter(m)
+        Value::from_pairs(m)
     }
 }
 

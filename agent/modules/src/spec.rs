@@ -326,7 +326,7 @@ fn coerce(name: &str, ty: Ty, v: &Value) -> Result<Value, ModuleError> {
                             .ok_or_else(|| type_error(name, v, "dict"))?;
                         m.insert(k.trim().to_string(), Value::from(val.trim()));
                     }
-                    Value::from_iter(m)
+                    Value::from_pairs(m)
                 }
             }
             _ => return Err(type_error(name, v, "dict")),

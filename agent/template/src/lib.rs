@@ -9,14 +9,46 @@
 //! first). A raw value that holds a template is rendered only when it is used, and may
 //! refer to other variables (Ansible's lazy templating). A variable that refers to itself
 //! is an error, not a hang.
+//!
+//! # Limits
+//!
+//! Every render runs with a fuel budget of [`FUEL`] minijinja instructions (roughly one
+//! per operation, plus one per 64 bytes of produced data), so a loop over a huge range or
+//! a runaway macro fails quickly instead of hanging; nesting (macros, includes, recursive
+//! loops) is limited to [`RECURSION_LIMIT`] levels; lazy variables may nest at most
+//! [`vars::MAX_LAZY_DEPTH`] deep, and a self-reference fails at once.
+//!
+//! # Undefined values
+//!
+//! As in Ansible: printing an undefined value, using it as a whole template's value, or
+//! as a condition's result is an error naming it (`'foo' is undefined`, `object of type
+//! 'dict' has no attribute 'zz'`), while `is defined`, `default()` and attribute access
+//! on undefined values (`foo.bar | default(1)`) work.
 
 pub mod filters;
 pub mod lookups;
 pub mod tests;
 
+mod errors;
+mod native;
+mod pymethods;
+mod vars;
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 pub use minijinja::Value;
+use minijinja::value::ValueKind;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+
+pub use native::{py_repr, py_str};
+use vars::Scope;
+
+/// Fuel (minijinja instructions) one render may use; see the crate docs.
+pub const FUEL: u64 = 20_000_000;
+/// Nesting limit for macros, includes and recursive loops.
+pub const RECURSION_LIMIT: usize = 200;
 
 /// An error from rendering: what failed, and in which template (file or string) and line.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -26,6 +58,16 @@ pub struct TemplateError {
     /// The template file, if the error happened in one.
     pub file: Option<PathBuf>,
     pub line: Option<usize>,
+    /// The failure is an undefined variable or attribute (Ansible's
+    /// `AnsibleUndefinedVariable`).
+    pub undefined: bool,
+}
+
+impl TemplateError {
+    /// An error with only a message.
+    pub fn new(message: impl Into<String>) -> TemplateError {
+        TemplateError { message: message.into(), file: None, line: None, undefined: false }
+    }
 }
 
 /// Where to find files for the `file`/`template` lookups, `first_found` and
@@ -48,7 +90,7 @@ impl Vars {
 }
 
 /// Per-render options a template file may change (also through a `#jinja2:` header).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FileOptions {
     pub trim_blocks: bool,
     pub lstrip_blocks: bool,
@@ -60,6 +102,12 @@ pub struct FileOptions {
     pub comment_start_string: String,
     pub comment_end_string: String,
     pub output_encoding: String,
+    /// Jinja2's `keep_trailing_newline` (only a `#jinja2:` header sets it).
+    pub keep_trailing_newline: bool,
+    /// The `src` argument as the user wrote it (`template_path`); defaults to the path.
+    pub template_path: Option<String>,
+    /// The destination (`template_destpath`).
+    pub dest_path: Option<String>,
 }
 
 impl Default for FileOptions {
@@ -75,19 +123,159 @@ impl Default for FileOptions {
             comment_start_string: "{#".into(),
             comment_end_string: "#}".into(),
             output_encoding: "utf-8".into(),
+            keep_trailing_newline: false,
+            template_path: None,
+            dest_path: None,
         }
     }
+}
+
+/// Prefix of the loader names of string templates (the rest is the source).
+const STR_PREFIX: &str = "\u{1}str:";
+/// Prefix of the loader names of single expressions (the rest is the expression).
+const EXPR_PREFIX: &str = "\u{1}expr:";
+/// The variable a compiled expression stores its value in.
+const RESULT_VAR: &str = "__agent_result";
+
+struct Inner {
+    /// The environment for strings in tasks and vars; compiled templates are cached in
+    /// it by source (through its loader).
+    env: Environment<'static>,
+    /// Which sources are exactly one expression, by source.
+    single_expr: Mutex<HashMap<String, Option<String>>>,
 }
 
 /// The templating engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Templar {
-    _private: (),
+    inner: Arc<Inner>,
+}
+
+/// Set up an environment as Ansible sets up Jinja2, with the given syntax options.
+fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_debug(true);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(RECURSION_LIMIT);
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .block_delimiters(opts.block_start_string.clone(), opts.block_end_string.clone())
+        .variable_delimiters(opts.variable_start_string.clone(), opts.variable_end_string.clone())
+        .comment_delimiters(opts.comment_start_string.clone(), opts.comment_end_string.clone())
+        .trim_blocks(opts.trim_blocks)
+        .lstrip_blocks(opts.lstrip_blocks)
+        .keep_trailing_newline(opts.keep_trailing_newline)
+        .build()
+        .map_err(|e| TemplateError::new(format!("invalid template syntax options: {e}")))?;
+    env.set_syntax(syntax);
+    env.set_formatter(|out, _state, value| {
+        if value.is_undefined() {
+            // get_attr on an undefined value yields an error that remembers where the
+            // undefined value came from, so the message can name it
+            return match value.get_attr("__undefined__") {
+                Err(e) => Err(e),
+                Ok(_) => Err(minijinja::Error::from(minijinja::ErrorKind::UndefinedError)),
+            };
+        }
+        let mut s = String::new();
+        native::py_str_into(&mut s, value);
+        out.write_str(&s).map_err(minijinja::Error::from)
+    });
+    env.set_unknown_method_callback(pymethods::call_method);
+    env.add_filter("__agent_percent", |fmt: &str, args: Value| {
+        native::percent_format(fmt, &args)
+    });
+    filters::register(&mut env);
+    tests::register(&mut env);
+    lookups::register(&mut env);
+    Ok(env)
+}
+
+/// Whether a raw value holds a template anywhere (strings marked unsafe never do).
+pub(crate) fn needs_templating(v: &Value) -> bool {
+    match v.kind() {
+        ValueKind::String => !v.is_safe() && v.as_str().is_some_and(Templar::is_template),
+        ValueKind::Seq | ValueKind::Map => match plain_container(v) {
+            Some(Container::Seq(items)) => items.iter().any(needs_templating),
+            Some(Container::Map(map)) => {
+                map.iter().any(|(k, v)| needs_templating(k) || needs_templating(v))
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+enum Container<'a> {
+    Seq(&'a Vec<Value>),
+    Map(&'a indexmap::IndexMap<Value, Value>),
+}
+
+/// Lists and dicts that hold data (from YAML, JSON, set_fact); other objects (engine
+/// objects such as hostvars, ranges, macros) are left alone.
+fn plain_container(v: &Value) -> Option<Container<'_>> {
+    if let Some(seq) = v.downcast_object_ref::<Vec<Value>>() {
+        return Some(Container::Seq(seq));
+    }
+    v.downcast_object_ref::<indexmap::IndexMap<Value, Value>>().map(Container::Map)
+}
+
+/// Count the newlines at the end of a string (`\n`, `\r\n` and `\r` each count once).
+fn trailing_newlines(s: &str) -> usize {
+    let mut n = 0;
+    let mut rest = s;
+    loop {
+        if let Some(r) = rest.strip_suffix("\r\n") {
+            rest = r;
+        } else if let Some(r) = rest.strip_suffix('\n').or_else(|| rest.strip_suffix('\r')) {
+            rest = r;
+        } else {
+            return n;
+        }
+        n += 1;
+    }
+}
+
+/// The expression inside `{{ expr }}` when the whole source (less one trailing
+/// newline) is that one expression.
+fn single_expression_candidate(src: &str) -> Option<&str> {
+    let s = src.strip_suffix('\n').unwrap_or(src);
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix(['-', '+']).unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    if inner.trim().is_empty() {
+        return None;
+    }
+    Some(inner)
 }
 
 impl Templar {
     pub fn new() -> Self {
-        Templar { _private: () }
+        let env = match build_env(&FileOptions::default()) {
+            Ok(env) => env,
+            // the default options are valid; an empty environment is a safe fallback
+            Err(_) => Environment::new(),
+        };
+        Templar::with_env(env)
+    }
+
+    fn with_env(mut env: Environment<'static>) -> Self {
+        env.set_loader(|name| {
+            if let Some(src) = name.strip_prefix(STR_PREFIX) {
+                Ok(Some(src.to_string()))
+            } else if let Some(expr) = name.strip_prefix(EXPR_PREFIX) {
+                let expr = rewrite_percent(expr, true);
+                Ok(Some(format!(
+                    "{{% set {RESULT_VAR} = ({expr}\n) %}}{{% if {RESULT_VAR} is undefined %}}{{{{ {RESULT_VAR} }}}}{{% endif %}}"
+                )))
+            } else {
+                Ok(None)
+            }
+        });
+        Templar {
+            inner: Arc::new(Inner { env, single_expr: Mutex::new(HashMap::new()) }),
+        }
     }
 
     /// Whether a string would be changed by templating (has `{{`, `{%` or `{#`).
@@ -99,25 +287,165 @@ impl Templar {
     /// keeps the expression's type; anything else is a string. Strings with no
     /// template come back unchanged.
     pub fn render_str(&self, s: &str, vars: &Vars) -> Result<Value, TemplateError> {
-        let _ = vars;
-        Ok(Value::from(s))
+        if !Templar::is_template(s) {
+            return Ok(Value::from(s));
+        }
+        let scope = Scope::new(self, vars);
+        let rv = self.render_str_scoped(s, &scope);
+        finish(rv, &scope)
     }
 
     /// Render every string inside a value (lists and dicts recursively), native types.
     pub fn template_value(&self, v: &Value, vars: &Vars) -> Result<Value, TemplateError> {
-        let _ = vars;
-        Ok(v.clone())
+        if !needs_templating(v) {
+            return Ok(v.clone());
+        }
+        let scope = Scope::new(self, vars);
+        let rv = self.template_value_scoped(v, &scope);
+        finish(rv, &scope)
     }
 
     /// Evaluate a bare Jinja2 expression (`when`, `changed_when`, `failed_when`, `until`).
+    /// An expression wrapped in `{{ }}` is rendered first (deprecated in Ansible, but
+    /// still accepted).
     pub fn eval_expr(&self, expr: &str, vars: &Vars) -> Result<Value, TemplateError> {
-        let _ = (expr, vars);
-        Ok(Value::UNDEFINED)
+        let scope = Scope::new(self, vars);
+        let rv = self.eval_expr_scoped(expr, &scope);
+        finish(rv, &scope)
     }
 
-    /// Evaluate a conditional as Ansible does (a bool result, Python truthiness).
+    /// Evaluate a conditional as Ansible 2.19+ does: the result must be a boolean
+    /// (a bare string such as `"false"` is an error, not a truthy value), and an
+    /// undefined variable is an error.
     pub fn eval_condition(&self, expr: &str, vars: &Vars) -> Result<bool, TemplateError> {
-        Ok(self.eval_expr(expr, vars)?.is_true())
+        let v = self.eval_expr(expr, vars).map_err(|e| TemplateError {
+            message: format!("Error while evaluating conditional: {}", e.message),
+            ..e
+        })?;
+        match v.kind() {
+            ValueKind::Bool => Ok(v.is_true()),
+            _ => Err(TemplateError::new(format!(
+                "Conditional result ({}) was derived from value of type '{}' at '{expr}'. \
+                 Conditionals must have a boolean result.",
+                if v.is_true() { "True" } else { "False" },
+                pymethods::py_type_name(&v),
+            ))),
+        }
+    }
+
+    fn eval_expr_scoped(&self, expr: &str, scope: &Arc<Scope>) -> Result<Value, TemplateError> {
+        let trimmed = expr.trim();
+        if Templar::is_template(trimmed) {
+            let v = self.render_str_scoped(trimmed, scope)?;
+            return match v.as_str() {
+                Some(s) if !v.is_safe() && !s.trim().is_empty() => {
+                    self.eval_native(s.trim(), scope, expr)
+                }
+                _ => Ok(v),
+            };
+        }
+        if trimmed.is_empty() {
+            return Err(TemplateError::new("Empty expression"));
+        }
+        self.eval_native(trimmed, scope, expr)
+    }
+
+    /// Evaluate an expression to its value; an undefined result is an error naming it.
+    fn eval_native(
+        &self,
+        expr: &str,
+        scope: &Arc<Scope>,
+        source: &str,
+    ) -> Result<Value, TemplateError> {
+        let name = format!("{EXPR_PREFIX}{expr}");
+        let tmpl = self
+            .inner
+            .env
+            .get_template(&name)
+            .map_err(|e| errors::convert(&e, source, None, Some((self, scope))))?;
+        let ctx = Value::from_dyn_object(scope.clone());
+        let captured = tmpl
+            .render_captured(ctx)
+            .map_err(|e| errors::convert(&e, source, None, Some((self, scope))))?;
+        Ok(captured.state().lookup(RESULT_VAR).unwrap_or_default())
+    }
+
+    /// Which expression, if any, a source is exactly (cached by source).
+    fn single_expression(&self, src: &str) -> Option<String> {
+        let mut cache = self.inner.single_expr.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = cache.get(src) {
+            return hit.clone();
+        }
+        let found = single_expression_candidate(src).and_then(|inner| {
+            let name = format!("{EXPR_PREFIX}{inner}");
+            self.inner.env.get_template(&name).ok().map(|_| inner.to_string())
+        });
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(src.to_string(), found.clone());
+        found
+    }
+
+    pub(crate) fn render_str_scoped(
+        &self,
+        s: &str,
+        scope: &Arc<Scope>,
+    ) -> Result<Value, TemplateError> {
+        if !Templar::is_template(s) {
+            return Ok(Value::from(s));
+        }
+        if let Some(expr) = self.single_expression(s) {
+            let v = self.eval_native(&expr, scope, s)?;
+            return Ok(finalize(v));
+        }
+        let src = rewrite_percent(s, false);
+        let name = format!("{STR_PREFIX}{src}");
+        let tmpl = self
+            .inner
+            .env
+            .get_template(&name)
+            .map_err(|e| errors::convert(&e, s, None, Some((self, scope))))?;
+        let ctx = Value::from_dyn_object(scope.clone());
+        let mut out = tmpl
+            .render(ctx)
+            .map_err(|e| errors::convert(&e, s, None, Some((self, scope))))?;
+        let missing = trailing_newlines(s).saturating_sub(trailing_newlines(&out));
+        for _ in 0..missing {
+            out.push('\n');
+        }
+        Ok(Value::from(out))
+    }
+
+    pub(crate) fn template_value_scoped(
+        &self,
+        v: &Value,
+        scope: &Arc<Scope>,
+    ) -> Result<Value, TemplateError> {
+        if !needs_templating(v) {
+            return Ok(v.clone());
+        }
+        match plain_container(v) {
+            Some(Container::Seq(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.template_value_scoped(item, scope)?);
+                }
+                Ok(Value::from(out))
+            }
+            Some(Container::Map(map)) => {
+                let mut out = indexmap::IndexMap::with_capacity(map.len());
+                for (k, item) in map {
+                    let k = self.template_value_scoped(k, scope)?;
+                    out.insert(k, self.template_value_scoped(item, scope)?);
+                }
+                Ok(Value::from_pairs(out))
+            }
+            None => match v.as_str() {
+                Some(s) => self.render_str_scoped(s, scope),
+                None => Ok(v.clone()),
+            },
+        }
     }
 
     /// Render a template file for the `template` module / lookup.
@@ -128,13 +456,64 @@ impl Templar {
         search: &SearchPaths,
         opts: &FileOptions,
     ) -> Result<String, TemplateError> {
-        let _ = (vars, search, opts);
-        std::fs::read_to_string(path).map_err(|e| TemplateError {
-            message: format!("could not read {}: {e}", path.display()),
+        let source = std::fs::read_to_string(path).map_err(|e| TemplateError {
             file: Some(path.to_path_buf()),
-            line: None,
-        })
+            ..TemplateError::new(format!("could not read template {}: {e}", path.display()))
+        })?;
+        self.render_file_source(path, &source, vars, search, opts)
     }
+
+    /// Render template text as if read from `path` (see [`Templar::render_file`]).
+    pub fn render_file_source(
+        &self,
+        path: &Path,
+        source: &str,
+        vars: &Vars,
+        search: &SearchPaths,
+        opts: &FileOptions,
+    ) -> Result<String, TemplateError> {
+        let (opts, body) = file::apply_header(source, opts).map_err(|message| TemplateError {
+            file: Some(path.to_path_buf()),
+            line: Some(1),
+            ..TemplateError::new(message)
+        })?;
+        file::render(self, path, body, vars, search, &opts)
+    }
+}
+
+mod file;
+
+/// Turn what minijinja handed back into a plain value (iterables into lists).
+fn finalize(v: Value) -> Value {
+    if v.kind() == ValueKind::Iterable {
+        if let Ok(iter) = v.try_iter() {
+            return Value::from(iter.collect::<Vec<_>>());
+        }
+    }
+    v
+}
+
+/// Report a failure recorded inside the scope ahead of the render's own result.
+fn finish(rv: Result<Value, TemplateError>, scope: &Scope) -> Result<Value, TemplateError> {
+    if let Some(fatal) = scope.take_fatal() {
+        return Err(fatal);
+    }
+    match rv {
+        Err(e) if e.undefined => Err(scope.take_undefined().map_or(e, |inner| TemplateError {
+            message: inner.message,
+            ..inner
+        })),
+        other => other,
+    }
+}
+
+/// Python's `"fmt" % args` is not a minijinja operator: rewrite a string literal followed
+/// by `%` and an operand into a call of the `__agent_percent` filter.
+fn rewrite_percent(src: &str, expr_mode: bool) -> std::borrow::Cow<'_, str> {
+    if !src.contains('%') {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    std::borrow::Cow::Owned(native::rewrite_percent_ops(src, expr_mode))
 }
 
 impl Default for Templar {

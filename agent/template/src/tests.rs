@@ -7,12 +7,15 @@ use std::cmp::Ordering;
 use minijinja::value::{Rest, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, State, Value};
 
-use crate::filters::{Args, as_bool, err, is_map, is_seq, list_of, py_eq, py_iter, py_str, split_args};
+use crate::filters::{
+    Args, as_bool, err, is_map, is_seq, list_of, py_eq, py_iter, py_str, split_args,
+};
 
 type TestFn = fn(&State, Value, &[ValueOrKwargs]) -> Result<bool, Error>;
 
 fn add(env: &mut Environment<'static>, name: &str, f: TestFn) {
-    let wrap = move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| f(state, value, &rest.0);
+    let wrap =
+        move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| f(state, value, &rest.0);
     env.add_test(name.to_string(), wrap);
     env.add_test(format!("ansible.builtin.{name}"), wrap);
 }
@@ -23,10 +26,18 @@ pub fn register(env: &mut Environment<'static>) {
         add(env, n, |_, v, _| Ok(result_key(&v, "failed")?.is_true()));
     }
     for n in ["succeeded", "success", "successful"] {
-        add(env, n, |_, v, _| Ok(!result_key(&v, "succeeded")?.is_true()));
+        add(
+            env,
+            n,
+            |_, v, _| Ok(!result_key(&v, "succeeded")?.is_true()),
+        );
     }
-    add(env, "unreachable", |_, v, _| Ok(result_key_named(&v, "unreachable", "unreachable")?.is_true()));
-    add(env, "reachable", |_, v, _| Ok(!result_key_named(&v, "unreachable", "reachable")?.is_true()));
+    add(env, "unreachable", |_, v, _| {
+        Ok(result_key_named(&v, "unreachable", "unreachable")?.is_true())
+    });
+    add(env, "reachable", |_, v, _| {
+        Ok(!result_key_named(&v, "unreachable", "reachable")?.is_true())
+    });
     add(env, "timedout", |_, v, _| {
         let t = result_key_named(&v, "timedout", "timedout")?;
         Ok(t.is_true() && t.get_attr("period").map(|p| p.is_true()).unwrap_or(false))
@@ -35,7 +46,9 @@ pub fn register(env: &mut Environment<'static>) {
         add(env, n, changed);
     }
     for n in ["skipped", "skip"] {
-        add(env, n, |_, v, _| Ok(result_key_named(&v, "skipped", "skipped")?.is_true()));
+        add(env, n, |_, v, _| {
+            Ok(result_key_named(&v, "skipped", "skipped")?.is_true())
+        });
     }
     add(env, "finished", |_, v, _| async_state(&v, "finished"));
     add(env, "started", |_, v, _| async_state(&v, "started"));
@@ -44,30 +57,44 @@ pub fn register(env: &mut Environment<'static>) {
     add(env, "regex", |_, v, r| regex_test(v, r, ""));
     add(env, "version", version_test);
     add(env, "version_compare", version_test);
-    add(env, "any", |_, v, _| Ok(py_iter(&v)?.iter().any(|x| x.is_true())));
-    add(env, "all", |_, v, _| Ok(py_iter(&v)?.iter().all(|x| x.is_true())));
+    add(env, "any", |_, v, _| {
+        Ok(py_iter(&v)?.iter().any(|x| x.is_true()))
+    });
+    add(env, "all", |_, v, _| {
+        Ok(py_iter(&v)?.iter().all(|x| x.is_true()))
+    });
     add(env, "truthy", |_, v, r| truthy(v, r));
     add(env, "falsy", |_, v, r| truthy(v, r).map(|b| !b));
-    add(env, "vault_encrypted", |_, v, _| {
-        Ok(v.as_str().is_some_and(|s| s.trim_start().starts_with("$ANSIBLE_VAULT;")))
-    });
+    // Only values loaded from `!vault` tags are vault-encrypted; plain strings never are.
+    add(env, "vault_encrypted", |_, _, _| Ok(false));
     add(env, "vaulted_file", |_, v, _| {
         let p = py_str(&v);
-        let data = std::fs::read(&p).map_err(|_| err(format!("Cannot test if the file '{p}' is a vault.")))?;
+        let data = std::fs::read(&p)
+            .map_err(|_| err(format!("Cannot test if the file '{p}' is a vault.")))?;
         Ok(data.starts_with(b"$ANSIBLE_VAULT;"))
     });
     // files
     for n in ["directory", "is_dir"] {
-        add(env, n, |_, v, _| Ok(std::path::Path::new(&py_str(&v)).is_dir()));
+        add(env, n, |_, v, _| {
+            Ok(std::path::Path::new(&py_str(&v)).is_dir())
+        });
     }
     for n in ["file", "is_file"] {
-        add(env, n, |_, v, _| Ok(std::path::Path::new(&py_str(&v)).is_file()));
+        add(env, n, |_, v, _| {
+            Ok(std::path::Path::new(&py_str(&v)).is_file())
+        });
     }
     for n in ["link", "is_link"] {
-        add(env, n, |_, v, _| Ok(std::path::Path::new(&py_str(&v)).is_symlink()));
+        add(env, n, |_, v, _| {
+            Ok(std::path::Path::new(&py_str(&v)).is_symlink())
+        });
     }
-    add(env, "exists", |_, v, _| Ok(std::path::Path::new(&py_str(&v)).exists()));
-    add(env, "link_exists", |_, v, _| Ok(std::fs::symlink_metadata(py_str(&v)).is_ok()));
+    add(env, "exists", |_, v, _| {
+        Ok(std::path::Path::new(&py_str(&v)).exists())
+    });
+    add(env, "link_exists", |_, v, _| {
+        Ok(std::fs::symlink_metadata(py_str(&v)).is_ok())
+    });
     for n in ["abs", "is_abs"] {
         add(env, n, |_, v, _| Ok(py_str(&v).starts_with('/')));
     }
@@ -86,7 +113,9 @@ pub fn register(env: &mut Environment<'static>) {
     }
     for n in ["nan", "isnan"] {
         add(env, n, |_, v, _| {
-            Ok(v.is_number() && !v.is_integer() && f64::try_from(v).map(|f| f.is_nan()).unwrap_or(false))
+            Ok(v.is_number()
+                && !v.is_integer()
+                && f64::try_from(v).map(|f| f.is_nan()).unwrap_or(false))
         });
     }
     add(env, "contains", |_, v, r| {
@@ -97,23 +126,35 @@ pub fn register(env: &mut Environment<'static>) {
     // uri
     add(env, "uri", |_, v, r| uri_test(v, r, false));
     add(env, "url", |_, v, r| uri_test(v, r, true));
-    add(env, "urn", |_, v, _| Ok(crate::filters::urls::urlsplit(&py_str(&v)).scheme == "urn"));
+    add(env, "urn", |_, v, _| {
+        Ok(crate::filters::urls::urlsplit(&py_str(&v)).scheme == "urn")
+    });
     // Jinja2 type tests where minijinja differs
-    add(env, "number", |_, v, _| Ok(v.is_number() || as_bool(&v).is_some()));
-    add(env, "integer", |_, v, _| Ok(v.is_integer() && as_bool(&v).is_none()));
+    add(env, "number", |_, v, _| {
+        Ok(v.is_number() || as_bool(&v).is_some())
+    });
+    add(env, "integer", |_, v, _| {
+        Ok(v.is_integer() && as_bool(&v).is_none())
+    });
     add(env, "float", |_, v, _| Ok(v.is_number() && !v.is_integer()));
     add(env, "boolean", |_, v, _| Ok(as_bool(&v).is_some()));
     add(env, "string", |_, v, _| Ok(v.kind() == ValueKind::String));
     add(env, "mapping", |_, v, _| Ok(is_map(&v)));
-    add(env, "sequence", |_, v, _| Ok(is_seq(&v) || is_map(&v) || v.kind() == ValueKind::String));
-    add(env, "iterable", |_, v, _| Ok(is_seq(&v) || is_map(&v) || v.kind() == ValueKind::String));
+    add(env, "sequence", |_, v, _| {
+        Ok(is_seq(&v) || is_map(&v) || v.kind() == ValueKind::String)
+    });
+    add(env, "iterable", |_, v, _| {
+        Ok(is_seq(&v) || is_map(&v) || v.kind() == ValueKind::String)
+    });
     add(env, "sameas", |_, v, r| {
         let a = Args::parse("sameas", r, &["other"], false)?;
         let o = a.req("sameas", 0, "other")?;
         // Python identity holds for None/True/False and small interned values.
         Ok(match (as_bool(&v), as_bool(o)) {
             (Some(x), Some(y)) => x == y,
-            (None, None) => (v.is_none() && o.is_none()) || (v.is_integer() && o.is_integer() && v == *o),
+            (None, None) => {
+                (v.is_none() && o.is_none()) || (v.is_integer() && o.is_integer() && v == *o)
+            }
             _ => false,
         })
     });
@@ -151,7 +192,9 @@ fn changed(_: &State, v: Value, _: &[ValueOrKwargs]) -> Result<bool, Error> {
     if let Some(l) = list_of(&results)
         && l.first().is_some_and(is_map)
     {
-        return Ok(l.iter().any(|r| r.get_attr("changed").map(|c| c.is_true()).unwrap_or(false)));
+        return Ok(l
+            .iter()
+            .any(|r| r.get_attr("changed").map(|c| c.is_true()).unwrap_or(false)));
     }
     Ok(false)
 }
@@ -172,10 +215,21 @@ fn regex_test(v: Value, rest: &[ValueOrKwargs], mode: &str) -> Result<bool, Erro
     } else {
         &["pattern", "ignorecase", "multiline"]
     };
-    let a = Args::parse(if mode.is_empty() { "regex" } else { mode }, rest, names, false)?;
-    let mode = if mode.is_empty() { a.string(3, "search") } else { mode.to_string() };
+    let a = Args::parse(
+        if mode.is_empty() { "regex" } else { mode },
+        rest,
+        names,
+        false,
+    )?;
+    let mode = if mode.is_empty() {
+        a.string(3, "search")
+    } else {
+        mode.to_string()
+    };
     if !matches!(mode.as_str(), "search" | "match" | "fullmatch") {
-        return Err(err("Invalid match_type specified. Expected one of: search, match, fullmatch."));
+        return Err(err(
+            "Invalid match_type specified. Expected one of: search, match, fullmatch.",
+        ));
     }
     if v.is_undefined() {
         return Err(err("'value' is undefined"));
@@ -309,7 +363,11 @@ fn loose_parts(s: &str) -> Vec<Part> {
         } else {
             // any other run of characters is its own component
             let st = i;
-            while i < chars.len() && !chars[i].is_ascii_digit() && !chars[i].is_ascii_lowercase() && chars[i] != '.' {
+            while i < chars.len()
+                && !chars[i].is_ascii_digit()
+                && !chars[i].is_ascii_lowercase()
+                && chars[i] != '.'
+            {
                 i += 1;
             }
             out.push(Part::Str(chars[st..i].iter().collect()));
@@ -346,13 +404,21 @@ fn loose_cmp(a: &str, b: &str) -> Result<Ordering, Error> {
 type Strict = ([u64; 3], Option<(char, u64)>);
 
 fn strict_parse(s: &str) -> Result<Strict, Error> {
-    let bad = || err(format!("Version comparison failed: invalid version number '{s}'"));
+    let bad = || {
+        err(format!(
+            "Version comparison failed: invalid version number '{s}'"
+        ))
+    };
     let (nums, pre) = match s.find(['a', 'b']) {
         Some(i) => (&s[..i], Some(&s[i..])),
         None => (s, None),
     };
     let parts: Vec<&str> = nums.split('.').collect();
-    if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
+    if !(2..=3).contains(&parts.len())
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
+    {
         return Err(bad());
     }
     let mut v = [0u64; 3];
@@ -366,7 +432,10 @@ fn strict_parse(s: &str) -> Result<Strict, Error> {
             if n.is_empty() || !n.chars().all(|c| c.is_ascii_digit()) {
                 return Err(bad());
             }
-            Some((t.chars().next().unwrap_or('a'), n.parse().map_err(|_| bad())?))
+            Some((
+                t.chars().next().unwrap_or('a'),
+                n.parse().map_err(|_| bad())?,
+            ))
         }
     };
     Ok((v, pre))
@@ -385,7 +454,11 @@ fn strict_cmp(a: &str, b: &str) -> Result<Ordering, Error> {
 
 fn semver_cmp(a: &str, b: &str) -> Result<Ordering, Error> {
     fn parse(s: &str) -> Result<([u64; 3], Vec<String>), Error> {
-        let bad = || err(format!("Version comparison failed: invalid semantic version '{s}'"));
+        let bad = || {
+            err(format!(
+                "Version comparison failed: invalid semantic version '{s}'"
+            ))
+        };
         let core = s.split('+').next().unwrap_or("");
         let (nums, pre) = match core.split_once('-') {
             Some((n, p)) => (n, p.split('.').map(str::to_string).collect()),
@@ -445,7 +518,11 @@ pub fn version_compare(
     if version.is_empty() {
         return Err(err("Version parameter to compare against cannot be empty"));
     }
-    let kind = if strict { "strict" } else { version_type.unwrap_or("loose") };
+    let kind = if strict {
+        "strict"
+    } else {
+        version_type.unwrap_or("loose")
+    };
     let op = match operator {
         "==" | "=" | "eq" => "eq",
         "<" | "lt" => "lt",
@@ -481,15 +558,34 @@ pub fn version_compare(
 }
 
 fn version_test(_: &State, v: Value, rest: &[ValueOrKwargs]) -> Result<bool, Error> {
-    let a = Args::parse("version_compare", rest, &["version", "operator", "strict", "version_type"], false)?;
+    let a = Args::parse(
+        "version_compare",
+        rest,
+        &["version", "operator", "strict", "version_type"],
+        false,
+    )?;
     let version = a.req("version_compare", 0, "version")?;
     if a.some(2).is_some() && a.some(3).is_some() {
         return Err(err("Cannot specify both 'strict' and 'version_type'"));
     }
     let vt = a.some(3).map(py_str);
-    let value = if v.is_true() { py_str(&v) } else { String::new() };
-    let version = if version.is_true() { py_str(version) } else { String::new() };
-    version_compare(&value, &version, &a.string(1, "eq"), a.truthy(2, false), vt.as_deref())
+    let value = if v.is_true() {
+        py_str(&v)
+    } else {
+        String::new()
+    };
+    let version = if version.is_true() {
+        py_str(version)
+    } else {
+        String::new()
+    };
+    version_compare(
+        &value,
+        &version,
+        &a.string(1, "eq"),
+        a.truthy(2, false),
+        vt.as_deref(),
+    )
 }
 
 #[cfg(test)]
@@ -511,9 +607,17 @@ mod unit {
         let mut env = Environment::new();
         register(&mut env);
         crate::filters::register(&mut env);
-        let t = |e: &str| env.compile_expression(e).unwrap().eval(()).unwrap().is_true();
+        let t = |e: &str| {
+            env.compile_expression(e)
+                .unwrap()
+                .eval(())
+                .unwrap()
+                .is_true()
+        };
         assert!(t("{'changed': true} is changed"));
-        assert!(t("{'results': [{'changed': false}, {'changed': true}]} is changed"));
+        assert!(t(
+            "{'results': [{'changed': false}, {'changed': true}]} is changed"
+        ));
         assert!(t("{'failed': false} is succeeded"));
         assert!(t("'foobar' is match('foo')"));
         assert!(!t("'xfoobar' is match('foo')"));

@@ -18,6 +18,8 @@ pub struct EmitOptions {
     pub sort_keys: bool,
     pub width: usize,
     pub explicit_start: bool,
+    /// `default_flow_style=True`: every collection in flow style (overrides `nice`).
+    pub all_flow: bool,
 }
 
 impl Default for EmitOptions {
@@ -29,6 +31,7 @@ impl Default for EmitOptions {
             sort_keys: true,
             width: 80,
             explicit_start: false,
+            all_flow: false,
         }
     }
 }
@@ -131,7 +134,7 @@ fn represent(v: &Value, opts: &EmitOptions) -> Repr {
                 .try_iter()
                 .map(|it| it.map(|x| represent(&x, opts)).collect())
                 .unwrap_or_default();
-            let flow = !opts.nice && items.iter().all(Repr::is_scalar);
+            let flow = opts.all_flow || (!opts.nice && items.iter().all(Repr::is_scalar));
             Repr::Seq { items, flow }
         }
         ValueKind::Map => {
@@ -146,7 +149,8 @@ fn represent(v: &Value, opts: &EmitOptions) -> Repr {
                     (represent(k, opts), represent(&val, opts))
                 })
                 .collect();
-            let flow = !opts.nice && pairs.iter().all(|(k, x)| k.is_scalar() && x.is_scalar());
+            let flow = opts.all_flow
+                || (!opts.nice && pairs.iter().all(|(k, x)| k.is_scalar() && x.is_scalar()));
             Repr::Map { pairs, flow }
         }
         _ => {
@@ -803,6 +807,17 @@ mod tests {
         assert_eq!(y(nested.clone()), "- [1, 2]\n- [3]\n");
         assert_eq!(nice(nested), "-   - 1\n    - 2\n-   - 3\n");
         assert_eq!(y(Value::from(Vec::<i32>::new())), "[]\n");
+    }
+
+    #[test]
+    fn all_flow_and_explicit_start() {
+        let v = Value::from(vec![Value::from(vec![1]), Value::from("a b")]);
+        let o = EmitOptions {
+            all_flow: true,
+            explicit_start: true,
+            ..EmitOptions::default()
+        };
+        assert_eq!(emit(&v, &o), "--- [[1], a b]\n");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! meaning for plain scalars, tags, anchors, merge keys and duplicate keys.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Span, StrInput, Tag};
@@ -197,6 +198,33 @@ fn one_char(n: &Node) -> bool {
         Kind::Int(i) => (0..10).contains(i),
         Kind::Null => true,
         _ => false,
+    }
+}
+
+/// A mapping key reduced to what Python's dict compares (`1 == 1.0 == True`).
+#[derive(PartialEq, Eq, Hash)]
+enum HashKey<'a> {
+    Str(&'a str),
+    Int(i64),
+    FloatBits(u64),
+    Null,
+    /// Never equal to anything else (collections are rejected before this).
+    Unique(usize),
+}
+
+impl<'a> HashKey<'a> {
+    fn of(k: &'a Kind, index: usize) -> Self {
+        match k {
+            Kind::Str(s) | Kind::Unsafe(s) | Kind::Vault(s) => HashKey::Str(s),
+            Kind::Int(i) => HashKey::Int(*i),
+            Kind::Bool(b) => HashKey::Int(i64::from(*b)),
+            Kind::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => HashKey::Int(*f as i64),
+            // NaN never equals itself in Python.
+            Kind::Float(f) if f.is_nan() => HashKey::Unique(index),
+            Kind::Float(f) => HashKey::FloatBits(f.to_bits()),
+            Kind::Null => HashKey::Null,
+            Kind::Seq(_) | Kind::Map(_) => HashKey::Unique(index),
+        }
     }
 }
 
@@ -703,19 +731,51 @@ impl<'a> Builder<'a> {
     /// Python dict semantics: a repeated key keeps its first position and takes the last
     /// value. Each repeat is warned about, as Ansible does.
     fn dedupe(&mut self, entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
-        let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
+        // For each entry, the earlier entry whose key it repeats (if any).
+        let mut first: Vec<Option<usize>> = vec![None; entries.len()];
+        if entries.len() <= 16 {
             // Small maps dominate; a linear scan beats hashing here.
-            if let Some(slot) = out.iter_mut().find(|(ok, _)| key_eq(&ok.kind, &k.kind)) {
-                self.warnings.push(YamlWarning {
-                    file: self.file.clone(),
-                    line: k.pos.line,
-                    col: k.pos.col,
-                    message: format!("Found duplicate mapping key {}.", py_repr(&k)),
+            for i in 1..entries.len() {
+                first[i] = (0..i).find(|&j| {
+                    first[j].is_none() && key_eq(&entries[j].0.kind, &entries[i].0.kind)
                 });
-                slot.1 = v;
-            } else {
-                out.push((k, v));
+            }
+        } else {
+            let mut seen: HashMap<HashKey<'_>, usize> = HashMap::with_capacity(entries.len());
+            for (i, (k, _)) in entries.iter().enumerate() {
+                match seen.entry(HashKey::of(&k.kind, i)) {
+                    std::collections::hash_map::Entry::Occupied(o) => first[i] = Some(*o.get()),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(i);
+                    }
+                }
+            }
+        }
+        if first.iter().all(Option::is_none) {
+            return entries;
+        }
+        // Entry index -> its index in the output.
+        let mut slot_of: Vec<usize> = vec![0; entries.len()];
+        let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
+        for (i, (k, v)) in entries.into_iter().enumerate() {
+            match first[i] {
+                Some(j) => {
+                    self.warnings.push(YamlWarning {
+                        file: self.file.clone(),
+                        line: k.pos.line,
+                        col: k.pos.col,
+                        message: format!("Found duplicate mapping key {}.", py_repr(&k)),
+                    });
+                    let slot = slot_of[j];
+                    slot_of[i] = slot;
+                    if let Some(e) = out.get_mut(slot) {
+                        e.1 = v;
+                    }
+                }
+                None => {
+                    slot_of[i] = out.len();
+                    out.push((k, v));
+                }
             }
         }
         out
@@ -976,6 +1036,20 @@ mod tests {
             n.get("d").map(|x| &x.kind),
             Some(&Kind::Vault("$ANSIBLE\n".into()))
         );
+    }
+
+    #[test]
+    fn duplicates_in_large_maps() {
+        let mut src: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
+        src.push_str("k3: again\n1: a\ntrue: b\n");
+        let (docs, warnings) = parse_all_with_warnings(&src, Path::new("t.yml"), Limits::default())
+            .unwrap_or_default();
+        let m = docs[0].as_map().unwrap_or_default();
+        assert_eq!(m.len(), 41);
+        assert_eq!(m[3].1.kind, Kind::Str("again".into()));
+        assert_eq!(m[40].1.kind, Kind::Str("b".into()));
+        assert_eq!(warnings.len(), 2);
+        assert_eq!(warnings[1].message, "Found duplicate mapping key True.");
     }
 
     #[test]

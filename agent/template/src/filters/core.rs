@@ -95,7 +95,12 @@ fn to_bool_filter(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Val
 }
 
 fn ternary(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
-    let a = Args::parse("ternary", rest, &["true_val", "false_val", "none_val"], false)?;
+    let a = Args::parse(
+        "ternary",
+        rest,
+        &["true_val", "false_val", "none_val"],
+        false,
+    )?;
     let t = a.req("ternary", 0, "true_val")?.clone();
     let f = a.req("ternary", 1, "false_val")?.clone();
     if value.is_none()
@@ -174,20 +179,31 @@ fn to_nice_json(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value
         key_sep: ": ".into(),
         ..JsonOpts::default()
     };
-    let extra: Vec<(String, Value)> = a.extra.into_iter().filter(|(k, _)| k != "separators").collect();
+    let extra: Vec<(String, Value)> = a
+        .extra
+        .into_iter()
+        .filter(|(k, _)| k != "separators")
+        .collect();
     let o = json_opts(&extra, base)?;
     json_dumps(&value, &o).map(Value::from).map_err(err)
 }
 
 fn from_json(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
     let _ = Args::parse("from_json", rest, &["profile"], true)?;
-    let s = value
-        .as_str()
-        .ok_or_else(|| err(format!("the JSON object must be str, bytes or bytearray, not {}", type_name(&value))))?;
+    let s = value.as_str().ok_or_else(|| {
+        err(format!(
+            "the JSON object must be str, bytes or bytearray, not {}",
+            type_name(&value)
+        ))
+    })?;
     json_loads(s).map_err(err)
 }
 
-fn yaml_opts(nice: bool, a: &Args, indent_slot: Option<usize>) -> Result<agent_yaml::EmitOptions, Error> {
+fn yaml_opts(
+    nice: bool,
+    a: &Args,
+    indent_slot: Option<usize>,
+) -> Result<agent_yaml::EmitOptions, Error> {
     let mut o = agent_yaml::EmitOptions {
         nice,
         indent: if nice { 4 } else { 2 },
@@ -252,7 +268,9 @@ fn from_yaml_all(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Valu
         return Ok(value);
     };
     match agent_yaml::parse_all(s, Path::new("<string>"), agent_yaml::Limits::default()) {
-        Ok(docs) => Ok(Value::from(docs.iter().map(|n| n.to_value()).collect::<Vec<_>>())),
+        Ok(docs) => Ok(Value::from(
+            docs.iter().map(|n| n.to_value()).collect::<Vec<_>>(),
+        )),
         Err(e) => Err(err(e.to_string())),
     }
 }
@@ -441,7 +459,11 @@ fn flatten_filter(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Val
 /// Ansible's `subelements(obj, subelements, skip_missing)` as (item, subitem) pairs.
 pub fn subelements(obj: &Value, sub: &Value, skip_missing: bool) -> Result<Vec<Value>, Error> {
     let elements: Vec<Value> = if is_map(obj) {
-        map_items(obj).unwrap_or_default().into_iter().map(|(_, v)| v).collect()
+        map_items(obj)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
     } else if let Some(l) = list_of(obj) {
         l
     } else {
@@ -547,11 +569,19 @@ fn encode_text(s: &str, encoding: &str) -> Result<Vec<u8>, Error> {
         "utf-16-be" | "utf-16be" => Ok(s.encode_utf16().flat_map(|u| u.to_be_bytes()).collect()),
         "latin-1" | "latin1" | "iso-8859-1" => s
             .chars()
-            .map(|c| u8::try_from(c as u32).map_err(|_| err("'latin-1' codec can't encode character")))
+            .map(|c| {
+                u8::try_from(c as u32).map_err(|_| err("'latin-1' codec can't encode character"))
+            })
             .collect(),
         "ascii" => s
             .chars()
-            .map(|c| if c.is_ascii() { Ok(c as u8) } else { Err(err("'ascii' codec can't encode character")) })
+            .map(|c| {
+                if c.is_ascii() {
+                    Ok(c as u8)
+                } else {
+                    Err(err("'ascii' codec can't encode character"))
+                }
+            })
             .collect(),
         other => Err(err(format!("unknown encoding: {other}"))),
     }
@@ -561,11 +591,17 @@ fn decode_text(b: &[u8], encoding: &str) -> Result<String, Error> {
     match encoding.to_lowercase().replace('_', "-").as_str() {
         "utf-8" | "utf8" => Ok(String::from_utf8_lossy(b).into_owned()),
         "utf-16-le" | "utf-16le" => {
-            let u: Vec<u16> = b.chunks(2).map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect();
+            let u: Vec<u16> = b
+                .chunks(2)
+                .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                .collect();
             Ok(String::from_utf16_lossy(&u))
         }
         "utf-16-be" | "utf-16be" => {
-            let u: Vec<u16> = b.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect();
+            let u: Vec<u16> = b
+                .chunks(2)
+                .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                .collect();
             Ok(String::from_utf16_lossy(&u))
         }
         "latin-1" | "latin1" | "iso-8859-1" => Ok(b.iter().map(|&c| c as char).collect()),
@@ -581,7 +617,17 @@ fn b64decode(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, E
     let urlsafe = a.truthy(1, false);
     let cleaned: String = s
         .chars()
-        .map(|c| if urlsafe { match c { '-' => '+', '_' => '/', c => c } } else { c })
+        .map(|c| {
+            if urlsafe {
+                match c {
+                    '-' => '+',
+                    '_' => '/',
+                    c => c,
+                }
+            } else {
+                c
+            }
+        })
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
         .collect();
     let engine = base64::engine::GeneralPurpose::new(
@@ -590,8 +636,12 @@ fn b64decode(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, E
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
             .with_decode_allow_trailing_bits(true),
     );
+    let data = cleaned.trim_end_matches('=');
+    if !cleaned.len().is_multiple_of(4) || data.len() % 4 == 1 {
+        return Err(err("Incorrect padding"));
+    }
     let bytes = engine
-        .decode(cleaned.trim_end_matches('=').as_bytes())
+        .decode(data.as_bytes())
         .map_err(|_| err("Incorrect padding"))?;
     Ok(Value::from(decode_text(&bytes, &a.string(0, "utf-8"))?))
 }
@@ -610,8 +660,8 @@ fn parse_uuid(s: &str) -> Option<[u8; 16]> {
         return None;
     }
     let mut out = [0u8; 16];
-    for i in 0..16 {
-        out[i] = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
     }
     Some(out)
 }
@@ -654,7 +704,9 @@ pub fn shell_quote(s: &str) -> String {
     if s.is_empty() {
         return "''".into();
     }
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
+    {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', "'\"'\"'"))
@@ -662,7 +714,11 @@ pub fn shell_quote(s: &str) -> String {
 
 fn quote(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
     Args::parse("quote", rest, &[], false)?;
-    let s = if value.is_none() { String::new() } else { py_str(&value) };
+    let s = if value.is_none() {
+        String::new()
+    } else {
+        py_str(&value)
+    };
     Ok(Value::from(shell_quote(&s)))
 }
 
@@ -676,11 +732,17 @@ fn comment(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Err
         "cblock" => ("/*", " * ", " */"),
         "xml" => ("<!--", " - ", "-->"),
         _ => {
-            return Err(err(format!("Invalid style {}.", super::pyfmt::str_repr(&style))));
+            return Err(err(format!(
+                "Invalid style {}.",
+                super::pyfmt::str_repr(&style)
+            )));
         }
     };
     let kw: IndexMap<String, Value> = a.extra.into_iter().collect();
-    let prepostfix = kw.get("decoration").map(py_str).unwrap_or_else(|| decoration.to_string());
+    let prepostfix = kw
+        .get("decoration")
+        .map(py_str)
+        .unwrap_or_else(|| decoration.to_string());
     let get = |k: &str, d: String| kw.get(k).map(py_str).unwrap_or(d);
     let newline = get("newline", "\n".into());
     let beginning = get("beginning", beginning.into());
@@ -731,7 +793,11 @@ fn type_debug(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, 
 
 /// Python `str.split(sep, maxsplit)`.
 pub fn py_split(s: &str, sep: Option<&str>, maxsplit: i64) -> Result<Vec<String>, Error> {
-    let max = if maxsplit < 0 { usize::MAX } else { maxsplit as usize };
+    let max = if maxsplit < 0 {
+        usize::MAX
+    } else {
+        maxsplit as usize
+    };
     match sep {
         None => {
             let mut out = Vec::new();
@@ -759,7 +825,9 @@ pub fn py_split(s: &str, sep: Option<&str>, maxsplit: i64) -> Result<Vec<String>
             if max == usize::MAX {
                 Ok(s.split(sep).map(str::to_string).collect())
             } else {
-                Ok(s.splitn(max.saturating_add(1), sep).map(str::to_string).collect())
+                Ok(s.splitn(max.saturating_add(1), sep)
+                    .map(str::to_string)
+                    .collect())
             }
         }
     }
@@ -792,8 +860,16 @@ fn random(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Erro
     };
     if value.is_integer() && as_bool(&value).is_none() {
         let end = value.as_i64().ok_or_else(|| err("integer too large"))?;
-        let start = if a.truthy(0, false) { a.int("random", 0, 0)? } else { 0 };
-        let step = if a.truthy(1, false) { a.int("random", 1, 1)? } else { 1 };
+        let start = if a.truthy(0, false) {
+            a.int("random", 0, 0)?
+        } else {
+            0
+        };
+        let step = if a.truthy(1, false) {
+            a.int("random", 1, 1)?
+        } else {
+            1
+        };
         return r.randrange(start, end, step).map(Value::from).map_err(err);
     }
     if value.as_str().is_some() || is_seq(&value) || is_map(&value) {
@@ -886,7 +962,10 @@ mod tests {
 
     #[test]
     fn split_like_python() {
-        assert_eq!(py_split("  a b  c ", None, -1).unwrap(), vec!["a", "b", "c"]);
+        assert_eq!(
+            py_split("  a b  c ", None, -1).unwrap(),
+            vec!["a", "b", "c"]
+        );
         assert_eq!(py_split("a,b,c", Some(","), 1).unwrap(), vec!["a", "b,c"]);
     }
 }

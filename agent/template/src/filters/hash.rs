@@ -147,7 +147,11 @@ fn sha_crypt<D: Digest + Clone>(pw: &[u8], salt: &[u8], rounds: u32) -> Vec<u8> 
 pub fn sha_crypt_str(sha512: bool, pw: &str, salt: &str, rounds: Option<u32>) -> String {
     let salt: String = salt.chars().take(16).collect();
     let r = rounds.unwrap_or(5000).clamp(1000, 999_999_999);
-    let mut out = if sha512 { "$6$".to_string() } else { "$5$".to_string() };
+    let mut out = if sha512 {
+        "$6$".to_string()
+    } else {
+        "$5$".to_string()
+    };
     if rounds.is_some() && r != 5000 {
         out.push_str(&format!("rounds={r}$"));
     }
@@ -156,10 +160,27 @@ pub fn sha_crypt_str(sha512: bool, pw: &str, salt: &str, rounds: Option<u32>) ->
     if sha512 {
         let c = sha_crypt::<Sha512>(pw.as_bytes(), salt.as_bytes(), r);
         const ORDER: [(usize, usize, usize); 21] = [
-            (0, 21, 42), (22, 43, 1), (44, 2, 23), (3, 24, 45), (25, 46, 4), (47, 5, 26), (6, 27, 48),
-            (28, 49, 7), (50, 8, 29), (9, 30, 51), (31, 52, 10), (53, 11, 32), (12, 33, 54),
-            (34, 55, 13), (56, 14, 35), (15, 36, 57), (37, 58, 16), (59, 17, 38), (18, 39, 60),
-            (40, 61, 19), (62, 20, 41),
+            (0, 21, 42),
+            (22, 43, 1),
+            (44, 2, 23),
+            (3, 24, 45),
+            (25, 46, 4),
+            (47, 5, 26),
+            (6, 27, 48),
+            (28, 49, 7),
+            (50, 8, 29),
+            (9, 30, 51),
+            (31, 52, 10),
+            (53, 11, 32),
+            (12, 33, 54),
+            (34, 55, 13),
+            (56, 14, 35),
+            (15, 36, 57),
+            (37, 58, 16),
+            (59, 17, 38),
+            (18, 39, 60),
+            (40, 61, 19),
+            (62, 20, 41),
         ];
         for (x, y, z) in ORDER {
             b64_24(&mut out, c[x], c[y], c[z], 4);
@@ -168,8 +189,16 @@ pub fn sha_crypt_str(sha512: bool, pw: &str, salt: &str, rounds: Option<u32>) ->
     } else {
         let c = sha_crypt::<Sha256>(pw.as_bytes(), salt.as_bytes(), r);
         const ORDER: [(usize, usize, usize); 10] = [
-            (0, 10, 20), (21, 1, 11), (12, 22, 2), (3, 13, 23), (24, 4, 14), (15, 25, 5), (6, 16, 26),
-            (27, 7, 17), (18, 28, 8), (9, 19, 29),
+            (0, 10, 20),
+            (21, 1, 11),
+            (12, 22, 2),
+            (3, 13, 23),
+            (24, 4, 14),
+            (15, 25, 5),
+            (6, 16, 26),
+            (27, 7, 17),
+            (18, 28, 8),
+            (9, 19, 29),
         ];
         for (x, y, z) in ORDER {
             b64_24(&mut out, c[x], c[y], c[z], 4);
@@ -277,7 +306,10 @@ pub fn password_hash(
     let rbytes: Vec<u8> = match salt {
         None => random_bytes(size),
         Some(s) => {
-            if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '/') {
+            if !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '/')
+            {
                 return Err(err("invalid characters in salt"));
             }
             if s.len() > max_salt {
@@ -290,7 +322,9 @@ pub fn password_hash(
         }
     };
     if rbytes.len() < 3 {
-        return Err(err(format!("Failed to generate salt for '{algo}' algorithm")));
+        return Err(err(format!(
+            "Failed to generate salt for '{algo}' algorithm"
+        )));
     }
     let rounds = rounds.filter(|r| *r != 0).or(implicit_rounds);
     match algo {
@@ -334,18 +368,35 @@ mod tests {
     #[test]
     fn crypt_like_ansible() {
         assert_eq!(
-            password_hash("secret", "sha512", Some("abcdefghijklmnop"), None, Some(5000)).unwrap(),
+            password_hash(
+                "secret",
+                "sha512",
+                Some("abcdefghijklmnop"),
+                None,
+                Some(5000)
+            )
+            .unwrap(),
             "$6$V7qMYJaNbVKOeh4P$v1TccBL3GYE945hru3koMlBAsr0IOPKddqg3W.0lWytKSwsdubWiWWfz6.WPgO4EfXY.b0GYFI03hBoDS1WZ9/"
         );
         assert_eq!(
-            password_hash("pässwordlong1234567890", "md5", Some("abcdefgh"), None, None).unwrap(),
+            password_hash(
+                "pässwordlong1234567890",
+                "md5",
+                Some("abcdefgh"),
+                None,
+                None
+            )
+            .unwrap(),
             "$1$V7qMYJaN$ZnEr34IQKFU8SKdD7iGUR0"
         );
     }
 
     #[test]
     fn digests() {
-        assert_eq!(hex_digest("sha1", b"abc").unwrap(), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            hex_digest("sha1", b"abc").unwrap(),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
         assert!(hex_digest("nope", b"").is_err());
     }
 }

@@ -10,8 +10,8 @@ use minijinja::value::ValueOrKwargs;
 use minijinja::{Environment, Error, State, Value};
 
 use super::{
-    Args, add, as_bool, err, is_map, is_seq, list_of, map_items, py_cmp, py_eq, py_iter, py_repr, py_str,
-    split_args, to_f64, type_name,
+    Args, add, as_bool, err, is_map, is_seq, list_of, map_items, py_cmp, py_eq, py_iter, py_repr,
+    py_str, split_args, to_f64, type_name,
 };
 
 const NS: &str = "ansible.builtin";
@@ -21,7 +21,9 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     add(env, NS, "union", |_, a, r| setop("union", a, r));
     add(env, NS, "intersect", |_, a, r| setop("intersect", a, r));
     add(env, NS, "difference", |_, a, r| setop("difference", a, r));
-    add(env, NS, "symmetric_difference", |_, a, r| setop("symmetric_difference", a, r));
+    add(env, NS, "symmetric_difference", |_, a, r| {
+        setop("symmetric_difference", a, r)
+    });
     add(env, NS, "min", |_, a, r| minmax("min", a, r));
     add(env, NS, "max", |_, a, r| minmax("max", a, r));
     add(env, NS, "log", log);
@@ -67,7 +69,11 @@ fn int_hash(v: &Value) -> Option<i64> {
         return None;
     };
     const P: i64 = (1 << 61) - 1;
-    let h = if i >= 0 { i % P } else { -((-(i as i128) % P as i128) as i64) };
+    let h = if i >= 0 {
+        i % P
+    } else {
+        -((-(i as i128) % P as i128) as i64)
+    };
     Some(if h == -1 { -2 } else { h })
 }
 
@@ -102,26 +108,34 @@ impl PySet {
             .collect()
     }
 
-    fn find(&self, hash: i64) -> Option<usize> {
+    fn find(&self, hash: i64, v: &Value) -> Option<usize> {
         let mask = self.mask();
         let mut perturb = hash as u64;
         let mut i = (hash as u64 as usize) & mask;
         loop {
-            let probes = if i + LINEAR_PROBES <= mask { LINEAR_PROBES } else { 0 };
+            let probes = if i + LINEAR_PROBES <= mask {
+                LINEAR_PROBES
+            } else {
+                0
+            };
             for j in 0..=probes {
                 match &self.table[i + j] {
                     Slot::Empty => return None,
-                    Slot::Active(h, _) if *h == hash => return Some(i + j),
+                    Slot::Active(h, x) if *h == hash && py_eq(x, v) => return Some(i + j),
                     _ => {}
                 }
             }
             perturb >>= PERTURB_SHIFT;
-            i = (i.wrapping_mul(5).wrapping_add(1).wrapping_add(perturb as usize)) & mask;
+            i = (i
+                .wrapping_mul(5)
+                .wrapping_add(1)
+                .wrapping_add(perturb as usize))
+                & mask;
         }
     }
 
-    fn contains(&self, hash: i64) -> bool {
-        self.find(hash).is_some()
+    fn contains(&self, hash: i64, v: &Value) -> bool {
+        self.find(hash, v).is_some()
     }
 
     fn add(&mut self, hash: i64, v: Value) {
@@ -130,7 +144,11 @@ impl PySet {
         let mut i = (hash as u64 as usize) & mask;
         let mut freeslot = None;
         loop {
-            let probes = if i + LINEAR_PROBES <= mask { LINEAR_PROBES } else { 0 };
+            let probes = if i + LINEAR_PROBES <= mask {
+                LINEAR_PROBES
+            } else {
+                0
+            };
             for j in 0..=probes {
                 match &self.table[i + j] {
                     Slot::Empty => {
@@ -143,22 +161,26 @@ impl PySet {
                         self.used += 1;
                         self.table[i + j] = Slot::Active(hash, v);
                         if self.fill * 5 >= mask * 3 {
-                            let n = if self.used > 50000 { self.used * 2 } else { self.used * 4 };
+                            let n = if self.used > 50000 {
+                                self.used * 2
+                            } else {
+                                self.used * 4
+                            };
                             self.resize(n);
                         }
                         return;
                     }
-                    Slot::Active(h, _) if *h == hash => return,
-                    Slot::Dummy => {
-                        if freeslot.is_none() {
-                            freeslot = Some(i + j);
-                        }
-                    }
+                    Slot::Active(h, x) if *h == hash && py_eq(x, &v) => return,
+                    Slot::Dummy if freeslot.is_none() => freeslot = Some(i + j),
                     _ => {}
                 }
             }
             perturb >>= PERTURB_SHIFT;
-            i = (i.wrapping_mul(5).wrapping_add(1).wrapping_add(perturb as usize)) & mask;
+            i = (i
+                .wrapping_mul(5)
+                .wrapping_add(1)
+                .wrapping_add(perturb as usize))
+                & mask;
         }
     }
 
@@ -180,7 +202,11 @@ impl PySet {
                 }
             }
             perturb >>= PERTURB_SHIFT;
-            i = (i.wrapping_mul(5).wrapping_add(1).wrapping_add(perturb as usize)) & mask;
+            i = (i
+                .wrapping_mul(5)
+                .wrapping_add(1)
+                .wrapping_add(perturb as usize))
+                & mask;
         }
     }
 
@@ -198,8 +224,8 @@ impl PySet {
         }
     }
 
-    fn discard(&mut self, hash: i64) -> bool {
-        match self.find(hash) {
+    fn discard(&mut self, hash: i64, v: &Value) -> bool {
+        match self.find(hash, v) {
             Some(i) => {
                 self.table[i] = Slot::Dummy;
                 self.used -= 1;
@@ -254,7 +280,7 @@ fn set_intersection(a: &PySet, b: &PySet) -> PySet {
     let (so, other) = if b.used > a.used { (b, a) } else { (a, b) };
     let mut r = PySet::new();
     for (h, v) in other.entries() {
-        if so.contains(h) {
+        if so.contains(h, &v) {
             r.add(h, v);
         }
     }
@@ -264,14 +290,14 @@ fn set_intersection(a: &PySet, b: &PySet) -> PySet {
 fn set_difference(a: &PySet, b: &PySet) -> PySet {
     if (a.used >> 2) > b.used {
         let mut r = a.copy();
-        for (h, _) in b.entries() {
-            r.discard(h);
+        for (h, v) in b.entries() {
+            r.discard(h, &v);
         }
         return r;
     }
     let mut r = PySet::new();
     for (h, v) in a.entries() {
-        if !b.contains(h) {
+        if !b.contains(h, &v) {
             r.add(h, v);
         }
     }
@@ -281,7 +307,7 @@ fn set_difference(a: &PySet, b: &PySet) -> PySet {
 fn set_symmetric_difference(a: &PySet, b: &PySet) -> PySet {
     let mut r = b.copy();
     for (h, v) in a.entries() {
-        if !r.discard(h) {
+        if !r.discard(h, &v) {
             r.add(h, v);
         }
     }
@@ -400,7 +426,11 @@ fn minmax(name: &str, a: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> 
             Some((bk, bv)) => {
                 let o = py_cmp(&key, &bk)?;
                 let better = if name == "min" { o.is_lt() } else { o.is_gt() };
-                if better { Some((key, it)) } else { Some((bk, bv)) }
+                if better {
+                    Some((key, it))
+                } else {
+                    Some((bk, bv))
+                }
             }
         };
     }
@@ -499,10 +529,18 @@ pub fn bytes_to_human(size: f64, isbits: bool, unit: Option<&str>) -> String {
 fn human_readable(_: &State, v: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
     let a = Args::parse("human_readable", rest, &["isbits", "unit"], false)?;
     let size = to_f64(&v)
-        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()).filter(|_| false))
+        .or_else(|| {
+            v.as_str()
+                .and_then(|s| s.trim().parse().ok())
+                .filter(|_| false)
+        })
         .ok_or_else(|| err("human_readable() failed on bad input"))?;
     let unit = a.some(1).map(py_str);
-    Ok(Value::from(bytes_to_human(size, a.truthy(0, false), unit.as_deref())))
+    Ok(Value::from(bytes_to_human(
+        size,
+        a.truthy(0, false),
+        unit.as_deref(),
+    )))
 }
 
 /// Python's `round()` (half to even) to an integer.
@@ -516,7 +554,11 @@ fn round_half_even(x: f64) -> f64 {
 }
 
 /// `human_to_bytes(number, default_unit, isbits)`.
-pub fn human_to_bytes(number: &str, default_unit: Option<&str>, isbits: bool) -> Result<i64, String> {
+pub fn human_to_bytes(
+    number: &str,
+    default_unit: Option<&str>,
+    isbits: bool,
+) -> Result<i64, String> {
     let s = number;
     let t = s.trim_end();
     let digits_end = t
@@ -533,15 +575,30 @@ pub fn human_to_bytes(number: &str, default_unit: Option<&str>, isbits: bool) ->
             && parts.last().is_some_and(|p| !p.is_empty())
             && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
     };
-    if !valid_num || !unitpart.chars().all(|c| c.is_ascii_alphabetic()) || t.starts_with(char::is_whitespace) {
-        return Err(format!("human_to_bytes() can't interpret following string: {s}"));
+    if !valid_num
+        || !unitpart.chars().all(|c| c.is_ascii_alphabetic())
+        || t.starts_with(char::is_whitespace)
+    {
+        return Err(format!(
+            "human_to_bytes() can't interpret following string: {s}"
+        ));
     }
-    let n: f64 = numpart.parse().map_err(|_| format!("human_to_bytes() can't interpret following string: {s}"))?;
-    let unit = if unitpart.is_empty() { default_unit.map(str::to_string) } else { Some(unitpart.to_string()) };
+    let n: f64 = numpart
+        .parse()
+        .map_err(|_| format!("human_to_bytes() can't interpret following string: {s}"))?;
+    let unit = if unitpart.is_empty() {
+        default_unit.map(str::to_string)
+    } else {
+        Some(unitpart.to_string())
+    };
     let Some(unit) = unit else {
         return Ok(round_half_even(n) as i64);
     };
-    let range_key = unit.chars().next().map(|c| c.to_ascii_uppercase()).unwrap_or('B');
+    let range_key = unit
+        .chars()
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+        .unwrap_or('B');
     let Some((_, limit)) = SIZE_RANGES.iter().find(|(k, _)| k.starts_with(range_key)) else {
         return Err(format!(
             "human_to_bytes() failed to convert {s} (unit = {unit}). The suffix must be one of Y, Z, E, P, T, G, M, K, B"
@@ -565,10 +622,18 @@ pub fn human_to_bytes(number: &str, default_unit: Option<&str>, isbits: bool) ->
             ('Z', "zetabyte", "zetabit"),
             ('Y', "yottabyte", "yottabit"),
         ];
-        let (_, bytename, bitname) = names.iter().find(|(k, _, _)| *k == range_key).copied().unwrap_or(('B', "byte", "bit"));
+        let (_, bytename, bitname) = names
+            .iter()
+            .find(|(k, _, _)| *k == range_key)
+            .copied()
+            .unwrap_or(('B', "byte", "bit"));
         let long = if isbits { bitname } else { bytename };
         let short = format!("{range_key}{unit_class}");
-        let short = if range_key == 'B' { unit_class.to_string() } else { short };
+        let short = if range_key == 'B' {
+            unit_class.to_string()
+        } else {
+            short
+        };
         if unit.to_lowercase() != long && unit != short {
             return Err(format!(
                 "human_to_bytes() failed to convert {s}. Value is not a valid string ({expect})"
@@ -597,7 +662,11 @@ fn rekey_on_member(_: &State, data: Value, rest: &[ValueOrKwargs]) -> Result<Val
         )));
     }
     let items: Vec<Value> = if is_map(&data) {
-        map_items(&data).unwrap_or_default().into_iter().map(|(_, v)| v).collect()
+        map_items(&data)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
     } else if is_seq(&data) {
         list_of(&data).unwrap_or_default()
     } else {
@@ -614,7 +683,10 @@ fn rekey_on_member(_: &State, data: Value, rest: &[ValueOrKwargs]) -> Result<Val
         }
         if out.get(&k).is_some_and(|v| v.is_true()) {
             if dup == "error" {
-                return Err(err(format!("Key {} is not unique, cannot convert to dict.", py_repr(&k))));
+                return Err(err(format!(
+                    "Key {} is not unique, cannot convert to dict.",
+                    py_repr(&k)
+                )));
             }
             out.insert(k, it);
         } else {
@@ -637,7 +709,9 @@ fn iterables(first: Value, pos: Vec<Value>) -> Result<Vec<Vec<Value>>, Error> {
 fn zip(_: &State, a: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
     let (pos, kw) = split_args(rest);
     if let Some((k, _)) = kw.iter().find(|(k, _)| k != "strict") {
-        return Err(err(format!("zip() got an unexpected keyword argument '{k}'")));
+        return Err(err(format!(
+            "zip() got an unexpected keyword argument '{k}'"
+        )));
     }
     let lists = iterables(a, pos)?;
     let n = lists.iter().map(Vec::len).min().unwrap_or(0);
@@ -655,7 +729,9 @@ fn zip_longest(_: &State, a: Value, rest: &[ValueOrKwargs]) -> Result<Value, Err
         if k == "fillvalue" {
             fill = v;
         } else {
-            return Err(err(format!("zip_longest() got an unexpected keyword argument '{k}'")));
+            return Err(err(format!(
+                "zip_longest() got an unexpected keyword argument '{k}'"
+            )));
         }
     }
     let lists = iterables(a, pos)?;
@@ -681,7 +757,9 @@ fn product(_: &State, a: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> 
         if k == "repeat" {
             repeat = super::to_int(&v).unwrap_or(1).max(0) as usize;
         } else {
-            return Err(err(format!("product() got an unexpected keyword argument '{k}'")));
+            return Err(err(format!(
+                "product() got an unexpected keyword argument '{k}'"
+            )));
         }
     }
     let lists = iterables(a, pos)?;
@@ -704,7 +782,9 @@ fn product(_: &State, a: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> 
             return Err(err("product() result too large"));
         }
     }
-    Ok(Value::from(result.into_iter().map(Value::from).collect::<Vec<_>>()))
+    Ok(Value::from(
+        result.into_iter().map(Value::from).collect::<Vec<_>>(),
+    ))
 }
 
 fn combos(pool: &[Value], r: usize, start: usize, cur: &mut Vec<Value>, out: &mut Vec<Value>) {
@@ -719,7 +799,13 @@ fn combos(pool: &[Value], r: usize, start: usize, cur: &mut Vec<Value>, out: &mu
     }
 }
 
-fn perms(pool: &[Value], r: usize, used: &mut Vec<bool>, cur: &mut Vec<Value>, out: &mut Vec<Value>) {
+fn perms(
+    pool: &[Value],
+    r: usize,
+    used: &mut Vec<bool>,
+    cur: &mut Vec<Value>,
+    out: &mut Vec<Value>,
+) {
     if cur.len() == r {
         out.push(Value::from(cur.clone()));
         return;
@@ -739,7 +825,12 @@ fn perms(pool: &[Value], r: usize, used: &mut Vec<bool>, cur: &mut Vec<Value>, o
 fn combinations(_: &State, a: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
     let args = Args::parse("combinations", rest, &["r"], false)?;
     let r = args.req("combinations", 0, "r")?;
-    let r = super::to_int(r).ok_or_else(|| err(format!("'{}' object cannot be interpreted as an integer", type_name(r))))?;
+    let r = super::to_int(r).ok_or_else(|| {
+        err(format!(
+            "'{}' object cannot be interpreted as an integer",
+            type_name(r)
+        ))
+    })?;
     if r < 0 {
         return Err(err("r must be non-negative"));
     }
@@ -763,7 +854,13 @@ fn permutations(_: &State, a: Value, rest: &[ValueOrKwargs]) -> Result<Value, Er
     }
     let mut out = Vec::new();
     if r as usize <= pool.len() && pool.len() <= 10 {
-        perms(&pool, r as usize, &mut vec![false; pool.len()], &mut Vec::new(), &mut out);
+        perms(
+            &pool,
+            r as usize,
+            &mut vec![false; pool.len()],
+            &mut Vec::new(),
+            &mut out,
+        );
     } else if pool.len() > 10 {
         return Err(err("permutations() result too large"));
     }
@@ -781,9 +878,19 @@ mod tests {
 
     #[test]
     fn int_sets_in_cpython_order() {
-        assert_eq!(py_repr(&eval("[3, 1, 2] | union([9, 0])")), "[0, 1, 2, 3, 9]");
-        assert_eq!(py_repr(&eval("[30, 10, 20, 8] | difference([10])")), "[8, 20, 30]");
-        assert_eq!(py_repr(&eval("[{'a': 1}, {'a': 1}, 2] | unique")), "[{'a': 1}, 2]");
+        assert_eq!(
+            py_repr(&eval("[3, 1, 2] | union([9, 0])")),
+            "[0, 1, 2, 3, 9]"
+        );
+        assert_eq!(py_repr(&eval("[-1, -2, 5] | union([0])")), "[0, 5, -1, -2]");
+        assert_eq!(
+            py_repr(&eval("[30, 10, 20, 8] | difference([10])")),
+            "[8, 20, 30]"
+        );
+        assert_eq!(
+            py_repr(&eval("[{'a': 1}, {'a': 1}, 2] | unique")),
+            "[{'a': 1}, 2]"
+        );
     }
 
     #[test]

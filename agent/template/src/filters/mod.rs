@@ -12,8 +12,8 @@ pub mod json_query;
 pub mod mathstuff;
 pub mod net;
 pub mod path;
-pub mod pyrand;
 pub mod pyfmt;
+pub mod pyrand;
 pub mod regex;
 pub mod urls;
 
@@ -41,7 +41,8 @@ pub fn register(env: &mut Environment<'static>) {
 
 /// Register one filter under `name` and under `<namespace>.<name>`.
 pub(crate) fn add(env: &mut Environment<'static>, namespace: &str, name: &str, f: FilterFn) {
-    let wrap = move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| f(state, value, &rest.0);
+    let wrap =
+        move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| f(state, value, &rest.0);
     env.add_filter(name.to_string(), wrap);
     env.add_filter(format!("{namespace}.{name}"), wrap);
 }
@@ -164,12 +165,8 @@ impl Args {
     pub fn int(&self, fname: &str, i: usize, default: i64) -> Result<i64, Error> {
         match self.some(i) {
             None => Ok(default),
-            Some(v) => to_int(v).ok_or_else(|| {
-                err(format!(
-                    "{fname}: expected an integer, got {}",
-                    py_repr(v)
-                ))
-            }),
+            Some(v) => to_int(v)
+                .ok_or_else(|| err(format!("{fname}: expected an integer, got {}", py_repr(v)))),
         }
     }
 }
@@ -238,10 +235,7 @@ pub(crate) fn py_iter(v: &Value) -> Result<Vec<Value>, Error> {
         return Ok(s.chars().map(|c| Value::from(c.to_string())).collect());
     }
     if v.is_undefined() || v.is_none() || v.is_number() || as_bool(v).is_some() {
-        return Err(err(format!(
-            "'{}' object is not iterable",
-            type_name(v)
-        )));
+        return Err(err(format!("'{}' object is not iterable", type_name(v))));
     }
     Ok(v.try_iter()?.collect())
 }
@@ -318,9 +312,7 @@ pub(crate) fn py_eq(a: &Value, b: &Value) -> bool {
 /// Python ordering for sorting/min/max: numbers with numbers, strings with strings.
 pub(crate) fn py_cmp(a: &Value, b: &Value) -> Result<std::cmp::Ordering, Error> {
     if let (Some(x), Some(y)) = (to_f64(a), to_f64(b)) {
-        return x
-            .partial_cmp(&y)
-            .ok_or_else(|| err("cannot compare nan"));
+        return x.partial_cmp(&y).ok_or_else(|| err("cannot compare nan"));
     }
     if let (Some(x), Some(y)) = (a.as_str(), b.as_str()) {
         return Ok(x.cmp(y));

@@ -11,14 +11,30 @@ use super::{Args, add, err, list_of, py_str, type_name};
 const NS: &str = "ansible.builtin";
 
 pub(crate) fn register(env: &mut Environment<'static>) {
-    add(env, NS, "basename", |_, v, r| unary("basename", v, r, |s| basename(s).to_string()));
-    add(env, NS, "dirname", |_, v, r| unary("dirname", v, r, |s| dirname(s).to_string()));
-    add(env, NS, "expanduser", |_, v, r| unary("expanduser", v, r, expanduser));
-    add(env, NS, "expandvars", |_, v, r| unary("expandvars", v, r, expandvars));
-    add(env, NS, "normpath", |_, v, r| unary("normpath", v, r, normpath));
-    add(env, NS, "realpath", |_, v, r| unary("realpath", v, r, realpath));
-    add(env, NS, "win_basename", |_, v, r| unary("win_basename", v, r, |s| win_split(s).1));
-    add(env, NS, "win_dirname", |_, v, r| unary("win_dirname", v, r, |s| win_split(s).0));
+    add(env, NS, "basename", |_, v, r| {
+        unary("basename", v, r, |s| basename(s).to_string())
+    });
+    add(env, NS, "dirname", |_, v, r| {
+        unary("dirname", v, r, |s| dirname(s).to_string())
+    });
+    add(env, NS, "expanduser", |_, v, r| {
+        unary("expanduser", v, r, expanduser)
+    });
+    add(env, NS, "expandvars", |_, v, r| {
+        unary("expandvars", v, r, expandvars)
+    });
+    add(env, NS, "normpath", |_, v, r| {
+        unary("normpath", v, r, normpath)
+    });
+    add(env, NS, "realpath", |_, v, r| {
+        unary("realpath", v, r, realpath)
+    });
+    add(env, NS, "win_basename", |_, v, r| {
+        unary("win_basename", v, r, |s| win_split(s).1)
+    });
+    add(env, NS, "win_dirname", |_, v, r| {
+        unary("win_dirname", v, r, |s| win_split(s).0)
+    });
     add(env, NS, "relpath", relpath_filter);
     add(env, NS, "splitext", splitext_filter);
     add(env, NS, "win_splitdrive", win_splitdrive_filter);
@@ -27,7 +43,12 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     add(env, NS, "fileglob", fileglob_filter);
 }
 
-fn unary(name: &str, v: Value, rest: &[ValueOrKwargs], f: impl Fn(&str) -> String) -> Result<Value, Error> {
+fn unary(
+    name: &str,
+    v: Value,
+    rest: &[ValueOrKwargs],
+    f: impl Fn(&str) -> String,
+) -> Result<Value, Error> {
     Args::parse(name, rest, &[], false)?;
     match v.as_str() {
         Some(s) => Ok(Value::from(f(s))),
@@ -63,9 +84,7 @@ pub fn dirname(p: &str) -> &str {
 pub fn join(parts: &[String]) -> String {
     let mut path = String::new();
     for (i, b) in parts.iter().enumerate() {
-        if i == 0 {
-            path = b.clone();
-        } else if b.starts_with('/') {
+        if i == 0 || b.starts_with('/') {
             path = b.clone();
         } else if path.is_empty() || path.ends_with('/') {
             path.push_str(b);
@@ -126,7 +145,9 @@ pub fn realpath(p: &str) -> String {
             Ok(real) => done = real,
             Err(_) => {
                 let rest = comps[i..].join("/");
-                return normpath(&format!("{}/{}", done.to_string_lossy(), rest));
+                let base = done.to_string_lossy();
+                let base = base.trim_end_matches('/');
+                return normpath(&format!("{base}/{rest}"));
             }
         }
     }
@@ -185,7 +206,11 @@ pub fn expanduser(p: &str) -> String {
     };
     match home {
         Some(h) => {
-            let h = if h == "/" { String::new() } else { h.trim_end_matches('/').to_string() };
+            let h = if h == "/" {
+                String::new()
+            } else {
+                h.trim_end_matches('/').to_string()
+            };
             let out = format!("{h}{}", &p[end..]);
             if out.is_empty() { "/".into() } else { out }
         }
@@ -316,12 +341,22 @@ fn commonpath_filter(_: &State, v: Value, rest: &[ValueOrKwargs]) -> Result<Valu
     }
     let split: Vec<Vec<&str>> = paths
         .iter()
-        .map(|p| p.split('/').filter(|c| !c.is_empty() && *c != ".").collect())
+        .map(|p| {
+            p.split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .collect()
+        })
         .collect();
     let first = &split[0];
     let mut n = first.len();
     for s in &split[1..] {
-        n = n.min(first.iter().zip(s.iter()).take_while(|(a, b)| a == b).count());
+        n = n.min(
+            first
+                .iter()
+                .zip(s.iter())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        );
     }
     let prefix = if abs { "/" } else { "" };
     Ok(Value::from(format!("{prefix}{}", first[..n].join("/"))))
@@ -359,8 +394,7 @@ pub fn format_time(fmt: &str, secs: f64, utc: bool) -> Result<String, Error> {
         jiff::tz::TimeZone::system()
     };
     let zoned = ts.to_zoned(tz);
-    let fmt = fmt.replace("%-", "%-");
-    jiff::fmt::strtime::format(fmt.as_str(), &zoned).map_err(|e| err(e.to_string()))
+    jiff::fmt::strtime::format(fmt, &zoned).map_err(|e| err(e.to_string()))
 }
 
 /// A Python `datetime.datetime` as `to_datetime` returns it.
@@ -440,13 +474,20 @@ impl PyDateTime {
 
 /// `datetime.strptime(s, fmt)`.
 pub fn parse_datetime(s: &str, fmt: &str) -> Result<Value, Error> {
-    let tm = jiff::fmt::strtime::parse(fmt, s)
-        .map_err(|_| err(format!("time data {} does not match format {}", super::pyfmt::str_repr(s), super::pyfmt::str_repr(fmt))))?;
+    let tm = jiff::fmt::strtime::parse(fmt, s).map_err(|_| {
+        err(format!(
+            "time data {} does not match format {}",
+            super::pyfmt::str_repr(s),
+            super::pyfmt::str_repr(fmt)
+        ))
+    })?;
     let date = tm
         .to_date()
         .or_else(|_| jiff::civil::Date::new(1900, 1, 1))
         .map_err(|e| err(e.to_string()))?;
-    let time = tm.to_time().unwrap_or_else(|_| jiff::civil::Time::midnight());
+    let time = tm
+        .to_time()
+        .unwrap_or_else(|_| jiff::civil::Time::midnight());
     Ok(Value::from_object(PyDateTime {
         dt: date.to_datetime(time),
     }))
@@ -462,7 +503,10 @@ mod tests {
         assert_eq!(dirname("/etc/foo.conf"), "/etc");
         assert_eq!(dirname("/foo"), "/");
         assert_eq!(dirname("foo"), "");
-        assert_eq!(join(&["/a".into(), "b".into(), "/c".into(), "d".into()]), "/c/d");
+        assert_eq!(
+            join(&["/a".into(), "b".into(), "/c".into(), "d".into()]),
+            "/c/d"
+        );
         assert_eq!(normpath("/a/./b/../c//d/"), "/a/c/d");
         assert_eq!(normpath("../a/.."), "..");
         assert_eq!(splitext("/a/b.tar.gz"), ("/a/b.tar".into(), ".gz".into()));
@@ -472,7 +516,10 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(format_time("%Y-%m-%d %H:%M:%S", 0.0, true).unwrap(), "1970-01-01 00:00:00");
+        assert_eq!(
+            format_time("%Y-%m-%d %H:%M:%S", 0.0, true).unwrap(),
+            "1970-01-01 00:00:00"
+        );
         let v = parse_datetime("2024-02-03 04:05:06", "%Y-%m-%d %H:%M:%S").unwrap();
         assert_eq!(v.to_string(), "2024-02-03 04:05:06");
         assert_eq!(v.get_attr("month").unwrap(), Value::from(2));

@@ -14,7 +14,11 @@ pub fn float_repr(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let e = format!("{f:e}");
     let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
@@ -67,7 +71,11 @@ pub fn py_str(v: &Value) -> String {
 
 /// Python `repr(str)`.
 pub fn str_repr(s: &str) -> String {
-    let q = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let q = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(q);
     for c in s.chars() {
@@ -204,7 +212,9 @@ fn dump(v: &Value, opts: &JsonOpts, level: usize, out: &mut String) -> Result<()
     }
     match v.kind() {
         ValueKind::None => out.push_str("null"),
-        ValueKind::Undefined => return Err("Object of type AnsibleUndefined is not JSON serializable".into()),
+        ValueKind::Undefined => {
+            return Err("Object of type AnsibleUndefined is not JSON serializable".into());
+        }
         ValueKind::Number => {
             if v.is_integer() {
                 out.push_str(&v.to_string());
@@ -219,7 +229,9 @@ fn dump(v: &Value, opts: &JsonOpts, level: usize, out: &mut String) -> Result<()
                 }
             }
         }
-        ValueKind::String => out.push_str(&json_str(v.as_str().unwrap_or_default(), opts.ensure_ascii)),
+        ValueKind::String => {
+            out.push_str(&json_str(v.as_str().unwrap_or_default(), opts.ensure_ascii))
+        }
         _ if is_map(v) => {
             let mut items = map_items(v).unwrap_or_default();
             if items.is_empty() {
@@ -234,7 +246,11 @@ fn dump(v: &Value, opts: &JsonOpts, level: usize, out: &mut String) -> Result<()
                 keyed.sort_by(|a, b| a.0.cmp(&b.0));
             }
             out.push('{');
-            let sep = if opts.indent.is_some() { opts.item_sep.trim_end() } else { &opts.item_sep };
+            let sep = if opts.indent.is_some() {
+                opts.item_sep.trim_end()
+            } else {
+                &opts.item_sep
+            };
             for (i, (k, val)) in keyed.iter().enumerate() {
                 if i > 0 {
                     out.push_str(sep);
@@ -254,7 +270,11 @@ fn dump(v: &Value, opts: &JsonOpts, level: usize, out: &mut String) -> Result<()
                 return Ok(());
             }
             out.push('[');
-            let sep = if opts.indent.is_some() { opts.item_sep.trim_end() } else { &opts.item_sep };
+            let sep = if opts.indent.is_some() {
+                opts.item_sep.trim_end()
+            } else {
+                &opts.item_sep
+            };
             for (i, val) in items.iter().enumerate() {
                 if i > 0 {
                     out.push_str(sep);
@@ -296,8 +316,12 @@ pub fn from_json_value(v: serde_json::Value) -> Value {
             }
         }
         serde_json::Value::String(s) => Value::from(s),
-        serde_json::Value::Array(a) => Value::from(a.into_iter().map(from_json_value).collect::<Vec<_>>()),
-        serde_json::Value::Object(o) => Value::from_pairs(o.into_iter().map(|(k, v)| (k, from_json_value(v)))),
+        serde_json::Value::Array(a) => {
+            Value::from(a.into_iter().map(from_json_value).collect::<Vec<_>>())
+        }
+        serde_json::Value::Object(o) => {
+            Value::from_pairs(o.into_iter().map(|(k, v)| (k, from_json_value(v))))
+        }
     }
 }
 

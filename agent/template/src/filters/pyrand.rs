@@ -79,7 +79,7 @@ impl PyRandom {
     }
 
     /// `random.Random(s)` for a string seed (version 2: the bytes plus their SHA-512).
-    pub fn from_str(s: &str) -> PyRandom {
+    pub fn from_text(s: &str) -> PyRandom {
         let mut bytes = s.as_bytes().to_vec();
         bytes.extend_from_slice(&Sha512::digest(s.as_bytes()));
         // int.from_bytes(big endian) split into 32-bit words, least significant first.
@@ -110,7 +110,7 @@ impl PyRandom {
         {
             return PyRandom::from_int(i);
         }
-        PyRandom::from_str(&super::py_str(v))
+        PyRandom::from_text(&super::py_str(v))
     }
 
     fn next_u32(&mut self) -> u32 {
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn matches_cpython_str_seed() {
-        let mut r = PyRandom::from_str("web01");
+        let mut r = PyRandom::from_text("web01");
         assert_eq!(r.randrange(0, 60, 1).unwrap(), 22);
     }
 }

@@ -127,8 +127,13 @@ pub fn compile(pattern: &str, ignorecase: bool, multiline: bool) -> Result<Regex
         flags.push('m');
     }
     let body = translate(pattern, ml);
-    let full = if flags.is_empty() { body } else { format!("(?{flags}){body}") };
-    let re = Regex::new(&full).map_err(|e| err(format!("Invalid regular expression {pattern:?}: {e}")))?;
+    let full = if flags.is_empty() {
+        body
+    } else {
+        format!("(?{flags}){body}")
+    };
+    let re = Regex::new(&full)
+        .map_err(|e| err(format!("Invalid regular expression {pattern:?}: {e}")))?;
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() > 256 {
@@ -172,7 +177,9 @@ pub fn expand(template: &str, caps: &Captures<'_, str>) -> Result<String, Error>
                     return Err(err("missing <"));
                 }
                 let rest: String = chars[i + 3..].iter().collect();
-                let end = rest.find('>').ok_or_else(|| err("missing >, unterminated name"))?;
+                let end = rest
+                    .find('>')
+                    .ok_or_else(|| err("missing >, unterminated name"))?;
                 let name = &rest[..end];
                 out.push_str(&group_text(caps, name)?);
                 i += 3 + name.chars().count() + 1;
@@ -262,7 +269,11 @@ pub fn subn(re: &Regex, repl: &str, s: &str, count: usize) -> Result<(String, us
         out.push_str(&expand(repl, &caps)?);
         last = m.end();
         n += 1;
-        pos = if m.start() == m.end() { next_char(s, m.end()) } else { m.end() };
+        pos = if m.start() == m.end() {
+            next_char(s, m.end())
+        } else {
+            m.end()
+        };
     }
     out.push_str(&s[last..]);
     Ok((out, n))
@@ -283,10 +294,21 @@ fn regex_replace(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Valu
     let a = Args::parse(
         "regex_replace",
         rest,
-        &["pattern", "replacement", "ignorecase", "multiline", "count", "mandatory_count"],
+        &[
+            "pattern",
+            "replacement",
+            "ignorecase",
+            "multiline",
+            "count",
+            "mandatory_count",
+        ],
         false,
     )?;
-    let s = if value.is_none() { "None".to_string() } else { py_str(&value) };
+    let s = if value.is_none() {
+        "None".to_string()
+    } else {
+        py_str(&value)
+    };
     let pattern = a.string(0, "");
     let repl = a.string(1, "");
     let re = compile(&pattern, a.truthy(2, false), a.truthy(3, false))?;
@@ -302,7 +324,12 @@ fn regex_replace(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Valu
 }
 
 fn regex_findall(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
-    let a = Args::parse("regex_findall", rest, &["regex", "multiline", "ignorecase"], false)?;
+    let a = Args::parse(
+        "regex_findall",
+        rest,
+        &["regex", "multiline", "ignorecase"],
+        false,
+    )?;
     let s = py_str(&value);
     let pattern = py_str(a.req("regex_findall", 0, "regex")?);
     let re = compile(&pattern, a.truthy(2, false), a.truthy(1, false))?;
@@ -326,7 +353,11 @@ fn regex_findall(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Valu
             ),
         };
         out.push(item);
-        pos = if m.start() == m.end() { next_char(&s, m.end()) } else { m.end() };
+        pos = if m.start() == m.end() {
+            next_char(&s, m.end())
+        } else {
+            m.end()
+        };
     }
     Ok(Value::from(out))
 }
@@ -335,7 +366,9 @@ fn regex_search(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value
     let (pos, kw) = split_args(rest);
     let s = py_str(&value);
     let Some(pattern) = pos.first() else {
-        return Err(err("regex_search() missing 1 required positional argument: 'regex'"));
+        return Err(err(
+            "regex_search() missing 1 required positional argument: 'regex'",
+        ));
     };
     let pattern = py_str(pattern);
     let mut groups: Vec<String> = Vec::new();

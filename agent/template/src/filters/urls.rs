@@ -63,7 +63,11 @@ impl UrlParts {
     /// `hostname` (lowercased, `None` when empty).
     pub fn hostname(&self) -> Option<String> {
         let h = self.host_port().0;
-        if h.is_empty() { None } else { Some(h.to_lowercase()) }
+        if h.is_empty() {
+            None
+        } else {
+            Some(h.to_lowercase())
+        }
     }
 
     /// `port`.
@@ -71,9 +75,13 @@ impl UrlParts {
         match self.host_port().1 {
             None | Some("") => Ok(None),
             Some(p) => match p.parse::<i64>() {
-                Ok(n) if (0..=65535).contains(&n) && p.chars().all(|c| c.is_ascii_digit()) => Ok(Some(n)),
+                Ok(n) if (0..=65535).contains(&n) && p.chars().all(|c| c.is_ascii_digit()) => {
+                    Ok(Some(n))
+                }
                 Ok(_) => Err(err("Port out of range 0-65535")),
-                Err(_) => Err(err(format!("Port could not be cast to integer value as '{p}'"))),
+                Err(_) => Err(err(format!(
+                    "Port could not be cast to integer value as '{p}'"
+                ))),
             },
         }
     }
@@ -150,13 +158,17 @@ fn urlsplit_filter(_: &State, v: Value, rest: &[ValueOrKwargs]) -> Result<Value,
 
 /// `urllib.parse.unquote` (`plus`: `unquote_plus`).
 pub fn unquote(s: &str, plus: bool) -> String {
-    let s = if plus { s.replace('+', " ") } else { s.to_string() };
+    let s = if plus {
+        s.replace('+', " ")
+    } else {
+        s.to_string()
+    };
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%'
-            && i + 2 < b.len() + 0
+            && i + 2 < b.len()
             && let (Some(h), Some(l)) = (
                 (b[i + 1] as char).to_digit(16),
                 (b[i + 2] as char).to_digit(16),

@@ -19,8 +19,12 @@ pub fn file(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error>
             .find_file("files", &name)
             .filter(|p| p.is_file())
             .ok_or_else(|| err(format!("Unable to access the file {}.", str_repr(&name))))?;
-        let mut s = std::fs::read_to_string(&path)
-            .map_err(|e| err(format!("Unable to access the file {}: {e}", str_repr(&name))))?;
+        let mut s = std::fs::read_to_string(&path).map_err(|e| {
+            err(format!(
+                "Unable to access the file {}: {e}",
+                str_repr(&name)
+            ))
+        })?;
         if lstrip {
             s = s.trim_start().to_string();
         }
@@ -40,8 +44,13 @@ pub fn template(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
         let path = ctx
             .find_file("templates", &name)
             .filter(|p| p.is_file())
-            .ok_or_else(|| err(format!("the template file {name} could not be found for the lookup")))?;
-        let src = std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+            .ok_or_else(|| {
+                err(format!(
+                    "the template file {name} could not be found for the lookup"
+                ))
+            })?;
+        let src =
+            std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
         let Some(env) = ctx.env else {
             out.push(Value::from(src));
             continue;
@@ -60,6 +69,14 @@ pub fn template(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
             }
         }
         let vars = Value::from_pairs(pairs);
+        // Template files render with trim_blocks, as the template module does.
+        let mut env = env.clone();
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .trim_blocks(true)
+                .keep_trailing_newline(true)
+                .build()?,
+        );
         let rendered = env.render_str(&src, vars)?;
         out.push(Value::from(rendered));
     }
@@ -132,16 +149,30 @@ pub fn first_found(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>,
     ) -> Result<(), Error> {
         for t in terms {
             let (files, paths) = if is_map(t) {
-                let files = t.get_attr("files").ok().filter(|v| !v.is_undefined()).unwrap_or_else(|| Value::from(Vec::<Value>::new()));
-                let paths = t.get_attr("paths").ok().filter(|v| !v.is_undefined()).unwrap_or_else(|| Value::from(Vec::<Value>::new()));
+                let files = t
+                    .get_attr("files")
+                    .ok()
+                    .filter(|v| !v.is_undefined())
+                    .unwrap_or_else(|| Value::from(Vec::<Value>::new()));
+                let paths = t
+                    .get_attr("paths")
+                    .ok()
+                    .filter(|v| !v.is_undefined())
+                    .unwrap_or_else(|| Value::from(Vec::<Value>::new()));
                 if let Ok(s) = t.get_attr("skip")
                     && !s.is_undefined()
                 {
                     *skip = s.is_true();
                 }
-                (split_on(&files, &[',', ';']), split_on(&paths, &[',', ':', ';']))
+                (
+                    split_on(&files, &[',', ';']),
+                    split_on(&paths, &[',', ':', ';']),
+                )
             } else if let Some(s) = t.as_str() {
-                let paths = ctx.opt("paths").map(|p| split_on(p, &[',', ':', ';'])).unwrap_or_default();
+                let paths = ctx
+                    .opt("paths")
+                    .map(|p| split_on(p, &[',', ':', ';']))
+                    .unwrap_or_default();
                 (split_on(&Value::from(s), &[',', ';']), paths)
             } else if let Some(l) = list_of(t) {
                 process(&l, ctx, skip, search)?;
@@ -202,7 +233,9 @@ fn parse_term(term: &str) -> (String, Vec<(String, String)>) {
     let mut opts = Vec::new();
     for w in words {
         match w.split_once('=') {
-            Some((k, v)) if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            Some((k, v))
+                if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
                 opts.push((k.to_string(), v.to_string()))
             }
             _ => key.push(w),
@@ -211,7 +244,12 @@ fn parse_term(term: &str) -> (String, Vec<(String, String)>) {
     (key.join(" "), opts)
 }
 
-fn merged_opts(ctx: &LookupCtx<'_>, inline: &[(String, String)], name: &str, default: &str) -> String {
+fn merged_opts(
+    ctx: &LookupCtx<'_>,
+    inline: &[(String, String)],
+    name: &str,
+    default: &str,
+) -> String {
     inline
         .iter()
         .rev()
@@ -233,16 +271,28 @@ pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
             merged_opts(ctx, &inline, "section", "global")
         };
         let default = merged_opts(ctx, &inline, "default", "");
-        let is_re = matches!(merged_opts(ctx, &inline, "re", "false").to_lowercase().as_str(), "true" | "yes" | "1");
+        let is_re = matches!(
+            merged_opts(ctx, &inline, "re", "false")
+                .to_lowercase()
+                .as_str(),
+            "true" | "yes" | "1"
+        );
         let case_sensitive = matches!(
-            merged_opts(ctx, &inline, "case_sensitive", "false").to_lowercase().as_str(),
+            merged_opts(ctx, &inline, "case_sensitive", "false")
+                .to_lowercase()
+                .as_str(),
             "true" | "yes" | "1"
         );
         let path = ctx
             .find_file("files", &file)
             .ok_or_else(|| err(format!("Could not find file {file}")))?;
-        let text = std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
-        let text = if ty == "properties" { format!("[java_properties]\n{text}") } else { text };
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+        let text = if ty == "properties" {
+            format!("[java_properties]\n{text}")
+        } else {
+            text
+        };
         let mut cur = String::new();
         let mut entries: Vec<(String, String, String)> = Vec::new();
         for line in text.lines() {
@@ -259,13 +309,21 @@ pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
                 Some(i) => (l[..i].trim(), l[i + 1..].trim()),
                 None => (l, ""),
             };
-            let k = if case_sensitive { k.to_string() } else { k.to_lowercase() };
+            let k = if case_sensitive {
+                k.to_string()
+            } else {
+                k.to_lowercase()
+            };
             entries.push((cur.clone(), k, v.to_string()));
         }
         if !entries.iter().any(|(s, _, _)| *s == section) {
             return Err(err(format!("No section {} in {file}", str_repr(&section))));
         }
-        let lookup_key = if case_sensitive || is_re { key.clone() } else { key.to_lowercase() };
+        let lookup_key = if case_sensitive || is_re {
+            key.clone()
+        } else {
+            key.to_lowercase()
+        };
         if is_re {
             let re = crate::filters::regex::compile(&format!("\\A(?:{lookup_key})"), false, false)?;
             for (s, k, v) in &entries {
@@ -309,7 +367,11 @@ pub fn csvfile(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Err
         for line in text.lines() {
             let row = split_csv(line, d);
             if row.first().map(String::as_str) == Some(key.as_str()) {
-                found = Some(row.get(col).cloned().ok_or_else(|| err("list index out of range"))?);
+                found = Some(
+                    row.get(col)
+                        .cloned()
+                        .ok_or_else(|| err("list index out of range"))?,
+                );
                 break;
             }
         }
@@ -366,12 +428,32 @@ mod tests {
             "ansible_search_path",
             Value::from(vec![dir.path().to_string_lossy().into_owned()]),
         )]));
-        let ctx = LookupCtx { vars: &vars, kwargs: vec![], env: None };
-        assert_eq!(file(vec![Value::from("a.txt")], &ctx).unwrap(), vec![Value::from("hello")]);
+        let ctx = LookupCtx {
+            vars: &vars,
+            kwargs: vec![],
+            env: None,
+        };
+        assert_eq!(
+            file(vec![Value::from("a.txt")], &ctx).unwrap(),
+            vec![Value::from("hello")]
+        );
         assert!(file(vec![Value::from("nope.txt")], &ctx).is_err());
-        let ff = first_found(vec![Value::from(vec![Value::from("x.txt"), Value::from("a.txt")])], &ctx).unwrap();
+        let ff = first_found(
+            vec![Value::from(vec![
+                Value::from("x.txt"),
+                Value::from("a.txt"),
+            ])],
+            &ctx,
+        )
+        .unwrap();
         assert!(ff[0].as_str().unwrap().ends_with("files/a.txt"));
-        assert_eq!(ini(vec![Value::from("key section=s file=b.ini")], &ctx).unwrap(), vec![Value::from("v1")]);
-        assert_eq!(csvfile(vec![Value::from("b file=c.csv delimiter=, col=2")], &ctx).unwrap(), vec![Value::from("y")]);
+        assert_eq!(
+            ini(vec![Value::from("key section=s file=b.ini")], &ctx).unwrap(),
+            vec![Value::from("v1")]
+        );
+        assert_eq!(
+            csvfile(vec![Value::from("b file=c.csv delimiter=, col=2")], &ctx).unwrap(),
+            vec![Value::from("y")]
+        );
     }
 }

@@ -33,7 +33,10 @@ pub fn dict(terms: Vec<Value>) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
     for t in terms {
         let Some(items) = map_items(&t) else {
-            return Err(err(format!("with_dict expects a dict, got {}", crate::filters::py_repr(&t))));
+            return Err(err(format!(
+                "with_dict expects a dict, got {}",
+                crate::filters::py_repr(&t)
+            )));
         };
         for (k, v) in items {
             out.push(Value::from_pairs([("key", k), ("value", v)]));
@@ -60,6 +63,13 @@ fn parse_int(s: &str) -> Result<i64, Error> {
     }
     .map_err(|_| err(format!("invalid literal for int() with base 0: '{s}'")))?;
     Ok(if neg { -v } else { v })
+}
+
+/// A decimal integer option (Ansible's config `integer` type).
+fn parse_dec(s: &str) -> Result<i64, Error> {
+    s.trim()
+        .parse::<i64>()
+        .map_err(|_| err(format!("Invalid value provided for 'integer': '{s}'")))
 }
 
 /// Python `fmt % i` for a format with exactly one integer conversion.
@@ -90,7 +100,10 @@ pub fn percent_format_int(fmt: &str, i: i64) -> Result<String, Error> {
             k += 1;
         }
         let width: usize = width.parse().unwrap_or(0);
-        let conv = chars.get(k).copied().ok_or_else(|| err("incomplete format"))?;
+        let conv = chars
+            .get(k)
+            .copied()
+            .ok_or_else(|| err("incomplete format"))?;
         k += 1;
         let body = match conv {
             'd' | 'i' | 'u' | 's' => i.abs().to_string(),
@@ -131,7 +144,11 @@ pub fn percent_format_int(fmt: &str, i: i64) -> Result<String, Error> {
 /// `sequence`: `start=1 end=10 stride=1 format=%d` (or `[start-]end[/stride][:format]`).
 pub fn sequence(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
-    let terms = if terms.is_empty() { vec![Value::from("")] } else { terms };
+    let terms = if terms.is_empty() {
+        vec![Value::from("")]
+    } else {
+        terms
+    };
     for term in terms {
         let mut start = 1i64;
         let mut end: Option<i64> = None;
@@ -163,12 +180,16 @@ pub fn sequence(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
                         .split_once('=')
                         .ok_or_else(|| err(format!("can't parse arg {part}=... in sequence")))?;
                     match k {
-                        "start" => start = parse_int(v)?,
-                        "end" => end = Some(parse_int(v)?),
-                        "count" => count = Some(parse_int(v)?),
-                        "stride" => stride = parse_int(v)?,
+                        "start" => start = parse_dec(v)?,
+                        "end" => end = Some(parse_dec(v)?),
+                        "count" => count = Some(parse_dec(v)?),
+                        "stride" => stride = parse_dec(v)?,
                         "format" => format = v.to_string(),
-                        _ => return Err(err(format!("unrecognized arguments to with_sequence: ['{k}']"))),
+                        _ => {
+                            return Err(err(format!(
+                                "unrecognized arguments to with_sequence: ['{k}']"
+                            )));
+                        }
                     }
                 }
             } else {
@@ -198,7 +219,9 @@ pub fn sequence(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
         }
         match (count, end) {
             (None, None) => return Err(err("must specify count or end in with_sequence")),
-            (Some(_), Some(_)) => return Err(err("can't specify both count and end in with_sequence")),
+            (Some(_), Some(_)) => {
+                return Err(err("can't specify both count and end in with_sequence"));
+            }
             (Some(c), None) => {
                 if c != 0 {
                     end = Some(start + c * stride - 1);
@@ -249,21 +272,33 @@ pub fn subelements(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>,
     let mut skip = ctx.opt_bool("skip_missing", false);
     if let Some(flags) = terms.get(2) {
         if !is_map(flags) {
-            return Err(err("the optional third item must be a dict with flags skip_missing"));
+            return Err(err(
+                "the optional third item must be a dict with flags skip_missing",
+            ));
         }
-        skip = flags.get_attr("skip_missing").map(|v| v.is_true()).unwrap_or(false);
+        skip = flags
+            .get_attr("skip_missing")
+            .map(|v| v.is_true())
+            .unwrap_or(false);
     }
     let sub = &terms[1];
     if sub.as_str().is_none() {
-        return Err(err("the second item in the list must be a string (the subelement key)"));
+        return Err(err(
+            "the second item in the list must be a string (the subelement key)",
+        ));
     }
     let mut elements = terms[0].clone();
     if is_map(&elements) {
         // a dict of dicts: iterate its values, skipping those with skipped=True
-        let vals: Vec<Value> = map_items(&elements).unwrap_or_default().into_iter().map(|(_, v)| v).collect();
+        let vals: Vec<Value> = map_items(&elements)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
         elements = Value::from(vals);
     }
-    let list = list_of(&elements).ok_or_else(|| err("the first item in the list must be a list or dict"))?;
+    let list = list_of(&elements)
+        .ok_or_else(|| err("the first item in the list must be a list or dict"))?;
     let list: Vec<Value> = list
         .into_iter()
         .filter(|e| !e.get_attr("skipped").map(|s| s.is_true()).unwrap_or(false))
@@ -273,22 +308,39 @@ pub fn subelements(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>,
 
 /// `together`: transpose the term lists, padding with `None`.
 pub fn together(terms: Vec<Value>) -> Result<Vec<Value>, Error> {
-    let lists: Vec<Vec<Value>> = terms.iter().map(|t| list_of(t).unwrap_or_else(|| vec![t.clone()])).collect();
+    let lists: Vec<Vec<Value>> = terms
+        .iter()
+        .map(|t| list_of(t).unwrap_or_else(|| vec![t.clone()]))
+        .collect();
     if lists.is_empty() {
-        return Err(err("with_together requires at least one element in each list"));
+        return Err(err(
+            "with_together requires at least one element in each list",
+        ));
     }
     let n = lists.iter().map(Vec::len).max().unwrap_or(0);
     Ok((0..n)
-        .map(|i| Value::from(lists.iter().map(|l| l.get(i).cloned().unwrap_or_else(|| Value::from(()))).collect::<Vec<_>>()))
+        .map(|i| {
+            Value::from(
+                lists
+                    .iter()
+                    .map(|l| l.get(i).cloned().unwrap_or_else(|| Value::from(())))
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect())
 }
 
 /// `nested`: the cartesian product of the term lists, each combination flattened.
 pub fn nested(terms: Vec<Value>) -> Result<Vec<Value>, Error> {
     if terms.is_empty() {
-        return Err(err("with_nested requires at least one element in the nested list"));
+        return Err(err(
+            "with_nested requires at least one element in the nested list",
+        ));
     }
-    let lists: Vec<Vec<Value>> = terms.iter().map(|t| list_of(t).unwrap_or_else(|| vec![t.clone()])).collect();
+    let lists: Vec<Vec<Value>> = terms
+        .iter()
+        .map(|t| list_of(t).unwrap_or_else(|| vec![t.clone()]))
+        .collect();
     let mut result: Vec<Vec<Value>> = lists[0].iter().map(|x| vec![x.clone()]).collect();
     for l in &lists[1..] {
         let mut next = Vec::new();
@@ -309,7 +361,11 @@ pub fn nested(terms: Vec<Value>) -> Result<Vec<Value>, Error> {
 
 /// `indexed_items`: `[index, item]` pairs.
 pub fn indexed_items(terms: Vec<Value>) -> Result<Vec<Value>, Error> {
-    let items = if terms.len() == 1 { list_of(&terms[0]).unwrap_or(terms) } else { terms };
+    let items = if terms.len() == 1 {
+        list_of(&terms[0]).unwrap_or(terms)
+    } else {
+        terms
+    };
     Ok(items
         .into_iter()
         .enumerate()
@@ -345,7 +401,11 @@ mod tests {
     #[test]
     fn sequences() {
         let vars = super::super::MapVars(Value::from(()));
-        let ctx = LookupCtx { vars: &vars, kwargs: vec![], env: None };
+        let ctx = LookupCtx {
+            vars: &vars,
+            kwargs: vec![],
+            env: None,
+        };
         let s = |t: &str| {
             sequence(vec![Value::from(t)], &ctx)
                 .unwrap()

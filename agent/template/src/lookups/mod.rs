@@ -33,7 +33,10 @@ impl LookupVars for State<'_, '_> {
     }
 
     fn var_names(&self) -> Vec<String> {
-        self.known_variables().into_iter().map(|c| c.into_owned()).collect()
+        self.known_variables()
+            .into_iter()
+            .map(|c| c.into_owned())
+            .collect()
     }
 }
 
@@ -80,7 +83,10 @@ impl LookupCtx<'_> {
         match self.opt(name) {
             Some(v) => {
                 if let Some(s) = v.as_str() {
-                    matches!(s.to_lowercase().as_str(), "yes" | "on" | "true" | "1" | "y" | "t")
+                    matches!(
+                        s.to_lowercase().as_str(),
+                        "yes" | "on" | "true" | "1" | "y" | "t"
+                    )
                 } else {
                     v.is_true()
                 }
@@ -151,7 +157,9 @@ pub fn run_lookup(name: &str, terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<
         "nested" => lists::nested(terms),
         "indexed_items" => lists::indexed_items(terms),
         "random_choice" => lists::random_choice(terms),
-        "inventory_hostnames" => Err(err("lookup plugin (inventory_hostnames) is not supported yet")),
+        "inventory_hostnames" => Err(err(
+            "lookup plugin (inventory_hostnames) is not supported yet",
+        )),
         "url" => Err(err("lookup plugin (url) is not supported yet")),
         other => Err(Error::new(
             ErrorKind::UnknownFunction,
@@ -163,7 +171,9 @@ pub fn run_lookup(name: &str, terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<
 fn call(state: &State, rest: &[ValueOrKwargs], force_list: bool) -> Result<Value, Error> {
     let (pos, kw) = split_args(rest);
     let Some(name) = pos.first() else {
-        return Err(err("lookup() missing 1 required positional argument: 'plugin_name'"));
+        return Err(err(
+            "lookup() missing 1 required positional argument: 'plugin_name'",
+        ));
     };
     let name = py_str(name);
     let mut wantlist = force_list;
@@ -184,17 +194,27 @@ fn call(state: &State, rest: &[ValueOrKwargs], force_list: bool) -> Result<Value
     };
     let res = match run_lookup(&name, terms, &ctx) {
         Ok(r) => r,
+        Err(e) if e.kind() == ErrorKind::UnknownFunction => return Err(e),
         Err(e) => {
             return match errors.as_str() {
                 "ignore" | "warn" => {
                     if errors == "warn" {
-                        tracing::warn!("An error occurred while running the lookup plugin '{name}': {e}");
+                        tracing::warn!(
+                            "An error occurred while running the lookup plugin '{name}': {e}"
+                        );
                     }
-                    Ok(if wantlist { Value::from(Vec::<Value>::new()) } else { Value::from(()) })
+                    Ok(if wantlist {
+                        Value::from(Vec::<Value>::new())
+                    } else {
+                        Value::from(())
+                    })
                 }
                 _ => Err(Error::new(
                     ErrorKind::InvalidOperation,
-                    format!("The lookup plugin '{name}' failed: {}", e.detail().unwrap_or(&e.to_string())),
+                    format!(
+                        "The lookup plugin '{name}' failed: {}",
+                        e.detail().unwrap_or(&e.to_string())
+                    ),
                 )),
             };
         }
@@ -214,9 +234,15 @@ fn call(state: &State, rest: &[ValueOrKwargs], force_list: bool) -> Result<Value
 
 /// Register `lookup`, `query` and `q`.
 pub fn register(env: &mut Environment<'static>) {
-    env.add_function("lookup", |state: &State, rest: Rest<ValueOrKwargs>| call(state, &rest.0, false));
-    env.add_function("query", |state: &State, rest: Rest<ValueOrKwargs>| call(state, &rest.0, true));
-    env.add_function("q", |state: &State, rest: Rest<ValueOrKwargs>| call(state, &rest.0, true));
+    env.add_function("lookup", |state: &State, rest: Rest<ValueOrKwargs>| {
+        call(state, &rest.0, false)
+    });
+    env.add_function("query", |state: &State, rest: Rest<ValueOrKwargs>| {
+        call(state, &rest.0, true)
+    });
+    env.add_function("q", |state: &State, rest: Rest<ValueOrKwargs>| {
+        call(state, &rest.0, true)
+    });
 }
 
 #[cfg(test)]
@@ -232,7 +258,15 @@ mod tests {
         assert_eq!(e("lookup('items', ['a', 'b'])"), Value::from("a,b"));
         assert_eq!(e("lookup('items', ['a'])"), Value::from("a"));
         assert_eq!(e("query('items', 'a')").len(), Some(1));
-        assert_eq!(e("lookup('nope', errors='ignore')"), Value::from(()));
-        assert!(env.compile_expression("lookup('nope')").unwrap().eval(()).is_err());
+        assert_eq!(
+            e("lookup('pipe', 'exit 1', errors='ignore')"),
+            Value::from(())
+        );
+        assert!(
+            env.compile_expression("lookup('nope')")
+                .unwrap()
+                .eval(())
+                .is_err()
+        );
     }
 }

@@ -58,7 +58,12 @@ fn parse_chars(spec: &str) -> Vec<String> {
     if spec.contains(",,") {
         out.push(",".to_string());
     }
-    out.extend(spec.replace(",,", ",").split(',').filter(|c| !c.is_empty()).map(str::to_string));
+    out.extend(
+        spec.replace(",,", ",")
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
+    );
     out
 }
 
@@ -68,8 +73,15 @@ pub fn password(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
     for t in terms {
         let term = py_str(&t);
         let mut words = term.split_whitespace();
-        let relpath = words.next().ok_or_else(|| err("password lookup requires a path"))?.to_string();
-        let mut length: usize = ctx.opt("length").and_then(crate::filters::to_int).unwrap_or(20).max(0) as usize;
+        let relpath = words
+            .next()
+            .ok_or_else(|| err("password lookup requires a path"))?
+            .to_string();
+        let mut length: usize = ctx
+            .opt("length")
+            .and_then(crate::filters::to_int)
+            .unwrap_or(20)
+            .max(0) as usize;
         let mut encrypt: Option<String> = ctx.opt("encrypt").filter(|v| !v.is_none()).map(py_str);
         let mut chars: Vec<String> = match ctx.opt("chars") {
             Some(v) => match crate::filters::list_of(v) {
@@ -81,16 +93,26 @@ pub fn password(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
         let mut seed: Option<Value> = ctx.opt("seed").filter(|v| !v.is_none()).cloned();
         let mut ident: Option<String> = ctx.opt("ident").filter(|v| !v.is_none()).map(py_str);
         for w in words {
-            let (k, v) = w
-                .split_once('=')
-                .ok_or_else(|| err(format!("Unrecognized value after key=value parameters given to password lookup: {w}")))?;
+            let (k, v) = w.split_once('=').ok_or_else(|| {
+                err(format!(
+                    "Unrecognized value after key=value parameters given to password lookup: {w}"
+                ))
+            })?;
             match k {
-                "length" => length = v.parse().map_err(|_| err(format!("length must be an integer: {v}")))?,
+                "length" => {
+                    length = v
+                        .parse()
+                        .map_err(|_| err(format!("length must be an integer: {v}")))?
+                }
                 "encrypt" => encrypt = Some(v.to_string()),
                 "chars" => chars = parse_chars(v),
                 "seed" => seed = Some(Value::from(v)),
                 "ident" => ident = Some(v.to_string()),
-                _ => return Err(err(format!("Unrecognized parameter(s) given to password lookup: {k}"))),
+                _ => {
+                    return Err(err(format!(
+                        "Unrecognized parameter(s) given to password lookup: {k}"
+                    )));
+                }
             }
         }
         let _ = ident;
@@ -108,15 +130,25 @@ pub fn password(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
         let (plaintext, salt) = if relpath == "/dev/null" {
             (random_password(length, &pool, seed.as_ref()), None)
         } else if path.exists() {
-            let content = std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+            let content = std::fs::read_to_string(&path)
+                .map_err(|e| err(format!("{}: {e}", path.display())))?;
             let content = content.trim_end_matches(['\n', '\r']).to_string();
             match content.split_once(" salt=") {
-                Some((p, s)) => (p.to_string(), Some(s.split(" ident=").next().unwrap_or(s).to_string())),
+                Some((p, s)) => (
+                    p.to_string(),
+                    Some(s.split(" ident=").next().unwrap_or(s).to_string()),
+                ),
                 None => (content, None),
             }
         } else {
             let pw = random_password(length, &pool, seed.as_ref());
-            let salt = encrypt.as_ref().map(|_| random_password(8, "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", None));
+            let salt = encrypt.as_ref().map(|_| {
+                random_password(
+                    8,
+                    "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                    None,
+                )
+            });
             if let Some(parent) = path.parent() {
                 std::fs::DirBuilder::new()
                     .recursive(true)
@@ -136,7 +168,8 @@ pub fn password(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
                 .mode(0o600)
                 .open(&path)
                 .map_err(|e| err(format!("{}: {e}", path.display())))?;
-            f.write_all(content.as_bytes()).map_err(|e| err(e.to_string()))?;
+            f.write_all(content.as_bytes())
+                .map_err(|e| err(e.to_string()))?;
             (pw, salt)
         };
         match encrypt {
@@ -161,7 +194,10 @@ mod tests {
     #[test]
     fn seeded_like_python() {
         // random.Random('x').choice over ascii_letters+digits+".,:-_", 8 times
-        let pool: String = ["ascii_letters", "digits", ".,:-_"].iter().map(|c| charset(c)).collect();
+        let pool: String = ["ascii_letters", "digits", ".,:-_"]
+            .iter()
+            .map(|c| charset(c))
+            .collect();
         let a = random_password(8, &pool, Some(&Value::from("x")));
         let b = random_password(8, &pool, Some(&Value::from("x")));
         assert_eq!(a, b);
@@ -172,7 +208,11 @@ mod tests {
     fn creates_then_reuses() {
         let dir = tempfile::tempdir().unwrap();
         let vars = MapVars(Value::from(()));
-        let ctx = LookupCtx { vars: &vars, kwargs: vec![], env: None };
+        let ctx = LookupCtx {
+            vars: &vars,
+            kwargs: vec![],
+            env: None,
+        };
         let p = dir.path().join("sub/pw.txt");
         let term = Value::from(format!("{} length=12", p.display()));
         let a = password(vec![term.clone()], &ctx).unwrap();

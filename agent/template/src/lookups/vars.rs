@@ -8,7 +8,10 @@ use crate::filters::{err, py_str};
 
 /// `env`: environment variables (`default=''` for missing ones).
 pub fn env(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
-    let default = ctx.opt("default").cloned().unwrap_or_else(|| Value::from(""));
+    let default = ctx
+        .opt("default")
+        .cloned()
+        .unwrap_or_else(|| Value::from(""));
     Ok(terms
         .iter()
         .map(|t| match std::env::var(py_str(t)) {
@@ -46,10 +49,17 @@ pub fn varnames(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
     let mut out = Vec::new();
     for t in terms {
         let Some(pattern) = t.as_str() else {
-            return Err(err(format!("Invalid setting identifier, \"{}\" is not a string, it is a {}", py_str(&t), crate::filters::type_name(&t))));
+            return Err(err(format!(
+                "Invalid setting identifier, \"{}\" is not a string, it is a {}",
+                py_str(&t),
+                crate::filters::type_name(&t)
+            )));
         };
-        let re = crate::filters::regex::compile(pattern, false, false)
-            .map_err(|e| err(format!("Unable to use \"{pattern}\" as a search parameter: {e}")))?;
+        let re = crate::filters::regex::compile(pattern, false, false).map_err(|e| {
+            err(format!(
+                "Unable to use \"{pattern}\" as a search parameter: {e}"
+            ))
+        })?;
         for n in &names {
             if re.is_match(n).unwrap_or(false) {
                 out.push(Value::from(n.as_str()));
@@ -67,7 +77,10 @@ fn run_shell(cmd: &str) -> Result<(i32, String), Error> {
         .stderr(std::process::Stdio::inherit())
         .output()
         .map_err(|e| err(format!("lookup_plugin.pipe({cmd}) failed: {e}")))?;
-    Ok((out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned()))
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
 }
 
 /// `pipe`: each term's stdout (trailing whitespace removed).

@@ -1,0 +1,256 @@
+//! Template files: `#jinja2:` header overrides, `{% include %}`/`{% import %}`/
+//! `{% extends %}` through the search paths, the `template_*` variables Ansible adds,
+//! trailing newlines and `newline_sequence`.
+
+use std::path::{Path, PathBuf};
+
+use crate::vars::Scope;
+use crate::{FileOptions, SearchPaths, Templar, TemplateError, Value, Vars, build_env, errors};
+
+/// Apply a `#jinja2:key: value, key: value` first line; returns the options and the
+/// template text after that line.
+pub(crate) fn apply_header<'s>(
+    source: &'s str,
+    opts: &FileOptions,
+) -> Result<(FileOptions, &'s str), String> {
+    let mut opts = opts.clone();
+    let Some(rest) = source.strip_prefix("#jinja2:") else {
+        return Ok((opts, source));
+    };
+    let Some((line, body)) = rest.split_once('\n') else {
+        return Err("Missing newline after '#jinja2:' override.".into());
+    };
+    for pair in split_pairs(line.trim_end_matches('\r')) {
+        let Some((key, value)) = pair.split_once(':') else {
+            return Err(format!("invalid '#jinja2:' override {pair:?}"));
+        };
+        let key = key.trim();
+        let value = parse_literal(value.trim());
+        let flag = || match value.as_str() {
+            "True" | "true" => Ok(true),
+            "False" | "false" => Ok(false),
+            other => Err(format!("'#jinja2:' override {key} must be True or False, not {other}")),
+        };
+        match key {
+            "trim_blocks" => opts.trim_blocks = flag()?,
+            "lstrip_blocks" => opts.lstrip_blocks = flag()?,
+            "keep_trailing_newline" => opts.keep_trailing_newline = flag()?,
+            "newline_sequence" => opts.newline_sequence = value,
+            "block_start_string" => opts.block_start_string = value,
+            "block_end_string" => opts.block_end_string = value,
+            "variable_start_string" => opts.variable_start_string = value,
+            "variable_end_string" => opts.variable_end_string = value,
+            "comment_start_string" => opts.comment_start_string = value,
+            "comment_end_string" => opts.comment_end_string = value,
+            other => return Err(format!("unknown '#jinja2:' override {other:?}")),
+        }
+    }
+    Ok((opts, body))
+}
+
+/// Split `a: 'x,y', b: True` at commas outside quotes.
+fn split_pairs(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut quote = None;
+    let mut start = 0;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, ',') => {
+                out.push(line[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let last = line[start..].trim();
+    if !last.is_empty() {
+        out.push(last);
+    }
+    out.into_iter().filter(|p| !p.is_empty()).collect()
+}
+
+/// A Python literal as Ansible reads it in the header: quoted strings unquoted with
+/// `\n`, `\r`, `\t` escapes; anything else as written.
+fn parse_literal(v: &str) -> String {
+    let unquoted = v
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .or_else(|| v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')));
+    match unquoted {
+        Some(s) => s.replace("\\n", "\n").replace("\\r", "\r").replace("\\t", "\t"),
+        None => v.to_string(),
+    }
+}
+
+/// Where an `{% include %}` name resolves: `<dir>/templates/<name>` then `<dir>/<name>`
+/// for each search dir, then next to the including template.
+fn resolve(name: &str, search: &[PathBuf], own_dir: &Path) -> Option<PathBuf> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    search
+        .iter()
+        .flat_map(|d| [d.join("templates").join(name), d.join(name)])
+        .chain([own_dir.join("templates").join(name), own_dir.join(name)])
+        .find(|c| c.is_file())
+}
+
+pub(crate) fn render(
+    templar: &Templar,
+    path: &Path,
+    body: &str,
+    vars: &Vars,
+    search: &SearchPaths,
+    opts: &FileOptions,
+) -> Result<String, TemplateError> {
+    let mut env = build_env(opts).map_err(|e| TemplateError {
+        file: Some(path.to_path_buf()),
+        ..e
+    })?;
+    let dirs = search.dirs.clone();
+    let own_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    env.set_loader(move |name| match resolve(name, &dirs, &own_dir) {
+        Some(p) => std::fs::read_to_string(&p).map(Some).map_err(|e| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::TemplateNotFound,
+                format!("could not read {}: {e}", p.display()),
+            )
+        }),
+        None => Ok(None),
+    });
+    let name = path.display().to_string();
+    env.add_template_owned(name.clone(), body.to_string())
+        .map_err(|e| errors::convert(&e, body, Some(path), None))?;
+
+    let mut layers = Vec::with_capacity(vars.layers.len() + 2);
+    layers.push(template_vars(path, opts));
+    layers.extend(vars.layers.iter().cloned());
+    layers.push(Value::from_pairs([(
+        "ansible_managed",
+        Value::from_safe_string("Ansible managed".to_string()),
+    )]));
+    let scope = Scope::new(templar, &Vars::new(layers));
+    let tmpl = env
+        .get_template(&name)
+        .map_err(|e| errors::convert(&e, body, Some(path), None))?;
+    let rendered = tmpl.render(Value::from_dyn_object(scope.clone()));
+    if let Some(fatal) = scope.take_fatal() {
+        return Err(TemplateError { file: fatal.file.or_else(|| Some(path.to_path_buf())), ..fatal });
+    }
+    let mut out = rendered.map_err(|e| {
+        let err = errors::convert(&e, body, Some(path), Some((templar, &scope)));
+        match (err.undefined, scope.take_undefined()) {
+            (true, Some(inner)) => TemplateError {
+                message: format!("{} (in template file {}, line {})", inner.message, path.display(), err.line.unwrap_or(0)),
+                ..err
+            },
+            _ => err,
+        }
+    })?;
+    if !opts.keep_trailing_newline {
+        let missing = crate::trailing_newlines(body).saturating_sub(crate::trailing_newlines(&out));
+        for _ in 0..missing {
+            out.push('\n');
+        }
+    }
+    if opts.newline_sequence != "\n" {
+        out = out.replace("\r\n", "\n").replace('\n', &opts.newline_sequence);
+    }
+    Ok(out)
+}
+
+/// `template_host`, `template_path`, `template_fullpath`, `template_uid`,
+/// `template_mtime`, `template_run_date`, `template_destpath`.
+fn template_vars(path: &Path, opts: &FileOptions) -> Value {
+    use std::os::unix::fs::MetadataExt;
+    let fullpath = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let meta = std::fs::metadata(path).ok();
+    let uid = meta.as_ref().map(|m| m.uid());
+    let owner = uid.map(|u| match user_name(u) {
+        Some(n) => Value::from(n),
+        None => Value::from(u),
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| (d.as_secs() as i64, d.subsec_micros()))
+        .unwrap_or((0, 0));
+    let mtime = meta.as_ref().map(|m| (m.mtime(), (m.mtime_nsec() / 1000) as u32));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    Value::from_pairs([
+        ("template_host", Value::from(host)),
+        (
+            "template_path",
+            Value::from(opts.template_path.clone().unwrap_or_else(|| path.display().to_string())),
+        ),
+        ("template_fullpath", Value::from(fullpath.display().to_string())),
+        ("template_uid", owner.unwrap_or_default()),
+        ("template_mtime", mtime.map(|(s, us)| Value::from(py_datetime(s, us))).unwrap_or_default()),
+        ("template_run_date", Value::from(py_datetime(now.0, now.1))),
+        ("template_destpath", opts.dest_path.clone().map(Value::from).unwrap_or_default()),
+    ])
+}
+
+/// The user name for a uid from /etc/passwd.
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let id: u32 = f.nth(1)?.parse().ok()?;
+        (id == uid).then(|| name.to_string())
+    })
+}
+
+/// Python's `str(datetime)` for a Unix time (UTC): `2024-01-31 12:00:00.123456`.
+pub(crate) fn py_datetime(secs: i64, micros: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // civil-from-days (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    let (h, mi, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    if micros == 0 {
+        format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+    } else {
+        format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{micros:06}")
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn header() {
+        let (o, body) = apply_header(
+            "#jinja2: trim_blocks: False, variable_start_string: '[%', variable_end_string: '%]'\nx",
+            &FileOptions::default(),
+        )
+        .unwrap();
+        assert!(!o.trim_blocks);
+        assert_eq!(o.variable_start_string, "[%");
+        assert_eq!(o.variable_end_string, "%]");
+        assert_eq!(body, "x");
+        assert!(apply_header("#jinja2: trim_blocks: False", &FileOptions::default()).is_err());
+    }
+
+    #[test]
+    fn datetime() {
+        assert_eq!(py_datetime(0, 0), "1970-01-01 00:00:00");
+        assert_eq!(py_datetime(1_700_000_000, 5), "2023-11-14 22:13:20.000005");
+    }
+}

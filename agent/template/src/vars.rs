@@ -1,0 +1,139 @@
+//! The variable scope seen by a render: a minijinja object over the [`Vars`] layers that
+//! renders templated values when they are read (Ansible's lazy templating).
+//!
+//! A name is looked up in the layers, highest precedence first. A raw value holding a
+//! template (in a string, or anywhere inside a list or dict) is rendered with the same
+//! scope, so variables may refer to other variables. Results are cached for the life of
+//! the scope (one render call). A variable that refers to itself, directly or through
+//! others, fails with Ansible's "Recursive loop detected" error; chains of lazy variables
+//! are bounded by [`MAX_LAZY_DEPTH`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use minijinja::Value;
+use minijinja::value::{Object, ObjectRepr};
+
+use crate::{Templar, TemplateError, Vars};
+
+/// How many lazy variables may be resolving inside one another at once.
+pub const MAX_LAZY_DEPTH: usize = 64;
+
+/// What went wrong while resolving a lazy variable, kept until the render returns.
+#[derive(Debug, Default)]
+struct ScopeState {
+    cache: HashMap<String, Value>,
+    resolving: Vec<String>,
+    /// A failure that is not an undefined value: it fails the whole render.
+    fatal: Option<TemplateError>,
+    /// Why a lazy variable came out undefined (the innermost message).
+    undefined: Option<TemplateError>,
+}
+
+pub(crate) struct Scope {
+    templar: Templar,
+    layers: Vec<Value>,
+    state: Mutex<ScopeState>,
+}
+
+impl std::fmt::Debug for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope").field("layers", &self.layers.len()).finish()
+    }
+}
+
+impl Scope {
+    pub(crate) fn new(templar: &Templar, vars: &Vars) -> Arc<Scope> {
+        Arc::new(Scope {
+            templar: templar.clone(),
+            layers: vars.layers.clone(),
+            state: Mutex::new(ScopeState::default()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ScopeState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The raw (unrendered) value of a name, from the first layer that has it.
+    pub(crate) fn raw(&self, name: &str) -> Option<Value> {
+        let key = Value::from(name);
+        self.layers.iter().find_map(|layer| {
+            if layer.is_undefined() || layer.is_none() {
+                return None;
+            }
+            layer.get_item(&key).ok().filter(|v| !v.is_undefined())
+        })
+    }
+
+    /// The rendered value of a name, or `None` when it is undefined (or failed; the
+    /// failure is recorded and reported when the render returns).
+    pub(crate) fn lookup(self: &Arc<Self>, name: &str) -> Option<Value> {
+        if let Some(v) = self.lock().cache.get(name) {
+            return Some(v.clone());
+        }
+        let raw = self.raw(name)?;
+        if !crate::needs_templating(&raw) {
+            return Some(raw);
+        }
+        {
+            let mut st = self.lock();
+            if st.resolving.iter().any(|n| n == name) || st.resolving.len() >= MAX_LAZY_DEPTH {
+                let chain = st.resolving.join(" -> ");
+                if st.fatal.is_none() {
+                    st.fatal = Some(TemplateError::new(format!(
+                        "Recursive loop detected in template: maximum recursion depth exceeded \
+                         (variable '{name}' refers to itself through: {chain} -> {name})"
+                    )));
+                }
+                return None;
+            }
+            st.resolving.push(name.to_string());
+        }
+        let result = self.templar.template_value_scoped(&raw, self);
+        let mut st = self.lock();
+        st.resolving.pop();
+        match result {
+            Ok(v) if !v.is_undefined() => {
+                st.cache.insert(name.to_string(), v.clone());
+                Some(v)
+            }
+            Ok(_) => None,
+            Err(e) if e.undefined => {
+                if st.undefined.is_none() {
+                    st.undefined = Some(e);
+                }
+                None
+            }
+            Err(e) => {
+                if st.fatal.is_none() {
+                    st.fatal = Some(TemplateError {
+                        message: format!("Error while resolving variable '{name}': {}", e.message),
+                        ..e
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// A failure recorded while resolving a lazy variable, which fails the render.
+    pub(crate) fn take_fatal(&self) -> Option<TemplateError> {
+        self.lock().fatal.take()
+    }
+
+    /// Why the last lazy variable came out undefined, if one did.
+    pub(crate) fn take_undefined(&self) -> Option<TemplateError> {
+        self.lock().undefined.take()
+    }
+}
+
+impl Object for Scope {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.lookup(key.as_str()?)
+    }
+}

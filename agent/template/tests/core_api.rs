@@ -1,0 +1,139 @@
+//! Behaviour of the templating core through the public API.
+
+use agent_template::{FileOptions, SearchPaths, Templar, Value, Vars};
+
+fn vars() -> Vars {
+    let v: serde_json::Value = serde_json::json!({
+        "a": 1, "s": "hello", "lst": [1, 2, 3], "d": {"k": "v", "n": null}, "b": true,
+        "ref": "{{ a + 1 }}", "nested": {"x": "{{ s }}", "y": ["{{ a }}"]},
+        "loopy": "{{ loopy }}", "l1": "{{ l2 }}", "l2": "{{ l1 }}", "f": "false",
+        "bad": "{{ nosuch }}", "chain": "{{ ref * 10 }}"
+    });
+    let mut layers = vec![Value::from_pairs([("a", Value::from(5))])];
+    layers[0] = Value::from_pairs([("top", Value::from("T"))]);
+    layers.push(Value::from(minijinja::value::Serde(&v)));
+    Vars::new(layers)
+}
+
+fn r(s: &str) -> Result<String, String> {
+    Templar::new()
+        .render_str(s, &vars())
+        .map(|v| format!("{}:{}", v.kind(), agent_template::py_repr(&v)))
+        .map_err(|e| e.message)
+}
+
+#[test]
+fn native_types() {
+    assert_eq!(r("{{ a }}").unwrap(), "number:1");
+    assert_eq!(r("{{ a }}\n").unwrap(), "number:1");
+    assert_eq!(r(" {{ a }} ").unwrap(), "string:' 1 '");
+    assert_eq!(r("{{ lst }}").unwrap(), "seq:[1, 2, 3]");
+    assert_eq!(r("x{{ lst }}").unwrap(), "string:'x[1, 2, 3]'");
+    assert_eq!(r("x{{ b }}").unwrap(), "string:'xTrue'");
+    assert_eq!(r("x{{ d }}").unwrap(), "string:\"x{'k': 'v', 'n': None}\"");
+    assert_eq!(r("x{{ none }}").unwrap(), "string:'x'");
+    assert_eq!(r("{{ a }}{{ a }}").unwrap(), "string:'11'");
+    assert_eq!(r("plain").unwrap(), "string:'plain'");
+    assert_eq!(r("x{{ a }}\n\n").unwrap(), "string:'x1\\n\\n'");
+}
+
+#[test]
+fn lazy_and_recursion() {
+    assert_eq!(r("{{ ref }}").unwrap(), "number:2");
+    assert_eq!(r("{{ chain }}").unwrap(), "number:20");
+    assert_eq!(r("{{ nested }}").unwrap(), "map:{'x': 'hello', 'y': [1]}");
+    let e = r("{{ loopy }}").unwrap_err();
+    assert!(e.contains("Recursive loop detected"), "{e}");
+    let e = r("{{ l1 }}").unwrap_err();
+    assert!(e.contains("Recursive loop detected"), "{e}");
+    let e = r("{{ bad }}").unwrap_err();
+    assert!(e.contains("'nosuch' is undefined"), "{e}");
+    assert_eq!(r("{{ bad | default('z') }}").unwrap(), "string:'z'");
+}
+
+#[test]
+fn undefined() {
+    assert!(r("{{ foo }}").unwrap_err().contains("'foo' is undefined"));
+    assert!(r("x{{ foo }}").unwrap_err().contains("'foo' is undefined"));
+    assert!(r("{{ foo.bar }}").unwrap_err().contains("'foo' is undefined"));
+    assert_eq!(r("{{ foo.bar | default(1) }}").unwrap(), "number:1");
+    let e = r("{{ d.zz }}").unwrap_err();
+    assert!(e.contains("object of type 'dict' has no attribute 'zz'"), "{e}");
+    assert_eq!(r("{{ d.zz.yy | default(2) }}").unwrap(), "number:2");
+    assert_eq!(r("{{ d.zz is defined }}").unwrap(), "bool:False");
+    assert_eq!(r("{{ foo.bar is defined }}").unwrap(), "bool:False");
+    let e = r("{{ foo | upper }}").unwrap_err();
+    assert!(e.contains("'foo' is undefined"), "{e}");
+}
+
+#[test]
+fn python_methods_and_percent() {
+    assert_eq!(r("{{ '%s-%d' % (s, a) }}").unwrap(), "string:'hello-1'");
+    assert_eq!(r("x{{ \"%s\" % s }}").unwrap(), "string:'xhello'");
+    assert_eq!(r("{{ s.startswith(('h', 'x')) }}").unwrap(), "bool:True");
+    assert_eq!(r("{{ 'a,b,c'.split(',', 1) }}").unwrap(), "seq:['a', 'b,c']");
+    assert_eq!(r("{{ d.items() | list }}").unwrap(), "seq:[['k', 'v'], ['n', None]]");
+    assert_eq!(r("{{ d.get('zz', 3) }}").unwrap(), "number:3");
+}
+
+#[test]
+fn conditions() {
+    let t = Templar::new();
+    let v = vars();
+    assert!(t.eval_condition("a == 1", &v).unwrap());
+    assert!(t.eval_condition("b", &v).unwrap());
+    assert!(!t.eval_condition("not b", &v).unwrap());
+    assert!(t.eval_condition("{{ b }}", &v).unwrap());
+    let e = t.eval_condition("f", &v).unwrap_err().message;
+    assert!(e.contains("Conditionals must have a boolean result"), "{e}");
+    let e = t.eval_condition("foo", &v).unwrap_err().message;
+    assert!(e.contains("'foo' is undefined"), "{e}");
+    assert!(t.eval_condition("foo is not defined", &v).unwrap());
+}
+
+#[test]
+fn limits() {
+    let e = r("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}")
+        .unwrap_err();
+    assert!(e.contains("too many operations"), "{e}");
+    let e = r("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}").unwrap_err();
+    assert!(!e.is_empty());
+}
+
+#[test]
+fn template_value_recursive_and_unsafe() {
+    let t = Templar::new();
+    let v = Value::from_pairs([
+        ("{{ s }}", Value::from(vec![Value::from("{{ a }}"), Value::from_safe_string("{{ a }}".into())])),
+    ]);
+    let out = t.template_value(&v, &vars()).unwrap();
+    assert_eq!(agent_template::py_repr(&out), "{'hello': [1, '{{ a }}']}");
+}
+
+#[test]
+fn files() {
+    let dir = tempfile::tempdir().unwrap();
+    let tdir = dir.path().join("templates");
+    std::fs::create_dir_all(&tdir).unwrap();
+    std::fs::write(tdir.join("inc.j2"), "included {{ s }}").unwrap();
+    let main = tdir.join("main.j2");
+    std::fs::write(
+        &main,
+        "{% if b %}\nyes\n{% endif %}\n{% include 'inc.j2' %}\n{{ ansible_managed }}\n",
+    )
+    .unwrap();
+    let t = Templar::new();
+    let search = SearchPaths { dirs: vec![dir.path().to_path_buf()] };
+    let out = t.render_file(&main, &vars(), &search, &FileOptions::default()).unwrap();
+    assert_eq!(out, "yes\nincluded hello\nAnsible managed\n");
+
+    std::fs::write(&main, "#jinja2: variable_start_string: '[[', variable_end_string: ']]'\n[[ a ]] {{ a }}\n").unwrap();
+    let out = t.render_file(&main, &vars(), &search, &FileOptions::default()).unwrap();
+    assert_eq!(out, "1 {{ a }}\n");
+
+    std::fs::write(&main, "line1\n{{ nosuch }}\n").unwrap();
+    let e = t.render_file(&main, &vars(), &search, &FileOptions::default()).unwrap_err();
+    assert!(e.message.contains("'nosuch' is undefined"), "{}", e.message);
+    assert_eq!(e.line, Some(2));
+    assert_eq!(e.file.as_deref(), Some(main.as_path()));
+}
