@@ -534,9 +534,10 @@ fn observe_cmd(args: &Args, ctx: &Ctx<'_>, shell: bool) -> Result<CmdObserved, M
         return Err(
             ModuleError::new("Unable to change directory before execution.")
                 .with("cmd", cmd_value.clone())
-                .with("rc", Value::from(()))
                 .with("stdout", "")
                 .with("stderr", "")
+                .with("stdout_lines", Value::from(Vec::<Value>::new()))
+                .with("stderr_lines", Value::from(Vec::<Value>::new()))
                 .with("changed", false),
         );
     }

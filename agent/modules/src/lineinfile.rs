@@ -298,7 +298,12 @@ pub(crate) fn apply_edit(
 /// Fail as Ansible's `mutually_exclusive` does.
 pub(crate) fn mutually_exclusive(args: &Args, groups: &[&[&str]]) -> Result<(), ModuleError> {
     for g in groups {
-        let set: Vec<&str> = g.iter().copied().filter(|n| args.is_set(n)).collect();
+        // A bool left at its default `false` counts as not given.
+        let set: Vec<&str> = g
+            .iter()
+            .copied()
+            .filter(|n| args.get(n).is_some_and(|v| *v != Value::from(false)))
+            .collect();
         if set.len() > 1 {
             return Err(ModuleError::new(format!(
                 "parameters are mutually exclusive: {}",

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use agent_template::{FileOptions, SearchPaths, Vars};
 
+use crate::command::py_splitlines;
 use crate::host::fs::{self as hfs, AttrChange, FileAttrs, Meta, ModeSpec};
 use crate::host::users;
 use crate::lineinfile::encode;
@@ -222,10 +223,24 @@ impl Module for Template {
             Value::from("Ansible managed"),
         )]));
         let vars = Vars::new(layers);
-        let text = ctx
-            .templar
-            .render_file(&src, &vars, &search, &opts)
-            .map_err(|e| ModuleError::new(e.message))?;
+        let source = std::fs::read_to_string(&src)
+            .map_err(|e| ModuleError::io("Could not read template", &src, &e))?;
+        // Text with no template syntax is used as it is (no newline translation), as
+        // Ansible does.
+        let text = if [
+            &opts.variable_start_string,
+            &opts.block_start_string,
+            &opts.comment_start_string,
+        ]
+        .iter()
+        .any(|m| source.contains(m.as_str()))
+        {
+            ctx.templar
+                .render_file(&src, &vars, &search, &opts)
+                .map_err(|e| ModuleError::new(e.message))?
+        } else {
+            source
+        };
         let rendered = encode(&text, &opts.output_encoding)?;
 
         let mut dest = PathBuf::from(dest_arg);
@@ -248,7 +263,8 @@ impl Module for Template {
             return Err(ModuleError::new(format!(
                 "Destination directory {} does not exist",
                 dir.display()
-            )));
+            ))
+            .with("checksum", hfs::sha1_hex(&rendered)));
         }
         let existing =
             hfs::stat(&dest).map_err(|e| ModuleError::io("Unable to stat", &dest, &e))?;
@@ -366,7 +382,8 @@ impl Module for Template {
                         r.insert("backup_file".into(), Value::from(b.display().to_string()));
                     }
                     if let Some(v) = args.str("validate") {
-                        validate(v, &o.rendered)?;
+                        validate(v, &o.rendered)
+                            .map_err(|e| e.with("checksum", hfs::sha1_hex(&o.rendered)))?;
                     }
                     let attrs = wanted_attrs(args, o.src_mode)?;
                     hfs::atomic_write(&o.dest, &o.rendered, &attrs)
@@ -395,6 +412,8 @@ fn validate(cmd: &str, content: &[u8]) -> Result<(), ModuleError> {
     if out.rc != 0 {
         return Err(ModuleError::new("failed to validate")
             .with("exit_status", out.rc)
+            .with("stdout_lines", Value::from(py_splitlines(&out.stdout)))
+            .with("stderr_lines", Value::from(py_splitlines(&out.stderr)))
             .with("stdout", out.stdout)
             .with("stderr", out.stderr));
     }

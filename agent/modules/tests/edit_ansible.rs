@@ -23,7 +23,9 @@ fn subst(v: &Json, dir: &str) -> Json {
     match v {
         Json::String(s) => Json::String(s.replace("@DIR@", dir)),
         Json::Array(a) => Json::Array(a.iter().map(|x| subst(x, dir)).collect()),
-        Json::Object(o) => Json::Object(o.iter().map(|(k, x)| (k.clone(), subst(x, dir))).collect()),
+        Json::Object(o) => {
+            Json::Object(o.iter().map(|(k, x)| (k.clone(), subst(x, dir))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -32,9 +34,11 @@ fn unsubst(v: &Json, dir: &str) -> Json {
     match v {
         Json::String(s) => Json::String(s.replace(dir, "@DIR@")),
         Json::Array(a) => Json::Array(a.iter().map(|x| unsubst(x, dir)).collect()),
-        Json::Object(o) => {
-            Json::Object(o.iter().map(|(k, x)| (k.clone(), unsubst(x, dir))).collect())
-        }
+        Json::Object(o) => Json::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), unsubst(x, dir)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -149,7 +153,8 @@ fn replay_ansible_recordings() {
                 if want["changed"] == Json::Bool(true) {
                     let w = content_diff(Some(v));
                     let o = content_diff(ours.get("diff"));
-                    if w.is_some() && w != o {
+                    let same = w.as_ref().is_some_and(|(b, a)| b == a);
+                    if w.is_some() && !same && w != o {
                         failures.push(format!("{name}: diff: want {w:?}, got {o:?}"));
                     }
                 }
