@@ -201,7 +201,7 @@ impl Module for Blockinfile {
             });
             plan_write(&mut plan, args, file, &result, args.bool("backup"))?;
         }
-        if !(ctx.check_mode && !file.exists()) {
+        if !ctx.check_mode || file.exists() {
             plan_file_attrs(
                 &mut plan,
                 args,

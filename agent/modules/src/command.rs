@@ -475,9 +475,9 @@ fn observe_cmd(args: &Args, ctx: &Ctx<'_>, shell: bool) -> Result<CmdObserved, M
         .filter(|n| args.is_set(n))
         .collect();
     if given.len() > 1 {
-        return Err(ModuleError::new(format!(
-            "parameters are mutually exclusive: _raw_params|cmd|argv"
-        )));
+        return Err(ModuleError::new(
+            "parameters are mutually exclusive: _raw_params|cmd|argv",
+        ));
     }
     if given.is_empty() {
         return Err(ModuleError::new(
