@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -509,6 +509,14 @@ impl Runner {
     }
 }
 
+fn command_line(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The three runs of a case: run name, record, and the run's combined output.
 pub type CaseRuns = Vec<(String, RunRecord, String)>;
 
@@ -535,9 +543,10 @@ pub fn run_case(case: &Case, runner: &Runner, logs: &Path) -> Result<CaseRuns, H
             .join("out");
         fs::create_dir_all(&out).map_err(io_err(&out))?;
         let log_path = log_dir.join(format!("{run}.log"));
-        let log = File::create(&log_path).map_err(io_err(&log_path))?;
-        let log2 = log.try_clone().map_err(io_err(&log_path))?;
         let mut cmd = runner.command(case, &out, check, scratch);
+        let mut log = File::create(&log_path).map_err(io_err(&log_path))?;
+        writeln!(log, "$ {}", command_line(&cmd)).map_err(io_err(&log_path))?;
+        let log2 = log.try_clone().map_err(io_err(&log_path))?;
         cmd.stdout(Stdio::from(log)).stderr(Stdio::from(log2));
         let program = cmd.get_program().to_string_lossy().into_owned();
         let mut child = cmd
@@ -576,11 +585,24 @@ pub fn run_case(case: &Case, runner: &Runner, logs: &Path) -> Result<CaseRuns, H
 pub enum RcMode {
     /// Exactly (real Ansible against its own recording).
     Exact,
-    /// The agent's codes: 0 where Ansible gave 0, 1 for any Ansible failure.
+    /// The agent's codes, see [`agent_exit_code`].
     Agent,
 }
 
-/// What differs between an expected and an actual run (empty when they match).
+/// The exit code the agent must give where Ansible gave `expected`: 1 for any failure,
+/// 2 for a check run (`apply -C`) that found changes (drift), else 0.
+pub fn agent_exit_code(expected: &RunRecord, check: bool) -> i32 {
+    if expected.rc != 0 {
+        1
+    } else if check && expected.recap.values().any(|c| c.changed > 0) {
+        2
+    } else {
+        0
+    }
+}
+
+/// What differs between an expected and an actual run (empty when they match). The run
+/// named `check` is the `--check --diff` run.
 pub fn compare_run(
     run: &str,
     expected: &RunRecord,
@@ -590,7 +612,7 @@ pub fn compare_run(
     let mut diffs = Vec::new();
     let want_rc = match mode {
         RcMode::Exact => expected.rc,
-        RcMode::Agent => i32::from(expected.rc != 0),
+        RcMode::Agent => agent_exit_code(expected, run == "check"),
     };
     if actual.rc != want_rc {
         diffs.push(format!(
@@ -766,5 +788,29 @@ web1                       : ok=1    changed=0    unreachable=0    failed=0    s
         assert!(diffs[2].contains("c: unexpected"));
         let diffs = compare_run("first", &expected, &actual, RcMode::Exact);
         assert!(diffs[0].contains("exit code 2 expected, got 1"));
+    }
+
+    #[test]
+    fn agent_exit_codes() {
+        let mut recap = Recap::new();
+        recap.insert(
+            "h".into(),
+            Counts {
+                changed: 1,
+                ..Counts::default()
+            },
+        );
+        let mut run = RunRecord {
+            rc: 0,
+            recap,
+            tree: Vec::new(),
+        };
+        assert_eq!(agent_exit_code(&run, false), 0);
+        assert_eq!(agent_exit_code(&run, true), 2);
+        run.rc = 4;
+        assert_eq!(agent_exit_code(&run, true), 1);
+        run.rc = 0;
+        run.recap.clear();
+        assert_eq!(agent_exit_code(&run, true), 0);
     }
 }
