@@ -731,9 +731,16 @@ impl<'a> Builder<'a> {
     /// Python dict semantics: a repeated key keeps its first position and takes the last
     /// value. Each repeat is warned about, as Ansible does.
     fn dedupe(&mut self, entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+        let n = entries.len();
+        if n <= 16
+            && !(1..n).any(|i| (0..i).any(|j| key_eq(&entries[j].0.kind, &entries[i].0.kind)))
+        {
+            // The common case: a small map without repeats, checked without allocating.
+            return entries;
+        }
         // For each entry, the earlier entry whose key it repeats (if any).
-        let mut first: Vec<Option<usize>> = vec![None; entries.len()];
-        if entries.len() <= 16 {
+        let mut first: Vec<Option<usize>> = vec![None; n];
+        if n <= 16 {
             // Small maps dominate; a linear scan beats hashing here.
             for i in 1..entries.len() {
                 first[i] = (0..i).find(|&j| {
