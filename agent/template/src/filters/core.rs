@@ -637,7 +637,7 @@ fn b64decode(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, E
             .with_decode_allow_trailing_bits(true),
     );
     let data = cleaned.trim_end_matches('=');
-    if !cleaned.len().is_multiple_of(4) || data.len() % 4 == 1 {
+    if cleaned.len() % 4 != 0 || data.len() % 4 == 1 {
         return Err(err("Incorrect padding"));
     }
     let bytes = engine
