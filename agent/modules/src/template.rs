@@ -5,7 +5,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use agent_template::{FileOptions, SearchPaths, Vars};
+use agent_template::{FileOptions, SearchPaths};
 
 use crate::command::py_splitlines;
 use crate::host::fs::{self as hfs, AttrChange, FileAttrs, Meta, ModeSpec};
@@ -96,56 +96,6 @@ fn options(args: &Args) -> Result<FileOptions, ModuleError> {
     })
 }
 
-/// Python's `str(datetime)` of a Unix time.
-fn py_datetime(secs: i64, nanos: i64) -> String {
-    let ts = jiff::Timestamp::new(secs, nanos as i32).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let z = ts.to_zoned(jiff::tz::TimeZone::system());
-    let micros = z.subsec_nanosecond() / 1000;
-    let mut s = z.strftime("%Y-%m-%d %H:%M:%S").to_string();
-    if micros != 0 {
-        s.push_str(&format!(".{micros:06}"));
-    }
-    s
-}
-
-/// The variables the template action adds (`template_host`, `ansible_managed`, ...).
-fn template_vars(
-    src_arg: &str,
-    src: &Path,
-    dest: &str,
-    md: &std::fs::Metadata,
-) -> Vec<(String, Value)> {
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_default();
-    let uid = users::user_name(md.uid())
-        .map(Value::from)
-        .unwrap_or_else(|| Value::from(md.uid()));
-    let now = jiff::Timestamp::now();
-    vec![
-        ("template_host".into(), Value::from(host)),
-        ("template_path".into(), Value::from(src_arg)),
-        (
-            "template_mtime".into(),
-            Value::from(py_datetime(md.mtime(), md.mtime_nsec())),
-        ),
-        ("template_uid".into(), uid),
-        (
-            "template_run_date".into(),
-            Value::from(py_datetime(
-                now.as_second(),
-                i64::from(now.subsec_nanosecond()),
-            )),
-        ),
-        ("template_destpath".into(), Value::from(dest)),
-        (
-            "template_fullpath".into(),
-            Value::from(src.display().to_string()),
-        ),
-    ]
-}
-
 /// The resulting meta after attribute changes.
 fn meta_after(meta: &Meta, changes: &[AttrChange]) -> Meta {
     let mut m = *meta;
@@ -214,15 +164,6 @@ impl Module for Template {
         let search = SearchPaths {
             dirs: vec![src_dir.join("templates"), src_dir.clone()],
         };
-        let mut layers = vec![Value::from_pairs(template_vars(
-            src_arg, &src, dest_arg, &src_md,
-        ))];
-        layers.extend(ctx.vars.layers.iter().cloned());
-        layers.push(Value::from_pairs([(
-            "ansible_managed".to_string(),
-            Value::from("Ansible managed"),
-        )]));
-        let vars = Vars::new(layers);
         let source = std::fs::read_to_string(&src)
             .map_err(|e| ModuleError::io("Could not read template", &src, &e))?;
         // Text with no template syntax is used as it is (no newline translation), as
@@ -236,7 +177,7 @@ impl Module for Template {
         .any(|m| source.contains(m.as_str()))
         {
             ctx.templar
-                .render_file(&src, &vars, &search, &opts)
+                .render_file(&src, ctx.vars, &search, &opts)
                 .map_err(|e| ModuleError::new(e.message))?
         } else {
             source
