@@ -1,4 +1,4 @@
-//! TODO
+//! Overrides of minijinja builtins with Jinja2 semantics (map/select/join/int/...): none yet.
 
 use minijinja::Environment;
 

@@ -1,4 +1,4 @@
-//! TODO
+//! community.general.json_query (JMESPath): not implemented yet; registers nothing.
 
 use minijinja::Environment;
 

@@ -1,4 +1,4 @@
-//! TODO
+//! ansible.utils ipaddr family (ipaddr, ipv4, ipv6, ipmath, ipsubnet, nthhost): not implemented yet; registers nothing.
 
 use minijinja::Environment;
 
