@@ -424,6 +424,24 @@ impl<'a> Builder<'a> {
         b
     }
 
+    /// saphyr starts an indentless block sequence (`key:\n- a`) at its first item;
+    /// PyYAML starts it at the `-`. Move back to the dash when one precedes on the line.
+    fn seq_start(&mut self, start: Marker, pos: Pos) -> Pos {
+        let off = self.byte_offset(start.index());
+        let before = &self.src[..off];
+        let trimmed = before.trim_end_matches(' ');
+        if trimmed.ends_with('-') && !self.src[off..].starts_with('[') {
+            let back = before.len() - trimmed.len() + 1;
+            if back < pos.col {
+                return Pos {
+                    line: pos.line,
+                    col: pos.col - back,
+                };
+            }
+        }
+        pos
+    }
+
     /// Record the anchor written in a node's properties at `start`; libyaml (which
     /// Ansible uses) rejects an anchor defined twice in one document.
     fn check_anchor(&mut self, start: Marker) -> Result<(), YamlError> {
@@ -540,6 +558,7 @@ impl<'a> Builder<'a> {
                 Ok((node, 1))
             }
             Event::SequenceStart(anchor, tag) => {
+                let pos = self.seq_start(span.start, pos);
                 self.count(1, pos)?;
                 if anchor != 0 {
                     self.check_anchor(span.start)?;
@@ -998,6 +1017,11 @@ mod tests {
         assert_eq!(task.pos, Pos { line: 1, col: 3 });
         let msg = task.get("debug").and_then(|d| d.get("msg"));
         assert_eq!(msg.map(|m| m.pos), Some(Pos { line: 3, col: 10 }));
+        let n = p("key:\n- a\n- [b]\nk2:\n  -   c\n");
+        assert_eq!(n.get("key").map(|s| s.pos), Some(Pos { line: 2, col: 1 }));
+        let inner = n.get("key").and_then(|s| s.as_seq()).map(|s| s[1].pos);
+        assert_eq!(inner, Some(Pos { line: 3, col: 3 }));
+        assert_eq!(n.get("k2").map(|s| s.pos), Some(Pos { line: 5, col: 3 }));
     }
 
     #[test]
