@@ -86,7 +86,12 @@ fn quoted_name(detail: &str) -> &str {
     let words: Vec<&str> = detail.split_whitespace().collect();
     words
         .iter()
-        .find(|w| !matches!(**w, "filter" | "test" | "function" | "is" | "unknown" | "named"))
+        .find(|w| {
+            !matches!(
+                **w,
+                "filter" | "test" | "function" | "is" | "unknown" | "named"
+            )
+        })
         .map(|w| w.trim_matches(|c| c == '\'' || c == '`' || c == '"'))
         .unwrap_or(detail)
 }
@@ -126,7 +131,8 @@ pub(crate) fn describe_undefined(expr: &str, templar: &Templar, scope: &Arc<Scop
     for (text, shown) in &segments {
         let key_expr = format!("__agent_parent{text}");
         let next = env.compile_expression_owned(key_expr).ok().and_then(|e| {
-            e.eval(minijinja::context! { __agent_parent => current.clone() }).ok()
+            e.eval(minijinja::context! { __agent_parent => current.clone() })
+                .ok()
         });
         match next {
             Some(v) if !v.is_undefined() => current = v,

@@ -29,7 +29,9 @@ pub(crate) fn apply_header<'s>(
         let flag = || match value.as_str() {
             "True" | "true" => Ok(true),
             "False" | "false" => Ok(false),
-            other => Err(format!("'#jinja2:' override {key} must be True or False, not {other}")),
+            other => Err(format!(
+                "'#jinja2:' override {key} must be True or False, not {other}"
+            )),
         };
         match key {
             "trim_blocks" => opts.trim_blocks = flag()?,
@@ -79,7 +81,10 @@ fn parse_literal(v: &str) -> String {
         .and_then(|s| s.strip_suffix('"'))
         .or_else(|| v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')));
     match unquoted {
-        Some(s) => s.replace("\\n", "\n").replace("\\r", "\r").replace("\\t", "\t"),
+        Some(s) => s
+            .replace("\\n", "\n")
+            .replace("\\r", "\r")
+            .replace("\\t", "\t"),
         None => v.to_string(),
     }
 }
@@ -138,13 +143,21 @@ pub(crate) fn render(
         .map_err(|e| errors::convert(&e, body, Some(path), None))?;
     let rendered = tmpl.render(Value::from_dyn_object(scope.clone()));
     if let Some(fatal) = scope.take_fatal() {
-        return Err(TemplateError { file: fatal.file.or_else(|| Some(path.to_path_buf())), ..fatal });
+        return Err(TemplateError {
+            file: fatal.file.or_else(|| Some(path.to_path_buf())),
+            ..fatal
+        });
     }
     let mut out = rendered.map_err(|e| {
         let err = errors::convert(&e, body, Some(path), Some((templar, &scope)));
         match (err.undefined, scope.take_undefined()) {
             (true, Some(inner)) => TemplateError {
-                message: format!("{} (in template file {}, line {})", inner.message, path.display(), err.line.unwrap_or(0)),
+                message: format!(
+                    "{} (in template file {}, line {})",
+                    inner.message,
+                    path.display(),
+                    err.line.unwrap_or(0)
+                ),
                 ..err
             },
             _ => err,
@@ -157,7 +170,9 @@ pub(crate) fn render(
         }
     }
     if opts.newline_sequence != "\n" {
-        out = out.replace("\r\n", "\n").replace('\n', &opts.newline_sequence);
+        out = out
+            .replace("\r\n", "\n")
+            .replace('\n', &opts.newline_sequence);
     }
     Ok(out)
 }
@@ -177,7 +192,9 @@ fn template_vars(path: &Path, opts: &FileOptions) -> Value {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| (d.as_secs() as i64, d.subsec_micros()))
         .unwrap_or((0, 0));
-    let mtime = meta.as_ref().map(|m| (m.mtime(), (m.mtime_nsec() / 1000) as u32));
+    let mtime = meta
+        .as_ref()
+        .map(|m| (m.mtime(), (m.mtime_nsec() / 1000) as u32));
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_string())
@@ -186,13 +203,28 @@ fn template_vars(path: &Path, opts: &FileOptions) -> Value {
         ("template_host", Value::from(host)),
         (
             "template_path",
-            Value::from(opts.template_path.clone().unwrap_or_else(|| path.display().to_string())),
+            Value::from(
+                opts.template_path
+                    .clone()
+                    .unwrap_or_else(|| path.display().to_string()),
+            ),
         ),
-        ("template_fullpath", Value::from(fullpath.display().to_string())),
+        (
+            "template_fullpath",
+            Value::from(fullpath.display().to_string()),
+        ),
         ("template_uid", owner.unwrap_or_default()),
-        ("template_mtime", mtime.map(|(s, us)| Value::from(py_datetime(s, us))).unwrap_or_default()),
+        (
+            "template_mtime",
+            mtime
+                .map(|(s, us)| Value::from(py_datetime(s, us)))
+                .unwrap_or_default(),
+        ),
         ("template_run_date", Value::from(py_datetime(now.0, now.1))),
-        ("template_destpath", opts.dest_path.clone().map(Value::from).unwrap_or_default()),
+        (
+            "template_destpath",
+            opts.dest_path.clone().map(Value::from).unwrap_or_default(),
+        ),
     ])
 }
 

@@ -66,7 +66,12 @@ pub struct TemplateError {
 impl TemplateError {
     /// An error with only a message.
     pub fn new(message: impl Into<String>) -> TemplateError {
-        TemplateError { message: message.into(), file: None, line: None, undefined: false }
+        TemplateError {
+            message: message.into(),
+            file: None,
+            line: None,
+            undefined: false,
+        }
     }
 }
 
@@ -160,9 +165,18 @@ fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> 
     env.set_fuel(Some(FUEL));
     env.set_recursion_limit(RECURSION_LIMIT);
     let syntax = minijinja::syntax::SyntaxConfig::builder()
-        .block_delimiters(opts.block_start_string.clone(), opts.block_end_string.clone())
-        .variable_delimiters(opts.variable_start_string.clone(), opts.variable_end_string.clone())
-        .comment_delimiters(opts.comment_start_string.clone(), opts.comment_end_string.clone())
+        .block_delimiters(
+            opts.block_start_string.clone(),
+            opts.block_end_string.clone(),
+        )
+        .variable_delimiters(
+            opts.variable_start_string.clone(),
+            opts.variable_end_string.clone(),
+        )
+        .comment_delimiters(
+            opts.comment_start_string.clone(),
+            opts.comment_end_string.clone(),
+        )
         .trim_blocks(opts.trim_blocks)
         .lstrip_blocks(opts.lstrip_blocks)
         .keep_trailing_newline(opts.keep_trailing_newline)
@@ -198,9 +212,9 @@ pub(crate) fn needs_templating(v: &Value) -> bool {
         ValueKind::String => !v.is_safe() && v.as_str().is_some_and(Templar::is_template),
         ValueKind::Seq | ValueKind::Map => match plain_container(v) {
             Some(Container::Seq(items)) => items.iter().any(needs_templating),
-            Some(Container::Map(map)) => {
-                map.iter().any(|(k, v)| needs_templating(k) || needs_templating(v))
-            }
+            Some(Container::Map(map)) => map
+                .iter()
+                .any(|(k, v)| needs_templating(k) || needs_templating(v)),
             None => false,
         },
         _ => false,
@@ -218,7 +232,8 @@ fn plain_container(v: &Value) -> Option<Container<'_>> {
     if let Some(seq) = v.downcast_object_ref::<Vec<Value>>() {
         return Some(Container::Seq(seq));
     }
-    v.downcast_object_ref::<indexmap::IndexMap<Value, Value>>().map(Container::Map)
+    v.downcast_object_ref::<indexmap::IndexMap<Value, Value>>()
+        .map(Container::Map)
 }
 
 /// Count the newlines at the end of a string (`\n`, `\r\n` and `\r` each count once).
@@ -274,7 +289,10 @@ impl Templar {
             }
         });
         Templar {
-            inner: Arc::new(Inner { env, single_expr: Mutex::new(HashMap::new()) }),
+            inner: Arc::new(Inner {
+                env,
+                single_expr: Mutex::new(HashMap::new()),
+            }),
         }
     }
 
@@ -301,7 +319,7 @@ impl Templar {
             return Ok(v.clone());
         }
         let scope = Scope::new(self, vars);
-        let rv = self.template_value_scoped(v, &scope);
+        let rv = self.template_value_scoped(v, &scope, true);
         finish(rv, &scope)
     }
 
@@ -372,13 +390,21 @@ impl Templar {
 
     /// Which expression, if any, a source is exactly (cached by source).
     fn single_expression(&self, src: &str) -> Option<String> {
-        let mut cache = self.inner.single_expr.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = self
+            .inner
+            .single_expr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(hit) = cache.get(src) {
             return hit.clone();
         }
         let found = single_expression_candidate(src).and_then(|inner| {
             let name = format!("{EXPR_PREFIX}{inner}");
-            self.inner.env.get_template(&name).ok().map(|_| inner.to_string())
+            self.inner
+                .env
+                .get_template(&name)
+                .ok()
+                .map(|_| inner.to_string())
         });
         if cache.len() > 100_000 {
             cache.clear();
@@ -417,10 +443,13 @@ impl Templar {
         Ok(Value::from(out))
     }
 
+    /// Render the strings in a value; dict keys too when `keys` (task arguments), not
+    /// for variables (Ansible leaves the keys of a variable's dicts alone).
     pub(crate) fn template_value_scoped(
         &self,
         v: &Value,
         scope: &Arc<Scope>,
+        keys: bool,
     ) -> Result<Value, TemplateError> {
         if !needs_templating(v) {
             return Ok(v.clone());
@@ -429,15 +458,19 @@ impl Templar {
             Some(Container::Seq(items)) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
-                    out.push(self.template_value_scoped(item, scope)?);
+                    out.push(self.template_value_scoped(item, scope, keys)?);
                 }
                 Ok(Value::from(out))
             }
             Some(Container::Map(map)) => {
                 let mut out = indexmap::IndexMap::with_capacity(map.len());
                 for (k, item) in map {
-                    let k = self.template_value_scoped(k, scope)?;
-                    out.insert(k, self.template_value_scoped(item, scope)?);
+                    let k = if keys {
+                        self.template_value_scoped(k, scope, keys)?
+                    } else {
+                        k.clone()
+                    };
+                    out.insert(k, self.template_value_scoped(item, scope, keys)?);
                 }
                 Ok(Value::from_pairs(out))
             }

@@ -119,7 +119,11 @@ fn py_repr_into(out: &mut String, v: &Value, depth: usize) {
 /// Python's `repr()` of a `str`: single quotes unless the text has a single quote and
 /// no double quote; escapes for backslash, the quote, and control characters.
 pub fn py_repr_str(out: &mut String, s: &str) {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -199,7 +203,9 @@ mod unit {
 
     #[test]
     fn repr_forms() {
-        let v = Value::from(minijinja::value::Serde(serde_json::json!({"a": [1, "x", null, true, 1.5]})));
+        let v = Value::from(minijinja::value::Serde(
+            serde_json::json!({"a": [1, "x", null, true, 1.5]}),
+        ));
         assert_eq!(py_repr(&v), "{'a': [1, 'x', None, True, 1.5]}");
         assert_eq!(py_repr(&Value::from("it's")), "\"it's\"");
         assert_eq!(py_repr(&Value::from("a\nb")), "'a\\nb'");
@@ -216,14 +222,19 @@ mod unit {
         let args = Value::from(vec![Value::from("a"), Value::from(1)]);
         assert_eq!(percent_format("%s-%d", &args).unwrap().to_string(), "a-1");
         assert_eq!(
-            percent_format("%s", &Value::from(true)).unwrap().to_string(),
+            percent_format("%s", &Value::from(true))
+                .unwrap()
+                .to_string(),
             "True"
         );
         assert_eq!(
-            percent_format("%05.2f|%x", &Value::from(vec![Value::from(3.14159), Value::from(255)]))
-                .unwrap()
-                .to_string(),
-            "03.14|ff"
+            percent_format(
+                "%05.2f|%x",
+                &Value::from(vec![Value::from(2.71828), Value::from(255)])
+            )
+            .unwrap()
+            .to_string(),
+            "02.72|ff"
         );
     }
 }
@@ -254,7 +265,9 @@ pub fn rewrite_percent_ops(src: &str, expr_mode: bool) -> String {
             }
             q @ (b'"' | b'\'') => {
                 let start = i;
-                let Some(end) = string_end(b, i, q) else { break };
+                let Some(end) = string_end(b, i, q) else {
+                    break;
+                };
                 i = end;
                 // after the literal: whitespace, `%`, not `%}`
                 let mut j = end;
@@ -369,7 +382,13 @@ mod rewrite_unit {
             rewrite_percent_ops("'%s' % x.y[0]", true),
             "('%s' | __agent_percent(x.y[0]))"
         );
-        assert_eq!(rewrite_percent_ops("it's 50% {{ a }}", false), "it's 50% {{ a }}");
-        assert_eq!(rewrite_percent_ops("{% if a %}'%'{% endif %}", false), "{% if a %}'%'{% endif %}");
+        assert_eq!(
+            rewrite_percent_ops("it's 50% {{ a }}", false),
+            "it's 50% {{ a }}"
+        );
+        assert_eq!(
+            rewrite_percent_ops("{% if a %}'%'{% endif %}", false),
+            "{% if a %}'%'{% endif %}"
+        );
     }
 }

@@ -101,10 +101,19 @@ fn string_method(value: &Value, method: &str, args: &[Value]) -> Result<Option<V
         }
         "index" | "rindex" => {
             let (sub,): (&str,) = from_args(args)?;
-            let found = if method == "index" { s.find(sub) } else { s.rfind(sub) };
+            let found = if method == "index" {
+                s.find(sub)
+            } else {
+                s.rfind(sub)
+            };
             match found {
                 Some(i) => Value::from(s[..i].chars().count()),
-                None => return Err(Error::new(ErrorKind::InvalidOperation, "substring not found")),
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        "substring not found",
+                    ));
+                }
             }
         }
         "center" | "ljust" | "rjust" => {
@@ -131,7 +140,11 @@ fn string_method(value: &Value, method: &str, args: &[Value]) -> Result<Option<V
         }
         "partition" | "rpartition" => {
             let (sep,): (&str,) = from_args(args)?;
-            let found = if method == "partition" { s.find(sep) } else { s.rfind(sep) };
+            let found = if method == "partition" {
+                s.find(sep)
+            } else {
+                s.rfind(sep)
+            };
             let parts = match found {
                 Some(i) => [&s[..i], sep, &s[i + sep.len()..]],
                 None if method == "partition" => [s, "", ""],
@@ -177,9 +190,7 @@ fn string_method(value: &Value, method: &str, args: &[Value]) -> Result<Option<V
             let () = from_args(args)?;
             let mut chars = s.chars();
             Value::from(
-                chars
-                    .next()
-                    .is_some_and(|c| c == '_' || c.is_alphabetic())
+                chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
                     && chars.all(|c| c == '_' || c.is_alphanumeric()),
             )
         }
@@ -301,23 +312,44 @@ mod unit {
 
     #[test]
     fn string_methods() {
-        assert_eq!(s("a,b,c", "split", &[Value::from(","), Value::from(1)]), "['a', 'b,c']");
-        assert_eq!(s("aXbXc", "rsplit", &[Value::from("X"), Value::from(1)]), "['aXb', 'c']");
+        assert_eq!(
+            s("a,b,c", "split", &[Value::from(","), Value::from(1)]),
+            "['a', 'b,c']"
+        );
+        assert_eq!(
+            s("aXbXc", "rsplit", &[Value::from("X"), Value::from(1)]),
+            "['aXb', 'c']"
+        );
         assert_eq!(s(" a  b c ", "split", &[]), "['a', 'b', 'c']");
-        assert_eq!(s(" a  b c ", "split", &[Value::from(()), Value::from(1)]), "['a', 'b c ']");
-        assert_eq!(s(" a  b c ", "rsplit", &[Value::from(()), Value::from(1)]), "[' a  b', 'c']");
+        assert_eq!(
+            s(" a  b c ", "split", &[Value::from(()), Value::from(1)]),
+            "['a', 'b c ']"
+        );
+        assert_eq!(
+            s(" a  b c ", "rsplit", &[Value::from(()), Value::from(1)]),
+            "[' a  b', 'c']"
+        );
         assert_eq!(s("abc", "zfill", &[Value::from(5)]), "'00abc'");
         assert_eq!(s("-5", "zfill", &[Value::from(4)]), "'-005'");
         assert_eq!(s("banana", "index", &[Value::from("n")]), "2");
-        assert_eq!(s("ab", "center", &[Value::from(5), Value::from("*")]), "'**ab*'");
-        assert_eq!(s("a=b=c", "partition", &[Value::from("=")]), "['a', '=', 'b=c']");
+        assert_eq!(
+            s("ab", "center", &[Value::from(5), Value::from("*")]),
+            "'**ab*'"
+        );
+        assert_eq!(
+            s("a=b=c", "partition", &[Value::from("=")]),
+            "['a', '=', 'b=c']"
+        );
         assert!(string_method(&Value::from("x"), "index", &[Value::from("y")]).is_err());
     }
 
     #[test]
     fn seq_and_map() {
         let l = Value::from(vec![1, 2, 3]);
-        assert_eq!(seq_method(&l, "index", &[Value::from(2)]).unwrap().unwrap(), Value::from(1));
+        assert_eq!(
+            seq_method(&l, "index", &[Value::from(2)]).unwrap().unwrap(),
+            Value::from(1)
+        );
         let m = Value::from_pairs([("a", 1), ("b", 2)]);
         let items = map_method(&m, "items", &[]).unwrap().unwrap();
         assert_eq!(crate::native::py_repr(&items), "[['a', 1], ['b', 2]]");

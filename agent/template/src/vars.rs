@@ -38,7 +38,9 @@ pub(crate) struct Scope {
 
 impl std::fmt::Debug for Scope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scope").field("layers", &self.layers.len()).finish()
+        f.debug_struct("Scope")
+            .field("layers", &self.layers.len())
+            .finish()
     }
 }
 
@@ -90,7 +92,7 @@ impl Scope {
             }
             st.resolving.push(name.to_string());
         }
-        let result = self.templar.template_value_scoped(&raw, self);
+        let result = self.templar.template_value_scoped(&raw, self, false);
         let mut st = self.lock();
         st.resolving.pop();
         match result {
