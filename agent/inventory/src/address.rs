@@ -56,6 +56,9 @@ fn is_match(r: &Regex, s: &str) -> bool {
 /// `parse_address(address, allow_ranges=True)`: the host part and the port, or `None`
 /// when the text is not a recognisable host.
 pub fn parse_address(address: &str) -> Option<(String, Option<u32>)> {
+    if let Some(fast) = simple_hostname(address) {
+        return fast;
+    }
     let mut address = address.to_string();
     let mut port = None;
     for r in [&*BRACKETED_HOSTPORT, &*HOSTPORT] {
@@ -68,6 +71,37 @@ pub fn parse_address(address: &str) -> Option<(String, Option<u32>)> {
     }
     if is_match(&IPV4, &address) || is_match(&IPV6, &address) || is_match(&HOSTNAME, &address) {
         Some((address, port))
+    } else {
+        None
+    }
+}
+
+/// A fast path for the common case: plain dotted names (letters, digits, `_`, `-`),
+/// optionally with `:port`. `None` when the regexes must decide.
+#[allow(clippy::option_option)]
+fn simple_hostname(address: &str) -> Option<Option<(String, Option<u32>)>> {
+    if address.contains('[') || !address.is_ascii() {
+        return None;
+    }
+    let (host, port) = match address.split_once(':') {
+        Some((h, p))
+            if !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()) && !h.contains(':') =>
+        {
+            (h, Some(p.parse::<u32>().ok()?))
+        }
+        Some(_) => return None,
+        None => (address, None),
+    };
+    let label_ok = |l: &str| {
+        let b = l.as_bytes();
+        !b.is_empty()
+            && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+            && !matches!(b[b.len() - 1], b'_' | b'-')
+    };
+    if host.split('.').all(label_ok) {
+        Some(Some((host.to_string(), port)))
     } else {
         None
     }
@@ -281,6 +315,9 @@ mod tests {
         );
         assert_eq!(parse_address("web-"), None);
         assert_eq!(parse_address("a b"), None);
+        assert_eq!(parse_address("a..b"), None);
+        assert_eq!(parse_address("a_.b"), None);
+        assert_eq!(parse_address("_a.b:1"), Some(("_a.b".into(), Some(1))));
         assert_eq!(parse_address("web*"), None);
         assert!(is_ip("10.1.2.3"));
         assert!(!is_ip("web.example.com"));

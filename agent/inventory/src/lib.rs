@@ -564,26 +564,26 @@ impl Inventory {
         for (name, g) in self.groups.iter_mut() {
             g.depth = depth.get(name).copied().unwrap_or(0);
         }
-        let host_names: Vec<String> = self.hosts.keys().cloned().collect();
-        for h in &host_names {
+        let mut anc_cache: HashMap<String, Vec<String>> = HashMap::new();
+        for g in &names {
+            let mut anc: Vec<String> = self.ancestors(g).into_iter().collect();
+            anc.sort();
+            anc_cache.insert(g.clone(), anc);
+        }
+        for host in self.hosts.values_mut() {
             let mut all: Vec<String> = Vec::new();
-            if let Some(host) = self.hosts.get(h) {
-                for g in &host.groups {
-                    let mut anc: Vec<String> = self.ancestors(g).into_iter().collect();
-                    anc.sort();
-                    for a in anc {
-                        if !all.contains(&a) {
-                            all.push(a);
-                        }
-                    }
-                    if !all.contains(g) {
-                        all.push(g.clone());
+            let mut seen: HashSet<&str> = HashSet::new();
+            for g in &host.groups {
+                for a in anc_cache.get(g).into_iter().flatten() {
+                    if seen.insert(a) {
+                        all.push(a.clone());
                     }
                 }
+                if seen.insert(g) {
+                    all.push(g.clone());
+                }
             }
-            if let Some(host) = self.hosts.get_mut(h) {
-                host.all_groups = all;
-            }
+            host.all_groups = all;
         }
         let mut cache = IndexMap::new();
         for name in self.groups.keys() {

@@ -78,10 +78,7 @@ impl Lit {
     }
 
     fn is_number(&self) -> bool {
-        matches!(
-            self,
-            Lit::Int(_) | Lit::Float(_) | Lit::Complex(..) | Lit::Bool(_)
-        )
+        matches!(self, Lit::Int(_) | Lit::Float(_) | Lit::Complex(..))
     }
 }
 
@@ -190,7 +187,6 @@ impl Parser<'_> {
         let re = match left {
             Lit::Int(i) => i as f64,
             Lit::Float(f) => f,
-            Lit::Bool(b) => f64::from(u8::from(b)),
             // complex + complex is not a literal.
             _ => return None,
         };
@@ -209,14 +205,10 @@ impl Parser<'_> {
                     return None;
                 }
                 if c == b'+' {
-                    return Some(match v {
-                        Lit::Bool(b) => Lit::Int(i128::from(b)),
-                        other => other,
-                    });
+                    return Some(v);
                 }
                 Some(match v {
                     Lit::Int(i) => Lit::Int(-i),
-                    Lit::Bool(b) => Lit::Int(-i128::from(b)),
                     Lit::Float(f) => Lit::Float(-f),
                     Lit::Complex(re, im) => Lit::Complex(-re, -im),
                     _ => return None,
@@ -691,6 +683,8 @@ mod tests {
         assert_eq!(ev("1 # comment"), Some("1".into()));
         assert_eq!(ev("hello # comment"), None);
         assert_eq!(ev("--1"), None);
+        assert_eq!(ev("-True"), None);
+        assert_eq!(ev("+5"), Some("5".into()));
     }
 
     #[test]
