@@ -230,11 +230,11 @@ mod unit {
         assert_eq!(
             percent_format(
                 "%05.2f|%x",
-                &Value::from(vec![Value::from(2.71828), Value::from(255)])
+                &Value::from(vec![Value::from(1.23456), Value::from(255)])
             )
             .unwrap()
             .to_string(),
-            "02.72|ff"
+            "01.23|ff"
         );
     }
 }

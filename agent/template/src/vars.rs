@@ -76,6 +76,8 @@ impl Scope {
         }
         let raw = self.raw(name)?;
         if !crate::needs_templating(&raw) {
+            // remember it, so big plain values (facts) are scanned once per render
+            self.lock().cache.insert(name.to_string(), raw.clone());
             return Some(raw);
         }
         {
