@@ -323,9 +323,11 @@ impl Inventory {
         match ini::parse(self, path, text, src) {
             Ok(()) => Ok(()),
             Err(ini_err) => match yaml_err {
-                // The file looked like a YAML inventory (a mapping): its error is the one
-                // that explains what is wrong.
-                Some(y) if y.is_structural => Err(y.error),
+                // The file looked like a YAML inventory (a mapping) or is named like one:
+                // the YAML error is the one that explains what is wrong.
+                Some(y) if y.is_structural || YAML_EXTS.contains(&extension(path).as_str()) => {
+                    Err(y.error)
+                }
                 _ => Err(ini_err),
             },
         }
@@ -671,6 +673,21 @@ impl Inventory {
         let subset = pattern::limit_patterns(limit)?;
         let allowed: HashSet<String> = pattern::select(self, &subset)?.into_iter().collect();
         Ok(hosts.into_iter().filter(|h| allowed.contains(h)).collect())
+    }
+
+    /// Hosts matching a list of patterns (a play's `hosts:` given as a YAML list); each
+    /// item is split on its own, as Ansible does.
+    pub fn select_list(&self, patterns: &[String]) -> Result<Vec<String>, InventoryError> {
+        let split: Vec<String> = patterns
+            .iter()
+            .flat_map(|p| split_host_pattern(p))
+            .collect();
+        pattern::select(self, &split)
+    }
+
+    /// The hosts a `--limit` value allows (patterns, with `@file` read one per line).
+    pub fn limit_hosts(&self, limit: &str) -> Result<Vec<String>, InventoryError> {
+        pattern::select(self, &pattern::limit_patterns(limit)?)
     }
 
     /// Whether a name is the implicit localhost (asked for but not in the inventory).

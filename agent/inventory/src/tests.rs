@@ -128,6 +128,9 @@ fn limit_file() {
     assert_eq!(inv.select_limited("all", Some(&lim)).unwrap(), ["w1", "d1"]);
     assert_eq!(inv.select_limited("web", Some("w2,d1")).unwrap(), ["w2"]);
     assert!(inv.select_limited("all", Some("@/nonexistent/x")).is_err());
+    assert_eq!(inv.limit_hosts(&lim).unwrap(), ["w1", "d1"]);
+    let list = vec!["db".to_string(), "web:!w2".to_string()];
+    assert_eq!(inv.select_list(&list).unwrap(), ["d1", "w1"]);
 }
 
 #[test]
@@ -143,4 +146,63 @@ fn empty_inventory() {
     assert_eq!(inv.select("all").unwrap(), Vec::<String>::new());
     assert_eq!(inv.select("localhost").unwrap(), ["localhost"]);
     assert!(Inventory::load(&[PathBuf::from("/nonexistent/inv")]).is_err());
+}
+
+#[test]
+fn yaml_named_file_reports_yaml_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("inv.yml");
+    fs::write(&f, "all:\n  hosts:\n    h1: [unclosed\n").unwrap();
+    let e = Inventory::load(&[f]).unwrap_err();
+    assert!(e.file.ends_with("inv.yml"), "{e}");
+    assert!(e.line >= 3, "{e}");
+}
+
+#[test]
+fn directory_source_and_vars() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("hosts"), "[web]\nw1\n").unwrap();
+    fs::write(d.join("skip.retry"), "[bad\n").unwrap();
+    fs::create_dir(d.join("group_vars")).unwrap();
+    fs::write(d.join("group_vars/web.yml"), "x: 1\n").unwrap();
+    let mut inv = Inventory::load(&[d.to_path_buf()]).unwrap();
+    assert_eq!(var(&inv, "w1", "x"), "1");
+    let pb = tempfile::tempdir().unwrap();
+    fs::create_dir(pb.path().join("host_vars")).unwrap();
+    fs::write(pb.path().join("host_vars/w1"), "x: 2\n").unwrap();
+    inv.add_playbook_dir(pb.path()).unwrap();
+    assert_eq!(var(&inv, "w1", "x"), "2");
+}
+
+#[test]
+fn no_panic_on_garbage() {
+    // A small deterministic generator over characters that matter to the parsers.
+    let alphabet: Vec<char> = "[]:=#;'\"\\ ,{}()-_.*!&~@0123456789abcxyzTrueNone\n\tj+e"
+        .chars()
+        .collect();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..3000 {
+        let mut s = String::new();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = (seed % 40) as usize;
+        for _ in 0..len {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            s.push(alphabet[(seed % alphabet.len() as u64) as usize]);
+        }
+        let _ = literal_eval(&s);
+        if let Ok(inv) = Inventory::from_str("fuzz", &s) {
+            let _ = inv.select(&s);
+            for h in inv.hosts.keys() {
+                let _ = inv.host_vars(h);
+            }
+        }
+        let _ = split_host_pattern(&s);
+        let _ = expand_hostname_range(&s);
+        let _ = parse_address(&s);
+    }
 }
