@@ -47,6 +47,8 @@ pub struct TemplateObserved {
     /// Where the file goes (a directory `dest` gets the template's file name; a link
     /// is resolved with `follow`).
     dest: PathBuf,
+    /// `dest` is a symlink that is not followed: it is replaced by a file.
+    replace_link: bool,
     /// The existing file's content (following links), if any.
     current: Option<Vec<u8>>,
     /// The existing file's owner/group/mode, or those a new file would get.
@@ -193,6 +195,7 @@ impl Module for Template {
         let link = hfs::lstat(&dest)
             .map_err(|e| ModuleError::io("Unable to stat", &dest, &e))?
             .is_some_and(|m| m.file_type().is_symlink());
+        let replace_link = link && !args.bool("follow");
         if link && args.bool("follow") {
             dest = std::fs::canonicalize(&dest).unwrap_or(dest);
         }
@@ -228,6 +231,7 @@ impl Module for Template {
         Ok(TemplateObserved {
             src,
             src_mode: src_md.mode(),
+            replace_link,
             rendered,
             dest,
             current,
@@ -245,7 +249,7 @@ impl Module for Template {
         let checksum = hfs::sha1_hex(&o.rendered);
         let write = match &o.current {
             None => true,
-            Some(cur) => args.bool("force") && hfs::sha1_hex(cur) != checksum,
+            Some(cur) => args.bool("force") && (o.replace_link || hfs::sha1_hex(cur) != checksum),
         };
         let attrs = wanted_attrs(args, o.src_mode)?;
         let changes = hfs::plan_attrs(&o.dest, &o.meta, &attrs)?;

@@ -49,6 +49,14 @@ fn snapshot(dir: &Path, base: &Path, out: &mut serde_json::Map<String, Json>) {
     };
     for e in rd.flatten() {
         let p = e.path();
+        if let Ok(target) = std::fs::read_link(&p) {
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            out.insert(
+                rel,
+                serde_json::json!({"link": target.display().to_string()}),
+            );
+            continue;
+        }
         if p.is_dir() {
             snapshot(&p, base, out);
             continue;
@@ -126,6 +134,10 @@ fn replay_ansible_recordings() {
         for (rel, content) in case["files"].as_object().unwrap() {
             let p = tmp.path().join(rel);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            if let Some(target) = content.get("symlink") {
+                std::os::unix::fs::symlink(target.as_str().unwrap(), &p).unwrap();
+                continue;
+            }
             std::fs::write(&p, content.as_str().unwrap()).unwrap();
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         }

@@ -110,7 +110,22 @@ CASES = [
     ("tpl_bad_newline", "template", {"src": "@DIR@/t.j2", "dest": "@DIR@/out", "newline_sequence": "x"}, {"t.j2": "a\n"}),
     ("tpl_validate_fail", "template", {"src": "@DIR@/t.j2", "dest": "@DIR@/out", "validate": "/bin/false %s"}, {"t.j2": "a\n"}),
     ("tpl_no_dest_dir", "template", {"src": "@DIR@/t.j2", "dest": "@DIR@/nodir/out"}, {"t.j2": "a\n"}),
+    ("tpl_trim_lstrip", "template", {"src": "@DIR@/t.j2", "dest": "@DIR@/out", "lstrip_blocks": True}, {"t.j2": "{% if true %}\nx\n{% endif %}\n  {% for i in [1, 2] %}\n{{ i }}\n  {% endfor %}\n"}),
+    ("tpl_no_trim", "template", {"src": "@DIR@/t.j2", "dest": "@DIR@/out", "trim_blocks": False}, {"t.j2": "{% if true %}\nx\n{% endif %}\n"}),
+    ("tpl_custom_strings", "template", {"src": "@DIR@/t.j2", "dest": "@DIR@/out", "variable_start_string": "[[", "variable_end_string": "]]"}, {"t.j2": "a={{ x }} b=[[ 1 + 2 ]]\n"}),
+    ("tpl_follow", "template", {"src": "@DIR@/t.j2", "dest": "@DIR@/link", "follow": True}, {"t.j2": "new\n", "target": "old\n", "link": {"symlink": "target"}}),
+    ("tpl_nofollow", "template", {"src": "@DIR@/t.j2", "dest": "@DIR@/link"}, {"t.j2": "new\n", "target": "old\n", "link": {"symlink": "target"}}),
+    ("tpl_link_same", "template", {"src": "@DIR@/t.j2", "dest": "@DIR@/link"}, {"t.j2": "old\n", "target": "old\n", "link": {"symlink": "target"}}),
+    ("li_follow_link", "lineinfile", {"path": "@DIR@/link", "line": "x"}, {"target": "a\n", "link": {"symlink": "target"}}),
+    ("li_empty_regexp", "lineinfile", {"path": F, "regexp": "", "line": "x"}, {"f": "a\nb\n"}),
+    ("li_literal_brace", "lineinfile", {"path": F, "regexp": "^foo{bar", "line": "foo{baz"}, {"f": "foo{bar\n"}),
+    ("li_value_alias", "lineinfile", {"dest": F, "value": "x", "regex": "^x"}, {"f": "y\n"}),
+    ("bi_two_blocks", "blockinfile", {"path": F, "block": "two", "marker": "# {mark} B2"}, {"f": "# BEGIN ANSIBLE MANAGED BLOCK\none\n# END ANSIBLE MANAGED BLOCK\n"}),
+    ("bi_markers_reversed", "blockinfile", {"path": F, "block": "new"}, {"f": "a\n# END ANSIBLE MANAGED BLOCK\nmid\n# BEGIN ANSIBLE MANAGED BLOCK\nb\n"}),
+    ("re_unicode", "replace", {"path": F, "regexp": r"(\w+)é", "replace": r"<\1>"}, {"f": "caféé naïvé\n"}),
+    ("re_lookahead", "replace", {"path": F, "regexp": r"^(?!#)(\w+)", "replace": r"#\1"}, {"f": "a\n#b\nc\n"}),
     # ---- command / shell
+    ("cmd_executable_warning", "command", {"_raw_params": "echo x", "executable": "/bin/bash"}, {}),
     ("cmd_echo", "command", {"_raw_params": "echo hello world"}, {}),
     ("cmd_argv", "command", {"argv": ["printf", "%s|", "a b", "c"]}, {}),
     ("cmd_quotes", "command", {"_raw_params": "printf '%s\\n' \"a b\" 'c d'"}, {}),
@@ -154,7 +169,9 @@ def write_files(d, files):
     for rel, content in files.items():
         p = os.path.join(d, rel)
         os.makedirs(os.path.dirname(p), exist_ok=True)
-        if content is not None:
+        if isinstance(content, dict):
+            os.symlink(content["symlink"], p)
+        elif content is not None:
             with open(p, "w", newline="") as f:
                 f.write(content)
 
@@ -166,6 +183,9 @@ def snapshot(d):
             p = os.path.join(root, name)
             rel = os.path.relpath(p, d)
             if rel.startswith("_"):
+                continue
+            if os.path.islink(p):
+                out[rel] = {"link": os.readlink(p)}
                 continue
             with open(p, "rb") as f:
                 data = f.read()
