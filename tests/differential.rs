@@ -130,9 +130,25 @@ fn main() -> ExitCode {
     }
     println!("logs under {}", logs.display());
 
+    // Cases the agent does not pass yet, each with its reason (agent runs only). A listed
+    // case that passes is a failure too, so that the list stays true.
+    let known: std::collections::BTreeMap<String, String> = if rc_mode == RcMode::Agent {
+        std::fs::read_to_string(differential.join("known-failures"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let (name, why) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
+                (name.to_string(), why.trim().to_string())
+            })
+            .collect()
+    } else {
+        Default::default()
+    };
     set_umask();
     let started = Instant::now();
-    let (mut passed, mut failed) = (0usize, 0usize);
+    let (mut passed, mut failed, mut known_failed) = (0usize, 0usize, 0usize);
     for case in &cases {
         let expected = match Expected::load(&case.expected_path()) {
             Ok(e) => e,
@@ -158,8 +174,21 @@ fn main() -> ExitCode {
             }
         }
         if diffs.is_empty() {
-            passed += 1;
-            println!("ok {}", case.name);
+            if known.contains_key(&case.name) {
+                failed += 1;
+                println!(
+                    "FAIL {}: passes now; remove it from tests/differential/known-failures",
+                    case.name
+                );
+            } else {
+                passed += 1;
+                println!("ok {}", case.name);
+            }
+            continue;
+        }
+        if let Some(why) = known.get(&case.name) {
+            known_failed += 1;
+            println!("known {}: {why} [{}]", case.name, diffs[0]);
             continue;
         }
         failed += 1;
@@ -183,6 +212,9 @@ fn main() -> ExitCode {
         }
     }
     eprintln!("({:.1}s)", started.elapsed().as_secs_f64());
+    if known_failed > 0 {
+        println!("known failures (tests/differential/known-failures): {known_failed}");
+    }
     println!("{passed} passed, {failed} failed");
     if failed == 0 {
         ExitCode::SUCCESS

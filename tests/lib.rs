@@ -459,7 +459,9 @@ impl Runner {
         match self {
             Runner::Agent(bin) => {
                 cmd = Command::new(bin);
-                cmd.arg("apply").arg("play.yml");
+                // The check run is `agent check` (check + diff, exit 2 on drift).
+                cmd.arg(if check { "check" } else { "apply" })
+                    .arg("play.yml");
                 for (key, _) in std::env::vars_os() {
                     if key.to_string_lossy().starts_with("ANSIBLE_") {
                         cmd.env_remove(key);
@@ -500,7 +502,7 @@ impl Runner {
         cmd.arg("-e").arg(extra);
         if check {
             match self {
-                Runner::Agent(_) => cmd.arg("-C").arg("-D"),
+                Runner::Agent(_) => &mut cmd,
                 Runner::Ansible { .. } => cmd.arg("--check").arg("--diff"),
             };
         }

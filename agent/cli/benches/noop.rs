@@ -61,12 +61,12 @@ fn bench(c: &mut Criterion) {
     write_playbook(&dir, 100);
     let a = args(&dir, &out);
     let mut sink = Vec::new();
-    let code = agent::commands::run_to(&a, false, false, &mut sink).unwrap();
+    let code = agent::commands::run_to(&a, false, false, false, &mut sink).unwrap();
     assert_eq!(code, 0, "{}", String::from_utf8_lossy(&sink));
     c.bench_function("noop_100_file_copy_template_tasks", |b| {
         b.iter(|| {
             sink.clear();
-            let code = agent::commands::run_to(&a, false, false, &mut sink).unwrap();
+            let code = agent::commands::run_to(&a, false, false, false, &mut sink).unwrap();
             assert_eq!(code, 0);
         })
     });

@@ -671,8 +671,12 @@ impl Reporter for Human {
             Event::NoHostsMatched => {
                 self.display(out, "skipping: no hosts matched", Some(Color::Skip))?;
             }
-            Event::Included { path, host } => {
-                self.display(out, &format!("included: {path} for {host}"), Some(Color::Included))?;
+            Event::Included { path, host, item } => {
+                let mut msg = format!("included: {path} for {host}");
+                if let Some(item) = item {
+                    msg.push_str(&format!(" => (item={item})"));
+                }
+                self.display(out, &msg, Some(Color::Included))?;
             }
             Event::Warning { message } => self.warn(message)?,
             Event::Deprecation { message } => self.deprecate(message)?,

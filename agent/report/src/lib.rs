@@ -89,6 +89,8 @@ pub enum Event<'a> {
     Included {
         path: &'a str,
         host: &'a str,
+        /// The loop item's label when the include is looped.
+        item: Option<&'a str>,
     },
     Warning {
         message: &'a str,

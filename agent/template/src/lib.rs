@@ -422,8 +422,22 @@ impl Templar {
             return Ok(Value::from(s));
         }
         if let Some(expr) = self.single_expression(s) {
-            let v = self.eval_native(&expr, scope, s)?;
-            return Ok(finalize(v));
+            let v = finalize(self.eval_native(&expr, scope, s)?);
+            // `"{{ s }}\n"`: a string result keeps the trailing newline (Ansible 2.21);
+            // any other type is returned natively without it.
+            if s.ends_with('\n')
+                && let Some(text) = v.as_str()
+                && !v.is_safe()
+            {
+                return Ok(Value::from(format!("{text}\n")));
+            }
+            if s.ends_with('\n') && v.kind() == ValueKind::String {
+                return Ok(Value::from_safe_string(format!(
+                    "{}\n",
+                    v.as_str().unwrap_or_default()
+                )));
+            }
+            return Ok(v);
         }
         let src = rewrite_percent(s, false);
         let name = format!("{STR_PREFIX}{src}");

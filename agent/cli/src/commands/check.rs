@@ -5,5 +5,5 @@ use anyhow::Result;
 use crate::cli::RunArgs;
 
 pub fn run(args: &RunArgs) -> Result<i32> {
-    super::run(args, true, true)
+    super::run(args, true, true, true)
 }

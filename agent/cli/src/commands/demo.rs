@@ -71,11 +71,11 @@ pub fn run(args: &DemoArgs) -> Result<i32> {
         tmp.path().display()
     );
     println!("\n=== first run: converge ===");
-    let first = super::run(&run_args, false, true)?;
+    let first = super::run(&run_args, false, true, false)?;
     println!("\n=== second run: nothing left to do (changed=0) ===");
-    let second = super::run(&run_args, false, false)?;
+    let second = super::run(&run_args, false, false, false)?;
     println!("\n=== check: no drift ===");
-    let third = super::run(&run_args, true, true)?;
+    let third = super::run(&run_args, true, true, true)?;
     if args.keep {
         let kept = tmp.keep();
         println!("\nkept {}", kept.display());

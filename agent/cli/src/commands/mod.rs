@@ -83,16 +83,23 @@ fn role_playbook(role: &str, dir: &Path, tmp: &Path) -> Result<PathBuf> {
 }
 
 /// Load, check and run, printing to stdout. Returns the process exit code.
-pub fn run(args: &RunArgs, check: bool, diff: bool) -> Result<i32> {
+pub fn run(args: &RunArgs, check: bool, diff: bool, drift_exit: bool) -> Result<i32> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let code = run_to(args, check, diff, &mut out)?;
+    let code = run_to(args, check, diff, drift_exit, &mut out)?;
     out.flush()?;
     Ok(code)
 }
 
 /// Load, check and run, printing to `out`. Returns the process exit code.
-pub fn run_to(args: &RunArgs, check: bool, diff: bool, out: &mut dyn Write) -> Result<i32> {
+/// `drift_exit`: exit 2 when something changed (or would change, in check mode).
+pub fn run_to(
+    args: &RunArgs,
+    check: bool,
+    diff: bool,
+    drift_exit: bool,
+    out: &mut dyn Write,
+) -> Result<i32> {
     let tmp;
     let playbook_path = match (&args.playbook, &args.role) {
         (Some(p), None) => p.clone(),
@@ -164,7 +171,7 @@ pub fn run_to(args: &RunArgs, check: bool, diff: bool, out: &mut dyn Write) -> R
     };
     Ok(if outcome.failed {
         exit::FAILED
-    } else if outcome.stats.changed > 0 && (check || args.detailed_exitcode) {
+    } else if outcome.stats.changed > 0 && (drift_exit || args.detailed_exitcode) {
         exit::CHANGED
     } else {
         exit::OK

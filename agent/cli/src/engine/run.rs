@@ -131,6 +131,9 @@ pub struct Engine<'r> {
     loader: Loader,
     omit: String,
     play: Option<PlayState>,
+    /// Loop variables of the item being run (include params for include_* in loops).
+    loop_extra: IndexMap<String, Value>,
+    loop_label: Option<String>,
 }
 
 fn tmpl_err(e: TemplateError) -> String {
@@ -178,6 +181,8 @@ impl<'r> Engine<'r> {
             loader,
             omit: "__omit_place_holder__6f1b0c9a2d4e8b3f7a5c1d9e0b2a4c6e8f1a3b5d".into(),
             play: None,
+            loop_extra: IndexMap::new(),
+            loop_label: None,
         }
     }
 
@@ -193,12 +198,9 @@ impl<'r> Engine<'r> {
         self.emit(Event::PlaybookStart { path: &path });
         let mut failed = false;
         for play in &pb.plays {
-            match self.run_play(play) {
-                Flow::Failed => {
-                    failed = true;
-                    break;
-                }
-                _ => {}
+            if self.run_play(play) == Flow::Failed {
+                failed = true;
+                break;
             }
         }
         let stats = vec![(self.host.clone(), self.stats)];
@@ -314,12 +316,15 @@ impl<'r> Engine<'r> {
                 ps.vars_files = map_value(&vf);
             }
         }
-        let base = Common::default();
+        // Play vars are their own layer (below vars_files), not block vars.
+        let play_common = Common {
+            vars: IndexMap::new(),
+            ..play.common.clone()
+        };
         let frames = [Frame {
-            common: &play.common,
+            common: &play_common,
             include: false,
         }];
-        let _ = base;
         // Facts.
         let gather = play.gather_facts.as_ref().map(truthy).unwrap_or(true);
         if gather {
@@ -906,10 +911,27 @@ impl<'r> Engine<'r> {
                             ("skip_reason", Value::from("Conditional result was False")),
                             ("false_condition", Value::from(cond)),
                         ]),
-                        Ok(None) => match self.execute(task, frames, &ivars, &name, handler) {
-                            Exec::Result(r) => r,
-                            Exec::Flow(f) => return f,
-                        },
+                        Ok(None) => {
+                            self.loop_extra = extra.clone();
+                            self.loop_label = Some(match &label {
+                                Some(l) => agent_report::pyjson::py_str(
+                                    &self
+                                        .templar
+                                        .template_value(l, &ivars)
+                                        .unwrap_or_else(|_| l.clone()),
+                                ),
+                                None => agent_report::pyjson::py_str(item),
+                            });
+                            let e = self.execute(task, frames, &ivars, &name, handler);
+                            self.loop_extra.clear();
+                            self.loop_label = None;
+                            match e {
+                                Exec::Result(r) => r,
+                                // An include ran its tasks for this item.
+                                Exec::Flow(Flow::Continue) => continue,
+                                Exec::Flow(f) => return f,
+                            }
+                        }
                         Err(msg) => {
                             result_map(&[("failed", Value::from(true)), ("msg", Value::from(msg))])
                         }
@@ -968,6 +990,9 @@ impl<'r> Engine<'r> {
                     if pause > 0.0 && i + 1 < n {
                         std::thread::sleep(Duration::from_secs_f64(pause));
                     }
+                }
+                if matches!(task.short.as_str(), "include_tasks" | "include_role") && !any_failed {
+                    return Flow::Continue;
                 }
                 let mut r = IndexMap::new();
                 r.insert("changed".into(), Value::from(any_changed));
@@ -1073,8 +1098,10 @@ impl<'r> Engine<'r> {
         }
         let rv = map_value(&r);
         let shown = if no_log { censor(&rv) } else { rv };
-        if !(task.short == "meta" && !failed) && !(was_loop && !failed && status != Status::Skipped)
-        {
+        // Meta tasks print nothing unless they fail; loops print their items, and the
+        // task line only when the loop failed or was skipped whole.
+        let quiet = !failed && (task.short == "meta" || (was_loop && status != Status::Skipped));
+        if !quiet {
             self.emit(Event::TaskResult {
                 host: &host,
                 status,
@@ -1083,8 +1110,6 @@ impl<'r> Engine<'r> {
                 delegate_to: None,
                 error: None,
             });
-        } else if was_loop {
-            // Loops print their items; the task line itself is not repeated.
         }
         if task.short == "meta" && !failed {
             return match control.as_ref().and_then(|v| v.as_str()) {
@@ -1295,6 +1320,8 @@ impl<'r> Engine<'r> {
                     return Exec::Result(r);
                 }
                 if attempt > retries {
+                    // Out of attempts: Ansible reports `attempts` as the retries asked for.
+                    r.insert("attempts".into(), Value::from(retries));
                     r.insert("failed".into(), Value::from(true));
                     return Exec::Result(r);
                 }
@@ -1396,18 +1423,29 @@ impl<'r> Engine<'r> {
             } else {
                 None
             };
-            let env = match self.effective(task, frames, |c| &c.environment) {
-                Some(e) => match self.templar.template_value(e, vars) {
-                    Ok(v) => env_pairs(&v),
+            // environment: play, blocks, then the task; inner values win.
+            let mut levels: Vec<&Value> = frames
+                .iter()
+                .filter_map(|f| f.common.environment.as_ref())
+                .collect();
+            levels.extend(task.common.environment.as_ref());
+            let mut env: Vec<(String, String)> = Vec::new();
+            for e in levels {
+                match self.templar.template_value(e, vars) {
+                    Ok(v) => {
+                        for (k, val) in env_pairs(&v) {
+                            env.retain(|(ek, _)| ek != &k);
+                            env.push((k, val));
+                        }
+                    }
                     Err(e) => {
                         return Exec::Result(result_map(&[
                             ("failed", Value::from(true)),
                             ("msg", Value::from(e.message)),
                         ]));
                     }
-                },
-                None => Vec::new(),
-            };
+                }
+            }
             let ctx = Ctx {
                 check_mode: check,
                 diff_mode: diff,
@@ -1643,13 +1681,17 @@ impl<'r> Engine<'r> {
                 let host = self.host.clone();
                 let _ = check;
                 let shown = resolve_shown(&dir, task.role.as_ref(), &file);
+                let label = self.loop_label.clone();
                 self.emit(Event::Included {
                     path: &shown,
                     host: &host,
+                    item: label.as_deref(),
                 });
                 self.stats.ok += 1;
+                let mut ivars = task.common.vars.clone();
+                ivars.extend(self.loop_extra.clone());
                 let common = Common {
-                    vars: task.common.vars.clone(),
+                    vars: ivars,
                     ..Common::default()
                 };
                 let mut fr = frames.to_vec();
@@ -1696,8 +1738,10 @@ impl<'r> Engine<'r> {
                         ps.notified.push(false);
                     }
                 }
+                let mut ivars = task.common.vars.clone();
+                ivars.extend(self.loop_extra.clone());
                 let common = Common {
-                    vars: task.common.vars.clone(),
+                    vars: ivars,
                     ..Common::default()
                 };
                 let mut fr = frames.to_vec();

@@ -111,9 +111,18 @@ pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, Str
         }
     }
     if free_form && !raw.is_empty() {
-        // Keep the original spacing of the command part.
-        let joined = raw.join(" ");
-        out.insert("_raw_params".into(), Value::from(joined));
+        // The command keeps its text as written (newlines of `shell: |` scripts
+        // included); only the recognised `key=value` words are taken out of it.
+        let mut text = s.to_string();
+        for k in out.keys() {
+            if let Some(word) = split_args(s)
+                .into_iter()
+                .find(|w| w.starts_with(&format!("{k}=")))
+            {
+                text = text.replacen(&word, "", 1);
+            }
+        }
+        out.insert("_raw_params".into(), Value::from(text.trim().to_string()));
     }
     Ok(out)
 }
@@ -139,6 +148,12 @@ mod tests {
         let m = parse_kv("echo hello world creates=/tmp/x", true).unwrap();
         assert_eq!(m["_raw_params"].as_str(), Some("echo hello world"));
         assert_eq!(m["creates"].as_str(), Some("/tmp/x"));
+    }
+
+    #[test]
+    fn free_form_keeps_newlines_and_spacing() {
+        let m = parse_kv("n=1\necho  $n > f\n", true).unwrap();
+        assert_eq!(m["_raw_params"].as_str(), Some("n=1\necho  $n > f"));
     }
 
     #[test]

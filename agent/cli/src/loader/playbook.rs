@@ -403,7 +403,23 @@ impl Loader {
                         ));
                     }
                 }
+                let first = plays.len();
                 self.load_plays_into(&target, plays)?;
+                // vars, tags and when of the import apply to every imported play.
+                let mut imp_common = Common::default();
+                for (k, v) in entries {
+                    let key = key_str(&file, k)?;
+                    if matches!(key, "vars" | "tags" | "when") {
+                        set_common(&mut imp_common, &file, key, v)?;
+                    }
+                }
+                for p in &mut plays[first..] {
+                    for (k, v) in &imp_common.vars {
+                        p.common.vars.insert(k.clone(), v.clone());
+                    }
+                    p.common.tags.extend(imp_common.tags.iter().cloned());
+                    p.common.when.extend(imp_common.when.iter().cloned());
+                }
                 continue;
             }
             plays.push(self.load_play(&file, &dir, pn)?);
@@ -1086,23 +1102,13 @@ impl Loader {
             };
             dparams.extend(std::mem::take(&mut dcommon.vars));
             let dl = loc(dfile, dn);
-            let (dinst, ditems) = self
-                .instantiate_role(&dl, &path, &dname, dparams, &RoleOpts::default(), true)
-                .or_else(|e| {
-                    // Dependencies are also looked up beside the playbook.
-                    if matches!(&e, LoadError::At { msg, .. } if msg.contains("was not found")) {
-                        self.instantiate_role(
-                            &dl,
-                            dir,
-                            &dname,
-                            IndexMap::new(),
-                            &RoleOpts::default(),
-                            true,
-                        )
-                    } else {
-                        Err(e)
-                    }
-                })?;
+            let base = if self.find_role(dir, &dname).is_some() {
+                dir.to_path_buf()
+            } else {
+                path.clone()
+            };
+            let (dinst, ditems) =
+                self.instantiate_role(&dl, &base, &dname, dparams, &RoleOpts::default(), true)?;
             if let Some(dinst) = dinst {
                 items.push(Item::Block(Arc::new(Block {
                     common: dcommon,
