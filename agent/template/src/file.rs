@@ -118,16 +118,19 @@ pub(crate) fn render(
     let dirs = search.dirs.clone();
     let own_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     env.set_loader(move |name| match resolve(name, &dirs, &own_dir) {
-        Some(p) => std::fs::read_to_string(&p).map(Some).map_err(|e| {
-            minijinja::Error::new(
-                minijinja::ErrorKind::TemplateNotFound,
-                format!("could not read {}: {e}", p.display()),
-            )
-        }),
+        // Python's `%` formatting is rewritten in included files too.
+        Some(p) => std::fs::read_to_string(&p)
+            .map(|src| Some(percent(src)))
+            .map_err(|e| {
+                minijinja::Error::new(
+                    minijinja::ErrorKind::TemplateNotFound,
+                    format!("could not read {}: {e}", p.display()),
+                )
+            }),
         None => Ok(None),
     });
     let name = path.display().to_string();
-    env.add_template_owned(name.clone(), body.to_string())
+    env.add_template_owned(name.clone(), percent(body.to_string()))
         .map_err(|e| errors::convert(&e, body, Some(path), None))?;
 
     let mut layers = Vec::with_capacity(vars.layers.len() + 2);
@@ -259,6 +262,16 @@ pub(crate) fn py_datetime(secs: i64, micros: u32) -> String {
         format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}")
     } else {
         format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{micros:06}")
+    }
+}
+
+/// Rewrite Python `%` formatting (`'%05d' % 42`) into what minijinja can run, as string
+/// templates get it.
+fn percent(src: String) -> String {
+    if src.contains('%') {
+        crate::native::rewrite_percent_ops(&src, false)
+    } else {
+        src
     }
 }
 
