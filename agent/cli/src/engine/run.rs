@@ -1158,7 +1158,7 @@ impl<'r> Engine<'r> {
             }
             Status::Ok | Status::Unreachable => self.stats.ok += 1,
         }
-        if changed && !failed {
+        if status == Status::Changed {
             self.notify(task);
         }
         match control.as_ref().and_then(|v| v.as_str()) {
@@ -1346,7 +1346,9 @@ impl<'r> Engine<'r> {
 
     /// changed_when / failed_when. Returns false when evaluation failed.
     fn post_conditions(&self, task: &Task, vars: &Vars, r: &mut IndexMap<String, Value>) -> bool {
-        if task.changed_when.is_none() && task.failed_when.is_none() {
+        // Skipped results (check mode commands, verbosity) are not judged: Ansible
+        // evaluates changed_when/failed_when only on results that ran.
+        if (task.changed_when.is_none() && task.failed_when.is_none()) || get_bool(r, "skipped") {
             return true;
         }
         let mut v2 = vars.clone();
@@ -1737,7 +1739,20 @@ impl<'r> Engine<'r> {
                         ps.handlers.push(h.clone());
                         ps.notified.push(false);
                     }
+                    // `public: true`: its vars and defaults become play-level.
+                    if inst.public {
+                        ps.roles_vars = merged(&ps.roles_vars, &inst.vars);
+                        ps.roles_defaults = merged(&ps.roles_defaults, &inst.defaults);
+                    }
                 }
+                let host = self.host.clone();
+                let label = self.loop_label.clone();
+                self.emit(Event::Included {
+                    path: &name,
+                    host: &host,
+                    item: label.as_deref(),
+                });
+                self.stats.ok += 1;
                 let mut ivars = task.common.vars.clone();
                 ivars.extend(self.loop_extra.clone());
                 let common = Common {
@@ -2016,4 +2031,19 @@ fn resolve_shown(dir: &Path, role: Option<&Arc<RoleInstance>>, file: &str) -> St
     crate::loader::playbook::resolve_tasks_file(dir, role, file)
         .display()
         .to_string()
+}
+
+/// A play-level map with `add` merged over it (later keys win).
+fn merged(base: &Value, add: &IndexMap<String, Value>) -> Value {
+    let mut m: IndexMap<String, Value> = IndexMap::new();
+    if let Ok(keys) = base.try_iter() {
+        for k in keys {
+            let v = base.get_item(&k).unwrap_or_default();
+            m.insert(k.to_string(), v);
+        }
+    }
+    for (k, v) in add {
+        m.insert(k.clone(), v.clone());
+    }
+    map_value(&m)
 }

@@ -177,6 +177,9 @@ pub struct Loader {
     pub roles_path: Vec<PathBuf>,
     /// Roles already placed in the current play (path + params), for deduplication.
     seen_roles: HashSet<String>,
+    /// Roles placed by import_role in the current play: their vars and defaults are
+    /// play-level, as those of `roles:`.
+    imported_roles: Vec<Arc<RoleInstance>>,
     /// Files being imported (cycle detection).
     stack: Vec<PathBuf>,
 }
@@ -323,6 +326,7 @@ impl Loader {
         Loader {
             roles_path,
             seen_roles: HashSet::new(),
+            imported_roles: Vec::new(),
             stack: Vec::new(),
         }
     }
@@ -430,6 +434,7 @@ impl Loader {
 
     fn load_play(&mut self, file: &Arc<str>, dir: &Path, pn: &Node) -> Result<Play, LoadError> {
         self.seen_roles.clear();
+        self.imported_roles.clear();
         let mut play = Play {
             name: String::new(),
             hosts: String::new(),
@@ -513,6 +518,7 @@ impl Loader {
             play.main
                 .extend(self.load_items(file, dir, tn, None, false)?);
         }
+        play.roles.append(&mut self.imported_roles);
         // Role handlers come before the play's own, in role order.
         let mut handlers = Vec::new();
         for r in &play.roles {
@@ -912,8 +918,10 @@ impl Loader {
             .to_string();
         let opts = RoleOpts::from_args(&t.args);
         let loc_ = loc(file, at);
-        let (_role, items) =
-            self.instantiate_role(&loc_, dir, &name, IndexMap::new(), &opts, true)?;
+        // import_role runs the role again even when the play already has it.
+        let (role, items) =
+            self.instantiate_role(&loc_, dir, &name, IndexMap::new(), &opts, false)?;
+        self.imported_roles.extend(role);
         Ok(Item::Block(Arc::new(Block {
             common: t.common.clone(),
             name: t.name.clone(),
