@@ -1,0 +1,213 @@
+//! The binary end to end: load-time validation (file:line:col, nothing changed), exit
+//! codes, check mode, listing and the built-in demo.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn agent(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agent"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("ANSIBLE_ROLES_PATH")
+        .output()
+        .expect("run agent")
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A playbook whose first task would write a file, followed by a broken task: the load
+/// fails with the broken task's position and the first task never runs.
+fn assert_rejected(play: &str, want_pos: &str, want_msg: &str) {
+    let t = tempfile::tempdir().unwrap();
+    let marker = t.path().join("marker");
+    let play = play.replace("MARKER", &marker.display().to_string());
+    write(t.path(), "play.yml", &play);
+    let o = agent(t.path(), &["apply", "play.yml"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains(want_pos), "expected {want_pos} in: {out}");
+    assert!(out.contains(want_msg), "expected {want_msg:?} in: {out}");
+    assert!(
+        !marker.exists(),
+        "the host was changed before validation failed"
+    );
+    assert!(!out.contains("panicked"), "{out}");
+}
+
+const HEAD: &str =
+    "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy: {content: x, dest: MARKER}\n";
+
+#[test]
+fn unknown_module_names_the_closest() {
+    assert_rejected(
+        &format!("{HEAD}    - name: typo\n      copyy: {{content: x, dest: /tmp/x}}\n"),
+        "play.yml:6:7",
+        "did you mean 'copy'",
+    );
+}
+
+#[test]
+fn unknown_parameter_is_refused_before_running() {
+    assert_rejected(
+        &format!("{HEAD}    - file: {{path: /tmp/x, stat: touch}}\n"),
+        "play.yml:5:7",
+        "did you mean 'state'",
+    );
+}
+
+#[test]
+fn missing_required_argument() {
+    assert_rejected(
+        &format!("{HEAD}    - lineinfile: {{line: x}}\n"),
+        "play.yml:5:7",
+        "missing required arguments: path",
+    );
+}
+
+#[test]
+fn unknown_task_keyword() {
+    assert_rejected(
+        &format!("{HEAD}    - debug: msg=x\n      whenn: true\n"),
+        "play.yml:6:7",
+        "did you mean 'when'",
+    );
+}
+
+#[test]
+fn yaml_error_has_a_position() {
+    assert_rejected(&format!("{HEAD}    - debug: {{msg: x\n"), "play.yml:", "");
+}
+
+#[test]
+fn template_syntax_error_in_when() {
+    assert_rejected(
+        &format!("{HEAD}    - debug: msg=x\n      when: x ==\n"),
+        "play.yml:6:13",
+        "template error",
+    );
+}
+
+#[test]
+fn missing_role_is_named() {
+    assert_rejected(
+        &format!("{HEAD}    - import_role: {{name: nosuch}}\n"),
+        "play.yml:5:",
+        "the role 'nosuch' was not found",
+    );
+}
+
+#[test]
+fn role_dependency_cycle() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "roles/a/meta/main.yml", "dependencies: [b]\n");
+    write(t.path(), "roles/a/tasks/main.yml", "- debug: msg=a\n");
+    write(t.path(), "roles/b/meta/main.yml", "dependencies: [a]\n");
+    write(t.path(), "roles/b/tasks/main.yml", "- debug: msg=b\n");
+    write(
+        t.path(),
+        "play.yml",
+        "- hosts: localhost\n  gather_facts: false\n  roles: [a]\n",
+    );
+    let o = agent(t.path(), &["apply", "play.yml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("cycle"), "{}", text(&o));
+}
+
+#[test]
+fn check_reports_drift_and_writes_nothing_then_apply_converges() {
+    let t = tempfile::tempdir().unwrap();
+    let f = t.path().join("out.txt");
+    write(
+        t.path(),
+        "play.yml",
+        &format!(
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy: {{content: \"hello\\n\", dest: {}}}\n",
+            f.display()
+        ),
+    );
+    let o = agent(t.path(), &["check", "play.yml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("+hello"),
+        "check shows the diff: {}",
+        text(&o)
+    );
+    assert!(!f.exists());
+    let o = agent(t.path(), &["apply", "play.yml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "hello\n");
+    let o = agent(t.path(), &["check", "play.yml"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "no drift after apply: {}",
+        text(&o)
+    );
+    let o = agent(t.path(), &["apply", "--detailed-exitcode", "play.yml"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).contains("changed=0"));
+}
+
+#[test]
+fn failed_task_exits_1() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "play.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - fail: msg=boom\n",
+    );
+    let o = agent(t.path(), &["apply", "play.yml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("boom"));
+}
+
+#[test]
+fn list_tasks_and_syntax_check() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "play.yml",
+        "- hosts: localhost\n  tasks:\n    - name: one\n      debug: msg=x\n      tags: [a]\n",
+    );
+    let o = agent(t.path(), &["apply", "--list-tasks", "play.yml"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).contains("one\tTAGS: [a]"), "{}", text(&o));
+    let o = agent(t.path(), &["apply", "--syntax-check", "play.yml"]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn json_output_is_one_document() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "play.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - debug: msg=x\n",
+    );
+    let o = agent(t.path(), &["apply", "--output", "json", "play.yml"]);
+    assert_eq!(o.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert_eq!(doc["stats"]["localhost"]["ok"], 1);
+}
+
+#[test]
+fn demo_runs_and_leaves_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let o = agent(t.path(), &["demo"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("changed=3"), "{out}");
+    assert!(out.contains("changed=0"), "{out}");
+}
