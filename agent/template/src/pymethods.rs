@@ -99,21 +99,40 @@ fn string_method(value: &Value, method: &str, args: &[Value]) -> Result<Option<V
                 }
             }
         }
-        "index" | "rindex" => {
-            let (sub,): (&str,) = from_args(args)?;
-            let found = if method == "index" {
-                s.find(sub)
-            } else {
-                s.rfind(sub)
+        "index" | "rindex" | "find" | "rfind" => {
+            let (sub, start, end): (&str, Option<Value>, Option<Value>) = from_args(args)?;
+            let (lo, hi) = char_window(s, start.as_ref(), end.as_ref())?;
+            let found = match (lo, hi) {
+                (Some(lo), Some(hi)) => {
+                    let hay = &s[lo..hi];
+                    let at = if method.starts_with('r') {
+                        hay.rfind(sub)
+                    } else {
+                        hay.find(sub)
+                    };
+                    at.map(|i| s[..lo + i].chars().count())
+                }
+                _ => None,
             };
-            match found {
-                Some(i) => Value::from(s[..i].chars().count()),
-                None => {
+            match (found, method) {
+                (Some(i), _) => Value::from(i),
+                (None, "find" | "rfind") => Value::from(-1),
+                (None, _) => {
                     return Err(Error::new(
                         ErrorKind::InvalidOperation,
                         "substring not found",
                     ));
                 }
+            }
+        }
+        "count" => {
+            let (sub, start, end): (&str, Option<Value>, Option<Value>) = from_args(args)?;
+            match char_window(s, start.as_ref(), end.as_ref())? {
+                (Some(lo), Some(hi)) if sub.is_empty() => {
+                    Value::from(s[lo..hi].chars().count() + 1)
+                }
+                (Some(lo), Some(hi)) => Value::from(s[lo..hi].matches(sub).count()),
+                _ => Value::from(0),
             }
         }
         "center" | "ljust" | "rjust" => {
@@ -194,9 +213,43 @@ fn string_method(value: &Value, method: &str, args: &[Value]) -> Result<Option<V
                     && chars.all(|c| c == '_' || c.is_alphanumeric()),
             )
         }
-        "encode" | "decode" => Value::from(s),
+        "encode" => Value::from_bytes(s.as_bytes().to_vec()),
+        "decode" => Value::from(s),
         _ => return Ok(None),
     }))
+}
+
+/// The byte range of `s[start:end]` (Python slice bounds counted in characters; `None`
+/// values mean the ends). `(None, None)` when the window is empty and past the end, where
+/// Python's `find` finds nothing even for an empty needle.
+fn char_window(
+    s: &str,
+    start: Option<&Value>,
+    end: Option<&Value>,
+) -> Result<(Option<usize>, Option<usize>), Error> {
+    let len = s.chars().count() as i64;
+    let bound = |v: Option<&Value>, default: i64| -> Result<i64, Error> {
+        match v {
+            None => Ok(default),
+            Some(v) if v.is_none() => Ok(default),
+            Some(v) => {
+                let n = i64::try_from(v.clone()).map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        "slice indices must be integers or None",
+                    )
+                })?;
+                Ok(if n < 0 { (n + len).max(0) } else { n })
+            }
+        }
+    };
+    let lo = bound(start, 0)?;
+    let hi = bound(end, len)?.min(len);
+    if lo > len || lo > hi {
+        return Ok((None, None));
+    }
+    let byte_at = |c: i64| s.char_indices().nth(c as usize).map_or(s.len(), |(i, _)| i);
+    Ok((Some(byte_at(lo)), Some(byte_at(hi))))
 }
 
 fn whitespace_split(s: &str, maxsplit: Option<usize>, from_right: bool) -> Vec<Value> {
@@ -312,6 +365,28 @@ mod unit {
 
     #[test]
     fn string_methods() {
+        let p = "/etc/app/config.yml";
+        let i = |v: i64| Value::from(v);
+        assert_eq!(s(p, "index", &[Value::from("/"), i(1)]), "4");
+        assert_eq!(s(p, "find", &[Value::from("/"), i(1), i(4)]), "-1");
+        assert_eq!(s(p, "rfind", &[Value::from("/"), i(0), i(-1)]), "8");
+        assert_eq!(s(p, "find", &[Value::from("/"), i(-11)]), "8");
+        assert_eq!(s("abc", "find", &[Value::from(""), i(3)]), "3");
+        assert_eq!(s("abc", "find", &[Value::from(""), i(4)]), "-1");
+        assert_eq!(s("héllo", "find", &[Value::from("l"), i(3)]), "3");
+        assert_eq!(s("banana", "count", &[Value::from("a"), i(2)]), "2");
+        assert_eq!(s("abc", "count", &[Value::from("")]), "4");
+        assert!(string_method(&Value::from(p), "index", &[Value::from("zz"), i(1)]).is_err());
+        assert!(
+            string_method(
+                &Value::from(p),
+                "find",
+                &[Value::from("/"), Value::from("x")]
+            )
+            .is_err()
+        );
+        let bytes = string_method(&Value::from("é"), "encode", &[Value::from("utf-8")]);
+        assert_eq!(bytes.unwrap().unwrap().len(), Some(2));
         assert_eq!(
             s("a,b,c", "split", &[Value::from(","), Value::from(1)]),
             "['a', 'b,c']"
