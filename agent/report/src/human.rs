@@ -671,6 +671,15 @@ impl Reporter for Human {
             Event::NoHostsMatched => {
                 self.display(out, "skipping: no hosts matched", Some(Color::Skip))?;
             }
+            Event::Retry {
+                host,
+                task,
+                retries_left,
+            } => {
+                let msg =
+                    format!("FAILED - RETRYING: [{host}]: {task} ({retries_left} retries left).");
+                self.display(out, &msg, Some(Color::Debug))?;
+            }
             Event::Included { path, host, item } => {
                 let mut msg = format!("included: {path} for {host}");
                 if let Some(item) = item {

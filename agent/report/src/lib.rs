@@ -86,6 +86,12 @@ pub enum Event<'a> {
     },
     NoHostsMatched,
     /// `include_tasks` / `include_role` loaded a file: `included: PATH for HOST`.
+    /// An `until` loop will try again: `FAILED - RETRYING: [host]: task (N retries left).`
+    Retry {
+        host: &'a str,
+        task: &'a str,
+        retries_left: i64,
+    },
     Included {
         path: &'a str,
         host: &'a str,

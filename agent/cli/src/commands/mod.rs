@@ -110,6 +110,8 @@ pub fn run_to(
         (Some(_), Some(_)) => bail!("give either a playbook or --role, not both"),
         (None, None) => bail!("no playbook given: `agent apply PLAYBOOK` (or --role NAME)"),
     };
+    // Absolute, as Ansible shows paths (origins, `included:` lines, role paths).
+    let playbook_path = std::path::absolute(&playbook_path).unwrap_or(playbook_path);
     let playbook_dir = playbook_path
         .parent()
         .map(Path::to_path_buf)

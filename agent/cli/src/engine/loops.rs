@@ -170,10 +170,28 @@ pub fn with_subelements(terms: &Value) -> Result<Vec<Value>, String> {
             return Err(format!("the key {key} should point to a list, got '{cur}'"));
         }
         for sub in as_list(&cur) {
-            out.push(Value::from(vec![el.clone(), sub]));
+            // Ansible hands out the parent without the subelement's key.
+            out.push(Value::from(vec![without_key(&el, &key), sub]));
         }
     }
     Ok(out)
+}
+
+fn without_key(el: &Value, key: &str) -> Value {
+    if key.contains('.') || el.kind() != ValueKind::Map {
+        return el.clone();
+    }
+    let Ok(keys) = el.try_iter() else {
+        return el.clone();
+    };
+    Value::from_pairs(
+        keys.filter(|k| k.as_str() != Some(key))
+            .map(|k| {
+                let v = el.get_item(&k).unwrap_or_default();
+                (k, v)
+            })
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// `with_sequence`: `start=1 end=10 stride=1 format=%d` or `count=N`, or `START-END/STRIDE:FORMAT`.

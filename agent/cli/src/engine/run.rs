@@ -134,6 +134,8 @@ pub struct Engine<'r> {
     /// Loop variables of the item being run (include params for include_* in loops).
     loop_extra: IndexMap<String, Value>,
     loop_label: Option<String>,
+    /// The include's `included:` line was already printed (looped includes).
+    include_announced: bool,
 }
 
 fn tmpl_err(e: TemplateError) -> String {
@@ -183,6 +185,7 @@ impl<'r> Engine<'r> {
             play: None,
             loop_extra: IndexMap::new(),
             loop_label: None,
+            include_announced: false,
         }
     }
 
@@ -871,6 +874,9 @@ impl<'r> Engine<'r> {
                 let n = items.len();
                 let mut results = Vec::with_capacity(n);
                 let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, n > 0);
+                // A looped include announces every item first, then runs them in order.
+                let is_include = matches!(task.short.as_str(), "include_tasks" | "include_role");
+                let mut deferred: Vec<(IndexMap<String, Value>, Vars)> = Vec::new();
                 for (i, item) in items.iter().enumerate() {
                     let mut extra: IndexMap<String, Value> = IndexMap::new();
                     extra.insert(loop_var.clone(), item.clone());
@@ -911,6 +917,27 @@ impl<'r> Engine<'r> {
                             ("skip_reason", Value::from("Conditional result was False")),
                             ("false_condition", Value::from(cond)),
                         ]),
+                        Ok(None) if is_include => {
+                            let shown = match &label {
+                                Some(l) => agent_report::pyjson::py_str(
+                                    &self
+                                        .templar
+                                        .template_value(l, &ivars)
+                                        .unwrap_or_else(|_| l.clone()),
+                                ),
+                                None => agent_report::pyjson::py_str(item),
+                            };
+                            let host = self.host.clone();
+                            let path = self.include_target(task, &ivars);
+                            self.emit(Event::Included {
+                                path: &path,
+                                host: &host,
+                                item: Some(&shown),
+                            });
+                            self.stats.ok += 1;
+                            deferred.push((extra.clone(), ivars));
+                            continue;
+                        }
                         Ok(None) => {
                             self.loop_extra = extra.clone();
                             self.loop_label = Some(match &label {
@@ -991,7 +1018,33 @@ impl<'r> Engine<'r> {
                         std::thread::sleep(Duration::from_secs_f64(pause));
                     }
                 }
-                if matches!(task.short.as_str(), "include_tasks" | "include_role") && !any_failed {
+                if is_include && !any_failed {
+                    for (extra, ivars) in deferred {
+                        self.loop_extra = extra;
+                        self.include_announced = true;
+                        let e = self.execute(task, frames, &ivars, &name, handler);
+                        self.loop_extra.clear();
+                        self.include_announced = false;
+                        match e {
+                            Exec::Flow(Flow::Continue) => {}
+                            Exec::Flow(f) => return f,
+                            Exec::Result(r) => {
+                                if get_bool(&r, "failed") {
+                                    return self.finish(
+                                        task,
+                                        frames,
+                                        &name,
+                                        r,
+                                        ignore_errors,
+                                        no_log,
+                                        handler,
+                                        rescuable,
+                                        &vars,
+                                    );
+                                }
+                            }
+                        }
+                    }
                     return Flow::Continue;
                 }
                 let mut r = IndexMap::new();
@@ -1096,8 +1149,32 @@ impl<'r> Engine<'r> {
         if no_log {
             r.insert("_ansible_no_log".into(), Value::from(true));
         }
-        let rv = map_value(&r);
-        let shown = if no_log { censor(&rv) } else { rv };
+        let kind = r.shift_remove("_agent_failure");
+        let error = match (&kind, status) {
+            (Some(k), Status::Failed) if !was_loop && !no_log => {
+                let msg = r
+                    .get("msg")
+                    .map(agent_modules::spec::value_to_string)
+                    .unwrap_or_default();
+                Some(failure_text(
+                    k.as_str().unwrap_or("Module"),
+                    &msg,
+                    &task.loc,
+                ))
+            }
+            _ => None,
+        };
+        let shown = if no_log {
+            censor(&map_value(&r))
+        } else if error.is_some() {
+            // Ansible shows the error above the result, and the result without `failed`.
+            let mut d = r.clone();
+            d.insert("exception".into(), Value::from(true));
+            d.shift_remove("failed");
+            map_value(&d)
+        } else {
+            map_value(&r)
+        };
         // Meta tasks print nothing unless they fail; loops print their items, and the
         // task line only when the loop failed or was skipped whole.
         let quiet = !failed && (task.short == "meta" || (was_loop && status != Status::Skipped));
@@ -1108,7 +1185,7 @@ impl<'r> Engine<'r> {
                 result: &shown,
                 ignore_errors,
                 delegate_to: None,
-                error: None,
+                error: error.as_deref(),
             });
         }
         if task.short == "meta" && !failed {
@@ -1158,8 +1235,16 @@ impl<'r> Engine<'r> {
             }
             Status::Ok | Status::Unreachable => self.stats.ok += 1,
         }
-        if status == Status::Changed {
-            self.notify(task);
+        if status == Status::Changed
+            && let Some(n) = self.notify(task).first()
+        {
+            // Ansible stops the run here.
+            let msg = format!(
+                "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"
+            );
+            self.emit(Event::Warning { message: &msg });
+            self.stats.failures += 1;
+            return Flow::Failed;
         }
         match control.as_ref().and_then(|v| v.as_str()) {
             Some("end_play") => Flow::EndPlay,
@@ -1168,12 +1253,14 @@ impl<'r> Engine<'r> {
         }
     }
 
-    fn notify(&mut self, task: &Task) {
-        if task.notify.is_empty() {
-            return;
-        }
-        let Some(ps) = self.play.as_mut() else { return };
+    /// Mark the handlers a changed task notifies. Returns the names no handler answers to.
+    fn notify(&mut self, task: &Task) -> Vec<String> {
+        let mut missing = Vec::new();
+        let Some(ps) = self.play.as_mut() else {
+            return missing;
+        };
         for n in &task.notify {
+            let mut found = false;
             for (i, h) in ps.handlers.iter().enumerate() {
                 let Item::Task(ht) = h else { continue };
                 let hname = ht.name.as_deref().unwrap_or_default();
@@ -1183,9 +1270,14 @@ impl<'r> Engine<'r> {
                     || ht.listen.iter().any(|l| l == n)
                 {
                     ps.notified[i] = true;
+                    found = true;
                 }
             }
+            if !found {
+                missing.push(n.clone());
+            }
         }
+        missing
     }
 
     fn loop_items(&self, l: &Loop, vars: &Vars) -> Result<Vec<Value>, String> {
@@ -1263,7 +1355,7 @@ impl<'r> Engine<'r> {
         task: &Arc<Task>,
         frames: &[Frame<'_>],
         vars: &Vars,
-        _name: &str,
+        name: &str,
         handler: bool,
     ) -> Exec {
         let check = self.render_bool(
@@ -1325,6 +1417,13 @@ impl<'r> Engine<'r> {
                     r.insert("failed".into(), Value::from(true));
                     return Exec::Result(r);
                 }
+                let host = self.host.clone();
+                let left = retries - attempt;
+                self.emit(Event::Retry {
+                    host: &host,
+                    task: name,
+                    retries_left: left,
+                });
                 attempt += 1;
                 if delay > 0.0 {
                     std::thread::sleep(Duration::from_secs_f64(delay));
@@ -1391,6 +1490,16 @@ impl<'r> Engine<'r> {
                     let failed = res.is_none();
                     r.insert("failed_when_result".into(), Value::from(failed));
                     r.insert("failed".into(), Value::from(failed));
+                    if failed {
+                        let why = "A 'failed_when' expression evaluated to 'True'.";
+                        r.insert(
+                            "msg".into(),
+                            Value::from(format!("Task failed: Action failed: {why}")),
+                        );
+                        r.insert("_agent_failure".into(), Value::from("FailedWhen"));
+                    } else {
+                        r.shift_remove("_agent_failure");
+                    }
                 }
                 Err(msg) => {
                     r.insert("failed".into(), Value::from(true));
@@ -1458,17 +1567,31 @@ impl<'r> Engine<'r> {
                 environment: &env,
             };
             return Exec::Result(match (entry.run)(&task.short, &args, &ctx) {
-                Ok(r) => r,
+                Ok(mut r) => {
+                    if get_bool(&r, "failed") {
+                        r.insert("_agent_failure".into(), Value::from("Module"));
+                    }
+                    r
+                }
                 Err(e) => {
                     let mut r = e.fields.clone();
                     r.insert("failed".into(), Value::from(true));
                     r.insert("msg".into(), Value::from(e.msg));
+                    r.insert("_agent_failure".into(), Value::from("Module"));
                     r.entry("changed".into()).or_insert(Value::from(false));
                     r
                 }
             });
         }
-        self.action(task, frames, vars, args, check)
+        match self.action(task, frames, vars, args, check) {
+            Exec::Result(mut r) => {
+                if get_bool(&r, "failed") && !r.contains_key("_agent_failure") {
+                    r.insert("_agent_failure".into(), Value::from("Action"));
+                }
+                Exec::Result(r)
+            }
+            flow => flow,
+        }
     }
 
     fn action(
@@ -1568,7 +1691,11 @@ impl<'r> Engine<'r> {
                     .get("success_msg")
                     .cloned()
                     .unwrap_or_else(|| Value::from("All assertions passed"));
-                Exec::Result(result_map(&[("changed", Value::from(false)), ("msg", msg)]))
+                Exec::Result(result_map(&[
+                    ("changed", Value::from(false)),
+                    ("msg", msg),
+                    ("_ansible_verbose_always", Value::from(true)),
+                ]))
             }
             "fail" => {
                 let msg = parsed
@@ -1682,14 +1809,16 @@ impl<'r> Engine<'r> {
                 };
                 let host = self.host.clone();
                 let _ = check;
-                let shown = resolve_shown(&dir, task.role.as_ref(), &file);
-                let label = self.loop_label.clone();
-                self.emit(Event::Included {
-                    path: &shown,
-                    host: &host,
-                    item: label.as_deref(),
-                });
-                self.stats.ok += 1;
+                // Announced already by a looped include (and not inherited by nested ones).
+                if !std::mem::take(&mut self.include_announced) {
+                    let shown = resolve_shown(&dir, task.role.as_ref(), &file);
+                    self.emit(Event::Included {
+                        path: &shown,
+                        host: &host,
+                        item: None,
+                    });
+                    self.stats.ok += 1;
+                }
                 let mut ivars = task.common.vars.clone();
                 ivars.extend(self.loop_extra.clone());
                 let common = Common {
@@ -1745,14 +1874,16 @@ impl<'r> Engine<'r> {
                         ps.roles_defaults = merged(&ps.roles_defaults, &inst.defaults);
                     }
                 }
-                let host = self.host.clone();
-                let label = self.loop_label.clone();
-                self.emit(Event::Included {
-                    path: &name,
-                    host: &host,
-                    item: label.as_deref(),
-                });
-                self.stats.ok += 1;
+                // Announced already by a looped include (and not inherited by nested ones).
+                if !std::mem::take(&mut self.include_announced) {
+                    let host = self.host.clone();
+                    self.emit(Event::Included {
+                        path: &name,
+                        host: &host,
+                        item: None,
+                    });
+                    self.stats.ok += 1;
+                }
                 let mut ivars = task.common.vars.clone();
                 ivars.extend(self.loop_extra.clone());
                 let common = Common {
@@ -2046,4 +2177,64 @@ fn merged(base: &Value, add: &IndexMap<String, Value>) -> Value {
         m.insert(k.clone(), v.clone());
     }
     map_value(&m)
+}
+
+/// Ansible 2.21's error block above a failure: what failed, where, and the lines of the
+/// task with a caret at its column.
+fn failure_text(kind: &str, msg: &str, loc: &crate::loader::Loc) -> String {
+    let head = match kind {
+        "FailedWhen" => {
+            "Task failed: Action failed: A 'failed_when' expression evaluated to 'True'."
+                .to_string()
+        }
+        "Action" => format!("Task failed: Action failed: {msg}"),
+        _ => format!("Task failed: Module failed: {msg}"),
+    };
+    let mut text = format!("{head}\nOrigin: {loc}\n");
+    if let Ok(src) = std::fs::read_to_string(&*loc.file) {
+        let lines: Vec<&str> = src.lines().collect();
+        let first = loc.line.saturating_sub(2).max(1);
+        if loc.line >= 1 && loc.line <= lines.len() {
+            let width = loc.line.to_string().len();
+            text.push('\n');
+            for n in first..=loc.line {
+                text.push_str(&format!("{n:<width$} {}\n", lines[n - 1]));
+            }
+            text.push_str(&format!(
+                "{}^ column {}\n",
+                " ".repeat(width + loc.col),
+                loc.col
+            ));
+        }
+    }
+    text
+}
+
+impl Engine<'_> {
+    /// What an include's `included:` line names: the tasks file's path, or the role.
+    fn include_target(&self, task: &Task, vars: &Vars) -> String {
+        let raw = task
+            .args
+            .get("file")
+            .or_else(|| task.args.get("_raw_params"))
+            .or_else(|| task.args.get("name"))
+            .or_else(|| task.args.get("role"))
+            .cloned()
+            .unwrap_or_default();
+        let name = self
+            .templar
+            .template_value(&raw, vars)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| raw.to_string());
+        if task.short == "include_role" {
+            return name;
+        }
+        let dir = task
+            .loc
+            .file
+            .rsplit_once('/')
+            .map(|(d, _)| PathBuf::from(d))
+            .unwrap_or_default();
+        resolve_shown(&dir, task.role.as_ref(), &name)
+    }
 }
