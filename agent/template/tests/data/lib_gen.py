@@ -2,7 +2,14 @@
 """Generate lib_corpus.json: expected results of filter/test/lookup expressions, computed
 by real ansible-core (2.21.5). Run with the ansible venv's python:
 
-    /work/ansible-venv/bin/python agent/template/tests/data/lib_gen.py
+    PYTHONPATH=SITE ANSIBLE_COLLECTIONS_PATH=COLL \
+        /work/ansible-venv/bin/python agent/template/tests/data/lib_gen.py
+
+The ansible.utils and community.general cases need those collections and their Python
+requirements: COLL is a directory holding ansible_collections/ansible/utils and
+ansible_collections/community/general (unpacked from the `ansible` wheel on PyPI,
+`pip download ansible --no-deps`; 14.5.0 was used), SITE a `pip install --target`
+directory with netaddr and jmespath. The script refuses to run without them.
 
 Each case is an expression (rendered as "{{ expr }}" with native types) and variables;
 the output holds the value (JSON, int/float kept apart) or the error message. The string
@@ -18,6 +25,12 @@ import warnings
 warnings.filterwarnings("ignore")
 os.environ.setdefault("ANSIBLE_DEPRECATION_WARNINGS", "false")
 os.environ["LIB_CORPUS_ENV"] = "corpus-value"
+
+from ansible.plugins.loader import init_plugin_loader  # noqa: E402
+
+if not os.environ.get("ANSIBLE_COLLECTIONS_PATH"):
+    sys.exit("set ANSIBLE_COLLECTIONS_PATH (ansible.utils, community.general) and PYTHONPATH (netaddr, jmespath)")
+init_plugin_loader(os.environ["ANSIBLE_COLLECTIONS_PATH"].split(os.pathsep))
 
 from ansible.parsing.dataloader import DataLoader  # noqa: E402
 from ansible.template import Templar, trust_as_template  # noqa: E402
@@ -280,6 +293,85 @@ for e in [
     case(e)
 
 
+# ---------------------------------------------------------------- ansible.utils IP filters (need the collection + netaddr)
+IPQ = ["", "address", "network", "netmask", "prefix", "broadcast", "host", "net", "private", "public", "size",
+       "int", "revdns", "cidr", "subnet", "hostmask", "wildcard", "type", "version", "first_usable", "last_usable",
+       "next_usable", "previous_usable", "range_usable", "size_usable", "ip/prefix", "ip_netmask", "network/prefix",
+       "network_netmask", "network_wildcard", "ipv4", "ipv6", "wrap", "bool", "unicast", "multicast", "loopback",
+       "link-local", "address/prefix", "peer"]
+for val in ["'192.168.1.5/24'", "'10.0.0.0/8'", "'8.8.8.8'", "'2001:db8::1/64'", "'fe80::1'", "'10.1.1.1/31'",
+            "'10.1.1.1/30'", "'172.16.0.0/32'", "'::ffff:10.0.0.1/120'"]:
+    for q in IPQ:
+        case(f"{val} | ansible.utils.ipaddr('{q}')")
+for e in [
+    "'192.168.1.1' | ansible.utils.ipaddr", "'nothing' | ansible.utils.ipaddr", "'' | ansible.utils.ipaddr",
+    "3232235777 | ansible.utils.ipaddr", "'3232235777' | ansible.utils.ipaddr", "42540766411282592856903984951653826561 | ansible.utils.ipaddr",
+    "'192.168.1.0/255.255.255.0' | ansible.utils.ipaddr", "'10.0.0.1/0.0.0.255' | ansible.utils.ipaddr('prefix')",
+    "'167772160/8' | ansible.utils.ipaddr", "'1.2.3' | ansible.utils.ipaddr", "'010.0.0.1' | ansible.utils.ipaddr",
+    "'10.0.0.1/33' | ansible.utils.ipaddr", "true | ansible.utils.ipaddr", "{'a': 1} | ansible.utils.ipaddr",
+    "'10.0.0.1' | ansible.utils.ipaddr('bogus')", "'10.0.0.1' | ansible.utils.ipaddr('10.0.0.0/8')",
+    "'10.0.0.1' | ansible.utils.ipaddr('192.168.0.0/16')", "'10.0.0.0/24' | ansible.utils.ipaddr('10.0.0.0/8')",
+    "'10.0.0.0/24' | ansible.utils.ipaddr('5')", "'10.0.0.1' | ansible.utils.ipaddr('5')", "'10.0.0.1' | ansible.utils.ipaddr('-1')",
+    "'10.0.0.1' | ansible.utils.ipaddr('1.5')", "'192.168.0.1' | ansible.utils.ipaddr('address', version=4)",
+    "['192.168.1.1', 'x', '10.0.0.0/8', '::1', 5, ''] | ansible.utils.ipaddr",
+    "['192.168.1.1', 'x', '10.0.0.0/8', '::1'] | ansible.utils.ipaddr('network')",
+    "['10.0.0.1', '8.8.8.8', '192.168.1.1', '2001:db8::1', '2a00:1450::1'] | ansible.utils.ipaddr('private')",
+    "['10.0.0.1', '8.8.8.8', '192.168.1.1', '2001:db8::1', '2a00:1450::1'] | ansible.utils.ipaddr('public')",
+    "['10.0.0.1', '10.1.0.1', '192.168.1.1'] | ansible.utils.ipaddr('10.0.0.0/15')",
+    "['10.0.0.0/24', '10.0.0.1', '0.0.0.0/0'] | ansible.utils.ipaddr('prefix')",
+    "['10.0.0.1', '::1', 'fe80::1/64', 'x'] | ansible.utils.ipv4", "['10.0.0.1', '::1', 'fe80::1/64', 'x'] | ansible.utils.ipv6",
+    "'10.0.0.1' | ansible.utils.ipv4", "'10.0.0.1' | ansible.utils.ipv6", "'10.0.0.1/24' | ansible.utils.ipv4('network')",
+    "'10.0.0.1' | ansible.utils.ipv4('ipv6')", "'::ffff:10.0.0.1' | ansible.utils.ipv6('ipv4')", "'2001:db8::5/64' | ansible.utils.ipv6('address')",
+    "'192.0.2.1' | ansible.utils.ipaddr('public')", "'100.64.0.1' | ansible.utils.ipaddr('private')", "'255.255.255.0' | ansible.utils.ipaddr('public')",
+    "'127.0.0.1' | ansible.utils.ipaddr('loopback')", "'224.0.0.1' | ansible.utils.ipaddr('multicast')", "'169.254.3.4' | ansible.utils.ipaddr('link-local')",
+    "'::' | ansible.utils.ipaddr", "'0.0.0.0' | ansible.utils.ipaddr", "'0.0.0.0/0' | ansible.utils.ipaddr('size')",
+    "'1:0:0:2:0:0:3:4' | ansible.utils.ipaddr", "'2001:DB8:0:0::1' | ansible.utils.ipaddr", "'::1.2.3.4' | ansible.utils.ipaddr",
+    "'2001:db8::1' | ansible.utils.ipaddr('int')", "'fe80::1%eth0' | ansible.utils.ipaddr",
+    "'192.168.1.1' | ansible.utils.ipwrap", "'2001:db8::1' | ansible.utils.ipwrap", "'2001:db8::/64' | ansible.utils.ipwrap",
+    "['192.168.1.1', '::1', 'host.example.com', '::/0'] | ansible.utils.ipwrap", "'host.example.com' | ansible.utils.ipwrap",
+    "'192.168.1.5' | ansible.utils.ipmath(3)", "'192.168.1.5' | ansible.utils.ipmath(-10)", "'192.168.0.1/24' | ansible.utils.ipmath(300)",
+    "'2001:db8::1' | ansible.utils.ipmath(255)", "'255.255.255.255' | ansible.utils.ipmath(1)", "'x' | ansible.utils.ipmath(1)",
+    "'10.0.0.1' | ansible.utils.ipmath('2')", "'10.0.0.1' | ansible.utils.ipmath('a')",
+    "'192.168.0.0/16' | ansible.utils.ipsubnet", "'192.168.0.1' | ansible.utils.ipsubnet", "'192.168.0.0/16' | ansible.utils.ipsubnet(20)",
+    "'192.168.0.0/16' | ansible.utils.ipsubnet(20, 0)", "'192.168.0.0/16' | ansible.utils.ipsubnet(20, 3)", "'192.168.0.0/16' | ansible.utils.ipsubnet(20, -1)",
+    "'192.168.0.0/16' | ansible.utils.ipsubnet(20, 16)", "'192.168.0.0/16' | ansible.utils.ipsubnet(8)", "'192.168.0.0/16' | ansible.utils.ipsubnet(40)",
+    "'192.168.144.5' | ansible.utils.ipsubnet(20)", "'192.168.144.5' | ansible.utils.ipsubnet(18, 0)", "'192.168.144.5' | ansible.utils.ipsubnet(18, 2)",
+    "'192.168.144.5' | ansible.utils.ipsubnet('192.168.0.0/16')", "'192.168.144.0/24' | ansible.utils.ipsubnet('192.168.0.0/16')",
+    "'10.0.0.0/24' | ansible.utils.ipsubnet('192.168.0.0/16')", "'2001:db8::/32' | ansible.utils.ipsubnet(48, 5)", "'x' | ansible.utils.ipsubnet",
+    "'192.168.0.0/24' | ansible.utils.nthhost(10)", "'192.168.0.0/24' | ansible.utils.nthhost(-1)", "'192.168.0.0/24' | ansible.utils.nthhost(300)",
+    "'192.168.0.5/24' | ansible.utils.nthhost(0)", "'2001:db8::/64' | ansible.utils.nthhost(257)", "'x' | ansible.utils.nthhost(1)",
+    "'10.0.0.1' | ansible.utils.nthhost(0)",
+    "'192.168.0.0/24' | ansible.utils.network_in_usable('192.168.0.1')", "'192.168.0.0/24' | ansible.utils.network_in_usable('192.168.0.255')",
+    "'192.168.0.0/24' | ansible.utils.network_in_usable('192.168.0.0/26')", "'192.168.0.0/24' | ansible.utils.network_in_usable('192.168.1.1')",
+    "'192.168.0.0/16' | ansible.utils.network_in_usable('192.168.0.0/24')",
+]:
+    case(e)
+
+
+# ---------------------------------------------------------------- community.general json_query / dict_kv / from_csv
+for e in [
+    "users | community.general.json_query('[].name')", "users | community.general.json_query('[?active].name')",
+    "users | community.general.json_query('[?uid > `1000`].{n: name, u: uid}')", "pkgs | community.general.json_query('*.version')",
+    "pkgs | community.general.json_query('nginx.state')", "conf | community.general.json_query('b.d[1]')",
+    "users | community.general.json_query('[?contains(groups, `dev`)].name')", "users | community.general.json_query('length(@)')",
+    "users | community.general.json_query('max_by(@, &uid).name')", "users | community.general.json_query('sort_by(@, &uid)[].name')",
+    "users | community.general.json_query(\"[?shell=='/bin/bash'].name | [0]\")", "users | community.general.json_query('[].groups[]')",
+    "users | community.general.json_query('nothing')", "users | community.general.json_query('[')", "nums | community.general.json_query('sum(@)')",
+    "nums | community.general.json_query('[?@ > `3`]')", "users | community.general.json_query(\"[?starts_with(name, 'a')].uid\")",
+    "{'a': {'b': [1.5, 2]}} | community.general.json_query('a.b')", "users | json_query('[].uid')",
+    "'v' | community.general.dict_kv('k')", "users[0].name | community.general.dict_kv('user')", "[1, 2] | community.general.dict_kv(5)",
+    "items | map('community.general.dict_kv', 'item') | list",
+    "'a,b,c\\n1,2,3\\n4,5,6' | community.general.from_csv", "'name,age\\n\"Doe, J\",42\\n' | community.general.from_csv",
+    "'a;b\\n1;2' | community.general.from_csv(delimiter=';')", "'a\\tb\\n1\\t2' | community.general.from_csv(dialect='excel-tab')",
+    "'1,2\\n3,4' | community.general.from_csv(fieldnames=['x', 'y'])", "'a, b\\n1, 2' | community.general.from_csv(skipinitialspace=true)",
+    "'a,b\\n1,2,3\\n4' | community.general.from_csv", "'a,b\\n\\n1,2\\n\\n' | community.general.from_csv", "'' | community.general.from_csv",
+    "'a,b\\n\"x\"\"y\",2' | community.general.from_csv", "'a,b\\n\"x\"y,2' | community.general.from_csv", "'a,b\\n\"x\"y,2' | community.general.from_csv(strict=true)",
+    "'a\\n1' | community.general.from_csv(dialect='nope')", "'a,b\\r\\n1,2\\r\\n' | community.general.from_csv(dialect='unix')",
+    "'a,a\\n1,2' | community.general.from_csv", "'a,b\\n\"multi\\nline\",2' | community.general.from_csv",
+]:
+    case(e)
+
+
 def to_jsonable(v):
     if isinstance(v, bool) or v is None or isinstance(v, (int, float, str)):
         if isinstance(v, str):
@@ -320,6 +412,8 @@ def main():
                 cause = cause.__cause__
             entry["error"] = msg.replace(DATA, "@DATA@")
         out.append(entry)
+        if "No filter named" in entry.get("error", "") and ("ansible.utils." in expr or "community.general." in expr):
+            sys.exit(f"collection filter missing for {expr!r}: {entry['error']}")
     doc = {"ansible_core": "2.21.5", "vars": V, "cases": out}
     with open(os.path.join(HERE, "lib_corpus.json"), "w") as f:
         json.dump(doc, f, indent=1, ensure_ascii=False)
