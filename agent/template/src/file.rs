@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::native::Backslashes;
 use crate::vars::Scope;
 use crate::{FileOptions, SearchPaths, Templar, TemplateError, Value, Vars, build_env, errors};
 
@@ -117,20 +118,35 @@ pub(crate) fn render(
     })?;
     let dirs = search.dirs.clone();
     let own_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let delims = OwnedDelimiters::new(opts);
+    let include_delims = delims.clone();
     env.set_loader(move |name| match resolve(name, &dirs, &own_dir) {
-        // Python's `%` formatting is rewritten in included files too.
-        Some(p) => std::fs::read_to_string(&p)
-            .map(|src| Some(percent(src)))
-            .map_err(|e| {
+        // string literals and Python's `%` formatting are rewritten in included files too
+        Some(p) => {
+            let src = std::fs::read_to_string(&p).map_err(|e| {
                 minijinja::Error::new(
                     minijinja::ErrorKind::TemplateNotFound,
                     format!("could not read {}: {e}", p.display()),
                 )
-            }),
+            })?;
+            prepare(src, &include_delims).map(Some).map_err(|e| {
+                minijinja::Error::new(
+                    minijinja::ErrorKind::SyntaxError,
+                    format!("invalid string literal in {}: {e}", p.display()),
+                )
+            })
+        }
         None => Ok(None),
     });
     let name = path.display().to_string();
-    env.add_template_owned(name.clone(), percent(body.to_string()))
+    let prepared = prepare(body.to_string(), &delims).map_err(|e| TemplateError {
+        file: Some(path.to_path_buf()),
+        ..TemplateError::new(format!(
+            "Syntax error in template: invalid string literal: {e} (in template file {})",
+            path.display()
+        ))
+    })?;
+    env.add_template_owned(name.clone(), prepared)
         .map_err(|e| errors::convert(&e, body, Some(path), None))?;
 
     let mut layers = Vec::with_capacity(vars.layers.len() + 2);
@@ -144,7 +160,9 @@ pub(crate) fn render(
     let tmpl = env
         .get_template(&name)
         .map_err(|e| errors::convert(&e, body, Some(path), None))?;
+    let frame = crate::OutputFrame::push();
     let rendered = tmpl.render(Value::from_dyn_object(scope.clone()));
+    drop(frame);
     if let Some(fatal) = scope.take_fatal() {
         return Err(TemplateError {
             file: fatal.file.or_else(|| Some(path.to_path_buf())),
@@ -265,14 +283,42 @@ pub(crate) fn py_datetime(secs: i64, micros: u32) -> String {
     }
 }
 
-/// Rewrite Python `%` formatting (`'%05d' % 42`) into what minijinja can run, as string
-/// templates get it.
-fn percent(src: String) -> String {
-    if src.contains('%') {
+/// A file's delimiters, owned so the include loader can keep them.
+#[derive(Clone)]
+struct OwnedDelimiters([String; 6]);
+
+impl OwnedDelimiters {
+    fn new(o: &FileOptions) -> Self {
+        OwnedDelimiters([
+            o.variable_start_string.clone(),
+            o.variable_end_string.clone(),
+            o.block_start_string.clone(),
+            o.block_end_string.clone(),
+            o.comment_start_string.clone(),
+            o.comment_end_string.clone(),
+        ])
+    }
+}
+
+/// Read string literals as Jinja2 does (Python escapes: Ansible does not pre-escape
+/// template files), and rewrite Python `%` formatting (`'%05d' % 42`) into what
+/// minijinja can run, as string templates get it.
+fn prepare(src: String, d: &OwnedDelimiters) -> Result<String, String> {
+    let [vs, ve, bs, be, cs, ce] = &d.0;
+    let delims = crate::native::Delimiters {
+        variable: (vs, ve),
+        block: (bs, be),
+        comment: (cs, ce),
+    };
+    let src = match crate::native::rewrite_literals(&src, Backslashes::Python, &delims)? {
+        std::borrow::Cow::Borrowed(_) => src,
+        std::borrow::Cow::Owned(s) => s,
+    };
+    Ok(if src.contains('%') {
         crate::native::rewrite_percent_ops(&src, false)
     } else {
         src
-    }
+    })
 }
 
 #[cfg(test)]

@@ -137,8 +137,11 @@ impl Default for FileOptions {
 
 /// Prefix of the loader names of string templates (the rest is the source).
 const STR_PREFIX: &str = "\u{1}str:";
-/// Prefix of the loader names of single expressions (the rest is the expression).
+/// Prefix of the loader names of single expressions from `{{ }}` in string templates
+/// (the rest is the expression; its string literals keep their backslashes).
 const EXPR_PREFIX: &str = "\u{1}expr:";
+/// Prefix of the loader names of conditionals (string literals read Python escapes).
+const COND_PREFIX: &str = "\u{1}cond:";
 /// The variable a compiled expression stores its value in.
 const RESULT_VAR: &str = "__agent_result";
 
@@ -192,6 +195,12 @@ fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> 
                 Ok(_) => Err(minijinja::Error::from(minijinja::ErrorKind::UndefinedError)),
             };
         }
+        OUTPUTS.with(|o| {
+            if let Some(top) = o.borrow_mut().last_mut() {
+                top.count += 1;
+                top.first = (top.count == 1).then(|| value.clone());
+            }
+        });
         let mut s = String::new();
         native::py_str_into(&mut s, value);
         out.write_str(&s).map_err(minijinja::Error::from)
@@ -204,6 +213,47 @@ fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> 
     tests::register(&mut env);
     lookups::register(&mut env);
     Ok(env)
+}
+
+thread_local! {
+    /// What the renders in progress on this thread printed through `{{ }}`, innermost
+    /// last (see [`OutputFrame`]).
+    static OUTPUTS: std::cell::RefCell<Vec<Outputs>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The values one render printed: how many, and the first.
+#[derive(Default)]
+struct Outputs {
+    count: usize,
+    first: Option<Value>,
+}
+
+/// Records what one render prints (Jinja2's native concat: a template whose only
+/// output is one value keeps that value's type). Nested renders get their own frame;
+/// the frame is dropped when the render ends, even on error.
+pub(crate) struct OutputFrame(());
+
+impl OutputFrame {
+    pub(crate) fn push() -> OutputFrame {
+        OUTPUTS.with(|o| o.borrow_mut().push(Outputs::default()));
+        OutputFrame(())
+    }
+
+    /// What was printed so far in this frame.
+    fn take(&self) -> Outputs {
+        OUTPUTS.with(|o| {
+            o.borrow_mut()
+                .last_mut()
+                .map(std::mem::take)
+                .unwrap_or_default()
+        })
+    }
+}
+
+impl Drop for OutputFrame {
+    fn drop(&mut self) {
+        OUTPUTS.with(|o| o.borrow_mut().pop());
+    }
 }
 
 /// Whether a raw value holds a template anywhere (strings marked unsafe never do).
@@ -277,10 +327,27 @@ impl Templar {
 
     fn with_env(mut env: Environment<'static>) -> Self {
         env.set_loader(|name| {
+            let syntax = |e: String| {
+                minijinja::Error::new(
+                    minijinja::ErrorKind::SyntaxError,
+                    format!("invalid string literal: {e}"),
+                )
+            };
             if let Some(src) = name.strip_prefix(STR_PREFIX) {
-                Ok(Some(src.to_string()))
-            } else if let Some(expr) = name.strip_prefix(EXPR_PREFIX) {
-                let expr = rewrite_percent(expr, true);
+                let src = native::rewrite_literals(
+                    src,
+                    native::Backslashes::KeepInVariables,
+                    &native::Delimiters::default(),
+                )
+                .map_err(syntax)?;
+                Ok(Some(rewrite_percent(&src, false).into_owned()))
+            } else if let Some((expr, keep)) = name
+                .strip_prefix(EXPR_PREFIX)
+                .map(|e| (e, true))
+                .or_else(|| name.strip_prefix(COND_PREFIX).map(|e| (e, false)))
+            {
+                let expr = native::rewrite_expr_literals(expr, keep).map_err(syntax)?;
+                let expr = rewrite_percent(&expr, true);
                 Ok(Some(format!(
                     "{{% set {RESULT_VAR} = ({expr}\n) %}}{{% if {RESULT_VAR} is undefined %}}{{{{ {RESULT_VAR} }}}}{{% endif %}}"
                 )))
@@ -357,7 +424,7 @@ impl Templar {
             let v = self.render_str_scoped(trimmed, scope)?;
             return match v.as_str() {
                 Some(s) if !v.is_safe() && !s.trim().is_empty() => {
-                    self.eval_native(s.trim(), scope, expr)
+                    self.eval_native(s.trim(), scope, expr, COND_PREFIX)
                 }
                 _ => Ok(v),
             };
@@ -365,23 +432,26 @@ impl Templar {
         if trimmed.is_empty() {
             return Err(TemplateError::new("Empty expression"));
         }
-        self.eval_native(trimmed, scope, expr)
+        self.eval_native(trimmed, scope, expr, COND_PREFIX)
     }
 
     /// Evaluate an expression to its value; an undefined result is an error naming it.
+    /// `prefix` ([`EXPR_PREFIX`] or [`COND_PREFIX`]) says how string literals are read.
     fn eval_native(
         &self,
         expr: &str,
         scope: &Arc<Scope>,
         source: &str,
+        prefix: &str,
     ) -> Result<Value, TemplateError> {
-        let name = format!("{EXPR_PREFIX}{expr}");
+        let name = format!("{prefix}{expr}");
         let tmpl = self
             .inner
             .env
             .get_template(&name)
             .map_err(|e| errors::convert(&e, source, None, Some((self, scope))))?;
         let ctx = Value::from_dyn_object(scope.clone());
+        let _frame = OutputFrame::push();
         let captured = tmpl
             .render_captured(ctx)
             .map_err(|e| errors::convert(&e, source, None, Some((self, scope))))?;
@@ -422,7 +492,7 @@ impl Templar {
             return Ok(Value::from(s));
         }
         if let Some(expr) = self.single_expression(s) {
-            let v = finalize(self.eval_native(&expr, scope, s)?);
+            let v = finalize(self.eval_native(&expr, scope, s, EXPR_PREFIX)?);
             // `"{{ s }}\n"`: a string result keeps the trailing newline (Ansible 2.21);
             // any other type is returned natively without it.
             if s.ends_with('\n')
@@ -447,9 +517,24 @@ impl Templar {
             .get_template(&name)
             .map_err(|e| errors::convert(&e, s, None, Some((self, scope))))?;
         let ctx = Value::from_dyn_object(scope.clone());
+        let frame = OutputFrame::push();
         let mut out = tmpl
             .render(ctx)
             .map_err(|e| errors::convert(&e, s, None, Some((self, scope))))?;
+        let printed = frame.take();
+        drop(frame);
+        // Jinja2's native concat: nothing printed is None, one value printed alone
+        // keeps its type
+        if printed.count == 0 && out.is_empty() {
+            return Ok(Value::from(()));
+        }
+        if printed.count == 1
+            && let Some(v) = printed.first
+            && !matches!(v.kind(), ValueKind::String | ValueKind::Undefined)
+            && native::py_str(&v) == out
+        {
+            return Ok(finalize(v));
+        }
         let missing = trailing_newlines(s).saturating_sub(trailing_newlines(&out));
         for _ in 0..missing {
             out.push('\n');

@@ -4,6 +4,7 @@
 
 use minijinja::value::ValueKind;
 use minijinja::{Error, ErrorKind, Value};
+use std::fmt::Write as _;
 
 /// How a value is written into template output (Ansible's finalize + `str()`):
 /// `None` becomes the empty string, booleans `True`/`False`, lists and dicts their
@@ -389,6 +390,378 @@ mod rewrite_unit {
         assert_eq!(
             rewrite_percent_ops("{% if a %}'%'{% endif %}", false),
             "{% if a %}'%'{% endif %}"
+        );
+    }
+}
+
+/// How backslashes in the string literals of a template are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backslashes {
+    /// Ansible's string templates (task arguments, variables): literals inside `{{ }}`
+    /// keep their backslashes as written (Ansible pre-escapes them, since YAML already
+    /// processed escapes); literals inside `{% %}` are read as Python escapes.
+    KeepInVariables,
+    /// Jinja2's own reading, Python escapes everywhere (template files, includes,
+    /// conditionals).
+    Python,
+}
+
+/// The delimiters a template source uses.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Delimiters<'a> {
+    pub variable: (&'a str, &'a str),
+    pub block: (&'a str, &'a str),
+    pub comment: (&'a str, &'a str),
+}
+
+impl Default for Delimiters<'static> {
+    fn default() -> Self {
+        Delimiters {
+            variable: ("{{", "}}"),
+            block: ("{%", "%}"),
+            comment: ("{#", "#}"),
+        }
+    }
+}
+
+/// Rewrite the string literals of a template source that contain backslashes so that
+/// minijinja reads each exactly as Jinja2 under Ansible does (see [`Backslashes`]).
+/// Literals come out double-quoted with only the escapes minijinja understands; line
+/// breaks stay where they were. A malformed escape (`'\x4'`) is an error, as in Jinja2.
+pub(crate) fn rewrite_literals<'s>(
+    src: &'s str,
+    mode: Backslashes,
+    delims: &Delimiters<'_>,
+) -> Result<std::borrow::Cow<'s, str>, String> {
+    if !src.contains('\\') {
+        return Ok(std::borrow::Cow::Borrowed(src));
+    }
+    let mut out = String::with_capacity(src.len() + 16);
+    let mut copied = 0;
+    let mut i = 0;
+    while i < src.len() {
+        // data: find the next tag
+        let rest = &src[i..];
+        let next = [
+            (delims.variable.0, 0u8),
+            (delims.block.0, 1),
+            (delims.comment.0, 2),
+        ]
+        .into_iter()
+        .filter(|(d, _)| !d.is_empty())
+        .filter_map(|(d, kind)| {
+            rest.find(d)
+                .map(|at| (at, std::cmp::Reverse(d.len()), kind))
+        })
+        .min();
+        let Some((at, std::cmp::Reverse(dlen), kind)) = next else {
+            break;
+        };
+        let start = i + at + dlen;
+        match kind {
+            2 => {
+                i = src[start..]
+                    .find(delims.comment.1)
+                    .map_or(src.len(), |e| start + e + delims.comment.1.len());
+            }
+            1 if raw_block_end(src, start, delims).is_some() => {
+                i = raw_block_end(src, start, delims).unwrap_or(src.len());
+            }
+            _ => {
+                let (end_delim, keep) = if kind == 0 {
+                    (delims.variable.1, mode == Backslashes::KeepInVariables)
+                } else {
+                    (delims.block.1, false)
+                };
+                let (end, rewritten) = rewrite_tag(src, start, Some(end_delim), keep)?;
+                for (from, to, lit) in rewritten {
+                    out.push_str(&src[copied..from]);
+                    out.push_str(&lit);
+                    copied = to;
+                }
+                i = end;
+            }
+        }
+    }
+    if copied == 0 {
+        return Ok(std::borrow::Cow::Borrowed(src));
+    }
+    out.push_str(&src[copied..]);
+    Ok(std::borrow::Cow::Owned(out))
+}
+
+/// [`rewrite_literals`] for a bare expression (no delimiters); `keep` keeps backslashes
+/// as written (an expression from `{{ }}` in a string template).
+pub(crate) fn rewrite_expr_literals(
+    expr: &str,
+    keep: bool,
+) -> Result<std::borrow::Cow<'_, str>, String> {
+    if !expr.contains('\\') {
+        return Ok(std::borrow::Cow::Borrowed(expr));
+    }
+    let (_, rewritten) = rewrite_tag(expr, 0, None, keep)?;
+    let mut out = String::with_capacity(expr.len() + 16);
+    let mut copied = 0;
+    for (from, to, lit) in rewritten {
+        out.push_str(&expr[copied..from]);
+        out.push_str(&lit);
+        copied = to;
+    }
+    out.push_str(&expr[copied..]);
+    Ok(std::borrow::Cow::Owned(out))
+}
+
+/// Where `{% raw %}`'s block ends (just past `{% endraw %}`), if the block starting at
+/// `start` (just after the block opener) is a raw block.
+fn raw_block_end(src: &str, start: usize, delims: &Delimiters<'_>) -> Option<usize> {
+    let rest = src[start..]
+        .strip_prefix(['-', '+'])
+        .unwrap_or(&src[start..]);
+    let rest = rest.trim_start().strip_prefix("raw")?;
+    let rest = rest.trim_start();
+    let rest = rest.strip_prefix(['-', '+']).unwrap_or(rest);
+    if !rest.starts_with(delims.block.1) {
+        return None;
+    }
+    let body = src.len() - rest.len();
+    let mut from = body;
+    loop {
+        let open = from + src[from..].find(delims.block.0)?;
+        let after = &src[open + delims.block.0.len()..];
+        let after = after.strip_prefix(['-', '+']).unwrap_or(after).trim_start();
+        if let Some(tail) = after.strip_prefix("endraw") {
+            let close = src.len() - tail.len() + tail.find(delims.block.1)?;
+            return Some(close + delims.block.1.len());
+        }
+        from = open + delims.block.0.len();
+    }
+}
+
+/// The literals to replace in one tag starting at `start`: the index just past the tag
+/// (its `end_delim`, or the end of `src` without one) and (from, to, new literal) spans.
+type Spans = Vec<(usize, usize, String)>;
+
+fn rewrite_tag(
+    src: &str,
+    start: usize,
+    end_delim: Option<&str>,
+    keep: bool,
+) -> Result<(usize, Spans), String> {
+    let b = src.as_bytes();
+    let mut spans = Vec::new();
+    let mut i = start;
+    while i < b.len() {
+        if let Some(d) = end_delim
+            && src[i..].starts_with(d)
+        {
+            return Ok((i + d.len(), spans));
+        }
+        match b[i] {
+            q @ (b'"' | b'\'') => {
+                let Some(end) = string_end(b, i, q) else {
+                    // unterminated: minijinja reports the syntax error
+                    return Ok((b.len(), spans));
+                };
+                let content = &src[i + 1..end - 1];
+                if content.contains('\\') {
+                    let lit = if keep {
+                        keep_literal(content)
+                    } else {
+                        python_literal(content)?
+                    };
+                    spans.push((i, end, lit));
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    Ok((b.len(), spans))
+}
+
+/// A minijinja literal for text taken as written.
+fn keep_literal(content: &str) -> String {
+    let mut out = String::with_capacity(content.len() + 8);
+    out.push('"');
+    for c in content.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Push one decoded character in minijinja literal form.
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\\' => out.push_str("\\\\"),
+        '"' => out.push_str("\\\""),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        }
+        c => out.push(c),
+    }
+}
+
+/// A minijinja literal for the value Python's `unicode-escape` codec gives the text
+/// (what Jinja2's lexer does to string literals).
+fn python_literal(content: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(content.len() + 8);
+    out.push('"');
+    let mut chars = content.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            match c {
+                '"' => out.push_str("\\\""),
+                c => out.push(c),
+            }
+            continue;
+        }
+        let Some(d) = chars.next() else {
+            return Err("\\ at end of string".into());
+        };
+        match d {
+            '\n' => {}
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push('\''),
+            '"' => out.push_str("\\\""),
+            'a' => push_escaped(&mut out, '\u{7}'),
+            'b' => push_escaped(&mut out, '\u{8}'),
+            'f' => push_escaped(&mut out, '\u{c}'),
+            'n' => push_escaped(&mut out, '\n'),
+            'r' => push_escaped(&mut out, '\r'),
+            't' => push_escaped(&mut out, '\t'),
+            'v' => push_escaped(&mut out, '\u{b}'),
+            '0'..='7' => {
+                let mut code = d.to_digit(8).unwrap_or(0);
+                for _ in 0..2 {
+                    match chars.peek().and_then(|c| c.to_digit(8)) {
+                        Some(v) => {
+                            code = code * 8 + v;
+                            chars.next();
+                        }
+                        None => break,
+                    }
+                }
+                push_escaped(&mut out, char::from_u32(code).unwrap_or('\u{fffd}'));
+            }
+            'x' | 'u' | 'U' => {
+                let (n, what) = match d {
+                    'x' => (2, "truncated \\xXX escape"),
+                    'u' => (4, "truncated \\uXXXX escape"),
+                    _ => (8, "truncated \\UXXXXXXXX escape"),
+                };
+                let mut code = 0u32;
+                for _ in 0..n {
+                    match chars.peek().and_then(|c| c.to_digit(16)) {
+                        Some(v) => {
+                            code = code * 16 + v;
+                            chars.next();
+                        }
+                        None => return Err(what.into()),
+                    }
+                }
+                if code > 0x10ffff {
+                    return Err("illegal Unicode character".into());
+                }
+                // a lone surrogate has no Rust form
+                push_escaped(&mut out, char::from_u32(code).unwrap_or('\u{fffd}'));
+            }
+            // Python's backslashreplace turns the character into an escape whose own
+            // backslash pairs with this one: `\é` reads as `\xe9`
+            d if !d.is_ascii() => {
+                out.push_str("\\\\");
+                let code = d as u32;
+                let _ = match code {
+                    0..=0xff => write!(out, "x{code:02x}"),
+                    0x100..=0xffff => write!(out, "u{code:04x}"),
+                    _ => write!(out, "U{code:08x}"),
+                };
+            }
+            // unknown escapes (and `\N{...}`, which needs Unicode names) keep the backslash
+            d => {
+                out.push_str("\\\\");
+                push_escaped(&mut out, d);
+            }
+        }
+    }
+    out.push('"');
+    Ok(out)
+}
+
+#[cfg(test)]
+mod literal_unit {
+    use super::*;
+
+    fn t(src: &str, mode: Backslashes) -> String {
+        rewrite_literals(src, mode, &Delimiters::default())
+            .unwrap()
+            .into_owned()
+    }
+
+    #[test]
+    fn keep_in_variables() {
+        let k = Backslashes::KeepInVariables;
+        assert_eq!(t(r"{{ 'a\1' }}", k), r#"{{ "a\\1" }}"#);
+        assert_eq!(t(r"{{ 'it\'s' }}", k), r#"{{ "it\\'s" }}"#);
+        assert_eq!(t(r#"{{ "q\"x" }}"#, k), r#"{{ "q\\\"x" }}"#);
+        // statements read Python escapes
+        assert_eq!(
+            t(r"{% set x = 'a\1\n' %}", k),
+            r#"{% set x = "a\u0001\n" %}"#
+        );
+        // data, comments and raw blocks are left alone
+        assert_eq!(t(r"it's \1 {# '\1' #}", k), r"it's \1 {# '\1' #}");
+        assert_eq!(
+            t(r"{% raw %}{{ '\1' }}{% endraw %}{{ '\1' }}", k),
+            r#"{% raw %}{{ '\1' }}{% endraw %}{{ "\\1" }}"#
+        );
+        assert_eq!(t(r"{{ 'a' }}\n{{ 'b' }}", k), r"{{ 'a' }}\n{{ 'b' }}");
+    }
+
+    #[test]
+    fn python_escapes() {
+        let p = Backslashes::Python;
+        assert_eq!(
+            t(r"{{ '\1\x41\u00e9\/\q' }}", p),
+            r#"{{ "\u0001Aé\\/\\q" }}"#
+        );
+        assert_eq!(t(r"{{ '\é' }}", p), r#"{{ "\\xe9" }}"#);
+        assert_eq!(t(r"{{ '\777\a\v' }}", p), "{{ \"\u{1ff}\\u0007\\u000b\" }}");
+        assert_eq!(t("{{ 'a\\\nb' }}", p), r#"{{ "ab" }}"#);
+        assert_eq!(t(r#"{{ '\\ "' }}"#, p), r#"{{ "\\ \"" }}"#);
+        assert!(rewrite_literals(r"{{ '\x4' }}", p, &Delimiters::default()).is_err());
+        assert!(rewrite_literals(r"{{ '\U00110000' }}", p, &Delimiters::default()).is_err());
+        let custom = Delimiters {
+            variable: ("[[", "]]"),
+            block: ("[%", "%]"),
+            comment: ("[#", "#]"),
+        };
+        assert_eq!(
+            rewrite_literals(r"{{ '\1' }}[[ '\1' ]]", p, &custom).unwrap(),
+            r#"{{ '\1' }}[[ "\u0001" ]]"#
+        );
+    }
+
+    #[test]
+    fn expressions() {
+        assert_eq!(
+            rewrite_expr_literals(r"s | f('\1')", true).unwrap(),
+            r#"s | f("\\1")"#
+        );
+        assert_eq!(
+            rewrite_expr_literals(r"'\1' == x", false).unwrap(),
+            r#""\u0001" == x"#
+        );
+        assert_eq!(
+            rewrite_expr_literals("a == 'b'", false).unwrap(),
+            "a == 'b'"
         );
     }
 }

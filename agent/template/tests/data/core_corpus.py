@@ -85,6 +85,13 @@ CASES = [
     # syntax and other errors
     ("t", "{{ a | nosuchfilter }}"), ("t", "{{ a is nosuchtest }}"), ("t", "{{ a + }}"), ("t", "{% if %}"), ("t", "{{ s + 1 }}"),
     ("t", "{% for %}"), ("t", "{{ 1 / 0 }}"), ("t", "{{ 'x'.nosuchmethod() }}"),
+    # backslashes in string literals: kept as written inside {{ }}, Python escapes in {% %} and conditionals
+    ("t", r"{{ 'a\nb' }}"), ("t", r"{{ 'a\\b' }}"), ("t", r"{{ 'it\'s' }}"), ("t", '{{ "q\\"x" }}'), ("t", r"x{{ 'a\tb' }}"),
+    ("t", r"{{ path | regex_replace('^/(\w+)/.*$', '<\1>') }}"), ("t", r"{% set x = 'a\nb' %}{{ x }}"),
+    ("t", r"{% set x = 'a\1b\x41\u00e9\/\q' %}{{ x }}"), ("t", r"{% if 'a\x41' == 'aA' %}y{% endif %}"), ("t", r"{{ 'é\é' }}"),
+    ("t", r"{% set x = '\é' %}{{ x }}"), ("t", r"{% set x = '\x4' %}{{ x }}"), ("t", r"{% set x = '\777\0' %}{{ x | length }}"),
+    ("t", "{% set x = 'a\\\nb' %}{{ x }}"), ("t", r"{% raw %}{{ '\1' }}{% endraw %}"), ("t", r"{{ '\\' }}"),
+    ("c", r"'a\nb' == 'a' + '\n' + 'b'"), ("c", r"'\1' == '\x01'"), ("c", r"'\\' | length == 1"),
     # conditionals
     ("c", "a == 1"), ("c", "b"), ("c", "bf"), ("c", "not b"), ("c", "f"), ("c", "F"), ("c", "t"), ("c", "s"), ("c", "e"),
     ("c", "a"), ("c", "n0"), ("c", "lst"), ("c", "el"), ("c", "none"), ("c", "foo"), ("c", "foo is defined"),
