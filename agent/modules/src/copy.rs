@@ -1,6 +1,7 @@
 //! The `copy` module, with the work of Ansible's copy action plugin (finding `src` in
 //! the role's `files/`, `content`, directories) done on the host itself.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use indexmap::IndexMap;
 use minijinja::Value;
 
 use crate::host::fs::{
-    self as hfs, AttrChange, FileAttrs, Meta, ModeSpec, apply_attrs, atomic_write_checked,
+    self as hfs, AttrChange, FileAttrs, Meta, ModeSpec, apply_attrs, atomic_write_like,
     backup_file, diff_attrs, md5_hex, path_info, plan_attrs, sha1_hex,
 };
 use crate::spec::{Arg, Args, FILE_COMMON};
@@ -55,8 +56,29 @@ pub struct Observed {
     items: Vec<Item>,
     /// A directory copy: (dest as given, src as found).
     dir: Option<(String, String)>,
-    /// Directories a directory copy needs (with their current state).
-    dirs: Vec<(PathBuf, Option<Meta>)>,
+    /// A directory copy's subdirectories that hold no file: Ansible's `file` module
+    /// creates (or fixes) them after the files are copied.
+    leaf_dirs: Vec<LeafDir>,
+    /// `dest` as the task gives it.
+    dest_arg: String,
+    remote: bool,
+}
+
+/// A subdirectory of a directory copy with no file below it.
+#[derive(Debug)]
+pub struct LeafDir {
+    path: PathBuf,
+    existing: Option<Meta>,
+    /// It and its missing ancestors, outermost first (empty when it exists).
+    missing: Vec<PathBuf>,
+}
+
+impl Observed {
+    /// Whether the result is one file's (Ansible reports the one file of a directory
+    /// copy of a single file as a file copy).
+    fn reports_file(&self) -> bool {
+        self.dir.is_none() || (!self.remote && self.items.len() == 1)
+    }
 }
 
 /// One planned operation.
@@ -284,7 +306,9 @@ impl Module for Copy {
                 Ok(Observed {
                     items: vec![observe_item(dest, c.into_bytes(), None, follow, want_old)],
                     dir: None,
-                    dirs: Vec::new(),
+                    leaf_dirs: Vec::new(),
+                    dest_arg: dest_s,
+                    remote,
                 })
             }
             (None, Some(src_s)) => {
@@ -301,7 +325,8 @@ impl Module for Copy {
                             err(format!(
                                 "Could not find or access '{src_s}' on the Ansible Controller."
                             ))
-                        })?
+                        })
+                        .map(|p| std::path::absolute(&p).unwrap_or(p))?
                 };
                 if remote && !src.exists() {
                     return Err(err(format!("Source {src_s} not found")));
@@ -315,18 +340,29 @@ impl Module for Copy {
                     };
                     let (mut dirs, mut files) = (Vec::new(), Vec::new());
                     walk_src(&src, Path::new(""), &mut dirs, &mut files);
-                    let mut all_dirs = vec![(base.clone(), lstat_meta(&base))];
-                    for d in dirs {
-                        let p = base.join(d);
-                        let m = lstat_meta(&p);
-                        all_dirs.push((p, m));
-                    }
+                    let single = !remote && files.len() == 1;
+                    let leaf_dirs = dirs
+                        .iter()
+                        .filter(|d| !files.iter().any(|f| f.starts_with(d)))
+                        .map(|d| {
+                            let path = base.join(d);
+                            LeafDir {
+                                existing: lstat_meta(&path),
+                                missing: missing_dirs(&path),
+                                path,
+                            }
+                        })
+                        .collect();
                     let mut items = Vec::new();
                     for f in files {
                         let data = read_src(&src.join(&f))?;
-                        let mut it =
-                            observe_item(base.join(&f), data, Some(src.join(&f)), follow, false);
-                        it.mkdirs.clear();
+                        let it = observe_item(
+                            base.join(&f),
+                            data,
+                            Some(src.join(&f)),
+                            follow && dirs.is_empty(),
+                            want_old && single,
+                        );
                         items.push(it);
                     }
                     let mut shown = src.display().to_string();
@@ -340,7 +376,9 @@ impl Module for Copy {
                     return Ok(Observed {
                         items,
                         dir: Some((dshown, shown)),
-                        dirs: all_dirs,
+                        leaf_dirs,
+                        dest_arg: dest_s,
+                        remote,
                     });
                 }
                 let data = read_src(&src)?;
@@ -356,66 +394,36 @@ impl Module for Copy {
                 Ok(Observed {
                     items: vec![observe_item(dest, data, Some(src), follow, want_old)],
                     dir: None,
-                    dirs: Vec::new(),
+                    leaf_dirs: Vec::new(),
+                    dest_arg: dest_s,
+                    remote,
                 })
             }
         }
     }
 
     fn plan(args: &Args, o: &Observed, ctx: &Ctx<'_>) -> Result<Plan<Op>, ModuleError> {
-        let mut attrs = FileAttrs::from_args(args)?;
+        let attrs = FileAttrs::from_args(args)?;
         let force = args.bool("force");
         let dir_mode = args
             .get("directory_mode")
             .map(ModeSpec::parse)
             .transpose()?;
+        let dattrs = FileAttrs {
+            mode: dir_mode,
+            ..attrs.clone()
+        };
+        let one = o.reports_file();
         let mut plan = Plan::default();
-
-        if let Some((dest, src)) = &o.dir {
-            plan.set("dest", dest.clone());
-            plan.set("src", src.clone());
-            let dattrs = FileAttrs {
-                mode: dir_mode.clone(),
-                ..attrs.clone()
-            };
-            for (d, m) in &o.dirs {
-                match m {
-                    None => {
-                        let parent = d.parent().unwrap_or(Path::new("/"));
-                        let changes = if ctx.check_mode {
-                            Vec::new()
-                        } else {
-                            plan_attrs(d, &Meta::new_dir(parent), &dattrs)?
-                        };
-                        plan.ops.push(Op::Mkdir {
-                            path: d.clone(),
-                            changes,
-                        });
-                    }
-                    Some(m) if m.is_dir() => {
-                        let changes = plan_attrs(d, m, &dattrs)?;
-                        if !changes.is_empty() {
-                            plan.ops.push(Op::Attrs {
-                                path: d.clone(),
-                                changes,
-                            });
-                        }
-                    }
-                    Some(_) => {
-                        return Err(err(format!(
-                            "Destination {} exists and is not a directory",
-                            d.display()
-                        )));
-                    }
-                }
-            }
-        }
+        // Directories this run creates (a directory copy's files share them).
+        let mut created: HashSet<PathBuf> = HashSet::new();
+        // Whether the result is already one file's.
+        let mut reported = false;
 
         for (i, it) in o.items.iter().enumerate() {
             let dest_s = it.dest.display().to_string();
-            if matches!(attrs.mode, Some(ModeSpec::Preserve)) {
-                attrs.mode = it.src_mode.map(ModeSpec::Octal);
-            }
+            let src_s = it.src.as_ref().map(|s| s.display().to_string());
+            let fattrs = item_attrs(&attrs, it);
             let checksum = sha1_hex(&it.content);
             if let Some(want) = args.str("checksum")
                 && want != checksum
@@ -426,25 +434,36 @@ impl Module for Copy {
                 .with("checksum", checksum)
                 .with("expected_checksum", want));
             }
-            if o.dir.is_none() {
-                plan.set("dest", dest_s.clone());
-                if let Some(s) = &it.src {
-                    plan.set("src", s.display().to_string());
-                }
-            }
             if it.existing.is_some() && !force {
+                // Ansible's action skips the file; the module (remote_src) says why.
+                if one && o.remote {
+                    reported = true;
+                    plan.set("msg", "file already exists");
+                    if let Some(s) = &src_s {
+                        plan.set("src", s.clone());
+                    }
+                    plan.set("dest", dest_s.clone());
+                    plan.result.extend(path_info(&it.dest));
+                } else if o.dir.is_none() {
+                    reported = true;
+                    plan.set("dest", o.dest_arg.clone());
+                    if let Some(s) = &src_s {
+                        plan.set("src", s.clone());
+                    }
+                }
                 continue;
             }
-            if it.existing.is_none() && o.dir.is_none() && !it.mkdirs.is_empty() {
+            if it.existing.is_none() && !it.mkdirs.is_empty() {
                 let parent = it.dest.parent().unwrap_or(Path::new("/"));
-                if !args.str("dest").unwrap_or_default().ends_with('/') {
+                let dir_dest = o.dir.is_some() || o.dest_arg.ends_with('/');
+                if !dir_dest && (o.remote || !ctx.check_mode) {
                     return Err(err(format!(
                         "Destination directory {} does not exist",
                         parent.display()
                     ))
                     .with("checksum", checksum));
                 }
-                if ctx.check_mode {
+                if dir_dest && o.remote && ctx.check_mode && o.dir.is_none() {
                     let mut p = Plan::default();
                     p.ops.push(Op::Mkdir {
                         path: parent.to_path_buf(),
@@ -454,30 +473,13 @@ impl Module for Copy {
                         "msg",
                         format!("dest directory {} would be created", parent.display()),
                     );
-                    if let Some(s) = &it.src {
-                        p.set("src", s.display().to_string());
+                    if let Some(s) = &src_s {
+                        p.set("src", s.clone());
                     }
                     return Ok(p);
                 }
-                let dattrs = FileAttrs {
-                    mode: dir_mode.clone(),
-                    ..attrs.clone()
-                };
-                for d in &it.mkdirs {
-                    let changes = plan_attrs(
-                        d,
-                        &Meta::new_dir(d.parent().unwrap_or(Path::new("/"))),
-                        &FileAttrs {
-                            owner: dattrs.owner.clone(),
-                            group: dattrs.group.clone(),
-                            mode: dattrs.mode.clone(),
-                            attributes: None,
-                        },
-                    )?;
-                    plan.ops.push(Op::Mkdir {
-                        path: d.clone(),
-                        changes,
-                    });
+                if dir_dest {
+                    plan_mkdirs(&mut plan, &mut created, &it.mkdirs, &dattrs, ctx.check_mode)?;
                 }
             }
             if let Some(m) = &it.existing
@@ -489,34 +491,33 @@ impl Module for Copy {
             }
             let old_sum = it.old.as_deref().map(sha1_hex);
             let rewrite = it.is_link || old_sum.as_deref() != Some(checksum.as_str());
-            // The file as it will be before attributes: kept (or a new 0644 file).
-            let base = match (&it.existing, it.is_link) {
-                (Some(m), false) => *m,
-                _ => Meta::new_file(it.dest.parent().unwrap_or(Path::new("."))),
+            let parent = it.dest.parent().unwrap_or(Path::new("."));
+            // The file as it will be before attributes: kept, a new 0644 file, or (a
+            // remote_src copy over an existing file) one with the source's mode.
+            let base = match (&it.existing, it.is_link, it.src_mode) {
+                (Some(m), false, Some(sm)) if rewrite && o.remote => Meta {
+                    mode: (m.mode & !0o7777) | sm,
+                    ..Meta::new_file(parent)
+                },
+                (Some(m), false, _) => *m,
+                _ => Meta::new_file(parent),
             };
-            let changes = plan_attrs(&it.dest, &base, &attrs)?;
-            if o.dir.is_none() {
-                plan.set("checksum", checksum.clone());
-            }
+            let changes = plan_attrs(&it.dest, &base, &fattrs)?;
             if rewrite {
-                if o.dir.is_none() {
-                    plan.set("md5sum", md5_hex(&it.content));
-                    if ctx.diff_mode {
-                        let text = |b: &[u8]| match std::str::from_utf8(b) {
-                            Ok(s) if !b.contains(&0) => Value::from(s),
-                            _ => Value::from(""),
-                        };
-                        plan.diff.push(Diff {
-                            before: it.old.as_deref().map(text).unwrap_or(Value::from("")),
-                            after: text(&it.content),
-                            before_header: it.old.as_ref().map(|_| dest_s.clone()),
-                            after_header: Some(
-                                it.src
-                                    .as_ref()
-                                    .map(|s| s.display().to_string())
-                                    .unwrap_or_else(|| dest_s.clone()),
-                            ),
-                        });
+                if one {
+                    reported = true;
+                    // In check mode Ansible's action answers before running the module.
+                    if o.remote || !ctx.check_mode {
+                        plan.set("dest", dest_s.clone());
+                        if let Some(s) = &src_s {
+                            plan.set("src", s.clone());
+                        }
+                        plan.set("md5sum", md5_hex(&it.content));
+                        plan.set("checksum", checksum.clone());
+                        plan.result.extend(path_info(&it.dest));
+                    }
+                    if ctx.diff_mode && !o.remote {
+                        plan.diff.push(content_diff(it, &dest_s));
                     }
                 }
                 plan.ops.push(Op::Write {
@@ -524,19 +525,34 @@ impl Module for Copy {
                     backup: args.bool("backup") && it.existing.is_some(),
                 });
             } else {
-                if o.dir.is_none() {
-                    plan.set("path", dest_s.clone());
-                    let mut b: IndexMap<String, Value> = IndexMap::new();
-                    let mut a: IndexMap<String, Value> = IndexMap::new();
-                    b.insert("path".into(), Value::from(dest_s.clone()));
-                    a.insert("path".into(), Value::from(dest_s.clone()));
-                    diff_attrs(&changes, &mut b, &mut a);
-                    plan.diff.push(Diff {
-                        before: Value::from_pairs(b),
-                        after: Value::from_pairs(a),
-                        before_header: None,
-                        after_header: None,
-                    });
+                if one {
+                    reported = true;
+                    if o.remote {
+                        plan.set("dest", dest_s.clone());
+                        if let Some(s) = &src_s {
+                            plan.set("src", s.clone());
+                        }
+                        plan.set("md5sum", md5_hex(&it.content));
+                        plan.set("checksum", checksum.clone());
+                        plan.result.extend(path_info(&it.dest));
+                    } else {
+                        // Ansible's action runs the `file` module on the kept file.
+                        plan.set("path", dest_s.clone());
+                        plan.result.extend(path_info(&it.dest));
+                        plan.set("checksum", checksum.clone());
+                        plan.set("dest", dest_s.clone());
+                        let mut b: IndexMap<String, Value> = IndexMap::new();
+                        let mut a: IndexMap<String, Value> = IndexMap::new();
+                        b.insert("path".into(), Value::from(dest_s.clone()));
+                        a.insert("path".into(), Value::from(dest_s.clone()));
+                        diff_attrs(&changes, &mut b, &mut a);
+                        plan.diff.push(Diff {
+                            before: Value::from_pairs(b),
+                            after: Value::from_pairs(a),
+                            before_header: None,
+                            after_header: None,
+                        });
+                    }
                 }
                 if !changes.is_empty() {
                     plan.ops.push(Op::Attrs {
@@ -546,13 +562,34 @@ impl Module for Copy {
                 }
             }
         }
-        if o.dir.is_none() && (ctx.check_mode || plan.is_empty()) {
-            if let Some(it) = o.items.first() {
-                plan.result.extend(path_info(&it.dest));
+
+        // Subdirectories without files, as Ansible's `file` module (state=directory,
+        // mode=directory_mode) makes them after the files.
+        for l in &o.leaf_dirs {
+            match &l.existing {
+                None => plan_mkdirs(&mut plan, &mut created, &l.missing, &dattrs, ctx.check_mode)?,
+                Some(m) if m.is_dir() => {
+                    let changes = plan_attrs(&l.path, m, &dattrs)?;
+                    if !changes.is_empty() {
+                        plan.ops.push(Op::Attrs {
+                            path: l.path.clone(),
+                            changes,
+                        });
+                    }
+                }
+                Some(_) => {
+                    return Err(err(format!(
+                        "{} already exists as a {}",
+                        l.path.display(),
+                        hfs::file_state(&l.path)
+                    ))
+                    .with("path", l.path.display().to_string()));
+                }
             }
-            if plan.ops.is_empty() && !force {
-                plan.result.shift_remove("checksum");
-            }
+        }
+        if !reported && let Some((dest, src)) = &o.dir {
+            plan.set("dest", dest.clone());
+            plan.set("src", src.clone());
         }
         Ok(plan)
     }
@@ -563,8 +600,9 @@ impl Module for Copy {
         plan: &Plan<Op>,
         _ctx: &Ctx<'_>,
     ) -> Result<ResultMap, ModuleError> {
-        let mut attrs = FileAttrs::from_args(args)?;
+        let attrs = FileAttrs::from_args(args)?;
         let validate = args.string("validate");
+        let one = o.reports_file() && plan.result.contains_key("checksum");
         let mut out = ResultMap::new();
         for op in &plan.ops {
             match op {
@@ -581,9 +619,7 @@ impl Module for Copy {
                     let Some(it) = o.items.get(*item) else {
                         continue;
                     };
-                    if matches!(attrs.mode, Some(ModeSpec::Preserve)) {
-                        attrs.mode = it.src_mode.map(ModeSpec::Octal);
-                    }
+                    let fattrs = item_attrs(&attrs, it);
                     if *backup {
                         let b = backup_file(&it.dest).map_err(|e| {
                             err(format!(
@@ -592,7 +628,7 @@ impl Module for Copy {
                                 hfs::backup_name(&it.dest).display()
                             ))
                         })?;
-                        if o.dir.is_none() {
+                        if one {
                             out.insert("backup_file".into(), Value::from(b.display().to_string()));
                         }
                     }
@@ -600,8 +636,17 @@ impl Module for Copy {
                         fs::remove_file(&it.dest)
                             .map_err(|e| ModuleError::io("Failed to replace", &it.dest, &e))?;
                     }
+                    // remote_src: Ansible copies the source's times (and, over an
+                    // existing file, its mode) instead of keeping the destination's.
+                    let like = if o.remote {
+                        it.src.as_deref().and_then(|s| fs::metadata(s).ok())
+                    } else {
+                        None
+                    };
                     let mut verr: Option<ModuleError> = None;
-                    atomic_write_checked(&it.dest, &it.content, &attrs, |tmp| {
+                    let mut written: Option<PathBuf> = None;
+                    atomic_write_like(&it.dest, &it.content, &fattrs, like.as_ref(), |tmp| {
+                        written = Some(tmp.to_path_buf());
                         if let Some(v) = &validate
                             && let Err(e) = run_validate(v, tmp)
                         {
@@ -622,15 +667,77 @@ impl Module for Copy {
                             ))
                         })
                     })?;
+                    // For `content`, Ansible reports the temporary file it copied from.
+                    if one
+                        && it.src.is_none()
+                        && let Some(w) = written
+                    {
+                        out.insert("src".into(), Value::from(w.display().to_string()));
+                    }
                 }
             }
         }
-        if o.dir.is_none()
-            && let Some(it) = o.items.first()
-        {
+        if one && let Some(it) = o.items.first() {
             out.extend(path_info(&it.dest));
         }
         Ok(out)
+    }
+}
+
+/// The file attributes for one item (`mode: preserve` is the source's mode).
+fn item_attrs(attrs: &FileAttrs, it: &Item) -> FileAttrs {
+    let mut a = attrs.clone();
+    if matches!(a.mode, Some(ModeSpec::Preserve)) {
+        a.mode = it.src_mode.map(ModeSpec::Octal);
+    }
+    a
+}
+
+/// Plan `mkdir` of each of `dirs` not planned yet, with the directory attributes.
+fn plan_mkdirs(
+    plan: &mut Plan<Op>,
+    created: &mut HashSet<PathBuf>,
+    dirs: &[PathBuf],
+    dattrs: &FileAttrs,
+    check: bool,
+) -> Result<(), ModuleError> {
+    for d in dirs {
+        if !created.insert(d.clone()) {
+            continue;
+        }
+        let changes = if check {
+            Vec::new()
+        } else {
+            plan_attrs(
+                d,
+                &Meta::new_dir(d.parent().unwrap_or(Path::new("/"))),
+                dattrs,
+            )?
+        };
+        plan.ops.push(Op::Mkdir {
+            path: d.clone(),
+            changes,
+        });
+    }
+    Ok(())
+}
+
+/// The content diff of a file being written: text, or empty for binary data.
+fn content_diff(it: &Item, dest_s: &str) -> Diff {
+    let text = |b: &[u8]| match std::str::from_utf8(b) {
+        Ok(s) if !b.contains(&0) => Value::from(s),
+        _ => Value::from(""),
+    };
+    Diff {
+        before: it.old.as_deref().map(text).unwrap_or(Value::from("")),
+        after: text(&it.content),
+        before_header: it.old.as_ref().map(|_| dest_s.to_string()),
+        after_header: Some(
+            it.src
+                .as_ref()
+                .map(|s| s.display().to_string())
+                .unwrap_or_else(|| dest_s.to_string()),
+        ),
     }
 }
 

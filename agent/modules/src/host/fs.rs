@@ -478,6 +478,21 @@ pub fn atomic_write_checked<E: From<io::Error>>(
     attrs: &FileAttrs,
     check: impl FnOnce(&Path) -> Result<(), E>,
 ) -> Result<(), E> {
+    atomic_write_like(path, content, attrs, None, check)
+}
+
+/// [`atomic_write_checked`], writing a copy of a file whose metadata is `like` (Ansible's
+/// `remote_src` copy: `copystat` of the source, and the destination's attributes not
+/// kept): the new file takes the source's access and modification times, and over an
+/// existing `path` the source's permission bits (a new file still gets 0666 & ~umask);
+/// it is owned by the writer. With `like: None` it is [`atomic_write_checked`].
+pub fn atomic_write_like<E: From<io::Error>>(
+    path: &Path,
+    content: &[u8],
+    attrs: &FileAttrs,
+    like: Option<&Metadata>,
+    check: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), E> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -492,8 +507,18 @@ pub fn atomic_write_checked<E: From<io::Error>>(
         .tempfile_in(dir)?;
     tmp.write_all(content)?;
     tmp.as_file().sync_all()?;
-    let base = match &existing {
-        Some(md) => {
+    if let Some(src) = like {
+        let times = fs::FileTimes::new()
+            .set_accessed(src.accessed()?)
+            .set_modified(src.modified()?);
+        tmp.as_file().set_times(times)?;
+    }
+    let base = match (&existing, like) {
+        (Some(_), Some(src)) => Meta {
+            mode: S_IFREG | (src.mode() & PERM_BITS),
+            ..Meta::new_file(dir)
+        },
+        (Some(md), None) => {
             ignore_eperm(std::os::unix::fs::fchown(
                 tmp.as_file(),
                 Some(md.uid()),
@@ -505,7 +530,7 @@ pub fn atomic_write_checked<E: From<io::Error>>(
                 mode: S_IFREG | (md.mode() & PERM_BITS),
             }
         }
-        None => Meta::new_file(dir),
+        (None, _) => Meta::new_file(dir),
     };
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(base.perms()))?;
