@@ -136,6 +136,8 @@ pub struct Engine<'r> {
     loop_label: Option<String>,
     /// The include's `included:` line was already printed (looped includes).
     include_announced: bool,
+    /// The current task's `delegate_to` (shown as `host -> delegate`).
+    delegate: Option<String>,
 }
 
 fn tmpl_err(e: TemplateError) -> String {
@@ -186,6 +188,7 @@ impl<'r> Engine<'r> {
             loop_extra: IndexMap::new(),
             loop_label: None,
             include_announced: false,
+            delegate: None,
         }
     }
 
@@ -792,6 +795,11 @@ impl<'r> Engine<'r> {
         }
         conds.extend(task.common.when.iter().cloned());
 
+        self.delegate = self
+            .effective(task, frames, |c| &c.delegate_to)
+            .and_then(|d| self.templar.template_value(d, &vars).ok())
+            .map(|d| d.to_string())
+            .filter(|d| !d.is_empty() && d != &self.host);
         let ignore_errors = self.render_bool(
             self.effective(task, frames, |c| &c.ignore_errors),
             &vars,
@@ -1004,12 +1012,13 @@ impl<'r> Engine<'r> {
                     let rv = map_value(&r);
                     let host = self.host.clone();
                     let shown = if no_log { censor(&rv) } else { rv.clone() };
+                    let delegate = self.delegate.clone();
                     self.emit(Event::ItemResult {
                         host: &host,
                         status,
                         result: &shown,
                         ignore_errors,
-                        delegate_to: None,
+                        delegate_to: delegate.as_deref(),
                         error: None,
                     });
                     r.shift_remove("_ansible_item_label");
@@ -1091,12 +1100,13 @@ impl<'r> Engine<'r> {
             ("skipped", Value::from(true)),
         ]);
         let host = self.host.clone();
+        let delegate = self.delegate.clone();
         self.emit(Event::TaskResult {
             host: &host,
             status: Status::Skipped,
             result: &r,
             ignore_errors: false,
-            delegate_to: None,
+            delegate_to: delegate.as_deref(),
             error: None,
         });
         self.stats.skipped += 1;
@@ -1179,12 +1189,13 @@ impl<'r> Engine<'r> {
         // task line only when the loop failed or was skipped whole.
         let quiet = !failed && (task.short == "meta" || (was_loop && status != Status::Skipped));
         if !quiet {
+            let delegate = self.delegate.clone();
             self.emit(Event::TaskResult {
                 host: &host,
                 status,
                 result: &shown,
                 ignore_errors,
-                delegate_to: None,
+                delegate_to: delegate.as_deref(),
                 error: error.as_deref(),
             });
         }
@@ -2201,7 +2212,7 @@ fn failure_text(kind: &str, msg: &str, loc: &crate::loader::Loc) -> String {
                 text.push_str(&format!("{n:<width$} {}\n", lines[n - 1]));
             }
             text.push_str(&format!(
-                "{}^ column {}\n",
+                "{}^ column {}\n\n",
                 " ".repeat(width + loc.col),
                 loc.col
             ));
