@@ -212,3 +212,225 @@ fn validate_failure_leaves_dest_untouched() {
         &run_with("copy", &a, role.path(), false, true).unwrap()
     ));
 }
+
+/// The result's keys, sorted (owner/group names and ids included).
+fn keys(r: &agent_modules::ResultMap) -> Vec<&str> {
+    let mut k: Vec<&str> = r.keys().map(String::as_str).collect();
+    k.sort_unstable();
+    k
+}
+
+const INFO: [&str; 7] = ["gid", "group", "mode", "owner", "size", "state", "uid"];
+
+fn with_info(extra: &[&'static str]) -> Vec<&'static str> {
+    let mut k: Vec<&str> = extra.iter().copied().chain(INFO).collect();
+    k.sort_unstable();
+    k
+}
+
+// Key sets recorded from ansible-core 2.21.5 (`register` of each situation).
+#[test]
+fn result_keys_per_situation_as_ansible() {
+    let (role, d) = roots();
+    let f = d.path().join("f");
+    let a = args(&[("content", v("one\n")), ("dest", p(&f))]);
+    // New file, check mode: the action answers before the module: no dest, no checksum.
+    let r = run_with("copy", &a, role.path(), true, true).unwrap();
+    assert_eq!(keys(&r), ["changed", "diff"]);
+    let r = run_with("copy", &a, role.path(), true, false).unwrap();
+    assert_eq!(keys(&r), ["changed"]);
+    // New file, real run: the module's keys, `src` the temporary file for content.
+    let r = run_with("copy", &a, role.path(), false, false).unwrap();
+    assert_eq!(
+        keys(&r),
+        with_info(&["changed", "checksum", "dest", "md5sum", "src"])
+    );
+    assert_eq!(s(&r, "dest"), f.display().to_string());
+    // Unchanged file (check and real): the file module's keys plus checksum and dest.
+    for check in [true, false] {
+        let r = run_with("copy", &a, role.path(), check, false).unwrap();
+        assert!(!changed(&r));
+        assert_eq!(
+            keys(&r),
+            with_info(&["changed", "checksum", "dest", "path"])
+        );
+    }
+    // Changed file in check mode: as a new one.
+    let b = args(&[("content", v("two\n")), ("dest", p(&f))]);
+    let r = run_with("copy", &b, role.path(), true, true).unwrap();
+    assert!(changed(&r));
+    assert_eq!(keys(&r), ["changed", "diff"]);
+    assert_eq!(fs::read_to_string(&f).unwrap(), "one\n");
+    // src from files/, real: src is the source.
+    let g = d.path().join("g");
+    let r = run_with(
+        "copy",
+        &args(&[("src", v("a.txt")), ("dest", p(&g))]),
+        role.path(),
+        false,
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        keys(&r),
+        with_info(&["changed", "checksum", "dest", "md5sum", "src"])
+    );
+    assert!(std::path::Path::new(&s(&r, "src")).is_absolute());
+    // force: no onto an existing file: dest as given and src only.
+    let r = run_with(
+        "copy",
+        &args(&[
+            ("src", v("a.txt")),
+            ("dest", p(&f)),
+            ("force", Value::from(false)),
+        ]),
+        role.path(),
+        true,
+        false,
+    )
+    .unwrap();
+    assert_eq!(keys(&r), ["changed", "dest", "src"]);
+    assert!(!changed(&r));
+}
+
+#[test]
+fn check_mode_missing_parent_is_a_change_not_an_error() {
+    let (role, d) = roots();
+    let f = d.path().join("nodir/f");
+    let a = args(&[("content", v("x")), ("dest", p(&f))]);
+    let r = run_with("copy", &a, role.path(), true, false).unwrap();
+    assert!(changed(&r));
+    assert!(!f.parent().unwrap().exists());
+    assert!(run_with("copy", &a, role.path(), false, false).is_err());
+}
+
+#[test]
+fn directory_copy_creates_nested_dest_and_leaf_dirs() {
+    let (role, d) = roots();
+    fs::create_dir_all(role.path().join("files/dir1/empty")).unwrap();
+    // Ansible leaves existing directories holding files alone (directory_mode only for
+    // the directories it creates and for leaf ones).
+    let kept = d.path().join("deep/dir1");
+    let dest = format!("{}/", d.path().join("deep").display());
+    let a = args(&[
+        ("src", v("dir1")),
+        ("dest", v(&dest)),
+        ("directory_mode", v("0750")),
+    ]);
+    // Check mode: nothing made, the directory result only.
+    let r = run_with("copy", &a, role.path(), true, true).unwrap();
+    assert!(changed(&r));
+    assert_eq!(keys(&r), ["changed", "dest", "src"]);
+    assert_eq!(s(&r, "dest"), dest);
+    assert!(!d.path().join("deep").exists());
+    let r = run_with("copy", &a, role.path(), false, true).unwrap();
+    assert!(changed(&r));
+    assert_eq!(keys(&r), ["changed", "dest", "src"]);
+    assert_eq!(fs::read_to_string(kept.join("sub/y")).unwrap(), "y\n");
+    for dir in ["deep", "deep/dir1", "deep/dir1/sub", "deep/dir1/empty"] {
+        assert_eq!(mode_of(&d.path().join(dir)), 0o750, "{dir}");
+    }
+    // Idempotent, in check mode too.
+    for check in [true, false] {
+        let r = run_with("copy", &a, role.path(), check, true).unwrap();
+        assert!(!changed(&r));
+        assert_eq!(keys(&r), ["changed", "dest", "src"]);
+    }
+    // A directory with files keeps its mode; an empty leaf directory is fixed.
+    fs::set_permissions(&kept, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    fs::set_permissions(
+        kept.join("empty"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let r = run_with("copy", &a, role.path(), false, true).unwrap();
+    assert!(changed(&r));
+    assert_eq!(mode_of(&kept), 0o700);
+    assert_eq!(mode_of(&kept.join("empty")), 0o750);
+    // No content diff for a directory of several files.
+    fs::write(kept.join("x"), "changed\n").unwrap();
+    let r = run_with("copy", &a, role.path(), false, true).unwrap();
+    assert!(changed(&r));
+    assert!(r.get("diff").is_none());
+    assert_eq!(fs::read_to_string(kept.join("x")).unwrap(), "x\n");
+}
+
+#[test]
+fn directory_of_one_file_reports_the_file() {
+    let (role, d) = roots();
+    fs::create_dir_all(role.path().join("files/one")).unwrap();
+    fs::write(role.path().join("files/one/only"), "only\n").unwrap();
+    let dest = format!("{}/", d.path().join("sd").display());
+    let a = args(&[("src", v("one")), ("dest", v(&dest))]);
+    let r = run_with("copy", &a, role.path(), true, true).unwrap();
+    assert_eq!(keys(&r), ["changed", "diff"]);
+    let r = run_with("copy", &a, role.path(), false, true).unwrap();
+    let f = d.path().join("sd/one/only");
+    assert_eq!(s(&r, "dest"), f.display().to_string());
+    assert_eq!(
+        get(r.get("diff").unwrap(), "after").unwrap().as_str(),
+        Some("only\n")
+    );
+    let r = run_with("copy", &a, role.path(), false, true).unwrap();
+    assert!(!changed(&r));
+    assert_eq!(s(&r, "path"), f.display().to_string());
+}
+
+#[test]
+fn remote_src_carries_source_mode_and_times_over_existing_dest() {
+    use std::os::unix::fs::PermissionsExt;
+    let (role, d) = roots();
+    let src = d.path().join("src.sh");
+    fs::write(&src, "#!/bin/sh\n").unwrap();
+    fs::set_permissions(&src, fs::Permissions::from_mode(0o755)).unwrap();
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+    fs::File::options()
+        .write(true)
+        .open(&src)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let existing = d.path().join("existing");
+    fs::write(&existing, "old\n").unwrap();
+    fs::set_permissions(&existing, fs::Permissions::from_mode(0o600)).unwrap();
+    let fresh = d.path().join("fresh");
+    let run = |dest: &std::path::Path, check: bool| {
+        run_with(
+            "copy",
+            &args(&[
+                ("src", p(&src)),
+                ("dest", p(dest)),
+                ("remote_src", Value::from(true)),
+            ]),
+            role.path(),
+            check,
+            true,
+        )
+        .unwrap()
+    };
+    // Check mode: the module's own answer (no diff), current state of dest.
+    let r = run(&existing, true);
+    assert!(changed(&r));
+    assert!(r.get("diff").is_none());
+    assert_eq!(
+        keys(&r),
+        with_info(&["changed", "checksum", "dest", "md5sum", "src"])
+    );
+    assert_eq!(s(&r, "mode"), "0600");
+    let r = run(&fresh, true);
+    assert_eq!(keys(&r), ["changed", "checksum", "dest", "md5sum", "src"]);
+    // Real: an existing dest takes the source's mode; a new one 0644; both its mtime.
+    let r = run(&existing, false);
+    assert!(changed(&r));
+    assert_eq!(s(&r, "mode"), "0755");
+    assert_eq!(mode_of(&existing), 0o755);
+    run(&fresh, false);
+    assert_eq!(mode_of(&fresh), 0o666 & !agent_modules::host::fs::umask());
+    for f in [&existing, &fresh] {
+        assert_eq!(fs::metadata(f).unwrap().modified().unwrap(), old);
+    }
+    // Idempotent.
+    let r = run(&existing, false);
+    assert!(!changed(&r));
+    assert_eq!(s(&r, "checksum"), s(&run(&existing, true), "checksum"));
+}
