@@ -971,6 +971,7 @@ impl<'r> Engine<'r> {
                             result_map(&[("failed", Value::from(true)), ("msg", Value::from(msg))])
                         }
                     };
+                    let kind = r.shift_remove("_agent_failure");
                     r.insert(loop_var.clone(), item.clone());
                     r.insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
                     if let Some(iv) = &index_var {
@@ -1009,9 +1010,8 @@ impl<'r> Engine<'r> {
                     if no_log {
                         r.insert("_ansible_no_log".into(), Value::from(true));
                     }
-                    let rv = map_value(&r);
                     let host = self.host.clone();
-                    let shown = if no_log { censor(&rv) } else { rv.clone() };
+                    let (shown, error) = displayed(&r, kind.as_ref(), failed, no_log, &task.loc);
                     let delegate = self.delegate.clone();
                     self.emit(Event::ItemResult {
                         host: &host,
@@ -1019,7 +1019,7 @@ impl<'r> Engine<'r> {
                         result: &shown,
                         ignore_errors,
                         delegate_to: delegate.as_deref(),
-                        error: None,
+                        error: error.as_deref(),
                     });
                     r.shift_remove("_ansible_item_label");
                     results.push(map_value(&r));
@@ -1160,31 +1160,13 @@ impl<'r> Engine<'r> {
             r.insert("_ansible_no_log".into(), Value::from(true));
         }
         let kind = r.shift_remove("_agent_failure");
-        let error = match (&kind, status) {
-            (Some(k), Status::Failed) if !was_loop && !no_log => {
-                let msg = r
-                    .get("msg")
-                    .map(agent_modules::spec::value_to_string)
-                    .unwrap_or_default();
-                Some(failure_text(
-                    k.as_str().unwrap_or("Module"),
-                    &msg,
-                    &task.loc,
-                ))
-            }
-            _ => None,
-        };
-        let shown = if no_log {
-            censor(&map_value(&r))
-        } else if error.is_some() {
-            // Ansible shows the error above the result, and the result without `failed`.
-            let mut d = r.clone();
-            d.insert("exception".into(), Value::from(true));
-            d.shift_remove("failed");
-            map_value(&d)
-        } else {
-            map_value(&r)
-        };
+        let (shown, error) = displayed(
+            &r,
+            kind.as_ref(),
+            status == Status::Failed && !was_loop,
+            no_log,
+            &task.loc,
+        );
         // Meta tasks print nothing unless they fail; loops print their items, and the
         // task line only when the loop failed or was skipped whole.
         let quiet = !failed && (task.short == "meta" || (was_loop && status != Status::Skipped));
@@ -1693,6 +1675,7 @@ impl<'r> Engine<'r> {
                                 ("evaluated_to", Value::from(false)),
                                 ("failed", Value::from(true)),
                                 ("msg", msg),
+                                ("_ansible_verbose_always", Value::from(true)),
                             ]));
                         }
                         Err(msg) => return fail(msg),
@@ -2247,5 +2230,33 @@ impl Engine<'_> {
             .map(|(d, _)| PathBuf::from(d))
             .unwrap_or_default();
         resolve_shown(&dir, task.role.as_ref(), &name)
+    }
+}
+
+/// What the reporter is shown for a result: censored for no_log; for a module/action
+/// failure, Ansible's error block (returned) and the result without `failed`.
+fn displayed(
+    r: &IndexMap<String, Value>,
+    kind: Option<&Value>,
+    failed: bool,
+    no_log: bool,
+    loc: &crate::loader::Loc,
+) -> (Value, Option<String>) {
+    if no_log {
+        return (censor(&map_value(r)), None);
+    }
+    match kind {
+        Some(k) if failed => {
+            let msg = r
+                .get("msg")
+                .map(agent_modules::spec::value_to_string)
+                .unwrap_or_default();
+            let error = failure_text(k.as_str().unwrap_or("Module"), &msg, loc);
+            let mut d = r.clone();
+            d.insert("exception".into(), Value::from(true));
+            d.shift_remove("failed");
+            (map_value(&d), Some(error))
+        }
+        _ => (map_value(r), None),
     }
 }
