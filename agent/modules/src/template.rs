@@ -203,7 +203,9 @@ impl Module for Template {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        if !dir.is_dir() {
+        // In check mode Ansible's action plugin reports the change without asking the
+        // module, so a directory an earlier task would create is no error.
+        if !dir.is_dir() && !ctx.check_mode {
             return Err(ModuleError::new(format!(
                 "Destination directory {} does not exist",
                 dir.display()
