@@ -372,6 +372,51 @@ for e in [
     case(e)
 
 
+# ---------------------------------------------------------------- Jinja2 builtins as Ansible runs them
+for e in [
+    "users | map(attribute='name') | list", "users | map(attribute='nope', default='d') | list", "users | map(attribute='groups.0', default='-') | list",
+    "['a', 'B'] | map('upper') | list", "['a', 'b'] | map('regex_replace', 'a', 'x') | list", "[1, 2] | map('string') | list",
+    "['1', '2'] | map('int') | list", "users | map(attribute='uid') | map('string') | join(',')",
+    "nums | select('odd') | list", "nums | select('>', 3) | list", "nums | reject('even') | list", "nums | select | list", "[0, 1, '', 'a', none] | select | list",
+    "['a', 'bb', 'ccc'] | select('match', 'b') | list", "nums | select('in', [1, 2]) | list", "nums | select('equalto', 1) | list",
+    "users | selectattr('active') | map(attribute='name') | list", "users | selectattr('uid', '>', 1000) | map(attribute='name') | list",
+    "users | rejectattr('uid', 'equalto', 1000) | map(attribute='name') | list", "users | selectattr('shell', '==', '/bin/bash') | map(attribute='name') | list",
+    "users | selectattr('nope', 'defined') | list", "users | rejectattr('nope', 'undefined') | list", "users | selectattr('groups', 'contains', 'wheel') | list | length",
+    "users | join(attribute='name')", "users | join(', ', attribute='name')", "[1, 2, 3] | join('-')", "['a', 'b'] | join", "[] | join(',')",
+    "'42' | int", "'0x1A' | int(base=16)", "'1A' | int(0, 16)", "'0b101' | int(base=2)", "'12.7' | int", "'x' | int", "'x' | int(7)", "'x' | int(default=3)",
+    "3.9 | int", "true | int", "none | int", "'  12 ' | int", "'1e3' | int", "'-5' | int",
+    "'3.5' | float", "'x' | float", "'x' | float(1.5)", "5 | float", "'1e3' | float", "' 2.5 ' | float", "none | float", "true | float",
+    "3.14159 | round", "3.14159 | round(2)", "2.5 | round", "3.5 | round", "-2.5 | round", "3.14159 | round(2, 'floor')", "3.14159 | round(1, 'ceil')", "5 | round",
+    "1.15 | round(1)", "2.675 | round(2)", "3.7 | round(method='floor')", "3.1 | round(0, 'ceil')", "3 | round(1, 'bogus')",
+    "nums | sort", "nums | sort(reverse=true)", "words | sort", "words | sort(case_sensitive=true)", "users | sort(attribute='uid') | map(attribute='name') | list",
+    "users | sort(attribute='shell,uid') | map(attribute='name') | list", "users | sort(attribute='name', reverse=true) | map(attribute='name') | list", "[3, 'a'] | sort",
+    "users | groupby('shell') | map('first') | list", "users | groupby('shell') | map('last') | map('length') | list", "users | groupby('active') | list | length",
+    "(users | groupby('shell'))[0].grouper", "(users | groupby('shell'))[0].list | map(attribute='name') | list", "[{'a': 1}, {'a': 2}, {'b': 3}] | groupby('a', default=0) | map('first') | list",
+    "nums | sum", "users | sum(attribute='uid')", "nums | sum(start=10)", "[[1], [2]] | sum(start=[])", "[1.5, 2] | sum", "[] | sum", "['a'] | sum",
+    "nums | batch(3) | list", "nums | batch(3, 'x') | list", "nums | slice(3) | list", "nums | slice(3, 0) | list", "[] | batch(2) | list",
+    "'one two  three' | wordcount", "'' | wordcount", "'a-b c' | wordcount",
+    "'hello world foo bar' | truncate(9)", "'hello world foo bar' | truncate(9, true)", "'hello world foo bar' | truncate(9, false, '..')", "'short' | truncate(20)",
+    "'hello world foo bar' | truncate(11, leeway=0)", "'hello world foo bar baz' | truncate(17)", "'abc' | truncate(2)",
+    "'x' | center(5)", "'ab' | center(7)", "'abc' | center(2)", "'x' | center", 
+    "'a\\nb\\n\\nc' | indent", "'a\\nb\\n\\nc' | indent(2)", "'a\\nb\\n\\nc' | indent(2, true)", "'a\\nb\\n\\nc' | indent(2, first=true, blank=true)",
+    "'a\\nb' | indent('> ')", "'a\\nb\\n' | indent(2)", "'a' | indent(width=3, first=true)",
+    "'abc' | list", "{'a': 1, 'b': 2} | list", "nums | list | length", "none | list",
+    "nums | first", "nums | last", "'abc' | first", "'abc' | last", "[] | first", "{'a': 1} | first", "users | first | attr('name')",
+    "nums | length", "'abc' | length", "{'a': 1} | length", "'abc' | count",
+    "{'b': 1, 'a': 2, 'C': 3} | dictsort", "{'b': 1, 'a': 2, 'C': 3} | dictsort(true)", "{'b': 1, 'a': 3} | dictsort(by='value')",
+    "{'b': 1, 'a': 3} | dictsort(reverse=true)", "{'b': 1, 'a': 3} | dictsort(false, 'value', true)",
+    "'aaa' | replace('a', 'b')", "'aaa' | replace('a', 'b', 2)", "'hello' | replace('l', '')", "'abc' | replace('', '-')",
+    "'  x  ' | trim", "'xxhixx' | trim('x')", "'..a.' | trim('.')", "'  x' | trim(' x')",
+    "'hello world' | title", "'hELLO wORLD' | title", "\"it's a dog-eat-dog\" | title", "'hello World' | capitalize", "'HELLO' | capitalize", "'' | capitalize",
+    "'Hello' | lower", "'Hello' | upper", "'a b' | urlencode", "[3, 1, 2] | reverse | list", "'abc' | reverse", "-3 | abs", "'%s-%d' | format('a', 3)",
+    "'<b>' | escape", "{'a': 1} | items | list", "[1, 2, 3] | random(seed=1) is number", "'a b' | striptags", "nums | unique | list",
+    "[1, 2] | tojson", "'x' | string", "5 | string", "none | string", "['a', 'b'] | map('upper') | join", "range(3) | list", "range(1, 10, 3) | list",
+    "users | map(attribute='name') | select('ne', 'bob') | list", "users | map(attribute='name') | reject('equalto', 'bob') | list",
+    "dict(a=1, b=2)", "lipsum(1, false, 3, 3) | length > 0", "nums | map('int') | sum",
+]:
+    case(e)
+
+
 def to_jsonable(v):
     if isinstance(v, bool) or v is None or isinstance(v, (int, float, str)):
         if isinstance(v, str):
