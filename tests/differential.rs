@@ -149,6 +149,9 @@ fn main() -> ExitCode {
     set_umask();
     let started = Instant::now();
     let (mut passed, mut failed, mut known_failed) = (0usize, 0usize, 0usize);
+    // Printed output against Ansible's recorded output (report only, not pass/fail yet).
+    let (mut same_output, mut compared_output) = (0usize, 0usize);
+    let mut output_differs = Vec::new();
     for case in &cases {
         let expected = match Expected::load(&case.expected_path()) {
             Ok(e) => e,
@@ -166,6 +169,21 @@ fn main() -> ExitCode {
                 continue;
             }
         };
+        if rc_mode == RcMode::Agent {
+            for (run, _, output) in &runs {
+                let Ok(want) =
+                    std::fs::read_to_string(case.dir.join("output").join(format!("{run}.txt")))
+                else {
+                    continue;
+                };
+                compared_output += 1;
+                if agent_tests::normalise_output(&want) == agent_tests::normalise_output(output) {
+                    same_output += 1;
+                } else {
+                    output_differs.push(format!("{}/{run}", case.name));
+                }
+            }
+        }
         let mut diffs = Vec::new();
         for (run, actual, _) in &runs {
             match expected.runs.get(run) {
@@ -212,6 +230,14 @@ fn main() -> ExitCode {
         }
     }
     eprintln!("({:.1}s)", started.elapsed().as_secs_f64());
+    if compared_output > 0 {
+        println!(
+            "output identical to Ansible's (after normalising paths and timings): {same_output} of {compared_output} runs"
+        );
+        if verbose {
+            println!("output differs: {}", output_differs.join(" "));
+        }
+    }
     if known_failed > 0 {
         println!("known failures (tests/differential/known-failures): {known_failed}");
     }

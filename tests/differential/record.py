@@ -161,6 +161,10 @@ def run_case(name, venv):
             stdout = proc.stdout.decode("utf-8", "replace")
             with open(os.path.join(logs, run + ".log"), "w") as f:
                 f.write("$ " + " ".join(full) + "\n" + stdout + "\nrc=%d\n" % proc.returncode)
+            # The printed output, which the Rust side compares with the agent's.
+            os.makedirs(os.path.join(case_dir, "output"), exist_ok=True)
+            with open(os.path.join(case_dir, "output", run + ".txt"), "w") as f:
+                f.write(stdout)
             result[run] = {
                 "rc": proc.returncode,
                 "recap": parse_recap(stdout),
