@@ -680,6 +680,76 @@ pub fn set_umask() {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
 }
 
+/// Ansible's and the agent's printed output, made comparable: the command line and `rc=`
+/// lines of the logs dropped, scratch and case paths, temporary paths and command
+/// timings replaced, and warning blocks (stderr, interleaved differently) removed.
+pub fn normalise_output(text: &str) -> String {
+    let out_re =
+        regex::Regex::new(r"/tmp/agent-diff-[A-Za-z0-9_]+/(run|check)/out").expect("regex");
+    let case_re = regex::Regex::new(r"[^\s\x22']*/tests/differential/cases/").expect("regex");
+    let tmp_re = regex::Regex::new(r"(/tmp/|/root/\.ansible/tmp/)[^\s\x22']*").expect("regex");
+    let time_re = regex::Regex::new(r#""(delta|end|start)": "[^"]*""#).expect("regex");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut kept = Vec::new();
+    let mut i = 0;
+    let starts_output = |l: &str| {
+        [
+            "TASK",
+            "PLAY",
+            "ok:",
+            "changed:",
+            "skipping:",
+            "fatal:",
+            "failed:",
+            "included:",
+            "RUNNING",
+            "...",
+            "[",
+            "localhost",
+        ]
+        .iter()
+        .any(|p| l.starts_with(p))
+    };
+    while i < lines.len() {
+        let l = lines[i];
+        if l.starts_with("$ ")
+            || (l.starts_with("rc=") && l[3..].chars().all(|c| c.is_ascii_digit()))
+        {
+            i += 1;
+            continue;
+        }
+        if l.starts_with("[WARNING]") || l.starts_with("[DEPRECATION WARNING]") {
+            i += 1;
+            if lines.get(i).is_some_and(|n| n.starts_with("Origin:")) {
+                while i < lines.len() && !lines[i].contains("^ column") {
+                    i += 1;
+                }
+                i += 1;
+                if lines.get(i).is_some_and(|n| n.is_empty()) {
+                    i += 1;
+                }
+                if lines
+                    .get(i)
+                    .is_some_and(|n| !n.is_empty() && !starts_output(n))
+                {
+                    i += 1;
+                    if lines.get(i).is_some_and(|n| n.is_empty()) {
+                        i += 1;
+                    }
+                }
+            }
+            continue;
+        }
+        let l = out_re.replace_all(l, "@OUT@");
+        let l = case_re.replace_all(&l, "@CASES@/");
+        let l = tmp_re.replace_all(&l, "@TMP@");
+        let l = time_re.replace_all(&l, "\"$1\": \"@TIME@\"");
+        kept.push(l.into_owned());
+        i += 1;
+    }
+    kept.join("\n").trim().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -815,74 +885,4 @@ web1                       : ok=1    changed=0    unreachable=0    failed=0    s
         run.recap.clear();
         assert_eq!(agent_exit_code(&run, true), 0);
     }
-}
-
-/// Ansible's and the agent's printed output, made comparable: the command line and `rc=`
-/// lines of the logs dropped, scratch and case paths, temporary paths and command
-/// timings replaced, and warning blocks (stderr, interleaved differently) removed.
-pub fn normalise_output(text: &str) -> String {
-    let out_re =
-        regex::Regex::new(r"/tmp/agent-diff-[A-Za-z0-9_]+/(run|check)/out").expect("regex");
-    let case_re = regex::Regex::new(r"[^\s\x22']*/tests/differential/cases/").expect("regex");
-    let tmp_re = regex::Regex::new(r"(/tmp/|/root/\.ansible/tmp/)[^\s\x22']*").expect("regex");
-    let time_re = regex::Regex::new(r#""(delta|end|start)": "[^"]*""#).expect("regex");
-    let lines: Vec<&str> = text.lines().collect();
-    let mut kept = Vec::new();
-    let mut i = 0;
-    let starts_output = |l: &str| {
-        [
-            "TASK",
-            "PLAY",
-            "ok:",
-            "changed:",
-            "skipping:",
-            "fatal:",
-            "failed:",
-            "included:",
-            "RUNNING",
-            "...",
-            "[",
-            "localhost",
-        ]
-        .iter()
-        .any(|p| l.starts_with(p))
-    };
-    while i < lines.len() {
-        let l = lines[i];
-        if l.starts_with("$ ")
-            || (l.starts_with("rc=") && l[3..].chars().all(|c| c.is_ascii_digit()))
-        {
-            i += 1;
-            continue;
-        }
-        if l.starts_with("[WARNING]") || l.starts_with("[DEPRECATION WARNING]") {
-            i += 1;
-            if lines.get(i).is_some_and(|n| n.starts_with("Origin:")) {
-                while i < lines.len() && !lines[i].contains("^ column") {
-                    i += 1;
-                }
-                i += 1;
-                if lines.get(i).is_some_and(|n| n.is_empty()) {
-                    i += 1;
-                }
-                if lines
-                    .get(i)
-                    .is_some_and(|n| !n.is_empty() && !starts_output(n))
-                {
-                    i += 1;
-                    if lines.get(i).is_some_and(|n| n.is_empty()) {
-                        i += 1;
-                    }
-                }
-            }
-            continue;
-        }
-        let l = out_re.replace_all(l, "@OUT@");
-        let l = case_re.replace_all(&l, "@CASES@/");
-        let l = tmp_re.replace_all(&l, "@TMP@");
-        let l = time_re.replace_all(&l, "\"$1\": \"@TIME@\"");
-        kept.push(l.into_owned());
-        i += 1;
-    }
-    kept.join("\n").trim().to_string()
 }
