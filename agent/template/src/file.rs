@@ -314,6 +314,10 @@ fn prepare(src: String, d: &OwnedDelimiters) -> Result<String, String> {
         std::borrow::Cow::Borrowed(_) => src,
         std::borrow::Cow::Owned(s) => s,
     };
+    let src = match crate::native::rewrite_undefined_chains(&src, &delims) {
+        std::borrow::Cow::Borrowed(_) => src,
+        std::borrow::Cow::Owned(s) => s,
+    };
     Ok(if src.contains('%') {
         crate::native::rewrite_percent_ops(&src, false)
     } else {

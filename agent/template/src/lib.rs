@@ -20,10 +20,20 @@
 //!
 //! # Undefined values
 //!
-//! As in Ansible: printing an undefined value, using it as a whole template's value, or
-//! as a condition's result is an error naming it (`'foo' is undefined`, `object of type
-//! 'dict' has no attribute 'zz'`), while `is defined`, `default()` and attribute access
-//! on undefined values (`foo.bar | default(1)`) work.
+//! As in Ansible: printing an undefined value, using it as a whole template's value, as
+//! a condition, in `for`, with an operator or in a typed filter is an error naming it
+//! (`'foo' is undefined`, `object of type 'dict' has no attribute 'zz'`), while
+//! `is defined`, `default()` and attributes of undefined values followed by them
+//! (`foo.bar | default(1)`, `foo.bar is defined`) work (minijinja's strict mode, plus a
+//! source rewrite that guards such attribute chains).
+//!
+//! # String literals and native types
+//!
+//! Backslashes in string literals are read as Ansible reads them: kept as written inside
+//! `{{ }}` of string templates (YAML already processed them), Python escapes in `{% %}`,
+//! conditionals and template files. A string template whose only output is one value
+//! keeps that value's type (`{% set x = 1 %}{{ x }}` is `1`); one that prints nothing
+//! is `None`.
 
 pub mod filters;
 pub mod lookups;
@@ -162,7 +172,10 @@ pub struct Templar {
 /// Set up an environment as Ansible sets up Jinja2, with the given syntax options.
 fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> {
     let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    // strict: using an undefined value is an error (printing, iterating, testing its
+    // truth, passing it to a filter); attributes of undefined values are handled by
+    // rewriting `x.y | default(..)` and `x.y is defined` (see `native`)
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_debug(true);
     env.set_fuel(Some(FUEL));
@@ -188,12 +201,9 @@ fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> 
     env.set_syntax(syntax);
     env.set_formatter(|out, _state, value| {
         if value.is_undefined() {
-            // get_attr on an undefined value yields an error that remembers where the
-            // undefined value came from, so the message can name it
-            return match value.get_attr("__undefined__") {
-                Err(e) => Err(e),
-                Ok(_) => Err(minijinja::Error::from(minijinja::ErrorKind::UndefinedError)),
-            };
+            // strict mode fails on undefined values before the formatter; what reaches
+            // it is the silent undefined of an if-expression without else
+            return Ok(());
         }
         OUTPUTS.with(|o| {
             if let Some(top) = o.borrow_mut().last_mut() {
@@ -340,6 +350,7 @@ impl Templar {
                     &native::Delimiters::default(),
                 )
                 .map_err(syntax)?;
+                let src = native::rewrite_undefined_chains(&src, &native::Delimiters::default());
                 Ok(Some(rewrite_percent(&src, false).into_owned()))
             } else if let Some((expr, keep)) = name
                 .strip_prefix(EXPR_PREFIX)
@@ -347,6 +358,7 @@ impl Templar {
                 .or_else(|| name.strip_prefix(COND_PREFIX).map(|e| (e, false)))
             {
                 let expr = native::rewrite_expr_literals(expr, keep).map_err(syntax)?;
+                let expr = native::rewrite_expr_chains(&expr);
                 let expr = rewrite_percent(&expr, true);
                 Ok(Some(format!(
                     "{{% set {RESULT_VAR} = ({expr}\n) %}}{{% if {RESULT_VAR} is undefined %}}{{{{ {RESULT_VAR} }}}}{{% endif %}}"
@@ -455,7 +467,15 @@ impl Templar {
         let captured = tmpl
             .render_captured(ctx)
             .map_err(|e| errors::convert(&e, source, None, Some((self, scope))))?;
-        Ok(captured.state().lookup(RESULT_VAR).unwrap_or_default())
+        let v = captured.state().lookup(RESULT_VAR).unwrap_or_default();
+        if v.is_undefined() {
+            // the silent undefined of `a if false` (a strict undefined failed above)
+            return Err(TemplateError::new(format!(
+                "Error rendering template: Type 'Undefined' is unsupported for variable \
+                 storage. (in template: {source:?})"
+            )));
+        }
+        Ok(v)
     }
 
     /// Which expression, if any, a source is exactly (cached by source).

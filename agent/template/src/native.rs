@@ -436,7 +436,22 @@ pub(crate) fn rewrite_literals<'s>(
     if !src.contains('\\') {
         return Ok(std::borrow::Cow::Borrowed(src));
     }
-    let mut out = String::with_capacity(src.len() + 16);
+    walk_tags(src, delims, |start, end_delim, in_variable| {
+        let keep = in_variable && mode == Backslashes::KeepInVariables;
+        rewrite_tag(src, start, Some(end_delim), keep)
+    })
+}
+
+/// Apply `on_tag` to each `{{ }}` and `{% %}` tag of a template source (not to data,
+/// comments or raw blocks) and splice in the spans it returns. `on_tag` gets the index
+/// just after the opener, the closing delimiter, and whether it is a `{{ }}` tag; it
+/// returns the index just past the tag and the spans to replace.
+fn walk_tags<'s>(
+    src: &'s str,
+    delims: &Delimiters<'_>,
+    mut on_tag: impl FnMut(usize, &str, bool) -> Result<(usize, Spans), String>,
+) -> Result<std::borrow::Cow<'s, str>, String> {
+    let mut out = String::new();
     let mut copied = 0;
     let mut i = 0;
     while i < src.len() {
@@ -468,18 +483,18 @@ pub(crate) fn rewrite_literals<'s>(
                 i = raw_block_end(src, start, delims).unwrap_or(src.len());
             }
             _ => {
-                let (end_delim, keep) = if kind == 0 {
-                    (delims.variable.1, mode == Backslashes::KeepInVariables)
+                let end_delim = if kind == 0 {
+                    delims.variable.1
                 } else {
-                    (delims.block.1, false)
+                    delims.block.1
                 };
-                let (end, rewritten) = rewrite_tag(src, start, Some(end_delim), keep)?;
-                for (from, to, lit) in rewritten {
+                let (end, spans) = on_tag(start, end_delim, kind == 0)?;
+                for (from, to, lit) in spans {
                     out.push_str(&src[copied..from]);
                     out.push_str(&lit);
                     copied = to;
                 }
-                i = end;
+                i = end.max(start);
             }
         }
     }
@@ -488,6 +503,214 @@ pub(crate) fn rewrite_literals<'s>(
     }
     out.push_str(&src[copied..]);
     Ok(std::borrow::Cow::Owned(out))
+}
+
+/// Whether a source may use `default`/`d` or `is defined`/`is undefined` (a cheap test
+/// before [`rewrite_undefined_chains`]).
+fn may_test_defined(src: &str) -> bool {
+    src.contains("defined") || src.contains("| d") || src.contains("|d")
+}
+
+/// Ansible lets an attribute of an undefined value be undefined too, so
+/// `foo.bar | default(1)` and `foo.bar is defined` work when `foo` is undefined, while
+/// any other use of `foo.bar` is an error. minijinja's strict mode fails at `.bar`
+/// already; so a chain of attributes and subscripts directly followed by `default`/`d`
+/// or `is [not] defined`/`undefined` is rewritten to guard each step:
+/// `(foo.bar if foo is defined else __agent_undefined)`.
+pub(crate) fn rewrite_undefined_chains<'s>(
+    src: &'s str,
+    delims: &Delimiters<'_>,
+) -> std::borrow::Cow<'s, str> {
+    if !may_test_defined(src) {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    walk_tags(src, delims, |start, end_delim, _| {
+        Ok(chain_tag(src, start, Some(end_delim)))
+    })
+    .unwrap_or(std::borrow::Cow::Borrowed(src))
+}
+
+/// [`rewrite_undefined_chains`] for a bare expression.
+pub(crate) fn rewrite_expr_chains(expr: &str) -> std::borrow::Cow<'_, str> {
+    if !may_test_defined(expr) {
+        return std::borrow::Cow::Borrowed(expr);
+    }
+    let (_, spans) = chain_tag(expr, 0, None);
+    if spans.is_empty() {
+        return std::borrow::Cow::Borrowed(expr);
+    }
+    let mut out = String::with_capacity(expr.len() + 64);
+    let mut copied = 0;
+    for (from, to, text) in spans {
+        out.push_str(&expr[copied..from]);
+        out.push_str(&text);
+        copied = to;
+    }
+    out.push_str(&expr[copied..]);
+    std::borrow::Cow::Owned(out)
+}
+
+fn is_ident(c: u8) -> bool {
+    c == b'_' || c.is_ascii_alphanumeric()
+}
+
+fn ident_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && is_ident(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+const KEYWORDS: &[&str] = &[
+    "not",
+    "and",
+    "or",
+    "in",
+    "is",
+    "if",
+    "else",
+    "true",
+    "false",
+    "none",
+    "True",
+    "False",
+    "None",
+    "for",
+    "recursive",
+    "set",
+    "with",
+    "without",
+    "context",
+    "import",
+    "from",
+    "as",
+];
+
+/// The chains to guard in one tag (see [`rewrite_undefined_chains`]).
+fn chain_tag(src: &str, start: usize, end_delim: Option<&str>) -> (usize, Spans) {
+    let b = src.as_bytes();
+    let mut spans = Vec::new();
+    let mut i = start;
+    while i < b.len() {
+        if let Some(d) = end_delim
+            && b[i..].starts_with(d.as_bytes())
+        {
+            return (i + d.len(), spans);
+        }
+        let c = b[i];
+        if c == b'"' || c == b'\'' {
+            match string_end(b, i, c) {
+                Some(e) => i = e,
+                None => return (b.len(), spans),
+            }
+            continue;
+        }
+        if (c == b'_' || c.is_ascii_alphabetic()) && (i == 0 || !is_ident(b[i - 1])) {
+            let word_end = ident_end(b, i);
+            if let Some((chain_end, cuts)) = chain_at(b, i, word_end, &src[i..word_end])
+                && follows_default_or_defined(b, chain_end)
+                && !after_filter_or_test(&src[start..i])
+            {
+                let mut guard = String::new();
+                for cut in &cuts {
+                    if !guard.is_empty() {
+                        guard.push_str(" and ");
+                    }
+                    guard.push_str(&src[i..*cut]);
+                    guard.push_str(" is defined");
+                }
+                spans.push((
+                    i,
+                    chain_end,
+                    format!(
+                        "({} if ({guard}) else __agent_undefined)",
+                        &src[i..chain_end]
+                    ),
+                ));
+                i = chain_end;
+                continue;
+            }
+            i = word_end;
+            continue;
+        }
+        i += 1;
+    }
+    (b.len(), spans)
+}
+
+/// A chain `name(.attr|[item])+` (not a call) starting at `i`: where it ends and where
+/// each of its steps starts.
+fn chain_at(b: &[u8], i: usize, word_end: usize, word: &str) -> Option<(usize, Vec<usize>)> {
+    if KEYWORDS.contains(&word) || b[i].is_ascii_digit() {
+        return None;
+    }
+    let mut j = word_end;
+    let mut cuts = Vec::new();
+    loop {
+        match b.get(j) {
+            Some(b'.') if b.get(j + 1).is_some_and(|c| is_ident(*c)) => {
+                cuts.push(j);
+                j = ident_end(b, j + 1);
+            }
+            Some(b'[') => {
+                cuts.push(j);
+                j = group_end(b, j)?;
+            }
+            _ => break,
+        }
+    }
+    if cuts.is_empty() || b.get(j) == Some(&b'(') {
+        return None;
+    }
+    Some((j, cuts))
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+fn word_at(b: &[u8], i: usize) -> (&[u8], usize) {
+    let e = ident_end(b, i);
+    (&b[i..e], e)
+}
+
+/// Whether `| default`, `| d` or `is [not] defined`/`undefined` follows index `i`.
+fn follows_default_or_defined(b: &[u8], i: usize) -> bool {
+    let i = skip_ws(b, i);
+    if b.get(i) == Some(&b'|') {
+        let (w, _) = word_at(b, skip_ws(b, i + 1));
+        return w == b"default" || w == b"d";
+    }
+    let (w, e) = word_at(b, i);
+    if w != b"is" {
+        return false;
+    }
+    let (mut w, e) = word_at(b, skip_ws(b, e));
+    if w == b"not" {
+        w = word_at(b, skip_ws(b, e)).0;
+    }
+    w == b"defined" || w == b"undefined"
+}
+
+/// Whether text ends in a filter bar, a dot or a test's `is [not]` (the name after it is
+/// a filter or test name, not a variable).
+fn after_filter_or_test(before: &str) -> bool {
+    let t = before.trim_end();
+    if t.ends_with(['|', '.']) {
+        return true;
+    }
+    let mut words = t.rsplit(|c: char| !(c == '_' || c.is_ascii_alphanumeric()));
+    match words.next() {
+        Some("is") => true,
+        Some("not") => {
+            t[..t.len() - 3].trim_end().ends_with("is")
+                && words.find(|w| !w.is_empty()) == Some("is")
+        }
+        _ => false,
+    }
 }
 
 /// [`rewrite_literals`] for a bare expression (no delimiters); `keep` keeps backslashes
@@ -552,7 +775,7 @@ fn rewrite_tag(
     let mut i = start;
     while i < b.len() {
         if let Some(d) = end_delim
-            && src[i..].starts_with(d)
+            && b[i..].starts_with(d.as_bytes())
         {
             return Ok((i + d.len(), spans));
         }
@@ -747,6 +970,37 @@ mod literal_unit {
             rewrite_literals(r"{{ '\1' }}[[ '\1' ]]", p, &custom).unwrap(),
             r#"{{ '\1' }}[[ "\u0001" ]]"#
         );
+    }
+
+    #[test]
+    fn undefined_chains() {
+        let d = Delimiters::default();
+        assert_eq!(
+            rewrite_undefined_chains("{{ a.b | default(1) }}", &d),
+            "{{ (a.b if (a is defined) else __agent_undefined) | default(1) }}"
+        );
+        assert_eq!(
+            rewrite_undefined_chains("{% if a.b['c'] is not defined %}", &d),
+            "{% if (a.b['c'] if (a is defined and a.b is defined) else __agent_undefined) is not defined %}"
+        );
+        for same in [
+            "{{ a.b | upper | default(1) }}",
+            "{{ a.b() | default(1) }}",
+            "{{ a | default(1) }}",
+            "{{ x | ansible.builtin.d }}",
+            "{{ 'a.b' | d }}",
+            "a.b | d",
+            "{{ x is ansible.builtin.defined }}",
+        ] {
+            assert_eq!(rewrite_undefined_chains(same, &d), same);
+        }
+        assert_eq!(
+            rewrite_expr_chains("x.y|d and z.w is undefined"),
+            "(x.y if (x is defined) else __agent_undefined)|d and \
+             (z.w if (z is defined) else __agent_undefined) is undefined"
+        );
+        assert!(after_filter_or_test("x is not "));
+        assert!(!after_filter_or_test("x and not "));
     }
 
     #[test]

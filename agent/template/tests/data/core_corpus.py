@@ -92,6 +92,22 @@ CASES = [
     ("t", r"{% set x = '\é' %}{{ x }}"), ("t", r"{% set x = '\x4' %}{{ x }}"), ("t", r"{% set x = '\777\0' %}{{ x | length }}"),
     ("t", "{% set x = 'a\\\nb' %}{{ x }}"), ("t", r"{% raw %}{{ '\1' }}{% endraw %}"), ("t", r"{{ '\\' }}"),
     ("c", r"'a\nb' == 'a' + '\n' + 'b'"), ("c", r"'\1' == '\x01'"), ("c", r"'\\' | length == 1"),
+    # undefined values: any use fails, attributes of undefined stay undefined for default/defined
+    ("t", "{{ foo | default('a') | upper }}"), ("t", "{{ foo.x.y | default(3) }}"), ("t", "{{ foo | list }}"), ("t", "{{ foo | length }}"),
+    ("t", "{{ foo | string }}"), ("t", "{{ foo | int }}"), ("t", "{{ foo | d(1) }}"), ("t", "{{ [foo] }}"), ("t", "{{ foo == 1 }}"),
+    ("t", "{{ foo ~ 'x' }}"), ("t", "{{ foo + 1 }}"), ("t", "{{ foo or 1 }}"), ("t", "{{ not foo }}"), ("t", "{{ 1 if foo else 2 }}"),
+    ("t", "{{ foo is none }}"), ("t", "{{ foo in [1] }}"), ("t", "{% set y = foo %}z"), ("t", "{% set y = foo %}{{ y | default(5) }}"),
+    ("t", "{{ (foo | default({})).x | default(1) }}"), ("t", "{{ foo['a'] | default(1) }}"), ("t", "{% if foo is defined and foo %}x{% endif %}"),
+    ("t", "{% if foo | default(false) %}x{% endif %}"), ("t", "{{ foo | join(',') }}"), ("t", "{{ foo | to_json }}"), ("t", "{{ foo | trim }}"),
+    ("t", "{% for i in foo | default([]) %}x{% endfor %}"), ("t", "{{ foo() }}"), ("t", "{{ foo.x.y }}"), ("t", "{% if d.zz.yy is defined %}x{% endif %}"),
+    ("t", "{{ none.x | default(1) }}"), ("t", "{{ users[5].name | default('n') }}"), ("t", "{{ d['zz']['yy'] | default(2) }}"),
+    ("t", "{{ foo.x | upper }}"), ("t", "{{ d.zz | upper }}"), ("t", "{{ d.zz.yy | upper }}"), ("t", "{% for i in foo.x %}{% endfor %}"),
+    ("t", "{{ foo.x is undefined }}"), ("t", "{{ d.zz.yy|d('q') }}"), ("t", "{{ foo.x | default(foo.y | default(4)) }}"),
+    ("c", "foo.bar.baz is not defined"), ("c", "d.zz.yy | default(false)"), ("c", "foo | default(true)"), ("c", "foo.x"),
+    # Jinja2 native concat: one printed value keeps its type, nothing printed is None
+    ("t", "{% set x = 1 %}{{ x }}\n"), ("t", "{% if bf %}x{% endif %}"), ("t", "{% set x = [1] %}{{ x }}"), ("t", "{% for i in [1] %}{{ i }}{% endfor %}"),
+    ("t", "{% set x = 1 %}{{ x }}{{ '' }}"), ("t", "{{ a if bf }}{{ a }}"), ("t", "{{ lst }}{# c #}"), ("t", "{% set x = 'x' %}{{ x }}\n"),
+    ("t", "{% set x = none %}{{ x }}"), ("t", "{% if b %}{{ d }}{% endif %}"),
     # conditionals
     ("c", "a == 1"), ("c", "b"), ("c", "bf"), ("c", "not b"), ("c", "f"), ("c", "F"), ("c", "t"), ("c", "s"), ("c", "e"),
     ("c", "a"), ("c", "n0"), ("c", "lst"), ("c", "el"), ("c", "none"), ("c", "foo"), ("c", "foo is defined"),
