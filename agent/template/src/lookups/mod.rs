@@ -7,6 +7,7 @@
 //! (always a list).
 
 pub mod files;
+pub mod inventory;
 pub mod lists;
 pub mod password;
 pub mod vars;
@@ -157,10 +158,11 @@ pub fn run_lookup(name: &str, terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<
         "nested" => lists::nested(terms),
         "indexed_items" => lists::indexed_items(terms),
         "random_choice" => lists::random_choice(terms),
-        "inventory_hostnames" => Err(err(
-            "lookup plugin (inventory_hostnames) is not supported yet",
+        "inventory_hostnames" => inventory::inventory_hostnames(terms, ctx),
+        "url" => Err(err(
+            "lookup plugin (url) is not supported: templates make no network requests \
+             (fetch with ansible.builtin.uri or get_url in a task instead)",
         )),
-        "url" => Err(err("lookup plugin (url) is not supported yet")),
         other => Err(Error::new(
             ErrorKind::UnknownFunction,
             format!("lookup plugin ({other}) not found"),

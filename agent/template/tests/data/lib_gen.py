@@ -417,6 +417,20 @@ for e in [
     case(e)
 
 
+# ---------------------------------------------------------------- inventory_hostnames (from the groups variable)
+GROUPS = {"all": ["web1", "web2", "db1", "solo"], "ungrouped": ["solo"], "web": ["web1", "web2"], "db": ["db1"],
+          "prod": ["web1", "db1"]}
+for e in [
+    "query('inventory_hostnames', 'all')", "query('inventory_hostnames', 'web')", "query('inventory_hostnames', 'web:db')",
+    "query('inventory_hostnames', 'web:&prod')", "query('inventory_hostnames', 'all:!web')", "query('inventory_hostnames', 'web*')",
+    "query('inventory_hostnames', '~db\\\\d')", "query('inventory_hostnames', 'web[1]')", "query('inventory_hostnames', 'web[0:1]')",
+    "query('inventory_hostnames', 'solo')", "query('inventory_hostnames', 'nothing')", "lookup('inventory_hostnames', 'web')",
+    "query('inventory_hostnames', 'db,web')", "query('inventory_hostnames', 'prod:!db1')", "query('inventory_hostnames', 'web', 'db')",
+    "query('inventory_hostnames', '!web')", "query('inventory_hostnames', 'ungrouped')",
+]:
+    case(e, groups=GROUPS)
+
+
 def to_jsonable(v):
     if isinstance(v, bool) or v is None or isinstance(v, (int, float, str)):
         if isinstance(v, str):
@@ -446,6 +460,8 @@ def main():
         expr_real = expr.replace("@DATA@", DATA)
         templar = Templar(loader=DataLoader(), variables=sub)
         entry = {"expr": expr}
+        if extra:
+            entry["vars"] = extra
         try:
             r = templar.template(trust_as_template("{{ " + expr_real + " }}"))
             entry["value"] = json.loads(json.dumps(to_jsonable(r)).replace(DATA, "@DATA@"))
