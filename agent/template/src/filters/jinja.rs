@@ -56,7 +56,9 @@ pub fn py_int_str(s: &str, base: u32) -> Option<i64> {
             } else if let Some(r) = prefixed("0b") {
                 (r, 2)
             } else {
-                if lower.len() > 1 && lower.starts_with('0') && lower.trim_matches(['0', '_']) != ""
+                if lower.len() > 1
+                    && lower.starts_with('0')
+                    && !lower.trim_matches(['0', '_']).is_empty()
                 {
                     return None;
                 }

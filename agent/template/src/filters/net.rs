@@ -387,13 +387,8 @@ fn run_query(
             _ => R::None,
         },
         "address" | "ip" => {
-            if size == 1 || (size > 1 && (!is_net_addr || v.broadcast().is_none())) {
-                s(v.ip())
-            } else if v.v6 && is_net_addr {
-                s(v.ip())
-            } else {
-                R::None
-            }
+            let plain = size == 1 || !is_net_addr || v.broadcast().is_none();
+            if plain || v.v6 { s(v.ip()) } else { R::None }
         }
         "address/prefix" | "gateway" | "gw" | "host/prefix" | "hostnet" | "router" => {
             if size > 2 && (v.value == v.network() || Some(v.value) == v.broadcast()) {

@@ -40,7 +40,7 @@ impl Inv {
     fn term(&self, term: &str) -> Result<Vec<String>, Error> {
         let (base, subscript) = split_subscript(term);
         let mut out: Vec<String> = Vec::new();
-        let mut push = |h: &String, out: &mut Vec<String>| {
+        let push = |h: &String, out: &mut Vec<String>| {
             if !out.contains(h) {
                 out.push(h.clone());
             }
