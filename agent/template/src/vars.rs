@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use minijinja::Value;
-use minijinja::value::{Object, ObjectRepr};
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 
 use crate::{Templar, TemplateError, Vars};
 
@@ -132,12 +132,67 @@ impl Scope {
     }
 }
 
+/// The name under which a render's context hands out the scope itself (not an
+/// identifier, so templates cannot name it); lookups use it to reach the layers.
+pub(crate) const SCOPE_KEY: &str = "\u{1}scope";
+
+impl Scope {
+    /// Every variable name, from all layers, highest precedence first, each once.
+    pub(crate) fn names(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for layer in &self.layers {
+            if layer.kind() != minijinja::value::ValueKind::Map {
+                continue;
+            }
+            let Ok(keys) = layer.try_iter() else {
+                continue;
+            };
+            for key in keys {
+                if let Some(name) = key.as_str()
+                    && !seen.contains(name)
+                {
+                    seen.insert(name.to_string());
+                    out.push(name.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// The templar and the layers, for renders that start from this scope's variables
+    /// (the `template` lookup).
+    pub(crate) fn parts(&self) -> (Templar, Vars) {
+        (self.templar.clone(), Vars::new(self.layers.clone()))
+    }
+
+    /// The scope behind a render's context value, if it is one.
+    pub(crate) fn from_context(v: &Value) -> Option<Arc<Scope>> {
+        v.downcast_object::<Scope>()
+    }
+}
+
 impl Object for Scope {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Map
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.lookup(key.as_str()?)
+        let name = key.as_str()?;
+        if name == SCOPE_KEY {
+            return Some(Value::from_dyn_object(self.clone()));
+        }
+        match self.lookup(name) {
+            Some(v) => Some(v),
+            // Ansible's (deprecated) `vars`: every variable, templated when read
+            None if name == "vars" && self.raw(name).is_none() => {
+                Some(Value::from_dyn_object(self.clone()))
+            }
+            None => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.names().into_iter().map(Value::from).collect())
     }
 }

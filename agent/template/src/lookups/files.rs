@@ -51,6 +51,12 @@ pub fn template(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
             })?;
         let src =
             std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+        if let Some((templar, vars)) = ctx.vars.lazy_vars() {
+            out.push(Value::from(template_lazy(
+                &templar, vars, &name, &path, &src, ctx,
+            )?));
+            continue;
+        }
         let Some(env) = ctx.env else {
             out.push(Value::from(src));
             continue;
@@ -81,6 +87,62 @@ pub fn template(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
         out.push(Value::from(rendered));
     }
     Ok(out)
+}
+
+/// The `template` lookup under `Templar`: the file renders as the template module renders
+/// it, over the render's own lazy variables with `template_vars` on top; includes are
+/// found through `ansible_search_path` (each dir's `templates/`, then the dir) and the
+/// file's own directory. Options: `template_vars`, `variable_start_string`,
+/// `variable_end_string`, `comment_start_string`, `comment_end_string`, `trim_blocks`.
+fn template_lazy(
+    templar: &crate::Templar,
+    vars: crate::Vars,
+    name: &str,
+    path: &Path,
+    src: &str,
+    ctx: &LookupCtx<'_>,
+) -> Result<String, Error> {
+    let mut layers = Vec::with_capacity(vars.layers.len() + 1);
+    if let Some(tv) = ctx.opt("template_vars") {
+        if !tv.is_none() && !is_map(tv) {
+            return Err(err(format!(
+                "Invalid type for configuration option 'template_vars': expected a dict, got {}",
+                crate::filters::type_name(tv)
+            )));
+        }
+        if is_map(tv) {
+            layers.push(tv.clone());
+        }
+    }
+    layers.extend(vars.layers);
+    let mut opts = crate::FileOptions {
+        template_path: Some(name.to_string()),
+        trim_blocks: ctx.opt_bool("trim_blocks", true),
+        ..crate::FileOptions::default()
+    };
+    for (key, field) in [
+        ("variable_start_string", &mut opts.variable_start_string),
+        ("variable_end_string", &mut opts.variable_end_string),
+        ("comment_start_string", &mut opts.comment_start_string),
+        ("comment_end_string", &mut opts.comment_end_string),
+    ] {
+        if let Some(v) = ctx.opt(key).filter(|v| !v.is_none()) {
+            *field = py_str(v);
+        }
+    }
+    let search = crate::SearchPaths {
+        dirs: ctx.search_path(),
+    };
+    templar
+        .render_file_source(path, src, &crate::Vars::new(layers), &search, &opts)
+        .map_err(|e| {
+            let kind = if e.undefined {
+                minijinja::ErrorKind::UndefinedError
+            } else {
+                minijinja::ErrorKind::InvalidOperation
+            };
+            Error::new(kind, e.message)
+        })
 }
 
 /// `fileglob`: files matching each pattern, searched under `files/`.

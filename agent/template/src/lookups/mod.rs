@@ -26,6 +26,18 @@ pub trait LookupVars {
     fn get_var(&self, name: &str) -> Option<Value>;
     /// Every variable name (for `varnames` and the `template` lookup).
     fn var_names(&self) -> Vec<String>;
+    /// The templar and the (lazy) variable layers of the render in progress, when the
+    /// lookup runs under [`crate::Templar`]: the `template` lookup renders with them.
+    fn lazy_vars(&self) -> Option<(crate::Templar, crate::Vars)> {
+        None
+    }
+}
+
+/// The lazy scope of the render a [`State`] belongs to, if it runs under `Templar`.
+fn state_scope(state: &State<'_, '_>) -> Option<std::sync::Arc<crate::vars::Scope>> {
+    state
+        .lookup(crate::vars::SCOPE_KEY)
+        .and_then(|v| crate::vars::Scope::from_context(&v))
 }
 
 impl LookupVars for State<'_, '_> {
@@ -33,11 +45,21 @@ impl LookupVars for State<'_, '_> {
         self.lookup(name).filter(|v| !v.is_undefined())
     }
 
+    /// Under `Templar`, the names in the variable layers (as Ansible, the task's
+    /// variables: not the template's own `set`/loop locals); otherwise what minijinja
+    /// knows.
     fn var_names(&self) -> Vec<String> {
+        if let Some(scope) = state_scope(self) {
+            return scope.names();
+        }
         self.known_variables()
             .into_iter()
             .map(|c| c.into_owned())
             .collect()
+    }
+
+    fn lazy_vars(&self) -> Option<(crate::Templar, crate::Vars)> {
+        state_scope(self).map(|scope| scope.parts())
     }
 }
 
