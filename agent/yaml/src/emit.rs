@@ -8,6 +8,9 @@ use minijinja::value::ValueKind;
 
 use crate::resolve::plain_reads_as_str;
 
+/// Python's `repr()` of a float (`1.0`, `1e+16`, `1e-05`, `inf`, `nan`).
+pub(crate) use agent_py::float_repr as py_float_repr;
+
 /// How to emit: `to_yaml` is PyYAML's default flow style; `to_nice_yaml` is block
 /// style with `indent` 4. PyYAML sorts mapping keys unless `sort_keys=False`.
 #[derive(Debug, Clone)]
@@ -193,51 +196,6 @@ fn represent_float(f: f64) -> String {
         r.replacen('e', ".0e", 1)
     } else {
         r
-    }
-}
-
-/// Python's `repr()` of a float (`1.0`, `1e+16`, `1e-05`, `inf`, `nan`).
-pub(crate) fn py_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0.0".into()
-        } else {
-            "0.0".into()
-        };
-    }
-    // Shortest round-trip digits, in scientific form: "d.ddddde[-]x".
-    let sci = format!("{f:e}");
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
-    let sign = if mant.starts_with('-') { "-" } else { "" };
-    if (-4..16).contains(&exp) {
-        if exp >= 0 {
-            let int_len = (exp + 1) as usize;
-            if digits.len() <= int_len {
-                let zeros = "0".repeat(int_len - digits.len());
-                format!("{sign}{digits}{zeros}.0")
-            } else {
-                format!("{sign}{}.{}", &digits[..int_len], &digits[int_len..])
-            }
-        } else {
-            let zeros = "0".repeat((-exp - 1) as usize);
-            format!("{sign}0.{zeros}{digits}")
-        }
-    } else {
-        let m = if digits.len() > 1 {
-            format!("{}.{}", &digits[..1], &digits[1..])
-        } else {
-            digits
-        };
-        let esign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{m}e{esign}{:02}", exp.abs())
     }
 }
 
