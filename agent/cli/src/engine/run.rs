@@ -972,6 +972,7 @@ impl<'r> Engine<'r> {
                         }
                     };
                     let kind = r.shift_remove("_agent_failure");
+                    let err_text = r.shift_remove("_agent_error");
                     r.insert(loop_var.clone(), item.clone());
                     r.insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
                     if let Some(iv) = &index_var {
@@ -1011,7 +1012,14 @@ impl<'r> Engine<'r> {
                         r.insert("_ansible_no_log".into(), Value::from(true));
                     }
                     let host = self.host.clone();
-                    let (shown, error) = displayed(&r, kind.as_ref(), failed, no_log, &task.loc);
+                    let (shown, error) = displayed(
+                        &r,
+                        kind.as_ref(),
+                        err_text.as_ref(),
+                        failed,
+                        no_log,
+                        &task.loc,
+                    );
                     let delegate = self.delegate.clone();
                     self.emit(Event::ItemResult {
                         host: &host,
@@ -1132,6 +1140,9 @@ impl<'r> Engine<'r> {
         _vars: &Vars,
     ) -> Flow {
         let was_loop = r.shift_remove("_agent_loop").is_some();
+        // Internal markers never reach registered results.
+        let kind = r.shift_remove("_agent_failure");
+        let err_text = r.shift_remove("_agent_error");
         let control = r.shift_remove("_agent_control");
         let failed = get_bool(&r, "failed");
         let skipped = get_bool(&r, "skipped");
@@ -1159,10 +1170,10 @@ impl<'r> Engine<'r> {
         if no_log {
             r.insert("_ansible_no_log".into(), Value::from(true));
         }
-        let kind = r.shift_remove("_agent_failure");
         let (shown, error) = displayed(
             &r,
             kind.as_ref(),
+            err_text.as_ref(),
             status == Status::Failed && !was_loop,
             no_log,
             &task.loc,
@@ -1321,7 +1332,13 @@ impl<'r> Engine<'r> {
     }
 
     /// Template a task's arguments, dropping those that are `omit`.
-    fn render_args(&self, task: &Task, vars: &Vars) -> Result<IndexMap<String, Value>, String> {
+    /// A template error in an argument gives Ansible's "Finalization of task args" failure
+    /// (as a ready failed result, with its chain of origins).
+    fn render_args(
+        &self,
+        task: &Task,
+        vars: &Vars,
+    ) -> Result<IndexMap<String, Value>, IndexMap<String, Value>> {
         let mut out = IndexMap::new();
         for (k, v) in &task.args {
             if task.short == "debug" && k == "var" {
@@ -1332,9 +1349,10 @@ impl<'r> Engine<'r> {
                 out.insert(k.clone(), v.clone());
                 continue;
             }
-            let r = self.templar.template_value(v, vars).map_err(|e| {
-                format!("The task includes an option with an undefined variable or a template error: {}. Error while resolving value for '{k}'", e.message)
-            })?;
+            let r = self
+                .templar
+                .template_value(v, vars)
+                .map_err(|e| finalization_failure(task, k, &e.message))?;
             if r.as_str() == Some(self.omit.as_str()) {
                 continue;
             }
@@ -1363,10 +1381,7 @@ impl<'r> Engine<'r> {
         );
         let r = match self.render_args(task, vars) {
             Ok(a) => self.dispatch(task, frames, vars, a, check, diff, handler),
-            Err(msg) => Exec::Result(result_map(&[
-                ("failed", Value::from(true)),
-                ("msg", Value::from(msg)),
-            ])),
+            Err(r) => Exec::Result(r),
         };
         let Exec::Result(mut r) = r else { return r };
         // until / retries / delay
@@ -1426,9 +1441,7 @@ impl<'r> Engine<'r> {
                         Exec::Result(r) => r,
                         f => return f,
                     },
-                    Err(msg) => {
-                        result_map(&[("failed", Value::from(true)), ("msg", Value::from(msg))])
-                    }
+                    Err(r) => r,
                 };
             }
         }
@@ -2184,7 +2197,13 @@ fn failure_text(kind: &str, msg: &str, loc: &crate::loader::Loc) -> String {
         "Action" => format!("Task failed: Action failed: {msg}"),
         _ => format!("Task failed: Module failed: {msg}"),
     };
-    let mut text = format!("{head}\nOrigin: {loc}\n");
+    format!("{head}\n{}", origin(loc))
+}
+
+/// `Origin: FILE:LINE:COL`, then up to three lines of the file ending at LINE (numbers
+/// right-aligned) and a caret under the column, as Ansible 2.21 shows a source position.
+fn origin(loc: &crate::loader::Loc) -> String {
+    let mut text = format!("Origin: {loc}\n");
     if let Ok(src) = std::fs::read_to_string(&*loc.file) {
         let lines: Vec<&str> = src.lines().collect();
         let first = loc.line.saturating_sub(2).max(1);
@@ -2192,7 +2211,7 @@ fn failure_text(kind: &str, msg: &str, loc: &crate::loader::Loc) -> String {
             let width = loc.line.to_string().len();
             text.push('\n');
             for n in first..=loc.line {
-                text.push_str(&format!("{n:<width$} {}\n", lines[n - 1]));
+                text.push_str(&format!("{n:>width$} {}\n", lines[n - 1]));
             }
             text.push_str(&format!(
                 "{}^ column {}\n\n",
@@ -2238,6 +2257,7 @@ impl Engine<'_> {
 fn displayed(
     r: &IndexMap<String, Value>,
     kind: Option<&Value>,
+    err_text: Option<&Value>,
     failed: bool,
     no_log: bool,
     loc: &crate::loader::Loc,
@@ -2245,18 +2265,62 @@ fn displayed(
     if no_log {
         return (censor(&map_value(r)), None);
     }
-    match kind {
-        Some(k) if failed => {
+    if !failed {
+        return (map_value(r), None);
+    }
+    // A failed result is shown without `failed`; module and action failures, and
+    // failures that carry their own error text, with the error block above it.
+    let mut d = r.clone();
+    d.shift_remove("failed");
+    let error = match kind.and_then(|k| k.as_str()) {
+        Some("Text") => {
+            d.insert("exception".into(), Value::from(true));
+            err_text.and_then(|v| v.as_str()).map(str::to_string)
+        }
+        Some(k) => {
             let msg = r
                 .get("msg")
                 .map(agent_modules::spec::value_to_string)
                 .unwrap_or_default();
-            let error = failure_text(k.as_str().unwrap_or("Module"), &msg, loc);
-            let mut d = r.clone();
             d.insert("exception".into(), Value::from(true));
-            d.shift_remove("failed");
-            (map_value(&d), Some(error))
+            Some(failure_text(k, &msg, loc))
         }
-        _ => (map_value(r), None),
+        None => None,
+    };
+    (map_value(&d), error)
+}
+
+/// The failed result for a template error in argument `key`, with Ansible 2.21's message
+/// and its chain: the task, the module key, the argument's value.
+fn finalization_failure(task: &Task, key: &str, message: &str) -> IndexMap<String, Value> {
+    // The templar adds the template text after the cause; Ansible's message is the cause.
+    let cause = message
+        .split(" (in template:")
+        .next()
+        .unwrap_or(message)
+        .trim_end();
+    let action = qualified(&task.action);
+    let msg = format!(
+        "Task failed: Finalization of task args for '{action}' failed: Error while resolving value for '{key}': {cause}"
+    );
+    let mut text = format!("{msg}\n\nTask failed.\n{}", origin(&task.loc));
+    if let Some(al) = &task.action_loc {
+        text.push_str(&format!(
+            "<<< caused by >>>\n\nFinalization of task args for '{action}' failed.\n{}",
+            origin(al)
+        ));
     }
+    text.push_str(&format!(
+        "<<< caused by >>>\n\nError while resolving value for '{key}': {cause}\n"
+    ));
+    if let Some(vl) = task.arg_locs.get(key) {
+        text.push_str(&origin(vl));
+    }
+    let mut r = IndexMap::new();
+    r.insert("changed".to_string(), Value::from(false));
+    r.insert("failed".to_string(), Value::from(true));
+    r.insert("msg".to_string(), Value::from(msg));
+    r.insert("_agent_failure".to_string(), Value::from("Text"));
+    r.insert("_agent_error".to_string(), Value::from(text));
+    r
 }

@@ -69,6 +69,9 @@ pub struct Task {
     pub retries: Option<Value>,
     pub delay: Option<Value>,
     pub role: Option<Arc<RoleInstance>>,
+    /// Where the module key is, and each argument's value (for error origins).
+    pub action_loc: Option<Loc>,
+    pub arg_locs: IndexMap<String, Loc>,
 }
 
 #[derive(Debug)]

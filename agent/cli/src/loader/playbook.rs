@@ -634,6 +634,8 @@ impl Loader {
             retries: None,
             delay: None,
             role: role.cloned(),
+            action_loc: None,
+            arg_locs: IndexMap::new(),
         };
         let mut action: Option<(&Node, &Node, String)> = None;
         let mut extra_args: Option<&Node> = None;
@@ -752,7 +754,9 @@ impl Loader {
                         Kind::Map(m) => {
                             let mut args = IndexMap::new();
                             for (ak, av) in m {
-                                args.insert(key_str(file, ak)?.to_string(), av.to_value());
+                                let an = key_str(file, ak)?.to_string();
+                                t.arg_locs.insert(an.clone(), loc(file, av));
+                                args.insert(an, av.to_value());
                             }
                             args
                         }
@@ -786,7 +790,7 @@ impl Loader {
                     .or_insert_with(|| av.to_value());
             }
         }
-        let Some((ak, _av, name)) = action else {
+        let Some((ak, av_node, name)) = action else {
             return Err(LoadError::at(
                 loc(file, tn),
                 "no module/action detected in task: a task needs a module (e.g. 'copy:', 'command:') or a block",
@@ -794,6 +798,13 @@ impl Loader {
         };
         t.short = short_name(&name).to_string();
         t.action = name;
+        t.action_loc = Some(loc(file, ak));
+        // k=v strings: every argument points at the string.
+        for k in t.args.keys() {
+            t.arg_locs
+                .entry(k.clone())
+                .or_insert_with(|| loc(file, av_node));
+        }
         if handlers && t.name.is_none() && t.listen.is_empty() {
             return Err(LoadError::at(
                 loc(file, tn),
