@@ -1,0 +1,447 @@
+//! Runs selected targets of ansible-core's own integration tests (`test/integration/targets/`
+//! of the 2.21.5 sdist, fetched by `tests/integration/fetch`) the way ansible-test runs a
+//! role-style target: a generated play for `testhost` (local connection) with
+//! `output_dir` set and the target as its only role; roles (and `meta/` dependencies such as
+//! `setup_remote_tmp_dir`) are found in the targets directory. A target passes when the run
+//! exits 0 and its recap shows failed=0 unreachable=0.
+//!
+//! Environment:
+//! - `INTEGRATION_TARGETS`: comma-separated names; only these run (default: targets.txt).
+//! - `INTEGRATION_LIVE=1`: run real ansible-playbook instead of the agent.
+//! - `INTEGRATION_RECORD=FILE`: write the results as `ansible-results.txt` lines.
+//! - `INTEGRATION_REPORT=FILE`: write the markdown table rows of docs/compat.md.
+//! - `INTEGRATION_STRICT=1`: exit 1 when a target fails (default: always exit 0).
+//! - `INTEGRATION_ROOT=1`: also run `needs/root` targets (on a disposable test host).
+//! - `INTEGRATION_TIMEOUT`: seconds per target (default 30 for the agent, 600 live).
+//! - `INTEGRATION_VERBOSE=1`: print the output of failing runs.
+//! - `AGENT_BIN`, `ANSIBLE_VENV` (default /work/ansible-venv if present, else
+//!   ~/.cache/agent/ansible-2.21.5), `INTEGRATION_TARGETS_DIR` (default target/ansible-targets).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{TargetEntry, Verdict};
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+fn flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+fn find_agent(root: &Path) -> Result<PathBuf, String> {
+    if let Some(bin) = std::env::var_os("AGENT_BIN") {
+        let bin = PathBuf::from(bin);
+        return if bin.is_file() {
+            Ok(bin)
+        } else {
+            Err(format!("AGENT_BIN={} does not exist", bin.display()))
+        };
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root.join(t) })
+        .unwrap_or_else(|| root.join("target"));
+    [target.join("release/agent"), target.join("debug/agent")]
+        .into_iter()
+        .find(|c| c.is_file())
+        .ok_or_else(|| {
+            "agent binary not found under target/{release,debug}; build it with \
+             `cargo build -p agent` or set AGENT_BIN"
+                .to_string()
+        })
+}
+
+fn venv() -> PathBuf {
+    if let Some(v) = std::env::var_os("ANSIBLE_VENV") {
+        return PathBuf::from(v);
+    }
+    let work = PathBuf::from("/work/ansible-venv");
+    if work.join("bin/python").is_file() {
+        return work;
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    home.join(".cache/agent/ansible-2.21.5")
+}
+
+/// Run `fetch` and return the targets directory.
+fn fetch_targets(root: &Path) -> Result<PathBuf, String> {
+    let script = root.join("tests/integration/fetch");
+    let mut cmd = Command::new(&script);
+    if let Some(dir) = std::env::var_os("INTEGRATION_TARGETS_DIR") {
+        cmd.arg(dir);
+    }
+    let out = cmd
+        .env("ANSIBLE_VENV", venv())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(format!("{} failed ({})", script.display(), out.status));
+    }
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let dir = PathBuf::from(dir.lines().last().unwrap_or(""));
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(format!("{} printed no directory", script.display()))
+    }
+}
+
+enum Runner {
+    Agent(PathBuf),
+    Ansible(PathBuf),
+}
+
+struct Run {
+    verdict: Verdict,
+    secs: f64,
+}
+
+/// Run one target in a fresh scratch directory; the combined output goes to `log`.
+fn run_target(
+    runner: &Runner,
+    targets: &Path,
+    name: &str,
+    aliases: &[String],
+    log: &Path,
+    timeout: Duration,
+) -> Result<Run, String> {
+    let scratch = tempfile::Builder::new()
+        .prefix(&format!("agent-it-{name}-"))
+        .tempdir()
+        .map_err(|e| format!("temporary directory: {e}"))?;
+    let dir = scratch.path();
+    let output_dir = dir.join("output_dir");
+    fs::create_dir_all(&output_dir).map_err(|e| format!("{}: {e}", output_dir.display()))?;
+    let python = {
+        let p = venv().join("bin/python");
+        if p.is_file() {
+            p
+        } else {
+            PathBuf::from("/usr/bin/python3")
+        }
+    };
+    let play = dir.join(format!("{name}-play.yml"));
+    let write = |path: &Path, text: &str| {
+        fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write(
+        &play,
+        &support::play_json(name, &output_dir, support::gather_facts(aliases)),
+    )?;
+    let inventory = dir.join("inventory");
+    write(&inventory, &support::inventory_text(&python))?;
+
+    let mut cmd = match runner {
+        Runner::Agent(bin) => {
+            let mut cmd = Command::new(bin);
+            cmd.arg("apply");
+            for (key, _) in std::env::vars_os() {
+                if key.to_string_lossy().starts_with("ANSIBLE_") {
+                    cmd.env_remove(key);
+                }
+            }
+            cmd.arg("--roles-path").arg(targets);
+            cmd
+        }
+        Runner::Ansible(venv) => {
+            let mut cmd = Command::new(venv.join("bin/ansible-playbook"));
+            let config = dir.join("ansible.cfg");
+            write(&config, "")?;
+            let mut path = venv.join("bin").into_os_string();
+            if let Some(old) = std::env::var_os("PATH") {
+                path.push(":");
+                path.push(old);
+            }
+            // What ansible-test sets (ansible_util.ansible_environment and
+            // integration_environment), minus its callbacks.
+            cmd.env("PATH", path)
+                .env("ANSIBLE_CONFIG", &config)
+                .env("ANSIBLE_HOME", dir.join("ansible-home"))
+                .env("ANSIBLE_FORCE_COLOR", "false")
+                .env("ANSIBLE_NOCOLOR", "1")
+                .env("ANSIBLE_FORCE_HANDLERS", "true")
+                .env("ANSIBLE_HOST_PATTERN_MISMATCH", "error")
+                .env("ANSIBLE_INVENTORY", "/dev/null")
+                .env("ANSIBLE_DEPRECATION_WARNINGS", "false")
+                .env("ANSIBLE_HOST_KEY_CHECKING", "false")
+                .env("ANSIBLE_RETRY_FILES_ENABLED", "false")
+                .env("ANSIBLE_LIBRARY", "/dev/null")
+                .env("ANSIBLE_DEVEL_WARNING", "false")
+                .env("ANSIBLE_PLAYBOOK_DIR", dir)
+                .env("ANSIBLE_ROLES_PATH", targets)
+                .env("ANSIBLE_STDOUT_CALLBACK", "default")
+                .env("PAGER", "/bin/cat");
+            cmd
+        }
+    };
+    cmd.arg(&play)
+        .arg("-i")
+        .arg(&inventory)
+        .env("OUTPUT_DIR", &output_dir)
+        .env("INVENTORY_PATH", &inventory)
+        .env("LANG", "C.UTF-8")
+        .env("LC_ALL", "C.UTF-8")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .process_group(0);
+    if matches!(runner, Runner::Agent(_)) {
+        // The agent configures one host: the inventory's `testhost`.
+        cmd.arg("--force-handlers").arg("--limit").arg("testhost");
+    }
+    let mut file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let line: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let _ = writeln!(file, "$ {}", line.join(" "));
+    let file2 = file
+        .try_clone()
+        .map_err(|e| format!("{}: {e}", log.display()))?;
+    cmd.stdout(Stdio::from(file)).stderr(Stdio::from(file2));
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", cmd.get_program().to_string_lossy()))?;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > timeout => {
+                if let Ok(pid) = i32::try_from(child.id()) {
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                let _ = child.wait();
+                return Ok(Run {
+                    verdict: Verdict::Fail(format!("timed out after {}s", timeout.as_secs())),
+                    secs: started.elapsed().as_secs_f64(),
+                });
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("waiting for the run: {e}")),
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let output = fs::read(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let output = String::from_utf8_lossy(&output);
+    Ok(Run {
+        verdict: support::verdict(&output, status.code().unwrap_or(-1)),
+        secs,
+    })
+}
+
+fn md_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+fn main() -> ExitCode {
+    let root = workspace_root();
+    let here = root.join("tests/integration");
+    let strict = flag("INTEGRATION_STRICT");
+    let live = flag("INTEGRATION_LIVE");
+    let verbose = flag("INTEGRATION_VERBOSE");
+    let allow_root = flag("INTEGRATION_ROOT");
+    let finish = |passed: usize, failed: usize| {
+        println!("{passed} passed, {failed} failed");
+        if strict && failed > 0 {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    };
+
+    let listed = match fs::read_to_string(here.join("targets.txt")) {
+        Ok(text) => support::parse_targets(&text),
+        Err(e) => {
+            eprintln!("error: tests/integration/targets.txt: {e}");
+            return finish(0, 1);
+        }
+    };
+    let selected: Vec<TargetEntry> = match std::env::var("INTEGRATION_TARGETS") {
+        Ok(names) if !names.trim().is_empty() => names
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                listed
+                    .iter()
+                    .find(|e| e.name == n)
+                    .cloned()
+                    .unwrap_or(TargetEntry {
+                        group: String::new(),
+                        name: n.to_string(),
+                    })
+            })
+            .collect(),
+        _ => listed,
+    };
+    let recorded = if live {
+        BTreeMap::new()
+    } else {
+        support::parse_results(
+            &fs::read_to_string(here.join("ansible-results.txt")).unwrap_or_default(),
+        )
+    };
+
+    let setup = fetch_targets(&root).and_then(|targets| {
+        let runner = if live {
+            let venv = venv();
+            if venv.join("bin/ansible-playbook").is_file() {
+                Ok(Runner::Ansible(venv))
+            } else {
+                Err(format!(
+                    "no ansible-playbook in {} (run tests/setup-ansible)",
+                    venv.display()
+                ))
+            }
+        } else {
+            find_agent(&root).map(Runner::Agent)
+        }?;
+        Ok((targets, runner))
+    });
+    let (targets, runner) = match setup {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return finish(0, 1);
+        }
+    };
+    let timeout = Duration::from_secs(
+        std::env::var("INTEGRATION_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if live { 600 } else { 30 }),
+    );
+    let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(if live {
+        "integration-logs-ansible"
+    } else {
+        "integration-logs"
+    });
+    if let Err(e) = fs::create_dir_all(&logs) {
+        eprintln!("error: {}: {e}", logs.display());
+        return finish(0, 1);
+    }
+    match &runner {
+        Runner::Agent(bin) => println!("integration targets: agent {}", bin.display()),
+        Runner::Ansible(venv) => {
+            println!(
+                "integration targets (live): ansible-playbook in {}",
+                venv.display()
+            )
+        }
+    }
+    println!(
+        "targets from {}; logs under {}",
+        targets.display(),
+        logs.display()
+    );
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+
+    let started = Instant::now();
+    let (mut passed, mut failed, mut skipped, mut excluded) = (0usize, 0usize, 0usize, 0usize);
+    let mut record_lines = Vec::new();
+    let mut report_rows = Vec::new();
+    for entry in &selected {
+        let name = &entry.name;
+        let dir = targets.join(name);
+        let aliases =
+            support::parse_aliases(&fs::read_to_string(dir.join("aliases")).unwrap_or_default());
+        let ansible = recorded.get(name);
+        let ansible_col = ansible.map_or("not recorded".to_string(), |r| {
+            if r.note.is_empty() || r.status == "pass" {
+                r.status.clone()
+            } else {
+                format!("{} ({})", r.status, r.note)
+            }
+        });
+        if let Some(why) = support::skip_reason(&dir, &aliases, allow_root) {
+            skipped += 1;
+            println!("{name}: skip: {why}");
+            record_lines.push(format!("{name}\tskip\t{why}"));
+            report_rows.push(format!("| {name} | skip | skip | {} |", md_cell(&why)));
+            continue;
+        }
+        let log = logs.join(format!("{name}.log"));
+        let run = match run_target(&runner, &targets, name, &aliases, &log, timeout) {
+            Ok(run) => run,
+            Err(e) => Run {
+                verdict: Verdict::Fail(e),
+                secs: 0.0,
+            },
+        };
+        let fails_under_ansible = ansible.is_some_and(|r| r.status == "fail");
+        let (word, why) = match &run.verdict {
+            Verdict::Pass => ("pass", String::new()),
+            Verdict::Fail(why) => ("FAIL", why.clone()),
+        };
+        let shown = if why.is_empty() {
+            word.to_string()
+        } else {
+            format!("{word}: {why}")
+        };
+        if fails_under_ansible {
+            excluded += 1;
+            println!(
+                "{name}: excluded (fails under Ansible here): {shown} ({:.1}s)",
+                run.secs
+            );
+        } else {
+            match run.verdict {
+                Verdict::Pass => passed += 1,
+                Verdict::Fail(_) => failed += 1,
+            }
+            println!("{name}: {shown} ({:.1}s)", run.secs);
+        }
+        if verbose && word == "FAIL" {
+            for line in fs::read_to_string(&log).unwrap_or_default().lines() {
+                println!("    | {line}");
+            }
+        }
+        record_lines.push(format!("{name}\t{}\t{why}", word.to_lowercase()));
+        let agent_col = if word == "pass" { "pass" } else { "fail" };
+        report_rows.push(format!(
+            "| {name} | {} | {agent_col} | {} |",
+            md_cell(&ansible_col),
+            md_cell(&why)
+        ));
+    }
+    eprintln!("({:.1}s)", started.elapsed().as_secs_f64());
+    for (var, lines, header) in [
+        (
+            "INTEGRATION_RECORD",
+            &record_lines,
+            "# Targets under real ansible-playbook 2.21.5 on this machine \
+             (tests/integration/record-ansible)\n# target<TAB>pass|fail|skip<TAB>first failure or reason\n",
+        ),
+        (
+            "INTEGRATION_REPORT",
+            &report_rows,
+            "| target | Ansible here | agent | first failure |\n|---|---|---|---|\n",
+        ),
+    ] {
+        if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+            let text = format!("{header}{}\n", lines.join("\n"));
+            if let Err(e) = fs::write(&path, text) {
+                eprintln!("error: {}: {e}", PathBuf::from(path).display());
+            }
+        }
+    }
+    if skipped > 0 || excluded > 0 {
+        println!("{skipped} skipped, {excluded} excluded (fail under real Ansible here)");
+    }
+    finish(passed, failed)
+}

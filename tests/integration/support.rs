@@ -1,0 +1,249 @@
+//! Pure helpers of the integration-target runner: the target list, the recorded Ansible
+//! results, what ansible-test generates for a role-style target, and the verdict of a run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One entry of `targets.txt`: its group (from the last `# group ...` comment) and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetEntry {
+    pub group: String,
+    pub name: String,
+}
+
+/// Parse `targets.txt`: one target per line; `# group N: ...` starts a group; other
+/// `#` comments and blank lines are ignored; anything after the name is ignored.
+pub fn parse_targets(text: &str) -> Vec<TargetEntry> {
+    let mut group = String::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(comment) = line.strip_prefix('#') {
+            let comment = comment.trim();
+            if let Some(rest) = comment.strip_prefix("group") {
+                let id = rest.trim().split([':', ' ']).next().unwrap_or("").trim();
+                group = id.to_string();
+            }
+            continue;
+        }
+        if let Some(name) = line.split_whitespace().next() {
+            out.push(TargetEntry {
+                group: group.clone(),
+                name: name.to_string(),
+            });
+        }
+    }
+    out
+}
+
+/// What real ansible-playbook did with a target on the recording machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// `pass`, `fail` or `skip`.
+    pub status: String,
+    pub note: String,
+}
+
+/// Parse `ansible-results.txt`: `target<TAB>status<TAB>note` lines, `#` comments.
+pub fn parse_results(text: &str) -> BTreeMap<String, Recorded> {
+    text.lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, '\t');
+            let name = parts.next()?.trim();
+            let status = parts.next()?.trim();
+            let note = parts.next().unwrap_or("").trim();
+            Some((
+                name.to_string(),
+                Recorded {
+                    status: status.to_string(),
+                    note: note.to_string(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The aliases of a target (its `aliases` file, comments dropped).
+pub fn parse_aliases(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.split('#').next())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `gather_facts` of the generated play: true, unless the target has the alias
+/// `gather_facts/no` (as ansible-test decides).
+pub fn gather_facts(aliases: &[String]) -> bool {
+    let has = |a: &str| aliases.iter().any(|x| x.trim_end_matches('/') == a);
+    if has("gather_facts/yes") {
+        return true;
+    }
+    !has("gather_facts/no")
+}
+
+/// Why a target is not run as a role, if it is not.
+pub fn skip_reason(target_dir: &Path, aliases: &[String], allow_root: bool) -> Option<String> {
+    if !target_dir.is_dir() {
+        return Some("no such target in ansible-core 2.21.5".to_string());
+    }
+    let has_tasks = target_dir.join("tasks").join("main.yml").is_file()
+        || target_dir.join("tasks").join("main.yaml").is_file();
+    if !has_tasks {
+        return Some(if target_dir.join("runme.sh").is_file() {
+            "runme.sh only (no tasks/)".to_string()
+        } else {
+            "no tasks/main.yml".to_string()
+        });
+    }
+    if !allow_root
+        && aliases
+            .iter()
+            .any(|a| a.trim_end_matches('/') == "needs/root")
+    {
+        return Some("needs/root (run on the test host with INTEGRATION_ROOT=1)".to_string());
+    }
+    None
+}
+
+/// The play ansible-test generates for a role-style target, as it writes it (JSON).
+pub fn play_json(target: &str, output_dir: &Path, gather_facts: bool) -> String {
+    let play = serde_json::json!([{
+        "gather_facts": gather_facts,
+        "hosts": "testhost",
+        "roles": [target],
+        "vars": { "output_dir": output_dir.to_string_lossy() },
+        "vars_files": [],
+    }]);
+    serde_json::to_string_pretty(&play).unwrap_or_default() + "\n"
+}
+
+/// ansible-test's controller inventory: `testhost` in group `testgroup`, local connection.
+pub fn inventory_text(python: &Path) -> String {
+    format!(
+        "[testgroup]\ntesthost ansible_connection=local ansible_pipelining=yes \
+         ansible_python_interpreter={}\n",
+        python.display()
+    )
+}
+
+/// The outcome of one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail(String),
+}
+
+/// Pass = exit 0 and a recap for `testhost` with failed=0 and unreachable=0.
+pub fn verdict(output: &str, rc: i32) -> Verdict {
+    let recap = recap_line(output);
+    match recap {
+        Some((failed, unreachable)) if failed == 0 && unreachable == 0 && rc == 0 => Verdict::Pass,
+        Some((failed, unreachable)) => {
+            let why = first_failure(output)
+                .unwrap_or_else(|| format!("exit {rc}, failed={failed} unreachable={unreachable}"));
+            Verdict::Fail(why)
+        }
+        None => Verdict::Fail(
+            first_failure(output)
+                .unwrap_or_else(|| format!("exit {rc} without a PLAY RECAP for testhost")),
+        ),
+    }
+}
+
+/// `failed` and `unreachable` of testhost's recap line.
+fn recap_line(output: &str) -> Option<(u64, u64)> {
+    let mut in_recap = false;
+    let mut found = None;
+    for line in output.lines() {
+        if line.starts_with("PLAY RECAP") {
+            in_recap = true;
+            continue;
+        }
+        if !in_recap {
+            continue;
+        }
+        let Some(rest) = line.trim_start().strip_prefix("testhost") else {
+            continue;
+        };
+        let Some(rest) = rest.trim_start().strip_prefix(':') else {
+            continue;
+        };
+        let field = |name: &str| {
+            rest.split_whitespace()
+                .filter_map(|f| f.split_once('='))
+                .find(|(k, _)| *k == name)
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+        };
+        found = Some((field("failed")?, field("unreachable")?));
+    }
+    found
+}
+
+const MAX_REASON: usize = 220;
+
+fn shorten(text: &str) -> String {
+    let text = text.trim();
+    if text.chars().count() <= MAX_REASON {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(MAX_REASON).collect();
+    format!("{cut}...")
+}
+
+/// The failure that ended the run: the last `fatal:`/`failed:` line that is not followed by
+/// `...ignoring`, with its task, else the first `ERROR` line. Its `msg` is shown when the
+/// line is a JSON result.
+pub fn first_failure(output: &str) -> Option<String> {
+    let lines: Vec<&str> = output.lines().collect();
+    let mut task = "";
+    let mut found: Option<String> = None;
+    for (i, line) in lines.iter().enumerate() {
+        if line.starts_with("TASK [") || line.starts_with("RUNNING HANDLER [") {
+            task = line.trim_end_matches(['*', ' ']);
+            continue;
+        }
+        if !(line.starts_with("fatal: ") || line.starts_with("failed: ")) {
+            continue;
+        }
+        let ignored = lines
+            .iter()
+            .skip(i + 1)
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| l.trim() == "...ignoring");
+        if ignored {
+            continue;
+        }
+        // A JSON result may continue on the following lines; gather it.
+        let mut text = line.to_string();
+        if let Some(start) = line.find("=> {") {
+            let mut json = line[start + 3..].to_string();
+            for next in lines.iter().skip(i + 1) {
+                if serde_json::from_str::<serde_json::Value>(&json).is_ok() {
+                    break;
+                }
+                json.push('\n');
+                json.push_str(next);
+            }
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&json)
+                && let Some(msg) = value.get("msg").and_then(|m| m.as_str())
+            {
+                text = msg.lines().next().unwrap_or("").to_string();
+                if let Some(item) = value.get("item") {
+                    text = format!("(item={}) {text}", shorten(&item.to_string()));
+                }
+            }
+        }
+        found = Some(shorten(&format!("{task}: {text}")));
+    }
+    if found.is_some() {
+        return found;
+    }
+    lines
+        .iter()
+        .find(|l| l.contains("ERROR") || l.starts_with("error"))
+        .map(|l| shorten(l))
+}

@@ -1,0 +1,92 @@
+//! Unit tests of the integration-target runner's helpers (the runner itself has no harness).
+
+#[allow(dead_code)]
+#[path = "support.rs"]
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+#[test]
+fn targets_with_groups() {
+    let t = parse_targets("# group 1: engine\nloops\n\n# other\nblocks  # note\n# group 2\nstat\n");
+    let got: Vec<(&str, &str)> = t
+        .iter()
+        .map(|e| (e.group.as_str(), e.name.as_str()))
+        .collect();
+    assert_eq!(got, [("1", "loops"), ("1", "blocks"), ("2", "stat")]);
+}
+
+#[test]
+fn results_file() {
+    let r = parse_results("# x\nloops\tpass\t\nstat\tfail\tTASK [a]: boom\n");
+    assert_eq!(r["loops"].status, "pass");
+    assert_eq!(r["stat"].note, "TASK [a]: boom");
+    assert_eq!(r.len(), 2);
+}
+
+#[test]
+fn aliases_and_facts() {
+    let a = parse_aliases("shippable/posix/group4\ngather_facts/no\nneeds/root  # why\n");
+    assert_eq!(
+        a,
+        ["shippable/posix/group4", "gather_facts/no", "needs/root"]
+    );
+    assert!(!gather_facts(&a));
+    assert!(gather_facts(&[]));
+}
+
+#[test]
+fn skips() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = dir.path().join("t");
+    assert!(skip_reason(&t, &[], false).is_some());
+    std::fs::create_dir_all(&t).expect("mkdir");
+    std::fs::write(t.join("runme.sh"), "").expect("write");
+    assert_eq!(
+        skip_reason(&t, &[], false).as_deref(),
+        Some("runme.sh only (no tasks/)")
+    );
+    std::fs::create_dir_all(t.join("tasks")).expect("mkdir");
+    std::fs::write(t.join("tasks/main.yml"), "[]").expect("write");
+    assert_eq!(skip_reason(&t, &[], false), None);
+    let root = vec!["needs/root".to_string()];
+    assert!(skip_reason(&t, &root, false).is_some());
+    assert_eq!(skip_reason(&t, &root, true), None);
+}
+
+#[test]
+fn play_is_json() {
+    let p = play_json("loops", Path::new("/tmp/o"), true);
+    let v: serde_json::Value = serde_json::from_str(&p).expect("json");
+    assert_eq!(v[0]["hosts"], "testhost");
+    assert_eq!(v[0]["roles"][0], "loops");
+    assert_eq!(v[0]["vars"]["output_dir"], "/tmp/o");
+    assert!(
+        inventory_text(Path::new("/usr/bin/python3")).contains("testhost ansible_connection=local")
+    );
+}
+
+const PASS: &str = "PLAY RECAP ***\ntesthost                   : ok=3    changed=0    unreachable=0    failed=0    skipped=1    rescued=0    ignored=1\n";
+
+#[test]
+fn verdicts() {
+    assert_eq!(verdict(PASS, 0), Verdict::Pass);
+    assert!(matches!(verdict(PASS, 2), Verdict::Fail(_)));
+    let out = "TASK [loops : a] ***\nfatal: [testhost]: FAILED! => {\"changed\": false, \"msg\": \"boom\\nmore\"}\n...ignoring\n\
+                   TASK [loops : b] ***\nfatal: [testhost]: FAILED! => {\n    \"changed\": false,\n    \"msg\": \"real\"\n}\n\n\
+                   PLAY RECAP ***\ntesthost : ok=1 changed=0 unreachable=0 failed=1 skipped=0 rescued=0 ignored=1\n";
+    assert_eq!(
+        verdict(out, 2),
+        Verdict::Fail("TASK [loops : b]: real".to_string())
+    );
+    assert_eq!(
+        verdict("ERROR! the role 'x' was not found\n", 1),
+        Verdict::Fail("ERROR! the role 'x' was not found".to_string())
+    );
+    assert_eq!(
+        verdict("", 3),
+        Verdict::Fail("exit 3 without a PLAY RECAP for testhost".to_string())
+    );
+}
