@@ -6,143 +6,27 @@ use minijinja::value::ValueKind;
 use minijinja::{Error, ErrorKind, Value};
 use std::fmt::Write as _;
 
+/// How template output shows an undefined value: as nothing.
+const OUTPUT_REPR: agent_py::ReprOptions = agent_py::ReprOptions { undefined: "" };
+
 /// How a value is written into template output (Ansible's finalize + `str()`):
 /// `None` becomes the empty string, booleans `True`/`False`, lists and dicts their
 /// Python repr, strings unchanged.
 pub fn py_str_into(out: &mut String, v: &Value) {
     match v.kind() {
         ValueKind::None => {}
-        _ => py_str_inner(out, v),
+        _ => agent_py::write_str(out, v, OUTPUT_REPR),
     }
 }
 
 /// Python `str()` of a value (`None` is `"None"`).
 pub fn py_str(v: &Value) -> String {
-    let mut s = String::new();
-    py_str_inner(&mut s, v);
-    s
-}
-
-fn py_str_inner(out: &mut String, v: &Value) {
-    match v.kind() {
-        ValueKind::String => out.push_str(v.as_str().unwrap_or_default()),
-        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable => py_repr_into(out, v, 0),
-        _ => py_scalar(out, v),
-    }
-}
-
-fn py_scalar(out: &mut String, v: &Value) {
-    match v.kind() {
-        ValueKind::None => out.push_str("None"),
-        ValueKind::Undefined => {}
-        ValueKind::Bool => out.push_str(if v.is_true() { "True" } else { "False" }),
-        ValueKind::Number => {
-            if v.is_integer() {
-                out.push_str(&v.to_string());
-            } else if let Ok(f) = f64::try_from(v.clone()) {
-                out.push_str(&py_float(f));
-            } else {
-                out.push_str(&v.to_string());
-            }
-        }
-        _ => out.push_str(&v.to_string()),
-    }
-}
-
-/// Python's `repr()` of a float (`1.0`, `1e+20`, `inf`, `nan`).
-pub fn py_float(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
-        // Python switches to exponent notation: 1e+16, 1.5e-05
-        let s = format!("{f:e}");
-        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mant}e{sign}{:02}", exp.abs());
-    }
-    let s = format!("{f}");
-    if s.contains('.') { s } else { format!("{s}.0") }
+    agent_py::py_str_with(v, OUTPUT_REPR)
 }
 
 /// Python `repr()` of a value.
 pub fn py_repr(v: &Value) -> String {
-    let mut s = String::new();
-    py_repr_into(&mut s, v, 0);
-    s
-}
-
-const MAX_REPR_DEPTH: usize = 200;
-
-fn py_repr_into(out: &mut String, v: &Value, depth: usize) {
-    if depth > MAX_REPR_DEPTH {
-        out.push_str("...");
-        return;
-    }
-    match v.kind() {
-        ValueKind::String => py_repr_str(out, v.as_str().unwrap_or_default()),
-        ValueKind::Seq | ValueKind::Iterable => {
-            out.push('[');
-            if let Ok(iter) = v.try_iter() {
-                for (i, item) in iter.enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    py_repr_into(out, &item, depth + 1);
-                }
-            }
-            out.push(']');
-        }
-        ValueKind::Map => {
-            out.push('{');
-            if let Ok(iter) = v.try_iter() {
-                for (i, key) in iter.enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    py_repr_into(out, &key, depth + 1);
-                    out.push_str(": ");
-                    let item = v.get_item(&key).unwrap_or_default();
-                    py_repr_into(out, &item, depth + 1);
-                }
-            }
-            out.push('}');
-        }
-        _ => py_scalar(out, v),
-    }
-}
-
-/// Python's `repr()` of a `str`: single quotes unless the text has a single quote and
-/// no double quote; escapes for backslash, the quote, and control characters.
-pub fn py_repr_str(out: &mut String, s: &str) {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
+    agent_py::py_repr_with(v, OUTPUT_REPR)
 }
 
 /// Python's `fmt % args` for strings: `args` is one value or a tuple/list of values.
@@ -201,6 +85,7 @@ fn conversion_chars(fmt: &str) -> Vec<char> {
 #[cfg(test)]
 mod unit {
     use super::*;
+    use agent_py::float_repr as py_float;
 
     #[test]
     fn repr_forms() {
