@@ -314,9 +314,8 @@ impl Human {
     }
 
     fn show_diff(&mut self, out: &mut dyn Write, r: &ResultMap) -> io::Result<()> {
-        if !self.opts.diff {
-            return Ok(());
-        }
+        // Modules return `diff` only when the task runs in diff mode (the run's --diff or
+        // the task's `diff:` keyword), so its presence decides.
         let Some(d) = r.get("diff") else {
             return Ok(());
         };
@@ -671,6 +670,7 @@ impl Reporter for Human {
             Event::NoHostsMatched => {
                 self.display(out, "skipping: no hosts matched", Some(Color::Skip))?;
             }
+            Event::Display { message } => self.display(out, message, None)?,
             Event::Retry {
                 host,
                 task,

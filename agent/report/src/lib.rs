@@ -86,6 +86,10 @@ pub enum Event<'a> {
     },
     NoHostsMatched,
     /// `include_tasks` / `include_role` loaded a file: `included: PATH for HOST`.
+    /// A line an action prints as it runs (`Pausing for 5 seconds`).
+    Display {
+        message: &'a str,
+    },
     /// An `until` loop will try again: `FAILED - RETRYING: [host]: task (N retries left).`
     Retry {
         host: &'a str,

@@ -1734,11 +1734,23 @@ impl<'r> Engine<'r> {
                                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
                                 .map(|m| m * 60.0)
                         })
-                    })
-                    .unwrap_or(0.0);
-                if secs > 0.0 {
-                    std::thread::sleep(Duration::from_secs_f64(secs));
-                }
+                    });
+                let secs = match secs {
+                    // Ansible waits at least a second, and says so.
+                    Some(s) => {
+                        let s = s.max(1.0);
+                        self.emit(Event::Display {
+                            message: &format!("Pausing for {} seconds", s as i64),
+                        });
+                        std::thread::sleep(Duration::from_secs_f64(s));
+                        s
+                    }
+                    // A prompt with no duration: nobody can answer it here.
+                    None => {
+                        self.emit(Event::Warning { message: "Not waiting for response to prompt as stdin is not interactive" });
+                        0.0
+                    }
+                };
                 Exec::Result(result_map(&[
                     ("changed", Value::from(false)),
                     ("delta", Value::from(secs as i64)),
