@@ -721,7 +721,7 @@ pub fn normalise_output(text: &str) -> String {
         if l.starts_with("[WARNING]") || l.starts_with("[DEPRECATION WARNING]") {
             i += 1;
             if lines.get(i).is_some_and(|n| n.starts_with("Origin:")) {
-                while i < lines.len() && !lines[i].contains("^ column") {
+                while i < lines.len() && !lines[i].trim_start().starts_with('^') {
                     i += 1;
                 }
                 i += 1;

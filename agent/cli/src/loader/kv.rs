@@ -73,6 +73,7 @@ fn unquote(s: &str) -> String {
 /// Parse `k=v` words; words that are not `k=v` make `_raw_params` when `free_form`,
 /// else they are returned as errors.
 pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, String> {
+    let original = s;
     let mut out = IndexMap::new();
     let mut raw: Vec<String> = Vec::new();
     // For free-form modules only keys the module knows are taken from the string; the
@@ -113,6 +114,12 @@ pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, Str
     if free_form && !raw.is_empty() {
         // The command keeps its text as written (newlines of `shell: |` scripts
         // included); only the recognised `key=value` words are taken out of it.
+        if out.is_empty() {
+            // Nothing taken out: the command exactly as written (a `shell: |` script keeps
+            // its final newline).
+            out.insert("_raw_params".into(), Value::from(original.to_string()));
+            return Ok(out);
+        }
         let mut text = s.to_string();
         for k in out.keys() {
             if let Some(word) = split_args(s)
@@ -153,7 +160,7 @@ mod tests {
     #[test]
     fn free_form_keeps_newlines_and_spacing() {
         let m = parse_kv("n=1\necho  $n > f\n", true).unwrap();
-        assert_eq!(m["_raw_params"].as_str(), Some("n=1\necho  $n > f"));
+        assert_eq!(m["_raw_params"].as_str(), Some("n=1\necho  $n > f\n"));
     }
 
     #[test]

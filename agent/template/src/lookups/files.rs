@@ -165,8 +165,7 @@ pub fn fileglob(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
             if !d.is_dir() {
                 continue;
             }
-            let pattern = d.join(&base);
-            found = crate::filters::path::fileglob(&pattern.to_string_lossy());
+            found = glob_in_dir_order(&d, &base);
             if !found.is_empty() {
                 break;
             }
@@ -518,4 +517,24 @@ mod tests {
             vec![Value::from("y")]
         );
     }
+}
+
+/// Files in `dir` whose name matches the shell pattern `base`, in the directory's own
+/// order: Python's glob (and so Ansible's fileglob lookup) does not sort.
+fn glob_in_dir_order(dir: &Path, base: &str) -> Vec<String> {
+    let Ok(pattern) = glob::Pattern::new(base) else {
+        return Vec::new();
+    };
+    let opts = glob::MatchOptions {
+        require_literal_leading_dot: true,
+        ..Default::default()
+    };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .filter(|e| pattern.matches_with(&e.file_name().to_string_lossy(), opts))
+        .map(|e| e.path().to_string_lossy().into_owned())
+        .collect()
 }
