@@ -149,9 +149,22 @@ fn main() -> ExitCode {
     set_umask();
     let started = Instant::now();
     let (mut passed, mut failed, mut known_failed) = (0usize, 0usize, 0usize);
-    // Printed output against Ansible's recorded output (report only, not pass/fail yet).
+    // Printed output against Ansible's recorded output. Runs listed in
+    // known-output-diffs (CASE/RUN reason) may differ; any other difference fails the case,
+    // and a listed run that now matches fails too, so that the list stays true.
     let (mut same_output, mut compared_output) = (0usize, 0usize);
     let mut output_differs = Vec::new();
+    let known_output: std::collections::BTreeMap<String, String> =
+        std::fs::read_to_string(differential.join("known-output-diffs"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let (name, why) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
+                (name.to_string(), why.trim().to_string())
+            })
+            .collect();
     for case in &cases {
         let expected = match Expected::load(&case.expected_path()) {
             Ok(e) => e,
@@ -169,6 +182,7 @@ fn main() -> ExitCode {
                 continue;
             }
         };
+        let mut output_problems = Vec::new();
         if rc_mode == RcMode::Agent {
             for (run, _, output) in &runs {
                 let Ok(want) =
@@ -177,14 +191,53 @@ fn main() -> ExitCode {
                     continue;
                 };
                 compared_output += 1;
-                if agent_tests::normalise_output(&want) == agent_tests::normalise_output(output) {
-                    same_output += 1;
+                let key = format!("{}/{run}", case.name);
+                let (want_n, got_n) = (
+                    agent_tests::normalise_output(&want),
+                    agent_tests::normalise_output(output),
+                );
+                // `order:` entries: the output may list things in directory order (Python's
+                // glob does not sort), so the lines are compared as a set.
+                let unordered = known_output
+                    .get(&key)
+                    .is_some_and(|why| why.starts_with("order:"));
+                let same = if unordered {
+                    let mut a: Vec<&str> = want_n.lines().collect();
+                    let mut b: Vec<&str> = got_n.lines().collect();
+                    a.sort_unstable();
+                    b.sort_unstable();
+                    a == b
                 } else {
-                    output_differs.push(format!("{}/{run}", case.name));
+                    want_n == got_n
+                };
+                let listed = known_output.contains_key(&key) && !unordered;
+                match (same, listed) {
+                    (true, false) => same_output += 1,
+                    (true, true) => {
+                        same_output += 1;
+                        output_problems.push(format!(
+                            "{run}: output matches Ansible's now; remove {key} from tests/differential/known-output-diffs"
+                        ));
+                    }
+                    (false, true) => output_differs.push(key),
+                    (false, false) => {
+                        output_differs.push(key.clone());
+                        output_problems.push(format!(
+                            "{run}: printed output differs from Ansible's (DIFF_VERBOSE=1 shows it)"
+                        ));
+                        if verbose {
+                            for line in text_diff(
+                                &agent_tests::normalise_output(&want),
+                                &agent_tests::normalise_output(output),
+                            ) {
+                                println!("    {line}");
+                            }
+                        }
+                    }
                 }
             }
         }
-        let mut diffs = Vec::new();
+        let mut diffs = output_problems;
         for (run, actual, _) in &runs {
             match expected.runs.get(run) {
                 Some(want) => diffs.extend(compare_run(run, want, actual, rc_mode)),
@@ -247,4 +300,29 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The lines of `want` and `got` that differ (a small positional diff for messages).
+fn text_diff(want: &str, got: &str) -> Vec<String> {
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    let mut out = Vec::new();
+    for i in 0..w.len().max(g.len()) {
+        let (a, b) = (w.get(i).copied(), g.get(i).copied());
+        if a != b {
+            out.push(format!(
+                "line {}: ansible {:?}",
+                i + 1,
+                a.unwrap_or("<none>")
+            ));
+            out.push(format!(
+                "line {}: agent   {:?}",
+                i + 1,
+                b.unwrap_or("<none>")
+            ));
+            if out.len() >= 8 {
+                break;
+            }
+        }
+    }
+    out
 }

@@ -99,6 +99,12 @@ pub fn skip_reason(target_dir: &Path, aliases: &[String], allow_root: bool) -> O
             "no tasks/main.yml".to_string()
         });
     }
+    if aliases
+        .iter()
+        .any(|a| a.trim_end_matches('/') == "needs/httptester")
+    {
+        return Some("needs/httptester (ansible-test's HTTP test container)".to_string());
+    }
     if !allow_root
         && aliases
             .iter()
