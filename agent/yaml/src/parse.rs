@@ -424,6 +424,30 @@ impl<'a> Builder<'a> {
         b
     }
 
+    /// saphyr starts a block scalar (`key: |`) at its first content line; PyYAML (and so
+    /// Ansible's error origins) at the `|` or `>` indicator.
+    fn block_scalar_start(&mut self, start: Marker, pos: Pos) -> Pos {
+        let off = self.byte_offset(start.index());
+        let before = &self.src[..off];
+        let trimmed = before.trim_end_matches([' ', '\t', '\n', '\r']);
+        // The indicator line, without a trailing comment, chomping or indentation marks.
+        let line_start = trimmed.rfind('\n').map_or(0, |i| i + 1);
+        let line = &trimmed[line_start..];
+        let line = match line.find(" #") {
+            Some(i) => &line[..i],
+            None => line,
+        };
+        let ind = line
+            .trim_end()
+            .trim_end_matches(['+', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+        if !(ind.ends_with('|') || ind.ends_with('>')) {
+            return pos;
+        }
+        let col = ind[..ind.len() - 1].chars().count() + 1;
+        let line_no = trimmed[..line_start].matches('\n').count() + 1;
+        Pos { line: line_no, col }
+    }
+
     /// saphyr starts an indentless block sequence (`key:\n- a`) at its first item;
     /// PyYAML starts it at the `-`. Move back to the dash when one precedes on the line.
     fn seq_start(&mut self, start: Marker, pos: Pos) -> Pos {
@@ -538,6 +562,11 @@ impl<'a> Builder<'a> {
                 Ok((node, size))
             }
             Event::Scalar(value, style, anchor, tag) => {
+                let pos = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                    self.block_scalar_start(span.start, pos)
+                } else {
+                    pos
+                };
                 self.count(1, pos)?;
                 if anchor != 0 {
                     self.check_anchor(span.start)?;
@@ -974,6 +1003,13 @@ fn node_id(k: &Kind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_scalars_start_at_their_indicator() {
+        let n = p("a: |\n  x\nb: >- # note\n  y\n");
+        assert_eq!(n.get("a").map(|v| v.pos), Some(Pos { line: 1, col: 4 }));
+        assert_eq!(n.get("b").map(|v| v.pos), Some(Pos { line: 3, col: 4 }));
+    }
 
     fn p(src: &str) -> Node {
         match parse_one(src, Path::new("t.yml")) {
