@@ -13,15 +13,21 @@ use crate::filters::{
 
 type TestFn = fn(&State, Value, &[ValueOrKwargs]) -> Result<bool, Error>;
 
+/// Register a test under `name` and `ansible.builtin.<name>`. As in Ansible, an undefined
+/// value or argument fails (`'x' is undefined`); only `defined`/`undefined` take one.
 fn add(env: &mut Environment<'static>, name: &str, f: TestFn) {
-    let wrap =
-        move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| f(state, value, &rest.0);
+    let value_ok = matches!(name, "defined" | "undefined");
+    let wrap = move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| {
+        crate::filters::reject_undefined((!value_ok).then_some(&value), &rest.0)?;
+        f(state, value, &rest.0)
+    };
     env.add_test(name.to_string(), wrap);
     env.add_test(format!("ansible.builtin.{name}"), wrap);
 }
 
 /// Register every test.
 pub fn register(env: &mut Environment<'static>) {
+    jinja_builtins(env);
     for n in ["failed", "failure"] {
         add(env, n, |_, v, _| Ok(result_key(&v, "failed")?.is_true()));
     }
@@ -586,6 +592,55 @@ fn version_test(_: &State, v: Value, rest: &[ValueOrKwargs]) -> Result<bool, Err
         a.truthy(2, false),
         vt.as_deref(),
     )
+}
+
+/// The other argument of a comparison test (`x is eq(y)`).
+fn other(name: &str, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
+    let a = Args::parse(name, rest, &["b"], false)?;
+    a.get(0).cloned().ok_or_else(|| {
+        err(format!(
+            "{name}() missing 1 required positional argument: 'b'"
+        ))
+    })
+}
+
+/// Jinja2's own tests that minijinja provides, registered again through [`add`] so that
+/// undefined input fails as in Ansible and `ansible.builtin.<name>` works.
+fn jinja_builtins(env: &mut Environment<'static>) {
+    use minijinja::tests as t;
+    add(env, "defined", |_, v, _| Ok(t::is_defined(&v)));
+    add(env, "undefined", |_, v, _| Ok(t::is_undefined(&v)));
+    add(env, "none", |_, v, _| Ok(t::is_none(&v)));
+    for n in ["escaped", "safe"] {
+        add(env, n, |_, v, _| Ok(t::is_safe(&v)));
+    }
+    add(env, "odd", |_, v, _| Ok(t::is_odd(v)));
+    add(env, "even", |_, v, _| Ok(t::is_even(v)));
+    add(env, "divisibleby", |_, v, r| {
+        Ok(t::is_divisibleby(&v, &other("divisibleby", r)?))
+    });
+    add(env, "true", |_, v, _| Ok(t::is_true(&v)));
+    add(env, "false", |_, v, _| Ok(t::is_false(&v)));
+    add(env, "lower", |_, v, _| Ok(t::is_lower(&v)));
+    add(env, "upper", |_, v, _| Ok(t::is_upper(&v)));
+    for n in ["eq", "equalto"] {
+        add(env, n, |_, v, r| Ok(t::is_eq(&v, &other("eq", r)?)));
+    }
+    add(env, "ne", |_, v, r| Ok(t::is_ne(&v, &other("ne", r)?)));
+    for n in ["lt", "lessthan"] {
+        add(env, n, |_, v, r| Ok(t::is_lt(&v, &other("lt", r)?)));
+    }
+    add(env, "le", |_, v, r| Ok(t::is_le(&v, &other("le", r)?)));
+    for n in ["gt", "greaterthan"] {
+        add(env, n, |_, v, r| Ok(t::is_gt(&v, &other("gt", r)?)));
+    }
+    add(env, "ge", |_, v, r| Ok(t::is_ge(&v, &other("ge", r)?)));
+    add(env, "filter", |s, v, _| {
+        Ok(v.as_str().is_some_and(|n| t::is_filter(s, n)))
+    });
+    add(env, "test", |s, v, _| {
+        Ok(v.as_str().is_some_and(|n| t::is_test(s, n)))
+    });
 }
 
 #[cfg(test)]

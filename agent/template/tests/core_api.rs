@@ -165,3 +165,113 @@ fn files() {
     assert_eq!(e.line, Some(2));
     assert_eq!(e.file.as_deref(), Some(main.as_path()));
 }
+
+#[test]
+fn lazy_scope_lists_its_variables() {
+    // every layer, highest precedence first, each name once; nothing is rendered
+    // (the self-referencing `loopy` and `bad` do not fail the lookup)
+    assert_eq!(
+        r("{{ query('varnames', '^(top|a|ref|l1)$') }}").unwrap(),
+        "sequence:['top', 'a', 'ref', 'l1']"
+    );
+    assert_eq!(r("{{ lookup('vars', 'ref') }}").unwrap(), "number:2");
+    assert_eq!(r("{{ vars['chain'] }}").unwrap(), "number:20");
+    assert_eq!(r("{{ 'top' in vars }}").unwrap(), "bool:True");
+}
+
+#[test]
+fn template_lookup_renders_lazy_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let tdir = dir.path().join("templates");
+    std::fs::create_dir_all(&tdir).unwrap();
+    std::fs::write(
+        tdir.join("t.j2"),
+        "{{ ref }}-{{ extra | default('none') }}\n",
+    )
+    .unwrap();
+    let mut v = vars();
+    v.layers.push(Value::from_pairs([(
+        "ansible_search_path",
+        Value::from(vec![Value::from(dir.path().to_string_lossy().into_owned())]),
+    )]));
+    let t = Templar::new();
+    let out = t
+        .render_str("{{ lookup('template', 't.j2') }}", &v)
+        .unwrap();
+    assert_eq!(out.as_str(), Some("2-none\n"));
+    let out = t
+        .render_str(
+            "{{ lookup('template', 't.j2', template_vars={'extra': 'x', 'ref': 9}) }}",
+            &v,
+        )
+        .unwrap();
+    assert_eq!(out.as_str(), Some("9-x\n"));
+}
+
+#[test]
+fn undefined_input_fails_filters_and_tests() {
+    for src in [
+        "{{ nosuch | int }}",
+        "{{ nosuch is none }}",
+        "{{ nosuch | to_json }}",
+        "{{ nosuch | e }}",
+        "{{ lst | join(nosuch) }}",
+        "{{ lst | map('default', nosuch) | list }}",
+        "{{ nosuch is ansible.builtin.string }}",
+    ] {
+        let e = r(src).unwrap_err();
+        assert!(e.starts_with("'nosuch' is undefined"), "{src}: {e}");
+    }
+    assert_eq!(r("{{ nosuch | default(1) | int }}").unwrap(), "number:1");
+    assert_eq!(r("{{ 1 | default(nosuch) }}").unwrap(), "number:1");
+    assert_eq!(r("{{ nosuch is undefined }}").unwrap(), "bool:True");
+    assert_eq!(
+        r("{{ nosuch is ansible.builtin.defined }}").unwrap(),
+        "bool:False"
+    );
+    assert_eq!(
+        r("{{ nosuch | type_debug }}").unwrap(),
+        "string:'UndefinedMarker'"
+    );
+    let e = r("{{ d.zz | int }}").unwrap_err();
+    assert!(
+        e.starts_with("object of type 'dict' has no attribute 'zz'"),
+        "{e}"
+    );
+}
+
+#[test]
+fn attribute_filters_need_the_attribute() {
+    for src in [
+        "{{ [{'a': 1}, {'b': 2}] | groupby('a', default=0) }}",
+        "{{ [{'a': 1}, {'b': 2}] | map(attribute='a') | list }}",
+        "{{ [{'a': 1}, {'b': 2}] | sum(attribute='a') }}",
+    ] {
+        let e = r(src).unwrap_err();
+        assert!(
+            e.contains("object of type 'dict' has no attribute 'a'"),
+            "{src}: {e}"
+        );
+    }
+    assert_eq!(
+        r("{{ [{'a': 1}, {'b': 2}] | map(attribute='a', default=0) | list }}").unwrap(),
+        "sequence:[1, 0]"
+    );
+    assert_eq!(
+        r("{{ [{'a': 1}, {'b': 2}] | selectattr('a', 'defined') | list }}").unwrap(),
+        "sequence:[{'a': 1}]"
+    );
+}
+
+#[test]
+fn collection_filters_by_fqcn_only() {
+    let e = r("{{ 'a' | dict_kv('b') }}").unwrap_err();
+    assert!(e.starts_with("No filter named 'dict_kv'."), "{e}");
+    assert!(r("{{ '10.0.0.1' | ipwrap }}").is_err());
+    assert_eq!(r("{{ '10.0.0.1' | ipaddr }}").unwrap(), "string:'10.0.0.1'");
+    assert_eq!(
+        r("{{ '10.0.0.1' | ansible.netcommon.ipv4 }}").unwrap(),
+        "string:'10.0.0.1'"
+    );
+    assert_eq!(r("{{ d | json_query('k') }}").unwrap(), "string:'v'");
+}

@@ -14,7 +14,7 @@ use agent_template::Value;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value as J;
 
-const MIN_PASS: usize = 1199;
+const MIN_PASS: usize = 1465;
 
 fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")

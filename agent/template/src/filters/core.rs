@@ -788,6 +788,10 @@ fn comment(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Err
 
 fn type_debug(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
     Args::parse("type_debug", rest, &[], false)?;
+    if value.is_undefined() {
+        // the class of Ansible 2.19+'s undefined values
+        return Ok(Value::from("UndefinedMarker"));
+    }
     Ok(Value::from(type_name(&value)))
 }
 

@@ -378,12 +378,15 @@ mod tests {
 
     #[test]
     fn from_csv_and_dict_kv() {
-        let v = eval("'a,b\\n1,2\\n3' | from_csv").unwrap();
+        let v = eval("'a,b\\n1,2\\n3' | community.general.from_csv").unwrap();
         assert_eq!(v.len(), Some(2));
         assert_eq!(
-            eval("'v' | dict_kv('k')").unwrap().to_string(),
+            eval("'v' | community.general.dict_kv('k')").unwrap().to_string(),
             "{'k': 'v'}"
         );
-        assert!(eval("'a' | from_csv(dialect='nope')").is_err());
+        assert!(eval("'a' | community.general.from_csv(dialect='nope')").is_err());
+        // Ansible knows these by their FQCN only
+        let env = crate::filters::tests::env();
+        assert!(env.compile_expression("'v' | dict_kv('k')").unwrap().eval(()).is_err());
     }
 }

@@ -37,13 +37,180 @@ pub fn register(env: &mut Environment<'static>) {
     urls::register(env);
     net::register(env);
     json_query::register(env);
+    guard_builtins(env);
 }
 
-/// Register one filter under `name` and under `<namespace>.<name>`.
+/// Ansible fails when an item lacks the attribute a filter reads (`groupby('a')`,
+/// `map(attribute='a')` without a default, `selectattr('a')` with a test other than
+/// defined/undefined, `sum`/`join` with `attribute`): `object of type 'dict' has no
+/// attribute 'a'`. Jinja2's `default` of groupby does not help under Ansible.
+fn attribute_precheck(name: &str, value: &Value, rest: &[ValueOrKwargs]) -> Result<(), Error> {
+    let (pos, kw) = split_args(rest);
+    let kwarg = |k: &str| kw.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let attr = match name {
+        "groupby" | "sum" => pos.first().cloned().or_else(|| kwarg("attribute")),
+        "join" => pos.get(1).cloned().or_else(|| kwarg("attribute")),
+        "map" => kwarg("attribute").filter(|_| kwarg("default").is_none_or(|d| d.is_none())),
+        "selectattr" | "rejectattr" => {
+            let test = pos.get(1).and_then(|t| t.as_str().map(str::to_string));
+            let test = test
+                .as_deref()
+                .map(|t| t.trim_start_matches("ansible.builtin."));
+            if matches!(test, Some("defined" | "undefined")) {
+                None
+            } else {
+                pos.first().cloned()
+            }
+        }
+        _ => None,
+    };
+    let Some(attr) = attr.filter(|a| !a.is_none()) else {
+        return Ok(());
+    };
+    let Ok(items) = value.try_iter() else {
+        return Ok(());
+    };
+    let parts: Vec<Value> = match attr.as_str() {
+        Some(path) => path
+            .split('.')
+            .map(|p| match p.parse::<i64>() {
+                Ok(i) => Value::from(i),
+                Err(_) => Value::from(p),
+            })
+            .collect(),
+        None => vec![attr.clone()],
+    };
+    for item in items {
+        let mut cur = item;
+        for part in &parts {
+            let mut next = cur.get_item(part).unwrap_or_default();
+            if next.is_undefined()
+                && part.is_integer()
+                && let Ok(alt) = cur.get_item(&Value::from(part.to_string()))
+            {
+                next = alt;
+            }
+            if next.is_undefined() {
+                let shown = match part.as_str() {
+                    Some(s) => format!("'{s}'"),
+                    None => part.to_string(),
+                };
+                return Err(err(format!(
+                    "object of type '{}' has no attribute {shown}",
+                    type_name(&cur)
+                )));
+            }
+            cur = next;
+        }
+    }
+    Ok(())
+}
+
+/// Prefix of the hidden names the guarded Jinja2 builtins are kept under.
+const BUILTIN_PREFIX: &str = "\u{1}builtin:";
+
+/// Jinja2 builtins that minijinja provides and that would let undefined input through:
+/// each is kept under a hidden name and registered again behind the undefined check.
+fn guard_builtins(env: &mut Environment<'static>) {
+    macro_rules! guard {
+        ($($name:literal => $f:path),* $(,)?) => {$(
+            env.add_filter(format!("{BUILTIN_PREFIX}{}", $name), $f);
+            let wrap = |state: &mut State, value: Value, rest: Rest<ValueOrKwargs>| {
+                reject_undefined(Some(&value), &rest.0)?;
+                attribute_precheck($name, &value, &rest.0)?;
+                let mut args = Vec::with_capacity(rest.0.len() + 1);
+                args.push(value);
+                args.extend(rest.0.iter().map(|a| Value::clone(a)));
+                state.apply_filter(&format!("{BUILTIN_PREFIX}{}", $name), &args)
+            };
+            env.add_filter($name, wrap);
+            env.add_filter(concat!("ansible.builtin.", $name), wrap);
+        )*};
+    }
+    guard!(
+        "escape" => minijinja::filters::escape,
+        "e" => minijinja::filters::escape,
+        "pprint" => minijinja::filters::pprint,
+        "tojson" => minijinja::filters::tojson,
+        "map" => minijinja::filters::map,
+        "select" => minijinja::filters::select,
+        "reject" => minijinja::filters::reject,
+        "selectattr" => minijinja::filters::selectattr,
+        "rejectattr" => minijinja::filters::rejectattr,
+        "join" => minijinja::filters::join,
+        "groupby" => minijinja::filters::groupby,
+        "sum" => minijinja::filters::sum,
+    );
+}
+
+/// Filters that take an undefined value, as in Ansible (every other filter fails with
+/// `'x' is undefined`).
+const TAKES_UNDEFINED: &[&str] = &["default", "d", "mandatory", "type_debug"];
+/// Filters whose arguments may be undefined (used only when needed).
+const ARGS_MAY_BE_UNDEFINED: &[&str] = &["default", "d"];
+/// Collection filters that Ansible knows by their FQCN only (the short names of
+/// `json_query` and, through ansible.netcommon's routing, `ipaddr`/`ipv4`/`ipv6` resolve).
+const FQCN_ONLY: &[&str] = &[
+    "ipwrap",
+    "ipmath",
+    "ipsubnet",
+    "nthhost",
+    "network_in_usable",
+    "dict_kv",
+    "from_csv",
+];
+
+/// The error for using an undefined value: it carries the value's origin, so the
+/// render reports it as Ansible does (`'foo' is undefined`).
+pub(crate) fn undefined_error(v: &Value) -> Error {
+    match bool::try_from(v.clone()) {
+        Err(e) => e,
+        Ok(_) => Error::new(ErrorKind::UndefinedError, "undefined value"),
+    }
+}
+
+/// Fail on an undefined value or argument (keyword arguments included).
+pub(crate) fn reject_undefined(value: Option<&Value>, rest: &[ValueOrKwargs]) -> Result<(), Error> {
+    if let Some(v) = value
+        && v.is_undefined()
+    {
+        return Err(undefined_error(v));
+    }
+    for a in rest {
+        let a: &Value = a;
+        if a.is_undefined() {
+            return Err(undefined_error(a));
+        }
+        if a.is_kwargs()
+            && let Ok(k) = Kwargs::try_from(a.clone())
+        {
+            for name in k.args() {
+                if let Ok(val) = k.peek::<Value>(name)
+                    && val.is_undefined()
+                {
+                    return Err(undefined_error(&val));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Register one filter under `<namespace>.<name>` and (unless Ansible knows it by its
+/// FQCN only) under `name`. Undefined input fails, except for the filters that take it.
 pub(crate) fn add(env: &mut Environment<'static>, namespace: &str, name: &str, f: FilterFn) {
-    let wrap =
-        move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| f(state, value, &rest.0);
-    env.add_filter(name.to_string(), wrap);
+    let value_ok = TAKES_UNDEFINED.contains(&name);
+    let args_ok = ARGS_MAY_BE_UNDEFINED.contains(&name);
+    let wrap = move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| {
+        reject_undefined(
+            (!value_ok).then_some(&value),
+            if args_ok { &[] } else { &rest.0 },
+        )?;
+        f(state, value, &rest.0)
+    };
+    if !(namespace != "ansible.builtin" && FQCN_ONLY.contains(&name)) {
+        env.add_filter(name.to_string(), wrap);
+    }
     env.add_filter(format!("{namespace}.{name}"), wrap);
 }
 

@@ -20,6 +20,10 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     add(env, NS, "ipsubnet", f_ipsubnet);
     add(env, NS, "nthhost", f_nthhost);
     add(env, NS, "network_in_usable", f_network_in_usable);
+    // ansible.netcommon (shipped with the ansible package) routes these to ansible.utils
+    add(env, "ansible.netcommon", "ipaddr", f_ipaddr);
+    add(env, "ansible.netcommon", "ipv4", f_ipv4);
+    add(env, "ansible.netcommon", "ipv6", f_ipv6);
 }
 
 /// An IPNetwork in netaddr's sense: the address as given plus a prefix length.
@@ -1135,9 +1139,9 @@ mod tests {
         );
         assert!(!eval("'nope' | ipaddr").is_true());
         assert_eq!(eval("['10.0.0.1', 'x', '::1'] | ipv4").len(), Some(1));
-        assert_eq!(eval("'10.0.0.1' | ipmath(5)").to_string(), "10.0.0.6");
-        assert_eq!(eval("'10.0.0.0/24' | nthhost(5)").to_string(), "10.0.0.5");
-        assert_eq!(eval("'::1' | ipwrap").to_string(), "[::1]");
+        assert_eq!(eval("'10.0.0.1' | ansible.utils.ipmath(5)").to_string(), "10.0.0.6");
+        assert_eq!(eval("'10.0.0.0/24' | ansible.utils.nthhost(5)").to_string(), "10.0.0.5");
+        assert_eq!(eval("'::1' | ansible.utils.ipwrap").to_string(), "[::1]");
     }
 
     #[test]
@@ -1146,8 +1150,8 @@ mod tests {
         for e in [
             "{} | ipaddr",
             "'x' | ipaddr('bogus')",
-            "'1.2.3.4' | ipmath('x')",
-            "'::' | ipsubnet('0', 1)",
+            "'1.2.3.4' | ansible.utils.ipmath('x')",
+            "'::' | ansible.utils.ipsubnet('0', 1)",
         ] {
             let _ = env.compile_expression(e).unwrap().eval(());
         }

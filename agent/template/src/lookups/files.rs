@@ -473,6 +473,26 @@ fn split_csv(line: &str, d: char) -> Vec<String> {
     out
 }
 
+/// Files in `dir` whose name matches the shell pattern `base`, in the directory's own
+/// order: Python's glob (and so Ansible's fileglob lookup) does not sort.
+fn glob_in_dir_order(dir: &Path, base: &str) -> Vec<String> {
+    let Ok(pattern) = glob::Pattern::new(base) else {
+        return Vec::new();
+    };
+    let opts = glob::MatchOptions {
+        require_literal_leading_dot: true,
+        ..Default::default()
+    };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .filter(|e| pattern.matches_with(&e.file_name().to_string_lossy(), opts))
+        .map(|e| e.path().to_string_lossy().into_owned())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,24 +537,4 @@ mod tests {
             vec![Value::from("y")]
         );
     }
-}
-
-/// Files in `dir` whose name matches the shell pattern `base`, in the directory's own
-/// order: Python's glob (and so Ansible's fileglob lookup) does not sort.
-fn glob_in_dir_order(dir: &Path, base: &str) -> Vec<String> {
-    let Ok(pattern) = glob::Pattern::new(base) else {
-        return Vec::new();
-    };
-    let opts = glob::MatchOptions {
-        require_literal_leading_dot: true,
-        ..Default::default()
-    };
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    rd.filter_map(Result::ok)
-        .filter(|e| e.path().is_file())
-        .filter(|e| pattern.matches_with(&e.file_name().to_string_lossy(), opts))
-        .map(|e| e.path().to_string_lossy().into_owned())
-        .collect()
 }

@@ -8,7 +8,8 @@ by real ansible-core (2.21.5). Run with the ansible venv's python:
 The ansible.utils and community.general cases need those collections and their Python
 requirements: COLL is a directory holding ansible_collections/ansible/utils and
 ansible_collections/community/general (unpacked from the `ansible` wheel on PyPI,
-`pip download ansible --no-deps`; 14.5.0 was used), SITE a `pip install --target`
+`pip download ansible --no-deps`; 14.5.0 was used; ansible_collections/ansible/netcommon
+too, whose routing makes the short ipaddr/ipv4/ipv6 resolve as with the ansible package), SITE a `pip install --target`
 directory with netaddr and jmespath. The script refuses to run without them.
 
 Each case is an expression (rendered as "{{ expr }}" with native types) and variables;
@@ -431,6 +432,74 @@ for e in [
     case(e, groups=GROUPS)
 
 
+# ---------------------------------------------------------------- undefined input
+# Every filter and test fails on an undefined value ('x' is undefined), except the
+# default/d/mandatory filters, type_debug and the defined/undefined tests; undefined
+# arguments fail too (default's argument only when it is used).
+def _plugin_names():
+    import importlib
+    import pkgutil
+
+    import jinja2.filters
+    import jinja2.tests
+
+    import ansible.plugins.filter as af
+    import ansible.plugins.test as at
+
+    filters, tests = set(jinja2.filters.FILTERS), set(jinja2.tests.TESTS)
+    for pkg, cls, acc, out in ((af, "FilterModule", "filters", filters), (at, "TestModule", "tests", tests)):
+        for m in pkgutil.iter_modules(pkg.__path__):
+            mod = importlib.import_module(f"{pkg.__name__}.{m.name}")
+            if hasattr(mod, cls):
+                out |= set(getattr(getattr(mod, cls)(), acc)())
+    ident = lambda n: n.isidentifier()  # noqa: E731
+    return sorted(filter(ident, filters)), sorted(filter(ident, tests))
+
+
+_FILTERS, _TESTS = _plugin_names()
+for f in _FILTERS:
+    case(f"undefined_thing | {f}")
+for t in _TESTS:
+    case(f"undefined_thing is {t}")
+for e in [
+    "undefined_thing | ansible.builtin.int", "undefined_thing | ansible.builtin.to_json", "undefined_thing is ansible.builtin.none",
+    "undefined_thing is ansible.builtin.defined", "undefined_thing | ansible.builtin.default(3)", "undefined_thing | ansible.builtin.type_debug",
+    "conf.zz | int", "conf.zz is none", "conf.zz | type_debug", "conf.zz | string", "conf.b.zz | length", "conf.zz | default(4)",
+    "1 | default(undefined_thing)", "undefined_thing | default(other_undefined)", "nums | join(undefined_thing)", "nums is sameas undefined_thing",
+    "undefined_thing | ternary(1, 2)", "true | ternary(undefined_thing, 2)", "nums | combine(undefined_thing)", "conf | combine(undefined_thing)",
+    "[undefined_thing] | length", "[undefined_thing, 1] | select('defined') | list", "[undefined_thing, 1] | reject('undefined') | list",
+    "nums | map('default', undefined_thing) | list", "undefined_thing | mandatory('must be set')", "(undefined_thing) | string",
+    "undefined_thing | default(none) | int", "1 if undefined_thing is string else 2", "'a' | regex_replace(undefined_thing, 'b')",
+    "undefined_thing | to_json(indent=2)", "nums | min(attribute=undefined_thing)",
+]:
+    case(e)
+
+# ---------------------------------------------------------------- attribute filters when items lack the attribute
+for e in [
+    "[{'a': 1}, {'a': 2}, {'b': 3}] | groupby('a') | list", "[{'a': 1}, {'b': 3}] | groupby('a', default=none) | list",
+    "[{'a': 1}, {'a': 3}] | groupby('a', default=0) | map('first') | list", "[{'a': {'x': 1}}, {'a': {}}] | groupby('a.x', default=0) | list",
+    "[{'a': 2}, {'a': 1}, {'a': 2}] | groupby('a', default=9) | map('last') | map('length') | list",
+    "[{'a': 1}, {'b': 3}] | map(attribute='a', default=0) | list", "[{'a': 1}, {'b': 3}] | map(attribute='a') | list",
+    "[{'a': 1}, {'b': 3}] | sort(attribute='a') | list", "[{'a': 1}, {'b': 3}] | sum(attribute='a')",
+    "[{'a': 1}, {'b': 3}] | selectattr('a') | list", "[{'a': 1}, {'b': 3}] | selectattr('a', 'defined') | list",
+    "[{'a': 1}, {'b': 3}] | rejectattr('a', 'defined') | list", "[{'a': 1}, {'b': 3}] | max(attribute='a')",
+    "[{'a': 1}, {'b': 3}] | join(attribute='a')", "[{'a': 1}, {'b': 3}] | map(attribute='a', default=none) | list",
+]:
+    case(e)
+
+# ---------------------------------------------------------------- collection filters by short name
+# ansible-core's routing sends json_query to community.general, and ipaddr/ipv4/ipv6 to
+# ansible.netcommon, which the ansible package ships and which sends them on to ansible.utils;
+# the other collection filters are known only by their FQCN.
+for e in [
+    "'10.0.0.1' | ipaddr", "'10.0.0.1' | ipv4", "'10.0.0.1' | ipv6", "'::1' | ipv6", "'10.0.0.0/24' | ipaddr('network')",
+    "'10.0.0.1' | ipwrap", "'10.0.0.1' | ipmath(1)", "'10.0.0.0/24' | ipsubnet", "'10.0.0.0/24' | nthhost(1)",
+    "'10.0.0.0/24' | network_in_usable('10.0.0.1')", "'a' | dict_kv('b')", "'a,b\\n1,2' | from_csv", "conf | json_query('b.c')",
+    "'10.0.0.1' | ansible.netcommon.ipaddr", "'10.0.0.1' | ansible.netcommon.ipwrap",
+]:
+    case(e)
+
+
 def to_jsonable(v):
     if isinstance(v, bool) or v is None or isinstance(v, (int, float, str)):
         if isinstance(v, str):
@@ -475,6 +544,8 @@ def main():
         out.append(entry)
         if "No filter named" in entry.get("error", "") and ("ansible.utils." in expr or "community.general." in expr):
             sys.exit(f"collection filter missing for {expr!r}: {entry['error']}")
+        if expr == "'10.0.0.1' | ipaddr" and "error" in entry:
+            sys.exit("ansible.netcommon is missing from ANSIBLE_COLLECTIONS_PATH (short ipaddr)")
     doc = {"ansible_core": "2.21.5", "vars": V, "cases": out}
     with open(os.path.join(HERE, "lib_corpus.json"), "w") as f:
         json.dump(doc, f, indent=1, ensure_ascii=False)
