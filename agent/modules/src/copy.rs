@@ -209,10 +209,16 @@ pub(crate) fn run_validate(validate: &str, file: &Path) -> Result<(), ModuleErro
                 .with("stderr", e.to_string())
         })?;
     if !out.status.success() {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let lines =
+            |s: &str| minijinja::Value::from(s.lines().map(str::to_string).collect::<Vec<_>>());
         return Err(err("failed to validate")
             .with("exit_status", out.status.code().unwrap_or(-1))
-            .with("stdout", String::from_utf8_lossy(&out.stdout).into_owned())
-            .with("stderr", String::from_utf8_lossy(&out.stderr).into_owned()));
+            .with("stdout_lines", lines(&stdout))
+            .with("stderr_lines", lines(&stderr))
+            .with("stdout", stdout)
+            .with("stderr", stderr));
     }
     Ok(())
 }
@@ -295,7 +301,9 @@ impl Module for Copy {
             (None, None) => Err(err("src (or content) is required")),
             (Some(c), None) => {
                 if dest_s.ends_with('/') {
-                    return Err(err("can not use content with a dir as dest"));
+                    // An error of Ansible's copy action plugin, not of the module.
+                    return Err(err("can not use content with a dir as dest")
+                        .with("_agent_failure", "Action"));
                 }
                 let mut dest = PathBuf::from(&dest_s);
                 if dest.is_dir()
@@ -650,7 +658,7 @@ impl Module for Copy {
                         if let Some(v) = &validate
                             && let Err(e) = run_validate(v, tmp)
                         {
-                            verr = Some(e);
+                            verr = Some(e.with("checksum", crate::host::fs::sha1_hex(&it.content)));
                             return Err(io::Error::other("validation failed"));
                         }
                         Ok(())

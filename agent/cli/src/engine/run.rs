@@ -1575,7 +1575,8 @@ impl<'r> Engine<'r> {
             return Exec::Result(match (entry.run)(&task.short, &args, &ctx) {
                 Ok(mut r) => {
                     if get_bool(&r, "failed") {
-                        r.insert("_agent_failure".into(), Value::from("Module"));
+                        r.entry("_agent_failure".into())
+                            .or_insert(Value::from("Module"));
                     }
                     r
                 }
@@ -1583,7 +1584,8 @@ impl<'r> Engine<'r> {
                     let mut r = e.fields.clone();
                     r.insert("failed".into(), Value::from(true));
                     r.insert("msg".into(), Value::from(e.msg));
-                    r.insert("_agent_failure".into(), Value::from("Module"));
+                    r.entry("_agent_failure".into())
+                        .or_insert(Value::from("Module"));
                     r.entry("changed".into()).or_insert(Value::from(false));
                     r
                 }
