@@ -386,7 +386,11 @@ fn main() -> ExitCode {
         let fails_under_ansible = ansible.is_some_and(|r| r.status == "fail");
         let (word, why) = match &run.verdict {
             Verdict::Pass => ("pass", String::new()),
-            Verdict::Fail(why) => ("FAIL", why.clone()),
+            // Paths relative to the targets directory, the same on every machine.
+            Verdict::Fail(why) => (
+                "FAIL",
+                why.replace(&format!("{}/", targets.display()), "targets/"),
+            ),
         };
         let shown = if why.is_empty() {
             word.to_string()
