@@ -266,7 +266,8 @@ impl Module for Template {
                         .as_ref(),
                 ),
                 after: Value::from(String::from_utf8_lossy(&o.rendered).as_ref()),
-                before_header: Some(dest.clone()),
+                // A new file has no "before" to name, as in Ansible's diff.
+                before_header: o.current.as_ref().map(|_| dest.clone()),
                 after_header: Some(o.src.display().to_string()),
             });
             plan.ops.push(TemplateOp::Write {
@@ -280,12 +281,15 @@ impl Module for Template {
             before.insert("path".to_string(), Value::from(dest.as_str()));
             after_d.insert("path".to_string(), Value::from(dest.as_str()));
             hfs::diff_attrs(&changes, &mut before, &mut after_d);
-            plan.diff.push(Diff {
-                before: Value::from_pairs(before),
-                after: Value::from_pairs(after_d),
-                before_header: None,
-                after_header: None,
-            });
+            // The attributes of a file about to be created are part of its content diff.
+            if o.current.is_some() {
+                plan.diff.push(Diff {
+                    before: Value::from_pairs(before),
+                    after: Value::from_pairs(after_d),
+                    before_header: None,
+                    after_header: None,
+                });
+            }
             plan.ops.push(TemplateOp::Attrs(changes));
         }
         plan.set("checksum", checksum);
