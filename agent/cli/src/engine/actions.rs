@@ -179,7 +179,8 @@ pub fn validate(name: &str, args: &IndexMap<String, Value>) -> Result<(), Module
                     if k == "cacheable" {
                         continue;
                     }
-                    if !is_identifier(k) {
+                    // A templated name is checked when it is rendered.
+                    if !is_identifier(k) && !k.contains("{{") {
                         return Err(ModuleError::new(format!(
                             "The variable name '{k}' is not valid. Variables must start with a letter or underscore character, and contain only letters, numbers and underscores."
                         )));

@@ -644,6 +644,14 @@ impl<'r> Engine<'r> {
             );
             m.insert("ansible_role_name".into(), Value::from(r.name.as_str()));
             search.push(Value::from(r.path.display().to_string()));
+            // A role task file's own directory (tasks/) is searched too, as Ansible's
+            // path_dwim_relative_stack does for lookups in role tasks.
+            if let Some(t) = task
+                && let Some((dir, _)) = t.loc.file.rsplit_once('/')
+                && dir != r.path.display().to_string()
+            {
+                search.push(Value::from(dir));
+            }
         }
         if let Some(ps) = &self.play {
             m.insert(
@@ -1356,7 +1364,33 @@ impl<'r> Engine<'r> {
             if r.as_str() == Some(self.omit.as_str()) {
                 continue;
             }
-            out.insert(k.clone(), strip_omit(&r, &self.omit));
+            // A templated argument name (`set_fact: "{{ name }}=x"`) is rendered too.
+            let key = if Templar::is_template(k) {
+                self.templar
+                    .render_str(k, vars)
+                    .map(|v| v.to_string())
+                    .map_err(|e| finalization_failure(task, k, &e.message))?
+            } else {
+                k.clone()
+            };
+            out.insert(key, strip_omit(&r, &self.omit));
+        }
+        // Arguments given as one template: its dict, under the task's `args:`.
+        if let Some(splat) = out.shift_remove(crate::loader::playbook::ARGS_SPLAT) {
+            let Ok(keys) = splat.try_iter() else {
+                return Err(finalization_failure(
+                    task,
+                    "args",
+                    "the arguments template must give a dictionary",
+                ));
+            };
+            let mut merged = IndexMap::new();
+            for k in keys {
+                let v = splat.get_item(&k).unwrap_or_default();
+                merged.insert(k.to_string(), v);
+            }
+            merged.extend(out);
+            return Ok(merged);
         }
         Ok(out)
     }

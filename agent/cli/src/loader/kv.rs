@@ -94,7 +94,10 @@ pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, Str
     let s = s.trim();
     for word in split_args(s) {
         let kv = word.split_once('=').filter(|(k, _)| {
-            !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            !k.is_empty()
+                && (k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    // A templated key (`set_fact: "{{ name }}=x"`) is rendered at run time.
+                    || k.contains("{{"))
         });
         match kv {
             Some((k, v)) if !free_form || FREE_FORM_KEYS.contains(&k) => {

@@ -180,6 +180,9 @@ pub struct Loader {
     /// Roles placed by import_role in the current play: their vars and defaults are
     /// play-level, as those of `roles:`.
     imported_roles: Vec<Arc<RoleInstance>>,
+    /// Every role placed in the current play, dependencies included (in load order):
+    /// their handlers are the play's, their defaults and vars play-level.
+    all_roles: Vec<Arc<RoleInstance>>,
     /// Files being imported (cycle detection).
     stack: Vec<PathBuf>,
 }
@@ -327,6 +330,7 @@ impl Loader {
             roles_path,
             seen_roles: HashSet::new(),
             imported_roles: Vec::new(),
+            all_roles: Vec::new(),
             stack: Vec::new(),
         }
     }
@@ -435,6 +439,7 @@ impl Loader {
     fn load_play(&mut self, file: &Arc<str>, dir: &Path, pn: &Node) -> Result<Play, LoadError> {
         self.seen_roles.clear();
         self.imported_roles.clear();
+        self.all_roles.clear();
         let mut play = Play {
             name: String::new(),
             hosts: String::new(),
@@ -518,7 +523,9 @@ impl Loader {
             play.main
                 .extend(self.load_items(file, dir, tn, None, false)?);
         }
-        play.roles.append(&mut self.imported_roles);
+        self.imported_roles.clear();
+        // Dependencies and imported roles count as the play's roles too.
+        play.roles = std::mem::take(&mut self.all_roles);
         // Role handlers come before the play's own, in role order.
         let mut handlers = Vec::new();
         for r in &play.roles {
@@ -761,6 +768,12 @@ impl Loader {
                             args
                         }
                         Kind::Null => IndexMap::new(),
+                        // `assert: "{{ item }}"`: the whole argument dict comes from a template.
+                        Kind::Str(s) if !free && is_single_template(s) => {
+                            let mut a = IndexMap::new();
+                            a.insert(ARGS_SPLAT.to_string(), Value::from(s.as_str()));
+                            a
+                        }
                         Kind::Str(s) => {
                             parse_kv(s, free).map_err(|e| LoadError::at(loc(file, v), e))?
                         }
@@ -1168,6 +1181,7 @@ impl Loader {
         }
         inst.handlers = handlers;
         let inst = Arc::new(inst);
+        self.all_roles.push(inst.clone());
         let tasks_from = opts.tasks_from.as_deref().unwrap_or("main");
         let task_files = find_main(&path.join("tasks"), tasks_from);
         if task_files.is_empty() && opts.tasks_from.is_some() {
@@ -1215,6 +1229,14 @@ impl RoleOpts {
             public: args.get("public").is_some_and(|v| v.is_true()),
         }
     }
+}
+
+/// The argument key under which a task keeps arguments given as one template.
+pub const ARGS_SPLAT: &str = "_agent_args_template";
+
+fn is_single_template(s: &str) -> bool {
+    let t = s.trim();
+    t.starts_with("{{") && t.ends_with("}}") && t[2..t.len() - 2].find("}}").is_none()
 }
 
 /// The short name of an action (`ansible.builtin.copy` → `copy`).
@@ -1279,6 +1301,10 @@ pub fn resolve_tasks_file(dir: &Path, role: Option<&Arc<RoleInstance>>, f: &str)
 
 /// Validate a task's arguments now, with templated values left for run time.
 fn validate_args(file: &Arc<str>, at: &Node, t: &Task) -> Result<(), LoadError> {
+    if t.args.contains_key(ARGS_SPLAT) {
+        // The arguments exist only once the template is rendered.
+        return Ok(());
+    }
     let mut args = t.args.clone();
     for v in args.values_mut() {
         if v.as_str().is_some_and(Templar::is_template)
