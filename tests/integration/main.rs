@@ -256,7 +256,14 @@ fn main() -> ExitCode {
     let verbose = flag("INTEGRATION_VERBOSE");
     let allow_root = flag("INTEGRATION_ROOT");
     let finish = |passed: usize, failed: usize| {
-        println!("{passed} passed, {failed} failed");
+        if strict {
+            println!("{passed} passed, {failed} failed");
+        } else {
+            // Report only until the agent passes them: not a test verdict.
+            println!(
+                "integration targets (report only; INTEGRATION_STRICT=1 enforces): {passed} pass, {failed} fail"
+            );
+        }
         if strict && failed > 0 {
             ExitCode::FAILURE
         } else {
