@@ -16,7 +16,6 @@ use minijinja::value::ValueKind;
 
 use super::actions;
 use super::facts;
-use super::loops;
 use super::vars::{HostVars, map_value, mark_unsafe};
 use crate::loader::model::*;
 use crate::loader::playbook::{Loader, RoleOpts, load_include};
@@ -1307,34 +1306,19 @@ impl<'r> Engine<'r> {
             }
             Loop::Lookup { name, terms } => {
                 let t = self.templar.template_value(terms, vars).map_err(tmpl_err)?;
-                match name.as_str() {
-                    "items" | "flattened" if name == "items" => Ok(loops::with_items(&t)),
-                    "list" => Ok(match t.kind() {
-                        ValueKind::Seq => t.try_iter().map(|i| i.collect()).unwrap_or_default(),
-                        _ => vec![t],
-                    }),
-                    "dict" => loops::with_dict(&t),
-                    "together" => Ok(loops::with_together(&t)),
-                    "nested" | "cartesian" | "community.general.cartesian" => {
-                        Ok(loops::with_nested(&t))
-                    }
-                    "indexed_items" => Ok(loops::with_indexed_items(&t)),
-                    "subelements" => loops::with_subelements(&t),
-                    "sequence" => loops::with_sequence(&t),
-                    other => {
-                        // Everything else through the lookup plugins.
-                        let terms: Vec<Value> = match t.kind() {
-                            ValueKind::Seq => t.try_iter().map(|i| i.collect()).unwrap_or_default(),
-                            _ => vec![t],
-                        };
-                        let expr = format!("query('{other}', *__terms)");
-                        let mut extra =
-                            Vars::new(vec![Value::from_pairs([("__terms", Value::from(terms))])]);
-                        extra.layers.extend(vars.layers.iter().cloned());
-                        let r = self.templar.eval_expr(&expr, &extra).map_err(tmpl_err)?;
-                        Ok(r.try_iter().map(|i| i.collect()).unwrap_or_default())
-                    }
-                }
+                // Every with_<lookup> goes through the lookup plugins (as Ansible's
+                // with_ is `query(name, *terms)`).
+                let other = name.as_str();
+                let terms: Vec<Value> = match t.kind() {
+                    ValueKind::Seq => t.try_iter().map(|i| i.collect()).unwrap_or_default(),
+                    _ => vec![t],
+                };
+                let expr = format!("query('{other}', *__terms)");
+                let mut extra =
+                    Vars::new(vec![Value::from_pairs([("__terms", Value::from(terms))])]);
+                extra.layers.extend(vars.layers.iter().cloned());
+                let r = self.templar.eval_expr(&expr, &extra).map_err(tmpl_err)?;
+                Ok(r.try_iter().map(|i| i.collect()).unwrap_or_default())
             }
         }
     }

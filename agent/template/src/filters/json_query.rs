@@ -381,12 +381,19 @@ mod tests {
         let v = eval("'a,b\\n1,2\\n3' | community.general.from_csv").unwrap();
         assert_eq!(v.len(), Some(2));
         assert_eq!(
-            eval("'v' | community.general.dict_kv('k')").unwrap().to_string(),
+            eval("'v' | community.general.dict_kv('k')")
+                .unwrap()
+                .to_string(),
             "{'k': 'v'}"
         );
         assert!(eval("'a' | community.general.from_csv(dialect='nope')").is_err());
         // Ansible knows these by their FQCN only
         let env = crate::filters::tests::env();
-        assert!(env.compile_expression("'v' | dict_kv('k')").unwrap().eval(()).is_err());
+        assert!(
+            env.compile_expression("'v' | dict_kv('k')")
+                .unwrap()
+                .eval(())
+                .is_err()
+        );
     }
 }

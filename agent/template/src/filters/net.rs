@@ -1139,8 +1139,14 @@ mod tests {
         );
         assert!(!eval("'nope' | ipaddr").is_true());
         assert_eq!(eval("['10.0.0.1', 'x', '::1'] | ipv4").len(), Some(1));
-        assert_eq!(eval("'10.0.0.1' | ansible.utils.ipmath(5)").to_string(), "10.0.0.6");
-        assert_eq!(eval("'10.0.0.0/24' | ansible.utils.nthhost(5)").to_string(), "10.0.0.5");
+        assert_eq!(
+            eval("'10.0.0.1' | ansible.utils.ipmath(5)").to_string(),
+            "10.0.0.6"
+        );
+        assert_eq!(
+            eval("'10.0.0.0/24' | ansible.utils.nthhost(5)").to_string(),
+            "10.0.0.5"
+        );
         assert_eq!(eval("'::1' | ansible.utils.ipwrap").to_string(), "[::1]");
     }
 

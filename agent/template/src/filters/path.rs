@@ -11,6 +11,27 @@ use super::{Args, add, err, list_of, py_str, type_name};
 const NS: &str = "ansible.builtin";
 
 pub(crate) fn register(env: &mut Environment<'static>) {
+    // Ansible's `now(utc=False, fmt=None)` global: a datetime, or a string with `fmt`.
+    env.add_function(
+        "now",
+        |kwargs: minijinja::value::Kwargs| -> Result<Value, Error> {
+            let utc: Option<bool> = kwargs.get("utc")?;
+            let fmt: Option<String> = kwargs.get("fmt")?;
+            kwargs.assert_all_used()?;
+            let tz = if utc.unwrap_or(false) {
+                jiff::tz::TimeZone::UTC
+            } else {
+                jiff::tz::TimeZone::system()
+            };
+            let dt = jiff::Timestamp::now().to_zoned(tz).datetime();
+            match fmt {
+                Some(f) => jiff::fmt::strtime::format(f.as_str(), dt)
+                    .map(Value::from)
+                    .map_err(|e| err(e.to_string())),
+                None => Ok(Value::from_object(PyDateTime { dt })),
+            }
+        },
+    );
     add(env, NS, "basename", |_, v, r| {
         unary("basename", v, r, |s| basename(s).to_string())
     });

@@ -303,7 +303,42 @@ pub fn subelements(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>,
         .into_iter()
         .filter(|e| !e.get_attr("skipped").map(|s| s.is_true()).unwrap_or(false))
         .collect();
-    crate::filters::core::subelements(&Value::from(list), sub, skip)
+    let pairs = crate::filters::core::subelements(&Value::from(list), sub, skip)?;
+    // The lookup (unlike the filter) pops the sub-list out of the parent it hands out.
+    let path: Vec<&str> = sub.as_str().unwrap_or_default().split('.').collect();
+    Ok(pairs
+        .into_iter()
+        .map(
+            |pair| match (pair.get_item_by_index(0), pair.get_item_by_index(1)) {
+                (Ok(parent), Ok(child)) => Value::from(vec![without_path(&parent, &path), child]),
+                _ => pair,
+            },
+        )
+        .collect())
+}
+
+/// `v` with the key at `path` (dotted, nested dicts) removed.
+fn without_path(v: &Value, path: &[&str]) -> Value {
+    let Some((first, rest)) = path.split_first() else {
+        return v.clone();
+    };
+    let Some(items) = map_items(v) else {
+        return v.clone();
+    };
+    Value::from_pairs(
+        items
+            .into_iter()
+            .filter_map(|(k, val)| {
+                if k.as_str() != Some(first) {
+                    Some((k, val))
+                } else if rest.is_empty() {
+                    None
+                } else {
+                    Some((k, without_path(&val, rest)))
+                }
+            })
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// `together`: transpose the term lists, padding with `None`.
