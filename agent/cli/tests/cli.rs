@@ -211,3 +211,23 @@ fn demo_runs_and_leaves_nothing() {
     assert!(out.contains("changed=3"), "{out}");
     assert!(out.contains("changed=0"), "{out}");
 }
+
+#[test]
+fn group_by_and_add_host_change_groups_and_hostvars() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("groups.txt");
+    write(
+        t.path(),
+        "play.yml",
+        &format!(
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - group_by: {{key: \"role_web\"}}\n      register: g\n    - add_host: {{name: extra1, groups: [db], port_x: 5}}\n    - copy:\n        dest: {}\n        content: \"{{{{ group_names }}}} {{{{ groups['db'] }}}} {{{{ hostvars['extra1'].port_x }}}} {{{{ g is changed }}}}\\n\"\n",
+            out.display()
+        ),
+    );
+    let o = agent(t.path(), &["apply", "play.yml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "['role_web'] ['extra1'] 5 True\n"
+    );
+}

@@ -67,6 +67,7 @@ const SETUP: &[Arg] = &[
     Arg::bool("parallel", false),
 ];
 const PING: &[Arg] = &[Arg::str("data").default(Def::Str("pong"))];
+const GROUP_BY: &[Arg] = &[Arg::str("key").required(), Arg::list("parents")];
 const SET_STATS: &[Arg] = &[
     Arg::raw("data").required(),
     Arg::bool("per_host", false),
@@ -150,6 +151,17 @@ pub static ACTIONS: &[Action] = &[
         free_form: false,
         spec: Some(SET_STATS),
     },
+    Action {
+        name: "group_by",
+        free_form: false,
+        spec: Some(GROUP_BY),
+    },
+    // name/hostname/host, groups/group, and any variables for the new host.
+    Action {
+        name: "add_host",
+        free_form: false,
+        spec: None,
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Action> {
@@ -174,6 +186,15 @@ pub fn validate(name: &str, args: &IndexMap<String, Value>) -> Result<(), Module
     match a.spec {
         Some(s) => spec::parse(name, &[s], args).map(|_| ()),
         None => {
+            if name == "add_host" {
+                if !args
+                    .keys()
+                    .any(|k| matches!(k.as_str(), "name" | "hostname" | "host"))
+                {
+                    return Err(ModuleError::new("missing required arguments: name"));
+                }
+                return Ok(());
+            }
             if name == "set_fact" {
                 for k in args.keys() {
                     if k == "cacheable" {

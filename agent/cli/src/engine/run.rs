@@ -137,6 +137,10 @@ pub struct Engine<'r> {
     include_announced: bool,
     /// The current task's `delegate_to` (shown as `host -> delegate`).
     delegate: Option<String>,
+    /// Groups and hosts made at run time by group_by / add_host (group → hosts).
+    runtime_groups: IndexMap<String, Vec<String>>,
+    /// Variables of hosts added by add_host.
+    runtime_hosts: IndexMap<String, IndexMap<String, Value>>,
 }
 
 fn tmpl_err(e: TemplateError) -> String {
@@ -188,6 +192,8 @@ impl<'r> Engine<'r> {
             loop_label: None,
             include_announced: false,
             delegate: None,
+            runtime_groups: IndexMap::new(),
+            runtime_hosts: IndexMap::new(),
         }
     }
 
@@ -569,11 +575,8 @@ impl<'r> Engine<'r> {
             "inventory_hostname_short".into(),
             Value::from(h.split('.').next().unwrap_or(h)),
         );
-        m.insert(
-            "group_names".into(),
-            Value::from(self.inventory.group_names(h)),
-        );
-        m.insert("groups".into(), self.inventory.groups_value());
+        m.insert("group_names".into(), Value::from(self.group_names_now(h)));
+        m.insert("groups".into(), self.groups_now());
         let mut this_vars: IndexMap<String, Value> = match self.inventory.host_vars(h) {
             Ok(v) => v,
             Err(_) => IndexMap::new(),
@@ -586,16 +589,22 @@ impl<'r> Engine<'r> {
             this_vars.insert(k.clone(), v.clone());
         }
         this_vars.insert("inventory_hostname".into(), Value::from(h));
-        this_vars.insert(
-            "group_names".into(),
-            Value::from(self.inventory.group_names(h)),
-        );
+        this_vars.insert("group_names".into(), Value::from(self.group_names_now(h)));
         m.insert(
             "hostvars".into(),
             Value::from_object(HostVars {
                 inventory: self.inventory.clone(),
                 this_host: h.to_string(),
                 this_vars: map_value(&this_vars),
+                runtime: self
+                    .runtime_hosts
+                    .iter()
+                    .map(|(h, v)| {
+                        let mut v = v.clone();
+                        v.insert("inventory_hostname".into(), Value::from(h.as_str()));
+                        (h.clone(), map_value(&v))
+                    })
+                    .collect(),
             }),
         );
         m.insert("omit".into(), Value::from(self.omit.as_str()));
@@ -1497,6 +1506,8 @@ impl<'r> Engine<'r> {
                     r.insert("changed".into(), Value::from(res.is_none()));
                 }
                 Err(msg) => {
+                    // Ansible keeps the evaluation error as the result of the condition.
+                    r.insert("changed_when_result".into(), Value::from(msg.clone()));
                     r.insert("failed".into(), Value::from(true));
                     r.insert("msg".into(), Value::from(msg));
                     return false;
@@ -1526,6 +1537,8 @@ impl<'r> Engine<'r> {
                     }
                 }
                 Err(msg) => {
+                    // Ansible keeps the evaluation error as the result of the condition.
+                    r.insert("failed_when_result".into(), Value::from(msg.clone()));
                     r.insert("failed".into(), Value::from(true));
                     r.insert("msg".into(), Value::from(msg));
                     return false;
@@ -1793,6 +1806,87 @@ impl<'r> Engine<'r> {
                 ]))
             }
             "set_stats" => Exec::Result(result_map(&[("changed", Value::from(false))])),
+            "group_by" => {
+                let key = parsed
+                    .str("key")
+                    .unwrap_or_default()
+                    .replace([' ', '-'], "_");
+                let parents = parsed.list_str("parents");
+                let host = self.host.clone();
+                let members = self.runtime_groups.entry(key.clone()).or_default();
+                let changed =
+                    !members.contains(&host) && !self.inventory.group_names(&host).contains(&key);
+                if !members.contains(&host) {
+                    members.push(host);
+                }
+                let parents = if parents.is_empty() {
+                    vec!["all".to_string()]
+                } else {
+                    parents
+                };
+                Exec::Result(result_map(&[
+                    ("add_group", Value::from(key)),
+                    ("changed", Value::from(changed)),
+                    ("parent_groups", Value::from(parents)),
+                ]))
+            }
+            "add_host" => {
+                let name = ["name", "hostname", "host"]
+                    .iter()
+                    .find_map(|k| args.get(*k))
+                    .map(agent_modules::spec::value_to_string)
+                    .unwrap_or_default();
+                let name = name.split(':').next().unwrap_or(&name).to_string();
+                let groups: Vec<String> = ["groups", "group", "groupname"]
+                    .iter()
+                    .find_map(|k| args.get(*k))
+                    .map(|g| match g.kind() {
+                        ValueKind::Seq => g
+                            .try_iter()
+                            .map(|i| i.map(|x| x.to_string()).collect())
+                            .unwrap_or_default(),
+                        _ => g
+                            .to_string()
+                            .split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect(),
+                    })
+                    .unwrap_or_default();
+                let vars: IndexMap<String, Value> = args
+                    .iter()
+                    .filter(|(k, _)| {
+                        !matches!(
+                            k.as_str(),
+                            "name" | "hostname" | "host" | "groups" | "group" | "groupname"
+                        )
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let known = self.inventory.hosts.contains_key(&name)
+                    || self.runtime_hosts.contains_key(&name);
+                for g in groups.iter().chain(std::iter::once(&"all".to_string())) {
+                    let members = self.runtime_groups.entry(g.clone()).or_default();
+                    if !members.contains(&name) {
+                        members.push(name.clone());
+                    }
+                }
+                self.runtime_hosts
+                    .entry(name.clone())
+                    .or_default()
+                    .extend(vars.clone());
+                Exec::Result(result_map(&[
+                    (
+                        "add_host",
+                        Value::from_pairs([
+                            ("groups", Value::from(groups)),
+                            ("host_name", Value::from(name)),
+                            ("host_vars", map_value(&vars)),
+                        ]),
+                    ),
+                    ("changed", Value::from(!known)),
+                ]))
+            }
             "include_vars" => self.include_vars(task, &parsed),
             "meta" => {
                 let what = parsed
@@ -2355,4 +2449,49 @@ fn finalization_failure(task: &Task, key: &str, message: &str) -> IndexMap<Strin
     r.insert("_agent_failure".to_string(), Value::from("Text"));
     r.insert("_agent_error".to_string(), Value::from(text));
     r
+}
+
+impl Engine<'_> {
+    /// `group_names` of a host, with the groups group_by / add_host put it in.
+    fn group_names_now(&self, host: &str) -> Vec<String> {
+        let mut names = self.inventory.group_names(host);
+        for (g, members) in &self.runtime_groups {
+            if g != "all" && members.iter().any(|m| m == host) && !names.contains(g) {
+                names.push(g.clone());
+            }
+        }
+        names.sort();
+        names
+    }
+
+    /// The `groups` variable, with run-time groups and hosts added.
+    fn groups_now(&self) -> Value {
+        let base = self.inventory.groups_value();
+        if self.runtime_groups.is_empty() {
+            return base;
+        }
+        let mut m: IndexMap<String, Vec<Value>> = IndexMap::new();
+        if let Ok(keys) = base.try_iter() {
+            for k in keys {
+                let v = base.get_item(&k).unwrap_or_default();
+                m.insert(
+                    k.to_string(),
+                    v.try_iter().map(|i| i.collect()).unwrap_or_default(),
+                );
+            }
+        }
+        for (g, members) in &self.runtime_groups {
+            let list = m.entry(g.clone()).or_default();
+            for h in members {
+                if !list.iter().any(|x| x.as_str() == Some(h.as_str())) {
+                    list.push(Value::from(h.as_str()));
+                }
+            }
+        }
+        Value::from_pairs(
+            m.into_iter()
+                .map(|(k, v)| (k, Value::from(v)))
+                .collect::<Vec<_>>(),
+        )
+    }
 }

@@ -45,6 +45,8 @@ pub struct HostVars {
     pub inventory: Arc<Inventory>,
     pub this_host: String,
     pub this_vars: Value,
+    /// Hosts added at run time (add_host): name → variables.
+    pub runtime: IndexMap<String, Value>,
 }
 
 impl Object for HostVars {
@@ -56,6 +58,9 @@ impl Object for HostVars {
         let name = key.as_str()?;
         if name == self.this_host {
             return Some(self.this_vars.clone());
+        }
+        if let Some(v) = self.runtime.get(name) {
+            return Some(v.clone());
         }
         if !self.inventory.hosts.contains_key(name) {
             return None;
@@ -83,6 +88,7 @@ impl Object for HostVars {
         if !self.inventory.hosts.contains_key(&self.this_host) {
             names.push(Value::from(self.this_host.as_str()));
         }
+        names.extend(self.runtime.keys().map(|k| Value::from(k.as_str())));
         Enumerator::Values(names)
     }
 }
