@@ -231,3 +231,12 @@ fn group_by_and_add_host_change_groups_and_hostvars() {
         "['role_web'] ['extra1'] 5 True\n"
     );
 }
+
+#[test]
+fn template_syntax_error_in_an_argument() {
+    assert_rejected(
+        &format!("{HEAD}    - debug:\n        msg: \"{{{{ x | }}}}\"\n"),
+        "play.yml:6:14",
+        "template error in 'msg'",
+    );
+}

@@ -375,6 +375,21 @@ impl Templar {
         }
     }
 
+    /// Check that a string template compiles (syntax only; nothing is rendered). The
+    /// compiled template is cached, so a later render of the same string is cheaper.
+    pub fn check_syntax(&self, s: &str) -> Result<(), TemplateError> {
+        if !Templar::is_template(s) {
+            return Ok(());
+        }
+        let src = rewrite_percent(s, false);
+        let name = format!("{STR_PREFIX}{src}");
+        self.inner
+            .env
+            .get_template(&name)
+            .map(|_| ())
+            .map_err(|e| TemplateError::new(e.to_string()))
+    }
+
     /// Whether a string would be changed by templating (has `{{`, `{%` or `{#`).
     pub fn is_template(s: &str) -> bool {
         s.contains("{{") || s.contains("{%") || s.contains("{#")

@@ -178,7 +178,7 @@ impl<'r> Engine<'r> {
         hs.refresh();
         Engine {
             opts,
-            templar: Templar::new(),
+            templar: loader.templar.clone(),
             inventory,
             host,
             reporter,

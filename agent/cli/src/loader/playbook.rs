@@ -175,6 +175,9 @@ const ROLE_KEYWORDS: &[&str] = &[
 /// The loader: a playbook and everything it references.
 pub struct Loader {
     pub roles_path: Vec<PathBuf>,
+    /// The templating engine (shared with the engine): argument templates are compiled
+    /// once here, so syntax errors are found before anything runs.
+    pub templar: Templar,
     /// Roles already placed in the current play (path + params), for deduplication.
     seen_roles: HashSet<String>,
     /// Roles placed by import_role in the current play: their vars and defaults are
@@ -328,6 +331,7 @@ impl Loader {
     pub fn new(roles_path: Vec<PathBuf>) -> Loader {
         Loader {
             roles_path,
+            templar: Templar::new(),
             seen_roles: HashSet::new(),
             imported_roles: Vec::new(),
             all_roles: Vec::new(),
@@ -831,6 +835,7 @@ impl Loader {
             _ => {}
         }
         validate_args(file, ak, &t)?;
+        check_arg_templates(&self.templar, file, &t)?;
         for n in ["include_tasks", "include"] {
             if t.short == n {
                 // Dynamic includes with a static file name are loaded now to validate them.
@@ -1300,6 +1305,36 @@ pub fn resolve_tasks_file(dir: &Path, role: Option<&Arc<RoleInstance>>, f: &str)
 }
 
 /// Validate a task's arguments now, with templated values left for run time.
+/// Every template in a task's arguments must compile (syntax only).
+fn check_arg_templates(templar: &Templar, file: &Arc<str>, t: &Task) -> Result<(), LoadError> {
+    fn walk(templar: &Templar, v: &Value) -> Result<(), String> {
+        match v.kind() {
+            minijinja::value::ValueKind::String if !v.is_safe() => templar
+                .check_syntax(v.as_str().unwrap_or_default())
+                .map_err(|e| e.message),
+            minijinja::value::ValueKind::Seq | minijinja::value::ValueKind::Map => {
+                for item in v.try_iter().map_err(|e| e.to_string())? {
+                    if v.kind() == minijinja::value::ValueKind::Map {
+                        walk(templar, &v.get_item(&item).unwrap_or_default())?;
+                    } else {
+                        walk(templar, &item)?;
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    for (k, v) in &t.args {
+        if let Err(e) = walk(templar, v) {
+            let at = t.arg_locs.get(k).cloned().unwrap_or_else(|| t.loc.clone());
+            return Err(LoadError::at(at, format!("template error in '{k}': {e}")));
+        }
+    }
+    let _ = file;
+    Ok(())
+}
+
 fn validate_args(file: &Arc<str>, at: &Node, t: &Task) -> Result<(), LoadError> {
     if t.args.contains_key(ARGS_SPLAT) {
         // The arguments exist only once the template is rendered.
