@@ -1940,40 +1940,9 @@ impl<'r> Engine<'r> {
                     Ok(i) => i,
                     Err(e) => return fail(e.to_string()),
                 };
-                let host = self.host.clone();
                 let _ = check;
-                // Announced already by a looped include (and not inherited by nested ones).
-                if !std::mem::take(&mut self.include_announced) {
-                    let shown = resolve_shown(&dir, task.role.as_ref(), &file);
-                    self.emit(Event::Included {
-                        path: &shown,
-                        host: &host,
-                        item: None,
-                    });
-                    self.stats.ok += 1;
-                }
-                let mut ivars = task.common.vars.clone();
-                ivars.extend(self.loop_extra.clone());
-                let common = Common {
-                    vars: ivars,
-                    ..Common::default()
-                };
-                let mut fr = frames.to_vec();
-                fr.push(Frame {
-                    common: &common,
-                    include: true,
-                });
-                let apply = parsed.get("apply").cloned();
-                let apply_common = apply.map(|a| apply_to_common(&a)).unwrap_or_default();
-                fr.push(Frame {
-                    common: &apply_common,
-                    include: false,
-                });
-                let flow = self.run_items(&items, &fr, false);
-                if flow != Flow::Continue {
-                    return Exec::Flow(flow);
-                }
-                Exec::Flow(Flow::Continue)
+                let shown = resolve_shown(&dir, task.role.as_ref(), &file);
+                Exec::Flow(self.run_included(task, frames, &parsed, &shown, &items))
             }
             "include_role" | "import_role" => {
                 let name = parsed.str("name").unwrap_or_default().to_string();
@@ -2007,38 +1976,50 @@ impl<'r> Engine<'r> {
                         ps.roles_defaults = merged(&ps.roles_defaults, &inst.defaults);
                     }
                 }
-                // Announced already by a looped include (and not inherited by nested ones).
-                if !std::mem::take(&mut self.include_announced) {
-                    let host = self.host.clone();
-                    self.emit(Event::Included {
-                        path: &name,
-                        host: &host,
-                        item: None,
-                    });
-                    self.stats.ok += 1;
-                }
-                let mut ivars = task.common.vars.clone();
-                ivars.extend(self.loop_extra.clone());
-                let common = Common {
-                    vars: ivars,
-                    ..Common::default()
-                };
-                let mut fr = frames.to_vec();
-                fr.push(Frame {
-                    common: &common,
-                    include: true,
-                });
-                let apply = parsed.get("apply").cloned();
-                let apply_common = apply.map(|a| apply_to_common(&a)).unwrap_or_default();
-                fr.push(Frame {
-                    common: &apply_common,
-                    include: false,
-                });
-                let flow = self.run_items(&items, &fr, false);
-                Exec::Flow(flow)
+                Exec::Flow(self.run_included(task, frames, &parsed, &name, &items))
             }
             other => fail(format!("the action '{other}' is not available")),
         }
+    }
+
+    /// Run what an include_tasks / include_role loaded: announce it (`included: …`, counted
+    /// ok) unless a looped include did already, then run its items with the include's
+    /// vars (and loop variables) as include parameters and its `apply` keywords.
+    fn run_included(
+        &mut self,
+        task: &Task,
+        frames: &[Frame<'_>],
+        parsed: &agent_modules::Args,
+        shown: &str,
+        items: &[Item],
+    ) -> Flow {
+        // Announced already by a looped include (and not inherited by nested ones).
+        if !std::mem::take(&mut self.include_announced) {
+            let host = self.host.clone();
+            self.emit(Event::Included {
+                path: shown,
+                host: &host,
+                item: None,
+            });
+            self.stats.ok += 1;
+        }
+        let mut ivars = task.common.vars.clone();
+        ivars.extend(self.loop_extra.clone());
+        let common = Common {
+            vars: ivars,
+            ..Common::default()
+        };
+        let apply_common = parsed.get("apply").map(apply_to_common).unwrap_or_default();
+        let mut fr = frames.to_vec();
+        fr.push(Frame {
+            common: &common,
+            include: true,
+        });
+        fr.push(Frame {
+            common: &apply_common,
+            include: false,
+        });
+        self.run_items(items, &fr, false)
     }
 
     fn include_vars(&mut self, task: &Task, parsed: &agent_modules::Args) -> Exec {

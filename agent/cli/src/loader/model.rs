@@ -85,6 +85,27 @@ pub struct Block {
     pub role: Option<Arc<RoleInstance>>,
 }
 
+impl Block {
+    /// A block that only groups items (a role, an import) under inherited keywords.
+    pub fn wrap(
+        common: Common,
+        name: Option<String>,
+        block: Vec<Item>,
+        loc: Loc,
+        role: Option<Arc<RoleInstance>>,
+    ) -> Item {
+        Item::Block(Arc::new(Block {
+            common,
+            name,
+            block,
+            rescue: Vec::new(),
+            always: Vec::new(),
+            loc,
+            role,
+        }))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Item {
     Task(Arc<Task>),

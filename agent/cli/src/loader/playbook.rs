@@ -920,15 +920,13 @@ impl Loader {
             ));
         }
         let items = self.load_tasks_file(&path, role, handlers)?;
-        Ok(Item::Block(Arc::new(Block {
-            common: t.common.clone(),
-            name: t.name.clone(),
-            block: items,
-            rescue: Vec::new(),
-            always: Vec::new(),
-            loc: t.loc.clone(),
-            role: role.cloned(),
-        })))
+        Ok(Block::wrap(
+            t.common.clone(),
+            t.name.clone(),
+            items,
+            t.loc.clone(),
+            role.cloned(),
+        ))
     }
 
     fn expand_import_role(
@@ -951,15 +949,13 @@ impl Loader {
         let (role, items) =
             self.instantiate_role(&loc_, dir, &name, IndexMap::new(), &opts, false)?;
         self.imported_roles.extend(role);
-        Ok(Item::Block(Arc::new(Block {
-            common: t.common.clone(),
-            name: t.name.clone(),
-            block: items,
-            rescue: Vec::new(),
-            always: Vec::new(),
-            loc: t.loc.clone(),
-            role: None,
-        })))
+        Ok(Block::wrap(
+            t.common.clone(),
+            t.name.clone(),
+            items,
+            t.loc.clone(),
+            None,
+        ))
     }
 
     /// One entry of a play's `roles:` list. Returns None when deduplicated away.
@@ -1007,15 +1003,7 @@ impl Loader {
             self.instantiate_role(&l, dir, &name, params, &RoleOpts::default(), true)?;
         let Some(inst) = inst else { return Ok(None) };
         play_roles.push(inst.clone());
-        Ok(Some(Item::Block(Arc::new(Block {
-            common,
-            name: None,
-            block: items,
-            rescue: Vec::new(),
-            always: Vec::new(),
-            loc: l,
-            role: Some(inst),
-        }))))
+        Ok(Some(Block::wrap(common, None, items, l, Some(inst))))
     }
 
     /// Find a role directory by name.
@@ -1147,15 +1135,7 @@ impl Loader {
             let (dinst, ditems) =
                 self.instantiate_role(&dl, &base, &dname, dparams, &RoleOpts::default(), true)?;
             if let Some(dinst) = dinst {
-                items.push(Item::Block(Arc::new(Block {
-                    common: dcommon,
-                    name: None,
-                    block: ditems,
-                    rescue: Vec::new(),
-                    always: Vec::new(),
-                    loc: dl,
-                    role: Some(dinst),
-                })));
+                items.push(Block::wrap(dcommon, None, ditems, dl, Some(dinst)));
             }
         }
         let mut inst = RoleInstance {
