@@ -15,6 +15,7 @@ pub mod registry;
 pub mod spec;
 
 mod blockinfile;
+mod codepage;
 mod command;
 mod copy;
 mod file;

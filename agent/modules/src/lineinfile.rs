@@ -36,6 +36,7 @@ pub struct TextFile {
 fn check_encoding(encoding: &str) -> Result<(), ModuleError> {
     match encoding.to_ascii_lowercase().replace('_', "-").as_str() {
         "utf-8" | "utf8" | "latin-1" | "latin1" | "iso-8859-1" | "ascii" | "us-ascii" => Ok(()),
+        e if crate::codepage::table(e).is_some() => Ok(()),
         _ => Err(ModuleError::new(format!(
             "unsupported encoding: {encoding} (utf-8, latin-1 and ascii are supported)"
         ))),
@@ -55,6 +56,9 @@ pub(crate) fn decode(bytes: &[u8], encoding: &str, path: &Path) -> Result<String
     if is_latin1(encoding) {
         return Ok(bytes.iter().map(|&b| char::from(b)).collect());
     }
+    if let Some(t) = crate::codepage::table(encoding) {
+        return Ok(crate::codepage::decode(bytes, t));
+    }
     let s = std::str::from_utf8(bytes).map_err(|e| {
         ModuleError::new(format!(
             "'{encoding}' codec can't decode {}: {e}",
@@ -73,6 +77,11 @@ pub(crate) fn decode(bytes: &[u8], encoding: &str, path: &Path) -> Result<String
 /// Encode text for writing.
 pub(crate) fn encode(text: &str, encoding: &str) -> Result<Vec<u8>, ModuleError> {
     check_encoding(encoding)?;
+    if let Some(t) = crate::codepage::table(encoding) {
+        return crate::codepage::encode(text, t).map_err(|c| {
+            ModuleError::new(format!("'{encoding}' codec can't encode character {c:?}"))
+        });
+    }
     if is_latin1(encoding) {
         return text
             .chars()

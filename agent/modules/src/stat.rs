@@ -201,12 +201,20 @@ impl Module for Stat {
     }
 
     fn plan(
-        _args: &Args,
+        args: &Args,
         observed: &Self::Observed,
         _ctx: &Ctx<'_>,
     ) -> Result<Plan<()>, ModuleError> {
         let mut plan = Plan::default();
-        plan.set("stat", Value::from_pairs(observed.clone()));
+        let mut stat = observed.clone();
+        if args.bool("get_selinux_context") && stat.get("exists").is_some_and(|v| v.is_true()) {
+            // Without SELinux, Ansible reports a context of four None values.
+            stat.insert(
+                "selinux_context".into(),
+                Value::from(vec![Value::from(()); 4]),
+            );
+        }
+        plan.set("stat", Value::from_pairs(stat));
         Ok(plan)
     }
 

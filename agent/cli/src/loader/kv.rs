@@ -70,6 +70,56 @@ fn unquote(s: &str) -> String {
     }
 }
 
+/// Ansible's `_decode_escapes`: `\\`, `\'`, `\"`, `\a\b\f\n\r\t\v`, `\xHH`, `\uHHHH`,
+/// `\UHHHHHHHH` become the characters they name; anything else stays as written.
+pub fn decode_escapes(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '\\' && i + 1 < chars.len() {
+            let c = chars[i + 1];
+            let simple = match c {
+                '\\' => Some('\\'),
+                '\'' => Some('\''),
+                '"' => Some('"'),
+                'a' => Some('\u{7}'),
+                'b' => Some('\u{8}'),
+                'f' => Some('\u{c}'),
+                'n' => Some('\n'),
+                'r' => Some('\r'),
+                't' => Some('\t'),
+                'v' => Some('\u{b}'),
+                _ => None,
+            };
+            if let Some(ch) = simple {
+                out.push(ch);
+                i += 2;
+                continue;
+            }
+            let width = match c {
+                'x' => 2,
+                'u' => 4,
+                'U' => 8,
+                _ => 0,
+            };
+            if width > 0 && i + 2 + width <= chars.len() {
+                let hex: String = chars[i + 2..i + 2 + width].iter().collect();
+                if hex.chars().all(|h| h.is_ascii_hexdigit())
+                    && let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
+                {
+                    out.push(ch);
+                    i += 2 + width;
+                    continue;
+                }
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
 /// Parse `k=v` words; words that are not `k=v` make `_raw_params` when `free_form`,
 /// else they are returned as errors.
 pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, String> {
@@ -93,7 +143,10 @@ pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, Str
     ];
     let s = s.trim();
     for word in split_args(s) {
-        let kv = word.split_once('=').filter(|(k, _)| {
+        // Python escapes in k=v words are decoded first, as Ansible's parse_kv does
+        // (`regexp='\b'` is a backspace; `'\\b'` a regex word boundary).
+        let decoded = decode_escapes(&word);
+        let kv = decoded.split_once('=').filter(|(k, _)| {
             !k.is_empty()
                 && (k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                     // A templated key (`set_fact: "{{ name }}=x"`) is rendered at run time.
@@ -169,5 +222,18 @@ mod tests {
     #[test]
     fn non_kv_word_is_an_error_for_kv_modules() {
         assert!(parse_kv("path=/x oops", false).is_err());
+    }
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+
+    #[test]
+    fn kv_values_decode_python_escapes() {
+        let m = parse_kv(r"regexp='\b(.+)\b' other='\\b' nl=a\nb", false).unwrap();
+        assert_eq!(m["regexp"].as_str(), Some("\u{8}(.+)\u{8}"));
+        assert_eq!(m["other"].as_str(), Some(r"\b"));
+        assert_eq!(m["nl"].as_str(), Some("a\nb"));
     }
 }
