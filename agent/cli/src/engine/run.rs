@@ -2406,6 +2406,9 @@ fn finalization_failure(task: &Task, key: &str, message: &str) -> IndexMap<Strin
         .next()
         .unwrap_or(message)
         .trim_end();
+    let cause = cause
+        .strip_prefix("Error rendering template: ")
+        .unwrap_or(cause);
     let action = qualified(&task.action);
     let msg = format!(
         "Task failed: Finalization of task args for '{action}' failed: Error while resolving value for '{key}': {cause}"

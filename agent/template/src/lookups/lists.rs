@@ -144,6 +144,11 @@ pub fn percent_format_int(fmt: &str, i: i64) -> Result<String, Error> {
 /// `sequence`: `start=1 end=10 stride=1 format=%d` (or `[start-]end[/stride][:format]`).
 pub fn sequence(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
+    // With neither terms nor keywords there is nothing to generate (Ansible: []); with
+    // keywords only, one empty term carries them.
+    if terms.is_empty() && ctx.kwargs.is_empty() {
+        return Ok(out);
+    }
     let terms = if terms.is_empty() {
         vec![Value::from("")]
     } else {
@@ -179,11 +184,20 @@ pub fn sequence(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
                     let (k, v) = part
                         .split_once('=')
                         .ok_or_else(|| err(format!("can't parse arg {part}=... in sequence")))?;
+                    // Ansible validates these as config options of the plugin.
+                    let opt = |name: &str, v: &str| {
+                        parse_dec(v).map_err(|e| {
+                            err(format!(
+                                "Config '{name}' for 'sequence' lookup plugin from 'Direct' has an invalid value: {}",
+                                e.detail().unwrap_or_default()
+                            ))
+                        })
+                    };
                     match k {
-                        "start" => start = parse_dec(v)?,
-                        "end" => end = Some(parse_dec(v)?),
-                        "count" => count = Some(parse_dec(v)?),
-                        "stride" => stride = parse_dec(v)?,
+                        "start" => start = opt("start", v)?,
+                        "end" => end = Some(opt("end", v)?),
+                        "count" => count = Some(opt("count", v)?),
+                        "stride" => stride = opt("stride", v)?,
                         "format" => format = v.to_string(),
                         _ => {
                             return Err(err(format!(
@@ -202,15 +216,23 @@ pub fn sequence(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
                     Some((r, s)) => (r, Some(s)),
                     None => (rest, None),
                 };
+                // A value that is no number fails as the plugin's integer option.
+                let opt = |name: &str, v: &str| {
+                    parse_int(v).map_err(|_| {
+                        err(format!(
+                            "Config '{name}' for 'sequence' lookup plugin from 'Direct' has an invalid value: Invalid value provided for 'integer': '{v}'"
+                        ))
+                    })
+                };
                 match rest.split_once('-') {
                     Some((a, b)) if !a.is_empty() => {
-                        start = parse_int(a)?;
-                        end = Some(parse_int(b)?);
+                        start = opt("start", a)?;
+                        end = Some(opt("end", b)?);
                     }
-                    _ => end = Some(parse_int(rest)?),
+                    _ => end = Some(opt("end", rest)?),
                 }
                 if let Some(s) = st {
-                    stride = parse_int(s)?;
+                    stride = opt("stride", s)?;
                 }
                 if let Some(f) = fmt {
                     format = f.to_string();
