@@ -240,3 +240,23 @@ fn template_syntax_error_in_an_argument() {
         "template error in 'msg'",
     );
 }
+
+#[test]
+fn duplicate_yaml_keys_warn_with_their_origin() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "play.yml",
+        "- hosts: localhost\n  gather_facts: false\n  vars:\n    a: 1\n    a: 2\n  tasks:\n    - debug: var=a\n",
+    );
+    let o = agent(t.path(), &["apply", "play.yml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("[WARNING]: Found duplicate mapping key 'a'."),
+        "{err}"
+    );
+    assert!(err.contains("play.yml:5:5"), "{err}");
+    assert!(err.contains("Using last defined value only."), "{err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"a\": 2"));
+}

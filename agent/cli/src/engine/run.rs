@@ -207,6 +207,7 @@ impl<'r> Engine<'r> {
     pub fn run_playbook(&mut self, pb: &Playbook) -> Outcome {
         let path = pb.path.display().to_string();
         self.emit(Event::PlaybookStart { path: &path });
+        self.flush_load_warnings();
         let mut failed = false;
         for play in &pb.plays {
             if self.run_play(play) == Flow::Failed {
@@ -222,6 +223,13 @@ impl<'r> Engine<'r> {
         Outcome {
             stats: self.stats,
             failed: failed || self.stats.failures > 0 || self.stats.unreachable > 0,
+        }
+    }
+
+    /// Warnings found while loading files (duplicate YAML keys), shown once.
+    fn flush_load_warnings(&mut self) {
+        for w in crate::loader::files::take_warnings() {
+            self.emit(Event::Warning { message: &w });
         }
     }
 
@@ -1940,6 +1948,7 @@ impl<'r> Engine<'r> {
                     Ok(i) => i,
                     Err(e) => return fail(e.to_string()),
                 };
+                self.flush_load_warnings();
                 let _ = check;
                 let shown = resolve_shown(&dir, task.role.as_ref(), &file);
                 Exec::Flow(self.run_included(task, frames, &parsed, &shown, &items))
@@ -2307,28 +2316,7 @@ fn failure_text(kind: &str, msg: &str, loc: &crate::loader::Loc) -> String {
     format!("{head}\n{}", origin(loc))
 }
 
-/// `Origin: FILE:LINE:COL`, then up to three lines of the file ending at LINE (numbers
-/// right-aligned) and a caret under the column, as Ansible 2.21 shows a source position.
-fn origin(loc: &crate::loader::Loc) -> String {
-    let mut text = format!("Origin: {loc}\n");
-    if let Ok(src) = std::fs::read_to_string(&*loc.file) {
-        let lines: Vec<&str> = src.lines().collect();
-        let first = loc.line.saturating_sub(2).max(1);
-        if loc.line >= 1 && loc.line <= lines.len() {
-            let width = loc.line.to_string().len();
-            text.push('\n');
-            for n in first..=loc.line {
-                text.push_str(&format!("{n:>width$} {}\n", lines[n - 1]));
-            }
-            text.push_str(&format!(
-                "{}^ column {}\n\n",
-                " ".repeat(width + loc.col),
-                loc.col
-            ));
-        }
-    }
-    text
-}
+use crate::loader::error::origin;
 
 impl Engine<'_> {
     /// What an include's `included:` line names: the tasks file's path, or the role.

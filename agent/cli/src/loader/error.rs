@@ -59,3 +59,26 @@ impl LoadError {
         }
     }
 }
+
+/// `Origin: FILE:LINE:COL`, then up to three lines of the file ending at LINE (numbers
+/// right-aligned) and a caret under the column, as Ansible 2.21 shows a source position.
+pub fn origin(loc: &Loc) -> String {
+    let mut text = format!("Origin: {loc}\n");
+    if let Ok(src) = std::fs::read_to_string(&*loc.file) {
+        let lines: Vec<&str> = src.lines().collect();
+        let first = loc.line.saturating_sub(2).max(1);
+        if loc.line >= 1 && loc.line <= lines.len() {
+            let width = loc.line.to_string().len();
+            text.push('\n');
+            for n in first..=loc.line {
+                text.push_str(&format!("{n:>width$} {}\n", lines[n - 1]));
+            }
+            text.push_str(&format!(
+                "{}^ column {}\n\n",
+                " ".repeat(width + loc.col),
+                loc.col
+            ));
+        }
+    }
+    text
+}

@@ -16,12 +16,56 @@ pub struct YamlFile {
     pub root: Option<Node>,
 }
 
-/// Read and parse one YAML file.
+/// Warnings found while reading YAML (duplicate keys), as Ansible prints them; the
+/// engine shows and clears them ([`take_warnings`]).
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The warnings collected so far, emptied.
+pub fn take_warnings() -> Vec<String> {
+    WARNINGS
+        .lock()
+        .map(|mut w| std::mem::take(&mut *w))
+        .unwrap_or_default()
+}
+
+/// Read and parse one YAML file (one document at most).
 pub fn read_yaml(path: &Path) -> Result<YamlFile, LoadError> {
     let src = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, e))?;
     let name: Arc<str> = Arc::from(path.display().to_string());
-    let root = agent_yaml::parse_one(&src, path)?;
-    Ok(YamlFile { name, root })
+    let (mut docs, warnings) =
+        agent_yaml::parse_all_with_warnings(&src, path, agent_yaml::Limits::default())?;
+    if docs.len() > 1 {
+        let second = &docs[1];
+        return Err(LoadError::at(
+            Loc::new(&name, second.pos),
+            "expected a single document in the stream, but found another document",
+        ));
+    }
+    if !warnings.is_empty()
+        && let Ok(mut all) = WARNINGS.lock()
+    {
+        for w in warnings {
+            let at = Loc {
+                file: name.clone(),
+                line: w.line,
+                col: w.col,
+            };
+            let tail = if w.message.starts_with("Found duplicate mapping key") {
+                "Using last defined value only."
+            } else {
+                ""
+            };
+            all.push(
+                format!("{}\n{}{tail}", w.message, super::error::origin(&at))
+                    .trim_end()
+                    .to_string(),
+            );
+        }
+    }
+    Ok(YamlFile {
+        name,
+        root: docs.pop(),
+    })
 }
 
 /// A variables file: a mapping (or empty). Anything else is an error at its position.
