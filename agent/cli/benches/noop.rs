@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use agent::cli::{Output, RunArgs};
+use agent::cli::RunArgs;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 pub fn write_playbook(dir: &Path, n: usize) {
@@ -31,27 +31,7 @@ pub fn write_playbook(dir: &Path, n: usize) {
 }
 
 fn args(dir: &Path, out: &Path) -> RunArgs {
-    RunArgs {
-        playbook: Some(dir.join("play.yml")),
-        inventory: Vec::new(),
-        limit: None,
-        tags: Vec::new(),
-        skip_tags: Vec::new(),
-        extra_vars: vec![format!("out={}", out.display())],
-        check: false,
-        diff: false,
-        roles_path: Vec::new(),
-        verbose: 0,
-        list_tasks: false,
-        list_tags: false,
-        syntax_check: false,
-        start_at_task: None,
-        force_handlers: false,
-        role: None,
-        detailed_exitcode: false,
-        output: Output::Human,
-        connection: None,
-    }
+    RunArgs::for_playbook(dir.join("play.yml"), vec![format!("out={}", out.display())])
 }
 
 fn bench(c: &mut Criterion) {

@@ -94,6 +94,34 @@ pub struct RunArgs {
     pub connection: Option<String>,
 }
 
+impl RunArgs {
+    /// A run of one playbook with these extra vars and every other flag at its default
+    /// (for callers that are not the command line: `demo`, benchmarks).
+    pub fn for_playbook(playbook: std::path::PathBuf, extra_vars: Vec<String>) -> RunArgs {
+        RunArgs {
+            playbook: Some(playbook),
+            inventory: Vec::new(),
+            limit: None,
+            tags: Vec::new(),
+            skip_tags: Vec::new(),
+            extra_vars,
+            check: false,
+            diff: false,
+            roles_path: Vec::new(),
+            verbose: 0,
+            list_tasks: false,
+            list_tags: false,
+            syntax_check: false,
+            start_at_task: None,
+            force_handlers: false,
+            role: None,
+            detailed_exitcode: false,
+            output: Output::Human,
+            connection: None,
+        }
+    }
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
     /// Keep the temporary directory (prints its path).

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{DemoArgs, Output, RunArgs, exit};
+use crate::cli::{DemoArgs, RunArgs, exit};
 
 const FILES: &[(&str, &str)] = &[
     ("site.yml", include_str!("demo_bundle/site.yml")),
@@ -45,27 +45,10 @@ pub fn run(args: &DemoArgs) -> Result<i32> {
     let bundle = tmp.path().join("bundle");
     let out = tmp.path().join("out");
     write_bundle(&bundle)?;
-    let run_args = RunArgs {
-        playbook: Some(bundle.join("site.yml")),
-        inventory: Vec::new(),
-        limit: None,
-        tags: Vec::new(),
-        skip_tags: Vec::new(),
-        extra_vars: vec![format!("out={}", out.display())],
-        check: false,
-        diff: true,
-        roles_path: Vec::new(),
-        verbose: 0,
-        list_tasks: false,
-        list_tags: false,
-        syntax_check: false,
-        start_at_task: None,
-        force_handlers: false,
-        role: None,
-        detailed_exitcode: false,
-        output: Output::Human,
-        connection: None,
-    };
+    let run_args = RunArgs::for_playbook(
+        bundle.join("site.yml"),
+        vec![format!("out={}", out.display())],
+    );
     println!(
         "agent demo: the built-in example runs in {} (removed afterwards).",
         tmp.path().display()

@@ -844,19 +844,8 @@ impl<'r> Engine<'r> {
                         if let Ok(Some(cond)) = self.eval_conditions(&conds, &vars) {
                             return self.finish_skip(task, &name, &cond, handler);
                         }
-                        let r =
-                            result_map(&[("failed", Value::from(true)), ("msg", Value::from(msg))]);
-                        return self.finish(
-                            task,
-                            frames,
-                            &name,
-                            r,
-                            ignore_errors,
-                            no_log,
-                            handler,
-                            rescuable,
-                            &vars,
-                        );
+                        let r = failure(msg);
+                        return self.finish(task, r, ignore_errors, no_log, handler, rescuable);
                     }
                 }
             }
@@ -867,19 +856,8 @@ impl<'r> Engine<'r> {
                     Ok(Some(cond)) => return self.finish_skip(task, &name, &cond, handler),
                     Ok(None) => {}
                     Err(msg) => {
-                        let r =
-                            result_map(&[("failed", Value::from(true)), ("msg", Value::from(msg))]);
-                        return self.finish(
-                            task,
-                            frames,
-                            &name,
-                            r,
-                            ignore_errors,
-                            no_log,
-                            handler,
-                            rescuable,
-                            &vars,
-                        );
+                        let r = failure(msg);
+                        return self.finish(task, r, ignore_errors, no_log, handler, rescuable);
                     }
                 }
                 match self.execute(task, frames, &vars, &name, handler) {
@@ -991,9 +969,7 @@ impl<'r> Engine<'r> {
                                 Exec::Flow(f) => return f,
                             }
                         }
-                        Err(msg) => {
-                            result_map(&[("failed", Value::from(true)), ("msg", Value::from(msg))])
-                        }
+                        Err(msg) => failure(msg),
                     };
                     let kind = r.shift_remove("_agent_failure");
                     let err_text = r.shift_remove("_agent_error");
@@ -1073,14 +1049,11 @@ impl<'r> Engine<'r> {
                                 if get_bool(&r, "failed") {
                                     return self.finish(
                                         task,
-                                        frames,
-                                        &name,
                                         r,
                                         ignore_errors,
                                         no_log,
                                         handler,
                                         rescuable,
-                                        &vars,
                                     );
                                 }
                             }
@@ -1108,17 +1081,7 @@ impl<'r> Engine<'r> {
                 r
             }
         };
-        self.finish(
-            task,
-            frames,
-            &name,
-            result,
-            ignore_errors,
-            no_log,
-            handler,
-            rescuable,
-            &vars,
-        )
+        self.finish(task, result, ignore_errors, no_log, handler, rescuable)
     }
 
     fn finish_skip(&mut self, task: &Task, _name: &str, cond: &str, _handler: bool) -> Flow {
@@ -1154,14 +1117,11 @@ impl<'r> Engine<'r> {
     fn finish(
         &mut self,
         task: &Task,
-        _frames: &[Frame<'_>],
-        _name: &str,
         mut r: IndexMap<String, Value>,
         ignore_errors: bool,
         no_log: bool,
         handler: bool,
         rescuable: bool,
-        _vars: &Vars,
     ) -> Flow {
         let was_loop = r.shift_remove("_agent_loop").is_some();
         // Internal markers never reach registered results.
@@ -1649,12 +1609,7 @@ impl<'r> Engine<'r> {
         args: IndexMap<String, Value>,
         check: bool,
     ) -> Exec {
-        let fail = |msg: String| {
-            Exec::Result(result_map(&[
-                ("failed", Value::from(true)),
-                ("msg", Value::from(msg)),
-            ]))
-        };
+        let fail = |msg: String| Exec::Result(failure(msg));
         let parsed = match actions::parse(&task.short, &args) {
             Ok(p) => p,
             Err(e) => return fail(e.msg),
@@ -2032,12 +1987,7 @@ impl<'r> Engine<'r> {
     }
 
     fn include_vars(&mut self, task: &Task, parsed: &agent_modules::Args) -> Exec {
-        let fail = |msg: String| {
-            Exec::Result(result_map(&[
-                ("failed", Value::from(true)),
-                ("msg", Value::from(msg)),
-            ]))
-        };
+        let fail = |msg: String| Exec::Result(failure(msg));
         let base: Vec<PathBuf> = {
             let mut b = Vec::new();
             if let Some(r) = &task.role {
@@ -2466,4 +2416,9 @@ impl Engine<'_> {
                 .collect::<Vec<_>>(),
         )
     }
+}
+
+/// A failed result with Ansible's `msg`.
+fn failure(msg: impl Into<Value>) -> IndexMap<String, Value> {
+    result_map(&[("failed", Value::from(true)), ("msg", msg.into())])
 }
