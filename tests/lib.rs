@@ -1,10 +1,13 @@
-//! Test support: the differential harness shared by `differential.rs`.
+//! Test support: the differential harness shared by `differential.rs`, and test hosts
+//! ([`testhost`]) for the host suite (`host.rs`).
 //!
 //! A case under `tests/differential/cases/NN-name/` is run three ways (first run, second
 //! run in the same directory, and `--check --diff` on a fresh empty directory), either with
 //! the agent binary or with real ansible-playbook. After each run the recap counts, the exit
 //! code and a record of the tree under `out` are taken. The tree record here must stay
 //! identical to the one made by `differential/record.py`.
+
+pub mod testhost;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};

@@ -1,0 +1,497 @@
+//! The host suite: every case under `host/cases/` converged by the agent on a booted test
+//! host (systemd as PID 1, real apt, users, mounts), and for cases marked `differential`
+//! also by real Ansible on a second host booted from the same image plus Ansible.
+//!
+//! Per case (see `host/README.md`): `agent check` reports changes and changes nothing
+//! (verify.sh still fails), `agent apply` converges (verify.sh passes), a second apply and
+//! a check report no change.
+//!
+//! Environment:
+//! - `AGENT_HOST_TESTS=1`: run the suite (without it the suite is skipped, so that a plain
+//!   `cargo test --workspace` does not boot hosts); it then fails if the machine cannot
+//!   boot test hosts (needs root, unshare, nsenter, losetup, debootstrap).
+//! - `AGENT_HOST_CASES`: comma-separated substrings; only cases whose name contains one run.
+//! - `AGENT_BIN`: the agent binary (default `target/release/agent`, then `target/debug/agent`).
+//! - `AGENT_HOST_VERBOSE=1`: print the output of every run of failing cases in full.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use agent_tests::testhost::{self, Output, TestHost};
+use serde_json::Value;
+
+/// How long one playbook run may take (package installs from the mirror are slow).
+const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(120);
+const LOOP_SIZE: &str = "256M";
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+fn find_agent(root: &Path) -> Result<PathBuf, String> {
+    if let Some(bin) = std::env::var_os("AGENT_BIN") {
+        let bin = PathBuf::from(bin);
+        return if bin.is_file() {
+            Ok(bin)
+        } else {
+            Err(format!("AGENT_BIN={} does not exist", bin.display()))
+        };
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root.join(t) })
+        .unwrap_or_else(|| root.join("target"));
+    ["release", "debug"]
+        .iter()
+        .map(|p| target.join(p).join("agent"))
+        .find(|c| c.is_file())
+        .ok_or_else(|| {
+            format!(
+                "agent binary not found under {}; build it (cargo build --release -p agent) \
+                 or set AGENT_BIN",
+                target.display()
+            )
+        })
+}
+
+struct HostCase {
+    name: String,
+    dir: PathBuf,
+    before: bool,
+    loop_device: bool,
+    differential: bool,
+}
+
+fn load_cases(root: &Path, filter: Option<&str>) -> Result<Vec<HostCase>, String> {
+    let dir = root.join("tests/host/cases");
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let filters: Vec<&str> = filter
+        .map(|f| f.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    let mut cases = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f)) {
+            continue;
+        }
+        for required in ["play.yml", "verify.sh"] {
+            if !path.join(required).is_file() {
+                return Err(format!("case {name}: {required} is missing"));
+            }
+        }
+        cases.push(HostCase {
+            before: path.join("before.sh").is_file(),
+            loop_device: path.join("loop").exists(),
+            differential: path.join("differential").exists(),
+            name,
+            dir: path,
+        });
+    }
+    cases.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(cases)
+}
+
+/// `changed` and `failed` summed over the hosts of a run's `stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    changed: u64,
+    failed: u64,
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "changed={} failed={}", self.changed, self.failed)
+    }
+}
+
+/// The counts of a run printed as one JSON document (agent `--output json`, Ansible's
+/// ansible.posix.json callback): `stats` per host.
+fn counts(out: &Output) -> Result<Counts, String> {
+    let text = out.stdout.trim();
+    // Anything printed before the document (warnings on stdout) is skipped.
+    let start = text
+        .find("{\n")
+        .or_else(|| text.find('{'))
+        .ok_or("no JSON document on stdout")?;
+    let doc: Value =
+        serde_json::from_str(&text[start..]).map_err(|e| format!("stdout is not JSON: {e}"))?;
+    let stats = doc
+        .get("stats")
+        .and_then(Value::as_object)
+        .ok_or("no stats in the JSON output")?;
+    if stats.is_empty() {
+        return Err("stats are empty (no host ran)".into());
+    }
+    let sum = |key: &str| -> u64 {
+        stats
+            .values()
+            .map(|h| {
+                h.get(key).and_then(Value::as_u64).unwrap_or(0)
+                    + if key == "failed" {
+                        h.get("unreachable").and_then(Value::as_u64).unwrap_or(0)
+                    } else {
+                        0
+                    }
+            })
+            .sum()
+    };
+    Ok(Counts {
+        changed: sum("changed"),
+        failed: sum("failed"),
+    })
+}
+
+/// One host with the case files copied to /root/host-cases/<name>.
+struct Runner<'a> {
+    host: &'a TestHost,
+    ansible: bool,
+}
+
+struct Failure {
+    reason: String,
+    output: Option<Output>,
+}
+
+impl Failure {
+    fn new(reason: impl Into<String>) -> Failure {
+        Failure {
+            reason: reason.into(),
+            output: None,
+        }
+    }
+    fn with(reason: impl Into<String>, out: &Output) -> Failure {
+        Failure {
+            reason: reason.into(),
+            output: Some(out.clone()),
+        }
+    }
+}
+
+fn case_dir(case: &HostCase) -> String {
+    format!("/root/host-cases/{}", case.name)
+}
+
+/// Quote for `sh`.
+fn q(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+impl Runner<'_> {
+    fn label(&self) -> &'static str {
+        if self.ansible { "ansible" } else { "agent" }
+    }
+
+    fn sh(&self, case: &HostCase, script: &str, timeout: Duration) -> Result<Output, Failure> {
+        self.host
+            .sh(&case_dir(case), script, timeout)
+            .map_err(|e| Failure::new(format!("{}: {e}", self.label())))
+    }
+
+    /// Copy the case in, run before.sh, make the loop device; returns the extra vars.
+    fn prepare(&self, case: &HostCase) -> Result<Vec<String>, Failure> {
+        self.host
+            .copy_in(&case.dir, &case_dir(case))
+            .map_err(|e| Failure::new(format!("copy case into {}: {e}", self.label())))?;
+        let mut extra = Vec::new();
+        if case.loop_device {
+            let dev = self
+                .host
+                .loop_device(LOOP_SIZE)
+                .map_err(|e| Failure::new(format!("loop device: {e}")))?;
+            extra.push(format!("test_device={dev}"));
+        }
+        if case.before {
+            let out = self.sh(case, "sh ./before.sh", RUN_TIMEOUT)?;
+            if !out.success() {
+                return Err(Failure::with(
+                    format!("{}: before.sh exited {}", self.label(), out.status),
+                    &out,
+                ));
+            }
+        }
+        Ok(extra)
+    }
+
+    /// One playbook run; `check` for check mode (the agent's `check` command).
+    fn run(
+        &self,
+        case: &HostCase,
+        step: &str,
+        check: bool,
+        extra: &[String],
+    ) -> Result<(Counts, Output), Failure> {
+        let mut cmd = if self.ansible {
+            let mut c = String::from(
+                "ANSIBLE_STDOUT_CALLBACK=ansible.posix.json ANSIBLE_LOCALHOST_WARNING=False \
+                 ANSIBLE_INVENTORY_UNPARSED_WARNING=False ANSIBLE_NOCOLOR=1 \
+                 /opt/ans/bin/ansible-playbook -c local -i localhost, play.yml",
+            );
+            if check {
+                c.push_str(" --check --diff");
+            }
+            c
+        } else {
+            format!(
+                "/usr/local/bin/agent {} play.yml --output json",
+                if check { "check" } else { "apply" }
+            )
+        };
+        for e in extra {
+            cmd.push_str(&format!(" -e {}", q(e)));
+        }
+        let out = self.sh(case, &cmd, RUN_TIMEOUT)?;
+        let counts = counts(&out).map_err(|e| {
+            Failure::with(
+                format!("{} {step}: {e} (exit {})", self.label(), out.status),
+                &out,
+            )
+        })?;
+        Ok((counts, out))
+    }
+
+    fn verify(&self, case: &HostCase) -> Result<Output, Failure> {
+        self.sh(case, "sh ./verify.sh", VERIFY_TIMEOUT)
+    }
+}
+
+/// The agent's four runs of one case; returns the changed counts of the two applies.
+fn agent_case(r: &Runner, case: &HostCase) -> Result<(u64, u64), Failure> {
+    let extra = r.prepare(case)?;
+
+    let (c, out) = r.run(case, "check", true, &extra)?;
+    if c.changed == 0 || c.failed > 0 {
+        return Err(Failure::with(
+            format!("check on the unconverged host: {c}, want changed>0 failed=0"),
+            &out,
+        ));
+    }
+    let v = r.verify(case)?;
+    if v.success() {
+        return Err(Failure::with(
+            "verify.sh passes before apply (after check): check changed something, or the \
+             case does not test anything",
+            &v,
+        ));
+    }
+
+    let (c1, out) = r.run(case, "apply", false, &extra)?;
+    if c1.changed == 0 || c1.failed > 0 {
+        return Err(Failure::with(
+            format!("first apply: {c1}, want changed>0 failed=0"),
+            &out,
+        ));
+    }
+    let v = r.verify(case)?;
+    if !v.success() {
+        return Err(Failure::with(
+            format!("verify.sh fails after the first apply (exit {})", v.status),
+            &v,
+        ));
+    }
+
+    let (c2, out) = r.run(case, "second apply", false, &extra)?;
+    if c2.changed != 0 || c2.failed > 0 {
+        return Err(Failure::with(
+            format!("second apply: {c2}, want changed=0 failed=0"),
+            &out,
+        ));
+    }
+    let (c3, out) = r.run(case, "second check", true, &extra)?;
+    if c3.changed != 0 || c3.failed > 0 {
+        return Err(Failure::with(
+            format!("check after converging: {c3}, want changed=0 failed=0"),
+            &out,
+        ));
+    }
+    let v = r.verify(case)?;
+    if !v.success() {
+        return Err(Failure::with(
+            format!("verify.sh fails at the end (exit {})", v.status),
+            &v,
+        ));
+    }
+    Ok((c1.changed, c2.changed))
+}
+
+/// Real Ansible's two runs of a `differential` case, compared with the agent's.
+fn ansible_case(r: &Runner, case: &HostCase, agent: (u64, u64)) -> Result<(), Failure> {
+    let extra = r.prepare(case)?;
+    let (c1, out) = r.run(case, "first run", false, &extra)?;
+    if c1.failed > 0 {
+        return Err(Failure::with(
+            format!("ansible first run failed: {c1}"),
+            &out,
+        ));
+    }
+    let v = r.verify(case)?;
+    if !v.success() {
+        return Err(Failure::with(
+            format!(
+                "verify.sh fails after Ansible's run (exit {}) but passes after the agent's",
+                v.status
+            ),
+            &v,
+        ));
+    }
+    let (c2, out) = r.run(case, "second run", false, &extra)?;
+    if c2.failed > 0 {
+        return Err(Failure::with(
+            format!("ansible second run failed: {c2}"),
+            &out,
+        ));
+    }
+    if (c1.changed, c2.changed) != agent {
+        return Err(Failure::new(format!(
+            "changed counts differ: ansible first={} second={}, agent first={} second={}",
+            c1.changed, c2.changed, agent.0, agent.1
+        )));
+    }
+    Ok(())
+}
+
+fn report_failure(case: &HostCase, f: &Failure, verbose: bool) {
+    println!("FAIL {}: {}", case.name, f.reason);
+    if let Some(out) = &f.output {
+        let text = if verbose {
+            format!("--- stdout\n{}\n--- stderr\n{}", out.stdout, out.stderr)
+        } else {
+            out.tail(25)
+        };
+        for line in text.lines() {
+            println!("    {line}");
+        }
+    }
+}
+
+fn boot(role: &str, ansible: bool) -> Result<(TestHost, Duration), String> {
+    let t = Instant::now();
+    let host = TestHost::boot_unique(role, ansible).map_err(|e| format!("boot {role}: {e}"))?;
+    Ok((host, t.elapsed()))
+}
+
+fn main() -> ExitCode {
+    let start = Instant::now();
+    let required = std::env::var("AGENT_HOST_TESTS").is_ok_and(|v| !v.is_empty() && v != "0");
+    if !required {
+        println!("host suite skipped: set AGENT_HOST_TESTS=1 to boot test hosts and run it");
+        return ExitCode::SUCCESS;
+    }
+    if let Some(why) = testhost::unavailable_reason() {
+        println!("host suite cannot run: {why} (AGENT_HOST_TESTS=1 requires it)");
+        return ExitCode::FAILURE;
+    }
+    let root = workspace_root();
+    let filter = std::env::var("AGENT_HOST_CASES").ok();
+    let cases = match load_cases(&root, filter.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("host suite: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if cases.is_empty() {
+        println!("host suite: no cases selected");
+        return ExitCode::SUCCESS;
+    }
+    let agent = match find_agent(&root) {
+        Ok(a) => a,
+        Err(e) => {
+            println!("host suite: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let verbose = std::env::var("AGENT_HOST_VERBOSE").is_ok_and(|v| v == "1");
+
+    // Both hosts boot at once (the Ansible image may need building first).
+    let need_ansible = cases.iter().any(|c| c.differential);
+    let ansible_thread = need_ansible.then(|| std::thread::spawn(|| boot("ansible", true)));
+    let agent_host = boot("agent", false);
+    let ansible_host = ansible_thread.map(|t| {
+        t.join()
+            .unwrap_or_else(|_| Err("booting the ansible host panicked".into()))
+    });
+    let (agent_host, agent_boot) = match agent_host {
+        Ok(h) => h,
+        Err(e) => {
+            println!("host suite: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ansible_host = match ansible_host {
+        None => None,
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => {
+            println!("host suite: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "host suite: {} case(s); agent host {} booted in {:.1} s{}",
+        cases.len(),
+        agent_host.name(),
+        agent_boot.as_secs_f64(),
+        match &ansible_host {
+            Some((h, d)) => format!(", ansible host {} in {:.1} s", h.name(), d.as_secs_f64()),
+            None => String::new(),
+        }
+    );
+    if let Err(e) = agent_host.install_agent(&agent) {
+        println!("host suite: {e}");
+        return ExitCode::FAILURE;
+    }
+
+    let agent_runner = Runner {
+        host: &agent_host,
+        ansible: false,
+    };
+    let ansible_runner = ansible_host.as_ref().map(|(h, _)| Runner {
+        host: h,
+        ansible: true,
+    });
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for case in &cases {
+        let t = Instant::now();
+        let mut result = agent_case(&agent_runner, case);
+        if let (Ok(changed), true, Some(r)) = (&result, case.differential, &ansible_runner) {
+            result = ansible_case(r, case, *changed).map(|()| *changed);
+        }
+        match result {
+            Ok((c1, _)) => {
+                passed += 1;
+                println!(
+                    "ok   {} (changed={c1}{}, {:.1} s)",
+                    case.name,
+                    if case.differential {
+                        ", same as ansible"
+                    } else {
+                        ""
+                    },
+                    t.elapsed().as_secs_f64()
+                );
+            }
+            Err(f) => {
+                failed += 1;
+                report_failure(case, &f, verbose);
+            }
+        }
+    }
+    drop(ansible_host);
+    drop(agent_host);
+    println!(
+        "host suite: {passed} passed, {failed} failed ({:.1} s)",
+        start.elapsed().as_secs_f64()
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
