@@ -69,7 +69,12 @@ fn load_cases(root: &Path, filter: Option<&str>) -> Result<Vec<HostCase>, String
     let dir = root.join("tests/host/cases");
     let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let filters: Vec<&str> = filter
-        .map(|f| f.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+        .map(|f| {
+            f.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     let mut cases = Vec::new();
     for entry in entries {
@@ -130,22 +135,17 @@ fn counts(out: &Output) -> Result<Counts, String> {
     if stats.is_empty() {
         return Err("stats are empty (no host ran)".into());
     }
-    let sum = |key: &str| -> u64 {
+    let sum = |keys: &[&str]| -> u64 {
         stats
             .values()
-            .map(|h| {
-                h.get(key).and_then(Value::as_u64).unwrap_or(0)
-                    + if key == "failed" {
-                        h.get("unreachable").and_then(Value::as_u64).unwrap_or(0)
-                    } else {
-                        0
-                    }
-            })
+            .flat_map(|h| keys.iter().map(|k| h.get(*k).and_then(Value::as_u64)))
+            .map(|v| v.unwrap_or(0))
             .sum()
     };
     Ok(Counts {
-        changed: sum("changed"),
-        failed: sum("failed"),
+        changed: sum(&["changed"]),
+        // The json callback says `failures`.
+        failed: sum(&["failures", "unreachable"]),
     })
 }
 
@@ -357,11 +357,52 @@ fn ansible_case(r: &Runner, case: &HostCase, agent: (u64, u64)) -> Result<(), Fa
     Ok(())
 }
 
+/// `task: msg` for every failed task result in a JSON run output.
+fn failed_tasks(out: &Output) -> Vec<String> {
+    let Some(start) = out.stdout.find('{') else {
+        return Vec::new();
+    };
+    let Ok(doc) = serde_json::from_str::<Value>(&out.stdout[start..]) else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    let plays = doc.get("plays").and_then(Value::as_array);
+    for task in plays.into_iter().flatten().filter_map(|p| p.get("tasks")) {
+        for t in task.as_array().into_iter().flatten() {
+            let name = t
+                .pointer("/task/name")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            let hosts = t.get("hosts").and_then(Value::as_object);
+            for result in hosts.into_iter().flat_map(|h| h.values()) {
+                let failed = result.get("failed").and_then(Value::as_bool) == Some(true)
+                    || result.get("unreachable").and_then(Value::as_bool) == Some(true);
+                let ignored = result.get("ignore_errors").and_then(Value::as_bool) == Some(true);
+                if failed && !ignored {
+                    let msg = result
+                        .get("msg")
+                        .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_string))
+                        .unwrap_or_default();
+                    lines.push(format!("task {name:?} failed: {msg}"));
+                }
+            }
+        }
+    }
+    lines
+}
+
 fn report_failure(case: &HostCase, f: &Failure, verbose: bool) {
     println!("FAIL {}: {}", case.name, f.reason);
     if let Some(out) = &f.output {
+        let failed = failed_tasks(out);
         let text = if verbose {
             format!("--- stdout\n{}\n--- stderr\n{}", out.stdout, out.stderr)
+        } else if !failed.is_empty() {
+            let mut t = failed.join("\n");
+            if !out.stderr.trim().is_empty() {
+                t.push_str(&format!("\n--- stderr\n{}", out.stderr.trim()));
+            }
+            t
         } else {
             out.tail(25)
         };

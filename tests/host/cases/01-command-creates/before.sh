@@ -1,0 +1,3 @@
+set -e
+mkdir -p /var/lib/agent-creates
+touch /var/lib/agent-creates/pending
