@@ -262,17 +262,43 @@ impl Runner<'_> {
     }
 }
 
+/// One agent run with its expectation: changes or none, no failure, and the exit code
+/// that goes with it (`check` exits 2 on drift).
+fn agent_run(
+    r: &Runner,
+    case: &HostCase,
+    step: &str,
+    check: bool,
+    extra: &[String],
+    want_changes: bool,
+) -> Result<Counts, Failure> {
+    let (c, out) = r.run(case, step, check, extra)?;
+    let want = if want_changes {
+        "changed>0"
+    } else {
+        "changed=0"
+    };
+    if (c.changed > 0) != want_changes || c.failed > 0 {
+        return Err(Failure::with(
+            format!("{step}: {c}, want {want} failed=0"),
+            &out,
+        ));
+    }
+    let code = if check && want_changes { 2 } else { 0 };
+    if out.status != code {
+        return Err(Failure::with(
+            format!("{step}: agent exited {}, want {code}", out.status),
+            &out,
+        ));
+    }
+    Ok(c)
+}
+
 /// The agent's four runs of one case; returns the changed counts of the two applies.
 fn agent_case(r: &Runner, case: &HostCase) -> Result<(u64, u64), Failure> {
     let extra = r.prepare(case)?;
 
-    let (c, out) = r.run(case, "check", true, &extra)?;
-    if c.changed == 0 || c.failed > 0 {
-        return Err(Failure::with(
-            format!("check on the unconverged host: {c}, want changed>0 failed=0"),
-            &out,
-        ));
-    }
+    agent_run(r, case, "check on the unconverged host", true, &extra, true)?;
     let v = r.verify(case)?;
     if v.success() {
         return Err(Failure::with(
@@ -282,13 +308,7 @@ fn agent_case(r: &Runner, case: &HostCase) -> Result<(u64, u64), Failure> {
         ));
     }
 
-    let (c1, out) = r.run(case, "apply", false, &extra)?;
-    if c1.changed == 0 || c1.failed > 0 {
-        return Err(Failure::with(
-            format!("first apply: {c1}, want changed>0 failed=0"),
-            &out,
-        ));
-    }
+    let c1 = agent_run(r, case, "first apply", false, &extra, true)?;
     let v = r.verify(case)?;
     if !v.success() {
         return Err(Failure::with(
@@ -297,20 +317,8 @@ fn agent_case(r: &Runner, case: &HostCase) -> Result<(u64, u64), Failure> {
         ));
     }
 
-    let (c2, out) = r.run(case, "second apply", false, &extra)?;
-    if c2.changed != 0 || c2.failed > 0 {
-        return Err(Failure::with(
-            format!("second apply: {c2}, want changed=0 failed=0"),
-            &out,
-        ));
-    }
-    let (c3, out) = r.run(case, "second check", true, &extra)?;
-    if c3.changed != 0 || c3.failed > 0 {
-        return Err(Failure::with(
-            format!("check after converging: {c3}, want changed=0 failed=0"),
-            &out,
-        ));
-    }
+    let c2 = agent_run(r, case, "second apply", false, &extra, false)?;
+    agent_run(r, case, "check after converging", true, &extra, false)?;
     let v = r.verify(case)?;
     if !v.success() {
         return Err(Failure::with(
@@ -451,6 +459,10 @@ fn main() -> ExitCode {
     };
     let verbose = std::env::var("AGENT_HOST_VERBOSE").is_ok_and(|v| v == "1");
 
+    println!(
+        "host suite: booting test hosts (the first run on a machine builds their images \
+         with debootstrap and pip: several minutes)"
+    );
     // Both hosts boot at once (the Ansible image may need building first).
     let need_ansible = cases.iter().any(|c| c.differential);
     let ansible_thread = need_ansible.then(|| std::thread::spawn(|| boot("ansible", true)));
