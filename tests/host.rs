@@ -25,6 +25,8 @@ use serde_json::Value;
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(120);
 const LOOP_SIZE: &str = "256M";
+/// Environment of before.sh, verify.sh and the runs, in the case directory in the host.
+const CASE_ENV: &str = ".case-env";
 
 fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -189,13 +191,16 @@ impl Runner<'_> {
         if self.ansible { "ansible" } else { "agent" }
     }
 
+    /// Run `script` in the case directory, with the case's environment (`.case-env`).
     fn sh(&self, case: &HostCase, script: &str, timeout: Duration) -> Result<Output, Failure> {
+        let script =
+            format!("if [ -f {CASE_ENV} ]; then set -a; . ./{CASE_ENV}; set +a; fi; {script}");
         self.host
-            .sh(&case_dir(case), script, timeout)
+            .sh(&case_dir(case), &script, timeout)
             .map_err(|e| Failure::new(format!("{}: {e}", self.label())))
     }
 
-    /// Copy the case in, run before.sh, make the loop device; returns the extra vars.
+    /// Copy the case in, make the loop device, run before.sh; returns the extra vars.
     fn prepare(&self, case: &HostCase) -> Result<Vec<String>, Failure> {
         self.host
             .copy_in(&case.dir, &case_dir(case))
@@ -207,6 +212,15 @@ impl Runner<'_> {
                 .loop_device(LOOP_SIZE)
                 .map_err(|e| Failure::new(format!("loop device: {e}")))?;
             extra.push(format!("test_device={dev}"));
+            // before.sh and verify.sh see it as $TEST_DEVICE.
+            let path = format!("{}/{CASE_ENV}", case_dir(case));
+            self.host
+                .exec_input(
+                    &["/bin/sh", "-c", "cat >\"$0\"", &path],
+                    Some(format!("TEST_DEVICE={dev}\n").as_bytes()),
+                    VERIFY_TIMEOUT,
+                )
+                .map_err(|e| Failure::new(format!("write {CASE_ENV}: {e}")))?;
         }
         if case.before {
             let out = self.sh(case, "sh ./before.sh", RUN_TIMEOUT)?;
