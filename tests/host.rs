@@ -16,6 +16,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use agent_tests::testhost::{self, Output, TestHost};
@@ -434,6 +435,27 @@ fn report_failure(case: &HostCase, f: &Failure, verbose: bool) {
     }
 }
 
+/// Set by SIGINT / SIGTERM: finish the current step, stop the hosts, exit.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: nix::libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Catch SIGINT and SIGTERM so that the hosts are stopped (their `Drop`) on the way out.
+fn catch_signals() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}
+
 fn boot(role: &str, ansible: bool) -> Result<(TestHost, Duration), String> {
     let t = Instant::now();
     let host = TestHost::boot_unique(role, ansible).map_err(|e| format!("boot {role}: {e}"))?;
@@ -472,6 +494,7 @@ fn main() -> ExitCode {
         }
     };
     let verbose = std::env::var("AGENT_HOST_VERBOSE").is_ok_and(|v| v == "1");
+    catch_signals();
 
     println!(
         "host suite: booting test hosts (the first run on a machine builds their images \
@@ -525,6 +548,11 @@ fn main() -> ExitCode {
     });
     let (mut passed, mut failed) = (0usize, 0usize);
     for case in &cases {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            println!("host suite: interrupted; stopping the hosts");
+            failed += 1;
+            break;
+        }
         let t = Instant::now();
         let mut result = agent_case(&agent_runner, case);
         if let (Ok(changed), true, Some(r)) = (&result, case.differential, &ansible_runner) {
