@@ -104,7 +104,7 @@ pub fn parse_mtab(text: &str, binds: &HashSet<String>) -> Vec<Facts> {
         let mut options = fields[3].clone();
         let dump: i64 = fields.get(4).and_then(|x| x.parse().ok()).unwrap_or(0);
         let passno: i64 = fields.get(5).and_then(|x| x.parse().ok()).unwrap_or(0);
-        if (!(device.starts_with('/') || device.starts_with('\\')) && !device.contains(":/"))
+        if !(device.starts_with('/') || device.starts_with('\\') || device.contains(":/"))
             || fstype == "none"
         {
             continue;
@@ -171,13 +171,13 @@ fn size(mount: &str, fstype: &str, timeout: u64) -> Result<Facts, ()> {
 fn statvfs(mount: &str) -> Facts {
     let mut f = Facts::new();
     if let Ok(s) = nix::sys::statvfs::statvfs(mount) {
-        let frsize = s.fragment_size() as u64;
-        let blocks = s.blocks() as u64;
-        let bavail = s.blocks_available() as u64;
-        let files = s.files() as u64;
-        let favail = s.files_available() as u64;
+        let frsize = s.fragment_size();
+        let blocks = s.blocks();
+        let bavail = s.blocks_available();
+        let files = s.files();
+        let favail = s.files_available();
         f.insert("block_available".into(), Value::from(bavail));
-        f.insert("block_size".into(), Value::from(s.block_size() as u64));
+        f.insert("block_size".into(), Value::from(s.block_size()));
         f.insert("block_total".into(), Value::from(blocks));
         f.insert(
             "block_used".into(),

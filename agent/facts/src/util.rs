@@ -161,6 +161,23 @@ pub fn first_word(s: &str) -> String {
     s.split_whitespace().next().unwrap_or_default().to_string()
 }
 
+/// Ansible's `get_bin_path` as an existence test: PATH plus the sbin directories.
+pub fn bin_exists(name: &str) -> bool {
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .chain(["/sbin", "/usr/sbin", "/usr/local/sbin"])
+        .any(|d| {
+            let p = Path::new(d).join(name);
+            std::fs::metadata(&p)
+                .map(|m| {
+                    use std::os::unix::fs::PermissionsExt;
+                    m.is_file() && m.permissions().mode() & 0o111 != 0
+                })
+                .unwrap_or(false)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,21 +201,4 @@ mod tests {
         assert_eq!(bytes_to_human(268435456.0), "256.00 MB");
         assert_eq!(bytes_to_human(270553174016.0), "251.97 GB");
     }
-}
-
-/// Ansible's `get_bin_path` as an existence test: PATH plus the sbin directories.
-pub fn bin_exists(name: &str) -> bool {
-    let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':')
-        .filter(|d| !d.is_empty())
-        .chain(["/sbin", "/usr/sbin", "/usr/local/sbin"])
-        .any(|d| {
-            let p = Path::new(d).join(name);
-            std::fs::metadata(&p)
-                .map(|m| {
-                    use std::os::unix::fs::PermissionsExt;
-                    m.is_file() && m.permissions().mode() & 0o111 != 0
-                })
-                .unwrap_or(false)
-        })
 }

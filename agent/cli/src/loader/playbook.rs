@@ -502,11 +502,7 @@ impl Loader {
                 "gather_subset" => play.gather_subset = Some(v.to_value()),
                 "gather_timeout" => play.gather_timeout = Some(v.to_value()),
                 "fact_path" => play.fact_path = Some(v.to_value()),
-                "vars_prompt"
-                | "max_fail_percentage"
-                | "serial"
-                | "strategy"
-                | "order" => {}
+                "vars_prompt" | "max_fail_percentage" | "serial" | "strategy" | "order" => {}
                 _ => return Err(unknown_keyword(file, k, key, PLAY_KEYWORDS, "play")),
             }
         }
