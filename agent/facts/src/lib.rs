@@ -617,6 +617,24 @@ mod tests {
     }
 
     #[test]
+    fn second_gathering_reuses_cached_parts() {
+        let mut cache = Cache::new();
+        let first = gather(&Options::default(), &mut cache).unwrap_or_default();
+        assert!(first.contains_key("processor_vcpus"));
+        // Replace a cached part: the next gathering must use it, not re-read /proc.
+        let mut fake = Facts::new();
+        fake.insert("processor_vcpus".into(), Value::from(4242));
+        cache.parts.insert("cpu", fake);
+        let second = gather(&Options::default(), &mut cache).unwrap_or_default();
+        assert_eq!(second.get("processor_vcpus"), Some(&Value::from(4242)));
+        // Uncached facts are read again.
+        assert!(second.contains_key("date_time") && second.contains_key("mounts"));
+        cache.clear();
+        let third = gather(&Options::default(), &mut cache).unwrap_or_default();
+        assert_eq!(third.get("processor_vcpus"), first.get("processor_vcpus"));
+    }
+
+    #[test]
     fn gather_min_with_filter() {
         let opts = Options {
             gather_subset: vec!["!all".into()],
