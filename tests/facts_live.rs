@@ -15,8 +15,6 @@ use serde_json::{Map, Value};
 
 /// Facts whose values the agent does not reproduce on purpose (docs/compat.md).
 const KNOWN: &[&str] = &[
-    "ansible_system_capabilities",
-    "ansible_system_capabilities_enforced",
     "ansible_python",
     "ansible_python_version",
     "ansible_systemd",
@@ -158,6 +156,8 @@ fn agent_facts_match_ansible_setup() {
         "ansible_product_name",
         "ansible_system_vendor",
         "ansible_form_factor",
+        "ansible_system_capabilities",
+        "ansible_system_capabilities_enforced",
     ];
     for k in same {
         if a.get(k) != b.get(k) {
