@@ -21,6 +21,7 @@ fn main() {
         Command::Apply(a) => commands::apply::run(a),
         Command::Check(a) => commands::check::run(a),
         Command::Demo(d) => commands::demo::run(d),
+        Command::Facts(f) => commands::facts::run(f),
     };
     let code = match res {
         Ok(code) => code,

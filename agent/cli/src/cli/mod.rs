@@ -24,6 +24,8 @@ pub enum Command {
     /// Run a built-in example in a temporary directory, twice, and remove it: shows what
     /// agent does without touching anything else on this machine.
     Demo(DemoArgs),
+    /// Print this host's facts as `ansible -m setup` returns them (JSON `ansible_facts`).
+    Facts(FactsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -127,6 +129,23 @@ pub struct DemoArgs {
     /// Keep the temporary directory (prints its path).
     #[arg(long)]
     pub keep: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct FactsArgs {
+    /// Only facts whose `ansible_` name matches this fnmatch pattern (repeatable).
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// Subsets to gather, as setup's gather_subset (comma-separated, repeatable; `!x` excludes).
+    #[arg(
+        long = "gather-subset",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    pub gather_subset: Vec<String>,
+    /// Directory of local facts (*.fact).
+    #[arg(long = "fact-path", default_value = "/etc/ansible/facts.d")]
+    pub fact_path: String,
 }
 
 /// Exit codes, documented in README and docs/.

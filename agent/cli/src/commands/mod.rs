@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod check;
 pub mod demo;
+pub mod facts;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

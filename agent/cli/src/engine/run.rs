@@ -141,6 +141,8 @@ pub struct Engine<'r> {
     runtime_groups: IndexMap<String, Vec<String>>,
     /// Variables of hosts added by add_host.
     runtime_hosts: IndexMap<String, IndexMap<String, Value>>,
+    /// Facts that stay the same for the whole run (see agent_facts::Cache).
+    facts_cache: agent_facts::Cache,
 }
 
 fn tmpl_err(e: TemplateError) -> String {
@@ -194,6 +196,7 @@ impl<'r> Engine<'r> {
             delegate: None,
             runtime_groups: IndexMap::new(),
             runtime_hosts: IndexMap::new(),
+            facts_cache: agent_facts::Cache::new(),
         }
     }
 
@@ -354,17 +357,43 @@ impl<'r> Engine<'r> {
                 action: "ansible.builtin.gather_facts",
                 is_loop: false,
             });
-            self.hs.facts = facts::gather();
-            self.hs.refresh();
-            let r = Value::from_pairs([("changed", Value::from(false))]);
+            let opts = facts::options(
+                play.gather_subset.as_ref(),
+                None,
+                play.gather_timeout.as_ref(),
+                play.fact_path.as_ref(),
+            );
+            let (status, r) = match agent_facts::gather(&opts, &mut self.facts_cache) {
+                Ok(f) => {
+                    self.hs.facts.extend(facts::to_values(f));
+                    self.hs.refresh();
+                    (
+                        Status::Ok,
+                        Value::from_pairs([("changed", Value::from(false))]),
+                    )
+                }
+                Err(e) => (
+                    Status::Failed,
+                    Value::from_pairs([
+                        ("changed", Value::from(false)),
+                        ("failed", Value::from(true)),
+                        ("msg", Value::from(e.to_string())),
+                    ]),
+                ),
+            };
             self.emit(Event::TaskResult {
                 host: &self.host.clone(),
-                status: Status::Ok,
+                status,
                 result: &r,
                 ignore_errors: false,
                 delegate_to: None,
                 error: None,
             });
+            if status == Status::Failed {
+                self.stats.failures += 1;
+                self.play = None;
+                return Flow::Failed;
+            }
             self.stats.ok += 1;
         }
         let mut flow = self.run_section(&play.pre_tasks, &frames, play);
@@ -1761,12 +1790,31 @@ impl<'r> Engine<'r> {
                 ]))
             }
             "setup" | "gather_facts" => {
-                self.hs.facts = facts::gather();
-                self.hs.refresh();
-                Exec::Result(result_map(&[
-                    ("ansible_facts", map_value(&self.hs.facts)),
-                    ("changed", Value::from(false)),
-                ]))
+                let opts = facts::options(
+                    parsed.get("gather_subset"),
+                    parsed.get("filter"),
+                    parsed.get("gather_timeout"),
+                    parsed.get("fact_path"),
+                );
+                match agent_facts::gather(&opts, &mut self.facts_cache) {
+                    Ok(f) => {
+                        let shown = facts::to_values(agent_facts::prefixed(&f));
+                        // Ansible merges the gathered facts into the host's facts.
+                        self.hs.facts.extend(facts::to_values(f));
+                        self.hs.refresh();
+                        Exec::Result(result_map(&[
+                            ("ansible_facts", map_value(&shown)),
+                            ("changed", Value::from(false)),
+                        ]))
+                    }
+                    // setup is a module in Ansible: "Module failed".
+                    Err(e) => Exec::Result(result_map(&[
+                        ("changed", Value::from(false)),
+                        ("failed", Value::from(true)),
+                        ("msg", Value::from(e.to_string())),
+                        ("_agent_failure", Value::from("Module")),
+                    ])),
+                }
             }
             "set_stats" => Exec::Result(result_map(&[("changed", Value::from(false))])),
             "group_by" => {

@@ -117,6 +117,10 @@ pub struct Play {
     pub name: String,
     pub hosts: String,
     pub gather_facts: Option<Value>,
+    /// The play's gather_subset / gather_timeout / fact_path keywords (passed to setup).
+    pub gather_subset: Option<Value>,
+    pub gather_timeout: Option<Value>,
+    pub fact_path: Option<Value>,
     pub common: Common,
     pub vars_files: Vec<Value>,
     pub pre_tasks: Vec<Item>,

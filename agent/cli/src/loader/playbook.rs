@@ -448,6 +448,9 @@ impl Loader {
             name: String::new(),
             hosts: String::new(),
             gather_facts: None,
+            gather_subset: None,
+            gather_timeout: None,
+            fact_path: None,
             common: Common::default(),
             vars_files: Vec::new(),
             pre_tasks: Vec::new(),
@@ -496,14 +499,10 @@ impl Loader {
                 "handlers" => play.handlers = self.load_items(file, dir, v, None, true)?,
                 "roles" => roles_node = Some(v),
                 "force_handlers" => play.force_handlers = v.to_value().is_true(),
-                "gather_subset"
-                | "gather_timeout"
-                | "fact_path"
-                | "vars_prompt"
-                | "max_fail_percentage"
-                | "serial"
-                | "strategy"
-                | "order" => {}
+                "gather_subset" => play.gather_subset = Some(v.to_value()),
+                "gather_timeout" => play.gather_timeout = Some(v.to_value()),
+                "fact_path" => play.fact_path = Some(v.to_value()),
+                "vars_prompt" | "max_fail_percentage" | "serial" | "strategy" | "order" => {}
                 _ => return Err(unknown_keyword(file, k, key, PLAY_KEYWORDS, "play")),
             }
         }
