@@ -14,12 +14,18 @@ pub mod host;
 pub mod registry;
 pub mod spec;
 
+mod apt;
+mod apt_repository;
 mod blockinfile;
 mod codepage;
 mod command;
 mod copy;
+mod deb822_repository;
+mod dnf;
 mod file;
 mod lineinfile;
+mod package;
+mod package_facts;
 mod replace;
 mod stat;
 mod tempfile;

@@ -48,7 +48,7 @@ pub fn parse_status(text: &str) -> DpkgStatus {
     let mut st = DpkgStatus::default();
     let mut cur = DpkgPackage::default();
     let mut last_key = String::new();
-    let mut flush = |cur: &mut DpkgPackage, st: &mut DpkgStatus| {
+    let flush = |cur: &mut DpkgPackage, st: &mut DpkgStatus| {
         if !cur.name.is_empty() {
             let p = std::mem::take(cur);
             if p.name == "dpkg" && p.is_installed() {

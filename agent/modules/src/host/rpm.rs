@@ -43,7 +43,9 @@ impl RpmPackage {
         let Some(rest) = spec.strip_prefix(&format!("{}-", self.name)) else {
             return false;
         };
-        let rest = rest.strip_suffix(&format!(".{}", self.arch)).unwrap_or(rest);
+        let rest = rest
+            .strip_suffix(&format!(".{}", self.arch))
+            .unwrap_or(rest);
         let rest = match rest.split_once(':') {
             Some((e, r)) if e == self.epoch || (e == "0" && self.epoch.is_empty()) => r,
             Some(_) => return false,
@@ -58,7 +60,13 @@ fn parse_line(line: &str) -> Option<RpmPackage> {
     if f.len() != 5 {
         return None;
     }
-    let none = |s: &str| if s == "(none)" { String::new() } else { s.to_string() };
+    let none = |s: &str| {
+        if s == "(none)" {
+            String::new()
+        } else {
+            s.to_string()
+        }
+    };
     Some(RpmPackage {
         name: f[0].to_string(),
         epoch: none(f[1]),
@@ -238,7 +246,13 @@ mod tests {
         ] {
             assert!(p.matches(s), "{s}");
         }
-        for s in ["bas", "bash-completion", "bash-5.2", "bash.i686", "bash-1:5.2.15"] {
+        for s in [
+            "bas",
+            "bash-completion",
+            "bash-5.2",
+            "bash.i686",
+            "bash-1:5.2.15",
+        ] {
             assert!(!p.matches(s), "{s}");
         }
     }
@@ -267,7 +281,13 @@ mod tests {
         let r = parse_provides(&specs, out).unwrap();
         assert_eq!(r[0].1.len(), 1);
         assert!(r[1].1.is_empty());
-        assert!(parse_provides(&specs, "a\t0\t1\t1\tx\nb\t0\t1\t1\tx\nno package provides x\n").is_none());
+        assert!(
+            parse_provides(
+                &specs,
+                "a\t0\t1\t1\tx\nb\t0\t1\t1\tx\nno package provides x\n"
+            )
+            .is_none()
+        );
         assert!(is_provides_spec("/usr/bin/jq"));
         assert!(is_provides_spec("perl(Foo)"));
         assert!(is_provides_spec("foo >= 1.0"));
