@@ -288,6 +288,8 @@ impl Module for AptRepository {
                 });
             }
         }
+        // Ansible returns `diff` as a list (one entry per added or removed file).
+        let mut diffs: Vec<Value> = Vec::new();
         if ctx.diff_mode {
             for p in added.iter().chain(removed.iter()) {
                 let before = before_dump
@@ -299,7 +301,7 @@ impl Module for AptRepository {
                     .find(|(a, l)| a == p && !l.is_empty())
                     .map(|(_, l)| dump(l));
                 let name = p.display().to_string();
-                plan.diff.push(Diff {
+                let d = Diff {
                     before: Value::from(before.clone().unwrap_or_default()),
                     after: Value::from(after_text.clone().unwrap_or_default()),
                     before_header: Some(if before.is_some() {
@@ -312,9 +314,11 @@ impl Module for AptRepository {
                     } else {
                         "/dev/null".into()
                     }),
-                });
+                };
+                diffs.push(d.to_value());
             }
         }
+        plan.set("diff", Value::from(diffs));
         if !plan.ops.is_empty() && args.bool("update_cache") {
             plan.ops.push(Op::UpdateCache);
         }

@@ -195,6 +195,20 @@ pub struct Observed {
     keys: Vec<PathBuf>,
     /// `signed_by` names an existing file.
     signed_by_is_file: bool,
+    /// Ansible's path info of the sources file as it is now.
+    info: ResultMap,
+}
+
+/// What Ansible's `add_path_info` adds for `dest`.
+fn info(path: &Path) -> ResultMap {
+    let i = hfs::path_info(path);
+    if i.is_empty() {
+        let mut m = ResultMap::new();
+        m.insert("state".into(), Value::from("absent"));
+        m
+    } else {
+        i
+    }
 }
 
 #[derive(Debug)]
@@ -241,6 +255,7 @@ impl Module for Deb822Repository {
             .str("signed_by")
             .is_some_and(|s| Path::new(s).is_file());
         Ok(Observed {
+            info: info(&path),
             slug,
             current,
             keys,
@@ -252,7 +267,13 @@ impl Module for Deb822Repository {
         let mut plan = Plan::default();
         let path = sources_path(&o.slug);
         plan.set("dest", path.display().to_string());
-        if args.str("state") == Some("absent") {
+        let absent = args.str("state") == Some("absent");
+        if !absent || o.current.is_none() {
+            for (k, v) in &o.info {
+                plan.set(k, v.clone());
+            }
+        }
+        if absent {
             if o.current.is_some() {
                 plan.ops.push(Op::Remove(path.clone()));
             }
@@ -335,7 +356,7 @@ impl Module for Deb822Repository {
                     .map_err(|e| ModuleError::io("Failed to remove", p, &e))?,
             }
         }
-        Ok(ResultMap::new())
+        Ok(info(&dest))
     }
 }
 

@@ -1,4 +1,4 @@
-set -e
-! dpkg-query -W -f='${Status}\n' hello 2>/dev/null | grep -q 'install ok installed'
-# Purged: dpkg no longer knows it at all (no config-files state).
-! dpkg-query -W -f='${Status}\n' hello 2>/dev/null | grep -q config-files
+# hello is gone, and purged (dpkg keeps no config-files entry for it).
+if dpkg-query -W -f='${Status}\n' hello 2>/dev/null | grep -q 'install ok installed'; then exit 1; fi
+if dpkg-query -W -f='${Status}\n' hello 2>/dev/null | grep -q 'config-files'; then exit 1; fi
+exit 0
