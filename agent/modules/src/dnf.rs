@@ -238,7 +238,12 @@ pub(crate) fn failures(out: &str) -> Vec<String> {
         })
         .flat_map(|s| s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
         .map(|s| format!("No package {s} available."))
-        .collect()
+        .fold(Vec::new(), |mut acc, f| {
+            if !acc.contains(&f) {
+                acc.push(f);
+            }
+            acc
+        })
 }
 
 /// What observe learns.
@@ -524,7 +529,7 @@ mod tests {
     fn failure_lines() {
         assert_eq!(
             failures(
-                "Last metadata expiration check\nNo match for argument: nope\nError: Unable to find a match: nope2"
+                "Last metadata expiration check\nNo match for argument: nope\nError: Unable to find a match: nope nope2"
             ),
             s(&["No package nope available.", "No package nope2 available."])
         );

@@ -8,7 +8,7 @@ use crate::ModuleError;
 use crate::command::{Spawn, spawn};
 
 /// The query format: one line per installed package.
-pub const QF: &str = "%{NAME}\t%{EPOCHNUM}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n";
+pub const QF: &str = "%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n";
 
 /// One installed rpm.
 #[derive(Debug, Clone, Default, PartialEq)]
