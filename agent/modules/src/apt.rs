@@ -329,6 +329,68 @@ pub(crate) fn remove_cmd(f: &Flags, pkgs: &[String]) -> (String, String) {
     (cmd, packages)
 }
 
+const APT_GET_ZERO: &str = "\n0 upgraded, 0 newly installed, 0 to remove";
+const AUTOREMOVE_CHANGED: &str = "The following packages will be REMOVED";
+
+/// Ansible's `upgrade` command line with apt-get (aptitude is not used): the command and
+/// the `upgrade_command` part its failure message names.
+pub(crate) fn upgrade_cmd(f: &Flags, mode: &str, simulate: bool) -> (String, String) {
+    let ar = on(f.autoremove, "--auto-remove");
+    let upgrade_command = match mode {
+        "dist" | "full" => format!("dist-upgrade {ar}"),
+        _ => format!("upgrade --with-new-pkgs {ar}"),
+    };
+    let mut cmd = format!(
+        "{APT_GET} -y {} {} {} {} {} {} {upgrade_command}",
+        f.dpkg_options,
+        on(f.force, "--force-yes"),
+        on(f.fail_on_autoremove, "--no-remove"),
+        on(f.allow_unauthenticated, "--allow-unauthenticated"),
+        on(f.allow_downgrade, "--allow-downgrades"),
+        on(simulate, "--simulate"),
+    );
+    if let Some(r) = &f.default_release {
+        cmd.push_str(&format!(" -t '{r}'"));
+    }
+    (cmd, upgrade_command)
+}
+
+/// Ansible's `cleanup(operation='autoremove')` command line.
+pub(crate) fn autoremove_cmd(f: &Flags, simulate: bool) -> String {
+    format!(
+        "{APT_GET} -y {} {} {} autoremove {}",
+        f.dpkg_options,
+        on(f.purge, "--purge"),
+        on(f.force, "--force-yes"),
+        on(simulate, "--simulate"),
+    )
+}
+
+/// What the task does besides installing or removing named packages.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    /// `upgrade: dist|full|yes|safe`.
+    Upgrade,
+    /// `autoremove` with no packages (and no cache update, which ends the task first).
+    Autoremove,
+    Packages,
+}
+
+fn mode_of(args: &Args) -> Mode {
+    let no_pkgs = !args.is_set("package") && !args.is_set("deb");
+    if args.str("upgrade").is_some_and(|u| u != "no") {
+        Mode::Upgrade
+    } else if no_pkgs
+        && args.bool("autoremove")
+        && !args.bool("update_cache")
+        && args.int("cache_valid_time").unwrap_or(0) == 0
+    {
+        Mode::Autoremove
+    } else {
+        Mode::Packages
+    }
+}
+
 /// Ansible's `parse_diff`: the part of apt-get's output between "Reading state
 /// information..." and the "N upgraded" line.
 pub(crate) fn parse_diff(out: &str) -> Value {
@@ -367,6 +429,8 @@ pub struct AptObserved {
     auto: Vec<String>,
     /// (Package, Version, Architecture) of each `deb` file.
     debs: Vec<(String, String, String, String)>,
+    /// `apt-get --simulate` output for an upgrade or an autoremove.
+    simulated: Option<CmdOutput>,
 }
 
 /// One operation of the plan.
@@ -377,6 +441,8 @@ pub enum AptOp {
     Remove(Vec<String>),
     InstallDebs(Vec<String>),
     MarkManual(Vec<String>),
+    Upgrade(String),
+    Autoremove,
 }
 
 fn specs_of(args: &Args) -> Vec<PkgSpec> {
@@ -406,9 +472,6 @@ fn check_args(args: &Args) -> Result<(), ModuleError> {
         Some("build-dep") => return Err(unsupported("state=build-dep")),
         Some("fixed") => return Err(unsupported("state=fixed")),
         _ => {}
-    }
-    if args.str("upgrade").is_some_and(|u| u != "no") {
-        return Err(unsupported("upgrade"));
     }
     if args.bool("clean") {
         return Err(unsupported("clean"));
@@ -501,7 +564,21 @@ fn observe_state(args: &Args, ctx: &Ctx<'_>) -> Result<AptObserved, ModuleError>
             debs.push((f.to_string(), p, v, a));
         }
     }
+    let flags = Flags::from_args(args);
+    let simulated = match mode_of(args) {
+        Mode::Upgrade => {
+            let (cmd, _) = upgrade_cmd(&flags, args.str("upgrade").unwrap_or("yes"), true);
+            Some(run_cmd(&cmd, &Flags::default(), ctx)?)
+        }
+        Mode::Autoremove => Some(run_cmd(
+            &autoremove_cmd(&flags, true),
+            &Flags::default(),
+            ctx,
+        )?),
+        Mode::Packages => None,
+    };
     Ok(AptObserved {
+        simulated,
         dpkg,
         policy,
         cache_mtime: dpkg::cache_mtime(),
@@ -548,11 +625,53 @@ impl Module for Apt {
             plan.set("cache_updated", update && ctx.check_mode);
             plan.set("cache_update_time", o.cache_mtime);
         };
+        let mode = mode_of(args);
+        if let (Mode::Upgrade | Mode::Autoremove, Some(sim)) = (mode, &o.simulated) {
+            let changed = match mode {
+                Mode::Upgrade => !sim.stdout.contains(APT_GET_ZERO),
+                _ => sim.stdout.contains(AUTOREMOVE_CHANGED),
+            };
+            if sim.rc != 0 {
+                let what = match mode {
+                    Mode::Upgrade => {
+                        let (_, uc) = upgrade_cmd(
+                            &Flags::default(),
+                            args.str("upgrade").unwrap_or("yes"),
+                            true,
+                        );
+                        format!("{APT_GET} {uc}")
+                    }
+                    _ => "apt-get autoremove".to_string(),
+                };
+                return Err(ModuleError::new(format!("'{what}' failed: {}", sim.stderr))
+                    .with("stdout", sim.stdout.as_str())
+                    .with("rc", sim.rc));
+            }
+            if changed {
+                plan.ops.push(match mode {
+                    Mode::Upgrade => {
+                        AptOp::Upgrade(args.str("upgrade").unwrap_or("yes").to_string())
+                    }
+                    _ => AptOp::Autoremove,
+                });
+            } else {
+                plan.set("changed", false);
+            }
+            if ctx.check_mode || !changed {
+                // What Ansible's check mode shows: the simulation's output.
+                if mode == Mode::Upgrade {
+                    plan.set("msg", sim.stdout.as_str());
+                }
+                plan.set("stdout", sim.stdout.as_str());
+                plan.set("stderr", sim.stderr.as_str());
+                if ctx.diff_mode && changed {
+                    plan.set("diff", parse_diff(&sim.stdout));
+                }
+            }
+            return Ok(plan);
+        }
         // Only the cache to update.
         if specs.is_empty() && o.debs.is_empty() {
-            if args.bool("autoremove") && !update {
-                return Err(unsupported("autoremove without packages"));
-            }
             plan.set("changed", update && ctx.check_mode);
             cache_fields(&mut plan);
             return Ok(plan);
@@ -647,7 +766,12 @@ impl Module for Apt {
             let after = dpkg::cache_mtime();
             out.insert("cache_updated".into(), Value::from(before != after));
             out.insert("cache_update_time".into(), Value::from(after));
-            let only_cache = specs.is_empty() && o.debs.is_empty();
+            let only_cache =
+                specs.is_empty() && o.debs.is_empty() && mode_of(args) == Mode::Packages;
+            if mode_of(args) != Mode::Packages {
+                out.shift_remove("cache_updated");
+                out.shift_remove("cache_update_time");
+            }
             if only_cache {
                 out.insert("changed".into(), Value::from(before != after));
                 return Ok(out);
@@ -685,6 +809,43 @@ impl Module for Apt {
         for op in ops {
             match op {
                 AptOp::UpdateCache => {}
+                AptOp::Upgrade(mode) => {
+                    let (cmd, upgrade_command) = upgrade_cmd(&flags, mode, false);
+                    let r = run_cmd(&cmd, &flags, ctx)?;
+                    if r.rc != 0 {
+                        return Err(ModuleError::new(format!(
+                            "'{APT_GET} {upgrade_command}' failed: {}",
+                            r.stderr
+                        ))
+                        .with("stdout", r.stdout)
+                        .with("rc", r.rc));
+                    }
+                    changed = !r.stdout.contains(APT_GET_ZERO);
+                    out.insert("msg".into(), Value::from(r.stdout.as_str()));
+                    out.insert("stdout".into(), Value::from(r.stdout.as_str()));
+                    out.insert("stderr".into(), Value::from(r.stderr.as_str()));
+                    if ctx.diff_mode && changed {
+                        out.insert("diff".into(), parse_diff(&r.stdout));
+                    }
+                }
+                AptOp::Autoremove => {
+                    let r = run_cmd(&autoremove_cmd(&flags, false), &flags, ctx)?;
+                    if r.rc != 0 {
+                        return Err(ModuleError::new(format!(
+                            "'apt-get autoremove' failed: {}",
+                            r.stderr
+                        ))
+                        .with("stdout", r.stdout)
+                        .with("stderr", r.stderr)
+                        .with("rc", r.rc));
+                    }
+                    changed = r.stdout.contains(AUTOREMOVE_CHANGED);
+                    out.insert("stdout".into(), Value::from(r.stdout.as_str()));
+                    out.insert("stderr".into(), Value::from(r.stderr.as_str()));
+                    if ctx.diff_mode {
+                        out.insert("diff".into(), parse_diff(&r.stdout));
+                    }
+                }
                 AptOp::Install(pkgs) => {
                     let cmd = install_cmd(&flags, pkgs);
                     let r = run_cmd(&cmd, &flags, ctx)?;
@@ -1031,6 +1192,27 @@ virt:
         assert_eq!(pk, "'jq'");
         assert!(cmd.contains(" --purge "), "{cmd}");
         assert!(cmd.ends_with(" remove 'jq'"), "{cmd}");
+    }
+
+    #[test]
+    fn upgrade_and_autoremove_command_lines() {
+        let f = Flags {
+            dpkg_options: dpkg_option_string(DPKG_OPTIONS, 60),
+            autoremove: true,
+            ..Flags::default()
+        };
+        let (cmd, uc) = upgrade_cmd(&f, "dist", true);
+        assert_eq!(uc, "dist-upgrade --auto-remove");
+        assert!(
+            cmd.contains(" --simulate dist-upgrade --auto-remove"),
+            "{cmd}"
+        );
+        let (cmd, uc) = upgrade_cmd(&f, "safe", false);
+        assert_eq!(uc, "upgrade --with-new-pkgs --auto-remove");
+        assert!(!cmd.contains("--simulate"), "{cmd}");
+        let c = autoremove_cmd(&f, true);
+        assert!(c.ends_with(" autoremove --simulate"), "{c}");
+        assert!(shlex_split(&c).unwrap().contains(&"autoremove".to_string()));
     }
 
     #[test]
