@@ -14,12 +14,18 @@ pub mod host;
 pub mod registry;
 pub mod spec;
 
+mod apt;
+mod apt_repository;
 mod blockinfile;
 mod codepage;
 mod command;
 mod copy;
+mod deb822_repository;
+mod dnf;
 mod file;
 mod lineinfile;
+mod package;
+mod package_facts;
 mod replace;
 mod stat;
 mod tempfile;
@@ -170,9 +176,39 @@ pub fn validate<M: Module>(name: &str, raw: &IndexMap<String, Value>) -> Result<
     spec::parse(name, M::SPECS, raw)
 }
 
+/// Ansible's task executor adds `stdout_lines`/`stderr_lines` to any result with output.
+fn add_lines(result: &mut ResultMap) {
+    for (text, lines) in [("stdout", "stdout_lines"), ("stderr", "stderr_lines")] {
+        if !result.contains_key(lines)
+            && let Some(s) = result
+                .get(text)
+                .and_then(|v| v.as_str().map(str::to_string))
+        {
+            result.insert(lines.into(), Value::from(command::py_splitlines(&s)));
+        }
+    }
+}
+
 /// Run a module through observe → plan → (apply unless check mode). Returns Ansible's
 /// result dict: `changed`, `diff` (in diff mode), the plan's and apply's fields.
 pub fn run<M: Module>(
+    name: &str,
+    raw: &IndexMap<String, Value>,
+    ctx: &Ctx<'_>,
+) -> Result<ResultMap, ModuleError> {
+    match run_steps::<M>(name, raw, ctx) {
+        Ok(mut r) => {
+            add_lines(&mut r);
+            Ok(r)
+        }
+        Err(mut e) => {
+            add_lines(&mut e.fields);
+            Err(e)
+        }
+    }
+}
+
+fn run_steps<M: Module>(
     name: &str,
     raw: &IndexMap<String, Value>,
     ctx: &Ctx<'_>,

@@ -35,6 +35,22 @@ const fn entry<M: Module>(
     }
 }
 
+/// A module that runs another one (`package` hands its task to apt or dnf).
+const fn dispatcher(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    run: RunFn,
+    validate: ValidateFn,
+) -> Entry {
+    Entry {
+        name,
+        aliases,
+        free_form: false,
+        run,
+        validate,
+    }
+}
+
 /// Every module the agent has.
 pub static MODULES: &[Entry] = &[
     entry::<crate::file::File>("file", &[], false),
@@ -47,6 +63,21 @@ pub static MODULES: &[Entry] = &[
     entry::<crate::replace::Replace>("replace", &[], false),
     entry::<crate::command::Command>("command", &[], true),
     entry::<crate::command::Shell>("shell", &[], true),
+    entry::<crate::apt::Apt>("apt", &[], false),
+    entry::<crate::dnf::Dnf>(
+        "dnf",
+        &["yum", "ansible.builtin.yum", "ansible.legacy.yum"],
+        false,
+    ),
+    entry::<crate::package_facts::PackageFacts>("package_facts", &[], false),
+    entry::<crate::apt_repository::AptRepository>("apt_repository", &[], false),
+    entry::<crate::deb822_repository::Deb822Repository>("deb822_repository", &[], false),
+    dispatcher(
+        "package",
+        &[],
+        crate::package::run,
+        crate::package::validate,
+    ),
 ];
 
 /// Find a module by the name a task uses.

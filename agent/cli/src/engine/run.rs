@@ -1605,6 +1605,18 @@ impl<'r> Engine<'r> {
                     if get_bool(&r, "failed") {
                         r.entry("_agent_failure".into())
                             .or_insert(Value::from("Module"));
+                    } else if let Some(facts) = r.get("ansible_facts")
+                        && facts.kind() == ValueKind::Map
+                    {
+                        // Facts a module returns (service_facts ...) join the host's facts.
+                        if let Ok(keys) = facts.try_iter() {
+                            for k in keys {
+                                if let (Some(name), Ok(v)) = (k.as_str(), facts.get_item(&k)) {
+                                    self.hs.facts.insert(name.to_string(), v);
+                                }
+                            }
+                        }
+                        self.hs.refresh();
                     }
                     r
                 }

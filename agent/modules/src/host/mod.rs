@@ -1,5 +1,7 @@
 //! The only place that touches the system: atomic writes, ownership and modes, user and
 //! group lookups. Modules use these, never libc directly.
 
+pub mod dpkg;
 pub mod fs;
+pub mod rpm;
 pub mod users;
