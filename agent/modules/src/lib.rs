@@ -21,7 +21,9 @@ mod copy;
 mod file;
 mod lineinfile;
 mod replace;
+mod service_facts;
 mod stat;
+mod systemd;
 mod tempfile;
 mod template;
 

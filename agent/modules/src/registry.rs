@@ -47,6 +47,13 @@ pub static MODULES: &[Entry] = &[
     entry::<crate::replace::Replace>("replace", &[], false),
     entry::<crate::command::Command>("command", &[], true),
     entry::<crate::command::Shell>("shell", &[], true),
+    entry::<crate::systemd::Systemd>(
+        "systemd_service",
+        &["systemd", "ansible.builtin.systemd", "ansible.legacy.systemd"],
+        false,
+    ),
+    entry::<crate::systemd::Service>("service", &[], false),
+    entry::<crate::service_facts::ServiceFacts>("service_facts", &[], false),
 ];
 
 /// Find a module by the name a task uses.

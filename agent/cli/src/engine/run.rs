@@ -1571,11 +1571,24 @@ impl<'r> Engine<'r> {
                 become_user: become_user.as_deref(),
                 environment: &env,
             };
-            return Exec::Result(match (entry.run)(&task.short, &args, &ctx) {
+            let res = (entry.run)(&task.short, &args, &ctx);
+            return Exec::Result(match res {
                 Ok(mut r) => {
                     if get_bool(&r, "failed") {
                         r.entry("_agent_failure".into())
                             .or_insert(Value::from("Module"));
+                    } else if let Some(facts) = r.get("ansible_facts")
+                        && facts.kind() == ValueKind::Map
+                    {
+                        // Facts a module returns (service_facts ...) join the host's facts.
+                        if let Ok(keys) = facts.try_iter() {
+                            for k in keys {
+                                if let (Some(name), Ok(v)) = (k.as_str(), facts.get_item(&k)) {
+                                    self.hs.facts.insert(name.to_string(), v);
+                                }
+                            }
+                        }
+                        self.hs.refresh();
                     }
                     r
                 }
@@ -1761,7 +1774,11 @@ impl<'r> Engine<'r> {
                 ]))
             }
             "setup" | "gather_facts" => {
-                self.hs.facts = facts::gather();
+                // Facts from earlier modules (service_facts ...) stay, as in Ansible's cache.
+                let old = std::mem::replace(&mut self.hs.facts, facts::gather());
+                for (k, v) in old {
+                    self.hs.facts.entry(k).or_insert(v);
+                }
                 self.hs.refresh();
                 Exec::Result(result_map(&[
                     ("ansible_facts", map_value(&self.hs.facts)),

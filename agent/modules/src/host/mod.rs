@@ -2,4 +2,5 @@
 //! group lookups. Modules use these, never libc directly.
 
 pub mod fs;
+pub mod systemd;
 pub mod users;
