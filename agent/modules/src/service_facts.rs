@@ -127,8 +127,13 @@ fn sysv_services(active: &dyn Fn(&str) -> bool) -> Vec<Svc> {
         if !exec {
             continue;
         }
+        // Scripts using the LSB functions get `status` from systemd's hook; others
+        // need their own `status` action (without one they print a usage: `[ ? ]`).
         let has_status = std::fs::read(&p)
-            .map(|b| String::from_utf8_lossy(&b).contains("status"))
+            .map(|b| {
+                let t = String::from_utf8_lossy(&b);
+                t.contains("/lib/lsb/init-functions") || t.contains("status")
+            })
             .unwrap_or(false);
         if !has_status {
             continue;
@@ -175,10 +180,14 @@ impl Module for ServiceFacts {
                 warnings.push(format!("Could not get unit files data from systemd: {e}"));
                 Vec::new()
             });
-            // A unit file systemd has not loaded is inactive; a template cannot be asked.
+            // A unit file systemd has not loaded is inactive, unless it is an alias of a
+            // loaded unit (asked, as Ansible asks `systemctl show`); a template cannot be
+            // asked at all.
             let merged = merge_systemd(&units, &files, |name| {
                 if name.contains("@.") {
                     "unknown".into()
+                } else if files.iter().any(|(n, st)| n == name && st == "alias") {
+                    m.active_state(name).unwrap_or_else(|| "unknown".into())
                 } else {
                     "inactive".into()
                 }

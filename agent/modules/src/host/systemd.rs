@@ -236,6 +236,20 @@ impl Manager {
         }
     }
 
+    /// `systemctl show UNIT --property=ActiveState`.
+    pub fn active_state(&self, unit: &str) -> Option<String> {
+        match self {
+            Manager::Bus(b) => b.unit_property(unit, "org.freedesktop.systemd1.Unit", "ActiveState"),
+            Manager::Systemctl { exe, scope } => {
+                let out =
+                    systemctl(exe, *scope, &[], &["show", unit, "--property=ActiveState"]).ok()?;
+                (out.rc == 0)
+                    .then(|| out.stdout.trim().trim_start_matches("ActiveState=").to_string())
+            }
+            Manager::Offline(_) => None,
+        }
+    }
+
     /// `systemctl is-enabled UNIT`: the unit-file state, `None` when there is no unit file.
     pub fn unit_file_state(&self, unit: &str) -> Option<String> {
         match self {
