@@ -49,7 +49,11 @@ pub static MODULES: &[Entry] = &[
     entry::<crate::command::Shell>("shell", &[], true),
     entry::<crate::systemd::Systemd>(
         "systemd_service",
-        &["systemd", "ansible.builtin.systemd", "ansible.legacy.systemd"],
+        &[
+            "systemd",
+            "ansible.builtin.systemd",
+            "ansible.legacy.systemd",
+        ],
         false,
     ),
     entry::<crate::systemd::Service>("service", &[], false),

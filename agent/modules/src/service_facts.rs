@@ -123,7 +123,8 @@ fn sysv_services(active: &dyn Fn(&str) -> bool) -> Vec<Svc> {
             continue;
         }
         let p = Path::new("/etc/init.d").join(&n);
-        let exec = std::fs::metadata(&p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+        let exec =
+            std::fs::metadata(&p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
         if !exec {
             continue;
         }
@@ -270,7 +271,12 @@ mod tests {
             ("dbus.socket".to_string(), "static".to_string()),
         ];
         let m = merge_systemd(&units, &files, |n| {
-            if n.contains("@.") { "unknown" } else { "inactive" }.into()
+            if n.contains("@.") {
+                "unknown"
+            } else {
+                "inactive"
+            }
+            .into()
         });
         let get = |n: &str| m.get(n).cloned().unwrap();
         assert_eq!(get("dbus.service").state, "running");

@@ -196,11 +196,8 @@ fn plan_unit(args: &Args, o: &Observed) -> Result<Plan<Op>, ModuleError> {
         if let Some(want) = args.opt_bool("masked") {
             let masked = file_state.as_deref() == Some("masked");
             if masked != want {
-                plan.ops.push(Op::Files(if want {
-                    FileOp::Mask
-                } else {
-                    FileOp::Unmask
-                }));
+                plan.ops
+                    .push(Op::Files(if want { FileOp::Mask } else { FileOp::Unmask }));
                 if want {
                     file_state = Some("masked".into());
                 }
@@ -210,11 +207,8 @@ fn plan_unit(args: &Args, o: &Observed) -> Result<Plan<Op>, ModuleError> {
             if !o.found {
                 return Err(not_found(name));
             }
-            let enabled = counts_as_enabled(
-                file_state.as_deref(),
-                name,
-                scope(args) == Scope::System,
-            );
+            let enabled =
+                counts_as_enabled(file_state.as_deref(), name, scope(args) == Scope::System);
             if enabled != want {
                 plan.ops.push(Op::Files(if want {
                     FileOp::Enable
@@ -479,15 +473,27 @@ mod tests {
     #[test]
     fn states() {
         let started = args(&[("name", "demo".into()), ("state", "started".into())]);
-        assert_eq!(ops(&started, &observed(Some("inactive"), Some("enabled"), true)), vec![Op::Job(JobVerb::Start)]);
+        assert_eq!(
+            ops(&started, &observed(Some("inactive"), Some("enabled"), true)),
+            vec![Op::Job(JobVerb::Start)]
+        );
         assert!(ops(&started, &observed(Some("active"), Some("enabled"), true)).is_empty());
         assert!(ops(&started, &observed(Some("activating"), None, true)).is_empty());
         let stopped = args(&[("name", "demo".into()), ("state", "stopped".into())]);
-        assert_eq!(ops(&stopped, &observed(Some("deactivating"), None, true)), vec![Op::Job(JobVerb::Stop)]);
+        assert_eq!(
+            ops(&stopped, &observed(Some("deactivating"), None, true)),
+            vec![Op::Job(JobVerb::Stop)]
+        );
         assert!(ops(&stopped, &observed(Some("failed"), None, true)).is_empty());
         let restarted = args(&[("name", "demo".into()), ("state", "restarted".into())]);
-        assert_eq!(ops(&restarted, &observed(Some("active"), None, true)), vec![Op::Job(JobVerb::Restart)]);
-        assert_eq!(ops(&restarted, &observed(Some("inactive"), None, true)), vec![Op::Job(JobVerb::Start)]);
+        assert_eq!(
+            ops(&restarted, &observed(Some("active"), None, true)),
+            vec![Op::Job(JobVerb::Restart)]
+        );
+        assert_eq!(
+            ops(&restarted, &observed(Some("inactive"), None, true)),
+            vec![Op::Job(JobVerb::Start)]
+        );
         let reloaded = args(&[("name", "demo".into()), ("state", "reloaded".into())]);
         let p = plan_unit(&reloaded, &observed(Some("active"), None, true)).unwrap();
         assert_eq!(p.ops, vec![Op::Job(JobVerb::Reload)]);
@@ -497,24 +503,50 @@ mod tests {
     #[test]
     fn enabled_and_masked() {
         let en = args(&[("name", "demo".into()), ("enabled", true.into())]);
-        assert_eq!(ops(&en, &observed(Some("inactive"), Some("disabled"), true)), vec![Op::Files(FileOp::Enable)]);
+        assert_eq!(
+            ops(&en, &observed(Some("inactive"), Some("disabled"), true)),
+            vec![Op::Files(FileOp::Enable)]
+        );
         assert!(ops(&en, &observed(Some("inactive"), Some("enabled"), true)).is_empty());
         assert!(ops(&en, &observed(Some("inactive"), Some("static"), true)).is_empty());
         // Ansible re-enables indirect/alias/enabled-runtime units.
-        assert_eq!(ops(&en, &observed(Some("inactive"), Some("indirect"), true)), vec![Op::Files(FileOp::Enable)]);
+        assert_eq!(
+            ops(&en, &observed(Some("inactive"), Some("indirect"), true)),
+            vec![Op::Files(FileOp::Enable)]
+        );
         let dis = args(&[("name", "demo".into()), ("enabled", false.into())]);
-        assert_eq!(ops(&dis, &observed(Some("active"), Some("enabled"), true)), vec![Op::Files(FileOp::Disable)]);
+        assert_eq!(
+            ops(&dis, &observed(Some("active"), Some("enabled"), true)),
+            vec![Op::Files(FileOp::Disable)]
+        );
         // A static unit "is enabled": disabling it is a change every time, as in Ansible.
-        assert_eq!(ops(&dis, &observed(Some("active"), Some("static"), true)), vec![Op::Files(FileOp::Disable)]);
-        let mask = args(&[("name", "demo".into()), ("masked", true.into()), ("enabled", false.into())]);
-        assert_eq!(ops(&mask, &observed(Some("inactive"), Some("enabled"), true)), vec![Op::Files(FileOp::Mask)]);
-        let unmask = args(&[("name", "demo".into()), ("masked", false.into()), ("state", "started".into())]);
+        assert_eq!(
+            ops(&dis, &observed(Some("active"), Some("static"), true)),
+            vec![Op::Files(FileOp::Disable)]
+        );
+        let mask = args(&[
+            ("name", "demo".into()),
+            ("masked", true.into()),
+            ("enabled", false.into()),
+        ]);
+        assert_eq!(
+            ops(&mask, &observed(Some("inactive"), Some("enabled"), true)),
+            vec![Op::Files(FileOp::Mask)]
+        );
+        let unmask = args(&[
+            ("name", "demo".into()),
+            ("masked", false.into()),
+            ("state", "started".into()),
+        ]);
         assert_eq!(
             ops(&unmask, &observed(Some("inactive"), Some("masked"), true)),
             vec![Op::Files(FileOp::Unmask), Op::Job(JobVerb::Start)]
         );
         let p = plan_unit(&en, &observed(Some("inactive"), Some("disabled"), false));
-        assert_eq!(p.unwrap_err().msg, "Could not find the requested service demo: host");
+        assert_eq!(
+            p.unwrap_err().msg,
+            "Could not find the requested service demo: host"
+        );
     }
 
     #[test]
@@ -523,7 +555,11 @@ mod tests {
         let p = plan_unit(&a, &observed(None, None, false)).unwrap();
         assert_eq!(p.ops, vec![Op::DaemonReload]);
         assert_eq!(p.result["changed"], Value::from(false));
-        let a = args(&[("name", "demo".into()), ("daemon_reload", true.into()), ("state", "started".into())]);
+        let a = args(&[
+            ("name", "demo".into()),
+            ("daemon_reload", true.into()),
+            ("state", "started".into()),
+        ]);
         let p = plan_unit(&a, &observed(Some("inactive"), None, true)).unwrap();
         assert_eq!(p.ops, vec![Op::DaemonReload, Op::Job(JobVerb::Start)]);
         assert_eq!(p.result["changed"], Value::from(true));
@@ -547,7 +583,8 @@ mod tests {
         assert!(check_args(&args(&[("name", "x".into())])).is_ok());
         let e = check_args(&args(&[("state", "started".into())])).unwrap_err();
         assert_eq!(e.msg, "missing parameter(s) required by 'state': name");
-        let e = check_args(&args(&[("name", "x*".into()), ("state", "started".into())])).unwrap_err();
+        let e =
+            check_args(&args(&[("name", "x*".into()), ("state", "started".into())])).unwrap_err();
         assert_eq!(
             e.msg,
             "This module does not currently support using glob patterns, found '*' in service name: x*"

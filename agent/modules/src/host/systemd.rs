@@ -45,9 +45,13 @@ pub fn unit_name(name: &str) -> String {
 
 /// `sd_booted()`: systemd is the running service manager.
 pub fn booted() -> bool {
-    ["/run/systemd/system/", "/dev/.run/systemd/", "/dev/.systemd/"]
-        .iter()
-        .any(|p| Path::new(p).exists())
+    [
+        "/run/systemd/system/",
+        "/dev/.run/systemd/",
+        "/dev/.systemd/",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists())
 }
 
 /// Ansible's `is_chroot()`: `/` is not PID 1's root (or `debian_chroot` is set).
@@ -56,10 +60,7 @@ pub fn is_chroot() -> bool {
         return true;
     }
     use std::os::unix::fs::MetadataExt;
-    match (
-        std::fs::metadata("/"),
-        std::fs::metadata("/proc/1/root/."),
-    ) {
+    match (std::fs::metadata("/"), std::fs::metadata("/proc/1/root/.")) {
         (Ok(a), Ok(b)) => a.ino() != b.ino() || a.dev() != b.dev(),
         (Ok(a), Err(_)) => a.ino() != 2,
         _ => false,
@@ -73,10 +74,14 @@ pub fn offline_env() -> bool {
 
 /// The `systemctl` binary, if installed.
 pub fn systemctl_path() -> Option<PathBuf> {
-    ["/usr/bin/systemctl", "/bin/systemctl", "/usr/local/bin/systemctl"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    [
+        "/usr/bin/systemctl",
+        "/bin/systemctl",
+        "/usr/local/bin/systemctl",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }
 
 /// The host's service manager, as Ansible's `service_mgr` fact names it (only what
@@ -188,11 +193,6 @@ pub enum Manager {
     Offline(Offline),
 }
 
-/// Why the bus could not be used (kept for messages).
-fn connect_bus() -> Result<Bus, String> {
-    Bus::connect()
-}
-
 impl Manager {
     /// Pick the way to talk to systemd: the bus when systemd runs, `systemctl` when the
     /// bus is unavailable (or for user/global scopes), files when systemd is not running.
@@ -205,7 +205,7 @@ impl Manager {
         if !booted() || offline_env() {
             return Manager::Offline(Offline::new("/"));
         }
-        match connect_bus() {
+        match Bus::connect() {
             Ok(b) => Manager::Bus(b),
             Err(e) => {
                 tracing::debug!("system bus unavailable ({e}); using systemctl");
@@ -239,12 +239,18 @@ impl Manager {
     /// `systemctl show UNIT --property=ActiveState`.
     pub fn active_state(&self, unit: &str) -> Option<String> {
         match self {
-            Manager::Bus(b) => b.unit_property(unit, "org.freedesktop.systemd1.Unit", "ActiveState"),
+            Manager::Bus(b) => {
+                b.unit_property(unit, "org.freedesktop.systemd1.Unit", "ActiveState")
+            }
             Manager::Systemctl { exe, scope } => {
                 let out =
                     systemctl(exe, *scope, &[], &["show", unit, "--property=ActiveState"]).ok()?;
-                (out.rc == 0)
-                    .then(|| out.stdout.trim().trim_start_matches("ActiveState=").to_string())
+                (out.rc == 0).then(|| {
+                    out.stdout
+                        .trim()
+                        .trim_start_matches("ActiveState=")
+                        .to_string()
+                })
             }
             Manager::Offline(_) => None,
         }
@@ -316,7 +322,13 @@ impl Manager {
                     exe,
                     *scope,
                     &[],
-                    &["list-units", "--no-pager", "--all", "--plain", "--no-legend"],
+                    &[
+                        "list-units",
+                        "--no-pager",
+                        "--all",
+                        "--plain",
+                        "--no-legend",
+                    ],
                 )?;
                 if out.rc != 0 {
                     return Err(out.stderr);
@@ -415,11 +427,7 @@ fn systemctl(exe: &Path, scope: Scope, opts: &[&str], args: &[&str]) -> Result<O
 
 fn run_ok(exe: &Path, scope: Scope, opts: &[&str], args: &[&str]) -> Result<(), String> {
     let out = systemctl(exe, scope, opts, args)?;
-    if out.rc == 0 {
-        Ok(())
-    } else {
-        Err(out.stderr)
-    }
+    if out.rc == 0 { Ok(()) } else { Err(out.stderr) }
 }
 
 /// Ansible's `parse_systemctl_show`: `Key=value` lines; only `Exec*` values in braces
@@ -529,7 +537,8 @@ impl Bus {
 
     fn unit_property(&self, unit: &str, iface: &str, name: &str) -> Option<String> {
         let path = self.unit_path(unit).ok()?;
-        let v: zbus::zvariant::OwnedValue = self.call(&path, PROPERTIES, "Get", &(iface, name)).ok()?;
+        let v: zbus::zvariant::OwnedValue =
+            self.call(&path, PROPERTIES, "Get", &(iface, name)).ok()?;
         format_property(name, &v)
     }
 
@@ -558,9 +567,9 @@ impl Bus {
         };
         for msg in signals {
             let Ok(msg) = msg else { continue };
-            let Ok((_id, path, _unit, result)) = msg
-                .body()
-                .deserialize::<(u32, zbus::zvariant::OwnedObjectPath, String, String)>()
+            let Ok((_id, path, _unit, result)) =
+                msg.body()
+                    .deserialize::<(u32, zbus::zvariant::OwnedObjectPath, String, String)>()
             else {
                 continue;
             };
@@ -574,7 +583,10 @@ impl Bus {
                 Some(e) => Err(e),
             };
         }
-        Err(format!("lost the connection to systemd while waiting for the {} job of {unit}", verb.as_str()))
+        Err(format!(
+            "lost the connection to systemd while waiting for the {} job of {unit}",
+            verb.as_str()
+        ))
     }
 
     pub fn unit_files(&self, op: FileOp, unit: &str, force: bool) -> Result<(), String> {
@@ -613,7 +625,8 @@ impl Bus {
         {
             Ok(_) => {}
             Err(zbus::Error::MethodError(name, desc, _))
-                if !name.as_str().contains("NoReply") && !name.as_str().contains("Disconnected") =>
+                if !name.as_str().contains("NoReply")
+                    && !name.as_str().contains("Disconnected") =>
             {
                 return Err(format!(
                     "Failed to reexecute daemon: {}\n",
@@ -626,7 +639,8 @@ impl Bus {
         loop {
             std::thread::sleep(std::time::Duration::from_millis(200));
             if let Ok(b) = Bus::connect()
-                && b.manager::<_, String>("GetUnitFileState", &("basic.target",)).is_ok()
+                && b.manager::<_, String>("GetUnitFileState", &("basic.target",))
+                    .is_ok()
             {
                 return Ok(());
             }
@@ -949,7 +963,10 @@ pub fn format_property(name: &str, v: &zbus::zvariant::Value<'_>) -> Option<Stri
             if name.starts_with("Exec") {
                 let execs: Vec<String> = items.iter().filter_map(format_exec).collect();
                 execs.join(" ")
-            } else if items.iter().all(|i| matches!(i, V::Str(_) | V::ObjectPath(_))) {
+            } else if items
+                .iter()
+                .all(|i| matches!(i, V::Str(_) | V::ObjectPath(_)))
+            {
                 items
                     .iter()
                     .filter_map(|i| match i {
@@ -1229,10 +1246,8 @@ impl Offline {
         let mut links = Vec::new();
         let mut seen = Vec::new();
         self.plan_enable_into(unit, true, &mut links, &mut seen)?;
-        let cfg = self.abs(CONFIG_DIR);
         links.retain(|l| {
             let real = self.root.join(l.path.strip_prefix("/").unwrap_or(&l.path));
-            let _ = &cfg;
             std::fs::read_link(&real).ok().as_deref() != Some(l.target.as_path())
         });
         Ok(links)
@@ -1250,9 +1265,7 @@ impl Offline {
         }
         seen.push(unit.to_string());
         if Self::is_masked_link(&self.abs(CONFIG_DIR).join(unit)) {
-            return Err(format!(
-                "Unit file /{CONFIG_DIR}/{unit} is masked."
-            ));
+            return Err(format!("Unit file /{CONFIG_DIR}/{unit} is masked."));
         }
         let Some((target, install)) = self.install_of(unit) else {
             if top {
@@ -1324,7 +1337,9 @@ impl Offline {
             let mut dirs: Vec<String> = rd
                 .flatten()
                 .filter_map(|e| e.file_name().to_str().map(str::to_string))
-                .filter(|n| n.ends_with(".wants") || n.ends_with(".requires") || n.ends_with(".upholds"))
+                .filter(|n| {
+                    n.ends_with(".wants") || n.ends_with(".requires") || n.ends_with(".upholds")
+                })
                 .collect();
             dirs.sort();
             for d in dirs {
@@ -1344,7 +1359,10 @@ impl Offline {
     /// `systemctl is-enabled` computed from the files.
     pub fn unit_file_state(&self, unit: &str) -> Option<String> {
         let (template, _) = split_instance(unit);
-        for (dir, masked) in [(CONFIG_DIR, "masked"), ("run/systemd/system", "masked-runtime")] {
+        for (dir, masked) in [
+            (CONFIG_DIR, "masked"),
+            ("run/systemd/system", "masked-runtime"),
+        ] {
             for n in [unit, template.as_str()] {
                 if Self::is_masked_link(&self.abs(dir).join(n)) {
                     return Some(masked.into());
@@ -1353,7 +1371,10 @@ impl Offline {
         }
         let (_, install) = self.install_of(unit)?;
         let name = Self::enable_name(unit, &install).unwrap_or_else(|| unit.to_string());
-        for (dir, state) in [(CONFIG_DIR, "enabled"), ("run/systemd/system", "enabled-runtime")] {
+        for (dir, state) in [
+            (CONFIG_DIR, "enabled"),
+            ("run/systemd/system", "enabled-runtime"),
+        ] {
             let base = self.abs(dir);
             let Ok(rd) = std::fs::read_dir(&base) else {
                 continue;
@@ -1367,7 +1388,8 @@ impl Offline {
                 }
             }
             for a in &install.alias {
-                if std::fs::symlink_metadata(base.join(a)).is_ok_and(|m| m.file_type().is_symlink()) {
+                if std::fs::symlink_metadata(base.join(a)).is_ok_and(|m| m.file_type().is_symlink())
+                {
                     return Some(state.into());
                 }
             }
@@ -1489,7 +1511,9 @@ mod tests {
         assert_eq!(i.also, vec!["bar.socket"]);
         assert_eq!(i.default_instance.as_deref(), Some("tty1"));
         assert!(i.has_targets());
-        let reset = parse_install("[Install]\nWantedBy=a.target\nWantedBy=\nWantedBy=b.target \\\n  c.target\n");
+        let reset = parse_install(
+            "[Install]\nWantedBy=a.target\nWantedBy=\nWantedBy=b.target \\\n  c.target\n",
+        );
         assert_eq!(reset.wanted_by, vec!["b.target", "c.target"]);
         let stat = parse_install("[Unit]\nDescription=x\n");
         assert!(!stat.has_targets());
@@ -1529,7 +1553,11 @@ mod tests {
             "lib/systemd/system/demo.socket",
             "[Socket]\nListenStream=1\n[Install]\nWantedBy=sockets.target\n",
         );
-        write(root, "usr/lib/systemd/system/static.service", "[Service]\nExecStart=/bin/true\n");
+        write(
+            root,
+            "usr/lib/systemd/system/static.service",
+            "[Service]\nExecStart=/bin/true\n",
+        );
         write(
             root,
             "etc/systemd/system/local.service",
@@ -1541,8 +1569,14 @@ mod tests {
             "[Install]\nWantedBy=getty.target\nDefaultInstance=tty1\n",
         );
         let o = Offline::new(root);
-        assert_eq!(o.unit_file_state("demo.service").as_deref(), Some("disabled"));
-        assert_eq!(o.unit_file_state("static.service").as_deref(), Some("static"));
+        assert_eq!(
+            o.unit_file_state("demo.service").as_deref(),
+            Some("disabled")
+        );
+        assert_eq!(
+            o.unit_file_state("static.service").as_deref(),
+            Some("static")
+        );
         assert_eq!(o.unit_file_state("missing.service"), None);
         let links = o.plan_enable("demo.service").unwrap();
         let want = |p: &str, t: &str| Link {
@@ -1593,12 +1627,17 @@ mod tests {
         );
 
         o.unit_files(FileOp::Enable, "demo.service", false).unwrap();
-        assert_eq!(o.unit_file_state("demo.service").as_deref(), Some("enabled"));
+        assert_eq!(
+            o.unit_file_state("demo.service").as_deref(),
+            Some("enabled")
+        );
         assert_eq!(o.unit_file_state("demo.socket").as_deref(), Some("enabled"));
         assert!(o.plan_enable("demo.service").unwrap().is_empty());
         assert_eq!(
-            std::fs::read_link(root.join("etc/systemd/system/multi-user.target.wants/demo.service"))
-                .unwrap(),
+            std::fs::read_link(
+                root.join("etc/systemd/system/multi-user.target.wants/demo.service")
+            )
+            .unwrap(),
             Path::new("/lib/systemd/system/demo.service")
         );
 
@@ -1611,8 +1650,12 @@ mod tests {
                 PathBuf::from("/etc/systemd/system/sockets.target.wants/demo.socket"),
             ]
         );
-        o.unit_files(FileOp::Disable, "demo.service", false).unwrap();
-        assert_eq!(o.unit_file_state("demo.service").as_deref(), Some("disabled"));
+        o.unit_files(FileOp::Disable, "demo.service", false)
+            .unwrap();
+        assert_eq!(
+            o.unit_file_state("demo.service").as_deref(),
+            Some("disabled")
+        );
         assert!(o.plan_disable("demo.service").is_empty());
 
         o.unit_files(FileOp::Mask, "demo.service", false).unwrap();
@@ -1624,10 +1667,16 @@ mod tests {
         // Masking over a real unit file is refused.
         assert!(o.unit_files(FileOp::Mask, "local.service", false).is_err());
         o.unit_files(FileOp::Unmask, "demo.service", false).unwrap();
-        assert_eq!(o.unit_file_state("demo.service").as_deref(), Some("disabled"));
+        assert_eq!(
+            o.unit_file_state("demo.service").as_deref(),
+            Some("disabled")
+        );
         // A unit that does not exist can be masked (and is then "masked").
         o.unit_files(FileOp::Mask, "ghost.service", false).unwrap();
-        assert_eq!(o.unit_file_state("ghost.service").as_deref(), Some("masked"));
+        assert_eq!(
+            o.unit_file_state("ghost.service").as_deref(),
+            Some("masked")
+        );
         let files = o.list_unit_files();
         assert!(files.contains(&("static.service".into(), "static".into())));
         assert!(files.contains(&("ghost.service".into(), "masked".into())));
@@ -1661,8 +1710,10 @@ mod tests {
         let none = |_: &str| None;
         assert_eq!(job_error("done", "a.service", JobVerb::Start, none), None);
         assert_eq!(
-            job_error("failed", "a.service", JobVerb::Start, |_| Some("exit-code".into()))
-                .unwrap(),
+            job_error("failed", "a.service", JobVerb::Start, |_| Some(
+                "exit-code".into()
+            ))
+            .unwrap(),
             "Job for a.service failed because the control process exited with error code.\nSee \"systemctl status a.service\" and \"journalctl -xeu a.service\" for details.\n"
         );
         assert_eq!(
