@@ -27,7 +27,9 @@ mod lineinfile;
 mod package;
 mod package_facts;
 mod replace;
+mod service_facts;
 mod stat;
+mod systemd;
 mod tempfile;
 mod template;
 

@@ -78,6 +78,17 @@ pub static MODULES: &[Entry] = &[
         crate::package::run,
         crate::package::validate,
     ),
+    entry::<crate::systemd::Systemd>(
+        "systemd_service",
+        &[
+            "systemd",
+            "ansible.builtin.systemd",
+            "ansible.legacy.systemd",
+        ],
+        false,
+    ),
+    entry::<crate::systemd::Service>("service", &[], false),
+    entry::<crate::service_facts::ServiceFacts>("service_facts", &[], false),
 ];
 
 /// Find a module by the name a task uses.

@@ -1600,7 +1600,8 @@ impl<'r> Engine<'r> {
                 become_user: become_user.as_deref(),
                 environment: &env,
             };
-            return Exec::Result(match (entry.run)(&task.short, &args, &ctx) {
+            let res = (entry.run)(&task.short, &args, &ctx);
+            return Exec::Result(match res {
                 Ok(mut r) => {
                     if get_bool(&r, "failed") {
                         r.entry("_agent_failure".into())

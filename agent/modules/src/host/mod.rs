@@ -4,4 +4,5 @@
 pub mod dpkg;
 pub mod fs;
 pub mod rpm;
+pub mod systemd;
 pub mod users;
