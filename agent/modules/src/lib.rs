@@ -14,16 +14,23 @@ pub mod host;
 pub mod registry;
 pub mod spec;
 
+mod authorized_key;
 mod blockinfile;
 mod codepage;
 mod command;
 mod copy;
+mod cron;
 mod file;
+mod group;
 mod lineinfile;
 mod replace;
 mod stat;
 mod tempfile;
 mod template;
+mod user;
+
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use std::path::{Path, PathBuf};
 

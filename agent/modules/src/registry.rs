@@ -47,6 +47,14 @@ pub static MODULES: &[Entry] = &[
     entry::<crate::replace::Replace>("replace", &[], false),
     entry::<crate::command::Command>("command", &[], true),
     entry::<crate::command::Shell>("shell", &[], true),
+    entry::<crate::user::User>("user", &[], false),
+    entry::<crate::group::Group>("group", &[], false),
+    entry::<crate::cron::Cron>("cron", &[], false),
+    entry::<crate::authorized_key::AuthorizedKey>(
+        "authorized_key",
+        &["ansible.posix.authorized_key"],
+        false,
+    ),
 ];
 
 /// Find a module by the name a task uses.
