@@ -155,7 +155,6 @@ impl Table {
     }
 
     /// `get_cron_job`: the line for a job.
-    #[allow(clippy::too_many_arguments)]
     pub fn job_line(
         &self,
         times: [&str; 5],

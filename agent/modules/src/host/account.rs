@@ -40,13 +40,18 @@ pub fn home_mode(login_defs: &str) -> u32 {
     mode
 }
 
+/// Give `dst` the access and modification times of `src` (Python's `copystat`).
+fn copy_times(src: &fs::Metadata, dst: &Path) -> io::Result<()> {
+    let times = fs::FileTimes::new()
+        .set_accessed(src.accessed()?)
+        .set_modified(src.modified()?);
+    fs::File::open(dst)?.set_times(times)
+}
+
+/// `shutil.copytree(src, dst, symlinks=True)`: links copied as links, files and
+/// directories with their modes and times.
 fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
     fs::create_dir(dst)?;
-    let md = fs::metadata(src)?;
-    fs::set_permissions(
-        dst,
-        fs::Permissions::from_mode(md.permissions().mode() & 0o7777),
-    )?;
     for entry in fs::read_dir(src)? {
         let entry = entry?;
         let from = entry.path();
@@ -58,9 +63,15 @@ fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
             copy_tree(&from, &to)?;
         } else {
             fs::copy(&from, &to)?;
+            copy_times(&entry.metadata()?, &to)?;
         }
     }
-    Ok(())
+    let md = fs::metadata(src)?;
+    fs::set_permissions(
+        dst,
+        fs::Permissions::from_mode(md.permissions().mode() & 0o7777),
+    )?;
+    copy_times(&md, dst)
 }
 
 /// Make a missing home directory as Ansible's user module does: a copy of the skeleton
@@ -128,9 +139,23 @@ mod tests {
         fs::create_dir(&skel).unwrap();
         fs::write(skel.join(".profile"), "x").unwrap();
         std::os::unix::fs::symlink(".profile", skel.join("link")).unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        fs::File::options()
+            .write(true)
+            .open(skel.join(".profile"))
+            .unwrap()
+            .set_times(fs::FileTimes::new().set_modified(old))
+            .unwrap();
         let home = t.path().join("a/b/home");
         create_homedir(&home, skel.to_str()).unwrap();
         assert_eq!(fs::read_to_string(home.join(".profile")).unwrap(), "x");
+        assert_eq!(
+            fs::metadata(home.join(".profile"))
+                .unwrap()
+                .modified()
+                .unwrap(),
+            old
+        );
         assert!(
             fs::symlink_metadata(home.join("link"))
                 .unwrap()
