@@ -53,7 +53,6 @@ pub fn debian_list(text: &str) -> &str {
     rest
 }
 
-
 /// Install `content` as the crontab of `user` with `crontab [-u USER] FILE`, from a
 /// temporary file in the temp directory (cron records its name in the header).
 pub fn install_user(
