@@ -592,4 +592,66 @@ mod tests {
             "invalid key specified: not a key"
         );
     }
+
+    /// Inputs and outputs recorded from the collection's own code (ansible 11's ansible.posix,
+    /// `enforce_state` in check+diff mode): blank and comment lines collapse, whitespace
+    /// is normalised, options compare as dicts, a changed key moves to the end.
+    #[test]
+    fn matches_the_collection_on_edge_cases() {
+        let cases: &[(&str, &str, &[(&str, Value)], Option<&str>)] = &[
+            (
+                "ssh-ed25519 AAAAk1 a\n\n\n# c\n# c\nssh-ed25519 AAAAk1 b\n",
+                "ssh-rsa AAAAk2 z",
+                &[],
+                Some("\nssh-rsa AAAAk2 z\n# c\nssh-ed25519 AAAAk1 b\n"),
+            ),
+            (
+                "ssh-ed25519 AAAAk1 a\n",
+                "ssh-ed25519 AAAAk1",
+                &[],
+                Some("ssh-ed25519 AAAAk1 \n"),
+            ),
+            (
+                "no-pty,command=\"a b\"  ssh-ed25519   AAAAk1 a  b\nssh-rsa AAAAk2 x",
+                "ssh-rsa AAAAk3 y",
+                &[],
+                Some(
+                    "no-pty,command=\"a b\" ssh-ed25519 AAAAk1 a b\nssh-rsa AAAAk2 x\nssh-rsa AAAAk3 y\n",
+                ),
+            ),
+            (
+                "ssh-ed25519 AAAAk1 a\nssh-rsa AAAAk2 x\n",
+                "ssh-rsa AAAAk2 x\nssh-ed25519 AAAAk9 n",
+                &[("exclusive", Value::from(true))],
+                Some("ssh-rsa AAAAk2 x\nssh-ed25519 AAAAk9 n\n"),
+            ),
+            (
+                "ssh-ed25519 AAAAk1 a\ngarbage line\n",
+                "ssh-ed25519 AAAAk1 a",
+                &[("key_options", Value::from("no-pty"))],
+                Some("garbage line\nno-pty ssh-ed25519 AAAAk1 a\n"),
+            ),
+            (
+                "from=\"1.2.3.4\",no-pty ssh-ed25519 AAAAk1 a\n",
+                "ssh-ed25519 AAAAk1 a",
+                &[("key_options", Value::from("no-pty,from=\"1.2.3.4\""))],
+                None,
+            ),
+            (
+                "ssh-ed25519 AAAAk1 a\n",
+                "ssh-ed25519 AAAAk1 other",
+                &[("state", Value::from("absent"))],
+                Some(""),
+            ),
+        ];
+        for (existing, key, extra, after) in cases {
+            let mut p = vec![("key", Value::from(*key))];
+            p.extend_from_slice(extra);
+            assert_eq!(
+                run(&p, existing).as_deref(),
+                *after,
+                "{existing:?} + {key:?}"
+            );
+        }
+    }
 }
