@@ -797,4 +797,176 @@ mod tests {
             "You must specify time and date fields or special time."
         );
     }
+
+    /// Inputs and outputs recorded from ansible-core 2.18's cron module (cron_file,
+    /// check and diff mode): markers found or added, a dangling marker dropped, every
+    /// matching variable replaced, CRLF tables left alone.
+    #[test]
+    fn matches_ansible_on_edge_cases() {
+        type Case<'a> = (
+            &'a str,
+            &'a [(&'a str, Value)],
+            bool,
+            Option<&'a str>,
+            Option<&'a [&'a str]>,
+            Option<&'a [&'a str]>,
+        );
+        let cases: &[Case] = &[
+            (
+                "#Ansible: a\n* * * * * root x\n",
+                &[("name", Value::from("a")), ("job", Value::from("y"))],
+                true,
+                Some("#Ansible: a\n* * * * * root y\n"),
+                Some(&["a"][..]),
+                Some(&[][..]),
+            ),
+            (
+                "#Ansible: a\n* * * * * root x",
+                &[("name", Value::from("a")), ("job", Value::from("x"))],
+                true,
+                Some("#Ansible: a\n* * * * * root x\n"),
+                Some(&["a"][..]),
+                Some(&[][..]),
+            ),
+            (
+                "* * * * * root x\n",
+                &[("name", Value::from("a")), ("job", Value::from("x"))],
+                true,
+                Some("#Ansible: a\n* * * * * root x\n"),
+                Some(&["a"][..]),
+                Some(&[][..]),
+            ),
+            (
+                "#Ansible: None\n* * * * * root x\n",
+                &[("name", Value::from("a")), ("job", Value::from("x"))],
+                true,
+                Some("#Ansible: a\n* * * * * root x\n"),
+                Some(&["a"][..]),
+                Some(&[][..]),
+            ),
+            (
+                "#Ansible: a\n#Ansible: b\n* * * * * root x\n",
+                &[("name", Value::from("b")), ("job", Value::from("x"))],
+                true,
+                Some("#Ansible: a\n#Ansible: b\n* * * * * root x\n#Ansible: b\n* * * * * root x\n"),
+                Some(&["a", "b", "b"][..]),
+                Some(&[][..]),
+            ),
+            (
+                "X=1\n#Ansible: a\n* * * * * root x\n#Ansible: a",
+                &[
+                    ("name", Value::from("a")),
+                    ("job", Value::from("z")),
+                    ("minute", Value::from("5")),
+                ],
+                true,
+                Some("X=1\n#Ansible: a\n5 * * * * root z\n"),
+                Some(&["a"][..]),
+                Some(&["X"][..]),
+            ),
+            (
+                "#Ansible: a\n* * * * * root x\n",
+                &[("name", Value::from("a")), ("state", Value::from("absent"))],
+                true,
+                Some(""),
+                None,
+                None,
+            ),
+            (
+                "#Ansible: a\n* * * * * root x\nY=2\n",
+                &[("name", Value::from("a")), ("state", Value::from("absent"))],
+                true,
+                Some("Y=2\n"),
+                Some(&[][..]),
+                Some(&["Y"][..]),
+            ),
+            (
+                "A=1\nB=2\nA=3\n",
+                &[
+                    ("name", Value::from("A")),
+                    ("env", Value::from(true)),
+                    ("job", Value::from("9")),
+                ],
+                true,
+                Some("A=\"9\"\nB=2\nA=\"9\"\n"),
+                Some(&[][..]),
+                Some(&["A", "B", "A"][..]),
+            ),
+            (
+                "A=1\nB=2\n",
+                &[
+                    ("name", Value::from("C")),
+                    ("env", Value::from(true)),
+                    ("job", Value::from("3")),
+                    ("insertbefore", Value::from("B")),
+                ],
+                true,
+                Some("A=1\nC=\"3\"\nB=2\n"),
+                Some(&[][..]),
+                Some(&["A", "C", "B"][..]),
+            ),
+            (
+                "A.B=1\n",
+                &[
+                    ("name", Value::from("A.B")),
+                    ("env", Value::from(true)),
+                    ("state", Value::from("absent")),
+                ],
+                true,
+                Some(""),
+                Some(&[][..]),
+                Some(&[][..]),
+            ),
+            (
+                "",
+                &[
+                    ("name", Value::from("j")),
+                    ("job", Value::from("\nline\n")),
+                    ("special_time", Value::from("reboot")),
+                    ("disabled", Value::from(true)),
+                ],
+                true,
+                Some("#Ansible: j\n#@reboot root line\n"),
+                Some(&["j"][..]),
+                Some(&[][..]),
+            ),
+            (
+                "\r\n#Ansible: a\r\n* * * * * root x\r\n",
+                &[("name", Value::from("a")), ("job", Value::from("x"))],
+                false,
+                None,
+                Some(&["a"][..]),
+                Some(&[][..]),
+            ),
+        ];
+        for (existing, extra, changed, after, jobs, envs) in cases {
+            let mut p = vec![
+                ("user", Value::from("root")),
+                ("cron_file", Value::from("backup")),
+            ];
+            p.extend_from_slice(extra);
+            let plan = plan(&p, &file_state(existing));
+            let what = format!("{existing:?} {extra:?}");
+            assert_eq!(
+                plan.result.get("changed"),
+                Some(&Value::from(*changed)),
+                "{what}"
+            );
+            let got = plan
+                .diff
+                .first()
+                .and_then(|d| d.after.as_str().map(str::to_string));
+            assert_eq!(got.as_deref(), *after, "{what}");
+            let names = |k: &str| {
+                plan.result.get(k).map(|v| {
+                    v.try_iter()
+                        .map(|it| it.map(|x| x.to_string()).collect::<Vec<_>>())
+                        .unwrap_or_default()
+                })
+            };
+            let want = |l: &Option<&[&str]>| l.map(|l| l.iter().map(|s| s.to_string()).collect());
+            assert_eq!(names("jobs"), want(jobs), "{what}");
+            assert_eq!(names("envs"), want(envs), "{what}");
+        }
+    }
 }
