@@ -598,7 +598,8 @@ mod tests {
     /// is normalised, options compare as dicts, a changed key moves to the end.
     #[test]
     fn matches_the_collection_on_edge_cases() {
-        let cases: &[(&str, &str, &[(&str, Value)], Option<&str>)] = &[
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, Value)], Option<&'a str>);
+        let cases: &[Case] = &[
             (
                 "ssh-ed25519 AAAAk1 a\n\n\n# c\n# c\nssh-ed25519 AAAAk1 b\n",
                 "ssh-rsa AAAAk2 z",
