@@ -16,13 +16,16 @@ pub mod spec;
 
 mod apt;
 mod apt_repository;
+mod authorized_key;
 mod blockinfile;
 mod codepage;
 mod command;
 mod copy;
 mod deb822_repository;
 mod dnf;
+mod cron;
 mod file;
+mod group;
 mod lineinfile;
 mod package;
 mod package_facts;
@@ -32,6 +35,10 @@ mod stat;
 mod systemd;
 mod tempfile;
 mod template;
+mod user;
+
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use std::path::{Path, PathBuf};
 

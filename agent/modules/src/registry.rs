@@ -89,6 +89,14 @@ pub static MODULES: &[Entry] = &[
     ),
     entry::<crate::systemd::Service>("service", &[], false),
     entry::<crate::service_facts::ServiceFacts>("service_facts", &[], false),
+    entry::<crate::user::User>("user", &[], false),
+    entry::<crate::group::Group>("group", &[], false),
+    entry::<crate::cron::Cron>("cron", &[], false),
+    entry::<crate::authorized_key::AuthorizedKey>(
+        "authorized_key",
+        &["ansible.posix.authorized_key"],
+        false,
+    ),
 ];
 
 /// Find a module by the name a task uses.

@@ -5,4 +5,7 @@ pub mod dpkg;
 pub mod fs;
 pub mod rpm;
 pub mod systemd;
+pub mod account;
+pub mod cron;
+pub mod tools;
 pub mod users;

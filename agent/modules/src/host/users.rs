@@ -1,7 +1,8 @@
-//! User and group lookups by reading /etc/passwd and /etc/group directly.
+//! User and group lookups by reading /etc/passwd, /etc/group and /etc/shadow directly.
 //!
 //! No NSS, no process spawns: the files are parsed and cached; the cache is refreshed
 //! when a file's size or modification time changes (a task may add a user mid-run).
+//! Changes go through the shadow tools ([`crate::host::account`]).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -11,6 +12,8 @@ use std::time::SystemTime;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswdEntry {
     pub name: String,
+    /// The password field (`x` when the hash is in /etc/shadow).
+    pub password: String,
     pub uid: u32,
     pub gid: u32,
     pub gecos: String,
@@ -26,6 +29,47 @@ pub struct GroupEntry {
     pub members: Vec<String>,
 }
 
+/// One line of /etc/shadow. Numeric fields left empty are `-1`, as `getspnam` gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShadowEntry {
+    pub name: String,
+    pub password: String,
+    pub last_change: i64,
+    pub min: i64,
+    pub max: i64,
+    pub warn: i64,
+    pub inactive: i64,
+    pub expire: i64,
+}
+
+fn shadow_num(f: Option<&&str>) -> i64 {
+    f.and_then(|s| s.trim().parse().ok()).unwrap_or(-1)
+}
+
+/// Parse /etc/shadow text; malformed lines are skipped.
+pub fn parse_shadow(text: &str) -> Vec<ShadowEntry> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter(|l| !l.starts_with('+') && !l.starts_with('-'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() < 2 || f[0].is_empty() {
+                return None;
+            }
+            Some(ShadowEntry {
+                name: f[0].to_string(),
+                password: f[1].to_string(),
+                last_change: shadow_num(f.get(2)),
+                min: shadow_num(f.get(3)),
+                max: shadow_num(f.get(4)),
+                warn: shadow_num(f.get(5)),
+                inactive: shadow_num(f.get(6)),
+                expire: shadow_num(f.get(7)),
+            })
+        })
+        .collect()
+}
+
 /// Parse /etc/passwd text; malformed lines and NIS `+`/`-` entries are skipped.
 pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
     text.lines()
@@ -38,6 +82,7 @@ pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
             }
             Some(PasswdEntry {
                 name: f[0].to_string(),
+                password: f[1].to_string(),
                 uid: f[2].trim().parse().ok()?,
                 gid: f[3].trim().parse().ok()?,
                 gecos: f[4].to_string(),
@@ -84,6 +129,7 @@ struct Cached<T> {
 
 static PASSWD: Mutex<Option<Cached<PasswdEntry>>> = Mutex::new(None);
 static GROUP: Mutex<Option<Cached<GroupEntry>>> = Mutex::new(None);
+static SHADOW: Mutex<Option<Cached<ShadowEntry>>> = Mutex::new(None);
 
 fn stamp(path: &Path) -> Stamp {
     let md = std::fs::metadata(path).ok()?;
@@ -119,6 +165,31 @@ fn with_passwd<R>(f: impl FnOnce(&[PasswdEntry]) -> R) -> R {
 
 fn with_group<R>(f: impl FnOnce(&[GroupEntry]) -> R) -> R {
     with_db(&GROUP, "/etc/group", parse_group, f)
+}
+
+fn with_shadow<R>(f: impl FnOnce(&[ShadowEntry]) -> R) -> R {
+    with_db(&SHADOW, "/etc/shadow", parse_shadow, f)
+}
+
+/// The shadow entry of a user, by name (`None` when absent or unreadable).
+pub fn shadow(name: &str) -> Option<ShadowEntry> {
+    with_shadow(|e| e.iter().find(|s| s.name == name).cloned())
+}
+
+/// Every group, in file order (for membership questions).
+pub fn all_groups() -> Vec<GroupEntry> {
+    with_group(|e| e.to_vec())
+}
+
+/// The names of the groups that list `user` as a member (the primary group only
+/// when it lists the user too), in file order, as `grp.getgrall()` scans them.
+pub fn member_of(user: &str) -> Vec<String> {
+    with_group(|e| {
+        e.iter()
+            .filter(|g| g.members.iter().any(|m| m == user))
+            .map(|g| g.name.clone())
+            .collect()
+    })
 }
 
 /// The passwd entry of a user, by name.
@@ -194,6 +265,17 @@ mod tests {
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].members, Vec::<String>::new());
         assert_eq!(e[1].members, vec!["syslog", "alice"]);
+    }
+
+    #[test]
+    fn parses_shadow_lines() {
+        let e = parse_shadow("root:*:19000:0:99999:7:::\nbob:!$6$x$y:19001:::::20000:\nbad\n");
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].max, 99999);
+        assert_eq!(e[0].expire, -1);
+        assert_eq!(e[1].password, "!$6$x$y");
+        assert_eq!(e[1].min, -1);
+        assert_eq!(e[1].expire, 20000);
     }
 
     #[test]

@@ -1,0 +1,955 @@
+//! The `user` module: a local account present (uid, primary and supplementary groups,
+//! home, shell, comment, password hash, expiry, lock) or absent. Observed from
+//! /etc/passwd, /etc/shadow and /etc/group; changed with one useradd / usermod /
+//! userdel run built with the same flags Ansible's user module passes.
+
+use std::path::Path;
+
+use crate::host::account::{chown_tree, create_homedir, shadow_tool};
+use crate::host::tools::Output;
+use crate::host::users::{self, GroupEntry, PasswdEntry, ShadowEntry};
+use crate::spec::{Arg, Args, Def, Ty};
+use crate::{Ctx, Module, ModuleError, Plan, ResultMap, Value};
+
+pub struct User;
+
+const SPEC: &[Arg] = &[
+    Arg::str("state")
+        .default(Def::Str("present"))
+        .choices(&["absent", "present"]),
+    Arg::str("name").required().aliases(&["user"]),
+    Arg::int("uid"),
+    Arg::bool("non_unique", false),
+    Arg::str("group"),
+    Arg::list("groups"),
+    Arg::str("comment"),
+    Arg::path("home"),
+    Arg::path("shell"),
+    Arg::str("password").no_log(),
+    Arg::str("login_class"),
+    Arg::int("password_expire_max"),
+    Arg::int("password_expire_min"),
+    Arg::int("password_expire_warn"),
+    Arg::new("hidden", Ty::Bool),
+    Arg::str("seuser"),
+    Arg::bool("force", false),
+    Arg::bool("remove", false),
+    Arg::bool("create_home", true).aliases(&["createhome"]),
+    Arg::str("skeleton"),
+    Arg::bool("system", false),
+    Arg::bool("move_home", false),
+    Arg::bool("append", false),
+    Arg::new("generate_ssh_key", Ty::Bool),
+    Arg::int("ssh_key_bits").default(Def::Int(0)),
+    Arg::str("ssh_key_type").default(Def::Str("rsa")),
+    Arg::path("ssh_key_file"),
+    Arg::str("ssh_key_comment"),
+    Arg::str("ssh_key_passphrase").no_log(),
+    Arg::str("update_password")
+        .default(Def::Str("always"))
+        .choices(&["always", "on_create"]),
+    Arg::new("expires", Ty::Float),
+    Arg::new("password_lock", Ty::Bool),
+    Arg::new("local", Ty::Bool),
+    Arg::str("profile"),
+    Arg::str("authorization"),
+    Arg::str("role"),
+    Arg::str("umask"),
+    Arg::int("password_expire_account_disable"),
+    Arg::int("uid_min"),
+    Arg::int("uid_max"),
+];
+
+/// What is known of the account and its surroundings before the task.
+#[derive(Debug, Clone, Default)]
+pub struct UserState {
+    pub passwd: Option<PasswdEntry>,
+    pub shadow: Option<ShadowEntry>,
+    /// Every group (existence and gid/name resolution).
+    pub groups: Vec<GroupEntry>,
+    /// Whether the `home` parameter's path exists, and its parent directory.
+    pub home_param_exists: bool,
+    pub home_param_parent_is_dir: bool,
+    /// Whether the account's current home exists.
+    pub current_home_exists: bool,
+}
+
+/// One planned change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserOp {
+    /// Ansible makes a home whose parent is missing itself before useradd (and gives it
+    /// to the new user afterwards).
+    PreCreateHome(String),
+    Useradd(Vec<String>),
+    Usermod(Vec<String>),
+    Userdel(Vec<String>),
+    /// A home that is still missing afterwards is made (skeleton copy) and chowned.
+    CreateHome(String),
+    /// chage for the password ageing fields that differ (re-checked after a creation).
+    Chage {
+        min: Option<i64>,
+        max: Option<i64>,
+        warn: Option<i64>,
+    },
+}
+
+const HASH_FORBIDDEN: &[char] = &[':', '*', '!'];
+
+/// Ansible's `check_password_encrypted`: a warning when `password` is not a crypt hash.
+fn password_warning(password: &str) -> Option<&'static str> {
+    if password.is_empty() || ["*", "!", "*************"].contains(&password) {
+        return None;
+    }
+    let mut bad = password.contains(HASH_FORBIDDEN) || !password.contains('$');
+    if password.contains('$') {
+        let fields: Vec<&str> = password.split('$').collect();
+        if fields.len() >= 3 {
+            let last = fields[fields.len() - 1];
+            if last
+                .chars()
+                .any(|c| !(c.is_ascii_alphanumeric() || "./=".contains(c)))
+            {
+                bad = true;
+            }
+            let want = match fields[1] {
+                "1" => Some(22),
+                "5" | "y" => Some(43),
+                "6" => Some(86),
+                _ => None,
+            };
+            if want.is_some_and(|n| last.chars().count() != n) {
+                bad = true;
+            }
+        } else {
+            bad = true;
+        }
+    }
+    bad.then_some(
+        "The input password appears not to have been hashed. The 'password' argument must be encrypted for this module to work properly.",
+    )
+}
+
+/// A group as Ansible resolves it: a number is tried as a gid first, then as a name.
+fn find_group<'a>(groups: &'a [GroupEntry], g: &str) -> Option<&'a GroupEntry> {
+    g.parse::<u32>()
+        .ok()
+        .and_then(|gid| groups.iter().find(|e| e.gid == gid))
+        .or_else(|| groups.iter().find(|e| e.name == g))
+}
+
+/// `time.strftime('%Y-%m-%d', time.gmtime(secs))`.
+fn ymd(secs: f64) -> String {
+    let s = secs.floor() as i64;
+    jiff::Timestamp::from_second(s)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// The `groups` parameter as Ansible joins it (`None`: not given).
+fn groups_param(args: &Args) -> Option<String> {
+    args.is_set("groups")
+        .then(|| args.list_str("groups").join(","))
+}
+
+/// The group names of a `groups` string, blanks dropped, first-seen order.
+fn split_groups(joined: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for g in joined.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+        if !out.iter().any(|x| x == g) {
+            out.push(g.to_string());
+        }
+    }
+    out
+}
+
+fn group_missing(g: &str) -> ModuleError {
+    ModuleError::new(format!("Group {g} does not exist"))
+}
+
+/// The stored password of an account: the passwd field, or shadow's when that is a
+/// placeholder (`x`) or empty, as Ansible's `user_info`.
+fn current_password(sh: Option<&ShadowEntry>, passwd_field: &str) -> String {
+    if passwd_field.chars().count() <= 1 {
+        sh.map(|s| s.password.clone()).unwrap_or_default()
+    } else {
+        passwd_field.to_string()
+    }
+}
+
+fn flag(cmd: &mut Vec<String>, f: &str, v: String) {
+    cmd.push(f.to_string());
+    cmd.push(v);
+}
+
+fn useradd_args(args: &Args, st: &UserState, name: &str) -> Result<Vec<String>, ModuleError> {
+    let mut cmd: Vec<String> = Vec::new();
+    if let Some(uid) = args.int("uid") {
+        flag(&mut cmd, "-u", uid.to_string());
+        if args.bool("non_unique") {
+            cmd.push("-o".into());
+        }
+    }
+    if let Some(se) = args.str("seuser") {
+        flag(&mut cmd, "-Z", se.to_string());
+    }
+    if let Some(g) = args.str("group") {
+        if find_group(&st.groups, g).is_none() {
+            return Err(group_missing(g));
+        }
+        flag(&mut cmd, "-g", g.to_string());
+    } else if find_group(&st.groups, name).is_some() {
+        cmd.push("-N".into());
+    }
+    if let Some(joined) = groups_param(args)
+        && !joined.is_empty()
+    {
+        let groups = split_groups(&joined);
+        for g in &groups {
+            if find_group(&st.groups, g).is_none() {
+                return Err(group_missing(g));
+            }
+        }
+        flag(&mut cmd, "-G", groups.join(","));
+    }
+    if let Some(c) = args.str("comment") {
+        flag(&mut cmd, "-c", c.to_string());
+    }
+    if let Some(h) = args.str("home") {
+        flag(&mut cmd, "-d", h.to_string());
+    }
+    if let Some(s) = args.str("shell") {
+        flag(&mut cmd, "-s", s.to_string());
+    }
+    if let Some(e) = expires(args) {
+        flag(&mut cmd, "-e", if e < 0.0 { String::new() } else { ymd(e) });
+    }
+    if let Some(i) = args.int("password_expire_account_disable") {
+        flag(&mut cmd, "-f", i.to_string());
+    }
+    if let Some(p) = args.str("password") {
+        let v = if args.opt_bool("password_lock") == Some(true) {
+            format!("!{p}")
+        } else {
+            p.to_string()
+        };
+        flag(&mut cmd, "-p", v);
+    }
+    if args.bool("create_home") {
+        cmd.push("-m".into());
+        if let Some(k) = args.str("skeleton") {
+            flag(&mut cmd, "-k", k.to_string());
+        }
+        if let Some(u) = args.str("umask") {
+            flag(&mut cmd, "-K", format!("UMASK={u}"));
+        }
+    } else {
+        cmd.push("-M".into());
+    }
+    if args.bool("system") {
+        cmd.push("-r".into());
+    }
+    if let Some(v) = args.int("uid_min") {
+        cmd.extend(["-K".to_string(), format!("UID_MIN={v}")]);
+    }
+    if let Some(v) = args.int("uid_max") {
+        cmd.extend(["-K".to_string(), format!("UID_MAX={v}")]);
+    }
+    cmd.push(name.to_string());
+    Ok(cmd)
+}
+
+fn expires(args: &Args) -> Option<f64> {
+    args.get("expires")
+        .and_then(|v| f64::try_from(v.clone()).ok())
+}
+
+/// usermod's arguments (without the user name) for what differs; empty: nothing to do.
+fn usermod_args(
+    args: &Args,
+    st: &UserState,
+    pw: &PasswdEntry,
+    name: &str,
+) -> Result<Vec<String>, ModuleError> {
+    let mut cmd: Vec<String> = Vec::new();
+    if let Some(uid) = args.int("uid")
+        && i64::from(pw.uid) != uid
+    {
+        cmd.extend(["-u".to_string(), uid.to_string()]);
+        if args.bool("non_unique") {
+            cmd.push("-o".into());
+        }
+    }
+    if let Some(g) = args.str("group") {
+        let ge = find_group(&st.groups, g).ok_or_else(|| group_missing(g))?;
+        if ge.gid != pw.gid {
+            cmd.extend(["-g".to_string(), ge.gid.to_string()]);
+        }
+    }
+    if let Some(joined) = groups_param(args) {
+        let current: Vec<&str> = st
+            .groups
+            .iter()
+            .filter(|g| g.members.iter().any(|m| m == name))
+            .map(|g| g.name.as_str())
+            .collect();
+        let mut need = false;
+        let mut wanted: Vec<String> = Vec::new();
+        if joined.is_empty() {
+            need = !current.is_empty() && !args.bool("append");
+        } else {
+            for g in split_groups(&joined) {
+                let ge = find_group(&st.groups, &g).ok_or_else(|| group_missing(&g))?;
+                if !wanted.contains(&ge.name) {
+                    wanted.push(ge.name.clone());
+                }
+            }
+            let in_diff = |g: &str| current.contains(&g) != wanted.iter().any(|w| w == g);
+            let any_diff = wanted.iter().any(|w| in_diff(w)) || current.iter().any(|c| in_diff(c));
+            if any_diff {
+                if args.bool("append") {
+                    if wanted.iter().any(|w| in_diff(w)) {
+                        cmd.push("-a".into());
+                        need = true;
+                    }
+                } else {
+                    need = true;
+                }
+            }
+        }
+        if need {
+            cmd.extend(["-G".to_string(), wanted.join(",")]);
+        }
+    }
+    if let Some(c) = args.str("comment")
+        && pw.gecos != c
+    {
+        cmd.extend(["-c".to_string(), c.to_string()]);
+    }
+    if let Some(h) = args.str("home")
+        && pw.home != h
+    {
+        cmd.extend(["-d".to_string(), h.to_string()]);
+        if args.bool("move_home") {
+            cmd.push("-m".into());
+        }
+    }
+    if let Some(s) = args.str("shell")
+        && pw.shell != s
+    {
+        cmd.extend(["-s".to_string(), s.to_string()]);
+    }
+    if let Some(e) = expires(args) {
+        let cur = st.shadow.as_ref().map(|s| s.expire).unwrap_or(0);
+        if e < 0.0 {
+            if cur >= 0 {
+                cmd.extend(["-e".to_string(), String::new()]);
+            }
+        } else if cur < 0 || ymd((cur * 86400) as f64) != ymd(e) {
+            cmd.extend(["-e".to_string(), ymd(e)]);
+        }
+    }
+    if let Some(i) = args.int("password_expire_account_disable") {
+        cmd.extend(["-f".to_string(), i.to_string()]);
+    }
+    let stored = current_password(st.shadow.as_ref(), &pw.password);
+    let lock = args.opt_bool("password_lock");
+    if lock == Some(true) && !stored.starts_with('!') {
+        cmd.push("-L".into());
+    } else if lock == Some(false) && stored.starts_with('!') {
+        cmd.push("-U".into());
+    }
+    if args.str("update_password") == Some("always")
+        && let Some(p) = args.str("password")
+        && stored.trim_start_matches('!') != p.trim_start_matches('!')
+    {
+        cmd.retain(|c| c != "-U" && c != "-L");
+        cmd.push("-p".into());
+        cmd.push(if lock == Some(true) {
+            format!("!{p}")
+        } else {
+            p.to_string()
+        });
+    }
+    Ok(cmd)
+}
+
+fn chage_op(args: &Args, sh: Option<&ShadowEntry>, fresh: bool) -> Option<UserOp> {
+    let (min, max, warn) = (
+        args.int("password_expire_min"),
+        args.int("password_expire_max"),
+        args.int("password_expire_warn"),
+    );
+    if min.is_none() && max.is_none() && warn.is_none() {
+        return None;
+    }
+    if fresh {
+        // Compared with the new account's values after useradd.
+        return Some(UserOp::Chage { min, max, warn });
+    }
+    let sh = sh?;
+    let min = min.filter(|v| *v != sh.min);
+    let max = max.filter(|v| *v != sh.max);
+    let warn = warn.filter(|v| *v != sh.warn);
+    (min.is_some() || max.is_some() || warn.is_some()).then_some(UserOp::Chage { min, max, warn })
+}
+
+fn validate(args: &Args) -> Result<(), ModuleError> {
+    if args.opt_bool("local") == Some(true) {
+        return Err(ModuleError::new(
+            "local: true (the libuser tools) is not supported by agent",
+        ));
+    }
+    if args.opt_bool("generate_ssh_key") == Some(true) && args.str("state") != Some("absent") {
+        return Err(ModuleError::new(
+            "generate_ssh_key is not supported by agent",
+        ));
+    }
+    Ok(())
+}
+
+fn account_fields(plan: &mut Plan<UserOp>, pw: &PasswdEntry, args: &Args) {
+    plan.set("uid", pw.uid);
+    plan.set("group", pw.gid);
+    plan.set("comment", pw.gecos.as_str());
+    plan.set("home", pw.home.as_str());
+    plan.set("shell", pw.shell.as_str());
+    if let Some(g) = groups_param(args) {
+        plan.set("groups", g);
+    }
+}
+
+impl Module for User {
+    const SPECS: &'static [&'static [Arg]] = &[SPEC];
+    type Observed = UserState;
+    type Op = UserOp;
+
+    fn observe(args: &Args, _ctx: &Ctx<'_>) -> Result<UserState, ModuleError> {
+        validate(args)?;
+        let name = args.str("name").unwrap_or_default();
+        let passwd = users::user(name);
+        let home = args.str("home").map(Path::new);
+        Ok(UserState {
+            shadow: passwd.as_ref().and_then(|_| users::shadow(name)),
+            groups: users::all_groups(),
+            home_param_exists: home.is_some_and(Path::exists),
+            home_param_parent_is_dir: home
+                .and_then(Path::parent)
+                .is_some_and(|p| p.as_os_str().is_empty() || p.is_dir()),
+            current_home_exists: passwd.as_ref().is_some_and(|p| Path::new(&p.home).exists()),
+            passwd,
+        })
+    }
+
+    fn plan(args: &Args, st: &UserState, ctx: &Ctx<'_>) -> Result<Plan<UserOp>, ModuleError> {
+        let name = args.str("name").unwrap_or_default();
+        let present = args.str("state") != Some("absent");
+        let mut plan = Plan::default();
+        let mut warnings: Vec<Value> = Vec::new();
+        if let Some(w) = args.str("password").and_then(password_warning) {
+            warnings.push(Value::from(w));
+        }
+        if !args.is_set("groups") && args.bool("append") {
+            warnings.push(Value::from(
+                "'append' is set, but no 'groups' are specified. Use 'groups' for appending new groups.This will change to an error in Ansible 2.14.",
+            ));
+        }
+        let only_changed = |mut plan: Plan<UserOp>, warnings: Vec<Value>| {
+            plan.set("changed", true);
+            if !warnings.is_empty() {
+                plan.set("warnings", warnings);
+            }
+            plan
+        };
+        if !present {
+            if st.passwd.is_some() {
+                let mut cmd = Vec::new();
+                if args.bool("force") {
+                    cmd.push("-f".to_string());
+                }
+                if args.bool("remove") {
+                    cmd.push("-r".to_string());
+                }
+                cmd.push(name.to_string());
+                plan.ops.push(UserOp::Userdel(cmd));
+                if ctx.check_mode {
+                    return Ok(only_changed(plan, warnings));
+                }
+            }
+            plan.set("name", name);
+            plan.set("state", "absent");
+            if !plan.ops.is_empty() {
+                plan.set("force", args.bool("force"));
+                plan.set("remove", args.bool("remove"));
+            }
+            plan.set("changed", !plan.ops.is_empty());
+        } else if let Some(pw) = &st.passwd {
+            let cmd = usermod_args(args, st, pw, name)?;
+            let moves_home = cmd.iter().any(|c| c == "-m");
+            if !cmd.is_empty() {
+                let mut cmd = cmd;
+                cmd.push(name.to_string());
+                plan.ops.push(UserOp::Usermod(cmd));
+            }
+            let home = args.str("home").unwrap_or(&pw.home).to_string();
+            let exists_after = if args.is_set("home") {
+                st.home_param_exists || (moves_home && st.current_home_exists)
+            } else {
+                st.current_home_exists
+            };
+            if !exists_after && args.bool("create_home") {
+                plan.ops.push(UserOp::CreateHome(home));
+            }
+            plan.ops.extend(chage_op(args, st.shadow.as_ref(), false));
+            plan.set("name", name);
+            plan.set("state", "present");
+            plan.set("append", args.bool("append"));
+            plan.set("move_home", args.bool("move_home"));
+            if args.is_set("password") {
+                plan.set("password", "NOT_LOGGING_PASSWORD");
+            }
+            plan.set("changed", !plan.ops.is_empty());
+            account_fields(&mut plan, pw, args);
+        } else {
+            // Ansible's check mode stops before looking at groups or home: a group made
+            // by an earlier task (not made in check mode) is no error.
+            if ctx.check_mode {
+                plan.ops.push(UserOp::Useradd(Vec::new()));
+                return Ok(only_changed(plan, warnings));
+            }
+            let cmd = useradd_args(args, st, name)?;
+            if let Some(h) = args.str("home")
+                && args.bool("create_home")
+                && !st.home_param_parent_is_dir
+            {
+                plan.ops.push(UserOp::PreCreateHome(h.to_string()));
+            }
+            plan.ops.push(UserOp::Useradd(cmd));
+            plan.ops.extend(chage_op(args, None, true));
+            plan.set("name", name);
+            plan.set("state", "present");
+            plan.set("system", args.bool("system"));
+            plan.set("create_home", args.bool("create_home"));
+            if args.is_set("password") {
+                plan.set("password", "NOT_LOGGING_PASSWORD");
+            }
+            plan.set("changed", true);
+        }
+        if !warnings.is_empty() {
+            plan.set("warnings", warnings);
+        }
+        Ok(plan)
+    }
+
+    fn apply(
+        args: &Args,
+        _st: UserState,
+        plan: &Plan<UserOp>,
+        _ctx: &Ctx<'_>,
+    ) -> Result<ResultMap, ModuleError> {
+        let name = args.str("name").unwrap_or_default();
+        let secret = args.str("password").filter(|p| !p.is_empty());
+        let mask = |s: String| match secret {
+            Some(p) => s.replace(p, "********"),
+            None => s,
+        };
+        let mut out = ResultMap::new();
+        let (mut stdout, mut stderr) = (String::new(), String::new());
+        let mut collect = |o: Output| -> Result<(), ModuleError> {
+            if o.rc != 0 {
+                return Err(ModuleError::new(mask(o.stderr))
+                    .with("name", name)
+                    .with("rc", o.rc));
+            }
+            stdout.push_str(&mask(o.stdout));
+            stderr.push_str(&mask(o.stderr));
+            Ok(())
+        };
+        let mut pre_created: Option<&str> = None;
+        for op in &plan.ops {
+            match op {
+                UserOp::PreCreateHome(h) => {
+                    create_homedir(Path::new(h), args.str("skeleton"))?;
+                    pre_created = Some(h);
+                }
+                UserOp::Useradd(cmd) => {
+                    collect(shadow_tool("useradd", cmd)?)?;
+                    if let (Some(h), Some(pw)) = (pre_created, users::user(name)) {
+                        chown_tree(Path::new(h), pw.uid, pw.gid)?;
+                    }
+                }
+                UserOp::Usermod(cmd) => collect(shadow_tool("usermod", cmd)?)?,
+                UserOp::Userdel(cmd) => collect(shadow_tool("userdel", cmd)?)?,
+                UserOp::CreateHome(h) => {
+                    let pw = users::user(name).ok_or_else(|| {
+                        ModuleError::new(format!("failed to look up user name: {name}"))
+                    })?;
+                    create_homedir(Path::new(h), args.str("skeleton"))?;
+                    chown_tree(Path::new(h), pw.uid, pw.gid)?;
+                }
+                UserOp::Chage { min, max, warn } => {
+                    let sh = users::shadow(name);
+                    let differs = |want: &Option<i64>, cur: fn(&ShadowEntry) -> i64| {
+                        want.filter(|w| sh.as_ref().is_none_or(|s| cur(s) != *w))
+                    };
+                    let mut cmd = Vec::new();
+                    for (flag, v) in [
+                        ("-m", differs(min, |s| s.min)),
+                        ("-M", differs(max, |s| s.max)),
+                        ("-W", differs(warn, |s| s.warn)),
+                    ] {
+                        if let Some(v) = v {
+                            cmd.extend([flag.to_string(), v.to_string()]);
+                        }
+                    }
+                    if !cmd.is_empty() {
+                        cmd.push(name.to_string());
+                        collect(shadow_tool("chage", &cmd)?)?;
+                    }
+                }
+            }
+        }
+        if !stdout.is_empty() {
+            out.insert("stdout".into(), Value::from(stdout));
+        }
+        if !stderr.is_empty() {
+            out.insert("stderr".into(), Value::from(stderr));
+        }
+        if args.str("state") != Some("absent") {
+            let pw = users::user(name)
+                .ok_or_else(|| ModuleError::new(format!("failed to look up user name: {name}")))?;
+            let mut p: Plan<UserOp> = Plan::default();
+            account_fields(&mut p, &pw, args);
+            out.extend(p.result);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{args_of, ctx_run};
+
+    const HASH: &str = "$6$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/";
+
+    fn groups() -> Vec<GroupEntry> {
+        let g = |name: &str, gid: u32, members: &[&str]| GroupEntry {
+            name: name.into(),
+            gid,
+            members: members.iter().map(|m| m.to_string()).collect(),
+        };
+        vec![
+            g("adm", 4, &["bob"]),
+            g("sudo", 27, &[]),
+            g("users", 100, &[]),
+            g("bob", 1001, &[]),
+        ]
+    }
+
+    fn bob() -> UserState {
+        UserState {
+            passwd: Some(PasswdEntry {
+                name: "bob".into(),
+                password: "x".into(),
+                uid: 1001,
+                gid: 1001,
+                gecos: "Bob".into(),
+                home: "/home/bob".into(),
+                shell: "/bin/sh".into(),
+            }),
+            shadow: Some(ShadowEntry {
+                name: "bob".into(),
+                password: HASH.into(),
+                last_change: 20000,
+                min: 0,
+                max: 99999,
+                warn: 7,
+                inactive: -1,
+                expire: -1,
+            }),
+            groups: groups(),
+            home_param_exists: false,
+            home_param_parent_is_dir: true,
+            current_home_exists: true,
+        }
+    }
+
+    fn plan(pairs: &[(&str, Value)], st: &UserState, check: bool) -> Plan<UserOp> {
+        let a = args_of::<User>(pairs);
+        ctx_run(check, |c| User::plan(&a, st, c))
+    }
+
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn useradd_flags_as_ansible() {
+        let st = UserState {
+            groups: groups(),
+            home_param_parent_is_dir: true,
+            ..UserState::default()
+        };
+        let p = plan(
+            &[
+                ("name", Value::from("carol")),
+                ("uid", Value::from(1500)),
+                ("groups", Value::from(vec!["sudo", "adm"])),
+                ("shell", Value::from("/bin/bash")),
+                ("comment", Value::from("Carol C")),
+                ("home", Value::from("/srv/carol")),
+                ("password", Value::from(HASH)),
+                ("expires", Value::from(86400.0 * 3.0)),
+            ],
+            &st,
+            false,
+        );
+        assert_eq!(
+            p.ops,
+            vec![UserOp::Useradd(strs(&[
+                "-u",
+                "1500",
+                "-G",
+                "sudo,adm",
+                "-c",
+                "Carol C",
+                "-d",
+                "/srv/carol",
+                "-s",
+                "/bin/bash",
+                "-e",
+                "1970-01-04",
+                "-p",
+                HASH,
+                "-m",
+                "carol"
+            ]))]
+        );
+        assert_eq!(
+            p.result.get("password"),
+            Some(&Value::from("NOT_LOGGING_PASSWORD"))
+        );
+        assert!(
+            !format!("{:?}", p.result).contains("qFmFH"),
+            "the hash is never in the result"
+        );
+        // A group named like the user exists: -N, and a system user without home.
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("system", Value::from(true)),
+                ("create_home", Value::from(false)),
+            ],
+            &UserState {
+                groups: groups(),
+                ..UserState::default()
+            },
+            false,
+        );
+        assert_eq!(
+            p.ops,
+            vec![UserOp::Useradd(strs(&["-N", "-M", "-r", "bob"]))]
+        );
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("groups", Value::from("later")),
+            ],
+            &UserState::default(),
+            true,
+        );
+        assert_eq!(p.result.len(), 1, "check mode creation: only changed");
+    }
+
+    #[test]
+    fn unknown_group_fails() {
+        let a = args_of::<User>(&[
+            ("name", Value::from("carol")),
+            ("groups", Value::from("nosuch")),
+        ]);
+        let e = ctx_run(false, |c| {
+            Ok(User::plan(&a, &UserState::default(), c).unwrap_err())
+        });
+        assert_eq!(e.msg, "Group nosuch does not exist");
+    }
+
+    #[test]
+    fn converged_user_plans_nothing() {
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("uid", Value::from(1001)),
+                ("group", Value::from("bob")),
+                ("groups", Value::from("adm")),
+                ("shell", Value::from("/bin/sh")),
+                ("comment", Value::from("Bob")),
+                ("home", Value::from("/home/bob")),
+                ("password", Value::from(HASH)),
+                ("password_expire_max", Value::from(99999)),
+            ],
+            &UserState {
+                home_param_exists: true,
+                ..bob()
+            },
+            false,
+        );
+        assert!(p.ops.is_empty(), "{:?}", p.ops);
+        assert_eq!(p.result.get("changed"), Some(&Value::from(false)));
+        assert_eq!(p.result.get("groups"), Some(&Value::from("adm")));
+        assert_eq!(p.result.get("group"), Some(&Value::from(1001)));
+    }
+
+    #[test]
+    fn usermod_groups_append_and_replace() {
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("groups", Value::from("sudo")),
+                ("append", Value::from(true)),
+            ],
+            &bob(),
+            false,
+        );
+        assert_eq!(
+            p.ops,
+            vec![UserOp::Usermod(strs(&["-a", "-G", "sudo", "bob"]))]
+        );
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("groups", Value::from("sudo")),
+            ],
+            &bob(),
+            false,
+        );
+        assert_eq!(p.ops, vec![UserOp::Usermod(strs(&["-G", "sudo", "bob"]))]);
+        // append with groups already held: nothing.
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("groups", Value::from("adm")),
+                ("append", Value::from(true)),
+            ],
+            &bob(),
+            false,
+        );
+        assert!(p.ops.is_empty());
+        // groups: '' empties the list.
+        let p = plan(
+            &[("name", Value::from("bob")), ("groups", Value::from(""))],
+            &bob(),
+            false,
+        );
+        assert_eq!(p.ops, vec![UserOp::Usermod(strs(&["-G", "", "bob"]))]);
+    }
+
+    #[test]
+    fn usermod_password_lock_expires_home() {
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("password_lock", Value::from(true)),
+                ("expires", Value::from(-1)),
+                ("home", Value::from("/srv/bob")),
+                ("move_home", Value::from(true)),
+            ],
+            &bob(),
+            false,
+        );
+        assert_eq!(
+            p.ops,
+            vec![UserOp::Usermod(strs(&[
+                "-d", "/srv/bob", "-m", "-L", "bob"
+            ]))]
+        );
+        let mut st = bob();
+        if let Some(s) = st.shadow.as_mut() {
+            s.expire = 19000;
+        }
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("expires", Value::from(-1)),
+                ("password", Value::from("$6$other$x")),
+                ("update_password", Value::from("on_create")),
+            ],
+            &st,
+            false,
+        );
+        assert_eq!(p.ops, vec![UserOp::Usermod(strs(&["-e", "", "bob"]))]);
+        // Same day: no change; another day: the new date.
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("expires", Value::from(19000.0 * 86400.0 + 3600.0)),
+            ],
+            &st,
+            false,
+        );
+        assert!(p.ops.is_empty());
+        let p = plan(
+            &[("name", Value::from("bob")), ("expires", Value::from(0))],
+            &st,
+            false,
+        );
+        assert_eq!(
+            p.ops,
+            vec![UserOp::Usermod(strs(&["-e", "1970-01-01", "bob"]))]
+        );
+    }
+
+    #[test]
+    fn password_change_replaces_lock_flags() {
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("password", Value::from("$6$new$abc")),
+                ("password_lock", Value::from(true)),
+            ],
+            &bob(),
+            false,
+        );
+        assert_eq!(
+            p.ops,
+            vec![UserOp::Usermod(strs(&["-p", "!$6$new$abc", "bob"]))]
+        );
+        assert!(p.result.get("warnings").is_some(), "a short hash warns");
+    }
+
+    #[test]
+    fn missing_home_is_made() {
+        let p = plan(
+            &[("name", Value::from("bob"))],
+            &UserState {
+                current_home_exists: false,
+                ..bob()
+            },
+            true,
+        );
+        assert_eq!(p.ops, vec![UserOp::CreateHome("/home/bob".into())]);
+        assert_eq!(p.result.get("changed"), Some(&Value::from(true)));
+    }
+
+    #[test]
+    fn absent_removes() {
+        let args = [
+            ("name", Value::from("bob")),
+            ("state", Value::from("absent")),
+            ("remove", Value::from(true)),
+        ];
+        let p = plan(&args, &bob(), false);
+        assert_eq!(p.ops, vec![UserOp::Userdel(strs(&["-r", "bob"]))]);
+        assert_eq!(p.result.get("remove"), Some(&Value::from(true)));
+        let p = plan(&args, &UserState::default(), false);
+        assert!(p.ops.is_empty());
+        assert!(p.result.get("remove").is_none());
+    }
+
+    #[test]
+    fn hash_warning_rules() {
+        assert!(password_warning(HASH).is_none());
+        assert!(password_warning("!").is_none());
+        assert!(password_warning("secret").is_some());
+        assert!(password_warning("$6$salt$short").is_some());
+    }
+}
