@@ -19,11 +19,17 @@ mod codepage;
 mod command;
 mod copy;
 mod file;
+mod filesystem;
 mod lineinfile;
+mod mount;
 mod replace;
 mod stat;
+mod sysctl;
 mod tempfile;
 mod template;
+#[cfg(test)]
+mod testctx;
+mod wait_for;
 
 use std::path::{Path, PathBuf};
 

@@ -47,6 +47,10 @@ pub static MODULES: &[Entry] = &[
     entry::<crate::replace::Replace>("replace", &[], false),
     entry::<crate::command::Command>("command", &[], true),
     entry::<crate::command::Shell>("shell", &[], true),
+    entry::<crate::mount::Mount>("mount", &["ansible.posix.mount"], false),
+    entry::<crate::filesystem::Filesystem>("filesystem", &["community.general.filesystem"], false),
+    entry::<crate::sysctl::Sysctl>("sysctl", &["ansible.posix.sysctl"], false),
+    entry::<crate::wait_for::WaitFor>("wait_for", &[], false),
 ];
 
 /// Find a module by the name a task uses.
