@@ -50,13 +50,40 @@ fn secs(args: &Args, name: &str) -> u64 {
     args.int(name).unwrap_or(0).max(0) as u64
 }
 
-fn port_open(host: &str, port: u16, timeout: Duration) -> bool {
-    let Ok(addrs) = (host, port).to_socket_addrs() else {
-        return false;
-    };
+fn connect(host: &str, port: u16, timeout: Duration) -> Option<TcpStream> {
+    let addrs = (host, port).to_socket_addrs().ok()?;
     addrs
         .into_iter()
-        .any(|a| TcpStream::connect_timeout(&a, timeout.max(Duration::from_millis(1))).is_ok())
+        .find_map(|a| TcpStream::connect_timeout(&a, timeout.max(Duration::from_millis(1))).ok())
+}
+
+/// Read from the connection until `re` matches what was received, the peer closes it or
+/// `end` passes.
+fn read_until(s: &TcpStream, re: &Regex, end: Instant) -> bool {
+    use std::io::Read;
+    let mut data = Vec::new();
+    let mut buf = [0u8; 1024];
+    while Instant::now() < end {
+        let left = end.saturating_duration_since(Instant::now());
+        if s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .is_err()
+        {
+            return false;
+        }
+        let mut r = s;
+        match r.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                data.extend_from_slice(&buf[..n]);
+                if re.is_match(&data) {
+                    return true;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// The first regex match in the file: its groups and named groups.
@@ -171,12 +198,14 @@ impl Module for WaitFor {
                 }
             } else if let Some(port) = port {
                 let left = end.saturating_duration_since(Instant::now());
-                let open = port_open(&host, port, connect_timeout.min(left));
-                if absent && !open {
-                    return Ok(done(Vec::new(), Vec::new()));
-                }
-                if !absent && open && re.is_none() {
-                    return Ok(done(Vec::new(), Vec::new()));
+                let conn = connect(&host, port, connect_timeout.min(left));
+                match (absent, conn, &re) {
+                    (true, None, _) => return Ok(done(Vec::new(), Vec::new())),
+                    (false, Some(_), None) => return Ok(done(Vec::new(), Vec::new())),
+                    (false, Some(c), Some(re)) if read_until(&c, re, end) => {
+                        return Ok(done(Vec::new(), Vec::new()));
+                    }
+                    _ => {}
                 }
             }
             std::thread::sleep(sleep.min(end.saturating_duration_since(Instant::now())));
@@ -216,12 +245,14 @@ impl Module for WaitFor {
                 groups,
                 groupdict,
             } => {
-                let opt = |v: &Option<String>| v.as_deref().map(Value::from).unwrap_or_default();
+                let opt =
+                    |v: &Option<String>| v.as_deref().map(Value::from).unwrap_or(Value::from(()));
+                let none = || Value::from(());
                 plan.set("state", args.str("state").unwrap_or("started"));
-                plan.set("port", args.get("port").cloned().unwrap_or_default());
+                plan.set("port", args.get("port").cloned().unwrap_or_else(none));
                 plan.set(
                     "search_regex",
-                    args.get("search_regex").cloned().unwrap_or_default(),
+                    args.get("search_regex").cloned().unwrap_or_else(none),
                 );
                 plan.set(
                     "match_groups",
@@ -229,10 +260,22 @@ impl Module for WaitFor {
                 );
                 plan.set(
                     "match_groupdict",
-                    Value::from_iter(groupdict.iter().map(|(k, v)| (k.clone(), opt(v)))),
+                    Value::from_pairs(
+                        groupdict
+                            .iter()
+                            .map(|(k, v)| (k.clone(), opt(v)))
+                            .collect::<indexmap::IndexMap<String, Value>>(),
+                    ),
                 );
-                plan.set("path", args.get("path").cloned().unwrap_or_default());
+                plan.set("path", args.get("path").cloned().unwrap_or_else(none));
                 plan.set("elapsed", *elapsed);
+                // AnsibleModule adds the path's facts (state, owner, mode...) to results
+                // naming an existing path.
+                if let Some(p) = args.str("path")
+                    && Path::new(p).exists()
+                {
+                    plan.result.extend(crate::host::fs::path_info(Path::new(p)));
+                }
             }
         }
         Ok(plan)
@@ -282,6 +325,10 @@ mod tests {
             r.get("match_groups").map(|v| v.to_string()),
             Some("['42', 'vol']".to_string())
         );
+        assert_eq!(
+            r.get("match_groupdict").map(|v| v.to_string()),
+            Some("{'n': 'vol'}".to_string())
+        );
         let e = run(
             &[
                 ("path", fv.clone()),
@@ -311,6 +358,33 @@ mod tests {
         );
         let r = run(&[("path", fv)], true).unwrap();
         assert_eq!(r.get("skipped"), Some(&Value::from(true)));
+    }
+
+    #[test]
+    fn port_open_closed_and_banner() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let t = std::thread::spawn(move || {
+            for s in l.incoming().take(2) {
+                use std::io::Write;
+                let _ = s.and_then(|mut s| s.write_all(b"SSH-2.0-test\r\n"));
+            }
+        });
+        let p = Value::from(i64::from(port));
+        assert!(run(&[("port", p.clone()), ("timeout", Value::from(3))], false).is_ok());
+        let r = run(
+            &[
+                ("port", p.clone()),
+                ("search_regex", Value::from("OpenSSH|SSH-2")),
+                ("timeout", Value::from(3)),
+            ],
+            false,
+        );
+        assert!(r.is_ok(), "{r:?}");
+        t.join().unwrap();
+        // Nobody listens any more: stopped succeeds at once.
+        let r = run(&[("port", p), ("state", Value::from("stopped"))], false).unwrap();
+        assert_eq!(r.get("state"), Some(&Value::from("stopped")));
     }
 
     #[test]
