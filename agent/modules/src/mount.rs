@@ -505,22 +505,14 @@ impl Module for Mount {
     }
 }
 
-/// For `ephemeral` on a mounted path: is the mounted source the task's `src`? (Ansible
-/// asks `mount -v`; the mount table says the same.)
+/// For `ephemeral` on a mounted path: is the mounted source the task's `src`? Ansible
+/// asks the mount table (bind mounts) and then `mount -v`, whose first field is the
+/// source as mountinfo records it (a device path: a `UUID=` source never equals it).
 fn same_source(o: &Observed, a: &MArgs) -> bool {
     let Some(src) = a.src.as_deref() else {
         return false;
     };
-    let Some(m) = find_mount(&o.mounts, &a.name) else {
-        return false;
-    };
-    if m.src == src {
-        return true;
-    }
-    // The device the source names, compared by device number.
-    crate::host::blockdev::resolve_source(src)
-        .and_then(|p| crate::host::blockdev::devnum(&p))
-        .is_some_and(|(maj, min)| m.devnum == format!("{maj}:{min}"))
+    find_mount(&o.mounts, &a.name).is_some_and(|m| m.src == src || m.source == src)
 }
 
 /// `-T FSTAB` when it is not /etc/fstab.

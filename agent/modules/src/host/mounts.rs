@@ -20,6 +20,8 @@ pub struct MountEntry {
     pub fs: String,
     /// `major:minor` of the mounted filesystem.
     pub devnum: String,
+    /// The mount source as mountinfo has it (what `mount -v` prints first).
+    pub source: String,
 }
 
 /// Undo mountinfo's octal escapes (`\040` for a space).
@@ -104,6 +106,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
             opts: r.opts.clone(),
             fs: r.fs.clone(),
             devnum: r.devnum.clone(),
+            source: r.src.clone(),
         };
         match out.iter_mut().find(|m| m.dst == e.dst) {
             Some(slot) => *slot = e,
@@ -411,6 +414,7 @@ mod tests {
         assert_eq!(get("/srv/data").src, "/");
         assert_eq!(get("/srv/data").fs, "ext4");
         assert_eq!(get("/srv/data").devnum, "7:0");
+        assert_eq!(get("/srv/data").source, "/dev/loop0");
         assert_eq!(get("/mnt/with\\040space").fs, "tmpfs");
         assert_eq!(unescape_octal("/mnt/with\\040space"), "/mnt/with space");
         assert_eq!(unescape_octal("a\\9"), "a\\9");
