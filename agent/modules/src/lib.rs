@@ -29,6 +29,8 @@ mod group;
 mod lineinfile;
 mod package;
 mod package_facts;
+mod filesystem;
+mod mount;
 mod replace;
 mod service_facts;
 mod stat;
@@ -39,6 +41,10 @@ mod user;
 
 #[cfg(test)]
 pub(crate) mod test_support;
+mod sysctl;
+#[cfg(test)]
+mod testctx;
+mod wait_for;
 
 use std::path::{Path, PathBuf};
 

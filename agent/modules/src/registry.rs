@@ -97,6 +97,10 @@ pub static MODULES: &[Entry] = &[
         &["ansible.posix.authorized_key"],
         false,
     ),
+    entry::<crate::mount::Mount>("mount", &["ansible.posix.mount"], false),
+    entry::<crate::filesystem::Filesystem>("filesystem", &["community.general.filesystem"], false),
+    entry::<crate::sysctl::Sysctl>("sysctl", &["ansible.posix.sysctl"], false),
+    entry::<crate::wait_for::WaitFor>("wait_for", &[], false),
 ];
 
 /// Find a module by the name a task uses.

@@ -8,4 +8,7 @@ pub mod systemd;
 pub mod account;
 pub mod cron;
 pub mod tools;
+pub mod blockdev;
+pub mod mounts;
+pub mod sysctl;
 pub mod users;
