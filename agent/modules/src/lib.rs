@@ -19,6 +19,7 @@ mod codepage;
 mod command;
 mod copy;
 mod file;
+mod ini_file;
 mod lineinfile;
 mod replace;
 mod stat;

@@ -45,6 +45,7 @@ pub static MODULES: &[Entry] = &[
     entry::<crate::lineinfile::Lineinfile>("lineinfile", &[], false),
     entry::<crate::blockinfile::Blockinfile>("blockinfile", &[], false),
     entry::<crate::replace::Replace>("replace", &[], false),
+    entry::<crate::ini_file::IniFile>("ini_file", &["community.general.ini_file"], false),
     entry::<crate::command::Command>("command", &[], true),
     entry::<crate::command::Shell>("shell", &[], true),
 ];
