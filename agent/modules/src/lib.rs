@@ -19,12 +19,17 @@ mod codepage;
 mod command;
 mod copy;
 mod file;
+mod git;
+mod hostname;
 mod ini_file;
 mod lineinfile;
+mod modprobe;
+mod pam_limits;
 mod replace;
 mod stat;
 mod tempfile;
 mod template;
+mod timezone;
 
 use std::path::{Path, PathBuf};
 

@@ -46,6 +46,11 @@ pub static MODULES: &[Entry] = &[
     entry::<crate::blockinfile::Blockinfile>("blockinfile", &[], false),
     entry::<crate::replace::Replace>("replace", &[], false),
     entry::<crate::ini_file::IniFile>("ini_file", &["community.general.ini_file"], false),
+    entry::<crate::pam_limits::PamLimits>("pam_limits", &["community.general.pam_limits"], false),
+    entry::<crate::modprobe::Modprobe>("modprobe", &["community.general.modprobe"], false),
+    entry::<crate::hostname::Hostname>("hostname", &[], false),
+    entry::<crate::timezone::Timezone>("timezone", &["community.general.timezone"], false),
+    entry::<crate::git::Git>("git", &[], false),
     entry::<crate::command::Command>("command", &[], true),
     entry::<crate::command::Shell>("shell", &[], true),
 ];

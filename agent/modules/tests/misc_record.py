@@ -92,6 +92,32 @@ for i, c in enumerate(CASES):
     if c[0] == "ini_has_values_missing":
         CASES[i] = (c[0], c[1], c[2], c[3], {})
 
+P = {"domain": "*", "limit_type": "soft", "limit_item": "nofile", "value": "1024"}
+LIMITS = "# /etc/security/limits.conf\n#\n#<domain> <type> <item> <value>\n\n@staff hard nproc 50\n# End of file\n"
+CASES += [
+    pam("new_file", P),
+    pam("append", P, LIMITS),
+    pam("change", dict(P, value="2048"), LIMITS + "*   soft   nofile   1024\n"),
+    pam("same", P, LIMITS + "*\tsoft\tnofile\t1024\n"),
+    pam("use_max_keep", dict(P, value="10", use_max=True), "* soft nofile 20\n"),
+    pam("use_max_raise", dict(P, value="30", use_max=True), "* soft nofile 20\n"),
+    pam("use_min_unlimited", dict(P, value="30", use_min=True), "* soft nofile unlimited\n"),
+    pam("use_max_unlimited", dict(P, value="unlimited", use_max=True), "* soft nofile 20\n"),
+    pam("comment_new", dict(P, comment="raised for app"), LIMITS),
+    pam("old_comment_kept", dict(P, value="5"), "* soft nofile 4 # old\n"),
+    pam("sticky_comment", P, "@a hard core 0 # first\n"),
+    pam("bad_value", dict(P, value="lots"), LIMITS),
+    pam("bad_existing", P, "* soft core many\n"),
+    pam("nice_range", dict(P, limit_item="nice", value="25"), LIMITS),
+    pam("nice_ok", dict(P, limit_item="nice", value="-5", limit_type="-"), LIMITS),
+    pam("min_and_max", dict(P, use_min=True, use_max=True), LIMITS),
+    pam("check", dict(P, value="2048"), "* soft nofile 1024\n", check=True),
+    pam("missing_dir", dict(P, dest="@DIR@/no/limits.conf")),
+    pam("two_matches", dict(P, value="7"), "* soft nofile 1\nx hard core 0\n* soft nofile 2\n"),
+    pam("no_final_newline", P, "@staff hard nproc 50"),
+    pam("short_line", P, "* soft nofile\n"),
+]
+
 
 if __name__ == "__main__":
     main(CASES, "misc_ansible.json")

@@ -2,4 +2,7 @@
 //! group lookups. Modules use these, never libc directly.
 
 pub mod fs;
+pub mod hostname;
+pub mod kmod;
+pub mod run;
 pub mod users;
