@@ -19,6 +19,7 @@ mod codepage;
 mod command;
 mod copy;
 mod file;
+mod get_url;
 mod git;
 mod hostname;
 mod ini_file;

@@ -51,6 +51,7 @@ pub static MODULES: &[Entry] = &[
     entry::<crate::hostname::Hostname>("hostname", &[], false),
     entry::<crate::timezone::Timezone>("timezone", &["community.general.timezone"], false),
     entry::<crate::git::Git>("git", &[], false),
+    entry::<crate::get_url::GetUrl>("get_url", &[], false),
     entry::<crate::command::Command>("command", &[], true),
     entry::<crate::command::Shell>("shell", &[], true),
 ];

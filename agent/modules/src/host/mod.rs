@@ -3,6 +3,7 @@
 
 pub mod fs;
 pub mod hostname;
+pub mod http;
 pub mod kmod;
 pub mod run;
 pub mod users;
