@@ -31,6 +31,12 @@ mod package;
 mod package_facts;
 mod filesystem;
 mod mount;
+mod get_url;
+mod git;
+mod hostname;
+mod ini_file;
+mod modprobe;
+mod pam_limits;
 mod replace;
 mod service_facts;
 mod stat;
@@ -45,6 +51,7 @@ mod sysctl;
 #[cfg(test)]
 mod testctx;
 mod wait_for;
+mod timezone;
 
 use std::path::{Path, PathBuf};
 

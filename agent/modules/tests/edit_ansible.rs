@@ -117,8 +117,21 @@ fn skipped(case: &str, key: &str, failed: bool) -> bool {
 
 #[test]
 fn replay_ansible_recordings() {
+    replay("edit_ansible.json");
+}
+
+/// The host modules that edit files (ini_file, pam_limits), recorded by `misc_record.py`
+/// from community.general 10 (ansible 11).
+#[test]
+fn replay_misc_recordings() {
+    replay("misc_ansible.json");
+}
+
+fn replay(file: &str) {
     let data = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/edit_ansible.json"),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join(file),
     )
     .unwrap();
     let cases: Vec<Json> = serde_json::from_str(&data).unwrap();

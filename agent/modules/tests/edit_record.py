@@ -214,12 +214,14 @@ def unsubst(v, d):
     return v
 
 
-def main():
+def main(cases=None, out_name="edit_ansible.json", env_extra=None):
+    """Record `cases` (default: CASES) into `out_name` beside this script."""
+    cases = CASES if cases is None else cases
     base = tempfile.mkdtemp(prefix="edit_record_")
     os.chmod(base, 0o755)
     tasks = []
     dirs = {}
-    for case in CASES:
+    for case in cases:
         name, module, args, files = case[:4]
         opts = case[4] if len(case) > 4 else {}
         d = os.path.join(base, name)
@@ -235,7 +237,7 @@ def main():
         if opts.get("check"):
             task["check_mode"] = True
         tasks.append(task)
-    names = [c[0] for c in CASES]
+    names = [c[0] for c in cases]
     dump = "{{ {" + ", ".join("'%s': r_%s" % (n, n) for n in names) + "} | to_json }}"
     tasks.append({"name": "dump", "copy": {"content": dump, "dest": os.path.join(base, "results.json")},
                   "diff": False})
@@ -245,6 +247,7 @@ def main():
         yaml.safe_dump(play, f, sort_keys=False)
     env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV, "bin/python"),
                ANSIBLE_NOCOLOR="1")
+    env.update(env_extra or {})
     p = subprocess.run([os.path.join(VENV, "bin/ansible-playbook"), "-c", "local", "-i", "localhost,", pb],
                        env=env, capture_output=True, text=True)
     if not os.path.exists(os.path.join(base, "results.json")):
@@ -253,7 +256,7 @@ def main():
     with open(os.path.join(base, "results.json")) as f:
         results = json.load(f)
     out = []
-    for case in CASES:
+    for case in cases:
         name, module, args, files = case[:4]
         opts = case[4] if len(case) > 4 else {}
         d = dirs[name]
@@ -264,7 +267,7 @@ def main():
             "result": unsubst(r, d),
             "after": unsubst(snapshot(d), d),
         })
-    with open(os.path.join(HERE, "edit_ansible.json"), "w") as f:
+    with open(os.path.join(HERE, out_name), "w") as f:
         json.dump(out, f, indent=1, sort_keys=True, ensure_ascii=False)
         f.write("\n")
     shutil.rmtree(base)

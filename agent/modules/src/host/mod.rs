@@ -11,4 +11,8 @@ pub mod tools;
 pub mod blockdev;
 pub mod mounts;
 pub mod sysctl;
+pub mod hostname;
+pub mod http;
+pub mod kmod;
+pub mod run;
 pub mod users;

@@ -1,0 +1,2 @@
+set -e
+test "$(readlink -f /etc/localtime)" = /usr/share/zoneinfo/Pacific/Chatham
