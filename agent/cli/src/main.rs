@@ -8,7 +8,7 @@ use agent::commands;
 
 fn main() {
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| agent_report::mask::Masking::new(std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AGENT_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -22,11 +22,15 @@ fn main() {
         Command::Check(a) => commands::check::run(a),
         Command::Demo(d) => commands::demo::run(d),
         Command::Facts(f) => commands::facts::run(f),
+        Command::Bundle(b) => commands::bundle::run(b),
+        Command::Config(c) => commands::config::run(c),
+        Command::Pull(c) => commands::pull::run(c),
     };
     let code = match res {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("ERROR! {e:#}");
+            let text = format!("ERROR! {e:#}");
+            eprintln!("{}", agent_report::mask::mask(&text));
             exit::FAILED
         }
     };

@@ -365,6 +365,39 @@ impl Inventory {
         Ok(())
     }
 
+    /// Add group variables from outside the bundle (SSM Parameter Store): they take
+    /// the precedence of the playbook's `group_vars/<group>` files and come after them,
+    /// so for the same group and name the external value wins. Groups that the
+    /// inventory does not have are ignored (their hosts are not this host).
+    pub fn add_external_group_vars(&mut self, groups: IndexMap<String, IndexMap<String, Value>>) {
+        let mut dv = DirVars {
+            groups: Default::default(),
+            hosts: Default::default(),
+        };
+        for (g, vars) in groups {
+            dv.groups.insert(g, vars.into_iter().collect());
+        }
+        self.play_vars.push(dv);
+    }
+
+    /// Put `host` into `groups` (created when missing), as an inventory file would: used
+    /// for groups that come from outside the bundle (EC2 instance tags).
+    pub fn join_groups(&mut self, host: &str, groups: &[String]) -> Result<(), InventoryError> {
+        let src = Source {
+            file: "<ec2 instance tags>".into(),
+            dir: None,
+        };
+        if !self.hosts.contains_key(host) {
+            self.add_host(host, None, None, &src)
+                .map_err(InventoryError::general)?;
+        }
+        for g in groups {
+            self.add_group(g);
+            self.group_add_host(g, host);
+        }
+        self.reconcile()
+    }
+
     // ----- building (InventoryData's operations) -----
 
     pub(crate) fn add_group(&mut self, name: &str) {

@@ -10,6 +10,7 @@ pub mod color;
 pub mod diff;
 mod human;
 mod json;
+pub mod mask;
 pub mod pyjson;
 pub mod width;
 

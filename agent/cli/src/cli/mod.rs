@@ -26,6 +26,36 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print this host's facts as `ansible -m setup` returns them (JSON `ansible_facts`).
     Facts(FactsArgs),
+    /// Build a bundle (a reproducible tar.gz or tar.zst of a directory) and print its sha256.
+    Bundle(BundleArgs),
+    /// Print the effective configuration and where each value came from.
+    Config(ConfigArgs),
+    /// Fetch the configured bundle and variables into the cache, without running anything.
+    Pull(ConfigArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BundleArgs {
+    /// The directory to bundle (playbooks, roles, inventories, vars).
+    pub dir: PathBuf,
+    /// The archive to write: `.tar.gz`, or `.tar.zst` for zstd.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArgs {
+    /// The configuration file.
+    #[arg(
+        long = "config",
+        env = "AGENT_CONFIG",
+        default_value = "/etc/agent/agent.toml"
+    )]
+    pub config: PathBuf,
+    /// Where the configuration comes from (overrides `source` in the file): a directory,
+    /// a bundle file, file://…, s3://bucket/key or ssm:/prefix.
+    #[arg(long = "source")]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,6 +124,17 @@ pub struct RunArgs {
     /// Accepted for compatibility with ansible-playbook (always a local connection).
     #[arg(short = 'c', long = "connection", hide = true)]
     pub connection: Option<String>,
+    /// The configuration file (read when no playbook is given).
+    #[arg(
+        long = "config",
+        env = "AGENT_CONFIG",
+        default_value = "/etc/agent/agent.toml"
+    )]
+    pub config: PathBuf,
+    /// Where the configuration comes from, instead of the playbook argument or the
+    /// file's `source`: a directory, a bundle file, file://…, s3://bucket/key, ssm:/prefix.
+    #[arg(long = "source")]
+    pub source: Option<String>,
 }
 
 impl RunArgs {
@@ -120,6 +161,8 @@ impl RunArgs {
             detailed_exitcode: false,
             output: Output::Human,
             connection: None,
+            config: PathBuf::from("/nonexistent/agent.toml"),
+            source: None,
         }
     }
 }
@@ -154,4 +197,7 @@ pub mod exit {
     pub const FAILED: i32 = 1;
     /// `check` found drift, or `apply --detailed-exitcode` changed something.
     pub const CHANGED: i32 = 2;
+    /// The run used the last-known-good bundle: the source could not be reached or gave
+    /// a bundle that did not match its pin.
+    pub const STALE_SOURCE: i32 = 4;
 }

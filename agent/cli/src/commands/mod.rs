@@ -1,9 +1,12 @@
 //! One file per subcommand. `apply` and `check` share [`run`].
 
 pub mod apply;
+pub mod bundle;
 pub mod check;
+pub mod config;
 pub mod demo;
 pub mod facts;
+pub mod pull;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -86,7 +89,7 @@ fn role_playbook(role: &str, dir: &Path, tmp: &Path) -> Result<PathBuf> {
 /// Load, check and run, printing to stdout. Returns the process exit code.
 pub fn run(args: &RunArgs, check: bool, diff: bool, drift_exit: bool) -> Result<i32> {
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = agent_report::mask::Masking::new(stdout.lock());
     let code = run_to(args, check, diff, drift_exit, &mut out)?;
     out.flush()?;
     Ok(code)
@@ -102,14 +105,33 @@ pub fn run_to(
     out: &mut dyn Write,
 ) -> Result<i32> {
     let tmp;
+    // No playbook (or --source): the configured source gives the bundle.
+    let source = (args.playbook.is_none() && args.role.is_none()) || args.source.is_some();
+    let mut pulled = None;
+    let mut inventory = args.inventory.clone();
+    let ec2 = pull::ec2_instance();
+    let base = if source {
+        let (p, cfg) = pull::pull_for_run(args, ec2.as_ref())?;
+        if inventory.is_empty() {
+            inventory.extend(pull::bundle_inventory(&p.dir, &cfg));
+        }
+        let dir = p.dir.clone();
+        pulled = Some((p, cfg));
+        dir
+    } else {
+        std::env::current_dir()?
+    };
     let playbook_path = match (&args.playbook, &args.role) {
-        (Some(p), None) => p.clone(),
+        (Some(p), None) => base.join(p),
         (None, Some(r)) => {
             tmp = tempfile::tempdir()?;
-            role_playbook(r, &std::env::current_dir()?, tmp.path())?
+            role_playbook(r, &base, tmp.path())?
         }
         (Some(_), Some(_)) => bail!("give either a playbook or --role, not both"),
-        (None, None) => bail!("no playbook given: `agent apply PLAYBOOK` (or --role NAME)"),
+        (None, None) => match &pulled {
+            Some((_, cfg)) => base.join(&cfg.playbook.value),
+            None => bail!("no playbook given: `agent apply PLAYBOOK` (or --role NAME)"),
+        },
     };
     // Absolute, as Ansible shows paths (origins, `included:` lines, role paths).
     let playbook_path = std::path::absolute(&playbook_path).unwrap_or(playbook_path);
@@ -122,8 +144,14 @@ pub fn run_to(
     } else {
         playbook_dir
     };
-    let mut inv = Inventory::load(&args.inventory)?;
+    let mut inv = Inventory::load(&inventory)?;
     inv.add_playbook_dir(&playbook_dir)?;
+    if let Some(i) = &ec2 {
+        inv.add_external_group_vars(pull::ec2_vars(i));
+    }
+    if let Some((p, _)) = &pulled {
+        inv.add_external_group_vars(pull::group_vars(&p.vars));
+    }
     let extra_vars = parse_extra_vars(&args.extra_vars)?;
 
     let mut loader = Loader::new(args.roles_path.clone());
@@ -138,6 +166,17 @@ pub fn run_to(
     }
     let (host, why) = choose_host(&inv, args.limit.as_deref())?;
     tracing::info!("this host is '{host}' ({why})");
+    if let Some(i) = &ec2 {
+        let tags = match &pulled {
+            Some((_, cfg)) => cfg.group_tags.value.clone(),
+            None => agent_source::Config::default().group_tags.value,
+        };
+        let groups = pull::tag_groups(i, &tags);
+        if !groups.is_empty() {
+            tracing::info!("EC2 tags put this host in: {}", groups.join(", "));
+            inv.join_groups(&host, &groups)?;
+        }
+    }
 
     let split = |v: &[String]| -> Vec<String> {
         v.iter()
@@ -155,11 +194,7 @@ pub fn run_to(
         start_at_task: args.start_at_task.clone(),
         force_handlers: args.force_handlers,
         verbosity: args.verbose,
-        inventory_sources: args
-            .inventory
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
+        inventory_sources: inventory.iter().map(|p| p.display().to_string()).collect(),
     };
     let report_opts = agent_report::ReportOptions {
         verbosity: args.verbose,
@@ -172,8 +207,11 @@ pub fn run_to(
         let mut engine = Engine::new(opts, Arc::new(inv), host, loader, reporter.as_mut(), out);
         engine.run_playbook(&pb)
     };
+    let stale = pulled.as_ref().is_some_and(|(p, _)| p.fallback.is_some());
     Ok(if outcome.failed {
         exit::FAILED
+    } else if stale {
+        exit::STALE_SOURCE
     } else if outcome.stats.changed > 0 && (drift_exit || args.detailed_exitcode) {
         exit::CHANGED
     } else {

@@ -1,0 +1,534 @@
+//! Sources end to end against moto's server on loopback (S3 and SSM): first pull,
+//! unchanged (304), changed object, sha256 mismatch, many parameters over several pages,
+//! SecureString masking, unreachable endpoint, malicious archives, and `agent bundle`
+//! reproducibility.
+//!
+//! moto comes from `tests/setup-moto` (tests/run-all runs it). Without it these tests are
+//! skipped with a message, unless AGENT_SOURCE_TESTS=1 (then they fail).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "Sup3r-S3cret-Redis-Pass";
+
+fn moto_venv() -> PathBuf {
+    std::env::var_os("MOTO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+                .join(".cache/agent/moto")
+        })
+}
+
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Moto {
+    /// Start moto's server, or None (skip) when it is not installed.
+    fn start() -> Option<Moto> {
+        let bin = moto_venv().join("bin/moto_server");
+        if !bin.exists() {
+            assert!(
+                std::env::var("AGENT_SOURCE_TESTS").as_deref() != Ok("1"),
+                "moto is not installed in {} (run tests/setup-moto)",
+                moto_venv().display()
+            );
+            eprintln!("skipped: moto not installed (tests/setup-moto)");
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto");
+        let url = format!("http://127.0.0.1:{port}");
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t0.elapsed() < Duration::from_secs(30), "moto did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(Moto { child, url })
+    }
+
+    /// Run a boto3 snippet (`s3` and `ssm` clients are ready) against this server.
+    fn boto(&self, code: &str) {
+        let script = format!(
+            "import boto3\nkw=dict(endpoint_url='{}', region_name='us-east-1', aws_access_key_id='t', aws_secret_access_key='t')\ns3=boto3.client('s3', **kw)\nssm=boto3.client('ssm', **kw)\n{code}\n",
+            self.url
+        );
+        let o = Command::new(moto_venv().join("bin/python"))
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .expect("python");
+        assert!(
+            o.status.success(),
+            "boto3 failed: {}\n{script}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    fn put_object(&self, key: &str, file: &Path) {
+        self.boto(&format!(
+            "s3.put_object(Bucket='bundles', Key='{key}', Body=open('{}','rb').read())",
+            file.display()
+        ));
+    }
+
+    fn put_param(&self, name: &str, value: &str, kind: &str) {
+        self.boto(&format!(
+            "ssm.put_parameter(Name={name:?}, Value={value:?}, Type='{kind}', Overwrite=True)"
+        ));
+    }
+}
+
+/// A work area: the bundle source tree, the config, the cache, the output directory.
+struct World {
+    tmp: tempfile::TempDir,
+    moto_url: String,
+}
+
+impl World {
+    fn new(moto: &Moto) -> World {
+        let w = World {
+            tmp: tempfile::tempdir().unwrap(),
+            moto_url: moto.url.clone(),
+        };
+        std::fs::create_dir_all(w.out()).unwrap();
+        w.write_config("");
+        w
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.tmp.path().join(p)
+    }
+    fn out(&self) -> PathBuf {
+        self.path("out")
+    }
+    fn cache(&self) -> PathBuf {
+        self.path("cache")
+    }
+
+    fn write_config(&self, extra: &str) {
+        std::fs::write(
+            self.path("agent.toml"),
+            format!(
+                "source = \"ssm:/agent/test\"\nenvironment = \"test\"\ncache_dir = \"{}\"\n{extra}\n[aws]\nattempts = 2\nconnect_timeout_seconds = 1\noperation_timeout_seconds = 5\n",
+                self.cache().display()
+            ),
+        )
+        .unwrap();
+    }
+
+    /// A bundle whose play writes what it got from SSM into out/motd; `version` changes
+    /// its content. Returns (archive path, sha256).
+    fn bundle(&self, version: &str) -> (PathBuf, String) {
+        let src = self.path(&format!("src-{version}"));
+        let w = |p: &str, t: &str| {
+            let f = src.join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, t).unwrap();
+        };
+        w(
+            "site.yml",
+            &format!(
+                "- hosts: web\n  gather_facts: false\n  tasks:\n    - name: motd\n      copy:\n        dest: \"{{{{ out }}}}/motd\"\n        content: \"version={version} greeting={{{{ greeting }}}} n={{{{ p23 | default('none') }}}} pass={{{{ redis_pass | default('unset') }}}}\\n\"\n"
+            ),
+        );
+        w(
+            "inventories/test/hosts.yml",
+            "web:\n  hosts:\n    localhost:\n      ansible_connection: local\n",
+        );
+        let archive = self.path(&format!("bundle-{version}.tar.gz"));
+        let o = agent(
+            self,
+            &[
+                "bundle",
+                src.to_str().unwrap(),
+                "-o",
+                archive.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        let sha = String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        (archive, sha)
+    }
+
+    fn apply(&self, extra: &[&str]) -> Output {
+        let out = format!("out={}", self.out().display());
+        let mut args = vec!["apply", "--config", "CONFIG", "-e", &out];
+        args.extend_from_slice(extra);
+        let cfg = self.path("agent.toml");
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| {
+                if *a == "CONFIG" {
+                    cfg.to_str().unwrap()
+                } else {
+                    a
+                }
+            })
+            .collect();
+        agent(self, &args)
+    }
+
+    fn motd(&self) -> String {
+        std::fs::read_to_string(self.out().join("motd")).unwrap_or_default()
+    }
+}
+
+fn agent_with_endpoint(w: &World, endpoint: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agent"))
+        .args(args)
+        .current_dir(w.tmp.path())
+        .env("HOME", w.tmp.path())
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AGENT_LOG", "debug")
+        .env_remove("AGENT_CONFIG")
+        .output()
+        .expect("run agent")
+}
+
+fn agent(w: &World, args: &[&str]) -> Output {
+    agent_with_endpoint(w, &w.moto_url, args)
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Seed moto: bucket, bundle v1, pointer, variables (one secret).
+fn seed(moto: &Moto, w: &World) -> String {
+    moto.boto("s3.create_bucket(Bucket='bundles')");
+    let (archive, sha) = w.bundle("1");
+    moto.put_object("site.tar.gz", &archive);
+    moto.put_param(
+        "/agent/test/bundle",
+        &format!("{{\"uri\": \"s3://bundles/site.tar.gz\", \"sha256\": \"{sha}\"}}"),
+        "String",
+    );
+    moto.put_param("/agent/test/all/greeting", "hello", "String");
+    moto.put_param("/agent/test/web/redis_pass", SECRET, "SecureString");
+    sha
+}
+
+/// Every byte under `dir`, searched for `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_symlink() {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(b) = std::fs::read(&p)
+                && b.windows(needle.len()).any(|x| x == needle.as_bytes())
+            {
+                hits.push(p);
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn pull_unchanged_changed_and_mismatch() {
+    let Some(moto) = Moto::start() else { return };
+    let w = World::new(&moto);
+    let sha1 = seed(&moto, &w);
+
+    // First pull: converged from S3 with SSM variables; the secret reached the file only.
+    let o = w.apply(&[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert_eq!(
+        w.motd(),
+        format!("version=1 greeting=hello n=none pass={SECRET}\n")
+    );
+    assert!(!t.contains(SECRET), "secret in output:\n{t}");
+    let cur = std::fs::read_link(w.cache().join("current")).unwrap();
+    assert!(cur.ends_with(&sha1), "{}", cur.display());
+
+    // Unchanged: 304, nothing downloaded.
+    let o = agent(
+        &w,
+        &["pull", "--config", w.path("agent.toml").to_str().unwrap()],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.starts_with(&format!("unchanged {sha1} ")), "{t}");
+    assert!(t.contains("(0 bytes downloaded)"), "{t}");
+
+    // Changed object and pointer: the new bundle is pulled and used.
+    let (archive2, sha2) = w.bundle("2");
+    moto.put_object("site.tar.gz", &archive2);
+    moto.put_param(
+        "/agent/test/bundle",
+        &format!("{{\"uri\": \"s3://bundles/site.tar.gz\", \"sha256\": \"{sha2}\"}}"),
+        "String",
+    );
+    let o = w.apply(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(w.motd().starts_with("version=2 "), "{}", w.motd());
+
+    // A pin that does not match: refused, reported, the last-known-good bundle is used
+    // (exit 4), and the host is not converged from the unverified bundle.
+    let (archive3, _sha3) = w.bundle("3");
+    moto.put_object("site.tar.gz", &archive3);
+    let o = w.apply(&[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(4), "{t}");
+    assert!(t.contains("refused: its sha256 is"), "{t}");
+    assert!(t.contains(&format!("last-known-good bundle {sha2}")), "{t}");
+    assert!(w.motd().starts_with("version=2 "), "{}", w.motd());
+    assert!(!t.contains(SECRET), "secret in output:\n{t}");
+
+    // Nowhere in the cache is the secret written in clear.
+    assert_eq!(files_containing(&w.cache(), SECRET), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn many_parameters_over_several_pages() {
+    let Some(moto) = Moto::start() else { return };
+    let w = World::new(&moto);
+    seed(&moto, &w);
+    // 25 more parameters: GetParametersByPath returns at most 10 per page.
+    let mut code = String::new();
+    for i in 0..25 {
+        code.push_str(&format!(
+            "ssm.put_parameter(Name='/agent/test/all/p{i}', Value='v{i}', Type='String')\n"
+        ));
+    }
+    moto.boto(&code);
+    let o = w.apply(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(w.motd().contains(" n=v23 "), "{}", w.motd());
+    let vars = std::fs::read_to_string(w.cache().join("vars.json")).unwrap();
+    for i in 0..25 {
+        assert!(
+            vars.contains(&format!("\"p{i}\": \"v{i}\"")),
+            "p{i} missing: {vars}"
+        );
+    }
+}
+
+#[test]
+fn secrets_are_masked_everywhere() {
+    let Some(moto) = Moto::start() else { return };
+    let w = World::new(&moto);
+    seed(&moto, &w);
+    // check with diff shows the file's new content: the secret must be masked there,
+    // at every verbosity, in JSON output too.
+    for args in [
+        vec!["check"],
+        vec!["check", "-vvvv"],
+        vec!["check", "--output", "json"],
+        vec!["apply", "--diff", "-vvv"],
+        vec!["apply", "--diff"],
+    ] {
+        let out = format!("out={}", w.out().display());
+        let cfg = w.path("agent.toml");
+        let mut a = args.clone();
+        a.extend(["--config", cfg.to_str().unwrap(), "-e", &out]);
+        let o = agent(&w, &a);
+        let t = text(&o);
+        assert!(
+            matches!(o.status.code(), Some(0) | Some(2)),
+            "{args:?}: {t}"
+        );
+        assert!(!t.contains(SECRET), "{args:?} leaked the secret:\n{t}");
+        if args.contains(&"--diff") || args[0] == "check" {
+            assert!(
+                t.contains("********") || !t.contains("pass="),
+                "{args:?}: {t}"
+            );
+        }
+    }
+    assert!(
+        w.motd().contains(SECRET),
+        "the file itself has the real value"
+    );
+    assert_eq!(files_containing(&w.cache(), SECRET), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn unreachable_endpoint_uses_last_known_good_in_bounded_time() {
+    let Some(moto) = Moto::start() else { return };
+    let w = World::new(&moto);
+    let sha1 = seed(&moto, &w);
+    let o = w.apply(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    std::fs::remove_file(w.out().join("motd")).unwrap();
+
+    // Nothing listens on this port.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let out = format!("out={}", w.out().display());
+    let cfg = w.path("agent.toml");
+    let t0 = Instant::now();
+    let o = agent_with_endpoint(
+        &w,
+        &dead,
+        &["apply", "--config", cfg.to_str().unwrap(), "-e", &out],
+    );
+    let took = t0.elapsed();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(4), "{t}");
+    assert!(t.contains("cannot reach the endpoint"), "{t}");
+    assert!(t.contains(&format!("last-known-good bundle {sha1}")), "{t}");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    // Converged from the cached bundle with the cached non-secret variables: the secret
+    // was never cached, so it is not there.
+    assert!(!t.contains(SECRET));
+    assert_eq!(w.motd(), "version=1 greeting=hello n=none pass=unset\n");
+
+    // With no cache at all: a clear failure, nothing changed.
+    let w2 = World::new(&moto);
+    let cfg2 = w2.path("agent.toml");
+    let out2 = format!("out={}", w2.out().display());
+    let o = agent_with_endpoint(
+        &w2,
+        &dead,
+        &["apply", "--config", cfg2.to_str().unwrap(), "-e", &out2],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("there is no cached bundle to fall back on; nothing was changed"),
+        "{t}"
+    );
+    assert!(!w2.out().join("motd").exists());
+}
+
+#[test]
+fn malicious_archive_is_refused_and_previous_bundle_used() {
+    let Some(moto) = Moto::start() else { return };
+    let w = World::new(&moto);
+    let sha1 = seed(&moto, &w);
+    assert_eq!(w.apply(&[]).status.code(), Some(0));
+    // A tar.gz with an absolute member, correctly pinned: still refused at unpack.
+    let evil = w.path("evil.tar.gz");
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "cd {} && mkdir -p e && echo x > e/f && tar --absolute-names -czf {} /etc/hostname e/f",
+            w.tmp.path().display(),
+            evil.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let sha = {
+        use std::io::Read;
+        let mut f = std::fs::File::open(&evil).unwrap();
+        let mut b = Vec::new();
+        f.read_to_end(&mut b).unwrap();
+        agent_source::bundle::sha256_hex(&b)
+    };
+    moto.put_object("evil.tar.gz", &evil);
+    moto.put_param(
+        "/agent/test/bundle",
+        &format!("{{\"uri\": \"s3://bundles/evil.tar.gz\", \"sha256\": \"{sha}\"}}"),
+        "String",
+    );
+    let o = w.apply(&[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(4), "{t}");
+    assert!(t.contains("has an absolute path"), "{t}");
+    assert!(t.contains(&format!("last-known-good bundle {sha1}")), "{t}");
+}
+
+#[test]
+fn bundle_is_reproducible() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("roles/a/tasks")).unwrap();
+    std::fs::write(src.join("site.yml"), "- hosts: all\n").unwrap();
+    std::fs::write(src.join("roles/a/tasks/main.yml"), "[]\n").unwrap();
+    let run = |name: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_agent"))
+            .args(["bundle", src.to_str().unwrap(), "-o"])
+            .arg(t.path().join(name))
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let a = run("a.tar.gz");
+    // Different times on the files must not matter.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(src.join("site.yml"), "- hosts: all\n").unwrap();
+    let b = run("b.tar.gz");
+    assert_eq!(a, b);
+    assert_eq!(
+        std::fs::read(t.path().join("a.tar.gz")).unwrap(),
+        std::fs::read(t.path().join("b.tar.gz")).unwrap()
+    );
+}
+
+#[test]
+fn config_errors_name_the_key_and_config_prints_origins() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = t.path().join("agent.toml");
+    std::fs::write(&cfg, "source = \"ssm:/agent/x\"\n\n[aws]\natempts = 3\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_agent"))
+        .args(["config", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let e = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        e.contains(&format!(
+            "{}:4:1: unknown key 'aws.atempts' (did you mean 'attempts'?)",
+            cfg.display()
+        )),
+        "{e}"
+    );
+    std::fs::write(&cfg, "source = \"ssm:/agent/x\"\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_agent"))
+        .args(["config", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let s = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    assert!(s.contains("source = \"ssm:/agent/x\""), "{s}");
+    assert!(s.contains(&format!("# {}:1", cfg.display())), "{s}");
+    assert!(s.contains("keep_bundles = 3"), "{s}");
+}

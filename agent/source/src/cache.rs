@@ -1,0 +1,324 @@
+//! The bundle cache (`/var/lib/agent` by default):
+//!
+//! ```text
+//! bundles/<sha256>.bundle   the archive as downloaded (0600); its name is its checksum
+//! bundles/<sha256>/         the archive unpacked (0700), with a `.complete` marker
+//! current -> bundles/<sha256>   switched atomically, only to a verified, whole bundle
+//! state.json                what was fetched from where (ETag, sha256, time)
+//! vars.json                 the last non-secret variables from SSM (0600)
+//! ```
+//!
+//! An archive is checked against its name every time it is used, so a damaged or
+//! half-written file in the cache is never used: it is removed and reported.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::{self, BundleError, Limits};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("cached bundle {path} is damaged (its sha256 is {actual}); it was removed")]
+    Damaged { path: PathBuf, actual: String },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
+    move |source| CacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What the last successful fetch was (for If-None-Match and for reports).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct State {
+    /// The bundle's URI (`s3://…`, a path).
+    pub uri: String,
+    /// S3's ETag of that object, for conditional GETs.
+    pub etag: Option<String>,
+    pub sha256: String,
+    /// Unix seconds.
+    pub fetched_at: u64,
+}
+
+pub struct Cache {
+    root: PathBuf,
+}
+
+/// Write `data` to `path` atomically with mode 0600.
+pub fn write_private(path: &Path, data: &[u8]) -> Result<(), CacheError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)
+        .map_err(io_err(path))?;
+    tmp.write_all(data).map_err(io_err(path))?;
+    tmp.as_file().sync_all().map_err(io_err(path))?;
+    tmp.persist(path).map_err(|e| CacheError::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+fn mkdir_private(path: &Path) -> Result<(), CacheError> {
+    match fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+    {
+        Ok(()) => {
+            // An existing directory keeps whatever mode it had; tighten it.
+            fs::set_permissions(path, fs::Permissions::from_mode(0o700)).map_err(io_err(path))
+        }
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+impl Cache {
+    /// Open (creating with mode 0700) the cache at `root`.
+    pub fn open(root: &Path) -> Result<Cache, CacheError> {
+        mkdir_private(root)?;
+        mkdir_private(&root.join("bundles"))?;
+        Ok(Cache {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn archive_path(&self, sha: &str) -> PathBuf {
+        self.root.join("bundles").join(format!("{sha}.bundle"))
+    }
+
+    fn dir_path(&self, sha: &str) -> PathBuf {
+        self.root.join("bundles").join(sha)
+    }
+
+    /// A temporary file for a download, in the cache (so that storing it is a rename).
+    pub fn download_file(&self) -> Result<tempfile::NamedTempFile, CacheError> {
+        let dir = self.root.join("bundles");
+        tempfile::Builder::new()
+            .prefix(".download-")
+            .permissions(fs::Permissions::from_mode(0o600))
+            .tempfile_in(&dir)
+            .map_err(io_err(&dir))
+    }
+
+    /// Keep a verified download under its checksum.
+    pub fn store(&self, file: tempfile::NamedTempFile, sha: &str) -> Result<PathBuf, CacheError> {
+        let dest = self.archive_path(sha);
+        file.as_file().sync_all().map_err(io_err(&dest))?;
+        file.persist(&dest).map_err(|e| CacheError::Io {
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        Ok(dest)
+    }
+
+    /// The archive for `sha`, if the cache has it and it still matches its checksum.
+    /// A damaged archive is removed and reported as an error.
+    pub fn verified_archive(&self, sha: &str) -> Result<Option<PathBuf>, CacheError> {
+        let p = self.archive_path(sha);
+        if !p.exists() {
+            return Ok(None);
+        }
+        let actual = bundle::sha256_file(&p).map_err(io_err(&p))?;
+        if actual != sha {
+            let _ = fs::remove_file(&p);
+            let _ = fs::remove_dir_all(self.dir_path(sha));
+            return Err(CacheError::Damaged { path: p, actual });
+        }
+        Ok(Some(p))
+    }
+
+    /// The unpacked directory of a verified bundle, unpacking it (whole, then renamed
+    /// into place) if needed.
+    pub fn unpacked(&self, sha: &str, limits: Limits) -> Result<PathBuf, CacheError> {
+        let dir = self.dir_path(sha);
+        if dir.join(".complete").is_file() {
+            return Ok(dir);
+        }
+        let archive = self.verified_archive(sha)?.ok_or_else(|| CacheError::Io {
+            path: self.archive_path(sha),
+            source: io::Error::new(io::ErrorKind::NotFound, "not in the cache"),
+        })?;
+        let _ = fs::remove_dir_all(&dir);
+        let staging = self.root.join("bundles").join(format!(".unpack-{sha}"));
+        let _ = fs::remove_dir_all(&staging);
+        bundle::unpack(&archive, &staging, limits)?;
+        fs::write(staging.join(".complete"), sha).map_err(io_err(&staging))?;
+        fs::rename(&staging, &dir).map_err(io_err(&dir))?;
+        Ok(dir)
+    }
+
+    /// Remove a bundle (archive and unpacked tree) from the cache, unless it is current.
+    pub fn forget(&self, sha: &str) {
+        if self.current().as_deref() != Some(sha) {
+            let _ = fs::remove_file(self.archive_path(sha));
+            let _ = fs::remove_dir_all(self.dir_path(sha));
+        }
+    }
+
+    /// Point `current` at `sha` (atomically: a new link renamed over the old one).
+    pub fn set_current(&self, sha: &str) -> Result<(), CacheError> {
+        let link = self.root.join("current");
+        let tmp = self.root.join(".current.tmp");
+        let _ = fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(Path::new("bundles").join(sha), &tmp).map_err(io_err(&tmp))?;
+        fs::rename(&tmp, &link).map_err(io_err(&link))?;
+        if let Ok(d) = fs::File::open(&self.root) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// The sha256 `current` points at, if any.
+    pub fn current(&self) -> Option<String> {
+        let t = fs::read_link(self.root.join("current")).ok()?;
+        let name = t.file_name()?.to_str()?.to_string();
+        (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())).then_some(name)
+    }
+
+    /// Remove all but the `keep` most recent bundles (never the current one), and any
+    /// leftover temporary files.
+    pub fn prune(&self, keep: usize) -> Result<Vec<String>, CacheError> {
+        let dir = self.root.join("bundles");
+        let current = self.current();
+        let mut archives: Vec<(std::time::SystemTime, String)> = Vec::new();
+        for e in fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with(".download-") || name.starts_with(".unpack-") {
+                let p = e.path();
+                let _ = fs::remove_file(&p).or_else(|_| fs::remove_dir_all(&p));
+                continue;
+            }
+            if let Some(sha) = name.strip_suffix(".bundle") {
+                let t = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::UNIX_EPOCH);
+                archives.push((t, sha.to_string()));
+            }
+        }
+        archives.sort_by(|a, b| b.cmp(a));
+        let mut removed = Vec::new();
+        let mut kept = 0;
+        for (_, sha) in archives {
+            if Some(&sha) == current.as_ref() || kept < keep {
+                kept += usize::from(Some(&sha) != current.as_ref());
+                continue;
+            }
+            let _ = fs::remove_file(self.archive_path(&sha));
+            let _ = fs::remove_dir_all(self.dir_path(&sha));
+            removed.push(sha);
+        }
+        Ok(removed)
+    }
+
+    pub fn load_state(&self) -> Option<State> {
+        let text = fs::read(self.root.join("state.json")).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    pub fn save_state(&self, state: &State) -> Result<(), CacheError> {
+        let data = serde_json::to_vec_pretty(state).unwrap_or_default();
+        write_private(&self.root.join("state.json"), &data)
+    }
+
+    /// Cached non-secret variables (see [`crate::ssm`]).
+    pub fn load_vars(&self) -> Option<serde_json::Value> {
+        let text = fs::read(self.root.join("vars.json")).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    pub fn save_vars(&self, vars: &serde_json::Value) -> Result<(), CacheError> {
+        let data = serde_json::to_vec_pretty(vars).unwrap_or_default();
+        write_private(&self.root.join("vars.json"), &data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle_in(cache: &Cache, content: &str) -> String {
+        let src = tempfile::tempdir().unwrap();
+        fs::write(src.path().join("site.yml"), content).unwrap();
+        let bytes = bundle::build_bytes(src.path(), bundle::Compression::Gzip).unwrap();
+        let sha = bundle::sha256_hex(&bytes);
+        let mut f = cache.download_file().unwrap();
+        f.write_all(&bytes).unwrap();
+        cache.store(f, &sha).unwrap();
+        sha
+    }
+
+    #[test]
+    fn store_unpack_switch_prune() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("agent");
+        let cache = Cache::open(&root).unwrap();
+        assert_eq!(
+            fs::metadata(&root).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let a = bundle_in(&cache, "a");
+        let dir = cache.unpacked(&a, Limits::default()).unwrap();
+        assert_eq!(fs::read_to_string(dir.join("site.yml")).unwrap(), "a");
+        cache.set_current(&a).unwrap();
+        assert_eq!(cache.current().as_deref(), Some(a.as_str()));
+        assert_eq!(
+            fs::read_to_string(root.join("current/site.yml")).unwrap(),
+            "a"
+        );
+        let b = bundle_in(&cache, "b");
+        let c = bundle_in(&cache, "c");
+        cache.set_current(&b).unwrap();
+        let removed = cache.prune(1).unwrap();
+        assert_eq!(removed.len(), 1, "{removed:?} of {a} {b} {c}");
+        assert!(cache.verified_archive(&b).unwrap().is_some());
+    }
+
+    #[test]
+    fn damaged_archive_is_removed_and_reported() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache::open(d.path()).unwrap();
+        let a = bundle_in(&cache, "a");
+        fs::write(cache.archive_path(&a), b"garbage").unwrap();
+        let e = cache.verified_archive(&a).unwrap_err();
+        assert!(e.to_string().contains("damaged"), "{e}");
+        assert!(!cache.archive_path(&a).exists());
+        assert!(cache.unpacked(&a, Limits::default()).is_err());
+    }
+
+    #[test]
+    fn state_and_vars_are_private() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache::open(d.path()).unwrap();
+        let s = State {
+            uri: "s3://b/k".into(),
+            etag: Some("\"x\"".into()),
+            sha256: "0".repeat(64),
+            fetched_at: 1,
+        };
+        cache.save_state(&s).unwrap();
+        assert_eq!(cache.load_state(), Some(s));
+        cache.save_vars(&serde_json::json!({"a": 1})).unwrap();
+        let mode = fs::metadata(d.path().join("vars.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
