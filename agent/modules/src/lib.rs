@@ -21,21 +21,21 @@ mod blockinfile;
 mod codepage;
 mod command;
 mod copy;
+mod cron;
 mod deb822_repository;
 mod dnf;
-mod cron;
 mod file;
-mod group;
-mod lineinfile;
-mod package;
-mod package_facts;
 mod filesystem;
-mod mount;
 mod get_url;
 mod git;
+mod group;
 mod hostname;
 mod ini_file;
+mod lineinfile;
 mod modprobe;
+mod mount;
+mod package;
+mod package_facts;
 mod pam_limits;
 mod replace;
 mod service_facts;
@@ -45,13 +45,13 @@ mod tempfile;
 mod template;
 mod user;
 
-#[cfg(test)]
-pub(crate) mod test_support;
 mod sysctl;
 #[cfg(test)]
+pub(crate) mod test_support;
+#[cfg(test)]
 mod testctx;
-mod wait_for;
 mod timezone;
+mod wait_for;
 
 use std::path::{Path, PathBuf};
 
