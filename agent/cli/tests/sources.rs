@@ -532,3 +532,104 @@ fn config_errors_name_the_key_and_config_prints_origins() {
     assert!(s.contains(&format!("# {}:1", cfg.display())), "{s}");
     assert!(s.contains("keep_bundles = 3"), "{s}");
 }
+
+/// An IMDSv2 endpoint on loopback with tags enabled: Role=web, Environment=test.
+fn imds_server() -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let line = req.lines().next().unwrap_or_default().to_string();
+            let token = req.contains("X-aws-ec2-metadata-token: tok");
+            let (status, body) = match line.split_whitespace().nth(1).unwrap_or("") {
+                "/latest/api/token" if line.starts_with("PUT") => (200, "tok"),
+                _ if !token => (401, ""),
+                "/latest/meta-data/instance-id" => (200, "i-0abc"),
+                "/latest/meta-data/instance-type" => (200, "t3.small"),
+                "/latest/meta-data/placement/region" => (200, "us-east-1"),
+                "/latest/meta-data/tags/instance" => (200, "Role\nEnvironment"),
+                "/latest/meta-data/tags/instance/Role" => (200, "web"),
+                "/latest/meta-data/tags/instance/Environment" => (200, "test"),
+                _ => (404, ""),
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn ec2_tags_give_groups_environment_and_facts() {
+    let Some(moto) = Moto::start() else { return };
+    let w = World::new(&moto);
+    moto.boto("s3.create_bucket(Bucket='bundles')");
+    // No inventory in the bundle: the host is in `web` only because of its Role tag, and
+    // the SSM prefix comes from its Environment tag (`source = "ssm:"`).
+    let src = w.path("src-ec2");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("site.yml"),
+        "- hosts: web\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: \"{{ out }}/ec2\"\n        content: \"{{ ansible_ec2_instance_id }} {{ ansible_ec2_instance_type }} {{ group_names | join(',') }} {{ greeting }}\\n\"\n",
+    )
+    .unwrap();
+    let archive = w.path("ec2.tar.gz");
+    let o = agent(
+        &w,
+        &[
+            "bundle",
+            src.to_str().unwrap(),
+            "-o",
+            archive.to_str().unwrap(),
+        ],
+    );
+    let sha = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    moto.put_object("ec2.tar.gz", &archive);
+    moto.put_param(
+        "/agent/test/bundle",
+        &format!("{{\"uri\": \"s3://bundles/ec2.tar.gz\", \"sha256\": \"{sha}\"}}"),
+        "String",
+    );
+    moto.put_param("/agent/test/all/greeting", "hi", "String");
+    std::fs::write(
+        w.path("agent.toml"),
+        format!(
+            "source = \"ssm:\"\ncache_dir = \"{}\"\n",
+            w.cache().display()
+        ),
+    )
+    .unwrap();
+    let out = format!("out={}", w.out().display());
+    let o = Command::new(env!("CARGO_BIN_EXE_agent"))
+        .args(["apply", "--config"])
+        .arg(w.path("agent.toml"))
+        .args(["-e", &out])
+        .current_dir(w.tmp.path())
+        .env("HOME", w.tmp.path())
+        .env("AWS_ENDPOINT_URL", &w.moto_url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds_server())
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(w.out().join("ec2")).unwrap(),
+        "i-0abc t3.small test,web hi\n"
+    );
+}
