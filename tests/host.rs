@@ -462,6 +462,42 @@ fn boot(role: &str, ansible: bool) -> Result<(TestHost, Duration), String> {
     Ok((host, t.elapsed()))
 }
 
+/// `agent facts` against Ansible's `setup` on the same test host (the one with Ansible, so
+/// both see the same machine): the comparison of tests/facts_compare.rs. Returns the known
+/// differences, or every problem found.
+fn compare_facts(host: &TestHost, agent: &Path) -> Result<Vec<String>, String> {
+    use agent_tests::facts_compare::{compare, parse_setup_output};
+    host.install_agent(agent).map_err(|e| e.to_string())?;
+    let timeout = Duration::from_secs(120);
+    let a = host
+        .sh(
+            "/root",
+            "ANSIBLE_NOCOLOR=1 ANSIBLE_DEPRECATION_WARNINGS=False \
+             /opt/ans/bin/ansible -c local -i localhost, localhost -m setup",
+            timeout,
+        )
+        .map_err(|e| e.to_string())?;
+    if !a.success() {
+        return Err(format!("ansible -m setup failed:\n{}", a.tail(20)));
+    }
+    let a = parse_setup_output(&a.stdout)?;
+    let b = host
+        .exec(&["/usr/local/bin/agent", "facts"], timeout)
+        .map_err(|e| e.to_string())?;
+    if !b.success() {
+        return Err(format!("agent facts failed:\n{}", b.tail(20)));
+    }
+    let b: serde_json::Value =
+        serde_json::from_str(&b.stdout).map_err(|e| format!("agent facts JSON: {e}"))?;
+    let b = b.as_object().cloned().unwrap_or_default();
+    let (problems, known) = compare(&a, &b);
+    if problems.is_empty() {
+        Ok(known)
+    } else {
+        Err(format!("facts differ:\n  {}", problems.join("\n  ")))
+    }
+}
+
 fn main() -> ExitCode {
     let start = Instant::now();
     let required = std::env::var("AGENT_HOST_TESTS").is_ok_and(|v| !v.is_empty() && v != "0");
@@ -482,7 +518,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if cases.is_empty() {
+    // The facts comparison is a pseudo-case named "facts" (selected like a case).
+    let facts_selected = filter
+        .as_deref()
+        .is_none_or(|f| f.split(',').any(|s| !s.is_empty() && "facts".contains(s)));
+    if cases.is_empty() && !facts_selected {
         println!("host suite: no cases selected");
         return ExitCode::SUCCESS;
     }
@@ -501,7 +541,7 @@ fn main() -> ExitCode {
          with debootstrap and pip: several minutes)"
     );
     // Both hosts boot at once (the Ansible image may need building first).
-    let need_ansible = cases.iter().any(|c| c.differential);
+    let need_ansible = facts_selected || cases.iter().any(|c| c.differential);
     let ansible_thread = need_ansible.then(|| std::thread::spawn(|| boot("ansible", true)));
     let agent_host = boot("agent", false);
     let ansible_host = ansible_thread.map(|t| {
@@ -575,6 +615,29 @@ fn main() -> ExitCode {
             Err(f) => {
                 failed += 1;
                 report_failure(case, &f, verbose);
+            }
+        }
+    }
+    if let (true, Some((host, _))) = (facts_selected, &ansible_host) {
+        let t = Instant::now();
+        match compare_facts(host, &agent) {
+            Ok(known) => {
+                passed += 1;
+                println!(
+                    "ok   facts (agent facts = ansible -m setup on the Ansible host; \
+                     {} known difference(s), {:.1} s)",
+                    known.len(),
+                    t.elapsed().as_secs_f64()
+                );
+                if verbose {
+                    for k in known {
+                        println!("     known: {k}");
+                    }
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAIL facts\n{e}");
             }
         }
     }

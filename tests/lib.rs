@@ -7,6 +7,7 @@
 //! code and a record of the tree under `out` are taken. The tree record here must stay
 //! identical to the one made by `differential/record.py`.
 
+pub mod facts_compare;
 pub mod testhost;
 
 use std::collections::BTreeMap;

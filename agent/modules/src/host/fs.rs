@@ -545,20 +545,50 @@ pub fn atomic_write_like<E: From<io::Error>>(
 }
 
 /// The name Ansible gives a backup of `path`: `path.PID.YYYY-MM-DD@HH:MM:SS~`, local time.
+/// Ansible runs each module in its own process, so the PID keeps two backups apart; here
+/// every task shares one PID, so a second backup of the same file within the same second
+/// gets `PID-N` (N = 1, 2 …) instead of overwriting the first (docs/compat.md).
 pub fn backup_name(path: &Path) -> PathBuf {
     let stamp = jiff::Zoned::now()
         .strftime("%Y-%m-%d@%H:%M:%S~")
         .to_string();
-    let mut s = path.as_os_str().to_os_string();
-    s.push(format!(".{}.{}", std::process::id(), stamp));
-    PathBuf::from(s)
+    let pid = std::process::id();
+    let name = |n: u32| {
+        let mut s = path.as_os_str().to_os_string();
+        if n == 0 {
+            s.push(format!(".{pid}.{stamp}"));
+        } else {
+            s.push(format!(".{pid}-{n}.{stamp}"));
+        }
+        PathBuf::from(s)
+    };
+    (0..1000)
+        .map(name)
+        .find(|p| fs::symlink_metadata(p).is_err())
+        .unwrap_or_else(|| name(1000))
 }
 
 /// Copy `path` to its backup name, keeping mode, times and (when allowed) owner/group.
+/// An existing file is never overwritten: the copy is made under a temporary name in the
+/// same directory and linked to the backup name, which fails if that name exists.
 pub fn backup_file(path: &Path) -> io::Result<PathBuf> {
-    let dest = backup_name(path);
-    preserved_copy(path, &dest)?;
-    Ok(dest)
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".agent-backup.")
+        .tempfile_in(dir)?;
+    preserved_copy(path, tmp.path())?;
+    for _ in 0..3 {
+        let dest = backup_name(path);
+        match fs::hard_link(tmp.path(), &dest) {
+            Ok(()) => return Ok(dest),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("no free backup name for {}", path.display()),
+    ))
 }
 
 /// Copy content, mode, times and (when allowed) owner and group.
@@ -860,6 +890,14 @@ mod tests {
         assert_eq!(name.len(), prefix.len() + "2024-01-01@00:00:00~".len());
         assert_eq!(fs::read(&b).unwrap(), b"data");
         assert_eq!(fs::metadata(&b).unwrap().mode() & 0o7777, 0o640);
+        // A second backup in the same second must not overwrite the first.
+        fs::write(&p, "data2").unwrap();
+        let b2 = backup_file(&p).unwrap();
+        assert_ne!(b, b2);
+        assert_eq!(fs::read(&b).unwrap(), b"data");
+        assert_eq!(fs::read(&b2).unwrap(), b"data2");
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 3);
     }
 
     #[test]
