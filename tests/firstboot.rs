@@ -83,8 +83,8 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Run a boto3 snippet (`s3` and `ssm` clients ready) against this server.
-    fn boto(&self, code: &str) {
+    /// Run a boto3 snippet (`s3` and `ssm` clients ready) against this server; its stdout.
+    fn boto(&self, code: &str) -> String {
         let script = format!(
             "import boto3\nkw=dict(endpoint_url='{}', region_name='eu-west-1', aws_access_key_id='t', aws_secret_access_key='t')\ns3=boto3.client('s3', **kw)\nssm=boto3.client('ssm', **kw)\n{code}\n",
             self.url()
@@ -99,6 +99,7 @@ impl Moto {
             "boto3 failed: {}\n{script}",
             String::from_utf8_lossy(&o.stderr)
         );
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
     }
 }
 
@@ -152,8 +153,8 @@ fn replace_once(text: &str, from: &str, to: &str) -> String {
 
 /// Names of the tasks that reported a change in an `--output json` document.
 fn changed_tasks(json: &str) -> Vec<String> {
-    let doc: serde_json::Value = serde_json::from_str(json)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{json}"));
+    let doc: serde_json::Value =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}):\n{json}"));
     let mut names = Vec::new();
     for play in doc["plays"].as_array().into_iter().flatten() {
         for task in play["tasks"].as_array().into_iter().flatten() {
@@ -173,8 +174,7 @@ fn sh(host: &TestHost, script: &str) -> testhost::Output {
 }
 
 /// `agent check` with the units' environment, as agent-check.service would run it.
-const CHECK: &str =
-    "set -a; . /etc/agent/environment; set +a; /usr/bin/agent check --output json";
+const CHECK: &str = "set -a; . /etc/agent/environment; set +a; /usr/bin/agent check --output json";
 
 #[test]
 fn first_boot_to_drift_repair() {
@@ -190,7 +190,11 @@ fn first_boot_to_drift_repair() {
     let agent_bin = std::env::var_os("AGENT_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("target/release/agent"));
-    assert!(agent_bin.exists(), "no agent binary at {}", agent_bin.display());
+    assert!(
+        agent_bin.exists(),
+        "no agent binary at {}",
+        agent_bin.display()
+    );
 
     // The package: AGENT_DEB, or built from AGENT_BIN with the real packaging metadata.
     let deb = match std::env::var_os("AGENT_DEB") {
@@ -237,14 +241,16 @@ fn first_boot_to_drift_repair() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let bundle_sha = sha256_of(&bundle);
 
-    // moto: the package and the bundle in S3, the pointer and a variable in SSM.
+    // moto: the package and the bundle in S3, the pointer and a variable in SSM. The
+    // package is fetched through a presigned URL (moto refuses anonymous GETs, as S3 does).
     let moto = Moto::start();
-    moto.boto(&format!(
+    let deb_url = moto.boto(&format!(
         "s3.create_bucket(Bucket='fleet', CreateBucketConfiguration={{'LocationConstraint': 'eu-west-1'}})\n\
          s3.put_object(Bucket='fleet', Key='packages/agent.deb', Body=open({deb:?},'rb').read())\n\
          s3.put_object(Bucket='fleet', Key='bundles/site.tar.gz', Body=open({bundle:?},'rb').read())\n\
          ssm.put_parameter(Name='/agent/production/bundle', Type='String', Value='{{\"uri\": \"s3://fleet/bundles/site.tar.gz\", \"sha256\": \"{bundle_sha}\"}}')\n\
-         ssm.put_parameter(Name='/agent/production/all/greeting', Type='String', Value='hello from ssm')",
+         ssm.put_parameter(Name='/agent/production/all/greeting', Type='String', Value='hello from ssm')\n\
+         print(s3.generate_presigned_url('get_object', Params={{'Bucket': 'fleet', 'Key': 'packages/agent.deb'}}, ExpiresIn=3600))",
         deb = deb.display().to_string(),
         bundle = bundle.display().to_string(),
     ));
@@ -255,7 +261,7 @@ fn first_boot_to_drift_repair() {
     let user_data = replace_once(
         &user_data,
         "AGENT_URL=\"https://downloads.example.com/agent/agent_0.1.0-1_amd64.deb\"",
-        &format!("AGENT_URL=\"{}/fleet/packages/agent.deb\"", moto.url()),
+        &format!("AGENT_URL=\"{deb_url}\""),
     );
     let user_data = replace_once(
         &user_data,
@@ -285,9 +291,15 @@ fn first_boot_to_drift_repair() {
         .expect("boot the cloud-init host");
     eprintln!("first boot done in {:.1?}", tb.elapsed());
 
-    let o = sh(&host, "cloud-init status --long; cat /var/log/cloud-init-output.log");
+    let o = sh(
+        &host,
+        "cloud-init status --long; cat /var/log/cloud-init-output.log",
+    );
     let log = o.stdout.clone();
-    assert!(log.contains("status: done"), "cloud-init did not finish cleanly:\n{log}");
+    assert!(
+        log.contains("status: done"),
+        "cloud-init did not finish cleanly:\n{log}"
+    );
     assert!(
         log.contains("agent-firstboot: first run converged the host (exit 0)"),
         "first run:\n{log}"
@@ -303,7 +315,10 @@ fn first_boot_to_drift_repair() {
         "state after first boot"
     );
     // The written configuration survived the package's conffile.
-    let o = sh(&host, "grep -c '^source = \"ssm:/agent/production\"' /etc/agent/agent.toml");
+    let o = sh(
+        &host,
+        "grep -c '^source = \"ssm:/agent/production\"' /etc/agent/agent.toml",
+    );
     assert_eq!(o.stdout.trim(), "1", "{}", o.tail(10));
 
     // The units as installed are valid.
@@ -336,7 +351,10 @@ fn first_boot_to_drift_repair() {
         "drift reported"
     );
     // Check mode changed nothing.
-    let o = sh(&host, "cat /etc/agent-demo.conf; systemctl is-active agent-demo || true");
+    let o = sh(
+        &host,
+        "cat /etc/agent-demo.conf; systemctl is-active agent-demo || true",
+    );
     assert_eq!(o.stdout, "edited-by-hand\ninactive\n");
 
     // The timer's unit repairs it.
@@ -345,12 +363,19 @@ fn first_boot_to_drift_repair() {
         "systemctl start agent.service; echo rc=$?; systemctl show -p Result -p ExecMainStatus agent.service",
     );
     assert_eq!(
-        o.stdout, "rc=0\nResult=success\nExecMainStatus=0\n",
+        o.stdout,
+        "rc=0\nResult=success\nExecMainStatus=0\n",
         "agent.service:\n{}",
         o.tail(20)
     );
-    let o = sh(&host, "cat /etc/agent-demo.conf; systemctl is-active agent-demo");
-    assert_eq!(o.stdout, "greeting=hello from ssm\nactive\n", "after agent.service");
+    let o = sh(
+        &host,
+        "cat /etc/agent-demo.conf; systemctl is-active agent-demo",
+    );
+    assert_eq!(
+        o.stdout, "greeting=hello from ssm\nactive\n",
+        "after agent.service"
+    );
     let o = sh(&host, CHECK);
     assert_eq!(o.status, 0, "check after repair:\n{}", o.tail(40));
     assert!(changed_tasks(&o.stdout).is_empty(), "{}", o.stdout);
