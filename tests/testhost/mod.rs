@@ -233,6 +233,24 @@ impl TestHost {
         Ok(host)
     }
 
+    /// Boot a host called `name` from the cloud-init image (the base image plus cloud-init),
+    /// with `seed` (a directory holding `meta-data` and `user-data`) as its NoCloud seed:
+    /// the boot is cloud-init's first boot, and returns once its stages are done.
+    pub fn boot_cloud_init(name: &str, seed: &Path) -> Result<TestHost, HostError> {
+        testhost_ok(&["image", "--cloud-init"], Duration::from_secs(1800))?;
+        testhost_ok(&["stop", name], Duration::from_secs(60))?;
+        let host = TestHost {
+            name: name.to_string(),
+            stopped: false,
+        };
+        let seed = seed.to_string_lossy();
+        testhost_ok(
+            &["boot", name, "--cloud-init", "--seed", &seed],
+            Duration::from_secs(300),
+        )?;
+        Ok(host)
+    }
+
     /// Boot a host named `th<pid>-<role>`, unique to this process, after stopping hosts
     /// left behind by processes of this kind that no longer exist.
     pub fn boot_unique(role: &str, ansible: bool) -> Result<TestHost, HostError> {

@@ -1,0 +1,383 @@
+//! First boot to drift repair, on a test host (issue 9's proof of packaging/).
+//!
+//! A host booted from the cloud-init image with a NoCloud seed carrying
+//! packaging/cloud-init/user-data.yaml (templated: the package URL and its sha256, the
+//! moto endpoint). moto's server on loopback holds the .deb and a bundle in S3 and the
+//! variables in SSM. At boot cloud-init downloads the .deb, checks its sha256, installs it,
+//! runs the first `agent apply` (which pulls the bundle and converges a managed file and a
+//! managed service) and enables agent.timer. Then the file is changed and the service
+//! stopped by hand: `agent check` exits 2 naming exactly those two tasks; `systemctl start
+//! agent.service` (what the timer does) repairs both; `agent check` is clean again. The
+//! units pass `systemd-analyze verify` on the host.
+//!
+//! The .deb is built by `packaging/build --binary $AGENT_BIN` (default
+//! target/release/agent), or taken from AGENT_DEB (e.g. target/packages/agent_*.deb from a
+//! full `packaging/build`, the static musl binary).
+//!
+//! Runs only with AGENT_HOST_TESTS=1 (as root; tests/run-all's host step); needs moto
+//! (tests/setup-moto) and cargo-deb (packaging/build installs it when missing).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use agent_tests::testhost::{self, TestHost};
+
+const T: Duration = Duration::from_secs(120);
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn moto_venv() -> PathBuf {
+    std::env::var_os("MOTO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+                .join(".cache/agent/moto")
+        })
+}
+
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let bin = moto_venv().join("bin/moto_server");
+        assert!(
+            bin.exists(),
+            "moto is not installed in {} (run tests/setup-moto)",
+            moto_venv().display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto");
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t0.elapsed() < Duration::from_secs(30), "moto did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Run a boto3 snippet (`s3` and `ssm` clients ready) against this server; its stdout.
+    fn boto(&self, code: &str) -> String {
+        let script = format!(
+            "import boto3\nkw=dict(endpoint_url='{}', region_name='eu-west-1', aws_access_key_id='t', aws_secret_access_key='t')\ns3=boto3.client('s3', **kw)\nssm=boto3.client('ssm', **kw)\n{code}\n",
+            self.url()
+        );
+        let o = Command::new(moto_venv().join("bin/python"))
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .expect("python");
+        assert!(
+            o.status.success(),
+            "boto3 failed: {}\n{script}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+}
+
+fn sha256_of(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).expect("read file");
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The bundle: a managed file (with an SSM variable in it) and a managed service.
+const SITE: &str = r#"- hosts: web
+  gather_facts: false
+  tasks:
+    - name: managed file
+      copy:
+        dest: /etc/agent-demo.conf
+        content: "greeting={{ greeting }}\n"
+        mode: "0644"
+    - name: unit of the managed service
+      copy:
+        dest: /etc/systemd/system/agent-demo.service
+        content: |
+          [Unit]
+          Description=agent demo service
+          [Service]
+          ExecStart=/bin/sleep infinity
+          [Install]
+          WantedBy=multi-user.target
+    - name: managed service
+      systemd:
+        name: agent-demo
+        state: started
+        enabled: true
+        daemon_reload: true
+"#;
+
+const INVENTORY: &str = "web:\n  hosts:\n    localhost:\n      ansible_connection: local\n";
+
+/// Replace `from` (which must occur exactly once) by `to`.
+fn replace_once(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "user-data.yaml: expected exactly one {from:?}"
+    );
+    text.replacen(from, to, 1)
+}
+
+/// Names of the tasks that reported a change in an `--output json` document.
+fn changed_tasks(json: &str) -> Vec<String> {
+    let doc: serde_json::Value =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}):\n{json}"));
+    let mut names = Vec::new();
+    for play in doc["plays"].as_array().into_iter().flatten() {
+        for task in play["tasks"].as_array().into_iter().flatten() {
+            let changed = task["hosts"]
+                .as_object()
+                .is_some_and(|h| h.values().any(|r| r["changed"] == true));
+            if changed {
+                names.push(task["task"]["name"].as_str().unwrap_or("?").to_string());
+            }
+        }
+    }
+    names
+}
+
+fn sh(host: &TestHost, script: &str) -> testhost::Output {
+    host.sh("/", script, T).expect("exec in host")
+}
+
+/// `agent check` with the units' environment, as agent-check.service would run it.
+const CHECK: &str = "set -a; . /etc/agent/environment; set +a; /usr/bin/agent check --output json";
+
+#[test]
+fn first_boot_to_drift_repair() {
+    if std::env::var("AGENT_HOST_TESTS").as_deref() != Ok("1") {
+        eprintln!("skipped: set AGENT_HOST_TESTS=1 (as root) to run the first-boot test");
+        return;
+    }
+    if let Some(why) = testhost::unavailable_reason() {
+        panic!("AGENT_HOST_TESTS=1 but test hosts cannot run here: {why}");
+    }
+    let t0 = Instant::now();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let agent_bin = std::env::var_os("AGENT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/release/agent"));
+    assert!(
+        agent_bin.exists(),
+        "no agent binary at {}",
+        agent_bin.display()
+    );
+
+    // The package: AGENT_DEB, or built from AGENT_BIN with the real packaging metadata.
+    let deb = match std::env::var_os("AGENT_DEB") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let out = tmp.path().join("packages");
+            let o = Command::new(repo().join("packaging/build"))
+                .arg("--binary")
+                .arg(&agent_bin)
+                .args(["--no-rpm", "--fast", "--out"])
+                .arg(&out)
+                .output()
+                .expect("packaging/build");
+            assert!(
+                o.status.success(),
+                "packaging/build failed:\n{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            std::fs::read_dir(&out)
+                .expect("packages dir")
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "deb"))
+                .expect("a .deb from packaging/build")
+        }
+    };
+    let deb_sha = sha256_of(&deb);
+    eprintln!("package {} ({:.1?})", deb.display(), t0.elapsed());
+
+    // The bundle.
+    let src = tmp.path().join("site");
+    std::fs::create_dir_all(src.join("inventories/production")).expect("mkdir");
+    std::fs::write(src.join("site.yml"), SITE).expect("write");
+    std::fs::write(src.join("inventories/production/hosts.yml"), INVENTORY).expect("write");
+    let bundle = tmp.path().join("site.tar.gz");
+    let o = Command::new(&agent_bin)
+        .arg("bundle")
+        .arg(&src)
+        .arg("-o")
+        .arg(&bundle)
+        .output()
+        .expect("agent bundle");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bundle_sha = sha256_of(&bundle);
+
+    // moto: the package and the bundle in S3, the pointer and a variable in SSM. The
+    // package is fetched through a presigned URL (moto refuses anonymous GETs, as S3 does).
+    let moto = Moto::start();
+    let deb_url = moto.boto(&format!(
+        "s3.create_bucket(Bucket='fleet', CreateBucketConfiguration={{'LocationConstraint': 'eu-west-1'}})\n\
+         s3.put_object(Bucket='fleet', Key='packages/agent.deb', Body=open({deb:?},'rb').read())\n\
+         s3.put_object(Bucket='fleet', Key='bundles/site.tar.gz', Body=open({bundle:?},'rb').read())\n\
+         ssm.put_parameter(Name='/agent/production/bundle', Type='String', Value='{{\"uri\": \"s3://fleet/bundles/site.tar.gz\", \"sha256\": \"{bundle_sha}\"}}')\n\
+         ssm.put_parameter(Name='/agent/production/all/greeting', Type='String', Value='hello from ssm')\n\
+         print(s3.generate_presigned_url('get_object', Params={{'Bucket': 'fleet', 'Key': 'packages/agent.deb'}}, ExpiresIn=3600))",
+        deb = deb.display().to_string(),
+        bundle = bundle.display().to_string(),
+    ));
+
+    // The seed: the example user-data, pointed at moto.
+    let user_data = std::fs::read_to_string(repo().join("packaging/cloud-init/user-data.yaml"))
+        .expect("read user-data.yaml");
+    let user_data = replace_once(
+        &user_data,
+        "AGENT_URL=\"https://downloads.example.com/agent/agent_0.1.0-1_amd64.deb\"",
+        &format!("AGENT_URL=\"{deb_url}\""),
+    );
+    let user_data = replace_once(
+        &user_data,
+        &format!("AGENT_SHA256=\"{}\"", "0".repeat(64)),
+        &format!("AGENT_SHA256=\"{deb_sha}\""),
+    );
+    let user_data = replace_once(
+        &user_data,
+        "      AGENT_LOG=info\n",
+        &format!(
+            "      AGENT_LOG=info\n      AWS_ENDPOINT_URL={}\n      AWS_ACCESS_KEY_ID=testing\n      AWS_SECRET_ACCESS_KEY=testing\n      AWS_EC2_METADATA_DISABLED=true\n",
+            moto.url()
+        ),
+    );
+    let seed = tmp.path().join("seed");
+    std::fs::create_dir_all(&seed).expect("mkdir seed");
+    std::fs::write(seed.join("user-data"), user_data).expect("write user-data");
+    std::fs::write(
+        seed.join("meta-data"),
+        "instance-id: i-firstboot-test\nlocal-hostname: firstboot\n",
+    )
+    .expect("write meta-data");
+
+    // First boot: returns once systemd is up, i.e. after cloud-final (and so the first run).
+    let tb = Instant::now();
+    let host = TestHost::boot_cloud_init(&format!("fb{}", std::process::id()), &seed)
+        .expect("boot the cloud-init host");
+    eprintln!("first boot done in {:.1?}", tb.elapsed());
+
+    let o = sh(
+        &host,
+        "cloud-init status --long; cat /var/log/cloud-init-output.log",
+    );
+    let log = o.stdout.clone();
+    assert!(
+        log.contains("status: done"),
+        "cloud-init did not finish cleanly:\n{log}"
+    );
+    assert!(
+        log.contains("agent-firstboot: first run converged the host (exit 0)"),
+        "first run:\n{log}"
+    );
+    let o = sh(
+        &host,
+        "dpkg-query -W -f '${Status} ${Version}\\n' agent; stat -c '%a %U' /etc/agent/agent.toml /var/lib/agent; cat /etc/agent-demo.conf; systemctl is-active agent-demo; systemctl is-enabled agent.timer; systemctl is-active agent.timer",
+    );
+    assert!(o.success(), "state after first boot:\n{}", o.tail(30));
+    assert_eq!(
+        o.stdout,
+        "install ok installed 0.1.0-1\n600 root\n700 root\ngreeting=hello from ssm\nactive\nenabled\nactive\n",
+        "state after first boot"
+    );
+    // The written configuration survived the package's conffile.
+    let o = sh(
+        &host,
+        "grep -c '^source = \"ssm:/agent/production\"' /etc/agent/agent.toml",
+    );
+    assert_eq!(o.stdout.trim(), "1", "{}", o.tail(10));
+
+    // The units as installed are valid.
+    let o = sh(
+        &host,
+        "cd /usr/lib/systemd/system && systemd-analyze verify agent.service agent.timer agent-check.service agent-check.timer 2>&1",
+    );
+    assert!(
+        o.success() && o.stdout.trim().is_empty(),
+        "systemd-analyze verify:\n{}",
+        o.tail(30)
+    );
+
+    // Converged: check is clean.
+    let o = sh(&host, CHECK);
+    assert_eq!(o.status, 0, "check after first boot:\n{}", o.tail(40));
+    assert!(changed_tasks(&o.stdout).is_empty(), "{}", o.stdout);
+
+    // Drift by hand: the file changed, the service stopped.
+    let o = sh(
+        &host,
+        "echo edited-by-hand > /etc/agent-demo.conf && systemctl stop agent-demo",
+    );
+    assert!(o.success(), "{}", o.tail(10));
+    let o = sh(&host, CHECK);
+    assert_eq!(o.status, 2, "check after drift:\n{}", o.tail(40));
+    assert_eq!(
+        changed_tasks(&o.stdout),
+        ["managed file", "managed service"],
+        "drift reported"
+    );
+    // Check mode changed nothing.
+    let o = sh(
+        &host,
+        "cat /etc/agent-demo.conf; systemctl is-active agent-demo || true",
+    );
+    assert_eq!(o.stdout, "edited-by-hand\ninactive\n");
+
+    // The timer's unit repairs it.
+    let o = sh(
+        &host,
+        "systemctl start agent.service; echo rc=$?; systemctl show -p Result -p ExecMainStatus agent.service",
+    );
+    assert_eq!(
+        o.stdout,
+        "rc=0\nResult=success\nExecMainStatus=0\n",
+        "agent.service:\n{}",
+        o.tail(20)
+    );
+    let o = sh(
+        &host,
+        "cat /etc/agent-demo.conf; systemctl is-active agent-demo",
+    );
+    assert_eq!(
+        o.stdout, "greeting=hello from ssm\nactive\n",
+        "after agent.service"
+    );
+    let o = sh(&host, CHECK);
+    assert_eq!(o.status, 0, "check after repair:\n{}", o.tail(40));
+    assert!(changed_tasks(&o.stdout).is_empty(), "{}", o.stdout);
+    eprintln!("first boot to drift repair: ok in {:.1?}", t0.elapsed());
+}
