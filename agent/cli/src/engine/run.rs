@@ -1712,6 +1712,15 @@ impl<'r> Engine<'r> {
                     ValueKind::Seq => that.try_iter().map(|i| i.collect()).unwrap_or_default(),
                     _ => vec![that],
                 };
+                // `quiet` only drops `_ansible_verbose_always`: the callback then prints
+                // a bare `ok:` (or the one-line failure) as Ansible's does.
+                let quiet = parsed.get("quiet").is_some_and(Value::is_true);
+                let verbose = |mut r: IndexMap<String, Value>| {
+                    if quiet {
+                        r.shift_remove("_ansible_verbose_always");
+                    }
+                    Exec::Result(r)
+                };
                 for c in &conds {
                     match self.eval_conditions(std::slice::from_ref(c), vars) {
                         Ok(None) => {}
@@ -1720,7 +1729,7 @@ impl<'r> Engine<'r> {
                                 .get("fail_msg")
                                 .cloned()
                                 .unwrap_or_else(|| Value::from("Assertion failed"));
-                            return Exec::Result(result_map(&[
+                            return verbose(result_map(&[
                                 ("assertion", c.clone()),
                                 ("changed", Value::from(false)),
                                 ("evaluated_to", Value::from(false)),
@@ -1736,7 +1745,7 @@ impl<'r> Engine<'r> {
                     .get("success_msg")
                     .cloned()
                     .unwrap_or_else(|| Value::from("All assertions passed"));
-                Exec::Result(result_map(&[
+                verbose(result_map(&[
                     ("changed", Value::from(false)),
                     ("msg", msg),
                     ("_ansible_verbose_always", Value::from(true)),
