@@ -282,3 +282,24 @@ fn quiet_assert_prints_a_bare_ok() {
     assert!(quiet.contains("ok: [localhost]\n"), "{out}");
     assert!(!quiet.contains("msg"), "{out}");
 }
+
+#[test]
+fn skipped_play_tags_skip_fact_gathering() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "play.yml",
+        "- hosts: localhost\n  tags: [a]\n  tasks:\n    - debug: msg=a\n\
+         - hosts: localhost\n  tasks:\n    - debug: msg=b\n",
+    );
+    // As ansible-playbook: the tagged play's Gathering Facts has the play's tags, the
+    // untagged play's is `always`.
+    let o = agent(t.path(), &["apply", "play.yml", "--skip-tags", "a"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o);
+    assert_eq!(out.matches("TASK [Gathering Facts]").count(), 1, "{out}");
+    let o = agent(t.path(), &["apply", "play.yml", "--tags", "a"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o);
+    assert_eq!(out.matches("TASK [Gathering Facts]").count(), 2, "{out}");
+}

@@ -347,8 +347,16 @@ impl<'r> Engine<'r> {
             common: &play_common,
             include: false,
         }];
-        // Facts.
-        let gather = play.gather_facts.as_ref().map(truthy).unwrap_or(true);
+        // Facts. Ansible's implicit setup task is tagged `always` when the play has no
+        // tags, else it has the play's tags: `--skip-tags <play tag>` skips it too.
+        let gather = play.gather_facts.as_ref().map(truthy).unwrap_or(true) && {
+            let tags: HashSet<&str> = if play.common.tags.is_empty() {
+                HashSet::from(["always"])
+            } else {
+                play.common.tags.iter().map(String::as_str).collect()
+            };
+            self.tags_match(&tags)
+        };
         if gather {
             self.emit(Event::TaskStart {
                 name: "Gathering Facts",
