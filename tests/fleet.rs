@@ -206,7 +206,8 @@ fn summarize(out: &Output) -> Result<Run, String> {
     Ok(run)
 }
 
-const SITE_ARGS: &str = "-i inventories/sandbox roles/site.yml --limit sandbox1 --skip-tags storage";
+const SITE_ARGS: &str =
+    "-i inventories/sandbox roles/site.yml --limit sandbox1 --skip-tags storage";
 
 fn extra_vars() -> String {
     format!("-e web_http_port={HTTP_PORT} -e web_https_port={HTTPS_PORT}")
@@ -231,9 +232,8 @@ fn run_site(host: &TestHost, ansible: bool, check: bool, step: &str) -> Result<R
     let label = if ansible { "ansible" } else { "agent" };
     let t = Instant::now();
     let out = sh(host, &cmd, RUN_TIMEOUT)?;
-    let run = summarize(&out).map_err(|e| {
-        Failure::with(format!("{label} {step}: {e} (exit {})", out.status), &out)
-    })?;
+    let run = summarize(&out)
+        .map_err(|e| Failure::with(format!("{label} {step}: {e} (exit {})", out.status), &out))?;
     if run.failed > 0 {
         return Err(Failure::with(
             format!(
@@ -317,7 +317,9 @@ fn check_service(host: &TestHost) -> Result<(), Failure> {
         .ok_or_else(|| Failure::new(format!("no session in {first:?}")))?
         .to_string();
     if doc.get("hits").and_then(Value::as_u64) != Some(1) {
-        return Err(Failure::new(format!("first request: want hits=1 in {first:?}")));
+        return Err(Failure::new(format!(
+            "first request: want hits=1 in {first:?}"
+        )));
     }
     let second = sh_ok(
         host,
@@ -362,10 +364,7 @@ fn check_service(host: &TestHost) -> Result<(), Failure> {
         SHORT,
     )?;
     if !anon.stdout.contains("NOAUTH") {
-        return Err(Failure::with(
-            "redis answered without the password",
-            &anon,
-        ));
+        return Err(Failure::with("redis answered without the password", &anon));
     }
     println!("  service: /health ok, session {sid} through nginx read back from redis");
     Ok(())
@@ -423,7 +422,9 @@ fn agent_half(agent: &Path, site: &Path) -> Result<(String, u64), Failure> {
         SHORT,
     )?;
     if !still.success() {
-        return Err(Failure::new("check repaired the drift (it must not change anything)"));
+        return Err(Failure::new(
+            "check repaired the drift (it must not change anything)",
+        ));
     }
     let repair = run_site(&host, false, false, "apply repairing the drift")?;
     if repair.changed_tasks != want {
@@ -468,7 +469,9 @@ fn sections(snapshot: &str) -> BTreeMap<String, Vec<String>> {
             current = title.to_string();
             out.entry(current.clone()).or_default();
         } else {
-            out.entry(current.clone()).or_default().push(line.to_string());
+            out.entry(current.clone())
+                .or_default()
+                .push(line.to_string());
         }
     }
     out
