@@ -523,7 +523,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let verbose = std::env::var("AGENT_HOST_VERBOSE").is_ok_and(|v| v == "1");
-    let with_ansible = std::env::var("AGENT_FLEET_ANSIBLE").map_or(true, |v| v != "0");
+    let with_ansible = std::env::var("AGENT_FLEET_ANSIBLE").ok().as_deref() != Some("0");
     let root = workspace_root();
     let agent = match find_agent(&root) {
         Ok(a) => a,
