@@ -402,9 +402,9 @@ fn agent_half(agent: &Path, site: &Path) -> Result<(String, u64), Failure> {
     )?;
     let drift = run_site(&host, false, true, "check with drift")?;
     let want: BTreeSet<String> = [
-        "nginx.conf",
-        "redis-server is enabled and running",
-        "reload nginx",
+        "web : nginx.conf",
+        "redis : redis-server is enabled and running",
+        "web : reload nginx",
     ]
     .into_iter()
     .map(String::from)
