@@ -260,3 +260,46 @@ fn duplicate_yaml_keys_warn_with_their_origin() {
     assert!(err.contains("Using last defined value only."), "{err}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("\"a\": 2"));
 }
+
+#[test]
+fn quiet_assert_prints_a_bare_ok() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "play.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: quiet\n      \
+         assert: {that: [true], quiet: true}\n    - name: loud\n      assert: {that: [true]}\n",
+    );
+    let o = agent(t.path(), &["apply", "play.yml"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o);
+    // Ansible's default callback: `ok: [localhost]` for the quiet one, the result dict
+    // (with "All assertions passed") for the other.
+    assert_eq!(out.matches("All assertions passed").count(), 1, "{out}");
+    assert!(out.contains("TASK [quiet] ***"), "{out}");
+    let quiet = out.split("TASK [quiet]").nth(1).unwrap_or_default();
+    let quiet = quiet.split("TASK [loud]").next().unwrap_or_default();
+    assert!(quiet.contains("ok: [localhost]\n"), "{out}");
+    assert!(!quiet.contains("msg"), "{out}");
+}
+
+#[test]
+fn skipped_play_tags_skip_fact_gathering() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "play.yml",
+        "- hosts: localhost\n  tags: [a]\n  tasks:\n    - debug: msg=a\n\
+         - hosts: localhost\n  tasks:\n    - debug: msg=b\n",
+    );
+    // As ansible-playbook: the tagged play's Gathering Facts has the play's tags, the
+    // untagged play's is `always`.
+    let o = agent(t.path(), &["apply", "play.yml", "--skip-tags", "a"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o);
+    assert_eq!(out.matches("TASK [Gathering Facts]").count(), 1, "{out}");
+    let o = agent(t.path(), &["apply", "play.yml", "--tags", "a"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o);
+    assert_eq!(out.matches("TASK [Gathering Facts]").count(), 2, "{out}");
+}

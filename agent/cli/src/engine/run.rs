@@ -347,8 +347,16 @@ impl<'r> Engine<'r> {
             common: &play_common,
             include: false,
         }];
-        // Facts.
-        let gather = play.gather_facts.as_ref().map(truthy).unwrap_or(true);
+        // Facts. Ansible's implicit setup task is tagged `always` when the play has no
+        // tags, else it has the play's tags: `--skip-tags <play tag>` skips it too.
+        let gather = play.gather_facts.as_ref().map(truthy).unwrap_or(true) && {
+            let tags: HashSet<&str> = if play.common.tags.is_empty() {
+                HashSet::from(["always"])
+            } else {
+                play.common.tags.iter().map(String::as_str).collect()
+            };
+            self.tags_match(&tags)
+        };
         if gather {
             self.emit(Event::TaskStart {
                 name: "Gathering Facts",
@@ -1712,6 +1720,15 @@ impl<'r> Engine<'r> {
                     ValueKind::Seq => that.try_iter().map(|i| i.collect()).unwrap_or_default(),
                     _ => vec![that],
                 };
+                // `quiet` only drops `_ansible_verbose_always`: the callback then prints
+                // a bare `ok:` (or the one-line failure) as Ansible's does.
+                let quiet = parsed.get("quiet").is_some_and(Value::is_true);
+                let verbose = |mut r: IndexMap<String, Value>| {
+                    if quiet {
+                        r.shift_remove("_ansible_verbose_always");
+                    }
+                    Exec::Result(r)
+                };
                 for c in &conds {
                     match self.eval_conditions(std::slice::from_ref(c), vars) {
                         Ok(None) => {}
@@ -1720,7 +1737,7 @@ impl<'r> Engine<'r> {
                                 .get("fail_msg")
                                 .cloned()
                                 .unwrap_or_else(|| Value::from("Assertion failed"));
-                            return Exec::Result(result_map(&[
+                            return verbose(result_map(&[
                                 ("assertion", c.clone()),
                                 ("changed", Value::from(false)),
                                 ("evaluated_to", Value::from(false)),
@@ -1736,7 +1753,7 @@ impl<'r> Engine<'r> {
                     .get("success_msg")
                     .cloned()
                     .unwrap_or_else(|| Value::from("All assertions passed"));
-                Exec::Result(result_map(&[
+                verbose(result_map(&[
                     ("changed", Value::from(false)),
                     ("msg", msg),
                     ("_ansible_verbose_always", Value::from(true)),
