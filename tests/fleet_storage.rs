@@ -29,9 +29,12 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(900);
 const SHORT: Duration = Duration::from_secs(120);
 const LOOP_SIZE: &str = "512M";
 const FLEET: &str = "/root/fleet";
-/// The dev environment's storage host (alone on its machine) and its port.
+/// The dev environment's storage host (alone on its machine).
 const LIMIT: &str = "dev-storage1";
-const PORT: &str = "80";
+/// Test hosts share the build machine's network, so each host gets its own port
+/// (`-e storage_port=...`) instead of the dev environment's 80.
+const AGENT_PORT: u16 = 18080;
+const ANSIBLE_PORT: u16 = 18081;
 
 fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -72,6 +75,7 @@ struct Storage {
     host: TestHost,
     ansible: bool,
     device: String,
+    port: u16,
 }
 
 /// Recap sums and the names of the tasks that changed, from the JSON output.
@@ -105,8 +109,18 @@ fn parse_run(out: &Output) -> Result<Run, String> {
             .sum()
     };
     let mut changed_tasks = Vec::new();
-    for play in doc.get("plays").and_then(Value::as_array).into_iter().flatten() {
-        for task in play.get("tasks").and_then(Value::as_array).into_iter().flatten() {
+    for play in doc
+        .get("plays")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for task in play
+            .get("tasks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let name = task
                 .pointer("/task/name")
                 .and_then(Value::as_str)
@@ -145,6 +159,7 @@ impl Storage {
             host,
             ansible,
             device,
+            port: if ansible { ANSIBLE_PORT } else { AGENT_PORT },
         };
         for (src, dst) in [
             ("roles", "roles"),
@@ -162,8 +177,18 @@ impl Storage {
             let out = s
                 .host
                 .exec_input(
-                    &["/bin/sh", "-c", "cat >\"$0\"", &format!("{FLEET}/inventories/dev/hosts.yml")],
-                    Some(format!("all:\n  children:\n    storage:\n      hosts:\n        {LIMIT}:\n").as_bytes()),
+                    &[
+                        "/bin/sh",
+                        "-c",
+                        "cat >\"$0\"",
+                        &format!("{FLEET}/inventories/dev/hosts.yml"),
+                    ],
+                    Some(
+                        format!(
+                            "all:\n  children:\n    storage:\n      hosts:\n        {LIMIT}:\n"
+                        )
+                        .as_bytes(),
+                    ),
                     SHORT,
                 )
                 .map_err(|e| format!("{name}: write hosts.yml: {e}"))?;
@@ -179,6 +204,18 @@ impl Storage {
         Ok(s)
     }
 
+    /// apache2's unit state and logs, the mounts: printed when a run fails.
+    fn diagnostics(&self) -> String {
+        let script = "systemctl status apache2 --no-pager 2>&1 | tail -n 15; \
+                      journalctl -u apache2 -n 20 --no-pager 2>&1; \
+                      tail -n 10 /var/log/apache2/error.log 2>&1; \
+                      ss -ltnp 2>&1 | head -n 20; findmnt /srv/data";
+        match self.sh(script, SHORT) {
+            Ok(out) => format!("{}{}", out.stdout, out.stderr),
+            Err(e) => e,
+        }
+    }
+
     fn sh(&self, script: &str, timeout: Duration) -> Result<Output, String> {
         self.host
             .sh(FLEET, script, timeout)
@@ -188,8 +225,9 @@ impl Storage {
     /// Converge (`check` false) or check the storage play.
     fn run(&self, step: &str, check: bool) -> Result<(Run, Output), String> {
         let common = format!(
-            "-i inventories/dev --limit {LIMIT} -e storage_device={}",
-            q(&self.device)
+            "-i inventories/dev --limit {LIMIT} -e storage_device={} -e storage_port={}",
+            q(&self.device),
+            self.port
         );
         let cmd = if self.ansible {
             format!(
@@ -220,9 +258,13 @@ impl Storage {
             started.elapsed().as_secs_f64()
         );
         if run.failed > 0 {
-            return Err(with_output(
-                format!("{} {step}: failed={}", self.label(), run.failed),
-                &out,
+            return Err(format!(
+                "{}\n--- diagnostics\n{}",
+                with_output(
+                    format!("{} {step}: failed={}", self.label(), run.failed),
+                    &out,
+                ),
+                self.diagnostics()
             ));
         }
         Ok((run, out))
@@ -271,8 +313,11 @@ impl Storage {
         self.expect("first apply", false, true)?;
         self.expect("second apply", false, false)?;
         self.expect("check after apply", true, false)?;
-        let state = self.script("state", "sh ./storage-state.sh")?;
-        let used = self.script("git/svn/volume/backup", &format!("sh ./storage-verify.sh {PORT}"))?;
+        let state = self.script("state", &format!("sh ./storage-state.sh {}", self.port))?;
+        let used = self.script(
+            "git/svn/volume/backup",
+            &format!("sh ./storage-verify.sh {}", self.port),
+        )?;
         eprint!("{}: {used}", self.label());
         Ok(state)
     }
@@ -307,13 +352,19 @@ fn drift(s: &Storage) -> Result<(), String> {
     s.expect("apply after drift", false, true)?;
     s.script(
         "state after repair",
-        "findmnt /srv/data >/dev/null && systemctl is-active -q apache2 && \
-         grep -qx 'Listen 80' /etc/apache2/ports.conf",
+        &format!(
+            "findmnt /srv/data >/dev/null && systemctl is-active -q apache2 && \
+             grep -qx 'Listen {}' /etc/apache2/ports.conf",
+            s.port
+        ),
     )?;
     s.expect("apply after repair", false, false)?;
     s.expect("check after repair", true, false)?;
     // The repositories written before the drift are back, served again.
-    s.script("git/svn after repair", &format!("sh ./storage-verify.sh {PORT}"))?;
+    s.script(
+        "git/svn after repair",
+        &format!("sh ./storage-verify.sh {}", s.port),
+    )?;
     Ok(())
 }
 

@@ -1,8 +1,11 @@
 #!/bin/sh
 # The converged state of a storage host, printed in a form that can be compared between
 # hosts (tests/fleet_storage.rs compares the agent's host with Ansible's).
+# Usage: storage-state.sh PORT — the port (each test host has its own, as they share the
+# network) is written as @PORT@ in the hashed files.
 set -u
 data=/srv/data
+port=$1
 
 echo "## fstab"
 grep -E "[[:space:]]$data[[:space:]]" /etc/fstab | sed -E 's/^UUID=[0-9a-f-]+/UUID=<uuid>/'
@@ -20,7 +23,8 @@ findmnt -n -o FSTYPE,OPTIONS "$data"
 echo "## files"
 for f in /etc/apache2/ports.conf /etc/apache2/sites-available/storage.conf \
     /usr/local/sbin/storage-backup "$data"/git/*.git/config; do
-    printf '%s %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$(stat -c '%U:%G %a %n' "$f")"
+    sum=$(sed "s/\b$port\b/@PORT@/g" "$f" | sha256sum | cut -d' ' -f1)
+    printf '%s %s\n' "$sum" "$(stat -c '%U:%G %a %n' "$f")"
 done
 
 echo "## apache2 modules and sites"
