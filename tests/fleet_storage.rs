@@ -16,10 +16,12 @@
 //!
 //! Environment: `AGENT_HOST_TESTS=1` runs it (else skipped); `AGENT_BIN` picks the agent
 //! binary (default `target/release/agent`, then `target/debug/agent`);
-//! `AGENT_FLEET_ANSIBLE=0` skips the Ansible host.
+//! `AGENT_FLEET_ANSIBLE=0` skips the Ansible host; `AGENT_FLEET_KEEP=1` leaves a host
+//! that failed running (stop it with `tests/testhost/testhost stop NAME`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use agent_tests::testhost::{self, Output, TestHost};
@@ -308,9 +310,16 @@ impl Storage {
         Ok(out.stdout)
     }
 
-    /// Converge, re-converge, check; take the state; use the services.
-    fn converge_and_use(&self) -> Result<String, String> {
-        self.expect("first apply", false, true)?;
+    /// Converge (the first apply while holding `first`), re-converge, check; take the
+    /// state; use the services. Returns the state and the tasks the first apply changed.
+    fn converge_and_use(&self, first: &Mutex<()>) -> Result<(String, Vec<String>), String> {
+        let first_run = {
+            // One first apply at a time: apache2 starts on port 80 when it is installed,
+            // and the hosts share the network, so side by side one of them would find
+            // port 80 taken and report one more change than the other.
+            let _one = first.lock().unwrap_or_else(|e| e.into_inner());
+            self.expect("first apply", false, true)?
+        };
         self.expect("second apply", false, false)?;
         self.expect("check after apply", true, false)?;
         let state = self.script("state", &format!("sh ./storage-state.sh {}", self.port))?;
@@ -319,8 +328,17 @@ impl Storage {
             &format!("sh ./storage-verify.sh {}", self.port),
         )?;
         eprint!("{}: {used}", self.label());
-        Ok(state)
+        Ok((state, first_run.changed_tasks))
     }
+}
+
+/// Keep the host running after a failure (AGENT_FLEET_KEEP=1), for a look inside.
+fn keep_on_failure<T>(s: Storage, result: Result<T, String>) -> Result<T, String> {
+    if result.is_err() && std::env::var("AGENT_FLEET_KEEP").as_deref() == Ok("1") {
+        eprintln!("keeping host {} (AGENT_FLEET_KEEP=1)", s.host.name());
+        std::mem::forget(s);
+    }
+    result
 }
 
 /// Drift on the agent's host: reported by check, repaired by apply.
@@ -401,18 +419,21 @@ fn run_all() -> Result<(), String> {
     if with_ansible {
         testhost::image(true).map_err(|e| format!("ansible image: {e}"))?;
     }
+    let first = Mutex::new(());
     let (a, b) = std::thread::scope(|scope| {
         let ansible_side = with_ansible.then(|| {
-            scope.spawn(|| -> Result<String, String> {
+            scope.spawn(|| -> Result<(String, Vec<String>), String> {
                 let s = Storage::boot("storagerole-b", true, &root, &agent)?;
-                s.converge_and_use()
+                let r = s.converge_and_use(&first);
+                keep_on_failure(s, r)
             })
         });
-        let agent_side = (|| -> Result<String, String> {
+        let agent_side = (|| -> Result<(String, Vec<String>), String> {
             let s = Storage::boot("storagerole-a", false, &root, &agent)?;
-            let state = s.converge_and_use()?;
-            drift(&s)?;
-            Ok(state)
+            let r = s
+                .converge_and_use(&first)
+                .and_then(|r| drift(&s).map(|()| r));
+            keep_on_failure(s, r)
         })();
         let ansible_side = ansible_side.map(|h| {
             h.join()
@@ -420,9 +441,18 @@ fn run_all() -> Result<(), String> {
         });
         (agent_side, ansible_side)
     });
-    let agent_state = a?;
+    let (agent_state, agent_changed) = a?;
     if let Some(b) = b {
-        let ansible_state = b?;
+        let (ansible_state, ansible_changed) = b?;
+        if agent_changed != ansible_changed {
+            return Err(format!(
+                "the first apply changed other tasks\nagent:   {agent_changed:?}\nansible: {ansible_changed:?}"
+            ));
+        }
+        eprintln!(
+            "first apply: the same {} tasks changed under the agent and Ansible",
+            agent_changed.len()
+        );
         compare(&agent_state, &ansible_state)?;
         eprintln!("state: the agent's host and Ansible's are the same");
     }
