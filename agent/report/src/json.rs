@@ -358,11 +358,15 @@ mod tests {
         for ev in &events {
             j.event(ev, &mut sink).unwrap();
         }
-        let result = Value::from_serialize(serde_json::json!({
-            "changed": true,
-            "msg": "All items completed",
-            "results": [{"changed": true, "item": "a"}],
-        }));
+        let item = obj(vec![
+            ("changed", Value::from(true)),
+            ("item", Value::from("a")),
+        ]);
+        let result = to_value(&obj(vec![
+            ("changed", Value::from(true)),
+            ("msg", Value::from("All items completed")),
+            ("results", Value::from(vec![to_value(&item)])),
+        ]));
         j.event(
             &Event::LoopResult {
                 host: "h",
