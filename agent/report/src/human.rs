@@ -666,7 +666,7 @@ impl Reporter for Human {
                 error,
                 ..
             } => self.item_result(out, host, *status, result, *delegate_to, *error)?,
-            Event::Rescued { .. } => {}
+            Event::Rescued { .. } | Event::LoopResult { .. } => {}
             Event::NoHostsMatched => {
                 self.display(out, "skipping: no hosts matched", Some(Color::Skip))?;
             }

@@ -227,6 +227,11 @@ impl Reporter for Json {
                 status,
                 result,
                 ..
+            }
+            | Event::LoopResult {
+                host,
+                status,
+                result,
             } => self.record(host, *status, result),
             Event::CustomStats { stats } => self.custom = Some((*stats).clone()),
             Event::Recap { stats } => self.stats = stats.to_vec(),
@@ -329,6 +334,53 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 36);
         assert_eq!(a.matches('-').count(), 4);
+    }
+
+    #[test]
+    fn loop_results_are_recorded() {
+        let mut j = Json::new(false);
+        let mut sink = Vec::new();
+        let events = [
+            Event::PlayStart {
+                name: "p",
+                hosts: "all",
+                check_mode: false,
+                path: "p.yml:1",
+            },
+            Event::TaskStart {
+                name: "t",
+                path: "p.yml:3",
+                is_handler: false,
+                action: "ansible.builtin.command",
+                is_loop: true,
+            },
+        ];
+        for ev in &events {
+            j.event(ev, &mut sink).unwrap();
+        }
+        let item = obj(vec![
+            ("changed", Value::from(true)),
+            ("item", Value::from("a")),
+        ]);
+        let result = to_value(&obj(vec![
+            ("changed", Value::from(true)),
+            ("msg", Value::from("All items completed")),
+            ("results", Value::from(vec![to_value(&item)])),
+        ]));
+        j.event(
+            &Event::LoopResult {
+                host: "h",
+                status: Status::Changed,
+                result: &result,
+            },
+            &mut sink,
+        )
+        .unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&j.document()).unwrap();
+        let h = &doc["plays"][0]["tasks"][0]["hosts"]["h"];
+        assert_eq!(h["changed"], serde_json::json!(true));
+        assert_eq!(h["results"][0]["item"], serde_json::json!("a"));
+        assert_eq!(h["action"], serde_json::json!("ansible.builtin.command"));
     }
 
     #[test]

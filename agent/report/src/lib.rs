@@ -81,6 +81,14 @@ pub enum Event<'a> {
         delegate_to: Option<&'a str>,
         error: Option<&'a str>,
     },
+    /// The final result of a looped task on a host (its `results` list inside). The
+    /// default output does not print it (it printed the items); the json output records it
+    /// as the task's result, as Ansible's json callback does.
+    LoopResult {
+        host: &'a str,
+        status: Status,
+        result: &'a Value,
+    },
     /// A block's rescue took over a failure on this host.
     Rescued {
         host: &'a str,

@@ -1212,6 +1212,12 @@ impl<'r> Engine<'r> {
                 delegate_to: delegate.as_deref(),
                 error: error.as_deref(),
             });
+        } else if was_loop {
+            self.emit(Event::LoopResult {
+                host: &host,
+                status,
+                result: &shown,
+            });
         }
         if task.short == "meta" && !failed {
             return match control.as_ref().and_then(|v| v.as_str()) {
