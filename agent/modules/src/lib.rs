@@ -37,6 +37,7 @@ mod mount;
 mod package;
 mod package_facts;
 mod pam_limits;
+mod pip;
 mod replace;
 mod service_facts;
 mod stat;
@@ -51,6 +52,7 @@ pub(crate) mod test_support;
 #[cfg(test)]
 mod testctx;
 mod timezone;
+mod unarchive;
 mod wait_for;
 
 use std::path::{Path, PathBuf};

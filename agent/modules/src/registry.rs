@@ -68,6 +68,8 @@ pub static MODULES: &[Entry] = &[
     entry::<crate::timezone::Timezone>("timezone", &["community.general.timezone"], false),
     entry::<crate::git::Git>("git", &[], false),
     entry::<crate::get_url::GetUrl>("get_url", &[], false),
+    entry::<crate::unarchive::Unarchive>("unarchive", &[], false),
+    entry::<crate::pip::Pip>("pip", &[], false),
     entry::<crate::command::Command>("command", &[], true),
     entry::<crate::command::Shell>("shell", &[], true),
     entry::<crate::apt::Apt>("apt", &[], false),

@@ -2,6 +2,7 @@
 //! group lookups. Modules use these, never libc directly.
 
 pub mod account;
+pub mod archive;
 pub mod blockdev;
 pub mod cron;
 pub mod dpkg;
@@ -10,6 +11,7 @@ pub mod hostname;
 pub mod http;
 pub mod kmod;
 pub mod mounts;
+pub mod python;
 pub mod rpm;
 pub mod run;
 pub mod sysctl;
