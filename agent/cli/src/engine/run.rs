@@ -356,6 +356,7 @@ impl<'r> Engine<'r> {
                 is_handler: false,
                 action: "ansible.builtin.gather_facts",
                 is_loop: false,
+                role: None,
             });
             let opts = facts::options(
                 play.gather_subset.as_ref(),
@@ -839,6 +840,7 @@ impl<'r> Engine<'r> {
                 is_handler: handler,
                 action: &action,
                 is_loop: task.loop_.is_some(),
+                role: task.role.as_ref().map(|r| r.name.as_str()),
             });
         }
         // Conditions inherited from blocks and roles, then the task's own.
