@@ -61,10 +61,7 @@ mod tests {
         let state = t.path().join("state");
         crate::mask::register("files-rs-secret-value");
         let p = write_last_run(&state, "{\"x\": \"files-rs-secret-value\"}\n").unwrap();
-        assert_eq!(
-            fs::read_to_string(&p).unwrap(),
-            "{\"x\": \"********\"}\n"
-        );
+        assert_eq!(fs::read_to_string(&p).unwrap(), "{\"x\": \"********\"}\n");
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&p), 0o600);
         assert_eq!(mode(&state), 0o700);

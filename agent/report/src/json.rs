@@ -76,7 +76,7 @@ impl Json {
 
     /// Add the `report` section (see docs/reports.md) beside `plays` and `stats`.
     pub fn set_report(&mut self, report: &serde_json::Value) {
-        self.report = Some(Value::from_serialize(report));
+        self.report = Some(Value::from(minijinja::value::Serde(report)));
     }
 
     /// The document as it would be printed (without the trailing newline).

@@ -61,7 +61,7 @@ fn case<'a>(t: &'a TaskEntry, check: bool) -> Case<'a> {
                 .changes
                 .iter()
                 .map(|d| {
-                    let v = minijinja::Value::from_serialize(d);
+                    let v = minijinja::Value::from(minijinja::value::Serde(d));
                     crate::diff::unified_diff(&v)
                 })
                 .collect();
@@ -131,7 +131,7 @@ pub fn render(r: &RunReport) -> String {
             secs(time)
         ));
         for c in cases {
-            let classname = c.t.role.as_deref().unwrap_or(play);
+            let classname = c.t.role.as_deref().unwrap_or(*play);
             let head = format!(
                 "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\"",
                 esc(classname),
@@ -195,7 +195,9 @@ mod tests {
             status,
             msg: msg.map(str::to_string),
             changes: if status == TaskStatus::Changed {
-                vec![serde_json::json!({"before": "a\n", "after": "b\n", "before_header": "f", "after_header": "f"})]
+                vec![
+                    serde_json::json!({"before": "a\n", "after": "b\n", "before_header": "f", "after_header": "f"}),
+                ]
             } else {
                 vec![]
             },
@@ -215,15 +217,32 @@ mod tests {
         };
         r.tasks[1].role = Some("web".into());
         let x = render(&r);
-        assert!(x.contains("tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"1\""), "{x}");
+        assert!(
+            x.contains("tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"1\""),
+            "{x}"
+        );
         assert!(x.contains("<testcase classname=\"web\" name=\"b\""), "{x}");
-        assert!(x.contains("<failure type=\"drift\" message=\"would change\">--- before: f\n+++ after: f\n"), "{x}");
-        assert!(x.contains("<failure type=\"failed\" message=\"boom\">boom\nmore</failure>"), "{x}");
-        assert!(x.contains("<testcase classname=\"p\" name=\"d\" time=\"0.000\">\n      <skipped/>"), "{x}");
+        assert!(
+            x.contains(
+                "<failure type=\"drift\" message=\"would change\">--- before: f\n+++ after: f\n"
+            ),
+            "{x}"
+        );
+        assert!(
+            x.contains("<failure type=\"failed\" message=\"boom\">boom\nmore</failure>"),
+            "{x}"
+        );
+        assert!(
+            x.contains("<testcase classname=\"p\" name=\"d\" time=\"0.000\">\n      <skipped/>"),
+            "{x}"
+        );
         r.check_mode = false;
         r.error = Some("bad".into());
         let x = render(&r);
         assert!(x.contains("failures=\"1\" errors=\"1\""), "{x}");
-        assert!(x.contains("<error type=\"error\" message=\"bad\">bad</error>"), "{x}");
+        assert!(
+            x.contains("<error type=\"error\" message=\"bad\">bad</error>"),
+            "{x}"
+        );
     }
 }

@@ -90,14 +90,17 @@ mod tests {
         };
         let t = render(&r);
         assert!(
-            t.contains("\nagent_last_run_timestamp_seconds 1795558399\n"),
+            t.contains("\nagent_last_run_timestamp_seconds 1795990399\n"),
             "{t}"
         );
         assert!(t.contains("\nagent_last_run_success 1\n"), "{t}");
         assert!(t.contains("\nagent_drift 1\n"), "{t}");
         assert!(t.contains("\nagent_tasks{state=\"changed\"} 2\n"), "{t}");
         assert!(t.contains("\nagent_run_duration_seconds 1.234\n"), "{t}");
-        assert!(t.contains("agent_bundle_info{sha256=\"ab\\\"c\"} 1\n"), "{t}");
+        assert!(
+            t.contains("agent_bundle_info{sha256=\"ab\\\"c\"} 1\n"),
+            "{t}"
+        );
         assert_eq!(t.matches("# TYPE ").count(), 6);
     }
 }

@@ -317,8 +317,8 @@ impl Collector {
         let status = match status {
             Status::Failed | Status::Unreachable => TaskStatus::Failed,
             Status::Skipped => TaskStatus::Skipped,
-            Status::Ok | Status::Changed if changed => TaskStatus::Changed,
             Status::Changed => TaskStatus::Changed,
+            Status::Ok if changed => TaskStatus::Changed,
             Status::Ok => TaskStatus::Ok,
         };
         let mut changes = Vec::new();
@@ -475,7 +475,9 @@ mod tests {
     use super::*;
 
     fn v(json: &str) -> Value {
-        Value::from_serialize(serde_json::from_str::<serde_json::Value>(json).unwrap())
+        Value::from(minijinja::value::Serde(
+            serde_json::from_str::<serde_json::Value>(json).unwrap(),
+        ))
     }
 
     fn task(c: &mut Collector, name: &str, role: Option<&str>, action: &str) {
@@ -524,20 +526,34 @@ mod tests {
             &mut sink,
         )
         .unwrap();
-        task(&mut c, "Gathering Facts", None, "ansible.builtin.gather_facts");
+        task(
+            &mut c,
+            "Gathering Facts",
+            None,
+            "ansible.builtin.gather_facts",
+        );
         result(&mut c, Status::Ok, &v(r#"{"changed": false}"#), false);
-        task(&mut c, "nginx : conf", Some("nginx"), "ansible.builtin.copy");
+        task(
+            &mut c,
+            "nginx : conf",
+            Some("nginx"),
+            "ansible.builtin.copy",
+        );
         result(
             &mut c,
             Status::Changed,
-            &v(r#"{"changed": true, "diff": [{"before": "a\n", "after": "b\n", "after_header": "/etc/x"}, {}]}"#),
+            &v(
+                r#"{"changed": true, "diff": [{"before": "a\n", "after": "b\n", "after_header": "/etc/x"}, {}]}"#,
+            ),
             false,
         );
         task(&mut c, "loop", None, "ansible.builtin.file");
         result(
             &mut c,
             Status::Ok,
-            &v(r#"{"changed": true, "results": [{"changed": false, "diff": {"before": {"state": "absent"}}}, {"changed": true, "diff": {"before": {"state": "absent"}, "after": {"state": "directory"}}}]}"#),
+            &v(
+                r#"{"changed": true, "results": [{"changed": false, "diff": {"before": {"state": "absent"}}}, {"changed": true, "diff": {"before": {"state": "absent"}, "after": {"state": "directory"}}}]}"#,
+            ),
             false,
         );
         task(&mut c, "skip", None, "ansible.builtin.command");

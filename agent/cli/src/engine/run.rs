@@ -1225,6 +1225,8 @@ impl<'r> Engine<'r> {
             Status::Failed => {
                 if rescuable {
                     self.stats.rescued += 1;
+                    let host = self.host.clone();
+                    self.emit(Event::Rescued { host: &host });
                 } else {
                     self.stats.failures += 1;
                 }
