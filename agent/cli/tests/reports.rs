@@ -71,11 +71,20 @@ impl World {
     /// Paths, times, durations and the host name replaced by fixed words.
     fn normalise(&self, text: &str) -> String {
         let t = text.replace(&self.root(), "TMP");
-        let re = |p: &str, r: &str, t: &str| regex::Regex::new(p).unwrap().replace_all(t, r).to_string();
+        let re =
+            |p: &str, r: &str, t: &str| regex::Regex::new(p).unwrap().replace_all(t, r).to_string();
         let t = re(r#"time="[0-9.]+""#, r#"time="T""#, &t);
         let t = re(r#"timestamp="[0-9TZ:-]+""#, r#"timestamp="DATE""#, &t);
-        let t = re(r"(?m)^agent_last_run_timestamp_seconds \d+$", "agent_last_run_timestamp_seconds T", &t);
-        let t = re(r"(?m)^agent_run_duration_seconds [0-9.]+$", "agent_run_duration_seconds T", &t);
+        let t = re(
+            r"(?m)^agent_last_run_timestamp_seconds \d+$",
+            "agent_last_run_timestamp_seconds T",
+            &t,
+        );
+        let t = re(
+            r"(?m)^agent_run_duration_seconds [0-9.]+$",
+            "agent_run_duration_seconds T",
+            &t,
+        );
         let host = agent::host_identity::hostname();
         t.replace(&format!("hostname=\"{host}\""), "hostname=\"HOST\"")
     }
@@ -138,7 +147,10 @@ fn check_junit_prometheus_json_then_apply_and_clean() {
     // Drift, as JUnit: two tasks would change, one skipped.
     let o = w.agent(&["check", "--output", "junit", "play.yml"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    golden("check.junit.xml", &w.normalise(&String::from_utf8_lossy(&o.stdout)));
+    golden(
+        "check.junit.xml",
+        &w.normalise(&String::from_utf8_lossy(&o.stdout)),
+    );
     // The check's last_run.json has the same report.
     golden("check.report.json", &w.report_section(&w.last_run()));
     assert_eq!(mode(&w.path("state/last_run.json")), 0o600);
@@ -200,7 +212,10 @@ fn failures_are_reported() {
     assert_eq!(doc["report"]["counts"]["failed"], 1);
 
     // A playbook that does not load: still a report, with the error; metrics say so.
-    w.write("bad.yml", "- hosts: localhost\n  tasks:\n    - nosuchmodule: {}\n");
+    w.write(
+        "bad.yml",
+        "- hosts: localhost\n  tasks:\n    - nosuchmodule: {}\n",
+    );
     let o = w.agent(&["check", "--output", "prometheus", "bad.yml"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let doc: serde_json::Value = serde_json::from_str(&w.last_run()).unwrap();

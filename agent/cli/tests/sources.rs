@@ -660,7 +660,10 @@ fn reports_upload_and_fleet() {
     let o = check(&w);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
-    assert!(t.contains("report uploaded to s3://reports/fleet/test/"), "{t}");
+    assert!(
+        t.contains("report uploaded to s3://reports/fleet/test/"),
+        "{t}"
+    );
     let listing = w.path("keys.txt");
     moto.boto(&format!(
         "open('{}','w').write('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket='reports')['Contents']))",
@@ -687,12 +690,18 @@ fn reports_upload_and_fleet() {
         std::fs::read_to_string(w.cache().join("last_run.json")).unwrap()
     );
     assert!(!uploaded.contains(SECRET));
-    assert!(uploaded.contains("********"), "the drift diff shows the masked secret");
+    assert!(
+        uploaded.contains("********"),
+        "the drift diff shows the masked secret"
+    );
 
     let o = fleet(&w, &[]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
-    let line = t.lines().find(|l| l.starts_with("test ")).unwrap_or_default();
+    let line = t
+        .lines()
+        .find(|l| l.starts_with("test "))
+        .unwrap_or_default();
     assert!(line.contains(&host), "{t}");
     assert!(line.contains(" drift "), "{t}");
     assert!(line.ends_with("motd"), "{t}");
@@ -700,7 +709,10 @@ fn reports_upload_and_fleet() {
 
     // Converged: the fleet is clean (exit 0).
     let out = format!("out={}", w.out().display());
-    let o = agent(&w, &["apply", "--config", cfg.to_str().unwrap(), "-e", &out]);
+    let o = agent(
+        &w,
+        &["apply", "--config", cfg.to_str().unwrap(), "-e", &out],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = fleet(&w, &[]);
     let t = text(&o);
@@ -729,7 +741,10 @@ fn reports_upload_and_fleet() {
 
     // An upload that cannot be done: a warning; the run's exit code is unchanged.
     w.write_config("\n[report]\ns3_uri = \"s3://no-such-bucket/x\"\n");
-    let o = agent(&w, &["apply", "--config", cfg.to_str().unwrap(), "-e", &out]);
+    let o = agent(
+        &w,
+        &["apply", "--config", cfg.to_str().unwrap(), "-e", &out],
+    );
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("[WARNING]: could not upload the report"), "{t}");

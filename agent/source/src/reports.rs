@@ -185,7 +185,12 @@ pub fn fleet(cfg: &Config, uri: &str) -> Result<Vec<Stored>, ReportsError> {
         let mut next = 0;
         loop {
             while set.len() < 16 && next < found.len() {
-                let (c, b, k, i) = (client.clone(), bucket.clone(), found[next].key.clone(), next);
+                let (c, b, k, i) = (
+                    client.clone(),
+                    bucket.clone(),
+                    found[next].key.clone(),
+                    next,
+                );
                 set.spawn(async move { (i, get(&c, &b, &k).await) });
                 next += 1;
             }
@@ -232,8 +237,17 @@ mod tests {
             parse_prefix("s3://bucket/a/b"),
             Some(("bucket".into(), "a/b".into()))
         );
-        assert_eq!(parse_prefix("s3://bucket"), Some(("bucket".into(), "".into())));
-        for bad in ["s3://", "s3://B/x", "http://bucket/x", "s3://ab/x", "bucket/x"] {
+        assert_eq!(
+            parse_prefix("s3://bucket"),
+            Some(("bucket".into(), "".into()))
+        );
+        for bad in [
+            "s3://",
+            "s3://B/x",
+            "http://bucket/x",
+            "s3://ab/x",
+            "bucket/x",
+        ] {
             assert_eq!(parse_prefix(bad), None, "{bad}");
         }
     }
@@ -255,7 +269,10 @@ mod tests {
             latest_key("reports", "reports/prod/web1/latest.json"),
             Some(("prod", "web1"))
         );
-        assert_eq!(latest_key("", "prod/web1/latest.json"), Some(("prod", "web1")));
+        assert_eq!(
+            latest_key("", "prod/web1/latest.json"),
+            Some(("prod", "web1"))
+        );
         for k in [
             "reports/prod/web1/2026/11/29/x.json",
             "reports/prod/latest.json",

@@ -107,9 +107,7 @@ pub fn row(
                 .tasks
                 .iter()
                 .filter(|t| {
-                    t.status == agent_report::report::TaskStatus::Failed
-                        && !t.ignored
-                        && !t.rescued
+                    t.status == agent_report::report::TaskStatus::Failed && !t.ignored && !t.rescued
                 })
                 .map(|t| t.display_name())
                 .collect();
@@ -145,11 +143,7 @@ pub fn table(rows: &[HostRow], stale_after: i64) -> String {
             Some(_) => "in the future".into(),
             None => "unknown".into(),
         };
-        let age = if r.stale {
-            format!("{age} STALE")
-        } else {
-            age
-        };
+        let age = if r.stale { format!("{age} STALE") } else { age };
         let mut result = r.result.clone();
         if r.from_cache {
             result.push_str(" (cached bundle)");
@@ -159,7 +153,11 @@ pub fn table(rows: &[HostRow], stale_after: i64) -> String {
         } else {
             let mut t: Vec<String> = r.drifted_tasks.clone();
             t.extend(r.failed_tasks.iter().map(|f| format!("FAILED: {f}")));
-            if t.is_empty() { "-".into() } else { t.join(", ") }
+            if t.is_empty() {
+                "-".into()
+            } else {
+                t.join(", ")
+            }
         };
         lines.push([r.env.clone(), host, age, result, tasks]);
     }
@@ -198,8 +196,12 @@ pub fn table(rows: &[HostRow], stale_after: i64) -> String {
 }
 
 pub fn run(args: &FleetArgs) -> Result<i32> {
-    let stale = time::parse_duration(&args.stale)
-        .ok_or_else(|| anyhow!("--stale {}: give a duration like 90s, 30m, 2h or 1d", args.stale))?;
+    let stale = time::parse_duration(&args.stale).ok_or_else(|| {
+        anyhow!(
+            "--stale {}: give a duration like 90s, 30m, 2h or 1d",
+            args.stale
+        )
+    })?;
     let stale_after = i64::try_from(stale.as_secs()).unwrap_or(i64::MAX);
     let required = args.config != Path::new(agent_source::config::DEFAULT_PATH);
     let cfg = Config::load(&args.config, required)?;
@@ -207,7 +209,17 @@ pub fn run(args: &FleetArgs) -> Result<i32> {
     let now = time::unix_seconds(std::time::SystemTime::now());
     let mut rows: Vec<HostRow> = stored
         .iter()
-        .map(|s| row(&s.env, &s.id, &s.key, s.last_modified, &s.body, now, stale_after))
+        .map(|s| {
+            row(
+                &s.env,
+                &s.id,
+                &s.key,
+                s.last_modified,
+                &s.body,
+                now,
+                stale_after,
+            )
+        })
         .collect();
     rows.sort_by(|a, b| (&a.env, &a.hostname, &a.id).cmp(&(&b.env, &b.hostname, &b.id)));
     let text = match args.output {
@@ -291,11 +303,19 @@ mod tests {
         assert!(!ok.problem());
         let bad = row("prod", "x", "k", Some(now), &Ok(b"{".to_vec()), now, 7200);
         assert_eq!(bad.result, "unreadable");
-        assert!(bad.error.as_deref().unwrap_or_default().starts_with("not JSON"));
+        assert!(
+            bad.error
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("not JSON")
+        );
         assert!(!bad.stale && bad.problem());
         let t = table(&[r, ok, bad], 7200);
         assert!(t.starts_with("ENV   HOST           LAST REPORT"), "{t}");
         assert!(t.contains("4h ago STALE"), "{t}");
-        assert!(t.contains("3 hosts: 0 drifted, 0 failed, 1 stale (no report for 2h), 1 unreadable"), "{t}");
+        assert!(
+            t.contains("3 hosts: 0 drifted, 0 failed, 1 stale (no report for 2h), 1 unreadable"),
+            "{t}"
+        );
     }
 }
