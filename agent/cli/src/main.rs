@@ -25,6 +25,7 @@ fn main() {
         Command::Bundle(b) => commands::bundle::run(b),
         Command::Config(c) => commands::config::run(c),
         Command::Pull(c) => commands::pull::run(c),
+        Command::Fleet(f) => commands::fleet::run(f),
     };
     let code = match res {
         Ok(code) => code,

@@ -633,3 +633,120 @@ fn ec2_tags_give_groups_environment_and_facts() {
         "i-0abc t3.small test,web hi\n"
     );
 }
+
+/// Reports uploaded to S3 after each run (latest + dated copy), read back by
+/// `agent fleet`: drift, then converged, a stale host, JSON output; an upload that fails
+/// is a warning.
+#[test]
+fn reports_upload_and_fleet() {
+    let Some(moto) = Moto::start() else { return };
+    let w = World::new(&moto);
+    seed(&moto, &w);
+    moto.boto("s3.create_bucket(Bucket='reports')");
+    w.write_config("\n[report]\ns3_uri = \"s3://reports/fleet\"\n");
+    let host = agent::host_identity::hostname();
+    let cfg = w.path("agent.toml");
+    let check = |w: &World| {
+        let out = format!("out={}", w.out().display());
+        agent(w, &["check", "--config", cfg.to_str().unwrap(), "-e", &out])
+    };
+    let fleet = |w: &World, extra: &[&str]| {
+        let mut a = vec!["fleet", "s3://reports/fleet/"];
+        a.extend_from_slice(extra);
+        agent(w, &a)
+    };
+
+    // A check that finds drift: uploaded, and the fleet view says so (exit 2).
+    let o = check(&w);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("report uploaded to s3://reports/fleet/test/"),
+        "{t}"
+    );
+    let listing = w.path("keys.txt");
+    moto.boto(&format!(
+        "open('{}','w').write('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket='reports')['Contents']))",
+        listing.display()
+    ));
+    let keys = std::fs::read_to_string(&listing).unwrap();
+    let latest = format!("fleet/test/{host}/latest.json");
+    assert!(keys.lines().any(|k| k == latest), "{keys}");
+    let dated = regex::Regex::new(&format!(
+        r"(?m)^fleet/test/{}/\d{{4}}/\d{{2}}/\d{{2}}/\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}Z\.json$",
+        regex::escape(&host)
+    ))
+    .unwrap();
+    assert!(dated.is_match(&keys), "{keys}");
+    // The uploaded report is last_run.json, and the secret is in neither.
+    let got = w.path("latest.json");
+    moto.boto(&format!(
+        "open('{}','wb').write(s3.get_object(Bucket='reports', Key='{latest}')['Body'].read())",
+        got.display()
+    ));
+    let uploaded = std::fs::read_to_string(&got).unwrap();
+    assert_eq!(
+        uploaded,
+        std::fs::read_to_string(w.cache().join("last_run.json")).unwrap()
+    );
+    assert!(!uploaded.contains(SECRET));
+    assert!(
+        uploaded.contains("********"),
+        "the drift diff shows the masked secret"
+    );
+
+    let o = fleet(&w, &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    let line = t
+        .lines()
+        .find(|l| l.starts_with("test "))
+        .unwrap_or_default();
+    assert!(line.contains(&host), "{t}");
+    assert!(line.contains(" drift "), "{t}");
+    assert!(line.ends_with("motd"), "{t}");
+    assert!(t.contains("1 hosts: 1 drifted, 0 failed, 0 stale"), "{t}");
+
+    // Converged: the fleet is clean (exit 0).
+    let out = format!("out={}", w.out().display());
+    let o = agent(
+        &w,
+        &["apply", "--config", cfg.to_str().unwrap(), "-e", &out],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = fleet(&w, &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains(" changed "), "{t}");
+
+    // Another host that last reported three hours ago: stale (exit 2); with a longer
+    // --stale it is not.
+    moto.boto(
+        "import datetime\nt=(datetime.datetime.now(datetime.timezone.utc)-datetime.timedelta(hours=3)).strftime('%Y-%m-%dT%H:%M:%SZ')\ns3.put_object(Bucket='reports', Key='fleet/prod/i-0old/latest.json', Body=('{\"report\": {\"schema_version\": 1, \"hostname\": \"old-1\", \"ended\": \"%s\", \"result\": \"ok\"}}' % t).encode())",
+    );
+    let o = fleet(&w, &["--stale", "2h"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("old-1 (i-0old)"), "{t}");
+    assert!(t.contains("3h ago STALE"), "{t}");
+    let o = fleet(&w, &["--stale", "4h", "--output", "json"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let hosts = doc["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 2);
+    assert_eq!(hosts[0]["env"], "prod");
+    assert_eq!(hosts[0]["stale"], false);
+    assert_eq!(hosts[1]["result"], "changed");
+
+    // An upload that cannot be done: a warning; the run's exit code is unchanged.
+    w.write_config("\n[report]\ns3_uri = \"s3://no-such-bucket/x\"\n");
+    let o = agent(
+        &w,
+        &["apply", "--config", cfg.to_str().unwrap(), "-e", &out],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("[WARNING]: could not upload the report"), "{t}");
+    assert!(!t.contains(SECRET));
+}

@@ -213,6 +213,19 @@ fn add_lines(result: &mut ResultMap) {
     }
 }
 
+static APPLY_MICROS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn add_apply_time(d: std::time::Duration) {
+    let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    APPLY_MICROS.fetch_add(us, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Time spent in modules' `apply` so far in this process (the `apply` phase of drift
+/// reports; everything else a task does is `plan`).
+pub fn apply_time() -> std::time::Duration {
+    std::time::Duration::from_micros(APPLY_MICROS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 /// Run a module through observe → plan → (apply unless check mode). Returns Ansible's
 /// result dict: `changed`, `diff` (in diff mode), the plan's and apply's fields.
 pub fn run<M: Module>(
@@ -243,8 +256,10 @@ fn run_steps<M: Module>(
     let mut result = plan.result.clone();
     let changed = !plan.is_empty();
     if changed && !ctx.check_mode {
-        let extra = M::apply(&args, observed, &plan, ctx)?;
-        result.extend(extra);
+        let t0 = std::time::Instant::now();
+        let extra = M::apply(&args, observed, &plan, ctx);
+        add_apply_time(t0.elapsed());
+        result.extend(extra?);
     }
     if !result.contains_key("changed") {
         result.insert("changed".into(), Value::from(changed));

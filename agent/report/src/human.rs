@@ -628,6 +628,7 @@ impl Reporter for Human {
                 is_handler,
                 action,
                 is_loop,
+                ..
             } => {
                 self.seq += 1;
                 self.task = Some(TaskInfo {

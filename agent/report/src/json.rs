@@ -2,6 +2,7 @@
 //! once at [`Reporter::finish`].
 
 use crate::pyjson::{self, JsonStyle};
+use crate::time::civil_from_days;
 use crate::{Event, Reporter, Stats, Status};
 use indexmap::IndexMap;
 use minijinja::value::{Value, ValueKind};
@@ -50,6 +51,8 @@ pub struct Json {
     show_custom_stats: bool,
     indent: Option<usize>,
     ids: IdGen,
+    /// The drift report section (`report`), when the caller adds one.
+    report: Option<Value>,
 }
 
 impl Json {
@@ -61,6 +64,7 @@ impl Json {
             show_custom_stats,
             indent: Some(4),
             ids: IdGen::new(),
+            report: None,
         }
     }
 
@@ -68,6 +72,11 @@ impl Json {
     pub fn with_indent(mut self, indent: usize) -> Self {
         self.indent = if indent == 0 { None } else { Some(indent) };
         self
+    }
+
+    /// Add the `report` section (see docs/reports.md) beside `plays` and `stats`.
+    pub fn set_report(&mut self, report: &serde_json::Value) {
+        self.report = Some(Value::from(minijinja::value::Serde(report)));
     }
 
     /// The document as it would be printed (without the trailing newline).
@@ -133,12 +142,15 @@ impl Json {
                 }
             }
         }
-        let doc = obj(vec![
+        let mut doc = obj(vec![
             ("plays", Value::from(plays)),
             ("stats", to_value(&stats)),
             ("custom_stats", to_value(&custom)),
             ("global_custom_stats", to_value(&global)),
         ]);
+        if let Some(r) = &self.report {
+            doc.insert(Value::from("report"), r.clone());
+        }
         pyjson::dumps(
             &to_value(&doc),
             JsonStyle {
@@ -268,20 +280,6 @@ fn now_iso() -> String {
     } else {
         format!("{base}.{micros:06}Z")
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Ansible-looking ids (`xxxxxxxx-xxxx-xxxx-xxxx-00000000000N`): a per-run random

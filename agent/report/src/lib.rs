@@ -1,5 +1,6 @@
 //! Output of a run: Ansible's default callback (human), the ansible.posix `json`
-//! callback shape, and (later) drift reports. The engine sends [`Event`]s; a
+//! callback shape, and drift reports (the versioned `report` section, JUnit XML,
+//! Prometheus textfile; docs/reports.md). The engine sends [`Event`]s; a
 //! [`Reporter`] turns them into output. Nothing here runs modules or reads the host.
 
 use std::io::Write;
@@ -8,15 +9,21 @@ pub use minijinja::Value;
 
 pub mod color;
 pub mod diff;
+pub mod files;
 mod human;
 mod json;
+pub mod junit;
 pub mod mask;
+pub mod prometheus;
 pub mod pyjson;
+pub mod report;
+pub mod time;
 pub mod width;
 
 pub use diff::{render_diff, unified_diff};
 pub use human::{Human, dump_result, dump_result_with};
 pub use json::Json;
+pub use report::{Collector, RunReport};
 
 /// How a task ended on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -56,6 +63,9 @@ pub enum Event<'a> {
         action: &'a str,
         /// The task has `loop`/`with_*` (its final result carries `results`).
         is_loop: bool,
+        /// The role the task belongs to (`name` then starts with `role : `); drift
+        /// reports record it.
+        role: Option<&'a str>,
     },
     /// `RUNNING HANDLER` banner and the like are decided by the reporter from `is_handler`.
     /// One loop item's result. The item label comes from the result's

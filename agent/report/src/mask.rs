@@ -20,7 +20,23 @@ pub const MIN_LEN: usize = 3;
 fn forms(secret: &str) -> Vec<String> {
     let mut out = vec![secret.to_string()];
     let json = serde_json::to_string(secret).unwrap_or_default();
-    out.push(json[1..json.len().saturating_sub(1)].to_string());
+    let json = json[1..json.len().saturating_sub(1)].to_string();
+    // Python's `json.dumps(ensure_ascii=True)` form (the JSON output): \uXXXX escapes.
+    if !json.is_ascii() {
+        let mut ascii = String::new();
+        for c in json.chars() {
+            if c.is_ascii() {
+                ascii.push(c);
+            } else {
+                let mut buf = [0u16; 2];
+                for u in c.encode_utf16(&mut buf) {
+                    ascii.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+        out.push(ascii);
+    }
+    out.push(json);
     out.push(secret.replace('\\', "\\\\").replace('\'', "\\'"));
     out.push(secret.replace('\\', "\\\\").replace('"', "\\\""));
     out
@@ -143,5 +159,7 @@ mod tests {
         }
         assert_eq!(String::from_utf8(out).unwrap(), "a ******** b\nc");
         assert_eq!(mask("ab"), "ab");
+        register("pässwörd");
+        assert_eq!(mask("\"p\\u00e4ssw\\u00f6rd\""), "\"********\"");
     }
 }

@@ -125,6 +125,7 @@ fn replay(events: &[serde_json::Value], rep: &mut dyn Reporter, out: &mut Vec<u8
                 is_handler: b(e, "is_handler"),
                 action: s(e, "action"),
                 is_loop: b(e, "is_loop"),
+                role: os(e, "role").or_else(|| s(e, "name").split_once(" : ").map(|(r, _)| r)),
             },
             "TaskResult" => Event::TaskResult {
                 host: s(e, "host"),
@@ -151,6 +152,7 @@ fn replay(events: &[serde_json::Value], rep: &mut dyn Reporter, out: &mut Vec<u8
             },
             "CustomStats" => Event::CustomStats { stats: &stats_v },
             "Recap" => Event::Recap { stats: &recap },
+            "Rescued" => Event::Rescued { host: s(e, "host") },
             other => panic!("unknown recorded event {other}"),
         };
         rep.event(&ev, out).expect("write");
@@ -258,5 +260,87 @@ fn json_output_matches_ansible_posix_json() {
         }
     }
     assert!(count >= 5);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The drift report of a recorded run, with fixed times and host so that it can be
+/// compared with a golden file.
+fn report_of(name: &str) -> agent_report::RunReport {
+    use agent_report::report::{Bundle, SCHEMA_VERSION};
+    let src =
+        fs::read_to_string(dir().join("scenarios").join(format!("{name}.yml"))).expect("scenario");
+    let opts = options(&src);
+    let events: Vec<serde_json::Value> = serde_json::from_str(
+        &fs::read_to_string(dir().join("golden").join(format!("{name}.events.json")))
+            .expect("events"),
+    )
+    .expect("events json");
+    let mut c = agent_report::Collector::new();
+    let mut out = Vec::new();
+    replay(&events, &mut c, &mut out);
+    assert!(out.is_empty(), "the collector prints nothing");
+    let mut r = agent_report::RunReport {
+        schema_version: SCHEMA_VERSION,
+        agent_version: "VERSION".into(),
+        command: if opts.check { "check" } else { "apply" }.into(),
+        check_mode: opts.check,
+        host: "localhost".into(),
+        hostname: "testhost".into(),
+        environment: Some("test".into()),
+        playbook: Some(format!("/tmp/agent-report-golden/{name}.yml")),
+        bundle: Some(Bundle {
+            sha256: "0".repeat(64),
+            uri: "s3://bundles/site.tar.gz".into(),
+        }),
+        started: "2026-01-02T03:04:05Z".into(),
+        ended: "2026-01-02T03:04:06Z".into(),
+        duration_ms: 1250,
+        ..Default::default()
+    };
+    r.tasks = c.take_tasks();
+    for t in &mut r.tasks {
+        t.duration_ms = 0;
+    }
+    r.settle(false);
+    r
+}
+
+/// Drift reports (the JSON `report` section, JUnit, Prometheus) of recorded runs against
+/// golden files in golden/reports/. `AGENT_UPDATE_GOLDEN=1` rewrites them.
+#[test]
+fn drift_reports_match_golden_files() {
+    let update = std::env::var("AGENT_UPDATE_GOLDEN").as_deref() == Ok("1");
+    let gold = dir().join("golden").join("reports");
+    let mut failures = Vec::new();
+    for name in [
+        "02_skipped",
+        "03_failed",
+        "04_ignored",
+        "06_loops",
+        "10_diff_content",
+        "12_check_mode",
+        "19_loop_diff",
+        "20_roles",
+    ] {
+        let r = report_of(name);
+        let json = serde_json::to_string_pretty(&r.to_json()).expect("json") + "\n";
+        let outputs = [
+            ("report.json", json),
+            ("junit.xml", agent_report::junit::render(&r)),
+            ("prom", agent_report::prometheus::render(&r)),
+        ];
+        for (ext, got) in outputs {
+            let path = gold.join(format!("{name}.{ext}"));
+            if update {
+                fs::create_dir_all(&gold).expect("mkdir");
+                fs::write(&path, &got).expect("write golden");
+                continue;
+            }
+            let want = fs::read_to_string(&path).unwrap_or_default();
+            if got != want {
+                failures.push(show_diff(name, ext, &want, &got));
+            }
+        }
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -94,6 +94,11 @@ pub struct Config {
     pub aws_region: Setting<Option<String>>,
     /// On EC2: the instance tags whose values are groups this host is in.
     pub group_tags: Setting<Vec<String>>,
+    /// node_exporter's textfile collector directory (`--output prometheus` writes
+    /// `agent.prom` there).
+    pub report_prometheus_dir: Setting<PathBuf>,
+    /// `s3://bucket/prefix`: where each run's report is uploaded (not set: no upload).
+    pub report_s3_uri: Setting<Option<String>>,
 }
 
 impl Default for Config {
@@ -112,6 +117,10 @@ impl Default for Config {
             aws_operation_timeout_s: Setting::default(60),
             aws_region: Setting::default(None),
             group_tags: Setting::default(vec!["Role".into(), "Environment".into()]),
+            report_prometheus_dir: Setting::default(PathBuf::from(
+                "/var/lib/node_exporter/textfile_collector",
+            )),
+            report_s3_uri: Setting::default(None),
         }
     }
 }
@@ -131,7 +140,12 @@ const KEYS: &[(&str, &str, &str)] = &[
     ("aws", "attempts", "an integer >= 1"),
     ("aws", "connect_timeout_seconds", "an integer >= 1"),
     ("aws", "operation_timeout_seconds", "an integer >= 1"),
+    ("report", "prometheus_dir", "a path"),
+    ("report", "s3_uri", "an s3://bucket/prefix URI"),
 ];
+
+/// The sections (tables) of the file.
+const SECTIONS: &[&str] = &["aws", "report"];
 
 /// Line (1-based) of `key` in `section` of the TOML text, for origins and errors.
 fn line_of(text: &str, section: &str, key: &str) -> (usize, usize) {
@@ -225,12 +239,12 @@ impl Config {
         // Unknown keys first, with the closest known one.
         let mut entries: Vec<(&str, &str, &toml::Value)> = Vec::new();
         for (k, v) in &table {
-            if k == "aws" {
+            if let Some(section) = SECTIONS.iter().find(|s| **s == k.as_str()) {
                 let Some(t) = v.as_table() else {
-                    return Err(invalid("", k, "[aws] must be a table".into()));
+                    return Err(invalid("", k, format!("[{section}] must be a table")));
                 };
                 for (k2, v2) in t {
-                    entries.push(("aws", k2, v2));
+                    entries.push((*section, k2, v2));
                 }
             } else {
                 entries.push(("", k, v));
@@ -375,6 +389,22 @@ impl Config {
                         origin: set(&origin),
                     }
                 }
+                ("report", "prometheus_dir") => {
+                    cfg.report_prometheus_dir = Setting {
+                        value: PathBuf::from(string()?),
+                        origin: set(&origin),
+                    }
+                }
+                ("report", "s3_uri") => {
+                    let u = string()?;
+                    if crate::reports::parse_prefix(&u).is_none() {
+                        return Err(bad());
+                    }
+                    cfg.report_s3_uri = Setting {
+                        value: Some(u),
+                        origin: set(&origin),
+                    }
+                }
                 _ => {}
             }
         }
@@ -482,6 +512,18 @@ impl Config {
                 ),
                 self.aws_operation_timeout_s.origin.to_string(),
             ),
+            ("\n[report]".into(), String::new()),
+            (
+                format!(
+                    "prometheus_dir = {}",
+                    q(&self.report_prometheus_dir.value.display().to_string())
+                ),
+                self.report_prometheus_dir.origin.to_string(),
+            ),
+            (
+                format!("s3_uri = {}", opt(&self.report_s3_uri.value)),
+                self.report_s3_uri.origin.to_string(),
+            ),
         ];
         let width = lines.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
         let mut out = String::new();
@@ -523,6 +565,37 @@ mod tests {
         assert!(r.contains("keep_bundles = 5"), "{r}");
         assert!(r.contains("# /etc/agent/agent.toml:3"), "{r}");
         assert!(r.contains("# default"), "{r}");
+        assert!(
+            r.contains("prometheus_dir = \"/var/lib/node_exporter/textfile_collector\""),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn report_section() {
+        let p = Path::new("a.toml");
+        let c = Config::parse(
+            p,
+            "[report]\nprometheus_dir = \"/tmp/tf\"\ns3_uri = \"s3://b/reports\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.report_prometheus_dir.value, PathBuf::from("/tmp/tf"));
+        assert_eq!(c.report_s3_uri.value.as_deref(), Some("s3://b/reports"));
+        assert_eq!(c.report_s3_uri.origin.to_string(), "a.toml:3");
+        let r = c.render();
+        assert!(r.contains("\n[report]\n"), "{r}");
+        assert!(r.contains("s3_uri = \"s3://b/reports\""), "{r}");
+        let e = Config::parse(p, "[report]\ns3_uri = \"http://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("a.toml:2:1: 'report.s3_uri' must be an s3://bucket/prefix URI"),
+            "{e}"
+        );
+        let e = Config::parse(p, "[report]\nprometheus = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean 'prometheus_dir'?"), "{e}");
     }
 
     #[test]

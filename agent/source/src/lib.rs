@@ -12,6 +12,7 @@ pub mod config;
 pub mod imds;
 pub mod progress;
 pub mod pull;
+pub mod reports;
 pub mod s3;
 pub mod ssm;
 

@@ -32,6 +32,36 @@ pub enum Command {
     Config(ConfigArgs),
     /// Fetch the configured bundle and variables into the cache, without running anything.
     Pull(ConfigArgs),
+    /// The fleet's drift at a glance: every host's latest report from S3 (see
+    /// docs/reports.md); exit 2 when a host drifted, failed or is stale.
+    Fleet(FleetArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct FleetArgs {
+    /// Where the reports are: the `report.s3_uri` of the hosts (s3://bucket/prefix/).
+    pub uri: String,
+    /// A host whose last report is older than this is stale (`90s`, `30m`, `2h`, `1d`).
+    #[arg(long, default_value = "2h")]
+    pub stale: String,
+    /// Output format.
+    #[arg(long = "output", value_enum, default_value = "human")]
+    pub output: FleetOutput,
+    /// The configuration file (for the `[aws]` settings).
+    #[arg(
+        long = "config",
+        env = "AGENT_CONFIG",
+        default_value = "/etc/agent/agent.toml"
+    )]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FleetOutput {
+    /// A table of hosts.
+    Human,
+    /// One JSON document.
+    Json,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -62,8 +92,13 @@ pub struct ConfigArgs {
 pub enum Output {
     /// Ansible's default callback.
     Human,
-    /// One JSON document in the shape of the ansible.posix json callback.
+    /// One JSON document in the shape of the ansible.posix json callback, with the
+    /// drift report in `report` (docs/reports.md).
     Json,
+    /// JUnit XML: a test case per task; drift and failures are failures.
+    Junit,
+    /// node_exporter textfile metrics, also written to `report.prometheus_dir`.
+    Prometheus,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -135,6 +170,9 @@ pub struct RunArgs {
     /// file's `source`: a directory, a bundle file, file://…, s3://bucket/key, ssm:/prefix.
     #[arg(long = "source")]
     pub source: Option<String>,
+    /// Write no last_run.json and upload no report (`demo`, benchmarks).
+    #[arg(skip)]
+    pub no_state_files: bool,
 }
 
 impl RunArgs {
@@ -163,6 +201,7 @@ impl RunArgs {
             connection: None,
             config: PathBuf::from("/nonexistent/agent.toml"),
             source: None,
+            no_state_files: true,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod check;
 pub mod config;
 pub mod demo;
 pub mod facts;
+pub mod fleet;
 pub mod pull;
 
 use std::io::Write;
@@ -97,6 +98,7 @@ pub fn run(args: &RunArgs, check: bool, diff: bool, drift_exit: bool) -> Result<
 
 /// Load, check and run, printing to `out`. Returns the process exit code.
 /// `drift_exit`: exit 2 when something changed (or would change, in check mode).
+/// Every run that gets as far as its configuration leaves a report (docs/reports.md).
 pub fn run_to(
     args: &RunArgs,
     check: bool,
@@ -104,14 +106,34 @@ pub fn run_to(
     drift_exit: bool,
     out: &mut dyn Write,
 ) -> Result<i32> {
+    let command = if drift_exit { "check" } else { "apply" };
+    let mut info = crate::report::RunInfo::new(args, check, command);
+    let res = run_inner(args, check, diff, drift_exit, out, &mut info);
+    if let Err(e) = &res {
+        info.failed(e, out);
+    }
+    res
+}
+
+fn run_inner(
+    args: &RunArgs,
+    check: bool,
+    diff: bool,
+    drift_exit: bool,
+    out: &mut dyn Write,
+    info: &mut crate::report::RunInfo,
+) -> Result<i32> {
     let tmp;
     // No playbook (or --source): the configured source gives the bundle.
     let source = (args.playbook.is_none() && args.role.is_none()) || args.source.is_some();
     let mut pulled = None;
     let mut inventory = args.inventory.clone();
     let ec2 = pull::ec2_instance();
+    let cfg = info.config(args, source, ec2.as_ref())?;
     let base = if source {
-        let (p, cfg) = pull::pull_for_run(args, ec2.as_ref())?;
+        let t = std::time::Instant::now();
+        let p = pull::pull_with(&cfg)?;
+        info.pulled(&p, t.elapsed());
         if inventory.is_empty() {
             inventory.extend(pull::bundle_inventory(&p.dir, &cfg));
         }
@@ -157,10 +179,12 @@ pub fn run_to(
     let mut loader = Loader::new(args.roles_path.clone());
     let pb: Playbook = loader.load_playbook(&playbook_path)?;
     if args.syntax_check {
+        info.skip();
         println!("\nplaybook: {}", playbook_path.display());
         return Ok(exit::OK);
     }
     if args.list_tasks || args.list_tags {
+        info.skip();
         list(&pb, args.list_tasks);
         return Ok(exit::OK);
     }
@@ -202,11 +226,13 @@ pub fn run_to(
         check,
         ..Default::default()
     };
+    info.loaded(&host, &playbook_path);
     let mut reporter = crate::report::make(args.output, report_opts);
     let outcome = {
-        let mut engine = Engine::new(opts, Arc::new(inv), host, loader, reporter.as_mut(), out);
+        let mut engine = Engine::new(opts, Arc::new(inv), host, loader, &mut reporter, out);
         engine.run_playbook(&pb)
     };
+    info.complete(reporter, &outcome, out)?;
     let stale = pulled.as_ref().is_some_and(|(p, _)| p.fallback.is_some());
     Ok(if outcome.failed {
         exit::FAILED

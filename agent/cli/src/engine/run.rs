@@ -364,6 +364,7 @@ impl<'r> Engine<'r> {
                 is_handler: false,
                 action: "ansible.builtin.gather_facts",
                 is_loop: false,
+                role: None,
             });
             let opts = facts::options(
                 play.gather_subset.as_ref(),
@@ -847,6 +848,7 @@ impl<'r> Engine<'r> {
                 is_handler: handler,
                 action: &action,
                 is_loop: task.loop_.is_some(),
+                role: task.role.as_ref().map(|r| r.name.as_str()),
             });
         }
         // Conditions inherited from blocks and roles, then the task's own.
@@ -1237,6 +1239,8 @@ impl<'r> Engine<'r> {
             Status::Failed => {
                 if rescuable {
                     self.stats.rescued += 1;
+                    let host = self.host.clone();
+                    self.emit(Event::Rescued { host: &host });
                 } else {
                     self.stats.failures += 1;
                 }

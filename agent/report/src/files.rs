@@ -1,0 +1,75 @@
+//! Report files on disk, written atomically (a temporary file in the same directory,
+//! fsync, rename, fsync of the directory) and masked: a reader never sees half a file,
+//! and a secret never reaches the disk.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The run's report in the state directory.
+pub const LAST_RUN: &str = "last_run.json";
+
+/// Write `text` (masked) to `dir/name` atomically with `mode`.
+pub fn atomic_write(dir: &Path, name: &str, text: &str, mode: u32) -> io::Result<PathBuf> {
+    let path = dir.join(name);
+    let masked = crate::mask::mask(text);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .permissions(fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)?;
+    tmp.write_all(masked.as_bytes())?;
+    // The mode asked for, whatever the umask made of it.
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(&path).map_err(|e| e.error)?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(path)
+}
+
+/// `last_run.json` in the state directory `dir` (created 0700, tightened to 0700 if it
+/// exists), mode 0600.
+pub fn write_last_run(dir: &Path, text: &str) -> io::Result<PathBuf> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    atomic_write(dir, LAST_RUN, text, 0o600)
+}
+
+/// A node_exporter textfile: `dir/name` (the directory is created 0755 when missing),
+/// mode 0644 so that node_exporter, running as another user, can read it.
+pub fn write_textfile(dir: &Path, name: &str, text: &str) -> io::Result<PathBuf> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)?;
+    atomic_write(dir, name, text, 0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_and_masking() {
+        let t = tempfile::tempdir().unwrap();
+        let state = t.path().join("state");
+        crate::mask::register("files-rs-secret-value");
+        let p = write_last_run(&state, "{\"x\": \"files-rs-secret-value\"}\n").unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "{\"x\": \"********\"}\n");
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&p), 0o600);
+        assert_eq!(mode(&state), 0o700);
+        // Again over the old one: replaced, no temporary file left behind.
+        write_last_run(&state, "{}\n").unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "{}\n");
+        assert_eq!(fs::read_dir(&state).unwrap().count(), 1);
+        let prom = write_textfile(&t.path().join("tf"), "agent.prom", "a 1\n").unwrap();
+        assert_eq!(mode(&prom), 0o644);
+    }
+}
