@@ -195,6 +195,7 @@ pub fn run_to(
         force_handlers: args.force_handlers,
         verbosity: args.verbose,
         inventory_sources: inventory.iter().map(|p| p.display().to_string()).collect(),
+        interrupt: Some(crate::signals::flag()),
     };
     let report_opts = agent_report::ReportOptions {
         verbosity: args.verbose,
@@ -208,7 +209,7 @@ pub fn run_to(
         engine.run_playbook(&pb)
     };
     let stale = pulled.as_ref().is_some_and(|(p, _)| p.fallback.is_some());
-    Ok(if outcome.failed {
+    Ok(if outcome.failed || outcome.interrupted {
         exit::FAILED
     } else if stale {
         exit::STALE_SOURCE
