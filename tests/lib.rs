@@ -465,7 +465,9 @@ impl Runner {
                 cmd = Command::new(bin);
                 // The check run is `agent check` (check + diff, exit 2 on drift).
                 cmd.arg(if check { "check" } else { "apply" })
-                    .arg("play.yml");
+                    .arg("play.yml")
+                    // Cases run in parallel: each has its own run lock.
+                    .env("AGENT_LOCK_FILE", scratch.join("agent.lock"));
                 for (key, _) in std::env::vars_os() {
                     if key.to_string_lossy().starts_with("ANSIBLE_") {
                         cmd.env_remove(key);

@@ -147,7 +147,9 @@ fn run_target(
     let mut cmd = match runner {
         Runner::Agent(bin) => {
             let mut cmd = Command::new(bin);
-            cmd.arg("apply");
+            cmd.arg("apply")
+                // Targets run in parallel: each has its own run lock.
+                .env("AGENT_LOCK_FILE", dir.join("agent.lock"));
             for (key, _) in std::env::vars_os() {
                 if key.to_string_lossy().starts_with("ANSIBLE_") {
                     cmd.env_remove(key);

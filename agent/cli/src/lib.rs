@@ -9,4 +9,6 @@ pub mod commands;
 pub mod engine;
 pub mod host_identity;
 pub mod loader;
+pub mod lock;
 pub mod report;
+pub mod signals;

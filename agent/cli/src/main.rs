@@ -1,5 +1,5 @@
 //! The `agent` binary: parse the command line, run one command, map the result to an
-//! exit code (0 ok, 1 failure, 2 drift/changes; see README).
+//! exit code (0 ok, 1 failure, 2 drift/changes, 3 locked, 4 stale source; see README).
 
 use clap::Parser;
 
@@ -24,7 +24,7 @@ fn main() {
         Command::Facts(f) => commands::facts::run(f),
         Command::Bundle(b) => commands::bundle::run(b),
         Command::Config(c) => commands::config::run(c),
-        Command::Pull(c) => commands::pull::run(c),
+        Command::Pull(p) => commands::pull::run_locked(p),
         Command::Fleet(f) => commands::fleet::run(f),
     };
     let code = match res {

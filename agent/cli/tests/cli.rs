@@ -9,6 +9,8 @@ fn agent(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env_remove("ANSIBLE_ROLES_PATH")
+        // Tests run in parallel: each has its own run lock.
+        .env("AGENT_LOCK_FILE", dir.join(".agent.lock"))
         .output()
         .expect("run agent")
 }

@@ -6,6 +6,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PATH: &str = "/etc/agent/agent.toml";
+/// The run lock's default path.
+pub const DEFAULT_LOCK_FILE: &str = "/run/agent/agent.lock";
+/// The environment variable that overrides `lock_file`.
+pub const LOCK_FILE_ENV: &str = "AGENT_LOCK_FILE";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -82,6 +86,9 @@ pub struct Config {
     /// brings its own pin).
     pub sha256: Setting<Option<String>>,
     pub cache_dir: Setting<PathBuf>,
+    /// The run lock (flock) that `apply`, `check` and `pull` take; `AGENT_LOCK_FILE`
+    /// overrides it.
+    pub lock_file: Setting<PathBuf>,
     /// Bundles kept in the cache besides the current one.
     pub keep_bundles: Setting<usize>,
     /// Largest unpacked bundle, in MiB.
@@ -110,6 +117,7 @@ impl Default for Config {
             inventory: Setting::default(None),
             sha256: Setting::default(None),
             cache_dir: Setting::default(PathBuf::from("/var/lib/agent")),
+            lock_file: Setting::default(PathBuf::from(DEFAULT_LOCK_FILE)),
             keep_bundles: Setting::default(3),
             max_bundle_mb: Setting::default(512),
             aws_attempts: Setting::default(4),
@@ -133,6 +141,7 @@ const KEYS: &[(&str, &str, &str)] = &[
     ("", "inventory", "a string"),
     ("", "sha256", "64 hex digits"),
     ("", "cache_dir", "a path"),
+    ("", "lock_file", "a path"),
     ("", "keep_bundles", "an integer >= 0"),
     ("", "max_bundle_mb", "an integer >= 1"),
     ("", "group_tags", "a list of strings"),
@@ -339,6 +348,12 @@ impl Config {
                         origin: set(&origin),
                     }
                 }
+                ("", "lock_file") => {
+                    cfg.lock_file = Setting {
+                        value: PathBuf::from(string()?),
+                        origin: set(&origin),
+                    }
+                }
                 ("", "keep_bundles") => {
                     cfg.keep_bundles = Setting {
                         value: int(0)? as usize,
@@ -423,6 +438,16 @@ impl Config {
         }
     }
 
+    /// `AGENT_LOCK_FILE` (when set and not empty) wins over the file's `lock_file`.
+    pub fn lock_file_from_env(&mut self, value: Option<&str>) {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.lock_file = Setting {
+                value: PathBuf::from(v),
+                origin: Origin::Env(LOCK_FILE_ENV),
+            };
+        }
+    }
+
     /// `--source` on the command line wins over the file.
     pub fn override_source(&mut self, uri: Option<&str>) {
         if let Some(u) = uri {
@@ -468,6 +493,13 @@ impl Config {
                     q(&self.cache_dir.value.display().to_string())
                 ),
                 self.cache_dir.origin.to_string(),
+            ),
+            (
+                format!(
+                    "lock_file = {}",
+                    q(&self.lock_file.value.display().to_string())
+                ),
+                self.lock_file.origin.to_string(),
             ),
             (
                 format!("keep_bundles = {}", self.keep_bundles.value),
@@ -563,6 +595,7 @@ mod tests {
         assert_eq!(c.aws_attempts.origin.to_string(), "/etc/agent/agent.toml:6");
         let r = c.render();
         assert!(r.contains("keep_bundles = 5"), "{r}");
+        assert!(r.contains("lock_file = \"/run/agent/agent.lock\""), "{r}");
         assert!(r.contains("# /etc/agent/agent.toml:3"), "{r}");
         assert!(r.contains("# default"), "{r}");
         assert!(
@@ -596,6 +629,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("did you mean 'prometheus_dir'?"), "{e}");
+    }
+
+    #[test]
+    fn lock_file_from_file_and_environment() {
+        let p = Path::new("/etc/agent/agent.toml");
+        let mut c = Config::parse(p, "lock_file = \"/tmp/x.lock\"\n").unwrap();
+        assert_eq!(c.lock_file.value, PathBuf::from("/tmp/x.lock"));
+        assert_eq!(c.lock_file.origin.to_string(), "/etc/agent/agent.toml:1");
+        c.lock_file_from_env(Some(""));
+        assert_eq!(c.lock_file.value, PathBuf::from("/tmp/x.lock"));
+        c.lock_file_from_env(Some("/tmp/y.lock"));
+        assert_eq!(c.lock_file.value, PathBuf::from("/tmp/y.lock"));
+        assert_eq!(
+            c.lock_file.origin.to_string(),
+            "environment AGENT_LOCK_FILE"
+        );
+        let e = Config::parse(p, "lock_file = 3\n").unwrap_err().to_string();
+        assert!(e.contains("'lock_file' must be a path"), "{e}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "agent",
-    version,
+    version = env!("AGENT_VERSION"),
     about = "Configure this host from Ansible playbooks and roles, without Python"
 )]
 pub struct Cli {
@@ -31,7 +31,7 @@ pub enum Command {
     /// Print the effective configuration and where each value came from.
     Config(ConfigArgs),
     /// Fetch the configured bundle and variables into the cache, without running anything.
-    Pull(ConfigArgs),
+    Pull(PullArgs),
     /// The fleet's drift at a glance: every host's latest report from S3 (see
     /// docs/reports.md); exit 2 when a host drifted, failed or is stale.
     Fleet(FleetArgs),
@@ -62,6 +62,16 @@ pub enum FleetOutput {
     Human,
     /// One JSON document.
     Json,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// When another run holds the run lock: wait for it (for SECONDS at most; no value:
+    /// as long as it takes) instead of exiting with code 3.
+    #[arg(long = "wait", value_name = "SECONDS", num_args = 0..=1, require_equals = true)]
+    pub wait: Option<Option<u64>>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -173,9 +183,18 @@ pub struct RunArgs {
     /// Write no last_run.json and upload no report (`demo`, benchmarks).
     #[arg(skip)]
     pub no_state_files: bool,
+    /// When another run holds the run lock: wait for it (for SECONDS at most; no value:
+    /// as long as it takes) instead of exiting with code 3.
+    #[arg(long = "wait", value_name = "SECONDS", num_args = 0..=1, require_equals = true)]
+    pub wait: Option<Option<u64>>,
 }
 
 impl RunArgs {
+    /// Only loads and lists (--syntax-check, --list-tasks, --list-tags): no run lock.
+    pub fn inspects_only(&self) -> bool {
+        self.syntax_check || self.list_tasks || self.list_tags
+    }
+
     /// A run of one playbook with these extra vars and every other flag at its default
     /// (for callers that are not the command line: `demo`, benchmarks).
     pub fn for_playbook(playbook: std::path::PathBuf, extra_vars: Vec<String>) -> RunArgs {
@@ -202,6 +221,7 @@ impl RunArgs {
             config: PathBuf::from("/nonexistent/agent.toml"),
             source: None,
             no_state_files: true,
+            wait: None,
         }
     }
 }
@@ -233,9 +253,12 @@ pub struct FactsArgs {
 /// Exit codes, documented in README and docs/.
 pub mod exit {
     pub const OK: i32 = 0;
+    /// A failure, or a run stopped early by SIGTERM/SIGINT.
     pub const FAILED: i32 = 1;
     /// `check` found drift, or `apply --detailed-exitcode` changed something.
     pub const CHANGED: i32 = 2;
+    /// Another run holds the run lock (and `--wait` was not given, or ran out).
+    pub const LOCKED: i32 = 3;
     /// The run used the last-known-good bundle: the source could not be reached or gave
     /// a bundle that did not match its pin.
     pub const STALE_SOURCE: i32 = 4;

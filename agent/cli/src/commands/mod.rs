@@ -219,6 +219,7 @@ fn run_inner(
         force_handlers: args.force_handlers,
         verbosity: args.verbose,
         inventory_sources: inventory.iter().map(|p| p.display().to_string()).collect(),
+        interrupt: Some(crate::signals::flag()),
     };
     let report_opts = agent_report::ReportOptions {
         verbosity: args.verbose,
@@ -234,7 +235,7 @@ fn run_inner(
     };
     info.complete(reporter, &outcome, out)?;
     let stale = pulled.as_ref().is_some_and(|(p, _)| p.fallback.is_some());
-    Ok(if outcome.failed {
+    Ok(if outcome.failed || outcome.interrupted {
         exit::FAILED
     } else if stale {
         exit::STALE_SOURCE

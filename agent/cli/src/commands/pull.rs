@@ -11,13 +11,18 @@ use agent_source::imds::Instance;
 use agent_source::ssm::SsmVars;
 use agent_source::{Config, Pulled};
 
-use crate::cli::{ConfigArgs, RunArgs, exit};
+use crate::cli::{ConfigArgs, PullArgs, RunArgs, exit};
 
 /// The configuration file (a missing file at the default path means all defaults) with
 /// `--source` applied.
 pub fn load_config(path: &Path, source: Option<&str>) -> Result<Config> {
     let required = path != Path::new(agent_source::config::DEFAULT_PATH);
     let mut cfg = Config::load(path, required)?;
+    cfg.lock_file_from_env(
+        std::env::var(agent_source::config::LOCK_FILE_ENV)
+            .ok()
+            .as_deref(),
+    );
     cfg.override_source(source);
     if let Some(uri) = &cfg.source.value {
         agent_source::pull::check_uri(uri)?;
@@ -117,6 +122,15 @@ pub fn group_vars(vars: &SsmVars) -> IndexMap<String, IndexMap<String, Value>> {
             (g.clone(), vars)
         })
         .collect()
+}
+
+/// `agent pull`: under the run lock.
+pub fn run_locked(args: &PullArgs) -> Result<i32> {
+    let _lock = match crate::lock::start(false, &args.config.config, args.wait) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    run(&args.config)
 }
 
 pub fn run(args: &ConfigArgs) -> Result<i32> {

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use agent_inventory::Inventory;
@@ -32,6 +33,9 @@ pub struct RunOptions {
     pub force_handlers: bool,
     pub verbosity: u8,
     pub inventory_sources: Vec<String>,
+    /// Polled before each task and play: a signal number other than 0 stops the run
+    /// there (crate::signals sets it on SIGTERM/SIGINT).
+    pub interrupt: Option<&'static AtomicI32>,
 }
 
 /// How a run ended.
@@ -39,6 +43,10 @@ pub struct RunOptions {
 pub struct Outcome {
     pub stats: Stats,
     pub failed: bool,
+    /// The run stopped early on a signal, between two tasks.
+    pub interrupted: bool,
+    /// Which signal stopped it (`SIGTERM`, `SIGINT`).
+    pub interrupted_by: Option<String>,
 }
 
 /// Control flow out of a list of tasks.
@@ -49,6 +57,8 @@ enum Flow {
     Failed,
     EndPlay,
     EndHost,
+    /// A signal asked the run to stop (see RunOptions::interrupt).
+    Interrupted,
 }
 
 #[derive(Clone, Copy)]
@@ -143,6 +153,8 @@ pub struct Engine<'r> {
     runtime_hosts: IndexMap<String, IndexMap<String, Value>>,
     /// Facts that stay the same for the whole run (see agent_facts::Cache).
     facts_cache: agent_facts::Cache,
+    /// The signal that stopped the run (0: none).
+    interrupted: i32,
 }
 
 fn tmpl_err(e: TemplateError) -> String {
@@ -197,7 +209,26 @@ impl<'r> Engine<'r> {
             runtime_groups: IndexMap::new(),
             runtime_hosts: IndexMap::new(),
             facts_cache: agent_facts::Cache::new(),
+            interrupted: 0,
         }
+    }
+
+    /// Whether a signal asked the run to stop; said once, naming what is not run.
+    fn stop_requested(&mut self, before: &str) -> bool {
+        if self.interrupted != 0 {
+            return true;
+        }
+        let sig = self.opts.interrupt.map_or(0, |f| f.load(Ordering::SeqCst));
+        if sig == 0 {
+            return false;
+        }
+        self.interrupted = sig;
+        let msg = format!(
+            "interrupted by {}: stopping before {before}; the rest of the run is skipped",
+            crate::signals::name(sig).unwrap_or("a signal")
+        );
+        self.emit(Event::Warning { message: &msg });
+        true
     }
 
     fn emit(&mut self, ev: Event<'_>) {
@@ -213,9 +244,13 @@ impl<'r> Engine<'r> {
         self.flush_load_warnings();
         let mut failed = false;
         for play in &pb.plays {
-            if self.run_play(play) == Flow::Failed {
-                failed = true;
-                break;
+            match self.run_play(play) {
+                Flow::Failed => {
+                    failed = true;
+                    break;
+                }
+                Flow::Interrupted => break,
+                _ => {}
             }
         }
         let stats = vec![(self.host.clone(), self.stats)];
@@ -226,6 +261,8 @@ impl<'r> Engine<'r> {
         Outcome {
             stats: self.stats,
             failed: failed || self.stats.failures > 0 || self.stats.unreachable > 0,
+            interrupted: self.interrupted != 0,
+            interrupted_by: crate::signals::name(self.interrupted).map(str::to_string),
         }
     }
 
@@ -247,6 +284,14 @@ impl<'r> Engine<'r> {
     }
 
     fn run_play(&mut self, play: &Play) -> Flow {
+        let what = if play.name.is_empty() {
+            "the next play".to_string()
+        } else {
+            format!("play '{}'", play.name)
+        };
+        if self.stop_requested(&what) {
+            return Flow::Interrupted;
+        }
         let check = play
             .common
             .check_mode
@@ -418,6 +463,7 @@ impl<'r> Engine<'r> {
         self.play = None;
         match flow {
             Flow::Failed => Flow::Failed,
+            Flow::Interrupted => Flow::Interrupted,
             _ => Flow::Continue,
         }
     }
@@ -839,6 +885,10 @@ impl<'r> Engine<'r> {
         } else {
             name
         };
+        // Between tasks only: a module's apply is never cut in the middle.
+        if self.stop_requested(&format!("task '{name}'")) {
+            return Flow::Interrupted;
+        }
         {
             let path = task.loc.to_string();
             let action = qualified(&task.action);
