@@ -201,7 +201,11 @@ impl RunInfo {
             self.timings.plan = ms(engine.saturating_sub(facts).saturating_sub(apply));
         }
         r.tasks = reporter.collector.take_tasks();
-        r.settle(outcome.failed);
+        r.interrupted = outcome.interrupted;
+        if let Some(sig) = &outcome.interrupted_by {
+            r.error = Some(format!("interrupted by {sig}: stopped between two tasks"));
+        }
+        r.settle(outcome.failed || outcome.interrupted);
         self.finish_report(r, Some(reporter.json), t_report, out)
     }
 
