@@ -159,8 +159,7 @@ fn flow_depth_before(src: &str, line: usize) -> usize {
                     node_start = false;
                 }
                 '-' | '?' | ':'
-                    if depth == 0
-                        && chars.get(i + 1).is_none_or(|n| *n == ' ' || *n == '\t') =>
+                    if depth == 0 && chars.get(i + 1).is_none_or(|n| *n == ' ' || *n == '\t') =>
                 {
                     node_start = true;
                 }
