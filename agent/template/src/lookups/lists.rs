@@ -483,15 +483,31 @@ mod tests {
             kwargs: vec![],
             env: None,
         };
-        let data: serde_json::Value = serde_json::json!([
-            {"id": "x", "a": {"b": {"l": [1, 2]}}},
-            {"id": "y"},
-            {"id": "z", "a": {"b": null}},
+        let pairs = |kv: Vec<(&str, Value)>| Value::from_pairs(kv);
+        let data = Value::from(vec![
+            pairs(vec![
+                ("id", Value::from("x")),
+                (
+                    "a",
+                    pairs(vec![(
+                        "b",
+                        pairs(vec![(
+                            "l",
+                            Value::from(vec![Value::from(1), Value::from(2)]),
+                        )]),
+                    )]),
+                ),
+            ]),
+            pairs(vec![("id", Value::from("y"))]),
+            pairs(vec![
+                ("id", Value::from("z")),
+                ("a", pairs(vec![("b", Value::from(()))])),
+            ]),
         ]);
         let terms = vec![
-            Value::from_serialize(&data),
+            data,
             Value::from("a.b.l"),
-            Value::from_serialize(serde_json::json!({"skip_missing": true})),
+            pairs(vec![("skip_missing", Value::from(true))]),
         ];
         let out = subelements(terms, &ctx).unwrap();
         assert_eq!(out.len(), 2);
