@@ -410,6 +410,10 @@ const COMMON: &[Arg] = &[
 
 const COMMAND_ONLY: &[Arg] = &[Arg::bool("expand_argument_vars", true)];
 
+/// `shell` accepts `expand_argument_vars` only to refuse it when the task runs, with the
+/// message of Ansible's shell action.
+const SHELL_ONLY: &[Arg] = &[Arg::new("expand_argument_vars", crate::spec::Ty::Raw)];
+
 /// What to run, worked out from the parameters.
 #[derive(Debug, Clone)]
 enum Cmd {
@@ -470,6 +474,11 @@ fn merged_env(ctx: &Ctx<'_>) -> impl Fn(&str) -> Option<String> {
 }
 
 fn observe_cmd(args: &Args, ctx: &Ctx<'_>, shell: bool) -> Result<CmdObserved, ModuleError> {
+    if shell && args.is_set("expand_argument_vars") {
+        return Err(ModuleError::new(
+            "Unsupported parameters for (shell) module: expand_argument_vars",
+        ));
+    }
     let given: Vec<&str> = ["_raw_params", "cmd", "argv"]
         .into_iter()
         .filter(|n| args.is_set(n))
@@ -720,7 +729,7 @@ impl Module for Command {
 pub struct Shell;
 
 impl Module for Shell {
-    const SPECS: &'static [&'static [Arg]] = &[COMMON];
+    const SPECS: &'static [&'static [Arg]] = &[COMMON, SHELL_ONLY];
     type Observed = CmdObserved;
     type Op = CmdOp;
 
@@ -745,6 +754,19 @@ impl Module for Shell {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_refuses_expand_argument_vars_when_run() {
+        let args = crate::test_support::args_of::<Shell>(&[
+            ("_raw_params", Value::from("echo hi")),
+            ("expand_argument_vars", Value::from(false)),
+        ]);
+        let err = crate::testctx::with_ctx(true, |ctx| Shell::observe(&args, ctx).err());
+        assert_eq!(
+            err.map(|e| e.msg),
+            Some("Unsupported parameters for (shell) module: expand_argument_vars".to_string())
+        );
+    }
 
     #[test]
     fn shlex_like_python() {

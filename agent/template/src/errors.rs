@@ -48,7 +48,7 @@ pub(crate) fn convert(
                 undefined = true;
                 describe_undefined(expr, templar, scope)
             } else {
-                format!("Error rendering template: {d}")
+                format!("Error rendering template: {}", python_arith_error(&d))
             }
         }
     };
@@ -71,6 +71,24 @@ pub(crate) fn convert(
         file: file.map(Path::to_path_buf),
         line: if file.is_some() { line } else { None },
         undefined,
+    }
+}
+
+/// minijinja's `unable to calculate 1 / 0` as Python says it (`division by zero`).
+fn python_arith_error(detail: &str) -> String {
+    let Some(expr) = detail.strip_prefix("unable to calculate ") else {
+        return detail.to_string();
+    };
+    let zero = |op: &str| {
+        expr.rsplit_once(op)
+            .is_some_and(|(_, r)| r.trim().parse::<f64>().is_ok_and(|z| z == 0.0))
+    };
+    if zero(" // ") || zero(" % ") {
+        "integer division or modulo by zero".to_string()
+    } else if zero(" / ") {
+        "division by zero".to_string()
+    } else {
+        detail.to_string()
     }
 }
 
@@ -199,5 +217,26 @@ mod unit {
         let segs = accessor_segments(".a[0][\"b\"]").unwrap();
         assert_eq!(segs[1].1, "0");
         assert_eq!(segs[2].1, "'b'");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::python_arith_error;
+
+    #[test]
+    fn division_by_zero_reads_as_python() {
+        assert_eq!(
+            python_arith_error("unable to calculate 1 / 0"),
+            "division by zero"
+        );
+        assert_eq!(
+            python_arith_error("unable to calculate 7 // 0"),
+            "integer division or modulo by zero"
+        );
+        assert_eq!(
+            python_arith_error("unable to calculate 1 + \"a\""),
+            "unable to calculate 1 + \"a\""
+        );
     }
 }

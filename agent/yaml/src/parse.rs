@@ -69,6 +69,114 @@ pub fn parse_all_with_warnings(
     file: &Path,
     limits: Limits,
 ) -> Result<(Vec<Node>, Vec<YamlWarning>), YamlError> {
+    let first = parse_src(src, file, limits);
+    let Err(e) = &first else { return first };
+    if !e.message.starts_with("invalid indentation") || flow_depth_before(src, e.line) == 0 {
+        return first;
+    }
+    // PyYAML does not check indentation inside a flow collection (`key: {` ... `}` closing
+    // at column 0); saphyr wants such lines indented past the enclosing block. Leading
+    // spaces inside a flow collection mean nothing, so indent each line saphyr refuses and
+    // parse again (columns on those lines move right).
+    let mut fixed = src.to_string();
+    let mut line = e.line;
+    for _ in 0..2000 {
+        fixed = indent_line(&fixed, line);
+        match parse_src(&fixed, file, limits) {
+            Err(e)
+                if e.message.starts_with("invalid indentation")
+                    && flow_depth_before(&fixed, e.line) > 0 =>
+            {
+                line = e.line;
+            }
+            Err(_) => return first,
+            ok => return ok,
+        }
+    }
+    first
+}
+
+/// `src` with one space put before line `line` (1-based).
+fn indent_line(src: &str, line: usize) -> String {
+    let mut out = String::with_capacity(src.len() + 1);
+    for (i, l) in src.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            out.push(' ');
+        }
+        out.push_str(l);
+    }
+    out
+}
+
+/// How many flow collections (`[`, `{`) are open at the start of line `line` (1-based), by a
+/// light scan that knows quotes, comments and where a node may start. Only used to decide
+/// whether an indentation error is inside a flow collection.
+fn flow_depth_before(src: &str, line: usize) -> usize {
+    let mut depth = 0usize;
+    for l in src.lines().take(line.saturating_sub(1)) {
+        let chars: Vec<char> = l.chars().collect();
+        let mut i = 0;
+        // Where a node may start: after indentation, `- `, `? `, `: ` in block context;
+        // anywhere after `[ { , :` or a space inside a flow collection.
+        let mut node_start = true;
+        while i < chars.len() {
+            let c = chars[i];
+            match c {
+                ' ' | '\t' => {
+                    if depth > 0 {
+                        node_start = true;
+                    }
+                }
+                '#' if i == 0 || chars[i - 1] == ' ' || chars[i - 1] == '\t' => break,
+                '[' | '{' if node_start || depth > 0 => {
+                    depth += 1;
+                    node_start = true;
+                }
+                ']' | '}' if depth > 0 => {
+                    depth -= 1;
+                    node_start = false;
+                }
+                ',' if depth > 0 => node_start = true,
+                '"' | '\'' if node_start => {
+                    // A quoted scalar: skip to its end on this line (a multi-line quoted
+                    // scalar is rare enough here to ignore).
+                    let mut j = i + 1;
+                    while j < chars.len() {
+                        if c == '"' && chars[j] == '\\' {
+                            j += 2;
+                            continue;
+                        }
+                        if chars[j] == c {
+                            if c == '\'' && chars.get(j + 1) == Some(&'\'') {
+                                j += 2;
+                                continue;
+                            }
+                            break;
+                        }
+                        j += 1;
+                    }
+                    i = j;
+                    node_start = false;
+                }
+                '-' | '?' | ':'
+                    if depth == 0 && chars.get(i + 1).is_none_or(|n| *n == ' ' || *n == '\t') =>
+                {
+                    node_start = true;
+                }
+                ':' if depth > 0 => node_start = true,
+                _ => node_start = false,
+            }
+            i += 1;
+        }
+    }
+    depth
+}
+
+fn parse_src(
+    src: &str,
+    file: &Path,
+    limits: Limits,
+) -> Result<(Vec<Node>, Vec<YamlWarning>), YamlError> {
     let mut b = Builder {
         parser: Parser::new_from_str(src),
         src,
@@ -1003,6 +1111,20 @@ fn node_id(k: &Kind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flow_collection_closing_at_column_zero_parses_as_in_pyyaml() {
+        let src = "a: {\n  \"x\": [\n 1,\n2\n],\n\"y\": \"z, {\"\n}\nb: [1,\n2]\n";
+        let docs = parse_all(src, Path::new("t.yml"), Limits::default()).expect("parses");
+        assert_eq!(
+            format!("{:?}", docs[0].to_value()),
+            "{'a': {'x': [1, 2], 'y': 'z, {'}, 'b': [1, 2]}"
+        );
+        // Bad block indentation stays an error.
+        assert!(parse_all("a:\n  b: 1\n c: 2\n", Path::new("t.yml"), Limits::default()).is_err());
+        assert_eq!(flow_depth_before("a: {\n  b: [1,\n", 3), 2);
+        assert_eq!(flow_depth_before("a: b[1\n# {\nc: '{'\n", 4), 0);
+    }
 
     #[test]
     fn block_scalars_start_at_their_indicator() {

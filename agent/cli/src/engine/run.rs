@@ -168,6 +168,9 @@ fn result_map(pairs: &[(&str, Value)]) -> IndexMap<String, Value> {
         .collect()
 }
 
+/// Ansible's `exception` text when it has no traceback to show.
+const NO_TRACEBACK: &str = "(traceback unavailable)";
+
 fn truthy(v: &Value) -> bool {
     match v.kind() {
         ValueKind::String => agent_modules::spec::to_bool(v).unwrap_or(true),
@@ -781,6 +784,38 @@ impl<'r> Engine<'r> {
     }
 
     fn eval_conditions(&self, conds: &[Value], vars: &Vars) -> Result<Option<String>, String> {
+        self.eval_conditions_with(conds, vars, |s, e| {
+            format!(
+                "The conditional check '{s}' failed. The error was: {}",
+                e.message
+            )
+        })
+    }
+
+    /// changed_when / failed_when: errors read as Ansible's `Error rendering expression:
+    /// division by zero` or `Error while evaluating conditional: 'x' is undefined`.
+    fn eval_post_conditions(&self, conds: &[Value], vars: &Vars) -> Result<Option<String>, String> {
+        self.eval_conditions_with(conds, vars, |_, e| {
+            let m = e.message.as_str();
+            let m = m
+                .strip_prefix("Error while evaluating conditional: ")
+                .unwrap_or(m);
+            let m = m.split(" (in template").next().unwrap_or(m);
+            if e.undefined {
+                format!("Error while evaluating conditional: {m}")
+            } else {
+                let m = m.strip_prefix("Error rendering template: ").unwrap_or(m);
+                format!("Error rendering expression: {m}")
+            }
+        })
+    }
+
+    fn eval_conditions_with(
+        &self,
+        conds: &[Value],
+        vars: &Vars,
+        fmt: impl Fn(&str, &agent_template::TemplateError) -> String,
+    ) -> Result<Option<String>, String> {
         for c in conds {
             let ok = match c.kind() {
                 ValueKind::Bool => c.is_true(),
@@ -793,12 +828,9 @@ impl<'r> Engine<'r> {
                         .strip_prefix("{{")
                         .and_then(|r| r.strip_suffix("}}"))
                         .unwrap_or(expr);
-                    self.templar.eval_condition(expr, vars).map_err(|e| {
-                        format!(
-                            "The conditional check '{s}' failed. The error was: {}",
-                            e.message
-                        )
-                    })?
+                    self.templar
+                        .eval_condition(expr, vars)
+                        .map_err(|e| fmt(&s, &e))?
                 }
             };
             if !ok {
@@ -1225,6 +1257,10 @@ impl<'r> Engine<'r> {
             if !reg_r.contains_key("failed") {
                 reg_r.insert("failed".into(), Value::from(false));
             }
+            // Ansible registers the exception of a failure (not printed without -vvv).
+            if failed && !reg_r.contains_key("exception") {
+                reg_r.insert("exception".into(), Value::from(NO_TRACEBACK));
+            }
             self.hs
                 .set_facts
                 .insert(reg.clone(), mark_unsafe(&map_value(&reg_r)));
@@ -1565,16 +1601,31 @@ impl<'r> Engine<'r> {
                 _ => vec![v.clone()],
             }
         };
+        // A module failure that changed_when/failed_when overrides is kept (as Ansible's
+        // `*_suppressed_exception`, whose traceback agent does not have).
+        let module_failed = get_bool(r, "failed");
+        let suppressed = |r: &mut IndexMap<String, Value>, key: &str| {
+            if module_failed {
+                r.insert(key.into(), Value::from(NO_TRACEBACK));
+            }
+        };
         if let Some(cw) = &task.changed_when {
-            match self.eval_conditions(&as_list(cw), &v2) {
+            match self.eval_post_conditions(&as_list(cw), &v2) {
                 Ok(res) => {
                     r.insert("changed".into(), Value::from(res.is_none()));
                 }
                 Err(msg) => {
                     // Ansible keeps the evaluation error as the result of the condition.
+                    suppressed(r, "changed_when_suppressed_exception");
+                    let who = if module_failed { "Module" } else { "Action" };
                     r.insert("changed_when_result".into(), Value::from(msg.clone()));
                     r.insert("failed".into(), Value::from(true));
-                    r.insert("msg".into(), Value::from(msg));
+                    r.insert(
+                        "msg".into(),
+                        Value::from(format!(
+                            "Task failed: {who} failed: A 'changed_when' expression failed: {msg}"
+                        )),
+                    );
                     return false;
                 }
             }
@@ -1585,12 +1636,15 @@ impl<'r> Engine<'r> {
                 v2.layers
                     .insert(0, Value::from_pairs([(reg.clone(), map_value(r))]));
             }
-            match self.eval_conditions(&as_list(fw), &v2) {
+            match self.eval_post_conditions(&as_list(fw), &v2) {
                 Ok(res) => {
                     let failed = res.is_none();
+                    suppressed(r, "failed_when_suppressed_exception");
                     r.insert("failed_when_result".into(), Value::from(failed));
                     r.insert("failed".into(), Value::from(failed));
-                    if failed {
+                    if failed && module_failed {
+                        // The module's own message stays.
+                    } else if failed {
                         let why = "A 'failed_when' expression evaluated to 'True'.";
                         r.insert(
                             "msg".into(),
@@ -1603,9 +1657,15 @@ impl<'r> Engine<'r> {
                 }
                 Err(msg) => {
                     // Ansible keeps the evaluation error as the result of the condition.
+                    suppressed(r, "failed_when_suppressed_exception");
                     r.insert("failed_when_result".into(), Value::from(msg.clone()));
                     r.insert("failed".into(), Value::from(true));
-                    r.insert("msg".into(), Value::from(msg));
+                    r.insert(
+                        "msg".into(),
+                        Value::from(format!(
+                            "Task failed: Action failed: A 'failed_when' expression failed: {msg}"
+                        )),
+                    );
                     return false;
                 }
             }

@@ -833,8 +833,12 @@ impl Loader {
             "import_role" => return self.expand_import_role(file, dir, &t, ak),
             _ => {}
         }
-        validate_args(file, ak, &t)?;
-        check_arg_templates(&self.templar, file, &t)?;
+        // A task whose errors are ignored is checked when it runs, as in Ansible, so that
+        // its failure (a bad argument, a template error) can be registered and tested.
+        if !ignores_errors(&t) {
+            validate_args(file, ak, &t)?;
+            check_arg_templates(&self.templar, file, &t)?;
+        }
         for n in ["include_tasks", "include"] {
             if t.short == n {
                 // Dynamic includes with a static file name are loaded now to validate them.
@@ -1312,6 +1316,18 @@ fn check_arg_templates(templar: &Templar, file: &Arc<str>, t: &Task) -> Result<(
     }
     let _ = file;
     Ok(())
+}
+
+/// `ignore_errors` is set to anything but a literal false (a template counts as set).
+fn ignores_errors(t: &Task) -> bool {
+    t.common
+        .ignore_errors
+        .as_ref()
+        .is_some_and(|v| match v.as_str() {
+            Some(s) if Templar::is_template(s) => true,
+            Some(_) => agent_modules::spec::to_bool(v).unwrap_or(true),
+            None => v.is_true(),
+        })
 }
 
 fn validate_args(file: &Arc<str>, at: &Node, t: &Task) -> Result<(), LoadError> {

@@ -23,12 +23,15 @@ pub(crate) fn register(env: &mut Environment<'static>) {
             } else {
                 jiff::tz::TimeZone::system()
             };
-            let dt = jiff::Timestamp::now().to_zoned(tz).datetime();
+            let zoned = jiff::Timestamp::now().to_zoned(tz);
             match fmt {
-                Some(f) => jiff::fmt::strtime::format(f.as_str(), dt)
+                // The zoned time, so that `%s` (seconds since the epoch) and `%z` work.
+                Some(f) => jiff::fmt::strtime::format(f.as_str(), &zoned)
                     .map(Value::from)
                     .map_err(|e| err(e.to_string())),
-                None => Ok(Value::from_object(PyDateTime { dt })),
+                None => Ok(Value::from_object(PyDateTime {
+                    dt: zoned.datetime(),
+                })),
             }
         },
     );
@@ -517,6 +520,17 @@ pub fn parse_datetime(s: &str, fmt: &str) -> Result<Value, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn now_formats_epoch_seconds() {
+        let mut env = minijinja::Environment::new();
+        register(&mut env);
+        let out = env
+            .render_str("{{ now(fmt='%s') }}", ())
+            .unwrap_or_default();
+        let secs: i64 = out.parse().unwrap_or(0);
+        assert!(secs > 1_600_000_000, "{out}");
+    }
 
     #[test]
     fn posix_paths() {

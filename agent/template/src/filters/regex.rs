@@ -132,8 +132,17 @@ pub fn compile(pattern: &str, ignorecase: bool, multiline: bool) -> Result<Regex
     } else {
         format!("(?{flags}){body}")
     };
-    let re = Regex::new(&full)
-        .map_err(|e| err(format!("Invalid regular expression {pattern:?}: {e}")))?;
+    let re = Regex::new(&full).map_err(|e| {
+        let e = e.to_string();
+        // Python's wording for the commonest mistake (`*` with nothing before it).
+        let e = match e.strip_prefix("Parsing error at position ") {
+            Some(rest) if rest.contains("Target of repeat operator is invalid") => {
+                format!("{e} (nothing to repeat)")
+            }
+            _ => e,
+        };
+        err(format!("Invalid regular expression {pattern:?}: {e}"))
+    })?;
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() > 256 {
@@ -460,6 +469,15 @@ fn regex_escape(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_to_repeat_as_python_says() {
+        let e = compile("*", false, false)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("nothing to repeat"), "{e}");
+    }
 
     fn sub(p: &str, r: &str, s: &str) -> String {
         subn(&compile(p, false, false).unwrap(), r, s, 0).unwrap().0

@@ -52,9 +52,8 @@ pub fn template(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
         let src =
             std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
         if let Some((templar, vars)) = ctx.vars.lazy_vars() {
-            out.push(Value::from(template_lazy(
-                &templar, vars, &name, &path, &src, ctx,
-            )?));
+            let rendered = template_lazy(&templar, vars, &name, &path, &src, ctx)?;
+            out.push(nothing_is_none(rendered, &src));
             continue;
         }
         let Some(env) = ctx.env else {
@@ -84,9 +83,20 @@ pub fn template(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
                 .build()?,
         );
         let rendered = env.render_str(&src, vars)?;
-        out.push(Value::from(rendered));
+        out.push(nothing_is_none(rendered, &src));
     }
     Ok(out)
+}
+
+/// A template that renders no content at all (only comments and statements, or an empty
+/// file) gives `None` in Ansible, not an empty string; one whose expressions render empty
+/// stays a string.
+fn nothing_is_none(rendered: String, src: &str) -> Value {
+    if rendered.trim_end_matches('\n').is_empty() && !src.contains("{{") {
+        Value::from(())
+    } else {
+        Value::from(rendered)
+    }
 }
 
 /// The `template` lookup under `Templar`: the file renders as the template module renders
@@ -496,6 +506,13 @@ fn glob_in_dir_order(dir: &Path, base: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn template_without_content_is_none() {
+        assert!(nothing_is_none("\n".into(), "{# only a comment #}\n").is_none());
+        assert_eq!(nothing_is_none("".into(), "{{ '' }}").as_str(), Some(""));
+        assert_eq!(nothing_is_none("a\n".into(), "a\n").as_str(), Some("a\n"));
+    }
     use crate::lookups::MapVars;
 
     #[test]

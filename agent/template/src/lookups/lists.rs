@@ -321,9 +321,13 @@ pub fn subelements(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>,
     }
     let list = list_of(&elements)
         .ok_or_else(|| err("the first item in the list must be a list or dict"))?;
+    let keys: Vec<&str> = sub.as_str().unwrap_or_default().split('.').collect();
     let list: Vec<Value> = list
         .into_iter()
         .filter(|e| !e.get_attr("skipped").map(|s| s.is_true()).unwrap_or(false))
+        // With skip_missing, an element whose path runs into something other than a dict
+        // (e.g. `key:` left empty) is skipped too, as Ansible's lookup does.
+        .filter(|e| !skip || !path_hits_non_dict(e, &keys))
         .collect();
     let pairs = crate::filters::core::subelements(&Value::from(list), sub, skip)?;
     // The lookup (unlike the filter) pops the sub-list out of the parent it hands out.
@@ -337,6 +341,22 @@ pub fn subelements(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>,
             },
         )
         .collect())
+}
+
+/// Walking `keys` (all but the last) from `v` meets a present value that is not a dict.
+fn path_hits_non_dict(v: &Value, keys: &[&str]) -> bool {
+    let mut cur = v.clone();
+    for k in keys.iter().take(keys.len().saturating_sub(1)) {
+        let Some(items) = map_items(&cur) else {
+            return true;
+        };
+        match items.into_iter().find(|(key, _)| key.as_str() == Some(*k)) {
+            Some((_, next)) if map_items(&next).is_some() => cur = next,
+            Some(_) => return true,
+            None => return false,
+        }
+    }
+    false
 }
 
 /// `v` with the key at `path` (dotted, nested dicts) removed.
@@ -453,6 +473,44 @@ mod tests {
     fn printf() {
         assert_eq!(percent_format_int("host%02d", 3).unwrap(), "host03");
         assert_eq!(percent_format_int("0x%04x", 255).unwrap(), "0x00ff");
+    }
+
+    #[test]
+    fn subelements_skip_missing_skips_empty_intermediate_keys() {
+        let vars = super::super::MapVars(Value::from(()));
+        let ctx = LookupCtx {
+            vars: &vars,
+            kwargs: vec![],
+            env: None,
+        };
+        let pairs = |kv: Vec<(&str, Value)>| Value::from_pairs(kv);
+        let data = Value::from(vec![
+            pairs(vec![
+                ("id", Value::from("x")),
+                (
+                    "a",
+                    pairs(vec![(
+                        "b",
+                        pairs(vec![(
+                            "l",
+                            Value::from(vec![Value::from(1), Value::from(2)]),
+                        )]),
+                    )]),
+                ),
+            ]),
+            pairs(vec![("id", Value::from("y"))]),
+            pairs(vec![
+                ("id", Value::from("z")),
+                ("a", pairs(vec![("b", Value::from(()))])),
+            ]),
+        ]);
+        let terms = vec![
+            data,
+            Value::from("a.b.l"),
+            pairs(vec![("skip_missing", Value::from(true))]),
+        ];
+        let out = subelements(terms, &ctx).unwrap();
+        assert_eq!(out.len(), 2);
     }
 
     #[test]

@@ -82,7 +82,11 @@ pub fn password(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
             .and_then(crate::filters::to_int)
             .unwrap_or(20)
             .max(0) as usize;
-        let mut encrypt: Option<String> = ctx.opt("encrypt").filter(|v| !v.is_none()).map(py_str);
+        let mut encrypt: Option<String> = ctx
+            .opt("encrypt")
+            .filter(|v| !v.is_none())
+            .map(py_str)
+            .filter(|e| !e.is_empty());
         let mut chars: Vec<String> = match ctx.opt("chars") {
             Some(v) => match crate::filters::list_of(v) {
                 Some(l) => l.iter().map(py_str).collect(),
@@ -104,7 +108,8 @@ pub fn password(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
                         .parse()
                         .map_err(|_| err(format!("length must be an integer: {v}")))?
                 }
-                "encrypt" => encrypt = Some(v.to_string()),
+                // `encrypt=` (empty) means no hashing, as in Ansible.
+                "encrypt" => encrypt = Some(v.to_string()).filter(|e| !e.is_empty()),
                 "chars" => chars = parse_chars(v),
                 "seed" => seed = Some(Value::from(v)),
                 "ident" => ident = Some(v.to_string()),
@@ -219,5 +224,20 @@ mod tests {
         let b = password(vec![term], &ctx).unwrap();
         assert_eq!(a, b);
         assert_eq!(a[0].as_str().unwrap().len(), 12);
+    }
+
+    #[test]
+    fn empty_encrypt_means_plain() {
+        let dir = tempfile::tempdir().unwrap();
+        let vars = MapVars(Value::from(()));
+        let ctx = LookupCtx {
+            vars: &vars,
+            kwargs: vec![],
+            env: None,
+        };
+        let p = dir.path().join("pw.txt");
+        let term = Value::from(format!("{} length=9 encrypt=", p.display()));
+        let a = password(vec![term], &ctx).unwrap();
+        assert_eq!(a[0].as_str().unwrap().len(), 9);
     }
 }
