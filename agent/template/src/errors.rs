@@ -145,7 +145,7 @@ pub(crate) fn describe_undefined(expr: &str, templar: &Templar, scope: &Arc<Scop
         }
         return format!("'{root}' is undefined");
     };
-    let env = &templar.inner_env();
+    let env = templar.inner_env();
     for (text, shown) in &segments {
         let key_expr = format!("__agent_parent{text}");
         let next = env.compile_expression_owned(key_expr).ok().and_then(|e| {
@@ -200,8 +200,10 @@ fn accessor_segments(rest: &str) -> Option<Vec<(String, String)>> {
 }
 
 impl Templar {
-    pub(crate) fn inner_env(&self) -> &minijinja::Environment<'static> {
-        &self.inner.env
+    pub(crate) fn inner_env(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, minijinja::Environment<'static>> {
+        self.env()
     }
 }
 

@@ -3,6 +3,9 @@
 //! trailing newlines and `newline_sequence`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use minijinja::Environment;
 
 use crate::native::Backslashes;
 use crate::vars::Scope;
@@ -104,22 +107,62 @@ fn resolve(name: &str, search: &[PathBuf], own_dir: &Path) -> Option<PathBuf> {
         .find(|c| c.is_file())
 }
 
-pub(crate) fn render(
-    templar: &Templar,
+/// What decides a file's environment and compiled template: the syntax options, the
+/// name and the prepared text. Only files that load no others are cached (an included
+/// file may change during a run; Ansible reads it again every time).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct EnvKey {
+    syntax: [String; 6],
+    flags: [bool; 3],
+    name: String,
+    text: String,
+}
+
+impl EnvKey {
+    fn new(opts: &FileOptions, name: &str, text: &str) -> EnvKey {
+        EnvKey {
+            syntax: [
+                opts.block_start_string.clone(),
+                opts.block_end_string.clone(),
+                opts.variable_start_string.clone(),
+                opts.variable_end_string.clone(),
+                opts.comment_start_string.clone(),
+                opts.comment_end_string.clone(),
+            ],
+            flags: [
+                opts.trim_blocks,
+                opts.lstrip_blocks,
+                opts.keep_trailing_newline,
+            ],
+            name: name.to_string(),
+            text: text.to_string(),
+        }
+    }
+}
+
+/// Whether a template may load other files (`include`, `import`, `from`, `extends`);
+/// a conservative test on the text.
+fn loads_others(text: &str) -> bool {
+    text.contains("include") || text.contains("import") || text.contains("extends")
+}
+
+/// A fresh environment for one template file, the file compiled in as `name`.
+fn file_env(
     path: &Path,
     body: &str,
-    vars: &Vars,
+    name: &str,
+    prepared: String,
     search: &SearchPaths,
     opts: &FileOptions,
-) -> Result<String, TemplateError> {
+    delims: OwnedDelimiters,
+) -> Result<Environment<'static>, TemplateError> {
     let mut env = build_env(opts).map_err(|e| TemplateError {
         file: Some(path.to_path_buf()),
         ..e
     })?;
     let dirs = search.dirs.clone();
     let own_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let delims = OwnedDelimiters::new(opts);
-    let include_delims = delims.clone();
+    let include_delims = delims;
     env.set_loader(move |name| match resolve(name, &dirs, &own_dir) {
         // string literals and Python's `%` formatting are rewritten in included files too
         Some(p) => {
@@ -138,7 +181,21 @@ pub(crate) fn render(
         }
         None => Ok(None),
     });
+    env.add_template_owned(name.to_string(), prepared)
+        .map_err(|e| errors::convert(&e, body, Some(path), None))?;
+    Ok(env)
+}
+
+pub(crate) fn render(
+    templar: &Templar,
+    path: &Path,
+    body: &str,
+    vars: &Vars,
+    search: &SearchPaths,
+    opts: &FileOptions,
+) -> Result<String, TemplateError> {
     let name = path.display().to_string();
+    let delims = OwnedDelimiters::new(opts);
     let prepared = prepare(body.to_string(), &delims).map_err(|e| TemplateError {
         file: Some(path.to_path_buf()),
         ..TemplateError::new(format!(
@@ -146,8 +203,18 @@ pub(crate) fn render(
             path.display()
         ))
     })?;
-    env.add_template_owned(name.clone(), prepared)
-        .map_err(|e| errors::convert(&e, body, Some(path), None))?;
+    let key = (!loads_others(&prepared)).then(|| EnvKey::new(opts, &name, &prepared));
+    let cached = key.as_ref().and_then(|k| templar.cached_file_env(k));
+    let env = match cached {
+        Some(env) => env,
+        None => {
+            let env = Arc::new(file_env(path, body, &name, prepared, search, opts, delims)?);
+            if let Some(k) = key {
+                templar.cache_file_env(k, env.clone());
+            }
+            env
+        }
+    };
 
     let mut layers = Vec::with_capacity(vars.layers.len() + 2);
     layers.push(template_vars(path, opts));

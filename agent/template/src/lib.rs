@@ -46,7 +46,8 @@ mod vars;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 pub use minijinja::Value;
 use minijinja::value::ValueKind;
@@ -154,13 +155,24 @@ const EXPR_PREFIX: &str = "\u{1}expr:";
 const COND_PREFIX: &str = "\u{1}cond:";
 /// The variable a compiled expression stores its value in.
 const RESULT_VAR: &str = "__agent_result";
+/// How many compiled strings the environment keeps before it starts afresh: a playbook
+/// of 10,000 tasks has as many distinct argument strings, and a compiled template
+/// takes about 10 KB (minijinja reserves room for 128 instructions).
+const MAX_CACHED_STRINGS: usize = 1000;
 
 struct Inner {
     /// The environment for strings in tasks and vars; compiled templates are cached in
-    /// it by source (through its loader).
-    env: Environment<'static>,
+    /// it by source (through its loader), up to [`MAX_CACHED_STRINGS`] of them (see
+    /// [`Templar::env`]).
+    env: RwLock<Environment<'static>>,
+    /// How many templates the loader compiled since the cache was last cleared.
+    loaded: Arc<AtomicUsize>,
     /// Which sources are exactly one expression, by source.
     single_expr: Mutex<HashMap<String, Option<String>>>,
+    /// Environments of template files that include nothing, with the file compiled in,
+    /// by syntax options, name and text (see `file::render`): a role that renders the
+    /// same template in many tasks compiles it, and sets up its environment, once.
+    file_envs: Mutex<HashMap<file::EnvKey, Arc<Environment<'static>>>>,
 }
 
 /// The templating engine. Cheap to clone.
@@ -336,7 +348,10 @@ impl Templar {
     }
 
     fn with_env(mut env: Environment<'static>) -> Self {
-        env.set_loader(|name| {
+        let loaded = Arc::new(AtomicUsize::new(0));
+        let counter = loaded.clone();
+        env.set_loader(move |name| {
+            counter.fetch_add(1, Ordering::Relaxed);
             let syntax = |e: String| {
                 minijinja::Error::new(
                     minijinja::ErrorKind::SyntaxError,
@@ -369,10 +384,48 @@ impl Templar {
         });
         Templar {
             inner: Arc::new(Inner {
-                env,
+                env: RwLock::new(env),
+                loaded,
                 single_expr: Mutex::new(HashMap::new()),
+                file_envs: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// The string environment. When it holds more than [`MAX_CACHED_STRINGS`] compiled
+    /// templates and no render is using it, its cache is emptied first.
+    fn env(&self) -> RwLockReadGuard<'_, Environment<'static>> {
+        if self.inner.loaded.load(Ordering::Relaxed) > MAX_CACHED_STRINGS
+            && let Ok(mut env) = self.inner.env.try_write()
+        {
+            env.clear_templates();
+            self.inner.loaded.store(0, Ordering::Relaxed);
+        }
+        self.inner.env.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A file environment made earlier for this key (see `file::render`).
+    fn cached_file_env(&self, key: &file::EnvKey) -> Option<Arc<Environment<'static>>> {
+        let cache = self
+            .inner
+            .file_envs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        cache.get(key).cloned()
+    }
+
+    fn cache_file_env(&self, key: file::EnvKey, env: Arc<Environment<'static>>) {
+        let mut cache = self
+            .inner
+            .file_envs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // a bound: runs render few distinct templates, but a loop over generated
+        // sources must not grow without limit
+        if cache.len() >= 256 {
+            cache.clear();
+        }
+        cache.insert(key, env);
     }
 
     /// Check that a string template compiles (syntax only; nothing is rendered). The
@@ -383,8 +436,7 @@ impl Templar {
         }
         let src = rewrite_percent(s, false);
         let name = format!("{STR_PREFIX}{src}");
-        self.inner
-            .env
+        self.env()
             .get_template(&name)
             .map(|_| ())
             .map_err(|e| TemplateError::new(e.to_string()))
@@ -472,9 +524,8 @@ impl Templar {
         prefix: &str,
     ) -> Result<Value, TemplateError> {
         let name = format!("{prefix}{expr}");
-        let tmpl = self
-            .inner
-            .env
+        let env = self.env();
+        let tmpl = env
             .get_template(&name)
             .map_err(|e| errors::convert(&e, source, None, Some((self, scope))))?;
         let ctx = Value::from_dyn_object(scope.clone());
@@ -505,8 +556,7 @@ impl Templar {
         }
         let found = single_expression_candidate(src).and_then(|inner| {
             let name = format!("{EXPR_PREFIX}{inner}");
-            self.inner
-                .env
+            self.env()
                 .get_template(&name)
                 .ok()
                 .map(|_| inner.to_string())
@@ -546,9 +596,8 @@ impl Templar {
         }
         let src = rewrite_percent(s, false);
         let name = format!("{STR_PREFIX}{src}");
-        let tmpl = self
-            .inner
-            .env
+        let env = self.env();
+        let tmpl = env
             .get_template(&name)
             .map_err(|e| errors::convert(&e, s, None, Some((self, scope))))?;
         let ctx = Value::from_dyn_object(scope.clone());

@@ -77,10 +77,14 @@ struct HostState {
     facts_v: Value,
     set_facts_v: Value,
     include_vars_v: Value,
+    /// Bumped whenever the variables above (or the run-time groups and hosts) change:
+    /// the magic variables built from them are cached per generation.
+    generation: u64,
 }
 
 impl HostState {
     fn refresh(&mut self) {
+        self.generation += 1;
         let mut with_prefix: IndexMap<String, Value> = IndexMap::new();
         for (k, v) in &self.facts {
             with_prefix.insert(format!("ansible_{k}"), v.clone());
@@ -155,6 +159,9 @@ pub struct Engine<'r> {
     facts_cache: agent_facts::Cache,
     /// The signal that stopped the run (0: none).
     interrupted: i32,
+    /// The host's magic variables and inventory variables, built for one generation
+    /// of [`HostState`] (they do not depend on the task).
+    host_magic: std::cell::RefCell<Option<(u64, Value, Value)>>,
 }
 
 fn tmpl_err(e: TemplateError) -> String {
@@ -213,6 +220,7 @@ impl<'r> Engine<'r> {
             runtime_hosts: IndexMap::new(),
             facts_cache: agent_facts::Cache::new(),
             interrupted: 0,
+            host_magic: std::cell::RefCell::new(None),
         }
     }
 
@@ -609,7 +617,9 @@ impl<'r> Engine<'r> {
     ) -> Vars {
         let mut layers: Vec<Value> = Vec::with_capacity(16);
         layers.push(map_value(&self.opts.extra_vars));
-        layers.push(self.magic_vars(task));
+        let (host_magic, inventory_vars) = self.host_magic();
+        layers.push(self.task_magic_vars(task));
+        layers.push(host_magic);
         if !extra.is_empty() {
             layers.push(map_value(extra));
         }
@@ -645,7 +655,7 @@ impl<'r> Engine<'r> {
             layers.push(ps.play_vars.clone());
         }
         layers.push(self.hs.facts_v.clone());
-        layers.push(self.inventory_vars());
+        layers.push(inventory_vars);
         if let Some(r) = role {
             layers.push(map_value(&r.defaults));
         }
@@ -662,7 +672,22 @@ impl<'r> Engine<'r> {
         }
     }
 
-    fn magic_vars(&self, task: Option<&Task>) -> Value {
+    /// The magic variables that depend on the host only, and its inventory variables:
+    /// built once per generation of the host's variables rather than once per task.
+    fn host_magic(&self) -> (Value, Value) {
+        let generation = self.hs.generation;
+        if let Some((g, magic, inv)) = &*self.host_magic.borrow()
+            && *g == generation
+        {
+            return (magic.clone(), inv.clone());
+        }
+        let magic = self.host_magic_vars();
+        let inv = self.inventory_vars();
+        *self.host_magic.borrow_mut() = Some((generation, magic.clone(), inv.clone()));
+        (magic, inv)
+    }
+
+    fn host_magic_vars(&self) -> Value {
         let mut m: IndexMap<String, Value> = IndexMap::new();
         let h = self.host.as_str();
         m.insert("inventory_hostname".into(), Value::from(h));
@@ -738,6 +763,12 @@ impl<'r> Engine<'r> {
         m.insert("ansible_play_hosts_all".into(), Value::from(hosts.clone()));
         m.insert("ansible_play_batch".into(), Value::from(hosts.clone()));
         m.insert("play_hosts".into(), Value::from(hosts));
+        map_value(&m)
+    }
+
+    /// The magic variables of a task: its role and play, and the search path.
+    fn task_magic_vars(&self, task: Option<&Task>) -> Value {
+        let mut m: IndexMap<String, Value> = IndexMap::new();
         let mut search = Vec::new();
         if let Some(r) = task.and_then(|t| t.role.as_ref()) {
             m.insert("role_name".into(), Value::from(r.name.as_str()));
@@ -1974,6 +2005,7 @@ impl<'r> Engine<'r> {
                     .replace([' ', '-'], "_");
                 let parents = parsed.list_str("parents");
                 let host = self.host.clone();
+                self.hs.generation += 1;
                 let members = self.runtime_groups.entry(key.clone()).or_default();
                 let changed =
                     !members.contains(&host) && !self.inventory.group_names(&host).contains(&key);
@@ -2026,6 +2058,7 @@ impl<'r> Engine<'r> {
                     .collect();
                 let known = self.inventory.hosts.contains_key(&name)
                     || self.runtime_hosts.contains_key(&name);
+                self.hs.generation += 1;
                 for g in groups.iter().chain(std::iter::once(&"all".to_string())) {
                     let members = self.runtime_groups.entry(g.clone()).or_default();
                     if !members.contains(&name) {
