@@ -351,6 +351,7 @@ mod tests {
                 is_handler: false,
                 action: "ansible.builtin.command",
                 is_loop: true,
+                role: None,
             },
         ];
         for ev in &events {
