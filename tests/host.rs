@@ -472,7 +472,13 @@ fn compare_facts(host: &TestHost, agent: &Path) -> Result<Vec<String>, String> {
     let a = host
         .sh(
             "/root",
-            "ANSIBLE_NOCOLOR=1 ANSIBLE_DEPRECATION_WARNINGS=False \
+            // Ansible's network facts need `ip` (iproute2), which the image lacks; the
+            // agent reads /sys and netlink itself. A fixed interpreter: no
+            // `discovered_interpreter_python` in the result.
+            "(command -v ip >/dev/null || { apt-get update -qq && \
+             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null; }) && \
+             ANSIBLE_NOCOLOR=1 ANSIBLE_DEPRECATION_WARNINGS=False \
+             ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 \
              /opt/ans/bin/ansible -c local -i localhost, localhost -m setup",
             timeout,
         )

@@ -277,7 +277,7 @@ fn sigterm_stops_between_tasks_prints_the_recap_and_exits_1() {
 fn sigterm_with_json_output_still_gives_the_document() {
     let w = World::new();
     let pb = long_playbook(&w);
-    let mut run = w.spawn(&["check", "--output", "json", pb]);
+    let mut run = w.spawn(&["apply", "--output", "json", pb]);
     w.wait_started(&mut run);
     std::thread::sleep(Duration::from_millis(300));
     signal(&run, nix::sys::signal::Signal::SIGTERM);

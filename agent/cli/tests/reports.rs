@@ -60,6 +60,7 @@ impl World {
             .env_remove("ANSIBLE_ROLES_PATH")
             .env_remove("AGENT_CONFIG")
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AGENT_LOCK_FILE", self.path("agent.lock"))
             .output()
             .expect("run agent")
     }

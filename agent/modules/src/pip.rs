@@ -300,7 +300,9 @@ fn recover_names(names: &[String]) -> Vec<String> {
         }
         cur.push(p);
     }
-    out.push(cur.join(","));
+    if !cur.is_empty() {
+        out.push(cur.join(","));
+    }
     out
 }
 
@@ -799,6 +801,8 @@ mod tests {
             recover_names(&["django>1.11.1".into(), "<1.11.3".into(), "six".into()]),
             vec!["django>1.11.1,<1.11.3".to_string(), "six".into()]
         );
+        // No `name` (a requirements file only): no packages, not one empty one.
+        assert!(recover_names(&[]).is_empty());
         let r = Req::parse("Requests[security] >= 2.0 ; python_version > '3'");
         assert_eq!(r.name.as_deref(), Some("requests"));
         assert_eq!(r.specs, vec![(">=".into(), "2.0".into())]);

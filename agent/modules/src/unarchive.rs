@@ -637,7 +637,7 @@ mod tests {
         let f = fs::File::create(path).unwrap();
         let gz = flate2::write::GzEncoder::new(f, flate2::Compression::default());
         let mut b = tar::Builder::new(gz);
-        let mut h = tar::Header::new_gnu();
+        let mut h = gnu_header();
         h.set_entry_type(tar::EntryType::Directory);
         h.set_mode(0o750);
         h.set_mtime(1_600_000_000);
@@ -646,7 +646,7 @@ mod tests {
         h.set_gid(0);
         b.append_data(&mut h, "app/", std::io::empty()).unwrap();
         for (name, mode, data) in [("app/a.txt", 0o644, content), ("app/secret", 0o600, b"s3")] {
-            let mut h = tar::Header::new_gnu();
+            let mut h = gnu_header();
             h.set_entry_type(tar::EntryType::Regular);
             h.set_mode(mode);
             h.set_mtime(1_600_000_000);
@@ -655,13 +655,13 @@ mod tests {
             h.set_gid(0);
             b.append_data(&mut h, name, data).unwrap();
         }
-        let mut h = tar::Header::new_gnu();
+        let mut h = gnu_header();
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_mode(0o777);
         h.set_mtime(1_600_000_000);
         h.set_size(0);
         b.append_link(&mut h, "app/link", "a.txt").unwrap();
-        let mut h = tar::Header::new_gnu();
+        let mut h = gnu_header();
         h.set_entry_type(tar::EntryType::Link);
         h.set_mode(0o644);
         h.set_mtime(1_600_000_000);
@@ -807,7 +807,7 @@ mod tests {
         let mut plain = Vec::new();
         {
             let mut b = tar::Builder::new(&mut plain);
-            let mut h = tar::Header::new_gnu();
+            let mut h = gnu_header();
             h.set_mode(0o644);
             h.set_size(3);
             h.set_mtime(1_500_000_000);
@@ -849,6 +849,15 @@ mod tests {
         }
     }
 
+    /// A GNU header with owner and group set (as every real tar writes them; the tar
+    /// crate leaves them blank).
+    fn gnu_header() -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
+        h
+    }
+
     fn raw_tar(name: &str, kind: tar::EntryType, link: Option<&str>) -> Vec<u8> {
         let mut out = Vec::new();
         let mut h = tar::Header::new_old();
@@ -862,6 +871,9 @@ mod tests {
         h.set_entry_type(kind);
         h.set_mode(0o644);
         h.set_size(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         h.set_cksum();
         out.extend_from_slice(h.as_bytes());
         out.extend_from_slice(&[0u8; 1024]);

@@ -609,15 +609,15 @@ mod tests {
         let p = Path::new("a.toml");
         let c = Config::parse(
             p,
-            "[report]\nprometheus_dir = \"/tmp/tf\"\ns3_uri = \"s3://b/reports\"\n",
+            "[report]\nprometheus_dir = \"/tmp/tf\"\ns3_uri = \"s3://bkt/reports\"\n",
         )
         .unwrap();
         assert_eq!(c.report_prometheus_dir.value, PathBuf::from("/tmp/tf"));
-        assert_eq!(c.report_s3_uri.value.as_deref(), Some("s3://b/reports"));
+        assert_eq!(c.report_s3_uri.value.as_deref(), Some("s3://bkt/reports"));
         assert_eq!(c.report_s3_uri.origin.to_string(), "a.toml:3");
         let r = c.render();
         assert!(r.contains("\n[report]\n"), "{r}");
-        assert!(r.contains("s3_uri = \"s3://b/reports\""), "{r}");
+        assert!(r.contains("s3_uri = \"s3://bkt/reports\""), "{r}");
         let e = Config::parse(p, "[report]\ns3_uri = \"http://x\"\n")
             .unwrap_err()
             .to_string();

@@ -1,5 +1,10 @@
 set -e
-# python3-venv for the virtualenv; the harness copies the build machine's CA bundle in.
+# pip uses its own CA list (certifi), not the system's. Trust what this host was given at
+# boot (the build machine's bundle, which may hold a proxy's CA): keep a copy before apt
+# installs ca-certificates, which rewrites the bundle.
+[ -f /etc/pip-ca.crt ] || cp /etc/ssl/certs/ca-certificates.crt /etc/pip-ca.crt
+printf '[global]\ncert = /etc/pip-ca.crt\n' > /etc/pip.conf
+# python3-venv for the virtualenv.
 dpkg -s python3-venv >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null; }
 rm -rf /srv/agent-pip68
 mkdir -p /srv/agent-pip68
