@@ -415,6 +415,14 @@ fn unreachable_endpoint_uses_last_known_good_in_bounded_time() {
     // was never cached, so it is not there.
     assert!(!t.contains(SECRET));
     assert_eq!(w.motd(), "version=1 greeting=hello n=none pass=unset\n");
+    // The report says so too: from the cache, why, and which bundle.
+    let last: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.cache().join("last_run.json")).unwrap())
+            .unwrap();
+    let r = &last["report"];
+    assert_eq!(r["from_cache"], serde_json::Value::Bool(true), "{r}");
+    assert!(r["fallback_reason"].is_string(), "{r}");
+    assert!(r["bundle"].to_string().contains(&sha1), "{r}");
 
     // With no cache at all: a clear failure, nothing changed.
     let w2 = World::new(&moto);
