@@ -13,46 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use agent_tests::{Case, Expected, RcMode, Runner, compare_run, load_cases, run_case, set_umask};
-
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-fn find_agent(root: &Path) -> Result<PathBuf, String> {
-    if let Some(bin) = std::env::var_os("AGENT_BIN") {
-        let bin = PathBuf::from(bin);
-        return if bin.is_file() {
-            Ok(bin)
-        } else {
-            Err(format!("AGENT_BIN={} does not exist", bin.display()))
-        };
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { root.join(t) })
-        .unwrap_or_else(|| root.join("target"));
-    let candidates = [
-        target.join("release").join("agent"),
-        target.join("debug").join("agent"),
-    ];
-    candidates
-        .iter()
-        .find(|c| c.is_file())
-        .cloned()
-        .ok_or_else(|| {
-            format!(
-                "agent binary not found (tried {}); build it with `cargo build -p agent-cli` \
-             or set AGENT_BIN",
-                candidates
-                    .iter()
-                    .map(|c| c.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
-}
+use agent_tests::{
+    Case, Expected, RcMode, Runner, compare_run, find_agent, load_cases, run_case, set_umask,
+    workspace_root,
+};
 
 fn live_runner(root: &Path) -> Result<Runner, String> {
     let venv = PathBuf::from(

@@ -17,11 +17,12 @@
 //! skips the Ansible half, `AGENT_HOST_VERBOSE=1` prints whole outputs of failing runs.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use agent_tests::testhost::{self, Output, TestHost};
+use agent_tests::{find_agent, workspace_root};
 use serde_json::Value;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(900);
@@ -33,31 +34,6 @@ const SITE: &str = "/root/fleet";
 const HTTP_PORT: u16 = 18080;
 const HTTPS_PORT: u16 = 18443;
 const REDIS_PASSWORD: &str = "sandbox-sessions-Kq3v9Tz2";
-
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-fn find_agent(root: &Path) -> Result<PathBuf, String> {
-    if let Some(bin) = std::env::var_os("AGENT_BIN") {
-        let bin = PathBuf::from(bin);
-        return if bin.is_file() {
-            Ok(bin)
-        } else {
-            Err(format!("AGENT_BIN={} does not exist", bin.display()))
-        };
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { root.join(t) })
-        .unwrap_or_else(|| root.join("target"));
-    ["release", "debug"]
-        .iter()
-        .map(|p| target.join(p).join("agent"))
-        .find(|c| c.is_file())
-        .ok_or_else(|| format!("agent binary not found under {}", target.display()))
-}
 
 fn copy_dir(src: &Path, dst: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dst).map_err(|e| format!("{}: {e}", dst.display()))?;

@@ -19,12 +19,13 @@
 //! `AGENT_FLEET_ANSIBLE=0` skips the Ansible host; `AGENT_FLEET_KEEP=1` leaves a host
 //! that failed running (stop it with `tests/testhost/testhost stop NAME`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use agent_tests::testhost::{self, Output, TestHost};
+use agent_tests::{find_agent, workspace_root};
 use serde_json::Value;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(900);
@@ -37,31 +38,6 @@ const LIMIT: &str = "dev-storage1";
 /// (`-e storage_port=...`) instead of the dev environment's 80.
 const AGENT_PORT: u16 = 18080;
 const ANSIBLE_PORT: u16 = 18081;
-
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-fn find_agent(root: &Path) -> Result<PathBuf, String> {
-    if let Some(bin) = std::env::var_os("AGENT_BIN") {
-        let bin = PathBuf::from(bin);
-        return if bin.is_file() {
-            Ok(bin)
-        } else {
-            Err(format!("AGENT_BIN={} does not exist", bin.display()))
-        };
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { root.join(t) })
-        .unwrap_or_else(|| root.join("target"));
-    ["release", "debug"]
-        .iter()
-        .map(|p| target.join(p).join("agent"))
-        .find(|c| c.is_file())
-        .ok_or_else(|| format!("agent binary not found under {}", target.display()))
-}
 
 /// Quote for `sh`.
 fn q(s: &str) -> String {

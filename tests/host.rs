@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use agent_tests::testhost::{self, Output, TestHost};
+use agent_tests::{find_agent, workspace_root};
 use serde_json::Value;
 
 /// How long one playbook run may take (package installs from the mirror are slow).
@@ -28,37 +29,6 @@ const VERIFY_TIMEOUT: Duration = Duration::from_secs(120);
 const LOOP_SIZE: &str = "256M";
 /// Environment of before.sh, verify.sh and the runs, in the case directory in the host.
 const CASE_ENV: &str = ".case-env";
-
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-fn find_agent(root: &Path) -> Result<PathBuf, String> {
-    if let Some(bin) = std::env::var_os("AGENT_BIN") {
-        let bin = PathBuf::from(bin);
-        return if bin.is_file() {
-            Ok(bin)
-        } else {
-            Err(format!("AGENT_BIN={} does not exist", bin.display()))
-        };
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { root.join(t) })
-        .unwrap_or_else(|| root.join("target"));
-    ["release", "debug"]
-        .iter()
-        .map(|p| target.join(p).join("agent"))
-        .find(|c| c.is_file())
-        .ok_or_else(|| {
-            format!(
-                "agent binary not found under {}; build it (cargo build --release -p agent) \
-                 or set AGENT_BIN",
-                target.display()
-            )
-        })
-}
 
 struct HostCase {
     name: String,

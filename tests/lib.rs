@@ -756,6 +756,40 @@ pub fn normalise_output(text: &str) -> String {
     kept.join("\n").trim().to_string()
 }
 
+/// The repository root (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The agent binary the suites run: `AGENT_BIN`, else the newest profile build under the
+/// target directory (ci, release, debug).
+pub fn find_agent(root: &Path) -> Result<PathBuf, String> {
+    if let Some(bin) = std::env::var_os("AGENT_BIN") {
+        let bin = PathBuf::from(bin);
+        return if bin.is_file() {
+            Ok(bin)
+        } else {
+            Err(format!("AGENT_BIN={} does not exist", bin.display()))
+        };
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root.join(t) })
+        .unwrap_or_else(|| root.join("target"));
+    ["ci", "release", "debug"]
+        .iter()
+        .map(|p| target.join(p).join("agent"))
+        .find(|c| c.is_file())
+        .ok_or_else(|| {
+            format!(
+                "agent binary not found under {}; build it (cargo build --release -p agent) \
+                 or set AGENT_BIN",
+                target.display()
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
