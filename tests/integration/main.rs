@@ -27,38 +27,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use agent_tests::{find_agent, workspace_root};
 use support::{TargetEntry, Verdict};
-
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
 
 fn flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
-fn find_agent(root: &Path) -> Result<PathBuf, String> {
-    if let Some(bin) = std::env::var_os("AGENT_BIN") {
-        let bin = PathBuf::from(bin);
-        return if bin.is_file() {
-            Ok(bin)
-        } else {
-            Err(format!("AGENT_BIN={} does not exist", bin.display()))
-        };
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { root.join(t) })
-        .unwrap_or_else(|| root.join("target"));
-    [target.join("release/agent"), target.join("debug/agent")]
-        .into_iter()
-        .find(|c| c.is_file())
-        .ok_or_else(|| {
-            "agent binary not found under target/{release,debug}; build it with \
-             `cargo build -p agent` or set AGENT_BIN"
-                .to_string()
-        })
 }
 
 fn venv() -> PathBuf {
