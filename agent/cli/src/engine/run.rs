@@ -581,31 +581,10 @@ impl<'r> Engine<'r> {
         Flow::Continue
     }
 
-    /// Tag selection as Ansible does it (`always`, `never`, `tagged`, `untagged`, `all`).
+    /// Tag selection as Ansible does it (`always`, `never`, `tagged`, `untagged`, `all`):
+    /// `Taggable.evaluate_tags`, where no `--tags` means `--tags all`.
     fn tags_match(&self, tags: &HashSet<&str>) -> bool {
-        let only = &self.opts.tags;
-        let skip = &self.opts.skip_tags;
-        let selected = if only.is_empty() || only.iter().any(|t| t == "all") {
-            !tags.contains("never") || only.iter().any(|t| t != "all" && tags.contains(t.as_str()))
-        } else {
-            tags.contains("always")
-                || only.iter().any(|t| match t.as_str() {
-                    "tagged" => !tags.is_empty() && !tags.contains("never"),
-                    "untagged" => tags.is_empty(),
-                    t => tags.contains(t),
-                })
-        };
-        if !selected {
-            return false;
-        }
-        let skipped = skip.iter().any(|t| match t.as_str() {
-            "tagged" => !tags.is_empty(),
-            "untagged" => tags.is_empty(),
-            "all" => !tags.contains("always"),
-            "always" => tags.contains("always"),
-            t => tags.contains(t) && (!tags.contains("always") || t == "always"),
-        });
-        !skipped
+        tags_selected(tags, &self.opts.tags, &self.opts.skip_tags)
     }
 
     /// Build the variable layers for a task (highest precedence first).
@@ -2652,4 +2631,68 @@ impl Engine<'_> {
 /// A failed result with Ansible's `msg`.
 fn failure(msg: impl Into<Value>) -> IndexMap<String, Value> {
     result_map(&[("failed", Value::from(true)), ("msg", msg.into())])
+}
+
+/// Whether a task with `tags` runs under `--tags only` / `--skip-tags skip` (an empty `only`
+/// is Ansible's default `all`). An untagged task matches the tag `untagged`.
+fn tags_selected(tags: &HashSet<&str>, only: &[String], skip: &[String]) -> bool {
+    let untagged = tags.is_empty();
+    let has = |t: &str| {
+        if untagged {
+            t == "untagged"
+        } else {
+            tags.contains(t)
+        }
+    };
+    let only_all = only.is_empty() || only.iter().any(|t| t == "all");
+    let selected = has("always")
+        || (only_all && !has("never"))
+        || only.iter().any(|t| has(t))
+        || (only.iter().any(|t| t == "tagged") && !untagged && !has("never"));
+    if !selected {
+        return false;
+    }
+    if skip.iter().any(|t| t == "all") {
+        return has("always") && !skip.iter().any(|t| t == "always");
+    }
+    !(skip.iter().any(|t| has(t)) || (skip.iter().any(|t| t == "tagged") && !untagged))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tags_selected;
+    use std::collections::HashSet;
+
+    fn run(tags: &[&str], only: &[&str], skip: &[&str]) -> bool {
+        let tags: HashSet<&str> = tags.iter().copied().collect();
+        let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+        let skip: Vec<String> = skip.iter().map(|s| s.to_string()).collect();
+        tags_selected(&tags, &only, &skip)
+    }
+
+    #[test]
+    fn selection_follows_ansible_evaluate_tags() {
+        // No --tags: everything but `never`.
+        assert!(run(&[], &[], &[]));
+        assert!(!run(&["never"], &[], &[]));
+        assert!(run(&["always", "never"], &[], &[]));
+        // --tags: always, named, tagged, untagged.
+        assert!(run(&["always"], &["web"], &[]));
+        assert!(run(&["web", "db"], &["web"], &[]));
+        assert!(!run(&[], &["web"], &[]));
+        assert!(run(&[], &["untagged"], &[]));
+        assert!(run(&["x"], &["tagged"], &[]));
+        assert!(!run(&["x", "never"], &["tagged"], &[]));
+        assert!(run(&["x", "never"], &["never"], &[]));
+        // --skip-tags: a named tag skips even an `always` task.
+        assert!(!run(&["always", "web"], &[], &["web"]));
+        assert!(run(&["always"], &[], &["web"]));
+        assert!(!run(&["always"], &[], &["always"]));
+        assert!(run(&["always"], &[], &["all"]));
+        assert!(!run(&["always"], &[], &["all", "always"]));
+        assert!(!run(&["x"], &[], &["all"]));
+        assert!(!run(&[], &[], &["untagged"]));
+        assert!(!run(&["x"], &[], &["tagged"]));
+        assert!(run(&[], &[], &["tagged"]));
+    }
 }
