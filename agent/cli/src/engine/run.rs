@@ -2525,8 +2525,10 @@ fn displayed(
     }
     // A failed result is shown without `failed`; module and action failures, and
     // failures that carry their own error text, with the error block above it.
+    // `failed` and `skipped` are not for callbacks (ansible-core's Destination.NOT_CALLBACK).
     let mut d = r.clone();
     d.shift_remove("failed");
+    d.shift_remove("skipped");
     let error = match kind.and_then(|k| k.as_str()) {
         Some("Text") => {
             d.insert("exception".into(), Value::from(true));
