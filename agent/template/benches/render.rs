@@ -129,6 +129,38 @@ fn corpus(c: &mut Criterion) {
     });
 }
 
+fn core_corpus(c: &mut Criterion) {
+    let text = std::fs::read_to_string(data_dir().join("core_corpus.json")).expect("corpus");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("corpus json");
+    let vars = Vars::new(vec![agent_template::filters::pyfmt::from_json_value(
+        doc["vars"].clone(),
+    )]);
+    // every case, errors included, as benches/ansible_corpus.py times Ansible on it
+    let cases: Vec<(bool, String)> = doc["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| {
+            (
+                c["kind"] == "c",
+                c["src"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let templar = Templar::new();
+    c.bench_function(&format!("core_corpus_{}_cases", cases.len()), |b| {
+        b.iter(|| {
+            for (cond, src) in &cases {
+                if *cond {
+                    let _ = black_box(templar.eval_condition(src, &vars));
+                } else {
+                    let _ = black_box(templar.render_str(src, &vars));
+                }
+            }
+        })
+    });
+}
+
 fn nginx(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = nginx_template();
@@ -164,5 +196,5 @@ fn nginx(c: &mut Criterion) {
     let _ = Value::from(());
 }
 
-criterion_group!(benches, corpus, nginx);
+criterion_group!(benches, corpus, core_corpus, nginx);
 criterion_main!(benches);

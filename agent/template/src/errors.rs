@@ -35,7 +35,12 @@ pub(crate) fn convert(
         }
         ErrorKind::UnknownFilter => format!("No filter named '{}'.", quoted_name(detail)),
         ErrorKind::UnknownTest => format!("No test named '{}'.", quoted_name(detail)),
-        ErrorKind::UnknownFunction => format!("No function named '{}'.", quoted_name(detail)),
+        // Jinja2 looks a called name up as a variable: calling a missing one is using an
+        // undefined value
+        ErrorKind::UnknownFunction => {
+            undefined = true;
+            format!("'{}' is undefined", quoted_name(detail))
+        }
         ErrorKind::SyntaxError => format!("Syntax error in template: {}", or_kind(err)),
         ErrorKind::OutOfFuel => "Error rendering template: the template used too many \
              operations (a loop over a huge range?); limit reached"

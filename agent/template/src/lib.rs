@@ -153,6 +153,8 @@ const STR_PREFIX: &str = "\u{1}str:";
 const EXPR_PREFIX: &str = "\u{1}expr:";
 /// Prefix of the loader names of conditionals (string literals read Python escapes).
 const COND_PREFIX: &str = "\u{1}cond:";
+/// The value of `omit`: a task argument that renders to exactly this is left out.
+pub const OMIT: &str = "__omit_place_holder__6f1b0c9a2d4e8b3f7a5c1d9e0b2a4c6e8f1a3b5d";
 /// The variable a compiled expression stores its value in.
 const RESULT_VAR: &str = "__agent_result";
 /// How many compiled strings the environment keeps before it starts afresh: a playbook
@@ -214,7 +216,14 @@ fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> 
     env.set_formatter(|out, _state, value| {
         if value.is_undefined() {
             // strict mode fails on undefined values before the formatter; what reaches
-            // it is the silent undefined of an if-expression without else
+            // it is the silent undefined of an if-expression without else: it prints
+            // nothing but is one of the outputs Jinja2's native concat joins
+            OUTPUTS.with(|o| {
+                if let Some(top) = o.borrow_mut().last_mut() {
+                    top.count += 1;
+                    top.first = None;
+                }
+            });
             return Ok(());
         }
         OUTPUTS.with(|o| {
@@ -228,6 +237,8 @@ fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> 
         out.write_str(&s).map_err(minijinja::Error::from)
     });
     env.set_unknown_method_callback(pymethods::call_method);
+    // `omit` is a templating global in Ansible 2.19+ (the engine also sets it as a variable)
+    env.add_global("omit", OMIT);
     env.add_filter("__agent_percent", |fmt: &str, args: Value| {
         native::percent_format(fmt, &args)
     });
@@ -615,7 +626,7 @@ impl Templar {
         if printed.count == 1
             && let Some(v) = printed.first
             && !matches!(v.kind(), ValueKind::String | ValueKind::Undefined)
-            && native::py_str(&v) == out
+            && (native::py_str(&v) == out || (v.is_none() && out.is_empty()))
         {
             return Ok(finalize(v));
         }

@@ -210,7 +210,7 @@ impl<'r> Engine<'r> {
             stats: Stats::default(),
             hs,
             loader,
-            omit: "__omit_place_holder__6f1b0c9a2d4e8b3f7a5c1d9e0b2a4c6e8f1a3b5d".into(),
+            omit: agent_template::OMIT.into(),
             play: None,
             loop_extra: IndexMap::new(),
             loop_label: None,

@@ -10,6 +10,7 @@ pub mod files;
 pub mod inventory;
 pub mod lists;
 pub mod password;
+pub mod url;
 pub mod vars;
 
 use std::path::{Path, PathBuf};
@@ -181,10 +182,7 @@ pub fn run_lookup(name: &str, terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<
         "indexed_items" => lists::indexed_items(terms),
         "random_choice" => lists::random_choice(terms),
         "inventory_hostnames" => inventory::inventory_hostnames(terms, ctx),
-        "url" => Err(err(
-            "lookup plugin (url) is not supported: templates make no network requests \
-             (fetch with ansible.builtin.uri or get_url in a task instead)",
-        )),
+        "url" => url::url(terms, ctx),
         other => Err(Error::new(
             ErrorKind::UnknownFunction,
             format!("lookup plugin ({other}) not found"),
