@@ -169,6 +169,42 @@ fn changed_tasks(json: &str) -> Vec<String> {
     names
 }
 
+/// The `--output prometheus` text of a check says what the JSON `report` section of the
+/// same drift says: drift, success, task counts by state, and the bundle.
+fn assert_prometheus_agrees(json: &str, prom: &str) {
+    let doc: serde_json::Value = serde_json::from_str(json).expect("JSON report");
+    let report = &doc["report"];
+    let metric = |name: &str| -> String {
+        prom.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .unwrap_or_else(|| panic!("no {name} in:\n{prom}"))
+            .to_string()
+    };
+    let drift = if report["result"] == "drift" {
+        "1"
+    } else {
+        "0"
+    };
+    assert_eq!(metric("agent_drift"), drift, "agent_drift vs report.result");
+    assert_eq!(metric("agent_last_run_success"), "1", "{prom}");
+    let counts = &report["counts"];
+    for state in ["ok", "changed", "failed", "skipped"] {
+        let want = counts[state].as_u64().unwrap_or(u64::MAX).to_string();
+        assert_eq!(
+            metric(&format!("agent_tasks{{state=\"{state}\"}}")),
+            want,
+            "agent_tasks {state} vs report.counts"
+        );
+    }
+    if let Some(sha) = report["bundle"]["sha256"].as_str() {
+        assert!(
+            prom.contains(&format!("agent_bundle_info{{sha256=\"{sha}\"}} 1")),
+            "bundle {sha} not in:\n{prom}"
+        );
+    }
+}
+
 fn sh(host: &TestHost, script: &str) -> testhost::Output {
     host.sh("/", script, T).expect("exec in host")
 }
@@ -350,6 +386,14 @@ fn first_boot_to_drift_repair() {
         ["managed file", "managed service"],
         "drift reported"
     );
+    // The Prometheus form of the same check agrees with the JSON report section.
+    let json = o.stdout.clone();
+    let o = sh(
+        &host,
+        &CHECK.replace("--output json", "--output prometheus"),
+    );
+    assert_eq!(o.status, 2, "prometheus check after drift:\n{}", o.tail(40));
+    assert_prometheus_agrees(&json, &o.stdout);
     // Check mode changed nothing.
     let o = sh(
         &host,

@@ -281,14 +281,30 @@ pub fn first_found(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>,
 
 /// Split a term like `key opt=val opt2='x y'` into the key and its options.
 fn parse_term(term: &str) -> (String, Vec<(String, String)>) {
+    parse_term_with(term, false)
+}
+
+/// `parse_term`, or with `keep_quotes` as Ansible's `parse_kv`: the words of the search
+/// key keep their quotes (`'"The Rock" Johnson'`), option values lose them.
+fn parse_term_with(term: &str, keep_quotes: bool) -> (String, Vec<(String, String)>) {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut quote: Option<char> = None;
     for c in term.chars() {
         match quote {
-            Some(q) if c == q => quote = None,
+            Some(q) if c == q => {
+                quote = None;
+                if keep_quotes {
+                    cur.push(c);
+                }
+            }
             Some(_) => cur.push(c),
-            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                if keep_quotes {
+                    cur.push(c);
+                }
+            }
             None if c.is_whitespace() => {
                 if !cur.is_empty() {
                     words.push(std::mem::take(&mut cur));
@@ -307,12 +323,23 @@ fn parse_term(term: &str) -> (String, Vec<(String, String)>) {
             Some((k, v))
                 if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
             {
+                let v = if keep_quotes { unquote(v) } else { v };
                 opts.push((k.to_string(), v.to_string()))
             }
             _ => key.push(w),
         }
     }
     (key.join(" "), opts)
+}
+
+/// A value without its surrounding quotes (Python's `unquote` of parse_kv).
+fn unquote(v: &str) -> &str {
+    for q in ['"', '\''] {
+        if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) {
+            return &v[1..v.len() - 1];
+        }
+    }
+    v
 }
 
 fn merged_opts(
@@ -417,27 +444,43 @@ pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
 
 /// `csvfile`: column `col` of the row whose first column is the key.
 pub fn csvfile(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
+    const OPTIONS: [&str; 6] = ["file", "delimiter", "col", "default", "encoding", "keycol"];
+    const NO_KEY: &str = "Search key is required but was not found";
+    if terms.is_empty() {
+        return Err(err(NO_KEY));
+    }
     let mut out = Vec::new();
     for t in terms {
-        let (key, inline) = parse_term(&py_str(&t));
+        let (key, inline) = parse_term_with(&py_str(&t), true);
+        if key.is_empty() {
+            return Err(err(NO_KEY));
+        }
+        if let Some((bad, _)) = inline.iter().find(|(k, _)| !OPTIONS.contains(&k.as_str())) {
+            return Err(err(format!("'{bad}' is not a valid option")));
+        }
         let file = merged_opts(ctx, &inline, "file", "ansible.csv");
         let mut delim = merged_opts(ctx, &inline, "delimiter", "TAB");
         if delim == "TAB" || delim == "\\t" {
             delim = "\t".into();
         }
-        let col: usize = merged_opts(ctx, &inline, "col", "1")
-            .parse()
-            .map_err(|_| err("col must be an integer"))?;
-        let default = merged_opts(ctx, &inline, "default", "");
-        let path = ctx
-            .find_file("files", &file)
-            .ok_or_else(|| err(format!("csvfile: file {file} not found")))?;
+        let col: usize = int_opt(ctx, &inline, "col", "1", "csvfile")?;
+        let keycol: usize = int_opt(ctx, &inline, "keycol", "0", "csvfile")?;
+        // not found: the default (None: nothing; a list: its items)
+        let default: Option<Value> = match inline.iter().rev().find(|(k, _)| k == "default") {
+            Some((_, v)) => Some(Value::from(v.as_str())),
+            None => ctx.opt("default").filter(|v| !v.is_none()).cloned(),
+        };
+        let path = ctx.find_file("files", &file).ok_or_else(|| {
+            err(format!(
+                "csvfile: [Errno 2] No such file or directory: '{file}'"
+            ))
+        })?;
         let text = std::fs::read_to_string(&path).map_err(|e| err(format!("csvfile: {e}")))?;
         let d = delim.chars().next().unwrap_or('\t');
         let mut found = None;
         for line in text.lines() {
             let row = split_csv(line, d);
-            if row.first().map(String::as_str) == Some(key.as_str()) {
+            if row.get(keycol).map(String::as_str) == Some(key.as_str()) {
                 found = Some(
                     row.get(col)
                         .cloned()
@@ -446,9 +489,33 @@ pub fn csvfile(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Err
                 break;
             }
         }
-        out.push(Value::from(found.unwrap_or(default)));
+        match (found, default) {
+            (Some(v), _) => out.push(Value::from(v)),
+            (None, None) => {}
+            (None, Some(d)) if d.kind() == minijinja::value::ValueKind::Seq => {
+                out.extend(d.try_iter().into_iter().flatten())
+            }
+            (None, Some(d)) => out.push(d),
+        }
     }
     Ok(out)
+}
+
+/// An option of type int (Ansible's message when it is not one).
+fn int_opt(
+    ctx: &LookupCtx<'_>,
+    inline: &[(String, String)],
+    name: &str,
+    default: &str,
+    plugin: &str,
+) -> Result<usize, Error> {
+    let text = merged_opts(ctx, inline, name, default);
+    text.trim().parse().map_err(|_| {
+        err(format!(
+            "Config '{name}' for '{plugin}' lookup plugin from 'Direct' has an invalid value: \
+             Invalid value provided for 'int': '{text}'"
+        ))
+    })
 }
 
 fn split_csv(line: &str, d: char) -> Vec<String> {

@@ -1,6 +1,7 @@
 //! List-shaping lookups: items, dict, sequence, subelements, together, nested,
 //! indexed_items, random_choice.
 
+use minijinja::value::ValueKind;
 use minijinja::{Error, Value};
 
 use super::LookupCtx;
@@ -286,32 +287,39 @@ pub fn sequence(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
 
 /// `subelements`: terms `[list_or_dict, 'key.path', {skip_missing: bool}]`.
 pub fn subelements(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
+    const EXPECTS: &str = "subelements lookup expects a list of two or three items, ";
     if terms.len() < 2 || terms.len() > 3 {
-        return Err(err(
-            "subelements lookup expects a list of two or three items, dictionary / list of dictionaries, string (the subelement key) and optionally a dictionary of flags",
-        ));
+        return Err(err(EXPECTS));
+    }
+    let sub = &terms[1];
+    let first_ok = is_map(&terms[0]) || matches!(terms[0].kind(), ValueKind::Seq);
+    if !first_ok || sub.as_str().is_none() {
+        return Err(err(format!(
+            "{EXPECTS}first a dict or a list, second a string pointing to the subkey"
+        )));
     }
     let mut skip = ctx.opt_bool("skip_missing", false);
     if let Some(flags) = terms.get(2) {
         if !is_map(flags) {
-            return Err(err(
-                "the optional third item must be a dict with flags skip_missing",
-            ));
+            return Err(err(format!(
+                "{EXPECTS}the optional third item must be a dict with flags ('skip_missing',)"
+            )));
         }
         skip = flags
             .get_attr("skip_missing")
             .map(|v| v.is_true())
             .unwrap_or(false);
     }
-    let sub = &terms[1];
-    if sub.as_str().is_none() {
-        return Err(err(
-            "the second item in the list must be a string (the subelement key)",
-        ));
-    }
     let mut elements = terms[0].clone();
     if is_map(&elements) {
-        // a dict of dicts: iterate its values, skipping those with skipped=True
+        // a registered result that was skipped as a whole gives nothing
+        if elements
+            .get_attr("skipped")
+            .is_ok_and(|v| !v.is_undefined() && (v.kind() != ValueKind::Bool || v.is_true()))
+        {
+            return Ok(Vec::new());
+        }
+        // a dict of dicts: iterate its values
         let vals: Vec<Value> = map_items(&elements)
             .unwrap_or_default()
             .into_iter()
@@ -319,8 +327,7 @@ pub fn subelements(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>,
             .collect();
         elements = Value::from(vals);
     }
-    let list = list_of(&elements)
-        .ok_or_else(|| err("the first item in the list must be a list or dict"))?;
+    let list = list_of(&elements).unwrap_or_default();
     let keys: Vec<&str> = sub.as_str().unwrap_or_default().split('.').collect();
     let list: Vec<Value> = list
         .into_iter()
