@@ -2239,16 +2239,32 @@ impl<'r> Engine<'r> {
             };
             let ignore = parsed.list_str("ignore_files");
             let matching = parsed.str("files_matching").map(str::to_string);
-            files.retain(|f| {
+            let ignore_unknown = parsed.bool("ignore_unknown_extensions");
+            let mut kept = Vec::new();
+            for f in files {
                 let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                let ext_ok = f
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| exts.iter().any(|x| x == e));
-                let ign = ignore.iter().any(|i| i == name);
+                // Python's splitext: no extension is the extension ''
+                let ext = f.extension().and_then(|e| e.to_str()).unwrap_or_default();
+                let ext_ok = exts.iter().any(|x| x == ext);
+                // ignore_files are regular expressions matched at the end of the name
+                let ign = ignore.iter().any(|i| fancy_match(&format!("{i}$"), name));
                 let m = matching.as_ref().is_none_or(|re| fancy_match(re, name));
-                ext_ok && !ign && m
-            });
+                if !m || ign {
+                    continue;
+                }
+                if !ext_ok {
+                    if ignore_unknown {
+                        continue;
+                    }
+                    return fail(format!(
+                        "'{}' does not have a valid extension: {}",
+                        f.display(),
+                        exts.join(", ")
+                    ));
+                }
+                kept.push(f);
+            }
+            files = kept;
         } else if let Some(f) = parsed.str("file").or(parsed.str("_raw_params")) {
             match resolve(f) {
                 Some(p) => files.push(p),

@@ -120,6 +120,46 @@ pub fn decode_escapes(s: &str) -> String {
     out
 }
 
+/// Ansible's split_args drops a line continuation (a lone `\` ending a line outside
+/// quotes): the line and the next are joined with one space. Everything else, newlines of
+/// a `shell: |` script and newlines inside quotes included, stays as written.
+pub fn join_continuations(s: &str) -> String {
+    if !s.contains("\\\n") && !s.contains("\\ \n") {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut quote: Option<char> = None;
+    let mut lines = s.split('\n').peekable();
+    let mut joining = false;
+    while let Some(line) = lines.next() {
+        let line = if joining { line.trim_start() } else { line };
+        let mut prev = '\0';
+        for c in line.chars() {
+            match quote {
+                Some(q) if c == q && prev != '\\' => quote = None,
+                None if (c == '"' || c == '\'') && prev != '\\' => quote = Some(c),
+                _ => {}
+            }
+            prev = c;
+        }
+        let trimmed = line.trim_end();
+        let continued = quote.is_none()
+            && lines.peek().is_some()
+            && (trimmed == "\\" || trimmed.ends_with(" \\"));
+        if continued {
+            out.push_str(trimmed[..trimmed.len() - 1].trim_end());
+            out.push(' ');
+        } else {
+            out.push_str(line);
+            if lines.peek().is_some() {
+                out.push('\n');
+            }
+        }
+        joining = continued;
+    }
+    out
+}
+
 /// Parse `k=v` words; words that are not `k=v` make `_raw_params` when `free_form`,
 /// else they are returned as errors.
 pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, String> {
@@ -173,19 +213,50 @@ pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, Str
         if out.is_empty() {
             // Nothing taken out: the command exactly as written (a `shell: |` script keeps
             // its final newline).
-            out.insert("_raw_params".into(), Value::from(original.to_string()));
+            out.insert(
+                "_raw_params".into(),
+                Value::from(join_continuations(original)),
+            );
             return Ok(out);
         }
-        let mut text = s.to_string();
-        for k in out.keys() {
-            if let Some(word) = split_args(s)
-                .into_iter()
-                .find(|w| w.starts_with(&format!("{k}=")))
-            {
-                text = text.replacen(&word, "", 1);
+        // Take the words out line by line: a line left empty goes with its newline
+        // (Ansible attaches a line's newline to its last word), a script's final
+        // newline stays.
+        let words: Vec<String> = out
+            .keys()
+            .filter_map(|k| {
+                split_args(s)
+                    .into_iter()
+                    .find(|w| w.starts_with(&format!("{k}=")))
+            })
+            .collect();
+        let mut text = String::new();
+        let lines: Vec<&str> = original.split('\n').collect();
+        for (i, line) in lines.iter().enumerate() {
+            let mut l = line.to_string();
+            for w in &words {
+                l = l.replacen(w.as_str(), "", 1);
+            }
+            let last = i + 1 == lines.len();
+            if l.trim().is_empty() && l.len() != line.len() {
+                continue;
+            }
+            text.push_str(if l.len() == line.len() {
+                line
+            } else {
+                l.trim_start()
+            });
+            if !last {
+                text.push('\n');
             }
         }
-        out.insert("_raw_params".into(), Value::from(text.trim().to_string()));
+        let text = join_continuations(text.trim_start());
+        let text = if original.ends_with('\n') {
+            text
+        } else {
+            text.trim_end().to_string()
+        };
+        out.insert("_raw_params".into(), Value::from(text));
     }
     Ok(out)
 }
@@ -193,6 +264,17 @@ pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joins_line_continuations_outside_quotes() {
+        let script = "echo this is a \\\n\"multiline echo\" \\\n\"with a new line\nin quotes\" \\\n| cat\necho \"second\"\n";
+        assert_eq!(
+            join_continuations(script),
+            "echo this is a \"multiline echo\" \"with a new line\nin quotes\" | cat\necho \"second\"\n"
+        );
+        assert_eq!(join_continuations("a\nb\n"), "a\nb\n");
+        assert_eq!(join_continuations("echo 'x \\\ny'"), "echo 'x \\\ny'");
+    }
 
     #[test]
     fn splits_kv_with_quotes_and_jinja() {
