@@ -124,7 +124,7 @@ impl Cache {
     }
 
     fn note(&self, what: String) {
-        tracing::warn!("{what}");
+        tracing::debug!("{what}");
         self.notes.borrow_mut().push(what);
     }
 
