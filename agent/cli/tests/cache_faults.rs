@@ -164,7 +164,9 @@ fn unpacked_tree_changed_on_disk_is_never_used() {
     let o = w.apply();
     assert!(o.status.success(), "{}", text(&o));
     let site = w.unpacked().join("site.yml");
-    let evil = std::fs::read_to_string(&site).unwrap().replace("v1", "evil");
+    let evil = std::fs::read_to_string(&site)
+        .unwrap()
+        .replace("v1", "evil");
     std::fs::write(&site, evil).unwrap();
     // Whether or not the source can still be reached.
     for source_gone in [false, true] {
@@ -215,7 +217,10 @@ fn walk(root: &Path) -> Vec<(PathBuf, u32, bool, bool)> {
         out.push((p.to_path_buf(), mode, is_dir, open));
         if is_dir {
             let open = open && mode & 0o011 != 0;
-            let mut names: Vec<_> = std::fs::read_dir(p).unwrap().map(|e| e.unwrap().path()).collect();
+            let mut names: Vec<_> = std::fs::read_dir(p)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
             names.sort();
             for n in names {
                 go(&n, open, out);
