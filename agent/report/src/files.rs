@@ -27,7 +27,29 @@ pub fn atomic_write(dir: &Path, name: &str, text: &str, mode: u32) -> io::Result
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
+    remove_stale_temps(dir, name);
     Ok(path)
+}
+
+/// Remove `.<name>.XXXXXX` files that a killed earlier run left in `dir` (the run lock
+/// keeps any other run from writing them now). Best effort.
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.");
+    let Ok(rd) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let n = e.file_name();
+        let Some(rand) = n.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        if rand.len() == 6
+            && rand.bytes().all(|b| b.is_ascii_alphanumeric())
+            && e.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 /// `last_run.json` in the state directory `dir` (created 0700, tightened to 0700 if it
@@ -65,7 +87,9 @@ mod tests {
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&p), 0o600);
         assert_eq!(mode(&state), 0o700);
-        // Again over the old one: replaced, no temporary file left behind.
+        // Again over the old one: replaced, no temporary file left behind, and one left
+        // by a killed run removed.
+        fs::write(state.join(".last_run.json.aB3dE9"), "{").unwrap();
         write_last_run(&state, "{}\n").unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "{}\n");
         assert_eq!(fs::read_dir(&state).unwrap().count(), 1);

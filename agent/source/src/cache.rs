@@ -2,19 +2,26 @@
 //!
 //! ```text
 //! bundles/<sha256>.bundle   the archive as downloaded (0600); its name is its checksum
-//! bundles/<sha256>/         the archive unpacked (0700), with a `.complete` marker
+//! bundles/<sha256>/         the archive unpacked (0700), with a `.complete` marker that
+//!                           holds the digest of the unpacked tree
 //! current -> bundles/<sha256>   switched atomically, only to a verified, whole bundle
 //! state.json                what was fetched from where (ETag, sha256, time)
 //! vars.json                 the last non-secret variables from SSM (0600)
 //! ```
 //!
 //! An archive is checked against its name every time it is used, so a damaged or
-//! half-written file in the cache is never used: it is removed and reported.
+//! half-written file in the cache is never used: it is removed and reported. The unpacked
+//! tree is checked against the digest recorded when it was unpacked, every time it is
+//! used: a tree changed on disk (a damaged file, a file lost in a crash) is unpacked again
+//! from its verified archive, and that is reported too ([`Cache::take_notes`]).
 
+use std::cell::RefCell;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +58,9 @@ pub struct State {
 
 pub struct Cache {
     root: PathBuf,
+    /// Damage found and dealt with (a removed archive, a tree unpacked again), for the
+    /// run's warnings.
+    notes: RefCell<Vec<String>>,
 }
 
 /// Write `data` to `path` atomically with mode 0600.
@@ -67,6 +77,19 @@ pub fn write_private(path: &Path, data: &[u8]) -> Result<(), CacheError> {
         path: path.to_path_buf(),
         source: e.error,
     })?;
+    // Temporary files of a killed earlier run (the run lock keeps other runs out).
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let n = e.file_name();
+            let stale = n
+                .to_str()
+                .and_then(|n| n.strip_prefix(".tmp-"))
+                .is_some_and(|r| r.len() == 6 && r.bytes().all(|b| b.is_ascii_alphanumeric()));
+            if stale && e.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
     Ok(())
 }
 
@@ -91,7 +114,18 @@ impl Cache {
         mkdir_private(&root.join("bundles"))?;
         Ok(Cache {
             root: root.to_path_buf(),
+            notes: RefCell::new(Vec::new()),
         })
+    }
+
+    /// What was found damaged in the cache (and removed or repaired) since the last call.
+    pub fn take_notes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notes.borrow_mut())
+    }
+
+    fn note(&self, what: String) {
+        tracing::debug!("{what}");
+        self.notes.borrow_mut().push(what);
     }
 
     pub fn root(&self) -> &Path {
@@ -138,28 +172,48 @@ impl Cache {
         if actual != sha {
             let _ = fs::remove_file(&p);
             let _ = fs::remove_dir_all(self.dir_path(sha));
-            return Err(CacheError::Damaged { path: p, actual });
+            let e = CacheError::Damaged { path: p, actual };
+            self.note(e.to_string());
+            return Err(e);
         }
         Ok(Some(p))
     }
 
-    /// The unpacked directory of a verified bundle, unpacking it (whole, then renamed
-    /// into place) if needed.
+    /// The unpacked directory of a verified bundle. The archive is checked against its
+    /// sha256 first (a damaged one is removed: an error); an unpacked tree is used only
+    /// while it matches the digest recorded when it was unpacked, else it is unpacked
+    /// again (whole, then renamed into place).
     pub fn unpacked(&self, sha: &str, limits: Limits) -> Result<PathBuf, CacheError> {
         let dir = self.dir_path(sha);
-        if dir.join(".complete").is_file() {
-            return Ok(dir);
-        }
         let archive = self.verified_archive(sha)?.ok_or_else(|| CacheError::Io {
             path: self.archive_path(sha),
             source: io::Error::new(io::ErrorKind::NotFound, "not in the cache"),
         })?;
+        let marker = dir.join(COMPLETE);
+        if let Ok(recorded) = fs::read_to_string(&marker) {
+            let recorded = recorded.lines().find_map(|l| l.strip_prefix("tree "));
+            match tree_digest(&dir) {
+                Ok(actual) if recorded == Some(actual.as_str()) => return Ok(dir),
+                _ => self.note(format!(
+                    "cached bundle {} was changed on disk (it no longer matches its \
+                     archive); unpacked again from the verified archive",
+                    dir.display()
+                )),
+            }
+        }
         let _ = fs::remove_dir_all(&dir);
         let staging = self.root.join("bundles").join(format!(".unpack-{sha}"));
         let _ = fs::remove_dir_all(&staging);
         bundle::unpack(&archive, &staging, limits)?;
-        fs::write(staging.join(".complete"), sha).map_err(io_err(&staging))?;
+        let digest = tree_digest(&staging).map_err(io_err(&staging))?;
+        write_private(
+            &staging.join(COMPLETE),
+            format!("{sha}\ntree {digest}\n").as_bytes(),
+        )?;
         fs::rename(&staging, &dir).map_err(io_err(&dir))?;
+        if let Ok(d) = fs::File::open(self.root.join("bundles")) {
+            let _ = d.sync_all();
+        }
         Ok(dir)
     }
 
@@ -249,6 +303,47 @@ impl Cache {
     }
 }
 
+/// The marker of a whole unpacked tree: the bundle's sha256 and the tree's digest.
+const COMPLETE: &str = ".complete";
+
+/// A digest of an unpacked tree (the marker left out): every path, sorted, with its kind,
+/// its executable bit and content (files) or target (links).
+pub fn tree_digest(dir: &Path) -> io::Result<String> {
+    fn go(root: &Path, rel: &Path, h: &mut Sha256) -> io::Result<()> {
+        let mut names: Vec<_> = fs::read_dir(root.join(rel))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<io::Result<_>>()?;
+        names.sort();
+        for n in names {
+            let r = rel.join(&n);
+            if r.as_os_str() == COMPLETE {
+                continue;
+            }
+            let full = root.join(&r);
+            let md = fs::symlink_metadata(&full)?;
+            let path = r.as_os_str().as_encoded_bytes();
+            h.update((path.len() as u64).to_le_bytes());
+            h.update(path);
+            if md.file_type().is_symlink() {
+                let t = fs::read_link(&full)?;
+                h.update(b"l");
+                h.update(t.as_os_str().as_encoded_bytes());
+            } else if md.is_dir() {
+                h.update(b"d");
+                go(root, &r, h)?;
+            } else {
+                use std::os::unix::fs::MetadataExt;
+                h.update(if md.mode() & 0o111 != 0 { b"x" } else { b"f" });
+                h.update(bundle::sha256_file(&full)?.as_bytes());
+            }
+        }
+        Ok(())
+    }
+    let mut h = Sha256::new();
+    go(dir, Path::new(""), &mut h)?;
+    Ok(hex::encode(h.finalize()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +395,57 @@ mod tests {
         assert!(e.to_string().contains("damaged"), "{e}");
         assert!(!cache.archive_path(&a).exists());
         assert!(cache.unpacked(&a, Limits::default()).is_err());
+    }
+
+    #[test]
+    fn changed_tree_is_unpacked_again_and_reported() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache::open(d.path()).unwrap();
+        let a = bundle_in(&cache, "- hosts: all\n");
+        let dir = cache.unpacked(&a, Limits::default()).unwrap();
+        assert!(cache.take_notes().is_empty());
+        let marker = fs::read_to_string(dir.join(".complete")).unwrap();
+        assert!(marker.starts_with(&format!("{a}\ntree ")), "{marker}");
+        // Used again as it is: no note.
+        cache.unpacked(&a, Limits::default()).unwrap();
+        assert!(cache.take_notes().is_empty());
+        // A file damaged on disk, one lost, one added: each time unpacked again.
+        let damages: [fn(&Path); 4] = [
+            |dir: &Path| fs::write(dir.join("site.yml"), "- hosts: evil\n").unwrap(),
+            |dir: &Path| fs::remove_file(dir.join("site.yml")).unwrap(),
+            |dir: &Path| fs::write(dir.join("extra.yml"), "x").unwrap(),
+            |dir: &Path| fs::write(dir.join(".complete"), "garbage").unwrap(),
+        ];
+        for damage in damages {
+            damage(&dir);
+            let again = cache.unpacked(&a, Limits::default()).unwrap();
+            assert_eq!(
+                fs::read_to_string(again.join("site.yml")).unwrap(),
+                "- hosts: all\n"
+            );
+            assert!(!again.join("extra.yml").exists());
+            let notes = cache.take_notes();
+            assert_eq!(notes.len(), 1, "{notes:?}");
+            assert!(notes[0].contains("changed on disk"), "{notes:?}");
+        }
+    }
+
+    #[test]
+    fn damaged_archive_is_never_used_even_when_unpacked() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache::open(d.path()).unwrap();
+        let a = bundle_in(&cache, "a");
+        cache.unpacked(&a, Limits::default()).unwrap();
+        cache.set_current(&a).unwrap();
+        // Half of the archive, as a crash in the middle of a copy would leave it.
+        let p = cache.archive_path(&a);
+        let bytes = fs::read(&p).unwrap();
+        fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        let e = cache.unpacked(&a, Limits::default()).unwrap_err();
+        assert!(e.to_string().contains("damaged"), "{e}");
+        assert!(!p.exists());
+        assert!(!d.path().join("bundles").join(&a).exists());
+        assert_eq!(cache.take_notes().len(), 1);
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct Pulled {
     pub downloaded: u64,
     /// SSM variables (group → vars) and the secrets to mask.
     pub vars: SsmVars,
+    /// Damage found in the cache and dealt with (a damaged archive removed, an unpacked
+    /// tree unpacked again), to be shown as warnings.
+    pub warnings: Vec<String>,
 }
 
 fn now() -> u64 {
@@ -103,6 +106,7 @@ pub fn pull(cfg: &Config, progress: bool) -> Result<Pulled, PullError> {
                 unchanged: false,
                 downloaded: 0,
                 vars: SsmVars::default(),
+                warnings: Vec::new(),
             });
         }
     }
@@ -175,6 +179,7 @@ pub fn pull(cfg: &Config, progress: bool) -> Result<Pulled, PullError> {
                 unchanged: got.unchanged,
                 downloaded: got.downloaded,
                 vars,
+                warnings: cache.take_notes(),
             })
         }
         Err(e) => fall_back(&cache, &uri, e.to_string(), limits, fresh_vars),
@@ -196,9 +201,11 @@ fn fall_back(
     let dir = match cache.unpacked(&sha, limits) {
         Ok(d) => d,
         Err(e) => {
-            return Err(PullError::NoFallback {
-                what: format!("{why}; the cached bundle cannot be used either: {e}"),
-            });
+            let mut what = format!("{why}; the cached bundle cannot be used either: {e}");
+            for n in cache.take_notes() {
+                what.push_str(&format!(" ({n})"));
+            }
+            return Err(PullError::NoFallback { what });
         }
     };
     let vars: SsmVars = fresh_vars.unwrap_or_else(|| {
@@ -215,6 +222,7 @@ fn fall_back(
         unchanged: false,
         downloaded: 0,
         vars,
+        warnings: cache.take_notes(),
     })
 }
 

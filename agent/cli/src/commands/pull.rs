@@ -37,6 +37,9 @@ pub fn pull_with(cfg: &Config) -> Result<Pulled> {
     for s in &p.vars.secrets {
         agent_report::mask::register(s);
     }
+    for w in &p.warnings {
+        eprintln!("[WARNING]: {w}");
+    }
     match (&p.fallback, &p.sha256) {
         (Some(why), Some(sha)) => {
             eprintln!(

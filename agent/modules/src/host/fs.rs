@@ -502,10 +502,12 @@ pub fn atomic_write_like<E: From<io::Error>>(
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     let existing = stat(path)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".ansible_tmp")
+        .prefix(TMP_PREFIX)
+        .rand_bytes(TMP_RAND)
         .suffix(name)
         .tempfile_in(dir)?;
-    tmp.write_all(content)?;
+    // On the file itself: the error names no temporary path (the caller names the target).
+    tmp.as_file_mut().write_all(content)?;
     tmp.as_file().sync_all()?;
     if let Some(src) = like {
         let times = fs::FileTimes::new()
@@ -541,7 +543,41 @@ pub fn atomic_write_like<E: From<io::Error>>(
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
+    remove_stale_temps(dir, TMP_PREFIX, name.as_encoded_bytes());
     Ok(())
+}
+
+/// The prefix of [`atomic_write`]'s temporary files (Ansible's `atomic_move` uses the same).
+pub const TMP_PREFIX: &str = ".ansible_tmp";
+/// Random characters in our temporary names (Python's tempfile, and so Ansible, uses 8:
+/// a temporary file of a concurrent Ansible run is never taken for ours).
+const TMP_RAND: usize = 6;
+
+/// Remove temporary files that a killed earlier run left in `dir` while it wrote a file
+/// called `name` (`<prefix><6 random characters><name>`, regular files only). Called after
+/// a successful write of that file, under the run lock: no other run of the agent can be
+/// writing it. Best effort.
+pub fn remove_stale_temps(dir: &Path, prefix: &str, name: &[u8]) {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let n = e.file_name();
+        let b = n.as_encoded_bytes();
+        let Some(rest) = b.strip_prefix(prefix.as_bytes()) else {
+            continue;
+        };
+        let Some(rand) = rest.strip_suffix(name) else {
+            continue;
+        };
+        if rand.len() == TMP_RAND
+            && rand.iter().all(u8::is_ascii_alphanumeric)
+            && e.file_type().is_ok_and(|t| t.is_file())
+        {
+            tracing::debug!("removing {} (left by a killed run)", e.path().display());
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 /// The name Ansible gives a backup of `path`: `path.PID.YYYY-MM-DD@HH:MM:SS~`, local time.
@@ -874,6 +910,33 @@ mod tests {
         };
         assert!(atomic_write(&d.path().join("n"), b"x", &bad).is_err());
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn temporary_files_of_a_killed_run_are_removed_by_the_next_write() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("app.conf");
+        // Left by a killed run (ours), and one of a concurrent Ansible run (8 characters),
+        // one for another file, and a directory: only the first goes.
+        fs::write(d.path().join(".ansible_tmpAb12Cdapp.conf"), "half").unwrap();
+        fs::write(d.path().join(".ansible_tmpAb12Cd34app.conf"), "ansible").unwrap();
+        fs::write(d.path().join(".ansible_tmpAb12Cdother.conf"), "other").unwrap();
+        fs::create_dir(d.path().join(".ansible_tmpXyZ123app.conf")).unwrap();
+        atomic_write(&p, b"new", &FileAttrs::default()).unwrap();
+        let mut names: Vec<String> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ".ansible_tmpAb12Cd34app.conf",
+                ".ansible_tmpAb12Cdother.conf",
+                ".ansible_tmpXyZ123app.conf",
+                "app.conf"
+            ]
+        );
     }
 
     #[test]
