@@ -2675,7 +2675,6 @@ impl Engine<'_> {
     }
 }
 
-/// A failed result with Ansible's `msg`.
 /// A failure of the task itself (its condition or its loop), shown as Ansible 2.21 shows
 /// it: `[ERROR]: Task failed: …` with the task's origin above the result.
 fn located_failure(task: &Task, msg: String) -> IndexMap<String, Value> {
@@ -2686,6 +2685,7 @@ fn located_failure(task: &Task, msg: String) -> IndexMap<String, Value> {
     r
 }
 
+/// A failed result with Ansible's `msg`.
 fn failure(msg: impl Into<Value>) -> IndexMap<String, Value> {
     result_map(&[("failed", Value::from(true)), ("msg", msg.into())])
 }
