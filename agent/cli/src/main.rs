@@ -30,10 +30,25 @@ fn main() {
     let code = match res {
         Ok(code) => code,
         Err(e) => {
-            let text = format!("ERROR! {e:#}");
+            let text = format!("ERROR! {}", error_chain(&e));
             eprintln!("{}", agent_report::mask::mask(&text));
             exit::FAILED
         }
     };
     std::process::exit(code);
+}
+
+/// The error and its causes, `: `-separated as `{:#}` prints them, leaving out a cause
+/// whose text the message already holds (an error that prints its source in its own
+/// message would otherwise say it twice).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
 }

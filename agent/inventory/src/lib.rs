@@ -286,7 +286,8 @@ impl Inventory {
         }
         let text = std::fs::read(path)
             .map_err(|e| InventoryError::new(path.display().to_string(), 0, 0, e.to_string()))?;
-        let text = String::from_utf8_lossy(&text);
+        let text = agent_yaml::decode(&text, path)
+            .map_err(|e| InventoryError::new(e.file, e.line, e.col, e.message))?;
         let src = Source {
             file: path.display().to_string(),
             dir: path.parent().map(|p| p.display().to_string()),

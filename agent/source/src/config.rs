@@ -205,8 +205,22 @@ impl Config {
     /// Read `path`. A missing file at the default path is not an error (all defaults);
     /// a missing file that was asked for is.
     pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(path, &text),
+        match std::fs::read(path) {
+            Ok(bytes) => match std::str::from_utf8(&bytes) {
+                Ok(text) => Config::parse(path, text),
+                Err(e) => {
+                    let good = &bytes[..e.valid_up_to()];
+                    let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+                    let start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                    let col = String::from_utf8_lossy(&good[start..]).chars().count() + 1;
+                    Err(ConfigError::Invalid {
+                        path: path.to_path_buf(),
+                        line,
+                        col,
+                        msg: "not valid TOML: the file is not valid UTF-8".into(),
+                    })
+                }
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
                 Ok(Config::default())
             }

@@ -21,6 +21,15 @@ pub(crate) fn convert(
     file: Option<&Path>,
     scope: Option<(&Templar, &Arc<Scope>)>,
 ) -> TemplateError {
+    let outer = err;
+    // An error inside an include or a macro is wrapped (`error in "t.j2"`): the innermost
+    // one says what went wrong.
+    let mut err = err;
+    while let Some(inner) =
+        std::error::Error::source(err).and_then(|s| s.downcast_ref::<minijinja::Error>())
+    {
+        err = inner;
+    }
     let detail = err.detail().unwrap_or_default();
     let mut undefined = false;
     let core = match err.kind() {
@@ -35,6 +44,8 @@ pub(crate) fn convert(
         }
         ErrorKind::UnknownFilter => format!("No filter named '{}'.", quoted_name(detail)),
         ErrorKind::UnknownTest => format!("No test named '{}'.", quoted_name(detail)),
+        // An unknown lookup plugin says so itself (`lookup plugin (x) not found`).
+        ErrorKind::UnknownFunction if detail.starts_with("lookup plugin") => detail.to_string(),
         // Jinja2 looks a called name up as a variable: calling a missing one is using an
         // undefined value
         ErrorKind::UnknownFunction => {
@@ -57,10 +68,10 @@ pub(crate) fn convert(
             }
         }
     };
-    let line = err.line();
+    let line = outer.line();
     let message = match file {
         Some(f) => match line {
-            Some(l) => format!("{core} (in template file {}, line {l})", f.display()),
+            Some(l) => format!("{core} (in template file {}:{l})", f.display()),
             None => format!("{core} (in template file {})", f.display()),
         },
         None => {

@@ -241,7 +241,7 @@ pub(crate) fn render(
         match (err.undefined, scope.take_undefined()) {
             (true, Some(inner)) => TemplateError {
                 message: format!(
-                    "{} (in template file {}, line {})",
+                    "{} (in template file {}:{})",
                     inner.message,
                     path.display(),
                     err.line.unwrap_or(0)

@@ -71,8 +71,17 @@ impl Scope {
     /// The rendered value of a name, or `None` when it is undefined (or failed; the
     /// failure is recorded and reported when the render returns).
     pub(crate) fn lookup(self: &Arc<Self>, name: &str) -> Option<Value> {
-        if let Some(v) = self.lock().cache.get(name) {
-            return Some(v.clone());
+        {
+            let st = self.lock();
+            if let Some(v) = st.cache.get(name) {
+                return Some(v.clone());
+            }
+            // The render has failed already (a recursion, say): resolve nothing more, so
+            // that a template reading a failing variable several times, at every level of
+            // a long chain, cannot take exponential time.
+            if st.fatal.is_some() {
+                return None;
+            }
         }
         let raw = self.raw(name)?;
         if !crate::needs_templating(&raw) {

@@ -16,4 +16,6 @@ mod resolve;
 
 pub use emit::{EmitOptions, emit};
 pub use node::{Kind, Node, Pos};
-pub use parse::{Limits, YamlError, YamlWarning, parse_all, parse_all_with_warnings, parse_one};
+pub use parse::{
+    Limits, YamlError, YamlWarning, decode, parse_all, parse_all_with_warnings, parse_one,
+};

@@ -172,11 +172,80 @@ fn flow_depth_before(src: &str, line: usize) -> usize {
     depth
 }
 
+/// What PyYAML's reader accepts: tab, newlines and printable characters (YAML 1.1 `c-printable`).
+fn printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
+/// The checks PyYAML makes before parsing: no control characters, and a `%YAML`
+/// directive, if any, of version 1.x.
+fn check_reader(src: &str, file: &Path) -> Result<(), YamlError> {
+    let err = |line: usize, col: usize, message: String| YamlError {
+        file: file.display().to_string(),
+        line,
+        col,
+        message,
+    };
+    for (i, l) in src.split('\n').enumerate() {
+        if let Some((col, c)) = l.chars().enumerate().find(|(_, c)| !printable(*c)) {
+            return Err(err(
+                i + 1,
+                col + 1,
+                format!(
+                    "unacceptable character #x{:04x}: special characters are not allowed",
+                    u32::from(c)
+                ),
+            ));
+        }
+    }
+    for (i, l) in src.lines().enumerate() {
+        let t = l.trim_start_matches('\u{feff}');
+        if let Some(rest) = t.strip_prefix("%YAML") {
+            let v = rest.split_whitespace().next().unwrap_or("");
+            if v.split('.').next() != Some("1") {
+                return Err(err(
+                    i + 1,
+                    1,
+                    format!("found incompatible YAML document (version 1.* is required, not {v})"),
+                ));
+            }
+        } else if !(t.is_empty() || t.starts_with('#') || t.starts_with('%')) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// `bytes` as UTF-8 text, or an error naming the line and column of the first byte that
+/// is not (as PyYAML, which reads files as UTF-8).
+pub fn decode(bytes: &[u8], file: &Path) -> Result<String, YamlError> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.to_string()),
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+            let start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            let col = String::from_utf8_lossy(&good[start..]).chars().count() + 1;
+            let byte = bytes.get(e.valid_up_to()).copied().unwrap_or(0);
+            Err(YamlError {
+                file: file.display().to_string(),
+                line,
+                col,
+                message: format!(
+                    "'utf-8' codec can't decode byte 0x{byte:02x} in position {}: the file is not valid UTF-8",
+                    e.valid_up_to()
+                ),
+            })
+        }
+    }
+}
+
 fn parse_src(
     src: &str,
     file: &Path,
     limits: Limits,
 ) -> Result<(Vec<Node>, Vec<YamlWarning>), YamlError> {
+    check_reader(src, file)?;
     let mut b = Builder {
         parser: Parser::new_from_str(src),
         src,
@@ -385,10 +454,23 @@ impl<'a> Builder<'a> {
         let info = e.info();
         let message = scan_message(info);
         if info.contains("tab") {
-            // Point at the tab itself, as PyYAML does.
+            // Point at the tab itself, as PyYAML does: on the marker's line, else on the
+            // first later line indented with a tab (saphyr may stop at the line before).
             if let Some(line) = self.src.lines().nth(m.line().saturating_sub(1))
                 && let Some(i) = line.chars().position(|c| c == '\t')
             {
+                pos.col = i + 1;
+            } else if let Some((n, i)) =
+                self.src
+                    .lines()
+                    .enumerate()
+                    .skip(m.line())
+                    .find_map(|(n, l)| {
+                        let indent: String = l.chars().take_while(|c| c.is_whitespace()).collect();
+                        indent.chars().position(|c| c == '\t').map(|i| (n, i))
+                    })
+            {
+                pos.line = n + 1;
                 pos.col = i + 1;
             }
         } else if let Some(d) = self.unknown_directive(m.line()) {

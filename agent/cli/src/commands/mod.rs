@@ -110,9 +110,18 @@ pub fn run_to(
     let mut info = crate::report::RunInfo::new(args, check, command);
     let res = run_inner(args, check, diff, drift_exit, out, &mut info);
     if let Err(e) = &res {
+        // Warnings found while loading (duplicate keys) come before the error, as in Ansible.
+        print_load_warnings();
         info.failed(e, out);
     }
     res
+}
+
+/// Print the loader's warnings (duplicate YAML keys) that no run printed.
+fn print_load_warnings() {
+    for w in crate::loader::files::take_warnings() {
+        eprintln!("{}", agent_report::mask::mask(&format!("[WARNING]: {w}\n")));
+    }
 }
 
 fn run_inner(
@@ -178,6 +187,9 @@ fn run_inner(
 
     let mut loader = Loader::new(args.roles_path.clone());
     let pb: Playbook = loader.load_playbook(&playbook_path)?;
+    if args.syntax_check || args.list_tasks || args.list_tags {
+        print_load_warnings();
+    }
     if args.syntax_check {
         info.skip();
         println!("\nplaybook: {}", playbook_path.display());

@@ -61,6 +61,23 @@ enum Flow {
     Interrupted,
 }
 
+/// Deepest nesting of include_tasks / include_role: a file that includes itself (directly
+/// or through others) fails here with a clear error instead of exhausting the stack.
+pub const MAX_INCLUDE_DEPTH: usize = 48;
+
+/// How many includes the current task is nested in.
+fn include_depth(frames: &[Frame<'_>]) -> usize {
+    frames.iter().filter(|f| f.include).count()
+}
+
+fn include_too_deep(frames: &[Frame<'_>], what: &str) -> Option<String> {
+    (include_depth(frames) >= MAX_INCLUDE_DEPTH).then(|| {
+        format!(
+            "include nesting deeper than {MAX_INCLUDE_DEPTH} levels at '{what}': does a file include itself (directly or through others)?"
+        )
+    })
+}
+
 #[derive(Clone, Copy)]
 struct Frame<'a> {
     common: &'a Common,
@@ -975,7 +992,7 @@ impl<'r> Engine<'r> {
                         if let Ok(Some(cond)) = self.eval_conditions(&conds, &vars) {
                             return self.finish_skip(task, &name, &cond, handler);
                         }
-                        let r = failure(msg);
+                        let r = located_failure(task, msg);
                         return self.finish(task, r, ignore_errors, no_log, handler, rescuable);
                     }
                 }
@@ -987,7 +1004,7 @@ impl<'r> Engine<'r> {
                     Ok(Some(cond)) => return self.finish_skip(task, &name, &cond, handler),
                     Ok(None) => {}
                     Err(msg) => {
-                        let r = failure(msg);
+                        let r = located_failure(task, msg);
                         return self.finish(task, r, ignore_errors, no_log, handler, rescuable);
                     }
                 }
@@ -1796,6 +1813,9 @@ impl<'r> Engine<'r> {
         };
         match task.short.as_str() {
             "debug" => {
+                if parsed.is_set("msg") && parsed.is_set("var") {
+                    return fail("parameters are mutually exclusive: msg|var".to_string());
+                }
                 let verbosity = parsed.int("verbosity").unwrap_or(0);
                 if verbosity > i64::from(self.opts.verbosity) {
                     return Exec::Result(result_map(&[
@@ -2103,6 +2123,9 @@ impl<'r> Engine<'r> {
                     .or(parsed.str("_raw_params"))
                     .unwrap_or_default()
                     .to_string();
+                if let Some(msg) = include_too_deep(frames, &file) {
+                    return fail(msg);
+                }
                 let dir = task
                     .loc
                     .file
@@ -2120,6 +2143,9 @@ impl<'r> Engine<'r> {
             }
             "include_role" | "import_role" => {
                 let name = parsed.str("name").unwrap_or_default().to_string();
+                if let Some(msg) = include_too_deep(frames, &name) {
+                    return fail(msg);
+                }
                 let dir = self
                     .play
                     .as_ref()
@@ -2644,6 +2670,16 @@ impl Engine<'_> {
                 .collect::<Vec<_>>(),
         )
     }
+}
+
+/// A failure of the task itself (its condition or its loop), shown as Ansible 2.21 shows
+/// it: `[ERROR]: Task failed: …` with the task's origin above the result.
+fn located_failure(task: &Task, msg: String) -> IndexMap<String, Value> {
+    let text = format!("Task failed: {msg}\n\nTask failed.\n{}", origin(&task.loc));
+    let mut r = failure(msg);
+    r.insert("_agent_failure".to_string(), Value::from("Text"));
+    r.insert("_agent_error".to_string(), Value::from(text));
+    r
 }
 
 /// A failed result with Ansible's `msg`.

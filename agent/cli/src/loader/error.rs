@@ -36,9 +36,10 @@ pub enum LoadError {
     At { loc: Loc, msg: String },
     #[error("{}: {err}", path.display())]
     Io { path: PathBuf, err: std::io::Error },
-    #[error("{0}")]
+    // Transparent: the message is the inner error's, and `{:#}` does not repeat it.
+    #[error(transparent)]
     Yaml(#[from] agent_yaml::YamlError),
-    #[error("{0}")]
+    #[error(transparent)]
     Inventory(#[from] agent_inventory::InventoryError),
     #[error("{0}")]
     Other(String),

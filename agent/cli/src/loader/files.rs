@@ -30,14 +30,31 @@ pub fn take_warnings() -> Vec<String> {
 
 /// Read and parse one YAML file (one document at most).
 pub fn read_yaml(path: &Path) -> Result<YamlFile, LoadError> {
-    let src = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| LoadError::io(path, e))?;
+    let src = agent_yaml::decode(&bytes, path)?;
     let name: Arc<str> = Arc::from(path.display().to_string());
     let (mut docs, warnings) =
         agent_yaml::parse_all_with_warnings(&src, path, agent_yaml::Limits::default())?;
     if docs.len() > 1 {
         let second = &docs[1];
+        // PyYAML points at the `---` that starts the second document.
+        let mut pos = second.pos;
+        if let Some(n) = src
+            .lines()
+            .take(second.pos.line)
+            .enumerate()
+            .skip(1)
+            .filter(|(_, l)| l.starts_with("---"))
+            .map(|(n, _)| n)
+            .last()
+        {
+            pos = agent_yaml::Pos {
+                line: n + 1,
+                col: 1,
+            };
+        }
         return Err(LoadError::at(
-            Loc::new(&name, second.pos),
+            Loc::new(&name, pos),
             "expected a single document in the stream, but found another document",
         ));
     }

@@ -6,6 +6,17 @@ use minijinja::Value;
 
 /// Split a string into shell-like words, keeping Jinja2 expressions and quoted parts whole.
 pub fn split_args(s: &str) -> Vec<String> {
+    split_args_state(s).0
+}
+
+/// Whether `s` ends inside a quote or a `{{ }}`/`{% %}`/`{# #}` block, which Ansible
+/// refuses ("failed at splitting arguments").
+pub fn unbalanced(s: &str) -> bool {
+    let (_, open) = split_args_state(s);
+    open
+}
+
+fn split_args_state(s: &str) -> (Vec<String>, bool) {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quote: Option<char> = None;
@@ -58,7 +69,7 @@ pub fn split_args(s: &str) -> Vec<String> {
     if !cur.is_empty() {
         out.push(cur);
     }
-    out
+    (out, quote.is_some() || depth > 0)
 }
 
 fn unquote(s: &str) -> String {
@@ -182,6 +193,11 @@ pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, Str
         "expand_argument_vars",
     ];
     let s = s.trim();
+    if unbalanced(s) {
+        return Err(format!(
+            "failed at splitting arguments, either an unbalanced jinja2 block or quotes: {s}"
+        ));
+    }
     for word in split_args(s) {
         // Python escapes in k=v words are decoded first, as Ansible's parse_kv does
         // (`regexp='\b'` is a backspace; `'\\b'` a regex word boundary).

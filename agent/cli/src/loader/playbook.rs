@@ -283,11 +283,141 @@ fn unknown_keyword(
     LoadError::at(loc(file, k), msg)
 }
 
+/// A boolean keyword (`become`, `ignore_errors`, ...) must be a boolean, one of Ansible's
+/// boolean strings or numbers, null, or a template. Ansible finds a bad value when the task
+/// runs ("could not be converted to 'bool'"); a literal one is refused here, before
+/// anything runs.
+fn check_bool_keyword(file: &Arc<str>, key: &str, v: &Node) -> Result<(), LoadError> {
+    let ok = match &v.kind {
+        Kind::Null | Kind::Bool(_) => true,
+        Kind::Int(i) => *i == 0 || *i == 1,
+        Kind::Float(f) => *f == 0.0 || *f == 1.0,
+        Kind::Str(s) | Kind::Unsafe(s) => {
+            Templar::is_template(s)
+                || matches!(
+                    s.trim().to_lowercase().as_str(),
+                    "y" | "yes"
+                        | "on"
+                        | "1"
+                        | "true"
+                        | "t"
+                        | "n"
+                        | "no"
+                        | "off"
+                        | "0"
+                        | "false"
+                        | "f"
+                )
+        }
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let shown = match v.as_str() {
+        Some(s) => s.to_string(),
+        None => v.to_value().to_string(),
+    };
+    Err(LoadError::at(
+        loc(file, v),
+        format!(
+            "Error processing keyword '{key}': The value '{shown}' could not be converted to 'bool'."
+        ),
+    ))
+}
+
+/// A variable name Ansible accepts: a Python identifier that is not a keyword.
+pub(crate) fn valid_var_name(name: &str) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
+        "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
+        "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
+        "try", "while", "with", "yield",
+    ];
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    (first == '_' || first.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+        && !KEYWORDS.contains(&name)
+}
+
+/// `loop_control` as Ansible loads it: a mapping of LoopControl's attributes; a literal
+/// `pause` must be a number.
+fn check_loop_control(file: &Arc<str>, v: &Node) -> Result<(), LoadError> {
+    const ATTRS: &[&str] = &[
+        "loop_var",
+        "index_var",
+        "label",
+        "pause",
+        "extended",
+        "extended_allitems",
+        "break_when",
+    ];
+    let Some(entries) = v.as_map() else {
+        return Err(LoadError::at(
+            loc(file, v),
+            "the `loop_control` value must be specified as a dictionary and cannot be a variable itself (though it can contain variables)",
+        ));
+    };
+    for (k, val) in entries {
+        let key = key_str(file, k)?;
+        if !ATTRS.contains(&key) {
+            return Err(unknown_keyword(file, k, key, ATTRS, "LoopControl"));
+        }
+        let number = match &val.kind {
+            Kind::Int(_) | Kind::Float(_) | Kind::Null => true,
+            Kind::Str(s) | Kind::Unsafe(s) => {
+                Templar::is_template(s) || s.trim().parse::<f64>().is_ok()
+            }
+            _ => false,
+        };
+        if key == "pause" && !number {
+            let shown = val
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| val.to_value().to_string());
+            return Err(LoadError::at(
+                loc(file, val),
+                format!(
+                    "Error processing keyword 'pause': The value '{shown}' could not be converted to 'float'."
+                ),
+            ));
+        }
+        if matches!(key, "extended" | "extended_allitems") {
+            check_bool_keyword(file, key, val)?;
+        }
+    }
+    Ok(())
+}
+
 /// Set one of the inherited keywords. Returns false when `key` is not one of them.
 fn set_common(c: &mut Common, file: &Arc<str>, key: &str, v: &Node) -> Result<bool, LoadError> {
+    if matches!(
+        key,
+        "become"
+            | "ignore_errors"
+            | "no_log"
+            | "check_mode"
+            | "diff"
+            | "run_once"
+            | "any_errors_fatal"
+            | "ignore_unreachable"
+    ) {
+        check_bool_keyword(file, key, v)?;
+    }
     match key {
         "when" => c.when = when_list(v),
-        "tags" => c.tags = string_list(v),
+        "tags" => {
+            if v.as_map().is_some() {
+                return Err(LoadError::at(
+                    loc(file, v),
+                    "tags must be specified as a list",
+                ));
+            }
+            c.tags = string_list(v)
+        }
         "vars" => {
             if !v.is_null() {
                 if let Some(seq) = v.as_seq() {
@@ -416,6 +546,9 @@ impl Loader {
                     }
                 }
                 let first = plays.len();
+                if let Some(e) = self.cycle_at(&file, imp, &target, "import_playbook") {
+                    return Err(e);
+                }
                 self.load_plays_into(&target, plays)?;
                 // vars, tags and when of the import apply to every imported play.
                 let mut imp_common = Common::default();
@@ -661,11 +794,25 @@ impl Loader {
             }
             match key {
                 "name" => t.name = Some(scalar_string(v)),
-                "register" => t.register = Some(scalar_string(v)),
+                "register" => {
+                    let name = scalar_string(v);
+                    if !valid_var_name(&name) {
+                        return Err(LoadError::at(
+                            loc(file, v),
+                            format!(
+                                "Invalid 'register' specified: Invalid variable name '{name}'."
+                            ),
+                        ));
+                    }
+                    t.register = Some(name)
+                }
                 "notify" => t.notify = string_list(v).into_iter().collect(),
                 "listen" => t.listen = string_list(v),
                 "loop" => t.loop_ = Some(Loop::Items(v.to_value())),
-                "loop_control" => t.loop_control = Some(v.to_value()),
+                "loop_control" => {
+                    check_loop_control(file, v)?;
+                    t.loop_control = Some(v.to_value());
+                }
                 "changed_when" => t.changed_when = Some(v.to_value()),
                 "failed_when" => t.failed_when = Some(v.to_value()),
                 "until" => t.until = Some(v.to_value()),
@@ -859,6 +1006,26 @@ impl Loader {
         Ok(Item::Task(Arc::new(t)))
     }
 
+    /// An import of `target` (at `at` in `file`) that would import a file being loaded:
+    /// the cycle, named at the import.
+    fn cycle_at(&self, file: &Arc<str>, at: &Node, target: &Path, what: &str) -> Option<LoadError> {
+        let canon = target.canonicalize().ok()?;
+        let i = self.stack.iter().position(|p| *p == canon)?;
+        let chain: Vec<String> = self.stack[i..]
+            .iter()
+            .chain(std::iter::once(&canon))
+            .map(|p| p.display().to_string())
+            .collect();
+        Some(LoadError::at(
+            loc(file, at),
+            format!(
+                "{what} cycle: {} imports itself (through {})",
+                target.display(),
+                chain.join(" -> ")
+            ),
+        ))
+    }
+
     /// Load a tasks file into items (used by imports and, at run time, by includes).
     pub fn load_tasks_file(
         &mut self,
@@ -921,6 +1088,9 @@ impl Loader {
                     path.display()
                 ),
             ));
+        }
+        if let Some(e) = self.cycle_at(file, at, &path, "import_tasks") {
+            return Err(e);
         }
         let items = self.load_tasks_file(&path, role, handlers)?;
         Ok(Block::wrap(
