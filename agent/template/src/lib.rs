@@ -347,8 +347,8 @@ enum Piece<'a> {
 /// Names that are not variables inside `{{ }}` (literals, operators, and names
 /// minijinja treats specially).
 const NOT_PLAIN_NAMES: &[&str] = &[
-    "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if",
-    "else", "loop", "self", "super", "caller", "varargs", "kwargs",
+    "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else",
+    "loop", "self", "super", "caller", "varargs", "kwargs",
 ];
 
 /// A string template made only of plain text and `{{ name }}` with plain variable names

@@ -281,15 +281,44 @@ fn collection_filters_by_fqcn_only() {
 #[test]
 fn simple_templates_match_the_full_path() {
     let cases = [
-        "{{ a }}", "{{ s }}", "{{a}}", "x{{ a }}", "{{ a }}/y", "{{ a }}{{ a }}", "{{ s }}-{{ a }}",
-        "{{ lst }}", "x{{ lst }}", "{{ d }}", "x{{ d }}", "{{ b }}", "x{{ b }}", "{{ f }}",
-        "{{ ref }}", "x{{ ref }}", "{{ chain }}", "{{ nested }}", "x{{ nested }}",
-        "{{ top }}", "é{{ s }}é", "}}{{ a }}}", "{{ foo }}", "x{{ foo }}", "{{ bad }}",
-        "x{{ bad }}", "{{ loopy }}", "x{{ l1 }}", "{{ d }}%s", "{ {{ a }} }",
+        "{{ a }}",
+        "{{ s }}",
+        "{{a}}",
+        "x{{ a }}",
+        "{{ a }}/y",
+        "{{ a }}{{ a }}",
+        "{{ s }}-{{ a }}",
+        "{{ lst }}",
+        "x{{ lst }}",
+        "{{ d }}",
+        "x{{ d }}",
+        "{{ b }}",
+        "x{{ b }}",
+        "{{ f }}",
+        "{{ ref }}",
+        "x{{ ref }}",
+        "{{ chain }}",
+        "{{ nested }}",
+        "x{{ nested }}",
+        "{{ top }}",
+        "é{{ s }}é",
+        "}}{{ a }}}",
+        "{{ foo }}",
+        "x{{ foo }}",
+        "{{ bad }}",
+        "x{{ bad }}",
+        "{{ loopy }}",
+        "x{{ l1 }}",
+        "{{ d }}%s",
+        "{ {{ a }} }",
     ];
     for c in cases {
         let full = c.replace("{{ ", "{{ (").replace(" }}", ") }}");
-        let full = if c == "{{a}}" { "{{ (a) }}".to_string() } else { full };
+        let full = if c == "{{a}}" {
+            "{{ (a) }}".to_string()
+        } else {
+            full
+        };
         assert_ne!(c, full, "the full-path twin of {c} must differ");
         // errors name the template: the twin's error names the original
         let twin = r(&full).map_err(|e| e.replace(&full, c));
