@@ -348,6 +348,59 @@ fn single_expression_candidate(src: &str) -> Option<&str> {
     Some(inner)
 }
 
+/// A piece of a [`simple_template`]: plain text, or `{{ name }}`.
+#[derive(Debug, PartialEq)]
+enum Piece<'a> {
+    Text(&'a str),
+    Var(&'a str),
+}
+
+/// Names that are not variables inside `{{ }}` (literals, operators, and names
+/// minijinja treats specially).
+const NOT_PLAIN_NAMES: &[&str] = &[
+    "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else",
+    "loop", "self", "super", "caller", "varargs", "kwargs",
+];
+
+/// A string template made only of plain text and `{{ name }}` with plain variable names
+/// (`"{{ out }}/d1"`), the most common argument template: such a template is valid and
+/// renders to its text with each variable's printed value, so it is rendered without
+/// compiling it (on success only; anything else takes the full path). Sources that end
+/// in a newline are left to the full path (minijinja's trailing-newline handling).
+fn simple_template(s: &str) -> Option<Vec<Piece<'_>>> {
+    if s.contains("{%") || s.contains("{#") || s.ends_with('\n') || s.ends_with('\r') {
+        return None;
+    }
+    let mut pieces = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("{{") {
+        if start > 0 {
+            pieces.push(Piece::Text(&rest[..start]));
+        }
+        let after = &rest[start + 2..];
+        let end = after.find("}}")?;
+        let name = after[..end].trim_matches(' ');
+        let mut chars = name.chars();
+        let plain = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !NOT_PLAIN_NAMES.contains(&name);
+        if !plain {
+            return None;
+        }
+        pieces.push(Piece::Var(name));
+        rest = &after[end + 2..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest));
+    }
+    pieces
+        .iter()
+        .any(|p| matches!(p, Piece::Var(_)))
+        .then_some(pieces)
+}
+
 impl Templar {
     pub fn new() -> Self {
         let env = match build_env(&FileOptions::default()) {
@@ -442,7 +495,7 @@ impl Templar {
     /// Check that a string template compiles (syntax only; nothing is rendered). The
     /// compiled template is cached, so a later render of the same string is cheaper.
     pub fn check_syntax(&self, s: &str) -> Result<(), TemplateError> {
-        if !Templar::is_template(s) {
+        if !Templar::is_template(s) || simple_template(s).is_some() {
             return Ok(());
         }
         let src = rewrite_percent(s, false);
@@ -587,6 +640,9 @@ impl Templar {
         if !Templar::is_template(s) {
             return Ok(Value::from(s));
         }
+        if let Some(v) = render_simple(s, scope) {
+            return Ok(v);
+        }
         if let Some(expr) = self.single_expression(s) {
             let v = finalize(self.eval_native(&expr, scope, s, EXPR_PREFIX)?);
             // `"{{ s }}\n"`: a string result keeps the trailing newline (Ansible 2.21);
@@ -706,6 +762,42 @@ impl Templar {
         })?;
         file::render(self, path, body, vars, search, &opts)
     }
+}
+
+/// Render a [`simple_template`] without minijinja: what the full path gives when every
+/// variable is defined (`None` when the source is not simple or a variable is not
+/// defined: the full path then renders it, with its errors).
+fn render_simple(s: &str, scope: &Arc<Scope>) -> Option<Value> {
+    let pieces = simple_template(s)?;
+    if let [Piece::Var(name)] = pieces.as_slice() {
+        // `{{ name }}` alone keeps the value's type (the single-expression path)
+        return scope.lookup(name).map(finalize);
+    }
+    let mut out = String::new();
+    let mut printed = 0;
+    let mut first = None;
+    for p in &pieces {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Var(name) => {
+                let v = scope.lookup(name)?;
+                native::py_str_into(&mut out, &v);
+                printed += 1;
+                if printed == 1 {
+                    first = Some(v);
+                }
+            }
+        }
+    }
+    // as the full path: one value printed alone keeps its type
+    if printed == 1
+        && let Some(v) = first
+        && !matches!(v.kind(), ValueKind::String | ValueKind::Undefined)
+        && native::py_str(&v) == out
+    {
+        return Some(finalize(v));
+    }
+    Some(Value::from(out))
 }
 
 mod file;

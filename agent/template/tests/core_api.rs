@@ -275,3 +275,58 @@ fn collection_filters_by_fqcn_only() {
     );
     assert_eq!(r("{{ d | json_query('k') }}").unwrap(), "string:'v'");
 }
+
+/// Templates of plain text and `{{ name }}` are rendered without compiling them (a fast
+/// path): they must give what the full path gives (`(name)` takes the full path).
+#[test]
+fn simple_templates_match_the_full_path() {
+    let cases = [
+        "{{ a }}",
+        "{{ s }}",
+        "{{a}}",
+        "x{{ a }}",
+        "{{ a }}/y",
+        "{{ a }}{{ a }}",
+        "{{ s }}-{{ a }}",
+        "{{ lst }}",
+        "x{{ lst }}",
+        "{{ d }}",
+        "x{{ d }}",
+        "{{ b }}",
+        "x{{ b }}",
+        "{{ f }}",
+        "{{ ref }}",
+        "x{{ ref }}",
+        "{{ chain }}",
+        "{{ nested }}",
+        "x{{ nested }}",
+        "{{ top }}",
+        "é{{ s }}é",
+        "}}{{ a }}}",
+        "{{ foo }}",
+        "x{{ foo }}",
+        "{{ bad }}",
+        "x{{ bad }}",
+        "{{ loopy }}",
+        "x{{ l1 }}",
+        "{{ d }}%s",
+        "{ {{ a }} }",
+    ];
+    for c in cases {
+        let full = c.replace("{{ ", "{{ (").replace(" }}", ") }}");
+        let full = if c == "{{a}}" {
+            "{{ (a) }}".to_string()
+        } else {
+            full
+        };
+        assert_ne!(c, full, "the full-path twin of {c} must differ");
+        // errors name the template: the twin's error names the original
+        let twin = r(&full).map_err(|e| e.replace(&full, c));
+        assert_eq!(r(c), twin, "{c} vs {full}");
+    }
+    // names that are not plain variables take the full path
+    assert_eq!(r("x{{ true }}").unwrap(), "string:'xTrue'");
+    assert_eq!(r("x{{ none }}").unwrap(), "string:'x'");
+    assert!(Templar::new().check_syntax("{{ out }}/d1").is_ok());
+    assert!(Templar::new().check_syntax("{{ out }/d1").is_err());
+}

@@ -486,10 +486,31 @@ fn bus_msg(e: &zbus::Error) -> String {
 
 type Changes = Vec<(String, String, String)>;
 
+/// The system-bus connection shared by every task of the run: opening one (socket,
+/// authentication, `Hello`, zbus's executor thread) costs more than the calls a no-op
+/// `service` task makes.
+static SHARED: std::sync::Mutex<Option<zbus::blocking::Connection>> = std::sync::Mutex::new(None);
+
+fn shared() -> std::sync::MutexGuard<'static, Option<zbus::blocking::Connection>> {
+    SHARED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Bus {
+    /// The run's connection to the system bus (made on first use, made again after a
+    /// connection failure).
     pub fn connect() -> Result<Bus, String> {
+        let mut cached = shared();
+        if let Some(conn) = cached.as_ref() {
+            return Ok(Bus { conn: conn.clone() });
+        }
         let conn = zbus::blocking::Connection::system().map_err(|e| e.to_string())?;
+        *cached = Some(conn.clone());
         Ok(Bus { conn })
+    }
+
+    /// Drop the shared connection: the next [`Bus::connect`] opens a new one.
+    fn forget() {
+        *shared() = None;
     }
 
     fn call<B, R>(&self, path: &str, iface: &str, method: &str, body: &B) -> Result<R, String>
@@ -500,7 +521,13 @@ impl Bus {
         let msg = self
             .conn
             .call_method(Some(DEST), path, Some(iface), method, body)
-            .map_err(|e| bus_msg(&e))?;
+            .map_err(|e| {
+                if !matches!(e, zbus::Error::MethodError(..)) {
+                    // the connection itself may be broken: the next task opens a new one
+                    Bus::forget();
+                }
+                bus_msg(&e)
+            })?;
         msg.body().deserialize::<R>().map_err(|e| e.to_string())
     }
 
@@ -546,7 +573,13 @@ impl Bus {
         let mut signals = None;
         if !no_block {
             // Subscribe before queueing the job so its JobRemoved cannot be missed.
-            self.manager::<_, ()>("Subscribe", &())?;
+            // (the connection is shared by the run: a second Subscribe is refused as
+            // "Client is already subscribed.", which is what we want)
+            match self.manager::<_, ()>("Subscribe", &()) {
+                Ok(()) => {}
+                Err(e) if e.contains("already subscribed") => {}
+                Err(e) => return Err(e),
+            }
             let rule = zbus::MatchRule::builder()
                 .msg_type(zbus::message::Type::Signal)
                 .sender(DEST)
@@ -638,6 +671,8 @@ impl Bus {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
             std::thread::sleep(std::time::Duration::from_millis(200));
+            // a new connection each try (the old one may not survive the re-execution)
+            Bus::forget();
             if let Ok(b) = Bus::connect()
                 && b.manager::<_, String>("GetUnitFileState", &("basic.target",))
                     .is_ok()
