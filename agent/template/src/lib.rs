@@ -605,6 +605,23 @@ impl Templar {
                  storage. (in template: {source:?})"
             )));
         }
+        if holds_undefined(&v, 0) {
+            // `[foo]` / `{'a': foo}`: Jinja2 fails when Ansible finalizes the value;
+            // minijinja builds the literal. Name the first undefined variable written.
+            let name = identifiers(expr).into_iter().find(|n| {
+                scope.lookup(n).is_none() && self.inner_env().globals().all(|(g, _)| g != *n)
+            });
+            let core = match name {
+                Some(n) => format!("'{n}' is undefined"),
+                None => "an undefined value is part of the result".to_string(),
+            };
+            return Err(TemplateError {
+                message: format!("{core} (in template: {source:?})"),
+                file: None,
+                line: None,
+                undefined: true,
+            });
+        }
         Ok(v)
     }
 
@@ -803,6 +820,87 @@ fn render_simple(s: &str, scope: &Arc<Scope>) -> Option<Value> {
 mod file;
 
 /// Turn what minijinja handed back into a plain value (iterables into lists).
+/// Whether an undefined value sits inside a list or dict (a few levels deep).
+fn holds_undefined(v: &Value, depth: usize) -> bool {
+    if depth > 8 {
+        return false;
+    }
+    match v.kind() {
+        ValueKind::Seq | ValueKind::Map => match plain_container(v) {
+            Some(Container::Seq(items)) => items
+                .iter()
+                .any(|i| i.is_undefined() || holds_undefined(i, depth + 1)),
+            Some(Container::Map(map)) => map
+                .values()
+                .any(|i| i.is_undefined() || holds_undefined(i, depth + 1)),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// The bare names an expression uses as variables, in order: not inside string literals,
+/// not attributes (`.x`), filters or tests (`| f`, `is t`), calls (`f(`) or keyword
+/// arguments (`k=`), and not Jinja2's own words.
+fn identifiers(expr: &str) -> Vec<&str> {
+    const WORDS: &[&str] = &[
+        "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if",
+        "else",
+    ];
+    let bytes = expr.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    let mut prev_sig: u8 = b' ';
+    let mut prev_word = "";
+    while i < bytes.len() {
+        let c = bytes[i];
+        if let Some(q) = quote {
+            if c == b'\\' {
+                i += 2;
+                continue;
+            }
+            if c == q {
+                quote = None;
+                prev_sig = c;
+            }
+            i += 1;
+            continue;
+        }
+        if c == b'\'' || c == b'"' {
+            quote = Some(c);
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            let word = &expr[start..i];
+            let next = expr[i..].trim_start().as_bytes().first().copied();
+            let is_var = !WORDS.contains(&word)
+                && prev_sig != b'.'
+                && prev_sig != b'|'
+                && prev_word != "is"
+                && next != Some(b'(')
+                && !(next == Some(b'=') && expr[i..].trim_start().as_bytes().get(1) != Some(&b'='));
+            if is_var && !out.contains(&word) {
+                out.push(word);
+            }
+            prev_word = word;
+            prev_sig = b'a';
+            continue;
+        }
+        if !c.is_ascii_whitespace() {
+            prev_sig = c;
+            prev_word = "";
+        }
+        i += 1;
+    }
+    out
+}
+
 fn finalize(v: Value) -> Value {
     if v.kind() == ValueKind::Iterable {
         if let Ok(iter) = v.try_iter() {
@@ -838,5 +936,20 @@ fn rewrite_percent(src: &str, expr_mode: bool) -> std::borrow::Cow<'_, str> {
 impl Default for Templar {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod identifier_tests {
+    use super::identifiers;
+
+    #[test]
+    fn identifiers_are_the_variables_an_expression_names() {
+        assert_eq!(identifiers("[foo]"), ["foo"]);
+        assert_eq!(
+            identifiers("{'a': b.c, 'd': e | default(f, true)} if g is defined else h(k=1)"),
+            ["b", "e", "f", "g"]
+        );
+        assert_eq!(identifiers("x == 'y z' and not w"), ["x", "w"]);
     }
 }

@@ -5,8 +5,6 @@ use agent_template::{Templar, Value, Vars};
 
 /// Cases where we knowingly differ from Ansible (see the crate report).
 const KNOWN_DIFFS: &[&str] = &[
-    // an undefined value inside a list or dict literal is not an error
-    "{{ [foo] }}",
     // attribute of a literal: minijinja does not name the literal
     "{{ none.x }}",
 ];
