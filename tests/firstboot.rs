@@ -424,4 +424,181 @@ fn first_boot_to_drift_repair() {
     assert_eq!(o.status, 0, "check after repair:\n{}", o.tail(40));
     assert!(changed_tasks(&o.stdout).is_empty(), "{}", o.stdout);
     eprintln!("first boot to drift repair: ok in {:.1?}", t0.elapsed());
+
+    installed_binary_under_faults(&host);
+    eprintln!("first boot, drift repair and faults: ok in {:.1?}", t0.elapsed());
+}
+
+/// A playbook whose middle task takes 3 s: the window for a second run, a SIGKILL and a
+/// SIGTERM.
+const SLOW: &str = r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: directory
+      file: {path: /etc/fb-faults, state: directory, mode: "0755"}
+    - name: before
+      copy: {dest: /etc/fb-faults/before.conf, content: "{{ v }}\n", mode: "0644"}
+    - name: sleep
+      command: sleep 3
+    - name: after
+      copy: {dest: /etc/fb-faults/after.conf, content: "{{ v }}\n", mode: "0644"}
+"#;
+
+/// The packaged binary as installed (/usr/bin/agent, its /run/agent lock, its
+/// /var/lib/agent): two runs at once (exactly one proceeds, the other exits 3 naming the
+/// holder), SIGKILL of the whole process group in the middle of apply (no temporary or
+/// partial file, the lock free, the next run converges, check clean), SIGTERM in the
+/// middle of a task (the task finishes, the next does not start, exit 1, last_run.json
+/// says interrupted, the lock free).
+fn installed_binary_under_faults(host: &TestHost) {
+    let o = sh(
+        host,
+        &format!("mkdir -p /root/fb && cat > /root/fb/slow.yml <<'EOF'\n{SLOW}EOF\n"),
+    );
+    assert!(o.success(), "{}", o.tail(10));
+    const WAIT_SLEEP: &str =
+        "for i in $(seq 1 200); do grep -q 'TASK \\[sleep\\]' $LOG && break; sleep 0.05; done";
+    let o = sh(
+        host,
+        &format!(
+            "cd /root/fb; rm -rf /etc/fb-faults; \
+             setsid /usr/bin/agent apply slow.yml -e v=1 >a.log 2>&1 & a=$!; \
+             LOG=a.log; {WAIT_SLEEP}; \
+             /usr/bin/agent apply slow.yml -e v=1 >b.log 2>&1; echo second_rc=$?; \
+             grep -q 'another agent run holds the lock' b.log && echo said=holder; \
+             kill -KILL -$a; wait $a; echo killed_rc=$?; \
+             flock -n /run/agent/agent.lock true && echo lock=free; \
+             echo temps=$(ls -A /etc/fb-faults | grep -c ansible_tmp); \
+             /usr/bin/agent apply slow.yml -e v=2 >c.log 2>&1; echo next_rc=$?; \
+             cat /etc/fb-faults/before.conf /etc/fb-faults/after.conf; \
+             /usr/bin/agent check slow.yml -e v=2 >d.log 2>&1; echo check_rc=$?"
+        ),
+    );
+    assert_eq!(
+        o.stdout,
+        "second_rc=3\nsaid=holder\nkilled_rc=137\nlock=free\ntemps=0\nnext_rc=0\n2\n2\ncheck_rc=0\n",
+        "two runs at once, then SIGKILL in the middle of apply:\n{}\n{}",
+        o.tail(20),
+        sh(host, "cd /root/fb; tail -n 20 a.log b.log c.log d.log").stdout
+    );
+    let o = sh(
+        host,
+        &format!(
+            "cd /root/fb; \
+             setsid /usr/bin/agent apply slow.yml -e v=3 >e.log 2>&1 & e=$!; \
+             LOG=e.log; {WAIT_SLEEP}; sleep 0.3; kill -TERM $e; wait $e; echo term_rc=$?; \
+             flock -n /run/agent/agent.lock true && echo lock=free; \
+             cat /etc/fb-faults/before.conf /etc/fb-faults/after.conf; \
+             grep -q 'interrupted by SIGTERM' e.log && echo said=interrupted"
+        ),
+    );
+    assert_eq!(
+        o.stdout,
+        "term_rc=1\nlock=free\n3\n2\nsaid=interrupted\n",
+        "SIGTERM in the middle of a task:\n{}\n{}",
+        o.tail(20),
+        sh(host, "tail -n 20 /root/fb/e.log").stdout
+    );
+    let doc = sh(host, "cat /var/lib/agent/last_run.json").stdout;
+    let report: serde_json::Value =
+        serde_json::from_str(&doc).unwrap_or(serde_json::Value::Null);
+    assert_eq!(
+        (&report["report"]["interrupted"], &report["report"]["result"]),
+        (&serde_json::Value::Bool(true), &serde_json::Value::from("failed")),
+        "last_run.json after SIGTERM:\n{doc}"
+    );
+    eprintln!(
+        "installed binary: two runs at once, SIGKILL mid-apply, SIGTERM mid-task: ok"
+    );
+}
+
+/// The .rpm installs (rpm from Debian's `rpm` package, in a test host booted with systemd):
+/// the binary runs, the files verify (`rpm -V`: modes, owners, digests), /var/lib/agent is
+/// 0700, the units load and none is enabled, and `rpm -e` removes it again. The package is
+/// AGENT_RPM, or built from AGENT_BIN by `packaging/build --binary`.
+#[test]
+fn rpm_installs_and_removes() {
+    if std::env::var("AGENT_HOST_TESTS").as_deref() != Ok("1") {
+        eprintln!("skipped: set AGENT_HOST_TESTS=1 (as root) to run the .rpm test");
+        return;
+    }
+    if let Some(why) = testhost::unavailable_reason() {
+        panic!("AGENT_HOST_TESTS=1 but test hosts cannot run here: {why}");
+    }
+    let t0 = Instant::now();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let rpm = match std::env::var_os("AGENT_RPM") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let agent_bin = std::env::var_os("AGENT_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo().join("target/release/agent"));
+            let out = tmp.path().join("packages");
+            let o = Command::new(repo().join("packaging/build"))
+                .arg("--binary")
+                .arg(&agent_bin)
+                .args(["--no-deb", "--fast", "--out"])
+                .arg(&out)
+                .output()
+                .expect("packaging/build");
+            assert!(
+                o.status.success(),
+                "packaging/build failed:\n{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            std::fs::read_dir(&out)
+                .expect("packages dir")
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "rpm"))
+                .expect("an .rpm from packaging/build")
+        }
+    };
+    let mut host = TestHost::boot(&format!("rpm{}", std::process::id()), false)
+        .expect("boot a test host");
+    host.copy_in(&rpm, "/root/agent.rpm").expect("copy the .rpm");
+    let o = host
+        .exec(
+            &[
+                "/bin/sh",
+                "-c",
+                "command -v rpm >/dev/null || { apt-get update -qq && \
+                 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rpm >/dev/null; }",
+            ],
+            Duration::from_secs(300),
+        )
+        .expect("install rpm");
+    assert!(o.success(), "apt-get install rpm:\n{}", o.tail(20));
+    // --nodeps: Debian's rpm database knows nothing of /bin/sh (the scriptlets' need).
+    let o = sh(
+        &host,
+        "rpm -i --nodeps /root/agent.rpm && rpm -q agent && rpm -V --nodeps agent && echo verified; \
+         /usr/bin/agent --version | head -n 1 | cut -d' ' -f1; \
+         stat -c '%a %U' /var/lib/agent /etc/agent/agent.toml /etc/agent/environment; \
+         systemctl is-enabled agent.timer agent-check.timer; \
+         cd /usr/lib/systemd/system && systemd-analyze verify agent.service agent.timer \
+         agent-check.service agent-check.timer 2>&1 && echo units-ok",
+    );
+    assert_eq!(
+        o.stdout,
+        "agent-0.1.0-1.x86_64\nverified\nagent\n700 root\n600 root\n600 root\ndisabled\ndisabled\nunits-ok\n",
+        "rpm -i:\n{}",
+        o.tail(30)
+    );
+    // Enabled, then removed: the timers are disabled and stopped, the files gone.
+    let o = sh(
+        &host,
+        "systemctl enable --now agent-check.timer >/dev/null 2>&1; \
+         rpm -e agent && echo removed; test -e /usr/bin/agent || echo binary-gone; \
+         systemctl is-active agent-check.timer; \
+         test -e /usr/lib/systemd/system/agent.timer || echo units-gone",
+    );
+    assert_eq!(
+        o.stdout, "removed\nbinary-gone\ninactive\nunits-gone\n",
+        "rpm -e:\n{}",
+        o.tail(30)
+    );
+    let _ = host.stop();
+    eprintln!("rpm: installs, verifies and removes: ok in {:.1?}", t0.elapsed());
 }

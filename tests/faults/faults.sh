@@ -3,7 +3,7 @@
 # instead of hundreds). Usage, from /root/faults:
 #   faults.sh apply a|b            one apply with that variable set; prints "rc seconds"
 #   faults.sh snapshot a|b         the managed state, saved as expect-a|b.txt
-#   faults.sh pair a|b SECONDS     two runs at once; the one that proceeds killed after SECONDS
+#   faults.sh pair                 two runs at once; the one that holds the lock killed mid-run
 #   faults.sh loop DELAYS_FILE     the kill loop: one line of input per kill:
 #                                  "<iteration> <group|agent> <fraction of a run>"
 #                                  and RUN_SECONDS in the environment
@@ -94,7 +94,7 @@ accounts_check() {
 # After a kill: the state checks, then a converging apply and a check. One line of
 # key=value fields.
 after_kill() { # target-set tag
-    local target=$1 tag=$2 partial npartial temps ntemps shadow shadow_after acc acc_after lock report crc after ntemps_after chrc
+    local target=$1 tag=$2 converge_err partial npartial temps ntemps shadow shadow_after acc acc_after lock report crc after ntemps_after chrc
     partial=$(partial_lines)
     npartial=$(printf '%s' "$partial" | grep -c .)
     partial=$(printf '%s' "$partial" | tr '\n' ';' | tr ' ' '_')
@@ -117,6 +117,8 @@ after_kill() { # target-set tag
     after=$(state | awk 'FNR == NR { ok[$0] = 1; next } !($0 in ok)' "expect-$target.txt" - | grep -c .)
     ntemps_after=$(temp_files | grep -c .)
     shadow_after=$(shadow_files | tr '\n' ',')
+    converge_err=
+    [ "$crc" = 0 ] || converge_err=$(grep -m1 -e '^fatal' -e '^ERROR' "logs/converge-$tag.log" | cut -c1-400 | tr ' ' '_')
     "$AGENT" check play.yml -e "@vars-$target.yml" >"logs/check-$tag.log" 2>&1; chrc=$?
     acc_after=$(accounts_state)
     if [ "$acc_after" != ok ]; then
@@ -127,7 +129,7 @@ after_kill() { # target-set tag
         rm -rf /home/faulttmp /var/mail/faulttmp /etc/*.lock
         run_apply "$target" >/dev/null
     fi
-    echo "partial=$npartial temps=$ntemps temps_after=$ntemps_after accounts=$acc accounts_after=$acc_after lock=$lock report=$report converge_rc=$crc converge_diff=$after check_rc=$chrc shadow=$shadow shadow_after=$shadow_after partial_lines=$partial temp_files=$(echo $temps | tr ' ' ',')"
+    echo "partial=$npartial temps=$ntemps temps_after=$ntemps_after accounts=$acc accounts_after=$acc_after lock=$lock report=$report converge_rc=$crc converge_diff=$after check_rc=$chrc shadow=$shadow shadow_after=$shadow_after partial_lines=$partial temp_files=$(echo $temps | tr ' ' ',') converge_err=$converge_err"
 }
 
 case "${1:-}" in
@@ -167,15 +169,20 @@ loop)
     done < "$2"
     ;;
 pair)
-    # Two runs at once: one proceeds, the other exits 3 at once; the one that proceeds is
-    # killed (with its process group) after $3 seconds. Target set $2.
-    target=$2
+    # Two runs at once: one takes the lock, the other exits 3 at once; the one that holds
+    # the lock is killed (with its process group) while it sits in the task `pause`, in the
+    # middle of a run that changes files. The target is the set the host is not in.
+    if state | cmp -s - expect-a.txt; then target=b; else target=a; fi
     all_temp_files > temps-baseline.txt
-    setsid "$AGENT" apply play.yml -e "@vars-$target.yml" >logs/pair-1.log 2>&1 &
+    setsid "$AGENT" apply play.yml -e "@vars-$target.yml" -e faults_pause=true >logs/pair-1.log 2>&1 &
     p1=$!
-    setsid "$AGENT" apply play.yml -e "@vars-$target.yml" >logs/pair-2.log 2>&1 &
+    setsid "$AGENT" apply play.yml -e "@vars-$target.yml" -e faults_pause=true >logs/pair-2.log 2>&1 &
     p2=$!
-    sleep "$3"
+    for _ in $(seq 1 400); do
+        grep -qs 'TASK \[pause\]' logs/pair-1.log logs/pair-2.log &&
+            grep -qs 'another agent run holds the lock' logs/pair-1.log logs/pair-2.log && break
+        sleep 0.025
+    done
     kill -9 -- "-$p1" 2>/dev/null
     kill -9 -- "-$p2" 2>/dev/null
     wait "$p1"; r1=$?
@@ -184,7 +191,7 @@ pair)
         group_alive "$p1" || group_alive "$p2" || break
         sleep 0.05
     done
-    echo "pair mode=group rc1=$r1 rc2=$r2 $(after_kill "$target" pair)"
+    echo "pair mode=group target=$target rc1=$r1 rc2=$r2 $(after_kill "$target" pair)"
     grep -h 'another agent run holds the lock' logs/pair-1.log logs/pair-2.log
     ;;
 leftovers)
