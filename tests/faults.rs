@@ -171,11 +171,17 @@ fn warm_up(host: &TestHost, fig: &mut Figures) -> f64 {
 
 fn sigkill_loop(host: &TestHost, run: f64, seed: u64, kills: usize, fig: &mut Figures) {
     let mut rng = Rng(seed);
+    // AGENT_FAULTS_SCALE=0.15 puts every kill in the first 15% of a run (to look closer at
+    // one stretch of it).
+    let scale: f64 = std::env::var("AGENT_FAULTS_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
     let mut plan = String::new();
     for i in 0..kills {
         // Both targets meet both kinds of kill.
         let mode = if (i / 2) % 2 == 0 { "agent" } else { "group" };
-        plan.push_str(&format!("{i} {mode} {:.4}\n", rng.fraction()));
+        plan.push_str(&format!("{i} {mode} {:.4}\n", rng.fraction() * scale));
     }
     let o = host
         .exec_input(
@@ -210,8 +216,20 @@ fn sigkill_loop(host: &TestHost, run: f64, seed: u64, kills: usize, fig: &mut Fi
     let mut accounts_bad = Vec::new();
     let mut accounts_stuck = 0;
     let mut shadow_names = std::collections::BTreeSet::new();
+    let mut second_run = Vec::new();
     for l in &lines {
         let f = fields(l);
+        if f.get("first_converge_rc").is_some_and(|rc| rc != "0") {
+            second_run.push(format!(
+                "kill {} ({}, {} s): {}",
+                l.split_whitespace().nth(1).unwrap_or("?"),
+                f.get("mode").map(String::as_str).unwrap_or("?"),
+                f.get("delay").map(String::as_str).unwrap_or("?"),
+                f.get("converge_err")
+                    .map(|e| e.replace('_', " "))
+                    .unwrap_or_default()
+            ));
+        }
         let problems = kill_problems(&f);
         if problems.is_empty() {
             survived += 1;
@@ -286,6 +304,15 @@ fn sigkill_loop(host: &TestHost, run: f64, seed: u64, kills: usize, fig: &mut Fi
     for a in &accounts_bad {
         fig.say(format!("    {a}"));
     }
+    fig.say(format!(
+        "the next run failed and the one after it converged: after {} of {kills} kills{}",
+        second_run.len(),
+        if second_run.is_empty() {
+            String::new()
+        } else {
+            format!(":\n    {}", second_run.join("\n    "))
+        }
+    ));
     fig.say(format!(
         "kills survived: {survived}/{kills}, partial files: {partial} \
          (seed {seed}; {mid_run} killed mid-run, the rest had finished; {:.0} s)",
