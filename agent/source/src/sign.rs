@@ -25,7 +25,7 @@ use blake2::Digest;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
 /// Largest signature file read (a real one is about 300 bytes).
-const MAX_SIG_BYTES: usize = 16 * 1024;
+pub const MAX_SIG_BYTES: usize = 16 * 1024;
 const UNTRUSTED: &str = "untrusted comment:";
 const TRUSTED: &str = "trusted comment: ";
 
