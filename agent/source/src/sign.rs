@@ -451,7 +451,7 @@ mod tests {
     #[test]
     fn minisign_made_signature_verifies() {
         let pk = PublicKey::parse(MINISIGN_PK).unwrap();
-        let v = verify(&[pk.clone()], MINISIGN_SIG.as_bytes(), DATA).unwrap();
+        let v = verify(std::slice::from_ref(&pk), MINISIGN_SIG.as_bytes(), DATA).unwrap();
         assert_eq!(v.key_id, pk.key_id());
         let sk = SecretKey::parse(MINISIGN_SK, "minisign.key").unwrap();
         assert_eq!(sk.public(), pk);
