@@ -23,6 +23,7 @@ fn main() {
         Command::Demo(d) => commands::demo::run(d),
         Command::Facts(f) => commands::facts::run(f),
         Command::Bundle(b) => commands::bundle::run(b),
+        Command::Keygen(k) => commands::bundle::keygen(k),
         Command::Config(c) => commands::config::run(c),
         Command::Pull(p) => commands::pull::run_locked(p),
         Command::Fleet(f) => commands::fleet::run(f),

@@ -125,6 +125,10 @@ impl RunInfo {
             cfg.environment_from_tag(&i.tags);
             self.instance_id = i.facts.get("ansible_ec2_instance_id").cloned();
         }
+        if source {
+            // Known before the pull, so that a refused pull's report names it too.
+            self.source = cfg.source.value.clone();
+        }
         self.cfg = Some(cfg.clone());
         Ok(cfg)
     }
@@ -140,6 +144,7 @@ impl RunInfo {
         self.bundle = p.sha256.as_ref().map(|s| Bundle {
             sha256: s.clone(),
             uri: p.uri.clone(),
+            signed_by: p.signed_by.as_ref().map(|v| v.key_id.clone()),
         });
         self.from_cache = p.fallback.is_some();
         self.fallback_reason = p.fallback.clone();

@@ -480,6 +480,103 @@ fn malicious_archive_is_refused_and_previous_bundle_used() {
     assert!(t.contains(&format!("last-known-good bundle {sha1}")), "{t}");
 }
 
+/// Signed bundles over S3 through the SSM pointer: the signature is the object beside the
+/// bundle (`KEY.minisig`). Signed: used; signature missing, by another key, or the bundle
+/// swapped (with its pin): refused, exit 1, host untouched.
+#[test]
+fn signed_bundles_from_s3() {
+    let Some(moto) = Moto::start() else { return };
+    let w = World::new(&moto);
+    let keygen = |name: &str| {
+        let o = agent(&w, &["keygen", "-o", w.path(name).to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        std::fs::read_to_string(w.path(&format!("{name}.pub")))
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let good = keygen("good");
+    keygen("other");
+    let sign = |archive: &Path, key: &str| {
+        // Re-sign an existing archive: agent bundle of the same tree gives the same bytes.
+        let src = w.path(&format!(
+            "src-{}",
+            archive
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .trim_start_matches("bundle-")
+                .trim_end_matches(".tar.gz")
+        ));
+        let o = agent(
+            &w,
+            &[
+                "bundle",
+                src.to_str().unwrap(),
+                "-o",
+                archive.to_str().unwrap(),
+                "--sign",
+                w.path(&format!("{key}.key")).to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        PathBuf::from(format!("{}.minisig", archive.display()))
+    };
+    let sha1 = seed(&moto, &w);
+    let (archive1, _) = w.bundle("1");
+    moto.put_object("site.tar.gz.minisig", &sign(&archive1, "good"));
+    w.write_config(&format!("trusted_keys = [\"{good}\"]\n"));
+    let o = w.apply(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(w.motd().starts_with("version=1 "), "{}", w.motd());
+    let cur = std::fs::read_link(w.cache().join("current")).unwrap();
+    assert!(cur.ends_with(&sha1), "{}", cur.display());
+
+    let point = |sha: &str| {
+        moto.put_param(
+            "/agent/test/bundle",
+            &format!("{{\"uri\": \"s3://bundles/site.tar.gz\", \"sha256\": \"{sha}\"}}"),
+            "String",
+        )
+    };
+    let mut refused = 0;
+    let mut total = 0;
+    let mut expect_refused = |want: &str| {
+        std::fs::remove_file(w.out().join("motd")).ok();
+        let o = w.apply(&[]);
+        let t = text(&o);
+        total += 1;
+        assert_eq!(o.status.code(), Some(1), "{want}: {t}");
+        assert!(t.contains("s3://bundles/site.tar.gz: refused: "), "{t}");
+        assert!(t.contains(want), "{want}: {t}");
+        assert!(!w.out().join("motd").exists(), "{want}: host changed");
+        let cur = std::fs::read_link(w.cache().join("current")).unwrap();
+        assert!(cur.ends_with(&sha1), "{}", cur.display());
+        refused += 1;
+    };
+    // Version 2 signed by another key.
+    let (archive2, sha2) = w.bundle("2");
+    moto.put_object("site.tar.gz", &archive2);
+    moto.put_object("site.tar.gz.minisig", &sign(&archive2, "other"));
+    point(&sha2);
+    expect_refused("which is not a trusted key");
+    // Version 2 with version 1's signature (the bundle swapped, the pin updated).
+    moto.put_object("site.tar.gz.minisig", &sign(&archive1, "good"));
+    expect_refused("does not match the bundle");
+    // No signature object at all.
+    moto.boto("s3.delete_object(Bucket='bundles', Key='site.tar.gz.minisig')");
+    expect_refused("there is no s3://bundles/site.tar.gz.minisig");
+    println!("tampered bundles refused over S3: {refused}/{total}");
+    // Properly signed: used.
+    moto.put_object("site.tar.gz.minisig", &sign(&archive2, "good"));
+    let o = w.apply(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(w.motd().starts_with("version=2 "), "{}", w.motd());
+}
+
 #[test]
 fn bundle_is_reproducible() {
     let t = tempfile::tempdir().unwrap();

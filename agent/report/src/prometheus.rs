@@ -85,6 +85,7 @@ mod tests {
             bundle: Some(Bundle {
                 sha256: "ab\"c".into(),
                 uri: String::new(),
+                signed_by: None,
             }),
             ..Default::default()
         };

@@ -128,6 +128,9 @@ pub struct Bundle {
     pub sha256: String,
     /// Where it came from (`s3://…`, a path).
     pub uri: String,
+    /// The id of the trusted key whose signature it carried (when `trusted_keys` is set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
 }
 
 /// The report of one run (schema version 1).

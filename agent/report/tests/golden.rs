@@ -291,6 +291,7 @@ fn report_of(name: &str) -> agent_report::RunReport {
         bundle: Some(Bundle {
             sha256: "0".repeat(64),
             uri: "s3://bundles/site.tar.gz".into(),
+            signed_by: None,
         }),
         started: "2026-01-02T03:04:05Z".into(),
         ended: "2026-01-02T03:04:06Z".into(),

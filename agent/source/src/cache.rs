@@ -5,6 +5,7 @@
 //! bundles/<sha256>/         the archive unpacked (0700), with a `.complete` marker that
 //!                           holds the digest of the unpacked tree
 //! current -> bundles/<sha256>   switched atomically, only to a verified, whole bundle
+//! bundles/<sha256>.minisig  its verified signature (only with `trusted_keys`)
 //! state.json                what was fetched from where (ETag, sha256, time)
 //! vars.json                 the last non-secret variables from SSM (0600)
 //! ```
@@ -136,6 +137,21 @@ impl Cache {
         self.root.join("bundles").join(format!("{sha}.bundle"))
     }
 
+    /// The verified signature of a bundle (when `trusted_keys` is set).
+    pub fn signature_path(&self, sha: &str) -> PathBuf {
+        self.root.join("bundles").join(format!("{sha}.minisig"))
+    }
+
+    /// Keep a bundle's verified signature beside it, for the last-known-good fallback.
+    pub fn save_signature(&self, sha: &str, sig: &[u8]) -> Result<(), CacheError> {
+        write_private(&self.signature_path(sha), sig)
+    }
+
+    /// The signature kept beside a bundle, if any.
+    pub fn load_signature(&self, sha: &str) -> Option<Vec<u8>> {
+        fs::read(self.signature_path(sha)).ok()
+    }
+
     fn dir_path(&self, sha: &str) -> PathBuf {
         self.root.join("bundles").join(sha)
     }
@@ -221,6 +237,7 @@ impl Cache {
     pub fn forget(&self, sha: &str) {
         if self.current().as_deref() != Some(sha) {
             let _ = fs::remove_file(self.archive_path(sha));
+            let _ = fs::remove_file(self.signature_path(sha));
             let _ = fs::remove_dir_all(self.dir_path(sha));
         }
     }
@@ -275,6 +292,7 @@ impl Cache {
                 continue;
             }
             let _ = fs::remove_file(self.archive_path(&sha));
+            let _ = fs::remove_file(self.signature_path(&sha));
             let _ = fs::remove_dir_all(self.dir_path(&sha));
             removed.push(sha);
         }

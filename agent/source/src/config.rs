@@ -106,6 +106,9 @@ pub struct Config {
     pub report_prometheus_dir: Setting<PathBuf>,
     /// `s3://bucket/prefix`: where each run's report is uploaded (not set: no upload).
     pub report_s3_uri: Setting<Option<String>>,
+    /// Public keys (minisign format) a bundle must be signed by; empty: signatures are
+    /// not required (docs/sources.md, "Signed bundles").
+    pub trusted_keys: Setting<Vec<crate::sign::PublicKey>>,
 }
 
 impl Default for Config {
@@ -129,6 +132,7 @@ impl Default for Config {
                 "/var/lib/node_exporter/textfile_collector",
             )),
             report_s3_uri: Setting::default(None),
+            trusted_keys: Setting::default(Vec::new()),
         }
     }
 }
@@ -145,6 +149,11 @@ const KEYS: &[(&str, &str, &str)] = &[
     ("", "keep_bundles", "an integer >= 0"),
     ("", "max_bundle_mb", "an integer >= 1"),
     ("", "group_tags", "a list of strings"),
+    (
+        "",
+        "trusted_keys",
+        "a list of minisign public keys (\"RW…\") or paths to .pub files",
+    ),
     ("aws", "region", "a string"),
     ("aws", "attempts", "an integer >= 1"),
     ("aws", "connect_timeout_seconds", "an integer >= 1"),
@@ -199,6 +208,16 @@ fn strsim_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// One `trusted_keys` entry: a base64 key, or the path of a `.pub` file.
+fn trusted_key(entry: &str) -> Result<crate::sign::PublicKey, String> {
+    if entry.starts_with('/') || entry.starts_with('.') {
+        let text = std::fs::read_to_string(entry).map_err(|e| format!("cannot read it: {e}"))?;
+        crate::sign::PublicKey::parse(&text).map_err(|e| e.to_string())
+    } else {
+        crate::sign::PublicKey::parse(entry).map_err(|e| e.to_string())
+    }
 }
 
 impl Config {
@@ -394,6 +413,20 @@ impl Config {
                         origin: set(&origin),
                     }
                 }
+                ("", "trusted_keys") => {
+                    let list = v.as_array().ok_or_else(bad)?;
+                    let mut keys = Vec::new();
+                    for item in list {
+                        let entry = item.as_str().ok_or_else(bad)?;
+                        keys.push(trusted_key(entry).map_err(|e| {
+                            invalid(section, key, format!("'trusted_keys': {entry}: {e}"))
+                        })?);
+                    }
+                    cfg.trusted_keys = Setting {
+                        value: keys,
+                        origin: set(&origin),
+                    }
+                }
                 ("aws", "region") => {
                     cfg.aws_region = Setting {
                         value: Some(string()?),
@@ -535,6 +568,31 @@ impl Config {
                 ),
                 self.group_tags.origin.to_string(),
             ),
+            (
+                format!(
+                    "trusted_keys = [{}]",
+                    self.trusted_keys
+                        .value
+                        .iter()
+                        .map(|k| q(&k.to_base64()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                if self.trusted_keys.value.is_empty() {
+                    format!("{} (signatures not required)", self.trusted_keys.origin)
+                } else {
+                    format!(
+                        "{}; key ids {}",
+                        self.trusted_keys.origin,
+                        self.trusted_keys
+                            .value
+                            .iter()
+                            .map(|k| k.key_id())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            ),
             ("\n[aws]".into(), String::new()),
             (
                 format!("region = {}", opt(&self.aws_region.value)),
@@ -643,6 +701,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("did you mean 'prometheus_dir'?"), "{e}");
+    }
+
+    #[test]
+    fn trusted_keys_inline_and_from_a_file() {
+        let sk = crate::sign::SecretKey::generate().unwrap();
+        let pk = sk.public();
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("k.pub");
+        std::fs::write(&f, pk.to_file_text()).unwrap();
+        let p = Path::new("a.toml");
+        let c = Config::parse(
+            p,
+            &format!(
+                "trusted_keys = [\"{}\", \"{}\"]\n",
+                pk.to_base64(),
+                f.display()
+            ),
+        )
+        .unwrap();
+        assert_eq!(c.trusted_keys.value, vec![pk.clone(), pk.clone()]);
+        let r = c.render();
+        assert!(r.contains(&pk.to_base64()), "{r}");
+        assert!(r.contains(&format!("key ids {}", pk.key_id())), "{r}");
+        assert!(
+            Config::default()
+                .render()
+                .contains("signatures not required")
+        );
+        let e = Config::parse(p, "trusted_keys = [\"RWQnope\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("a.toml:1:1: 'trusted_keys': RWQnope: not a minisign public key"),
+            "{e}"
+        );
+        let e = Config::parse(p, "trusted_keys = \"RWQ\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("must be a list of minisign public keys"), "{e}");
+        let e = Config::parse(p, "trusted_keys = [\"/nonexistent/k.pub\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot read it"), "{e}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod progress;
 pub mod pull;
 pub mod reports;
 pub mod s3;
+pub mod sign;
 pub mod ssm;
 
 pub use config::Config;

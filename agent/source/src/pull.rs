@@ -10,6 +10,7 @@ use crate::bundle::{self, Limits};
 use crate::cache::{Cache, CacheError, State};
 use crate::config::Config;
 use crate::s3::{self, Fetch, S3Error};
+use crate::sign::{self, PublicKey};
 use crate::ssm::{self, Pointer, SsmError, SsmVars};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,9 @@ pub enum PullError {
     Cache(#[from] CacheError),
     #[error("cannot start the AWS client: {0}")]
     Runtime(std::io::Error),
+    /// `trusted_keys` is set and the bundle is not signed by one of them.
+    #[error("{uri}: refused: {why}; nothing was changed")]
+    Untrusted { uri: String, why: String },
 }
 
 /// Where the run's configuration came from.
@@ -52,6 +56,8 @@ pub struct Pulled {
     /// Damage found in the cache and dealt with (a damaged archive removed, an unpacked
     /// tree unpacked again), to be shown as warnings.
     pub warnings: Vec<String>,
+    /// The trusted key that signed the bundle (with `trusted_keys` set).
+    pub signed_by: Option<sign::Verified>,
 }
 
 fn now() -> u64 {
@@ -98,6 +104,15 @@ pub fn pull(cfg: &Config, progress: bool) -> Result<Pulled, PullError> {
     if !uri.contains("://") || uri.starts_with("file://") {
         let p = Path::new(as_path);
         if p.is_dir() {
+            if !cfg.trusted_keys.value.is_empty() {
+                return Err(PullError::Untrusted {
+                    uri,
+                    why: "it is a directory, which cannot carry a signature, and \
+                          `trusted_keys` requires every bundle to be signed: give a bundle \
+                          file built with `agent bundle --sign`"
+                        .into(),
+                });
+            }
             return Ok(Pulled {
                 dir: p.to_path_buf(),
                 sha256: None,
@@ -107,6 +122,7 @@ pub fn pull(cfg: &Config, progress: bool) -> Result<Pulled, PullError> {
                 downloaded: 0,
                 vars: SsmVars::default(),
                 warnings: Vec::new(),
+                signed_by: None,
             });
         }
     }
@@ -125,7 +141,8 @@ pub fn pull(cfg: &Config, progress: bool) -> Result<Pulled, PullError> {
         .map_err(PullError::Runtime)?;
     // Variables read from SSM in this run, kept even when the bundle itself is refused.
     let mut fresh_vars: Option<SsmVars> = None;
-    let result: Result<(Got, SsmVars, String), FetchError> = rt.block_on(async {
+    let keys = &cfg.trusted_keys.value;
+    let result: Result<(Got, SsmVars, String, SigFetch), FetchError> = rt.block_on(async {
         if let Some(prefix) = uri.strip_prefix("ssm:") {
             let prefix = if prefix.is_empty() || prefix == "/" {
                 format!(
@@ -149,24 +166,42 @@ pub fn pull(cfg: &Config, progress: bool) -> Result<Pulled, PullError> {
                     .into(),
             })?;
             let got = fetch_pinned(cfg, &cache, &pointer, progress, Some(&sdk)).await?;
-            Ok((got, vars, pointer.uri))
+            let sig = fetch_signature(keys, &pointer.uri, Some(&sdk)).await?;
+            Ok((got, vars, pointer.uri, sig))
         } else {
             let pointer = Pointer {
                 uri: uri.clone(),
                 sha256: pin.clone().unwrap_or_default(),
             };
-            let got = fetch_pinned(cfg, &cache, &pointer, progress, None).await?;
-            Ok((got, SsmVars::default(), uri.clone()))
+            let sdk = if uri.starts_with("s3://") {
+                Some(crate::aws::sdk_config(cfg).await)
+            } else {
+                None
+            };
+            let got = fetch_pinned(cfg, &cache, &pointer, progress, sdk.as_ref()).await?;
+            let sig = fetch_signature(keys, &uri, sdk.as_ref()).await?;
+            Ok((got, SsmVars::default(), uri.clone(), sig))
         }
     });
     match result {
-        Ok((got, vars, bundle_uri)) => {
+        Ok((got, vars, bundle_uri, sig)) => {
+            // Before anything is unpacked or used: the signature, when keys are pinned.
+            let signed_by = match check_signature(&cache, keys, &got.sha256, sig) {
+                Ok(v) => v,
+                Err(why) => {
+                    cache.forget(&got.sha256);
+                    return Err(PullError::Untrusted {
+                        uri: bundle_uri,
+                        why,
+                    });
+                }
+            };
             let dir = match cache.unpacked(&got.sha256, limits) {
                 Ok(d) => d,
                 Err(e) => {
                     // Verified but unusable (refused member, too big): never used, not kept.
                     cache.forget(&got.sha256);
-                    return fall_back(&cache, &uri, e.to_string(), limits, Some(vars));
+                    return fall_back(&cache, keys, &uri, e.to_string(), limits, Some(vars));
                 }
             };
             cache.set_current(&got.sha256)?;
@@ -180,16 +215,118 @@ pub fn pull(cfg: &Config, progress: bool) -> Result<Pulled, PullError> {
                 downloaded: got.downloaded,
                 vars,
                 warnings: cache.take_notes(),
+                signed_by,
             })
         }
-        Err(e) => fall_back(&cache, &uri, e.to_string(), limits, fresh_vars),
+        Err(e) => fall_back(&cache, keys, &uri, e.to_string(), limits, fresh_vars),
     }
+}
+
+/// A bundle's signature as the source gave it.
+enum SigFetch {
+    /// No keys are pinned: not asked for.
+    NotNeeded,
+    /// There is none at `.0`.
+    Missing(String),
+    /// Found at `.0`.
+    Found(String, Vec<u8>),
+}
+
+/// Where a bundle's signature is: beside it, its URI (an S3 key, a path) + `.minisig`.
+pub fn signature_uri(bundle_uri: &str) -> String {
+    format!("{bundle_uri}.minisig")
+}
+
+/// Get the signature of the bundle at `uri` (only when keys are pinned). A signature that
+/// is not there is `Missing` (refused later); one that cannot be read (S3 unreachable) is
+/// a fetch error like the bundle's own (the last-known-good bundle is used).
+async fn fetch_signature(
+    keys: &[PublicKey],
+    uri: &str,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> Result<SigFetch, FetchError> {
+    if keys.is_empty() {
+        return Ok(SigFetch::NotNeeded);
+    }
+    let at = signature_uri(uri);
+    if at.starts_with("s3://") {
+        let (bucket, key) = s3::parse_uri(&at)?;
+        let Some(sdk) = sdk else {
+            return Err(FetchError::Read {
+                uri: at,
+                source: std::io::Error::other("no AWS client"),
+            });
+        };
+        let client = crate::aws::s3(sdk);
+        return Ok(
+            match s3::get_small(&client, &bucket, &key, sign::MAX_SIG_BYTES).await? {
+                Some(b) => SigFetch::Found(at, b),
+                None => SigFetch::Missing(at),
+            },
+        );
+    }
+    let path = at.strip_prefix("file://").unwrap_or(&at).to_string();
+    let read = std::fs::File::open(&path).and_then(|f| {
+        use std::io::Read;
+        let mut b = Vec::new();
+        f.take(sign::MAX_SIG_BYTES as u64 + 1).read_to_end(&mut b)?;
+        Ok(b)
+    });
+    match read {
+        Ok(b) => Ok(SigFetch::Found(at, b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SigFetch::Missing(at)),
+        Err(source) => Err(FetchError::Read { uri: at, source }),
+    }
+}
+
+/// The trusted keys' ids, for messages.
+fn key_ids(keys: &[PublicKey]) -> String {
+    keys.iter()
+        .map(PublicKey::key_id)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Check the archive cached as `sha` against its signature; keep a good signature beside
+/// it (for the last-known-good fallback). `Err`: why it is refused.
+fn check_signature(
+    cache: &Cache,
+    keys: &[PublicKey],
+    sha: &str,
+    sig: SigFetch,
+) -> Result<Option<sign::Verified>, String> {
+    let (at, bytes) = match sig {
+        SigFetch::NotNeeded => return Ok(None),
+        SigFetch::Missing(at) => {
+            return Err(format!(
+                "it is not signed (there is no {at}), and `trusted_keys` requires a signature \
+                 by one of the keys {}",
+                key_ids(keys)
+            ));
+        }
+        SigFetch::Found(at, b) => (at, b),
+    };
+    let archive = cache
+        .verified_archive(sha)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("bundle {sha} is not in the cache"))?;
+    let v = sign::verify_file(keys, &bytes, &archive).map_err(|e| format!("{at}: {e}"))?;
+    cache
+        .save_signature(sha, &bytes)
+        .map_err(|e| e.to_string())?;
+    tracing::info!(
+        "bundle {sha}: signature by trusted key {} verified (trusted comment: {})",
+        v.key_id,
+        v.trusted_comment
+    );
+    Ok(Some(v))
 }
 
 /// Use the last-known-good bundle, with the variables just read from SSM when that
 /// worked, else the cached non-secret ones.
 fn fall_back(
     cache: &Cache,
+    keys: &[PublicKey],
     uri: &str,
     why: String,
     limits: Limits,
@@ -197,6 +334,24 @@ fn fall_back(
 ) -> Result<Pulled, PullError> {
     let Some(sha) = cache.current() else {
         return Err(PullError::NoFallback { what: why });
+    };
+    // With keys pinned, the cached bundle is used only with a signature that still
+    // verifies against them (keys may have changed since it was cached).
+    let signed_by = if keys.is_empty() {
+        None
+    } else {
+        let sig = match cache.load_signature(&sha) {
+            Some(b) => SigFetch::Found(cache.signature_path(&sha).display().to_string(), b),
+            None => SigFetch::Missing(cache.signature_path(&sha).display().to_string()),
+        };
+        match check_signature(cache, keys, &sha, sig) {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(PullError::NoFallback {
+                    what: format!("{why}; the cached bundle {sha} cannot be used either: {e}"),
+                });
+            }
+        }
     };
     let dir = match cache.unpacked(&sha, limits) {
         Ok(d) => d,
@@ -223,6 +378,7 @@ fn fall_back(
         downloaded: 0,
         vars,
         warnings: cache.take_notes(),
+        signed_by,
     })
 }
 

@@ -109,6 +109,44 @@ pub async fn fetch(
     })
 }
 
+/// GET a small object (a signature) whole: `None` when there is no such object (404).
+/// At most `limit` bytes are read; a bigger object comes back cut at `limit + 1`.
+pub async fn get_small(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, S3Error> {
+    let get_err = |msg: String| S3Error::Get {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        msg,
+    };
+    let resp = match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            if e.raw_response().map(|r| r.status().as_u16()) == Some(404) {
+                return Ok(None);
+            }
+            return Err(get_err(crate::aws::describe(&e)));
+        }
+    };
+    let mut body = resp.body;
+    let mut out = Vec::new();
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| get_err(format!("download interrupted: {e}")))?
+    {
+        out.extend_from_slice(&chunk);
+        if out.len() > limit {
+            out.truncate(limit + 1);
+            break;
+        }
+    }
+    Ok(Some(out))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

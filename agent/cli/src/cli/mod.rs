@@ -28,6 +28,8 @@ pub enum Command {
     Facts(FactsArgs),
     /// Build a bundle (a reproducible tar.gz or tar.zst of a directory) and print its sha256.
     Bundle(BundleArgs),
+    /// Make a key pair for signing bundles (minisign format): PREFIX.key and PREFIX.pub.
+    Keygen(KeygenArgs),
     /// Print the effective configuration and where each value came from.
     Config(ConfigArgs),
     /// Fetch the configured bundle and variables into the cache, without running anything.
@@ -81,6 +83,23 @@ pub struct BundleArgs {
     /// The archive to write: `.tar.gz`, or `.tar.zst` for zstd.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
+    /// Sign the bundle with this secret key (minisign format, unencrypted: `agent keygen`
+    /// or `minisign -G -W`); the signature is written beside it, as OUTPUT.minisig.
+    #[arg(long = "sign", value_name = "KEYFILE")]
+    pub sign: Option<PathBuf>,
+    /// The signature's trusted comment (signed too; default: the time and file name).
+    #[arg(long = "trusted-comment", requires = "sign")]
+    pub trusted_comment: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct KeygenArgs {
+    /// Write PREFIX.key (the secret key, mode 0600) and PREFIX.pub (the public key).
+    #[arg(short = 'o', long = "output", value_name = "PREFIX")]
+    pub output: PathBuf,
+    /// Replace existing key files.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -47,9 +47,13 @@ pub fn pull_with(cfg: &Config) -> Result<Pulled> {
             );
         }
         (None, Some(sha)) => tracing::info!(
-            "bundle {sha} from {}{}",
+            "bundle {sha} from {}{}{}",
             p.uri,
-            if p.unchanged { " (unchanged)" } else { "" }
+            if p.unchanged { " (unchanged)" } else { "" },
+            match &p.signed_by {
+                Some(v) => format!(", signed by key {}", v.key_id),
+                None => String::new(),
+            }
         ),
         _ => tracing::info!("configuration from {}", p.dir.display()),
     }
@@ -148,9 +152,13 @@ pub fn run(args: &ConfigArgs) -> Result<i32> {
         "pulled"
     };
     println!(
-        "{how} {sha} {} ({} bytes downloaded)",
+        "{how} {sha} {} ({} bytes downloaded{})",
         p.dir.display(),
-        p.downloaded
+        p.downloaded,
+        match &p.signed_by {
+            Some(v) => format!(", signed by key {}", v.key_id),
+            None => String::new(),
+        }
     );
     Ok(if p.fallback.is_some() {
         exit::STALE_SOURCE
