@@ -129,7 +129,7 @@ fn forms(s: &str) -> Vec<(String, Vec<u8>)> {
         let first = (8 * k).div_ceil(6);
         let last = (8 * (k + s.len())) / 6;
         if last > first + 8 {
-            out.push((format!("base64/{k}"), enc[first..last].as_bytes().to_vec()));
+            out.push((format!("base64/{k}"), enc.as_bytes()[first..last].to_vec()));
         }
     }
     out.dedup_by(|a, b| a.1 == b.1);
