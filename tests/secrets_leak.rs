@@ -216,6 +216,15 @@ const PLAY: &str = r#"- name: secrets everywhere
       changed_when: false
     - name: the registered result, printed
       debug: var=echoed
+    - name: a module warning quoting the SSM secret (stderr)
+      command: echo warned
+      args: {executable: "{{ ssm_secret }}"}
+      changed_when: false
+    - name: a module warning quoting the no_log secret
+      command: echo warned
+      args: {executable: "{{ nolog_secret }}"}
+      no_log: true
+      changed_when: false
     - name: loop no_log
       debug: msg="item {{ item }}"
       loop: ["{{ nolog_secret }}", "{{ nolog_multi }}", "{{ ssm_secret }}"]
@@ -822,6 +831,13 @@ fn main() {
     assert!(
         human.contains("the output has been hidden due to the fact that 'no_log: true' was specified for this result"),
         "{human}"
+    );
+
+    // The module warning quoting a SecureString reached stderr, masked.
+    assert!(
+        outputs.list.iter().any(|(n, b)| n.ends_with("stderr")
+            && String::from_utf8_lossy(b).contains("Not using '********'")),
+        "no masked module warning on stderr"
     );
 
     let (leaked, searched, reports) = search(&outputs, &secrets);
