@@ -18,8 +18,10 @@
 //! (tests/setup-moto) and cargo-deb (packaging/build installs it when missing).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use agent_tests::moto::Moto;
 
 use agent_tests::testhost::{self, TestHost};
 
@@ -30,77 +32,6 @@ fn repo() -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default()
-}
-
-fn moto_venv() -> PathBuf {
-    std::env::var_os("MOTO_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
-                .join(".cache/agent/moto")
-        })
-}
-
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let bin = moto_venv().join("bin/moto_server");
-        assert!(
-            bin.exists(),
-            "moto is not installed in {} (run tests/setup-moto)",
-            moto_venv().display()
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto");
-        let t0 = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(t0.elapsed() < Duration::from_secs(30), "moto did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Run a boto3 snippet (`s3` and `ssm` clients ready) against this server; its stdout.
-    fn boto(&self, code: &str) -> String {
-        let script = format!(
-            "import boto3\nkw=dict(endpoint_url='{}', region_name='eu-west-1', aws_access_key_id='t', aws_secret_access_key='t')\ns3=boto3.client('s3', **kw)\nssm=boto3.client('ssm', **kw)\n{code}\n",
-            self.url()
-        );
-        let o = Command::new(moto_venv().join("bin/python"))
-            .arg("-c")
-            .arg(&script)
-            .output()
-            .expect("python");
-        assert!(
-            o.status.success(),
-            "boto3 failed: {}\n{script}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).trim().to_string()
-    }
 }
 
 fn sha256_of(path: &Path) -> String {
@@ -279,7 +210,7 @@ fn first_boot_to_drift_repair() {
 
     // moto: the package and the bundle in S3, the pointer and a variable in SSM. The
     // package is fetched through a presigned URL (moto refuses anonymous GETs, as S3 does).
-    let moto = Moto::start();
+    let moto = Moto::start("eu-west-1").unwrap_or_else(|e| panic!("{e}"));
     let deb_url = moto.boto(&format!(
         "s3.create_bucket(Bucket='fleet', CreateBucketConfiguration={{'LocationConstraint': 'eu-west-1'}})\n\
          s3.put_object(Bucket='fleet', Key='packages/agent.deb', Body=open({deb:?},'rb').read())\n\
@@ -289,7 +220,7 @@ fn first_boot_to_drift_repair() {
          print(s3.generate_presigned_url('get_object', Params={{'Bucket': 'fleet', 'Key': 'packages/agent.deb'}}, ExpiresIn=3600))",
         deb = deb.display().to_string(),
         bundle = bundle.display().to_string(),
-    ));
+    )).unwrap_or_else(|e| panic!("{e}"));
 
     // The seed: the example user-data, pointed at moto.
     let user_data = std::fs::read_to_string(repo().join("packaging/cloud-init/user-data.yaml"))

@@ -151,9 +151,10 @@ pub struct Human {
 }
 
 impl Human {
-    /// A reporter writing warnings to the process's stderr.
+    /// A reporter writing warnings to the process's stderr, masked (a warning may quote
+    /// a secret).
     pub fn new(opts: ReportOptions) -> Self {
-        Self::with_stderr(opts, Box::new(io::stderr()))
+        Self::with_stderr(opts, Box::new(crate::mask::Masking::new(io::stderr())))
     }
 
     /// A reporter writing warnings/deprecations to `err`.

@@ -1281,6 +1281,9 @@ impl<'r> Engine<'r> {
         let changed = get_bool(&r, "changed");
         if let Some(reg) = &task.register {
             let mut reg_r = r.clone();
+            if no_log && matches!(task.short.as_str(), "copy" | "template" | "assemble") {
+                hide_registered_diff(&mut reg_r);
+            }
             if !reg_r.contains_key("failed") {
                 reg_r.insert("failed".into(), Value::from(false));
             }
@@ -2457,21 +2460,99 @@ fn strip_omit(v: &Value, omit: &str) -> Value {
     }
 }
 
-/// The result Ansible shows for a `no_log` task.
+/// What Ansible shows in place of a `no_log` task's result.
+const CENSORED: &str =
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+
+/// The result Ansible shows for a `no_log` task: `censored` and the keys ansible-core
+/// preserves (`PRESERVE` in its `_task.py`) except `exception`, `warnings` and
+/// `deprecations`, which may quote the arguments (the command module's `executable`
+/// warning does; docs/compat.md). `_ansible_no_log` stays so that a loop item's label is
+/// censored too.
 fn censor(r: &Value) -> Value {
     let mut m: IndexMap<String, Value> = IndexMap::new();
-    m.insert(
-        "censored".into(),
-        Value::from("the output has been hidden due to the fact that 'no_log: true' was specified for this result"),
-    );
-    for k in ["changed", "failed", "skipped", "_ansible_item_label"] {
+    m.insert("censored".into(), Value::from(CENSORED));
+    for k in ["_ansible_no_log", "attempts", "changed", "retries"] {
         if let Ok(v) = r.get_attr(k)
             && !v.is_undefined()
         {
             m.insert(k.into(), v);
         }
     }
+    m.insert("_ansible_no_log".into(), Value::from(true));
+    // A loop's items, each censored (ansible-core adds them after censoring the task).
+    if let Ok(items) = r.get_attr("results")
+        && items.kind() == minijinja::value::ValueKind::Seq
+        && let Ok(iter) = items.try_iter()
+    {
+        m.insert(
+            "results".into(),
+            Value::from(iter.map(|i| censor(&i)).collect::<Vec<_>>()),
+        );
+    }
     map_value(&m)
+}
+
+/// The registered result of a `no_log` copy, template or assemble: ansible-core's
+/// action plugins (`_get_diff_data`) return the diff with `before` emptied and `after`
+/// replaced by a notice, for the task and for each loop item.
+fn hide_registered_diff(r: &mut IndexMap<String, Value>) {
+    const HIDDEN: &str =
+        " [[ Diff output has been hidden because 'no_log: true' was specified for this result ]]\n";
+    fn hide_one(d: &Value) -> Value {
+        if d.kind() != minijinja::value::ValueKind::Map {
+            return d.clone();
+        }
+        let mut m: IndexMap<String, Value> = IndexMap::new();
+        if let Ok(keys) = d.try_iter() {
+            for k in keys {
+                let key = k.to_string();
+                let v = match key.as_str() {
+                    "before" => Value::from(""),
+                    "after" => Value::from(HIDDEN),
+                    _ => d.get_item(&k).unwrap_or_default(),
+                };
+                m.insert(key, v);
+            }
+        }
+        map_value(&m)
+    }
+    fn hide(d: &Value) -> Value {
+        match d.kind() {
+            minijinja::value::ValueKind::Seq => Value::from(
+                d.try_iter()
+                    .map(|it| it.map(|x| hide_one(&x)).collect::<Vec<_>>())
+                    .unwrap_or_default(),
+            ),
+            _ => hide_one(d),
+        }
+    }
+    if let Some(d) = r.get("diff") {
+        let h = hide(d);
+        r.insert("diff".into(), h);
+    }
+    if let Some(items) = r.get("results").cloned()
+        && let Ok(iter) = items.try_iter()
+    {
+        let hidden: Vec<Value> = iter
+            .map(|item| {
+                let Ok(keys) = item.try_iter() else {
+                    return item;
+                };
+                if item.kind() != minijinja::value::ValueKind::Map {
+                    return item;
+                }
+                let mut m: IndexMap<String, Value> = IndexMap::new();
+                for k in keys {
+                    let v = item.get_item(&k).unwrap_or_default();
+                    m.insert(k.to_string(), v);
+                }
+                hide_registered_diff(&mut m);
+                map_value(&m)
+            })
+            .collect();
+        r.insert("results".into(), Value::from(hidden));
+    }
 }
 
 /// The fully qualified action name (`copy` → `ansible.builtin.copy`).
@@ -2513,6 +2594,7 @@ fn failure_text(kind: &str, msg: &str, loc: &crate::loader::Loc) -> String {
                 .to_string()
         }
         "Action" => format!("Task failed: Action failed: {msg}"),
+        "Censored" => format!("Task failed: {msg}"),
         _ => format!("Task failed: Module failed: {msg}"),
     };
     format!("{head}\n{}", origin(loc))
@@ -2560,7 +2642,22 @@ fn displayed(
     loc: &crate::loader::Loc,
 ) -> (Value, Option<String>) {
     if no_log {
-        return (censor(&map_value(r)), None);
+        // Ansible prints its error block above a failure even for no_log, with the
+        // message in it (which may quote the secret); the agent prints it censored.
+        let error = (failed && kind.is_some()).then(|| failure_text("Censored", CENSORED, loc));
+        let mut shown = censor(&map_value(r));
+        if error.is_some() {
+            // The marker that makes the reporter print the error block (then dropped).
+            let mut m: IndexMap<String, Value> = IndexMap::new();
+            if let Ok(keys) = shown.try_iter() {
+                for k in keys {
+                    m.insert(k.to_string(), shown.get_item(&k).unwrap_or_default());
+                }
+            }
+            m.insert("exception".into(), Value::from(true));
+            shown = map_value(&m);
+        }
+        return (shown, error);
     }
     if !failed {
         return (map_value(r), None);
@@ -2748,5 +2845,75 @@ mod tests {
         assert!(!run(&[], &[], &["untagged"]));
         assert!(!run(&["x"], &[], &["tagged"]));
         assert!(run(&[], &[], &["tagged"]));
+    }
+
+    #[test]
+    fn no_log_results_keep_nothing_of_the_secret() {
+        use super::{CENSORED, censor, displayed, hide_registered_diff};
+        use indexmap::IndexMap;
+        use minijinja::Value;
+        let secret = "N0L0g-unit-secret";
+        let item = Value::from(minijinja::value::Serde(serde_json::json!({
+            "changed": true, "failed": true, "msg": secret, "item": secret,
+            "_ansible_item_label": secret, "_ansible_no_log": true,
+            "warnings": ["w"], "exception": secret,
+        })));
+        let mut r: IndexMap<String, Value> = IndexMap::new();
+        r.insert("changed".into(), Value::from(true));
+        r.insert("failed".into(), Value::from(true));
+        r.insert("msg".into(), Value::from(secret));
+        r.insert("results".into(), Value::from(vec![item]));
+        r.insert("_agent_failure".into(), Value::from("Action"));
+        let kind = r.shift_remove("_agent_failure");
+        let loc = crate::loader::Loc {
+            file: std::sync::Arc::from("/nonexistent/site.yml"),
+            line: 3,
+            col: 7,
+        };
+        let (shown, error) = displayed(&r, kind.as_ref(), None, true, true, &loc);
+        let text = serde_json::to_string(&shown).unwrap();
+        assert!(!text.contains(secret), "{text}");
+        assert!(text.contains(CENSORED), "{text}");
+        // The loop item keeps `_ansible_no_log`, so its label is censored; `failed` is
+        // not shown, as in Ansible; warnings (which may quote arguments) are not shown.
+        assert_eq!(shown.get_attr("results").unwrap().len(), Some(1));
+        let first = shown
+            .get_attr("results")
+            .unwrap()
+            .get_item(&Value::from(0))
+            .unwrap();
+        assert!(first.get_attr("_ansible_no_log").unwrap().is_true());
+        assert!(first.get_attr("failed").unwrap().is_undefined());
+        assert!(first.get_attr("warnings").unwrap().is_undefined());
+        let error = error.unwrap_or_default();
+        assert!(
+            error.starts_with(&format!("Task failed: {CENSORED}")),
+            "{error}"
+        );
+        assert!(!error.contains(secret));
+        assert!(censor(&Value::from(secret)).get_attr("censored").is_ok());
+
+        // A registered no_log copy/template: the diff is hidden as Ansible's action
+        // plugins hide it, for the task and for each loop item.
+        let diff = || {
+            Value::from(minijinja::value::Serde(serde_json::json!({
+                "before": secret, "after": secret, "after_header": "/etc/x"
+            })))
+        };
+        let mut reg: IndexMap<String, Value> = IndexMap::new();
+        reg.insert("diff".into(), diff());
+        reg.insert(
+            "results".into(),
+            Value::from(vec![Value::from(minijinja::value::Serde(
+                serde_json::json!({
+                    "diff": [{"before": secret, "after": secret}], "item": 1
+                }),
+            ))]),
+        );
+        hide_registered_diff(&mut reg);
+        let text = serde_json::to_string(&reg).unwrap();
+        assert!(!text.contains(secret), "{text}");
+        assert!(text.contains("Diff output has been hidden because 'no_log: true'"));
+        assert!(text.contains("/etc/x"));
     }
 }
