@@ -45,6 +45,12 @@ pub struct Item {
     existing: Option<Meta>,
     is_link: bool,
     old: Option<Vec<u8>>,
+    /// The path as given (dest may be a followed link's target): the diff names it, as
+    /// Ansible's action plugin does.
+    shown: PathBuf,
+    /// A link that is replaced (not followed): its target's content, which Ansible's diff
+    /// shows as "before".
+    link_old: Option<Vec<u8>>,
     /// Directories to create first (outermost first).
     mkdirs: Vec<PathBuf>,
     /// The source's permission bits (for `mode: preserve`).
@@ -144,6 +150,7 @@ fn observe_item(
     follow: bool,
     want_old: bool,
 ) -> Item {
+    let shown = dest.clone();
     let mut dest = dest;
     let mut is_link = fs::symlink_metadata(&dest).is_ok_and(|m| m.file_type().is_symlink());
     if is_link && follow && dest.exists() {
@@ -157,6 +164,11 @@ fn observe_item(
         None
     };
     let old = if want_old || old.is_some() { old } else { None };
+    let link_old = if is_link && want_old {
+        fs::read(&dest).ok()
+    } else {
+        None
+    };
     let mkdirs = dest.parent().map(missing_dirs).unwrap_or_default();
     let src_mode = src.as_deref().and_then(src_mode);
     Item {
@@ -166,6 +178,8 @@ fn observe_item(
         existing,
         is_link,
         old,
+        shown,
+        link_old,
         mkdirs,
         src_mode,
     }
@@ -525,7 +539,7 @@ impl Module for Copy {
                         plan.result.extend(path_info(&it.dest));
                     }
                     if ctx.diff_mode && !o.remote {
-                        plan.diff.push(content_diff(it, &dest_s));
+                        plan.diff.push(content_diff(it));
                     }
                 }
                 plan.ops.push(Op::Write {
@@ -731,15 +745,17 @@ fn plan_mkdirs(
 }
 
 /// The content diff of a file being written: text, or empty for binary data.
-fn content_diff(it: &Item, dest_s: &str) -> Diff {
+fn content_diff(it: &Item) -> Diff {
     let text = |b: &[u8]| match std::str::from_utf8(b) {
         Ok(s) if !b.contains(&0) => Value::from(s),
         _ => Value::from(""),
     };
+    let dest_s = it.shown.display().to_string();
+    let old = it.old.as_ref().or(it.link_old.as_ref());
     Diff {
-        before: it.old.as_deref().map(text).unwrap_or(Value::from("")),
+        before: old.map(|o| text(o)).unwrap_or(Value::from("")),
         after: text(&it.content),
-        before_header: it.old.as_ref().map(|_| dest_s.to_string()),
+        before_header: old.map(|_| dest_s.clone()),
         after_header: Some(
             it.src
                 .as_ref()

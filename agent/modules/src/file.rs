@@ -665,6 +665,16 @@ impl Module for File {
                     link_changes = true;
                 }
                 let exists_after = !(ctx.check_mode && link_changes && o.prev == "absent");
+                if exists_after && follow && src.is_some() && !f.absrc_exists {
+                    // Ansible warns (and sets nothing) on a link to a missing target.
+                    plan.set(
+                        "warnings",
+                        Value::from(vec![Value::from(
+                            "Cannot set fs attributes on a non-existent symlink target. \
+                             follow should be set to False to avoid this.",
+                        )]),
+                    );
+                }
                 if exists_after {
                     if follow {
                         // Attributes go to the link's target, if it exists.

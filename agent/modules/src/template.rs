@@ -47,6 +47,8 @@ pub struct TemplateObserved {
     /// Where the file goes (a directory `dest` gets the template's file name; a link
     /// is resolved with `follow`).
     dest: PathBuf,
+    /// `dest` as given (before a followed link is resolved): the diff names it.
+    shown: PathBuf,
     /// `dest` is a symlink that is not followed: it is replaced by a file.
     replace_link: bool,
     /// The existing file's content (following links), if any.
@@ -196,6 +198,7 @@ impl Module for Template {
             .map_err(|e| ModuleError::io("Unable to stat", &dest, &e))?
             .is_some_and(|m| m.file_type().is_symlink());
         let replace_link = link && !args.bool("follow");
+        let shown = dest.clone();
         if link && args.bool("follow") {
             dest = std::fs::canonicalize(&dest).unwrap_or(dest);
         }
@@ -230,9 +233,17 @@ impl Module for Template {
             ),
             None => (None, Meta::new_file(&dir)),
         };
+        // A link that is not followed is replaced by a new file: the target's attributes
+        // are not the file's (its content is still the diff's "before", as in Ansible).
+        let meta = if replace_link {
+            Meta::new_file(&dir)
+        } else {
+            meta
+        };
         Ok(TemplateObserved {
             src,
             src_mode: src_md.mode(),
+            shown,
             replace_link,
             rendered,
             dest,
@@ -267,7 +278,7 @@ impl Module for Template {
                 ),
                 after: Value::from(String::from_utf8_lossy(&o.rendered).as_ref()),
                 // A new file has no "before" to name, as in Ansible's diff.
-                before_header: o.current.as_ref().map(|_| dest.clone()),
+                before_header: o.current.as_ref().map(|_| o.shown.display().to_string()),
                 after_header: Some(o.src.display().to_string()),
             });
             plan.ops.push(TemplateOp::Write {
@@ -282,7 +293,7 @@ impl Module for Template {
             after_d.insert("path".to_string(), Value::from(dest.as_str()));
             hfs::diff_attrs(&changes, &mut before, &mut after_d);
             // The attributes of a file about to be created are part of its content diff.
-            if o.current.is_some() {
+            if o.current.is_some() && !o.replace_link {
                 plan.diff.push(Diff {
                     before: Value::from_pairs(before),
                     after: Value::from_pairs(after_d),
