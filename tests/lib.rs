@@ -8,6 +8,7 @@
 //! identical to the one made by `differential/record.py`.
 
 pub mod facts_compare;
+pub mod fuzzing;
 pub mod moto;
 pub mod testhost;
 

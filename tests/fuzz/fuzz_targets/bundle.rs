@@ -1,0 +1,3 @@
+#![no_main]
+// The bundle fuzz target: tests/fuzzing.rs says what it exercises.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| agent_tests::fuzzing::bundle(data));

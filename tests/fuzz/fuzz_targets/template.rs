@@ -1,0 +1,3 @@
+#![no_main]
+// The template fuzz target: tests/fuzzing.rs says what it exercises.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| agent_tests::fuzzing::template(data));
