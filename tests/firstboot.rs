@@ -357,7 +357,10 @@ fn first_boot_to_drift_repair() {
     eprintln!("first boot to drift repair: ok in {:.1?}", t0.elapsed());
 
     installed_binary_under_faults(&host);
-    eprintln!("first boot, drift repair and faults: ok in {:.1?}", t0.elapsed());
+    eprintln!(
+        "first boot, drift repair and faults: ok in {:.1?}",
+        t0.elapsed()
+    );
 }
 
 /// A playbook whose middle task takes 3 s: the window for a second run, a SIGKILL and a
@@ -431,16 +434,19 @@ fn installed_binary_under_faults(host: &TestHost) {
         sh(host, "tail -n 20 /root/fb/e.log").stdout
     );
     let doc = sh(host, "cat /var/lib/agent/last_run.json").stdout;
-    let report: serde_json::Value =
-        serde_json::from_str(&doc).unwrap_or(serde_json::Value::Null);
+    let report: serde_json::Value = serde_json::from_str(&doc).unwrap_or(serde_json::Value::Null);
     assert_eq!(
-        (&report["report"]["interrupted"], &report["report"]["result"]),
-        (&serde_json::Value::Bool(true), &serde_json::Value::from("failed")),
+        (
+            &report["report"]["interrupted"],
+            &report["report"]["result"]
+        ),
+        (
+            &serde_json::Value::Bool(true),
+            &serde_json::Value::from("failed")
+        ),
         "last_run.json after SIGTERM:\n{doc}"
     );
-    eprintln!(
-        "installed binary: two runs at once, SIGKILL mid-apply, SIGTERM mid-task: ok"
-    );
+    eprintln!("installed binary: two runs at once, SIGKILL mid-apply, SIGTERM mid-task: ok");
 }
 
 /// The .rpm installs (rpm from Debian's `rpm` package, in a test host booted with systemd):
@@ -486,9 +492,10 @@ fn rpm_installs_and_removes() {
                 .expect("an .rpm from packaging/build")
         }
     };
-    let mut host = TestHost::boot(&format!("rpm{}", std::process::id()), false)
-        .expect("boot a test host");
-    host.copy_in(&rpm, "/root/agent.rpm").expect("copy the .rpm");
+    let mut host =
+        TestHost::boot(&format!("rpm{}", std::process::id()), false).expect("boot a test host");
+    host.copy_in(&rpm, "/root/agent.rpm")
+        .expect("copy the .rpm");
     let o = host
         .exec(
             &[
@@ -526,10 +533,14 @@ fn rpm_installs_and_removes() {
          test -e /usr/lib/systemd/system/agent.timer || echo units-gone",
     );
     assert_eq!(
-        o.stdout, "removed\nbinary-gone\ninactive\nunits-gone\n",
+        o.stdout,
+        "removed\nbinary-gone\ninactive\nunits-gone\n",
         "rpm -e:\n{}",
         o.tail(30)
     );
     let _ = host.stop();
-    eprintln!("rpm: installs, verifies and removes: ok in {:.1?}", t0.elapsed());
+    eprintln!(
+        "rpm: installs, verifies and removes: ok in {:.1?}",
+        t0.elapsed()
+    );
 }
