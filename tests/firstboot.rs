@@ -136,6 +136,36 @@ fn assert_prometheus_agrees(json: &str, prom: &str) {
     }
 }
 
+/// The package of kind `ext` ("deb" or "rpm"): the file named by the environment variable
+/// `var` (CI: the static musl build's), or one made from `agent_bin` by
+/// `packaging/build --binary` with the real packaging metadata, in `tmp`.
+fn package(var: &str, ext: &str, agent_bin: &Path, tmp: &Path) -> PathBuf {
+    if let Some(p) = std::env::var_os(var) {
+        return PathBuf::from(p);
+    }
+    let out = tmp.join(format!("packages-{ext}"));
+    let other = if ext == "deb" { "--no-rpm" } else { "--no-deb" };
+    let o = Command::new(repo().join("packaging/build"))
+        .arg("--binary")
+        .arg(agent_bin)
+        .args([other, "--fast", "--out"])
+        .arg(&out)
+        .output()
+        .expect("packaging/build");
+    assert!(
+        o.status.success(),
+        "packaging/build failed:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::read_dir(&out)
+        .expect("packages dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == ext))
+        .unwrap_or_else(|| panic!("a .{ext} from packaging/build"))
+}
+
 fn sh(host: &TestHost, script: &str) -> testhost::Output {
     host.sh("/", script, T).expect("exec in host")
 }
@@ -164,31 +194,7 @@ fn first_boot_to_drift_repair() {
     );
 
     // The package: AGENT_DEB, or built from AGENT_BIN with the real packaging metadata.
-    let deb = match std::env::var_os("AGENT_DEB") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let out = tmp.path().join("packages");
-            let o = Command::new(repo().join("packaging/build"))
-                .arg("--binary")
-                .arg(&agent_bin)
-                .args(["--no-rpm", "--fast", "--out"])
-                .arg(&out)
-                .output()
-                .expect("packaging/build");
-            assert!(
-                o.status.success(),
-                "packaging/build failed:\n{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            std::fs::read_dir(&out)
-                .expect("packages dir")
-                .flatten()
-                .map(|e| e.path())
-                .find(|p| p.extension().is_some_and(|x| x == "deb"))
-                .expect("a .deb from packaging/build")
-        }
-    };
+    let deb = package("AGENT_DEB", "deb", &agent_bin, tmp.path());
     let deb_sha = sha256_of(&deb);
     eprintln!("package {} ({:.1?})", deb.display(), t0.elapsed());
 
@@ -464,34 +470,10 @@ fn rpm_installs_and_removes() {
     }
     let t0 = Instant::now();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let rpm = match std::env::var_os("AGENT_RPM") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let agent_bin = std::env::var_os("AGENT_BIN")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| repo().join("target/release/agent"));
-            let out = tmp.path().join("packages");
-            let o = Command::new(repo().join("packaging/build"))
-                .arg("--binary")
-                .arg(&agent_bin)
-                .args(["--no-deb", "--fast", "--out"])
-                .arg(&out)
-                .output()
-                .expect("packaging/build");
-            assert!(
-                o.status.success(),
-                "packaging/build failed:\n{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            std::fs::read_dir(&out)
-                .expect("packages dir")
-                .flatten()
-                .map(|e| e.path())
-                .find(|p| p.extension().is_some_and(|x| x == "rpm"))
-                .expect("an .rpm from packaging/build")
-        }
-    };
+    let agent_bin = std::env::var_os("AGENT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/release/agent"));
+    let rpm = package("AGENT_RPM", "rpm", &agent_bin, tmp.path());
     let mut host =
         TestHost::boot(&format!("rpm{}", std::process::id()), false).expect("boot a test host");
     host.copy_in(&rpm, "/root/agent.rpm")
