@@ -136,6 +136,26 @@ fn assert_prometheus_agrees(json: &str, prom: &str) {
     }
 }
 
+/// Whether host tests run here (AGENT_HOST_TESTS=1); says so when `what` is skipped, and
+/// fails when they are asked for but test hosts cannot run.
+fn host_tests(what: &str) -> bool {
+    if std::env::var("AGENT_HOST_TESTS").as_deref() != Ok("1") {
+        eprintln!("skipped: set AGENT_HOST_TESTS=1 (as root) to run {what}");
+        return false;
+    }
+    if let Some(why) = testhost::unavailable_reason() {
+        panic!("AGENT_HOST_TESTS=1 but test hosts cannot run here: {why}");
+    }
+    true
+}
+
+/// The agent binary to package: AGENT_BIN, else target/release/agent.
+fn agent_bin() -> PathBuf {
+    std::env::var_os("AGENT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/release/agent"))
+}
+
 /// The package of kind `ext` ("deb" or "rpm"): the file named by the environment variable
 /// `var` (CI: the static musl build's), or one made from `agent_bin` by
 /// `packaging/build --binary` with the real packaging metadata, in `tmp`.
@@ -175,18 +195,12 @@ const CHECK: &str = "set -a; . /etc/agent/environment; set +a; /usr/bin/agent ch
 
 #[test]
 fn first_boot_to_drift_repair() {
-    if std::env::var("AGENT_HOST_TESTS").as_deref() != Ok("1") {
-        eprintln!("skipped: set AGENT_HOST_TESTS=1 (as root) to run the first-boot test");
+    if !host_tests("the first-boot test") {
         return;
-    }
-    if let Some(why) = testhost::unavailable_reason() {
-        panic!("AGENT_HOST_TESTS=1 but test hosts cannot run here: {why}");
     }
     let t0 = Instant::now();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let agent_bin = std::env::var_os("AGENT_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/release/agent"));
+    let agent_bin = agent_bin();
     assert!(
         agent_bin.exists(),
         "no agent binary at {}",
@@ -461,18 +475,12 @@ fn installed_binary_under_faults(host: &TestHost) {
 /// AGENT_RPM, or built from AGENT_BIN by `packaging/build --binary`.
 #[test]
 fn rpm_installs_and_removes() {
-    if std::env::var("AGENT_HOST_TESTS").as_deref() != Ok("1") {
-        eprintln!("skipped: set AGENT_HOST_TESTS=1 (as root) to run the .rpm test");
+    if !host_tests("the .rpm test") {
         return;
-    }
-    if let Some(why) = testhost::unavailable_reason() {
-        panic!("AGENT_HOST_TESTS=1 but test hosts cannot run here: {why}");
     }
     let t0 = Instant::now();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let agent_bin = std::env::var_os("AGENT_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/release/agent"));
+    let agent_bin = agent_bin();
     let rpm = package("AGENT_RPM", "rpm", &agent_bin, tmp.path());
     let mut host =
         TestHost::boot(&format!("rpm{}", std::process::id()), false).expect("boot a test host");
