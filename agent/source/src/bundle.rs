@@ -87,17 +87,22 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 /// sha256 of a file, lower-case hex.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut f = fs::File::open(path)?;
     let mut h = Sha256::new();
+    for_each_chunk(fs::File::open(path)?, |b| h.update(b))?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Feed everything `r` yields to `f`, 64 KiB at a time (a file's digest without holding
+/// the file in memory).
+pub(crate) fn for_each_chunk(mut r: impl Read, mut f: impl FnMut(&[u8])) -> io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = f.read(&mut buf)?;
+        let n = r.read(&mut buf)?;
         if n == 0 {
-            break;
+            return Ok(());
         }
-        h.update(&buf[..n]);
+        f(&buf[..n]);
     }
-    Ok(hex::encode(h.finalize()))
 }
 
 /// Every path under `dir`, relative, sorted bytewise, directories before their contents.

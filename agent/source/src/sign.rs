@@ -271,16 +271,9 @@ impl SecretKey {
     }
 }
 
-fn blake2b512(mut data: impl Read) -> io::Result<Vec<u8>> {
+fn blake2b512(data: impl Read) -> io::Result<Vec<u8>> {
     let mut h = blake2::Blake2b512::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = data.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    crate::bundle::for_each_chunk(data, |b| h.update(b))?;
     Ok(h.finalize().to_vec())
 }
 
