@@ -241,13 +241,49 @@ impl RunInfo {
         r.timings_ms = self.timings;
         r.duration_ms = ms(self.t0.elapsed());
         let mut json = json.unwrap_or_else(|| Json::new(false));
-        json.set_report(&r.to_json());
-        let mut doc = json.document();
-        doc.push('\n');
+        // The document is streamed (a 10,000-task run makes 16 MB of it): into
+        // last_run.json first, then copied from there to stdout and the upload. The
+        // report's task list is written from `r` as it goes, not copied into a value.
+        let tasks = std::mem::take(&mut r.tasks);
+        json.set_report(r.to_json());
+        r.tasks = tasks;
+        let mut write_doc = |w: &mut dyn Write| -> io::Result<()> {
+            json.write_document_with(w, &r.tasks)?;
+            w.write_all(b"\n")
+        };
         let cfg = self.cfg.clone().unwrap_or_default();
+        let state = &cfg.cache_dir.value;
+        let mut written = None;
+        if self.write_files {
+            match agent_report::files::write_last_run_with(state, &mut write_doc) {
+                Ok(p) => {
+                    tracing::info!("report written to {}", p.display());
+                    written = Some(p);
+                }
+                Err(e) => eprintln!(
+                    "[WARNING]: could not write {}: {e}",
+                    state.join(agent_report::files::LAST_RUN).display()
+                ),
+            }
+        }
         match self.output {
             Output::Human => {}
-            Output::Json => out.write_all(doc.as_bytes())?,
+            Output::Json => {
+                let copied = written
+                    .as_ref()
+                    .and_then(|p| std::fs::File::open(p).ok())
+                    .map(|mut f| io::copy(&mut f, out));
+                match copied {
+                    Some(r) => {
+                        r?;
+                    }
+                    None => {
+                        let mut w = io::BufWriter::new(&mut *out);
+                        write_doc(&mut w)?;
+                        w.flush()?;
+                    }
+                }
+            }
             Output::Junit => out.write_all(agent_report::junit::render(&r).as_bytes())?,
             Output::Prometheus => {
                 let text = agent_report::prometheus::render(&r);
@@ -269,19 +305,19 @@ impl RunInfo {
         if !self.write_files {
             return Ok(());
         }
-        let state = &cfg.cache_dir.value;
-        match agent_report::files::write_last_run(state, &doc) {
-            Ok(p) => tracing::info!("report written to {}", p.display()),
-            Err(e) => eprintln!(
-                "[WARNING]: could not write {}: {e}",
-                state.join(agent_report::files::LAST_RUN).display()
-            ),
-        }
         if let Some(uri) = &cfg.report_s3_uri.value {
             let env = r.environment.as_deref().unwrap_or("default");
             let id = r.instance_id.as_deref().unwrap_or(&r.hostname);
-            let body = agent_report::mask::mask(&doc);
-            match agent_source::reports::upload(&cfg, uri, env, id, &r.ended, body.as_bytes()) {
+            // last_run.json is masked already; without it, the document masked here.
+            let body = match written.as_ref().and_then(|p| std::fs::read(p).ok()) {
+                Some(b) => b,
+                None => {
+                    let mut b = Vec::new();
+                    write_doc(&mut agent_report::mask::Masking::new(&mut b))?;
+                    b
+                }
+            };
+            match agent_source::reports::upload(&cfg, uri, env, id, &r.ended, &body) {
                 Ok(keys) => tracing::info!("report uploaded to {}", keys.join(" and ")),
                 Err(e) => eprintln!("[WARNING]: could not upload the report: {e}"),
             }

@@ -12,13 +12,30 @@ pub const LAST_RUN: &str = "last_run.json";
 
 /// Write `text` (masked) to `dir/name` atomically with `mode`.
 pub fn atomic_write(dir: &Path, name: &str, text: &str, mode: u32) -> io::Result<PathBuf> {
+    atomic_write_with(dir, name, mode, &mut |w| w.write_all(text.as_bytes()))
+}
+
+/// Write what `fill` writes (masked a line at a time, through a buffer: the text is never
+/// whole in memory) to `dir/name` atomically with `mode`. When `fill` fails, the old file
+/// stays and the temporary file is removed.
+pub fn atomic_write_with(
+    dir: &Path,
+    name: &str,
+    mode: u32,
+    fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<PathBuf> {
     let path = dir.join(name);
-    let masked = crate::mask::mask(text);
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .permissions(fs::Permissions::from_mode(mode))
         .tempfile_in(dir)?;
-    tmp.write_all(masked.as_bytes())?;
+    {
+        // The buffer outside: the masking writer sees 64 KiB at a time.
+        let mut w =
+            io::BufWriter::with_capacity(64 * 1024, crate::mask::Masking::new(tmp.as_file_mut()));
+        fill(&mut w)?;
+        w.flush()?;
+    }
     // The mode asked for, whatever the umask made of it.
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))?;
@@ -55,12 +72,20 @@ fn remove_stale_temps(dir: &Path, name: &str) {
 /// `last_run.json` in the state directory `dir` (created 0700, tightened to 0700 if it
 /// exists), mode 0600.
 pub fn write_last_run(dir: &Path, text: &str) -> io::Result<PathBuf> {
+    write_last_run_with(dir, &mut |w| w.write_all(text.as_bytes()))
+}
+
+/// [`write_last_run`] of what `fill` writes, streamed.
+pub fn write_last_run_with(
+    dir: &Path,
+    fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<PathBuf> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-    atomic_write(dir, LAST_RUN, text, 0o600)
+    atomic_write_with(dir, LAST_RUN, 0o600, fill)
 }
 
 /// A node_exporter textfile: `dir/name` (the directory is created 0755 when missing),

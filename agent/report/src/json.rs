@@ -2,6 +2,7 @@
 //! once at [`Reporter::finish`].
 
 use crate::pyjson::{self, JsonStyle};
+use crate::report::TaskEntry;
 use crate::time::civil_from_days;
 use crate::{Event, Reporter, Stats, Status};
 use indexmap::IndexMap;
@@ -51,8 +52,9 @@ pub struct Json {
     show_custom_stats: bool,
     indent: Option<usize>,
     ids: IdGen,
-    /// The drift report section (`report`), when the caller adds one.
-    report: Option<Value>,
+    /// The drift report section (`report`), when the caller adds one (converted to a
+    /// template value only while it is written).
+    report: Option<serde_json::Value>,
 }
 
 impl Json {
@@ -75,58 +77,44 @@ impl Json {
     }
 
     /// Add the `report` section (see docs/reports.md) beside `plays` and `stats`.
-    pub fn set_report(&mut self, report: &serde_json::Value) {
-        self.report = Some(Value::from(minijinja::value::Serde(report)));
+    pub fn set_report(&mut self, report: serde_json::Value) {
+        self.report = Some(report);
     }
 
     /// The document as it would be printed (without the trailing newline).
     pub fn document(&self) -> String {
-        let plays: Vec<Value> = self
-            .plays
-            .iter()
-            .map(|p| {
-                let tasks: Vec<Value> = p
-                    .tasks
-                    .iter()
-                    .map(|t| {
-                        let mut dur = obj(vec![("start", Value::from(t.start.as_str()))]);
-                        if let Some(e) = &t.end {
-                            dur.insert(Value::from("end"), Value::from(e.as_str()));
-                        }
-                        let task = obj(vec![
-                            ("name", Value::from(t.name.as_str())),
-                            ("id", Value::from(t.id.as_str())),
-                            ("path", Value::from(t.path.as_str())),
-                            ("duration", to_value(&dur)),
-                        ]);
-                        to_value(&obj(vec![
-                            ("task", to_value(&task)),
-                            ("hosts", to_value(&t.hosts)),
-                        ]))
-                    })
-                    .collect();
-                let mut dur = obj(vec![("start", Value::from(p.start.as_str()))]);
-                if let Some(e) = &p.end {
-                    dur.insert(Value::from("end"), Value::from(e.as_str()));
-                }
-                let play = obj(vec![
-                    ("name", Value::from(p.name.as_str())),
-                    ("id", Value::from(p.id.as_str())),
-                    ("path", Value::from(p.path.as_str())),
-                    ("duration", to_value(&dur)),
-                ]);
-                to_value(&obj(vec![
-                    ("play", to_value(&play)),
-                    ("tasks", Value::from(tasks)),
-                ]))
-            })
-            .collect();
-        let mut hosts: Vec<&(String, Stats)> = self.stats.iter().collect();
-        hosts.sort_by(|a, b| a.0.cmp(&b.0));
-        let stats: Obj = hosts
-            .into_iter()
-            .map(|(h, s)| (Value::from(h.as_str()), stats_value(s)))
-            .collect();
+        let mut buf = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = self.write_document(&mut buf);
+        String::from_utf8(buf)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// Write the document (without the trailing newline) to `w` as it is built: the
+    /// frame (plays, tasks, hosts) is written here and each leaf (a host's result, a
+    /// task's header, the stats, the report) is dumped on its own, so a 10,000-task run
+    /// never holds the whole document, nor a value tree of it, in memory. Byte for byte
+    /// what `json.dumps(doc, indent=N, sort_keys=True)` prints.
+    pub fn write_document(&self, w: &mut dyn Write) -> io::Result<()> {
+        self.write_document_with(w, &[])
+    }
+
+    /// [`Json::write_document`], where the report section's `tasks` (empty in the value
+    /// given to [`Json::set_report`]) are `report_tasks`, each converted and masked only
+    /// while it is written.
+    pub fn write_document_with(
+        &self,
+        w: &mut dyn Write,
+        report_tasks: &[TaskEntry],
+    ) -> io::Result<()> {
+        let f = Frame {
+            indent: self.indent,
+            style: JsonStyle {
+                indent: self.indent,
+                sort_keys: true,
+                ensure_ascii: true,
+            },
+        };
         let mut custom = Obj::new();
         let mut global = Obj::new();
         if self.show_custom_stats
@@ -142,23 +130,92 @@ impl Json {
                 }
             }
         }
-        let mut doc = obj(vec![
-            ("plays", Value::from(plays)),
-            ("stats", to_value(&stats)),
-            ("custom_stats", to_value(&custom)),
-            ("global_custom_stats", to_value(&global)),
-        ]);
-        if let Some(r) = &self.report {
-            doc.insert(Value::from("report"), r.clone());
+        w.write_all(b"{")?;
+        f.key(w, 1, true, "custom_stats")?;
+        f.leaf(w, 1, &to_value(&custom))?;
+        f.key(w, 1, false, "global_custom_stats")?;
+        f.leaf(w, 1, &to_value(&global))?;
+        f.key(w, 1, false, "plays")?;
+        if self.plays.is_empty() {
+            w.write_all(b"[]")?;
+        } else {
+            w.write_all(b"[")?;
+            for (i, p) in self.plays.iter().enumerate() {
+                f.item(w, 2, i == 0)?;
+                w.write_all(b"{")?;
+                f.key(w, 3, true, "play")?;
+                f.leaf(w, 3, &header(&p.name, &p.id, &p.path, &p.start, &p.end))?;
+                f.key(w, 3, false, "tasks")?;
+                if p.tasks.is_empty() {
+                    w.write_all(b"[]")?;
+                } else {
+                    w.write_all(b"[")?;
+                    for (j, t) in p.tasks.iter().enumerate() {
+                        f.item(w, 4, j == 0)?;
+                        w.write_all(b"{")?;
+                        f.key(w, 5, true, "hosts")?;
+                        if t.hosts.is_empty() {
+                            w.write_all(b"{}")?;
+                        } else {
+                            let mut hosts: Vec<(String, &Value)> = t
+                                .hosts
+                                .iter()
+                                .map(|(k, v)| (agent_py::json_key_lenient(k), v))
+                                .collect();
+                            hosts.sort_by(|a, b| a.0.cmp(&b.0));
+                            w.write_all(b"{")?;
+                            for (k, (host, result)) in hosts.into_iter().enumerate() {
+                                f.key(w, 6, k == 0, &host)?;
+                                f.leaf(w, 6, result)?;
+                            }
+                            f.close(w, 5, b"}")?;
+                        }
+                        f.key(w, 5, false, "task")?;
+                        f.leaf(w, 5, &header(&t.name, &t.id, &t.path, &t.start, &t.end))?;
+                        f.close(w, 4, b"}")?;
+                    }
+                    f.close(w, 3, b"]")?;
+                }
+                f.close(w, 2, b"}")?;
+            }
+            f.close(w, 1, b"]")?;
         }
-        pyjson::dumps(
-            &to_value(&doc),
-            JsonStyle {
-                indent: self.indent,
-                sort_keys: true,
-                ensure_ascii: true,
-            },
-        )
+        if let Some(r) = &self.report {
+            f.key(w, 1, false, "report")?;
+            match r.as_object() {
+                Some(m) if !report_tasks.is_empty() => {
+                    let mut keys: Vec<&String> = m.keys().collect();
+                    keys.sort();
+                    w.write_all(b"{")?;
+                    for (i, k) in keys.into_iter().enumerate() {
+                        f.key(w, 2, i == 0, k)?;
+                        if k != "tasks" {
+                            f.leaf(w, 2, &Value::from(minijinja::value::Serde(&m[k])))?;
+                            continue;
+                        }
+                        w.write_all(b"[")?;
+                        for (j, t) in report_tasks.iter().enumerate() {
+                            let mut v = serde_json::to_value(t).unwrap_or_default();
+                            crate::report::mask_json(&mut v);
+                            f.item(w, 3, j == 0)?;
+                            f.leaf(w, 3, &Value::from(minijinja::value::Serde(&v)))?;
+                        }
+                        f.close(w, 2, b"]")?;
+                    }
+                    f.close(w, 1, b"}")?;
+                }
+                _ => f.leaf(w, 1, &Value::from(minijinja::value::Serde(r)))?,
+            }
+        }
+        let mut hosts: Vec<&(String, Stats)> = self.stats.iter().collect();
+        hosts.sort_by(|a, b| a.0.cmp(&b.0));
+        let stats: Obj = hosts
+            .into_iter()
+            .map(|(h, s)| (Value::from(h.as_str()), stats_value(s)))
+            .collect();
+        f.key(w, 1, false, "stats")?;
+        f.leaf(w, 1, &to_value(&stats))?;
+        f.close(w, 0, b"}")
     }
 
     fn record(&mut self, host: &str, status: Status, result: &Value) {
@@ -191,6 +248,84 @@ impl Json {
         r.insert(Value::from("action"), Value::from(task.action.as_str()));
         task.hosts.insert(Value::from(host), to_value(&r));
         task.end = Some(now);
+    }
+}
+
+/// The `play` / `task` header: name, id, path and duration.
+fn header(name: &str, id: &str, path: &str, start: &str, end: &Option<String>) -> Value {
+    let mut dur = obj(vec![("start", Value::from(start))]);
+    if let Some(e) = end {
+        dur.insert(Value::from("end"), Value::from(e.as_str()));
+    }
+    to_value(&obj(vec![
+        ("name", Value::from(name)),
+        ("id", Value::from(id)),
+        ("path", Value::from(path)),
+        ("duration", to_value(&dur)),
+    ]))
+}
+
+/// The punctuation of `json.dumps` around values nested `level` deep: with an indent,
+/// members on their own lines (`,` then newline); without, on one line (`, `).
+struct Frame {
+    indent: Option<usize>,
+    style: JsonStyle,
+}
+
+impl Frame {
+    fn newline(&self, w: &mut dyn Write, level: usize) -> io::Result<()> {
+        if let Some(n) = self.indent {
+            w.write_all(b"\n")?;
+            for _ in 0..n * level {
+                w.write_all(b" ")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Before an item of a list (or a member of an object) at `level`.
+    fn item(&self, w: &mut dyn Write, level: usize, first: bool) -> io::Result<()> {
+        if !first {
+            w.write_all(if self.indent.is_some() { b"," } else { b", " })?;
+        }
+        self.newline(w, level)
+    }
+
+    /// `"key": ` of a member at `level`.
+    fn key(&self, w: &mut dyn Write, level: usize, first: bool, key: &str) -> io::Result<()> {
+        self.item(w, level, first)?;
+        let mut k = String::new();
+        agent_py::write_json_str(&mut k, key, self.style.ensure_ascii);
+        w.write_all(k.as_bytes())?;
+        w.write_all(b": ")
+    }
+
+    /// A value whose first line follows its key at `level`: dumped alone, then each of
+    /// its lines indented to that depth (JSON strings hold no raw newline).
+    fn leaf(&self, w: &mut dyn Write, level: usize, v: &Value) -> io::Result<()> {
+        let text = pyjson::dumps(v, self.style);
+        match self.indent {
+            Some(n) if level > 0 => {
+                let pad = " ".repeat(n * level);
+                let mut lines = text.split('\n');
+                if let Some(first) = lines.next() {
+                    w.write_all(first.as_bytes())?;
+                }
+                for l in lines {
+                    w.write_all(b"\n")?;
+                    w.write_all(pad.as_bytes())?;
+                    w.write_all(l.as_bytes())?;
+                }
+                Ok(())
+            }
+            _ => w.write_all(text.as_bytes()),
+        }
+    }
+
+    /// The closing bracket of a non-empty list or object whose opening is at `level`.
+    fn close(&self, w: &mut dyn Write, level: usize, bracket: &[u8]) -> io::Result<()> {
+        self.newline(w, level)?;
+        w.write_all(bracket)
     }
 }
 
@@ -253,9 +388,10 @@ impl Reporter for Json {
     }
 
     fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        let mut doc = self.document();
-        doc.push('\n');
-        out.write_all(doc.as_bytes())
+        let mut w = io::BufWriter::new(out);
+        self.write_document(&mut w)?;
+        w.write_all(b"\n")?;
+        w.flush()
     }
 }
 
@@ -380,6 +516,198 @@ mod tests {
         assert_eq!(h["changed"], serde_json::json!(true));
         assert_eq!(h["results"][0]["item"], serde_json::json!("a"));
         assert_eq!(h["action"], serde_json::json!("ansible.builtin.command"));
+    }
+
+    /// The document the way it was built before it was streamed: one value tree, one
+    /// `json.dumps`. The streamed document must equal it byte for byte.
+    fn tree_document(j: &Json) -> String {
+        let plays: Vec<Value> = j
+            .plays
+            .iter()
+            .map(|p| {
+                let tasks: Vec<Value> = p
+                    .tasks
+                    .iter()
+                    .map(|t| {
+                        to_value(&obj(vec![
+                            ("task", header(&t.name, &t.id, &t.path, &t.start, &t.end)),
+                            ("hosts", to_value(&t.hosts)),
+                        ]))
+                    })
+                    .collect();
+                to_value(&obj(vec![
+                    ("play", header(&p.name, &p.id, &p.path, &p.start, &p.end)),
+                    ("tasks", Value::from(tasks)),
+                ]))
+            })
+            .collect();
+        let stats: Obj = j
+            .stats
+            .iter()
+            .map(|(h, s)| (Value::from(h.as_str()), stats_value(s)))
+            .collect();
+        let mut custom = Obj::new();
+        let mut global = Obj::new();
+        if j.show_custom_stats
+            && let Some(c) = &j.custom
+        {
+            for (k, v) in pyjson::map_entries(c, false) {
+                if k == "_run" {
+                    for (gk, gv) in pyjson::map_entries(&v, false) {
+                        global.insert(Value::from(gk), gv);
+                    }
+                } else {
+                    custom.insert(Value::from(k), v);
+                }
+            }
+        }
+        let mut doc = obj(vec![
+            ("plays", Value::from(plays)),
+            ("stats", to_value(&stats)),
+            ("custom_stats", to_value(&custom)),
+            ("global_custom_stats", to_value(&global)),
+        ]);
+        if let Some(r) = &j.report {
+            doc.insert(
+                Value::from("report"),
+                Value::from(minijinja::value::Serde(r)),
+            );
+        }
+        pyjson::dumps(
+            &to_value(&doc),
+            JsonStyle {
+                indent: j.indent,
+                sort_keys: true,
+                ensure_ascii: true,
+            },
+        )
+    }
+
+    fn sample(indent: usize, plays: usize) -> Json {
+        let mut j = Json::new(true).with_indent(indent);
+        let mut sink = Vec::new();
+        for p in 0..plays {
+            let name = format!("play {p} ünï");
+            j.event(
+                &Event::PlayStart {
+                    name: &name,
+                    hosts: "all",
+                    check_mode: false,
+                    path: "p.yml:1",
+                },
+                &mut sink,
+            )
+            .unwrap();
+            // Play 1 has no task; task 2 of each play no host result.
+            let tasks = if p == 1 { 0 } else { 3 };
+            for t in 0..tasks {
+                let tname = format!("task \"{t}\"\n");
+                j.event(
+                    &Event::TaskStart {
+                        name: &tname,
+                        path: "p.yml:3",
+                        is_handler: false,
+                        action: "ansible.builtin.copy",
+                        is_loop: false,
+                        role: None,
+                    },
+                    &mut sink,
+                )
+                .unwrap();
+                if t == 2 {
+                    continue;
+                }
+                for host in ["web2", "app1", "Web1", "ä"] {
+                    let nested = to_value(&obj(vec![
+                        ("z", Value::from(vec![Value::from(1), Value::from(2.5)])),
+                        ("a", to_value(&Obj::new())),
+                        ("l", Value::from(Vec::<Value>::new())),
+                        ("s", Value::from("x\ny\t\u{1F600}")),
+                    ]));
+                    let result = to_value(&obj(vec![
+                        ("changed", Value::from(t == 0)),
+                        ("diff", nested),
+                        ("msg", Value::from(format!("{host} {t}"))),
+                    ]));
+                    j.event(
+                        &Event::TaskResult {
+                            host,
+                            status: if t == 0 {
+                                Status::Changed
+                            } else {
+                                Status::Failed
+                            },
+                            result: &result,
+                            ignore_errors: false,
+                            delegate_to: None,
+                            error: None,
+                        },
+                        &mut sink,
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        let custom = to_value(&obj(vec![
+            ("b", Value::from(1)),
+            ("_run", to_value(&obj(vec![("g", Value::from("x"))]))),
+        ]));
+        j.event(&Event::CustomStats { stats: &custom }, &mut sink)
+            .unwrap();
+        j.stats = vec![
+            ("web2".into(), Stats::default()),
+            ("app1".into(), Stats::default()),
+        ];
+        j.set_report(serde_json::json!({"tasks": [{"b": 1, "a": [true, null]}], "env": "é"}));
+        j
+    }
+
+    #[test]
+    fn streamed_document_equals_the_value_tree_dump() {
+        for indent in [4, 0, 2] {
+            for plays in [0, 1, 3] {
+                let j = sample(indent, plays);
+                assert_eq!(
+                    j.document(),
+                    tree_document(&j),
+                    "indent {indent}, {plays} plays"
+                );
+            }
+        }
+        // The report's tasks given apart: the same document as with them inside.
+        let tasks = vec![
+            TaskEntry {
+                play: "p".into(),
+                task: "t1".into(),
+                ..Default::default()
+            },
+            TaskEntry {
+                play: "p".into(),
+                task: "t2 ü".into(),
+                status: crate::report::TaskStatus::Changed,
+                ..Default::default()
+            },
+        ];
+        for indent in [4, 0] {
+            let mut j = sample(indent, 1);
+            let mut r = crate::RunReport {
+                host: "h".into(),
+                tasks: tasks.clone(),
+                ..Default::default()
+            };
+            j.set_report(r.to_json());
+            let whole = j.document();
+            r.tasks.clear();
+            j.set_report(r.to_json());
+            let mut buf = Vec::new();
+            j.write_document_with(&mut buf, &tasks).unwrap();
+            assert_eq!(String::from_utf8(buf).unwrap(), whole, "indent {indent}");
+        }
+        // And the parsed form.
+        let doc: serde_json::Value = serde_json::from_str(&sample(4, 3).document()).unwrap();
+        assert_eq!(doc["plays"][2]["tasks"][0]["hosts"]["ä"]["msg"], "ä 0");
+        assert_eq!(doc["plays"][1]["tasks"], serde_json::json!([]));
+        assert_eq!(doc["plays"][0]["tasks"][2]["hosts"], serde_json::json!({}));
     }
 
     #[test]
