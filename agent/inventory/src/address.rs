@@ -6,8 +6,9 @@ use std::sync::LazyLock;
 
 use fancy_regex::Regex;
 
-/// Most hosts one range pattern may expand to (Ansible has no limit and would hang).
-pub const MAX_RANGE_HOSTS: usize = 1_000_000;
+/// Most hosts one range pattern may expand to (Ansible has no limit and would hang); the
+/// whole inventory is held to [`crate::MAX_HOSTS`].
+pub const MAX_RANGE_HOSTS: usize = 100_000;
 
 const NUM_RANGE: &str = r"\[(?:[0-9]+:[0-9]+)(?::[0-9]+)?\]";
 const HEX_RANGE: &str = r"\[(?:[0-9a-f]+:[0-9a-f]+)(?::[0-9]+)?\]";

@@ -89,6 +89,11 @@ pub struct Host {
     pub all_groups: Vec<String>,
 }
 
+/// Most hosts an inventory may hold: loading is linear in the hosts, but a few lines of
+/// ranges (`web[1:99999]` ten times) would otherwise make millions of them (found by
+/// fuzzing).
+pub const MAX_HOSTS: usize = 100_000;
+
 #[derive(Debug, Clone)]
 pub struct Group {
     pub name: String,
@@ -431,6 +436,11 @@ impl Inventory {
             return Err(format!("Could not find group {g} in inventory"));
         }
         if !self.hosts.contains_key(name) {
+            if self.hosts.len() >= MAX_HOSTS {
+                return Err(format!(
+                    "the inventory has more than {MAX_HOSTS} hosts (a runaway host range?)"
+                ));
+            }
             let mut vars = IndexMap::new();
             if let Some(p) = port.filter(|p| *p != 0) {
                 vars.insert("ansible_port".to_string(), Value::from(p));
@@ -457,14 +467,23 @@ impl Inventory {
     }
 
     fn group_add_host(&mut self, group: &str, host: &str) {
-        if let Some(g) = self.groups.get_mut(group)
-            && !g.hosts.iter().any(|h| h == host)
-        {
-            g.hosts.push(host.to_string());
-            if let Some(h) = self.hosts.get_mut(host)
-                && !h.groups.iter().any(|x| x == group)
-            {
-                h.groups.push(group.to_string());
+        let Some(g) = self.groups.get_mut(group) else {
+            return;
+        };
+        // Membership is asked of the host's own (short) group list, which is kept in step
+        // with the group's: a group's host list can be long (`web[1:30000]`), and
+        // searching it for every host added made loading quadratic (found by fuzzing).
+        match self.hosts.get_mut(host) {
+            Some(h) => {
+                if !h.groups.iter().any(|x| x == group) {
+                    h.groups.push(group.to_string());
+                    g.hosts.push(host.to_string());
+                }
+            }
+            None => {
+                if !g.hosts.iter().any(|h| h == host) {
+                    g.hosts.push(host.to_string());
+                }
             }
         }
     }
@@ -559,20 +578,24 @@ impl Inventory {
             }
         }
         let host_names: Vec<String> = self.hosts.keys().cloned().collect();
+        let mut leave_ungrouped = HashSet::new();
         for h in &host_names {
             let mine = self.host_ancestry(h);
             if mine.contains("ungrouped") {
                 if mine.iter().any(|g| g != "all" && g != "ungrouped") {
-                    if let Some(u) = self.groups.get_mut("ungrouped") {
-                        u.hosts.retain(|x| x != h);
-                    }
                     if let Some(host) = self.hosts.get_mut(h) {
                         host.groups.retain(|x| x != "ungrouped");
                     }
+                    leave_ungrouped.insert(h.clone());
                 }
             } else if mine.is_empty() || (mine.len() == 1 && mine.contains("all")) {
                 self.group_add_host("ungrouped", h);
             }
+        }
+        if !leave_ungrouped.is_empty()
+            && let Some(u) = self.groups.get_mut("ungrouped")
+        {
+            u.hosts.retain(|x| !leave_ungrouped.contains(x));
         }
         self.finish();
         Ok(())

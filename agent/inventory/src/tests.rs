@@ -206,3 +206,20 @@ fn no_panic_on_garbage() {
         let _ = parse_address(&s);
     }
 }
+
+#[test]
+fn host_counts_are_limited_and_big_groups_load_in_linear_time() {
+    // 60,000 hosts in one group, then all of them again in a second group: membership
+    // checks once searched the group's list for every host added.
+    let inv = ini("[a]\nw[1:60000]\n[b]\nw[1:60000]\n");
+    assert_eq!(inv.hosts.len(), 60_000);
+    assert_eq!(inv.groups["a"].hosts.len(), 60_000);
+    assert_eq!(inv.groups["b"].hosts.len(), 60_000);
+    let e = ini_err("[a]\nw[1:100001]\n");
+    assert!(e.contains("more than 100000 hosts"), "{e}");
+    let e = ini_err("[a]\nw[1:60000]\nv[1:60000]\n");
+    assert!(
+        e.contains("the inventory has more than 100000 hosts"),
+        "{e}"
+    );
+}
