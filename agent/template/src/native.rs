@@ -35,6 +35,7 @@ pub fn percent_format(fmt: &str, args: &Value) -> Result<Value, Error> {
         ValueKind::Seq => args.try_iter()?.collect(),
         _ => vec![args.clone()],
     };
+    check_widths(fmt)?;
     // Give `%s` the Python text of values minijinja would print differently.
     let mut converted = Vec::with_capacity(args.len());
     let mut specs = conversion_chars(fmt).into_iter();
@@ -59,6 +60,62 @@ pub fn percent_format(fmt: &str, args: &Value) -> Result<Value, Error> {
                 format!("string formatting failed: {e}"),
             )
         })
+}
+
+/// The largest width or precision a `%` format may ask for: `'%999999999d' % 1` would
+/// make a string of a gigabyte (found by fuzzing).
+pub const MAX_FORMAT_WIDTH: usize = 100_000;
+
+/// Refuse a width or precision over [`MAX_FORMAT_WIDTH`] in a printf format string.
+fn check_widths(fmt: &str) -> Result<(), Error> {
+    let b = fmt.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        i += 1;
+        // `%(name)`, then flags, then width, `.` precision.
+        if b.get(i) == Some(&b'(') {
+            while i < b.len() && b[i] != b')' {
+                i += 1;
+            }
+            // Past the `)`, or at the end when there is none.
+            i = (i + 1).min(b.len());
+        }
+        while i < b.len() && b"#0- +".contains(&b[i]) {
+            i += 1;
+        }
+        for part in 0..2 {
+            if part == 1 {
+                if b.get(i) != Some(&b'.') {
+                    break;
+                }
+                i += 1;
+            }
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            let digits = fmt.get(start..i).unwrap_or_default();
+            if !digits.is_empty()
+                && digits
+                    .parse::<usize>()
+                    .map_or(true, |n| n > MAX_FORMAT_WIDTH)
+            {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!(
+                        "string formatting failed: a width or precision of {digits} is over the limit of {MAX_FORMAT_WIDTH}"
+                    ),
+                ));
+            }
+        }
+        // The conversion character (or a second `%`).
+        i += 1;
+    }
+    Ok(())
 }
 
 /// The conversion characters of a printf format string, in order (`%%` skipped).
@@ -101,6 +158,25 @@ mod unit {
         let mut s = String::new();
         py_str_into(&mut s, &Value::from(()));
         assert_eq!(s, "");
+    }
+
+    #[test]
+    fn percent_widths_are_limited() {
+        assert!(check_widths("%5d|%-3s|%.2f|%%|%(a)08.3f|%").is_ok());
+        // An unclosed `%(` (found by fuzzing: this check once sliced past the end).
+        for f in ["%(", "%(\nd", "%(é", "%.", "%-", "ä%(ü)5d"] {
+            assert!(check_widths(f).is_ok(), "{f}");
+        }
+        for f in [
+            "%2059149736d",
+            "%.200000f",
+            "%-0100001s",
+            "%(x)999999999999999999999d",
+        ] {
+            let e = percent_format(f, &Value::from(1)).unwrap_err();
+            assert!(e.to_string().contains("over the limit"), "{f}: {e}");
+        }
+        assert!(percent_format("%100000s", &Value::from(1)).is_ok());
     }
 
     #[test]
