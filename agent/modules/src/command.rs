@@ -751,9 +751,102 @@ impl Module for Shell {
     }
 }
 
+/// The `raw` module: the string through `/bin/sh -c` (or `executable -c`) as Ansible's
+/// `raw` action runs it — output not stripped, always `changed`, a non-zero exit a failure
+/// with `non-zero return code`, skipped in check mode; no `creates`/`removes`/`chdir`.
+pub struct Raw;
+
+const RAW: &[Arg] = &[Arg::str("_raw_params").required(), Arg::str("executable")];
+
+impl Module for Raw {
+    const SPECS: &'static [&'static [Arg]] = &[RAW];
+    type Observed = String;
+    type Op = CmdOp;
+
+    fn observe(args: &Args, _ctx: &Ctx<'_>) -> Result<String, ModuleError> {
+        Ok(args.str("_raw_params").unwrap_or_default().to_string())
+    }
+
+    fn plan(_args: &Args, _o: &String, ctx: &Ctx<'_>) -> Result<Plan<CmdOp>, ModuleError> {
+        let mut plan = Plan::default();
+        plan.ops.push(CmdOp::Run);
+        if ctx.check_mode {
+            plan.set("skipped", true);
+            plan.set("changed", false);
+        }
+        Ok(plan)
+    }
+
+    fn apply(
+        args: &Args,
+        o: String,
+        _plan: &Plan<CmdOp>,
+        ctx: &Ctx<'_>,
+    ) -> Result<ResultMap, ModuleError> {
+        let exe = args
+            .str("executable")
+            .filter(|e| !e.is_empty())
+            .unwrap_or("/bin/sh");
+        let out = spawn(&Spawn {
+            argv: vec![exe.to_string(), "-c".into(), o],
+            become_user: ctx.become_user.map(str::to_string),
+            ..Spawn::default()
+        })?
+        .map_err(|e| ModuleError::new(format!("Failed to run {exe}: {e}")).with("rc", 127))?;
+        let mut r = ResultMap::new();
+        r.insert("rc".into(), Value::from(out.rc));
+        r.insert("stdout".into(), Value::from(out.stdout.as_str()));
+        r.insert(
+            "stdout_lines".into(),
+            Value::from(py_splitlines(&out.stdout)),
+        );
+        r.insert("stderr".into(), Value::from(out.stderr.as_str()));
+        r.insert(
+            "stderr_lines".into(),
+            Value::from(py_splitlines(&out.stderr)),
+        );
+        r.insert("changed".into(), Value::from(true));
+        if out.rc != 0 {
+            let mut e = ModuleError::new("non-zero return code");
+            e.fields = r;
+            return Err(e);
+        }
+        Ok(r)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn raw(cmd: &str, check: bool) -> Result<ResultMap, ModuleError> {
+        let mut a = indexmap::IndexMap::new();
+        a.insert("_raw_params".to_string(), Value::from(cmd));
+        crate::testctx::with_ctx(check, |ctx| crate::run::<Raw>("raw", &a, ctx))
+    }
+
+    #[test]
+    fn raw_runs_through_the_shell_unstripped_and_fails_on_a_non_zero_exit() {
+        let r = raw("echo out; echo err >&2", false).unwrap();
+        assert_eq!(r.get("stdout"), Some(&Value::from("out\n")));
+        assert_eq!(r.get("stderr"), Some(&Value::from("err\n")));
+        assert_eq!(r.get("rc"), Some(&Value::from(0)));
+        assert_eq!(r.get("changed"), Some(&Value::from(true)));
+        assert_eq!(
+            r.get("stdout_lines").map(|v| v.to_string()),
+            Some("['out']".to_string())
+        );
+        let e = raw("echo x; exit 3", false).unwrap_err();
+        assert_eq!(e.msg, "non-zero return code");
+        assert_eq!(e.fields.get("rc"), Some(&Value::from(3)));
+        assert_eq!(e.fields.get("changed"), Some(&Value::from(true)));
+        // Check mode: skipped, nothing run (the file would be made otherwise).
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("made");
+        let r = raw(&format!("touch {}", f.display()), true).unwrap();
+        assert_eq!(r.get("skipped"), Some(&Value::from(true)));
+        assert!(!f.exists());
+    }
 
     #[test]
     fn shell_refuses_expand_argument_vars_when_run() {

@@ -72,6 +72,7 @@ pub static MODULES: &[Entry] = &[
     entry::<crate::pip::Pip>("pip", &[], false),
     entry::<crate::command::Command>("command", &[], true),
     entry::<crate::command::Shell>("shell", &[], true),
+    entry::<crate::command::Raw>("raw", &[], true),
     entry::<crate::apt::Apt>("apt", &[], false),
     entry::<crate::dnf::Dnf>(
         "dnf",

@@ -34,7 +34,7 @@ const INCLUDE_VARS: &[Arg] = &[
     Arg::str("dir"),
     Arg::str("name"),
     Arg::int("depth"),
-    Arg::list("files_matching").aliases(&[]),
+    Arg::str("files_matching"),
     Arg::list("ignore_files"),
     Arg::list("extensions"),
     Arg::bool("ignore_unknown_extensions", false),
@@ -216,6 +216,51 @@ pub fn validate(name: &str, args: &IndexMap<String, Value>) -> Result<(), Module
             Ok(())
         }
     }
+}
+
+/// The checks Ansible's `include_vars` action makes of its arguments before it runs, with
+/// its messages: unknown options, `file` and `dir` options mixed, `extensions` and
+/// `ignore_files` that are not lists.
+pub fn check_include_vars(args: &IndexMap<String, Value>) -> Result<(), String> {
+    const DIR: &[&str] = &[
+        "dir",
+        "depth",
+        "files_matching",
+        "ignore_files",
+        "extensions",
+        "ignore_unknown_extensions",
+    ];
+    const FILE: &[&str] = &["file", "_raw_params"];
+    const ALL: &[&str] = &["name", "hash_behaviour"];
+    let (mut dirs, mut files) = (0, 0);
+    for k in args.keys() {
+        if DIR.contains(&k.as_str()) {
+            dirs += 1;
+        } else if FILE.contains(&k.as_str()) {
+            files += 1;
+        } else if !ALL.contains(&k.as_str()) {
+            return Err(format!("{k} is not a valid option in include_vars"));
+        }
+    }
+    if dirs > 0 && files > 0 {
+        return Err(
+            "You are mixing file only and dir only arguments, these are incompatible".into(),
+        );
+    }
+    let is_list = |v: &Value| v.kind() == minijinja::value::ValueKind::Seq;
+    if let Some(v) = args.get("extensions")
+        && !is_list(v)
+    {
+        return Err("The 'extensions' option must be a list.".into());
+    }
+    if let Some(v) = args.get("ignore_files")
+        && v.is_true()
+        && !is_list(v)
+        && v.as_str().is_none()
+    {
+        return Err("The 'ignore_files' option must be a list.".into());
+    }
+    Ok(())
 }
 
 /// Parse an action's arguments (after templating) into typed [`spec::Args`].

@@ -178,7 +178,7 @@ pub struct Engine<'r> {
     interrupted: i32,
     /// The host's magic variables and inventory variables, built for one generation
     /// of [`HostState`] (they do not depend on the task).
-    host_magic: std::cell::RefCell<Option<(u64, Value, Value)>>,
+    host_magic: std::cell::RefCell<Option<(u64, Value, Value, Value)>>,
 }
 
 fn tmpl_err(e: TemplateError) -> String {
@@ -613,7 +613,7 @@ impl<'r> Engine<'r> {
     ) -> Vars {
         let mut layers: Vec<Value> = Vec::with_capacity(16);
         layers.push(map_value(&self.opts.extra_vars));
-        let (host_magic, inventory_vars) = self.host_magic();
+        let (host_magic, inventory_vars, connection_vars) = self.host_magic();
         layers.push(self.task_magic_vars(task));
         layers.push(host_magic);
         if !extra.is_empty() {
@@ -658,6 +658,7 @@ impl<'r> Engine<'r> {
         if let Some(ps) = &self.play {
             layers.push(ps.roles_defaults.clone());
         }
+        layers.push(connection_vars);
         Vars::new(layers)
     }
 
@@ -670,17 +671,39 @@ impl<'r> Engine<'r> {
 
     /// The magic variables that depend on the host only, and its inventory variables:
     /// built once per generation of the host's variables rather than once per task.
-    fn host_magic(&self) -> (Value, Value) {
+    fn host_magic(&self) -> (Value, Value, Value) {
         let generation = self.hs.generation;
-        if let Some((g, magic, inv)) = &*self.host_magic.borrow()
+        if let Some((g, magic, inv, conn)) = &*self.host_magic.borrow()
             && *g == generation
         {
-            return (magic.clone(), inv.clone());
+            return (magic.clone(), inv.clone(), conn.clone());
         }
         let magic = self.host_magic_vars();
         let inv = self.inventory_vars();
-        *self.host_magic.borrow_mut() = Some((generation, magic.clone(), inv.clone()));
-        (magic, inv)
+        let conn = self.connection_vars(&inv);
+        *self.host_magic.borrow_mut() =
+            Some((generation, magic.clone(), inv.clone(), conn.clone()));
+        (magic, inv, conn)
+    }
+
+    /// The connection variables Ansible adds to a task's variables when nothing defines
+    /// them (its play context's `update_vars`): the lowest layer of all. The address is the
+    /// inventory's `ansible_host`, else the host's name; the rest are the local
+    /// connection's defaults.
+    fn connection_vars(&self, inv: &Value) -> Value {
+        let addr = inv
+            .get_attr("ansible_host")
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .unwrap_or_else(|| Value::from(self.host.as_str()));
+        Value::from_pairs([
+            ("ansible_host", addr.clone()),
+            ("ansible_ssh_host", addr),
+            ("ansible_module_compression", Value::from("ZIP_DEFLATED")),
+            ("ansible_shell_executable", Value::from("/bin/sh")),
+            ("ansible_timeout", Value::from(10)),
+            ("ansible_pipelining", Value::from(false)),
+        ])
     }
 
     fn host_magic_vars(&self) -> Value {
@@ -1473,10 +1496,8 @@ impl<'r> Engine<'r> {
     ) -> Result<IndexMap<String, Value>, IndexMap<String, Value>> {
         let mut out = IndexMap::new();
         for (k, v) in &task.args {
-            if task.short == "debug" && k == "var" {
-                out.insert(k.clone(), v.clone());
-                continue;
-            }
+            // `debug: var=` is templated like any argument (a template gives the name of
+            // what to show); the action then evaluates the name as an expression.
             if task.short == "assert" && k == "that" {
                 out.insert(k.clone(), v.clone());
                 continue;
@@ -1810,6 +1831,12 @@ impl<'r> Engine<'r> {
         check: bool,
     ) -> Exec {
         let fail = |msg: String| Exec::Result(failure(msg));
+        if task.short == "include_vars"
+            && let Err(msg) = actions::check_include_vars(&args)
+        {
+            // Raised by Ansible's action before it runs: `Task failed: <msg>`.
+            return Exec::Result(raised(&msg, &task.loc));
+        }
         let parsed = match actions::parse(&task.short, &args) {
             Ok(p) => p,
             Err(e) => return fail(e.msg),
@@ -1923,6 +1950,15 @@ impl<'r> Engine<'r> {
                     ("msg", msg),
                 ]))
             }
+            // Ansible's ping raises an exception when `data` is `crash` (its own tests use
+            // that for a module failure).
+            "ping" if parsed.str("data") == Some("crash") => Exec::Result(result_map(&[
+                ("changed", Value::from(false)),
+                ("failed", Value::from(true)),
+                ("msg", Value::from("boom")),
+                ("exception", Value::from(NO_TRACEBACK)),
+                ("_agent_failure", Value::from("Module")),
+            ])),
             "ping" => Exec::Result(result_map(&[
                 ("changed", Value::from(false)),
                 ("ping", Value::from(parsed.str("data").unwrap_or("pong"))),
@@ -2083,7 +2119,7 @@ impl<'r> Engine<'r> {
                     ("changed", Value::from(!known)),
                 ]))
             }
-            "include_vars" => self.include_vars(task, &parsed),
+            "include_vars" => self.include_vars(task, &parsed, vars),
             "meta" => {
                 let what = parsed
                     .str("_raw_params")
@@ -2225,8 +2261,7 @@ impl<'r> Engine<'r> {
         self.run_items(items, &fr, false)
     }
 
-    fn include_vars(&mut self, task: &Task, parsed: &agent_modules::Args) -> Exec {
-        let fail = |msg: String| Exec::Result(failure(msg));
+    fn include_vars(&mut self, task: &Task, parsed: &agent_modules::Args, vars: &Vars) -> Exec {
         let base: Vec<PathBuf> = {
             let mut b = Vec::new();
             if let Some(r) = &task.role {
@@ -2255,10 +2290,36 @@ impl<'r> Engine<'r> {
             base.iter().map(|b| b.join(name)).find(|c| c.exists())
         };
         let mut files = Vec::new();
+        // Ansible reports a failure to find or load the files in `message` (its `msg` is
+        // then the generic one).
+        let dir_failed = |message: String| {
+            let mut r = raised("Action failed: Unknown error.", &task.loc);
+            r.insert("ansible_facts".into(), map_value(&IndexMap::new()));
+            r.insert(
+                "ansible_included_var_files".into(),
+                Value::from(Vec::<Value>::new()),
+            );
+            r.insert("message".into(), Value::from(message));
+            Exec::Result(r)
+        };
         if let Some(dir) = parsed.str("dir") {
-            let Some(d) = resolve(dir) else {
-                return fail(format!("{dir} directory does not exist"));
+            // `dir` is relative to the role's `vars/` (or the role when it starts with
+            // `vars/`), else to the task's file.
+            let shown_dir = match &task.role {
+                Some(r) if dir.split('/').next() == Some("vars") => r.path.join(dir),
+                Some(r) => r.path.join("vars").join(dir),
+                None => base
+                    .iter()
+                    .find(|b| !b.ends_with("vars"))
+                    .map(|b| b.join(dir))
+                    .unwrap_or_else(|| PathBuf::from(dir)),
             };
+            let Some(d) = resolve(dir) else {
+                return dir_failed(format!("{} directory does not exist", shown_dir.display()));
+            };
+            if !d.is_dir() {
+                return dir_failed(format!("{} is not a directory", shown_dir.display()));
+            }
             files = crate::loader::files::vars_dir_files(&d);
             let exts = parsed.list_str("extensions");
             let exts: Vec<String> = if exts.is_empty() {
@@ -2285,7 +2346,7 @@ impl<'r> Engine<'r> {
                     if ignore_unknown {
                         continue;
                     }
-                    return fail(format!(
+                    return dir_failed(format!(
                         "'{}' does not have a valid extension: {}",
                         f.display(),
                         exts.join(", ")
@@ -2294,28 +2355,64 @@ impl<'r> Engine<'r> {
                 kept.push(f);
             }
             files = kept;
-        } else if let Some(f) = parsed.str("file").or(parsed.str("_raw_params")) {
+        } else {
+            let f = parsed
+                .str("file")
+                .or(parsed.str("_raw_params").map(|r| r.trim_end_matches('\n')))
+                .unwrap_or_default();
+            if f.is_empty() {
+                return dir_failed("Could not find file on the Ansible Controller.".into());
+            }
             match resolve(f) {
                 Some(p) => files.push(p),
-                None => return fail(format!("Could not find or access '{f}'")),
+                None => {
+                    let searched: Vec<String> = if Path::new(f).is_absolute() {
+                        vec![f.to_string()]
+                    } else {
+                        base.iter()
+                            .map(|b| b.join(f).display().to_string())
+                            .collect()
+                    };
+                    return dir_failed(format!(
+                        "Could not find or access '{f}'\nSearched in:\n\t{} on the Ansible Controller.",
+                        searched.join("\n\t")
+                    ));
+                }
             }
-        } else {
-            return fail("one of 'file', 'dir' or a free-form file name is required".into());
         }
         let mut loaded = IndexMap::new();
         for f in &files {
             match crate::loader::files::read_vars_file(f) {
                 Ok(m) => loaded.extend(m),
-                Err(e) => return fail(e.to_string()),
+                Err(e) => return dir_failed(e.to_string()),
             }
         }
-        let facts = if let Some(name) = parsed.str("name") {
+        let mut facts = if let Some(name) = parsed.str("name") {
             let mut m = IndexMap::new();
             m.insert(name.to_string(), map_value(&loaded));
             m
         } else {
             loaded
         };
+        // `hash_behaviour: merge`: each loaded mapping merged recursively into the value the
+        // variable has now (Ansible's combine_vars).
+        if parsed.str("hash_behaviour") == Some("merge") {
+            for (k, v) in facts.iter_mut() {
+                let old = if actions::is_identifier(k) {
+                    self.templar
+                        .render_str(&format!("{{{{ {k} }}}}"), vars)
+                        .ok()
+                } else {
+                    None
+                };
+                if let Some(old) = old.filter(|o| !o.is_undefined())
+                    && let Ok(m) =
+                        agent_template::filters::core::merge_hash(&old, v, true, "replace")
+                {
+                    *v = m;
+                }
+            }
+        }
         for (k, v) in &facts {
             self.hs.include_vars.insert(k.clone(), v.clone());
         }
@@ -2782,6 +2879,22 @@ fn located_failure(task: &Task, msg: String) -> IndexMap<String, Value> {
 /// A failed result with Ansible's `msg`.
 fn failure(msg: impl Into<Value>) -> IndexMap<String, Value> {
     result_map(&[("failed", Value::from(true)), ("msg", msg.into())])
+}
+
+/// The result of an error an Ansible action raises (an `AnsibleError`): `msg` is
+/// `Task failed: <msg>`, and so is the error block printed above it.
+fn raised(msg: &str, loc: &crate::loader::Loc) -> IndexMap<String, Value> {
+    let text = format!("Task failed: {msg}");
+    let mut r = IndexMap::new();
+    r.insert("changed".to_string(), Value::from(false));
+    r.insert("failed".to_string(), Value::from(true));
+    r.insert("msg".to_string(), Value::from(text.as_str()));
+    r.insert("_agent_failure".to_string(), Value::from("Text"));
+    r.insert(
+        "_agent_error".to_string(),
+        Value::from(format!("{text}\n{}", origin(loc))),
+    );
+    r
 }
 
 /// Whether a task with `tags` runs under `--tags only` / `--skip-tags skip` (an empty `only`
