@@ -35,8 +35,9 @@ pub fn dict(terms: Vec<Value>) -> Result<Vec<Value>, Error> {
     for t in terms {
         let Some(items) = map_items(&t) else {
             return Err(err(format!(
-                "with_dict expects a dict, got {}",
-                crate::filters::py_repr(&t)
+                "the 'dict' lookup plugin expects a dictionary, got '{}' of type <class '{}'>)",
+                crate::filters::py_str(&t),
+                crate::filters::type_name(&t)
             )));
         };
         for (k, v) in items {
