@@ -241,9 +241,9 @@ impl RunInfo {
         r.timings_ms = self.timings;
         r.duration_ms = ms(self.t0.elapsed());
         let mut json = json.unwrap_or_else(|| Json::new(false));
-        // The document is streamed (a 10,000-task run makes 16 MB of it): into
-        // last_run.json first, then copied from there to stdout and the upload. The
-        // report's task list is written from `r` as it goes, not copied into a value.
+        // The document is streamed (a 10,000-task run makes 16 MB of it) into last_run.json,
+        // and again to stdout or the upload when asked. The report's task list is written
+        // from `r` as it goes, not copied into a value.
         let tasks = std::mem::take(&mut r.tasks);
         json.set_report(r.to_json());
         r.tasks = tasks;
@@ -253,13 +253,9 @@ impl RunInfo {
         };
         let cfg = self.cfg.clone().unwrap_or_default();
         let state = &cfg.cache_dir.value;
-        let mut written = None;
         if self.write_files {
             match agent_report::files::write_last_run_with(state, &mut write_doc) {
-                Ok(p) => {
-                    tracing::info!("report written to {}", p.display());
-                    written = Some(p);
-                }
+                Ok(p) => tracing::info!("report written to {}", p.display()),
                 Err(e) => eprintln!(
                     "[WARNING]: could not write {}: {e}",
                     state.join(agent_report::files::LAST_RUN).display()
@@ -269,20 +265,12 @@ impl RunInfo {
         match self.output {
             Output::Human => {}
             Output::Json => {
-                let copied = written
-                    .as_ref()
-                    .and_then(|p| std::fs::File::open(p).ok())
-                    .map(|mut f| io::copy(&mut f, out));
-                match copied {
-                    Some(r) => {
-                        r?;
-                    }
-                    None => {
-                        let mut w = io::BufWriter::new(&mut *out);
-                        write_doc(&mut w)?;
-                        w.flush()?;
-                    }
-                }
+                // Written again rather than read back from last_run.json: the file is
+                // another run's once this one's lock is gone, and a test or a second
+                // configuration may share the state directory.
+                let mut w = io::BufWriter::new(&mut *out);
+                write_doc(&mut w)?;
+                w.flush()?;
             }
             Output::Junit => out.write_all(agent_report::junit::render(&r).as_bytes())?,
             Output::Prometheus => {
@@ -308,15 +296,9 @@ impl RunInfo {
         if let Some(uri) = &cfg.report_s3_uri.value {
             let env = r.environment.as_deref().unwrap_or("default");
             let id = r.instance_id.as_deref().unwrap_or(&r.hostname);
-            // last_run.json is masked already; without it, the document masked here.
-            let body = match written.as_ref().and_then(|p| std::fs::read(p).ok()) {
-                Some(b) => b,
-                None => {
-                    let mut b = Vec::new();
-                    write_doc(&mut agent_report::mask::Masking::new(&mut b))?;
-                    b
-                }
-            };
+            // Built in memory, masked, only when an upload is configured.
+            let mut body = Vec::new();
+            write_doc(&mut agent_report::mask::Masking::new(&mut body))?;
             match agent_source::reports::upload(&cfg, uri, env, id, &r.ended, &body) {
                 Ok(keys) => tracing::info!("report uploaded to {}", keys.join(" and ")),
                 Err(e) => eprintln!("[WARNING]: could not upload the report: {e}"),
