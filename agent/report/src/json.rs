@@ -81,6 +81,26 @@ impl Json {
         self.report = Some(report);
     }
 
+    /// `custom_stats` and `global_custom_stats` (the `_run` entry) when they are shown.
+    fn custom_stats(&self) -> (Obj, Obj) {
+        let mut custom = Obj::new();
+        let mut global = Obj::new();
+        if self.show_custom_stats
+            && let Some(c) = &self.custom
+        {
+            for (k, v) in pyjson::map_entries(c, false) {
+                if k == "_run" {
+                    for (gk, gv) in pyjson::map_entries(&v, false) {
+                        global.insert(Value::from(gk), gv);
+                    }
+                } else {
+                    custom.insert(Value::from(k), v);
+                }
+            }
+        }
+        (custom, global)
+    }
+
     /// The document as it would be printed (without the trailing newline).
     pub fn document(&self) -> String {
         let mut buf = Vec::new();
@@ -115,21 +135,7 @@ impl Json {
                 ensure_ascii: true,
             },
         };
-        let mut custom = Obj::new();
-        let mut global = Obj::new();
-        if self.show_custom_stats
-            && let Some(c) = &self.custom
-        {
-            for (k, v) in pyjson::map_entries(c, false) {
-                if k == "_run" {
-                    for (gk, gv) in pyjson::map_entries(&v, false) {
-                        global.insert(Value::from(gk), gv);
-                    }
-                } else {
-                    custom.insert(Value::from(k), v);
-                }
-            }
-        }
+        let (custom, global) = self.custom_stats();
         w.write_all(b"{")?;
         f.key(w, 1, true, "custom_stats")?;
         f.leaf(w, 1, &to_value(&custom))?;
@@ -546,21 +552,7 @@ mod tests {
             .iter()
             .map(|(h, s)| (Value::from(h.as_str()), stats_value(s)))
             .collect();
-        let mut custom = Obj::new();
-        let mut global = Obj::new();
-        if j.show_custom_stats
-            && let Some(c) = &j.custom
-        {
-            for (k, v) in pyjson::map_entries(c, false) {
-                if k == "_run" {
-                    for (gk, gv) in pyjson::map_entries(&v, false) {
-                        global.insert(Value::from(gk), gv);
-                    }
-                } else {
-                    custom.insert(Value::from(k), v);
-                }
-            }
-        }
+        let (custom, global) = j.custom_stats();
         let mut doc = obj(vec![
             ("plays", Value::from(plays)),
             ("stats", to_value(&stats)),
