@@ -16,7 +16,8 @@
 //! per operation, plus one per 64 bytes of produced data), so a loop over a huge range or
 //! a runaway macro fails quickly instead of hanging; nesting (macros, includes, recursive
 //! loops) is limited to [`RECURSION_LIMIT`] levels; lazy variables may nest at most
-//! [`vars::MAX_LAZY_DEPTH`] deep, and a self-reference fails at once.
+//! [`vars::MAX_LAZY_DEPTH`] deep, and a self-reference fails at once. `*` may repeat a
+//! string or a list to at most [`repeat::MAX_REPEAT_SIZE`] items and characters.
 //!
 //! # Undefined values
 //!
@@ -42,6 +43,7 @@ pub mod tests;
 mod errors;
 mod native;
 mod pymethods;
+pub mod repeat;
 mod vars;
 
 use std::collections::HashMap;
@@ -183,18 +185,9 @@ pub struct Templar {
     inner: Arc<Inner>,
 }
 
-/// Set up an environment as Ansible sets up Jinja2, with the given syntax options.
-fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> {
-    let mut env = Environment::new();
-    // strict: using an undefined value is an error (printing, iterating, testing its
-    // truth, passing it to a filter); attributes of undefined values are handled by
-    // rewriting `x.y | default(..)` and `x.y is defined` (see `native`)
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| AutoEscape::None);
-    env.set_debug(true);
-    env.set_fuel(Some(FUEL));
-    env.set_recursion_limit(RECURSION_LIMIT);
-    let syntax = minijinja::syntax::SyntaxConfig::builder()
+/// The syntax (delimiters and whitespace handling) of templates with these options.
+fn syntax_config(opts: &FileOptions) -> Result<minijinja::syntax::SyntaxConfig, TemplateError> {
+    minijinja::syntax::SyntaxConfig::builder()
         .block_delimiters(
             opts.block_start_string.clone(),
             opts.block_end_string.clone(),
@@ -211,8 +204,21 @@ fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> 
         .lstrip_blocks(opts.lstrip_blocks)
         .keep_trailing_newline(opts.keep_trailing_newline)
         .build()
-        .map_err(|e| TemplateError::new(format!("invalid template syntax options: {e}")))?;
-    env.set_syntax(syntax);
+        .map_err(|e| TemplateError::new(format!("invalid template syntax options: {e}")))
+}
+
+/// Set up an environment as Ansible sets up Jinja2, with the given syntax options.
+fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> {
+    let mut env = Environment::new();
+    // strict: using an undefined value is an error (printing, iterating, testing its
+    // truth, passing it to a filter); attributes of undefined values are handled by
+    // rewriting `x.y | default(..)` and `x.y is defined` (see `native`)
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_debug(true);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(RECURSION_LIMIT);
+    env.set_syntax(syntax_config(opts)?);
     env.set_formatter(|out, _state, value| {
         if value.is_undefined() {
             // strict mode fails on undefined values before the formatter; what reaches
@@ -239,6 +245,7 @@ fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> 
     env.set_unknown_method_callback(pymethods::call_method);
     // `omit` is a templating global in Ansible 2.19+ (the engine also sets it as a variable)
     env.add_global("omit", OMIT);
+    env.add_function(repeat::MUL_FUNCTION, repeat::mul);
     env.add_filter("__agent_percent", |fmt: &str, args: Value| {
         native::percent_format(fmt, &args)
     });
@@ -430,7 +437,8 @@ impl Templar {
                 )
                 .map_err(syntax)?;
                 let src = native::rewrite_undefined_chains(&src, &native::Delimiters::default());
-                Ok(Some(rewrite_percent(&src, false).into_owned()))
+                let src = rewrite_percent(&src, false);
+                Ok(Some(guard_repeats(&src).into_owned()))
             } else if let Some((expr, keep)) = name
                 .strip_prefix(EXPR_PREFIX)
                 .map(|e| (e, true))
@@ -439,9 +447,13 @@ impl Templar {
                 let expr = native::rewrite_expr_literals(expr, keep).map_err(syntax)?;
                 let expr = native::rewrite_expr_chains(&expr);
                 let expr = rewrite_percent(&expr, true);
-                Ok(Some(format!(
+                let src = format!(
                     "{{% set {RESULT_VAR} = ({expr}\n) %}}{{% if {RESULT_VAR} is undefined %}}{{{{ {RESULT_VAR} }}}}{{% endif %}}"
-                )))
+                );
+                Ok(Some(match guard_repeats(&src) {
+                    std::borrow::Cow::Borrowed(_) => src,
+                    std::borrow::Cow::Owned(guarded) => guarded,
+                }))
             } else {
                 Ok(None)
             }
@@ -921,6 +933,16 @@ fn finish(rv: Result<Value, TemplateError>, scope: &Scope) -> Result<Value, Temp
             ..inner
         })),
         other => other,
+    }
+}
+
+/// String templates' `*` with a limit on repetition (see [`repeat`]).
+fn guard_repeats(src: &str) -> std::borrow::Cow<'_, str> {
+    static SYNTAX: std::sync::LazyLock<Option<minijinja::syntax::SyntaxConfig>> =
+        std::sync::LazyLock::new(|| syntax_config(&FileOptions::default()).ok());
+    match &*SYNTAX {
+        Some(syntax) => repeat::guard_repeats(src, syntax),
+        None => std::borrow::Cow::Borrowed(src),
     }
 }
 

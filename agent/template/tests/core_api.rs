@@ -330,3 +330,29 @@ fn simple_templates_match_the_full_path() {
     assert!(Templar::new().check_syntax("{{ out }}/d1").is_ok());
     assert!(Templar::new().check_syntax("{{ out }/d1").is_err());
 }
+
+#[test]
+fn multiplication_keeps_its_errors_and_limits_repetition() {
+    // `*` runs through the repetition guard; what it reports stays the same
+    assert_eq!(r("{{ a * 2 }}").unwrap(), "number:2");
+    assert_eq!(r("{{ chain }}").unwrap(), "number:20");
+    assert_eq!(r("{{ '-' * 3 }}").unwrap(), "string:'---'");
+    assert_eq!(r("x{{ [a] * 2 }}").unwrap(), "string:'x[1, 1]'");
+    let e = r("{{ nosuch * 2 }}").unwrap_err();
+    assert!(e.contains("'nosuch' is undefined"), "{e}");
+    let e = r("{{ 2 * d.zz }}").unwrap_err();
+    assert!(e.contains("has no attribute 'zz'"), "{e}");
+    let e = r("{{ ['x'] * 5002 * 5002 ~ 1 }}").unwrap_err();
+    assert!(e.contains("(the limit of *)"), "{e}");
+    // a template file gets the same guard
+    let e = Templar::new()
+        .render_file_source(
+            std::path::Path::new("/nonexistent/t.j2"),
+            "{{ '=' * 4 }}\n{{ [[1] * 100000] * 100000 }}\n",
+            &vars(),
+            &SearchPaths::default(),
+            &FileOptions::default(),
+        )
+        .unwrap_err();
+    assert!(e.message.contains("(the limit of *)"), "{}", e.message);
+}
