@@ -6,6 +6,11 @@ use clap::Parser;
 use agent::cli::{Cli, Command, exit};
 use agent::commands;
 
+/// The static build's allocator (see Cargo.toml).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     tracing_subscriber::fmt()
         .with_writer(|| agent_report::mask::Masking::new(std::io::stderr()))

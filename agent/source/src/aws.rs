@@ -20,7 +20,16 @@ pub async fn sdk_config(cfg: &Config) -> aws_config::SdkConfig {
         .connect_timeout(Duration::from_secs(cfg.aws_connect_timeout_s.value))
         .operation_attempt_timeout(Duration::from_secs(cfg.aws_operation_timeout_s.value))
         .build();
+    // HTTPS on rustls with ring and the system's CA certificates; the SDK's default client
+    // is the same with aws-lc, a second crypto library (see Cargo.toml).
+    let https_client = {
+        use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https()
+    };
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client)
         .retry_config(retry)
         .timeout_config(timeouts);
     if let Some(r) = &cfg.aws_region.value {

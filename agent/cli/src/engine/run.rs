@@ -1043,13 +1043,17 @@ impl<'r> Engine<'r> {
                         .ok()
                         .filter(|v| !v.is_undefined() && !v.is_none())
                 };
-                let loop_var = get("loop_var")
+                // Every field but `label` is templated once, before the first item
+                // (Ansible's always_post_validate); `label` is templated per item.
+                let templated =
+                    |k: &str| get(k).map(|v| self.templar.template_value(&v, &vars).unwrap_or(v));
+                let loop_var = templated("loop_var")
                     .map(|v| v.to_string())
                     .unwrap_or_else(|| "item".into());
-                let index_var = get("index_var").map(|v| v.to_string());
+                let index_var = templated("index_var").map(|v| v.to_string());
                 let label = get("label");
-                let extended = get("extended").is_some_and(|v| truthy(&v));
-                let pause = get("pause")
+                let extended = templated("extended").is_some_and(|v| truthy(&v));
+                let pause = templated("pause")
                     .and_then(|v| f64::try_from(v).ok())
                     .unwrap_or(0.0);
                 let n = items.len();
@@ -1168,12 +1172,38 @@ impl<'r> Engine<'r> {
                     } else {
                         Status::Ok
                     };
+                    // A label that fails to template is a warning on the item's result,
+                    // and the item is shown instead (Ansible's _populate_item_label).
                     let shown_label = match &label {
                         Some(l) => match l.as_str() {
-                            Some(s) if Templar::is_template(s) => self
-                                .templar
-                                .render_str(s, &ivars)
-                                .unwrap_or_else(|_| l.clone()),
+                            Some(s) if Templar::is_template(s) => {
+                                // the registered name is this item's result while the
+                                // task runs (Ansible 2.21's register projection)
+                                let mut label_vars = ivars.clone();
+                                if let Some(reg) = &task.register {
+                                    label_vars.layers.insert(
+                                        0,
+                                        Value::from_pairs([(reg.clone(), map_value(&r))]),
+                                    );
+                                }
+                                match self.templar.render_str(s, &label_vars) {
+                                    Ok(v) => v,
+                                    Err(e) => {
+                                        let warning = format!(
+                                            "Failed to template loop_control label: {}",
+                                            template_cause(&e.message)
+                                        );
+                                        let mut warnings: Vec<Value> = r
+                                            .get("warnings")
+                                            .and_then(|w| w.try_iter().ok())
+                                            .map(|w| w.collect())
+                                            .unwrap_or_default();
+                                        warnings.push(Value::from(warning));
+                                        r.insert("warnings".into(), Value::from(warnings));
+                                        item.clone()
+                                    }
+                                }
+                            }
                             _ => l.clone(),
                         },
                         None => item.clone(),
@@ -2783,18 +2813,23 @@ fn displayed(
     (map_value(&d), error)
 }
 
-/// The failed result for a template error in argument `key`, with Ansible 2.21's message
-/// and its chain: the task, the module key, the argument's value.
-fn finalization_failure(task: &Task, key: &str, message: &str) -> IndexMap<String, Value> {
-    // The templar adds the template text after the cause; Ansible's message is the cause.
+/// What a template error says without the template text the templar adds after it and
+/// its `Error rendering template: ` prefix: Ansible's messages quote only the cause.
+fn template_cause(message: &str) -> &str {
     let cause = message
         .split(" (in template:")
         .next()
         .unwrap_or(message)
         .trim_end();
-    let cause = cause
+    cause
         .strip_prefix("Error rendering template: ")
-        .unwrap_or(cause);
+        .unwrap_or(cause)
+}
+
+/// The failed result for a template error in argument `key`, with Ansible 2.21's message
+/// and its chain: the task, the module key, the argument's value.
+fn finalization_failure(task: &Task, key: &str, message: &str) -> IndexMap<String, Value> {
+    let cause = template_cause(message);
     let action = qualified(&task.action);
     let msg = format!(
         "Task failed: Finalization of task args for '{action}' failed: Error while resolving value for '{key}': {cause}"
