@@ -163,7 +163,7 @@ fn file_env(
     let dirs = search.dirs.clone();
     let own_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let include_delims = delims;
-    let include_syntax = crate::syntax_config(opts).ok();
+    let include_opts = opts.clone();
     env.set_loader(move |name| match resolve(name, &dirs, &own_dir) {
         // string literals and Python's `%` formatting are rewritten in included files too
         Some(p) => {
@@ -173,7 +173,7 @@ fn file_env(
                     format!("could not read {}: {e}", p.display()),
                 )
             })?;
-            prepare(src, &include_delims, include_syntax.as_ref())
+            prepare(src, &include_delims, &include_opts)
                 .map(Some)
                 .map_err(|e| {
                     minijinja::Error::new(
@@ -199,15 +199,13 @@ pub(crate) fn render(
 ) -> Result<String, TemplateError> {
     let name = path.display().to_string();
     let delims = OwnedDelimiters::new(opts);
-    let syntax = crate::syntax_config(opts).ok();
-    let prepared =
-        prepare(body.to_string(), &delims, syntax.as_ref()).map_err(|e| TemplateError {
-            file: Some(path.to_path_buf()),
-            ..TemplateError::new(format!(
-                "Syntax error in template: invalid string literal: {e} (in template file {})",
-                path.display()
-            ))
-        })?;
+    let prepared = prepare(body.to_string(), &delims, opts).map_err(|e| TemplateError {
+        file: Some(path.to_path_buf()),
+        ..TemplateError::new(format!(
+            "Syntax error in template: invalid string literal: {e} (in template file {})",
+            path.display()
+        ))
+    })?;
     let key = (!loads_others(&prepared)).then(|| EnvKey::new(opts, &name, &prepared));
     let cached = key.as_ref().and_then(|k| templar.cached_file_env(k));
     let env = match cached {
@@ -375,11 +373,7 @@ impl OwnedDelimiters {
 /// Read string literals as Jinja2 does (Python escapes: Ansible does not pre-escape
 /// template files), and rewrite Python `%` formatting (`'%05d' % 42`) into what
 /// minijinja can run, as string templates get it; `*` gets its limit on repetition.
-fn prepare(
-    src: String,
-    d: &OwnedDelimiters,
-    syntax: Option<&minijinja::syntax::SyntaxConfig>,
-) -> Result<String, String> {
+fn prepare(src: String, d: &OwnedDelimiters, opts: &FileOptions) -> Result<String, String> {
     let [vs, ve, bs, be, cs, ce] = &d.0;
     let delims = crate::native::Delimiters {
         variable: (vs, ve),
@@ -399,12 +393,13 @@ fn prepare(
     } else {
         src
     };
-    Ok(
-        match syntax.map(|s| crate::repeat::guard_repeats(&src, s)) {
-            Some(std::borrow::Cow::Owned(guarded)) => guarded,
-            _ => src,
-        },
-    )
+    // the syntax is only built for a template that has a `*` to guard
+    if src.contains('*')
+        && let Ok(syntax) = crate::syntax_config(opts)
+    {
+        return Ok(crate::repeat::guard_repeats_owned(src, &syntax));
+    }
+    Ok(src)
 }
 
 #[cfg(test)]

@@ -450,9 +450,9 @@ impl Templar {
                 let src = format!(
                     "{{% set {RESULT_VAR} = ({expr}\n) %}}{{% if {RESULT_VAR} is undefined %}}{{{{ {RESULT_VAR} }}}}{{% endif %}}"
                 );
-                Ok(Some(match guard_repeats(&src) {
-                    std::borrow::Cow::Borrowed(_) => src,
-                    std::borrow::Cow::Owned(guarded) => guarded,
+                Ok(Some(match &*STRING_SYNTAX {
+                    Some(syntax) => repeat::guard_repeats_owned(src, syntax),
+                    None => src,
                 }))
             } else {
                 Ok(None)
@@ -936,11 +936,13 @@ fn finish(rv: Result<Value, TemplateError>, scope: &Scope) -> Result<Value, Temp
     }
 }
 
+/// The syntax of string templates and expressions (the default options).
+static STRING_SYNTAX: std::sync::LazyLock<Option<minijinja::syntax::SyntaxConfig>> =
+    std::sync::LazyLock::new(|| syntax_config(&FileOptions::default()).ok());
+
 /// String templates' `*` with a limit on repetition (see [`repeat`]).
 fn guard_repeats(src: &str) -> std::borrow::Cow<'_, str> {
-    static SYNTAX: std::sync::LazyLock<Option<minijinja::syntax::SyntaxConfig>> =
-        std::sync::LazyLock::new(|| syntax_config(&FileOptions::default()).ok());
-    match &*SYNTAX {
+    match &*STRING_SYNTAX {
         Some(syntax) => repeat::guard_repeats(src, syntax),
         None => std::borrow::Cow::Borrowed(src),
     }

@@ -62,6 +62,14 @@ pub(crate) fn guard_repeats<'s>(src: &'s str, syntax: &SyntaxConfig) -> Cow<'s, 
     Cow::Owned(out)
 }
 
+/// [`guard_repeats`] for an owned source: the same `String` back when nothing changes.
+pub(crate) fn guard_repeats_owned(src: String, syntax: &SyntaxConfig) -> String {
+    match guard_repeats(&src, syntax) {
+        Cow::Borrowed(_) => src,
+        Cow::Owned(guarded) => guarded,
+    }
+}
+
 /// One `*` in the source: the whole expression's start and end and the sign's offset.
 struct Mul {
     start: usize,
