@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use regex::Regex;
+use regex_lite::Regex;
 use serde_json::Value;
 
 use crate::{Ctx, Facts};
@@ -153,7 +153,7 @@ pub fn parse_os_release(text: &str) -> HashMap<String, String> {
         props.insert(k.trim().to_lowercase(), shell_unquote(v.trim()));
     }
     if let Some(version) = props.get("version").cloned()
-        && let Ok(re) = Regex::new(r"\((\D+)\)|,\s*(\D+)")
+        && let Some(re) = crate::util::regex(r"\((\D+)\)|,\s*(\D+)")
         && let Some(c) = re.captures(&version)
     {
         let code = c
@@ -314,7 +314,7 @@ fn guess(files: FileReader<'_>) -> Facts {
 }
 
 fn re(p: &str) -> Option<Regex> {
-    Regex::new(p).ok()
+    crate::util::regex(p)
 }
 
 fn cap1(p: &str, text: &str) -> Option<String> {

@@ -485,6 +485,7 @@ pub fn gather(opts: &Options, cache: &mut Cache) -> Result<Facts, Error> {
     let mut collected = Facts::new();
     let mut out = Facts::new();
     for c in select(&names) {
+        let started = std::time::Instant::now();
         let got = {
             let mut ctx = Ctx {
                 opts,
@@ -493,6 +494,11 @@ pub fn gather(opts: &Options, cache: &mut Cache) -> Result<Facts, Error> {
             };
             (c.collect)(&mut ctx)
         };
+        tracing::trace!(
+            collector = c.name,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "facts collected"
+        );
         for (k, v) in got {
             if filter_matches(&format!("ansible_{k}"), &opts.filter) {
                 out.insert(k.clone(), v.clone());

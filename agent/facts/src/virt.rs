@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use regex::Regex;
+use regex_lite::Regex;
 use serde_json::Value;
 
 use crate::util::{exists, read};
@@ -61,7 +61,7 @@ impl Rx {
 }
 
 fn rx(p: &str) -> Rx {
-    Rx(Regex::new(p).ok())
+    Rx(crate::util::regex(p))
 }
 
 pub fn virtual_facts(src: &Sources<'_>) -> Facts {

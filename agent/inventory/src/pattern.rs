@@ -10,10 +10,14 @@ use regex::Regex;
 use crate::address::parse_address;
 use crate::{Inventory, InventoryError, LOCALHOST_NAMES};
 
-static SPLIT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:[^\s:\[\]]|\[[^\]]*\])+").unwrap_or_else(|e| panic!("{e}")));
-static SUBSCRIPT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$").unwrap_or_else(|e| panic!("{e}"))
+// The two built-in patterns are regex_lite's (built in microseconds at each start, where
+// `regex` builds a UTF-8 automaton for `.`); their `\s` is ASCII whitespace only.
+static SPLIT: LazyLock<regex_lite::Regex> = LazyLock::new(|| {
+    regex_lite::Regex::new(r"(?:[^\s:\[\]]|\[[^\]]*\])+").unwrap_or_else(|e| panic!("{e}"))
+});
+static SUBSCRIPT: LazyLock<regex_lite::Regex> = LazyLock::new(|| {
+    regex_lite::Regex::new(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$")
+        .unwrap_or_else(|e| panic!("{e}"))
 });
 
 /// `split_host_pattern`: `a,b[1], c[2:3]` → `["a", "b[1]", "c[2:3]"]`; without commas a

@@ -422,7 +422,7 @@ pub(crate) fn parse_diff(out: &str) -> Value {
 /// What observe learns.
 #[derive(Debug)]
 pub struct AptObserved {
-    dpkg: DpkgStatus,
+    dpkg: std::sync::Arc<DpkgStatus>,
     policy: HashMap<String, Policy>,
     cache_mtime: i64,
     now: i64,
@@ -547,7 +547,7 @@ fn deb_fields(
 }
 
 fn observe_state(args: &Args, ctx: &Ctx<'_>) -> Result<AptObserved, ModuleError> {
-    let dpkg = DpkgStatus::read(std::path::Path::new(dpkg::STATUS_PATH))
+    let dpkg = DpkgStatus::read_shared(std::path::Path::new(dpkg::STATUS_PATH))
         .map_err(|e| ModuleError::new(format!("Failed to read {}: {e}", dpkg::STATUS_PATH)))?;
     let specs = specs_of(args);
     let state = args.str("state").unwrap_or("present");

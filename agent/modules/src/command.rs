@@ -362,7 +362,7 @@ pub(crate) fn run_simple(cmdline: &str) -> Result<CmdOutput, ModuleError> {
 
 /// `datetime.now()` as Python's `str()` prints it, and the timestamp in µs.
 fn now() -> (String, i64) {
-    let z = jiff::Zoned::now();
+    let z = jiff::Timestamp::now().to_zoned(agent_template::localtime::zone());
     let micros = z.subsec_nanosecond() / 1000;
     let mut s = z.strftime("%Y-%m-%d %H:%M:%S").to_string();
     if micros != 0 {

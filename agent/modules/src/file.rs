@@ -152,7 +152,7 @@ pub fn parse_time(value: &str, format: &str) -> Result<f64, ModuleError> {
         ))
     })?;
     let z = dt
-        .to_zoned(jiff::tz::TimeZone::system())
+        .to_zoned(agent_template::localtime::zone())
         .map_err(|e| fail(e.to_string()))?;
     Ok(z.timestamp().as_second() as f64)
 }
@@ -1035,7 +1035,7 @@ mod tests {
         let t = parse_time("202401021504.05", "%Y%m%d%H%M.%S").unwrap();
         let back = jiff::Timestamp::from_second(t as i64)
             .unwrap()
-            .to_zoned(jiff::tz::TimeZone::system())
+            .to_zoned(agent_template::localtime::zone())
             .strftime("%Y-%m-%d %H:%M:%S")
             .to_string();
         assert_eq!(back, "2024-01-02 15:04:05");

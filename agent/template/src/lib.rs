@@ -37,6 +37,7 @@
 //! is `None`.
 
 pub mod filters;
+pub mod localtime;
 pub mod lookups;
 pub mod tests;
 

@@ -270,6 +270,9 @@ impl<'r> Engine<'r> {
         let path = pb.path.display().to_string();
         self.emit(Event::PlaybookStart { path: &path });
         self.flush_load_warnings();
+        if pb.any_task(&|t| matches!(t.short.as_str(), "service" | "systemd" | "systemd_service")) {
+            agent_modules::host::systemd::connect_in_background();
+        }
         let mut failed = false;
         for play in &pb.plays {
             match self.run_play(play) {

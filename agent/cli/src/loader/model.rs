@@ -139,3 +139,31 @@ pub struct Playbook {
     pub path: PathBuf,
     pub plays: Vec<Play>,
 }
+
+impl Item {
+    /// Whether this task, or a task in this block (its rescue and always included),
+    /// satisfies `f`.
+    pub fn any_task(&self, f: &dyn Fn(&Task) -> bool) -> bool {
+        match self {
+            Item::Task(t) => f(t),
+            Item::Block(b) => [&b.block, &b.rescue, &b.always]
+                .into_iter()
+                .flatten()
+                .any(|i| i.any_task(f)),
+        }
+    }
+}
+
+impl Playbook {
+    /// Whether any task or handler loaded with the playbook (its roles' included; not
+    /// what dynamic includes add at run time) satisfies `f`.
+    pub fn any_task(&self, f: &dyn Fn(&Task) -> bool) -> bool {
+        self.plays.iter().any(|p| {
+            [&p.pre_tasks, &p.main, &p.post_tasks, &p.handlers]
+                .into_iter()
+                .chain(p.roles.iter().map(|r| &r.handlers))
+                .flatten()
+                .any(|i| i.any_task(f))
+        })
+    }
+}

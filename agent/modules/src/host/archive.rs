@@ -356,7 +356,7 @@ fn dos_time(dt: zip::DateTime) -> i64 {
     );
     civil
         .ok()
-        .and_then(|c| c.to_zoned(jiff::tz::TimeZone::system()).ok())
+        .and_then(|c| c.to_zoned(agent_template::localtime::zone()).ok())
         .map_or(315_532_800, |z| z.timestamp().as_second())
 }
 

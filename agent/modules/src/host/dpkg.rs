@@ -106,6 +106,35 @@ fn parse_provides(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// The identity of a status file as dpkg replaces it (it writes a new file and renames
+/// it over the old one, so a change always changes the inode or the modification time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    path: std::path::PathBuf,
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> std::io::Result<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        Ok(FileStamp {
+            path: path.to_path_buf(),
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+        })
+    }
+}
+
+/// The last status file parsed in this process, with the stamp it had when read.
+type Parsed = (FileStamp, std::sync::Arc<DpkgStatus>);
+static LAST_READ: std::sync::Mutex<Option<Parsed>> = std::sync::Mutex::new(None);
+
 impl DpkgStatus {
     /// Read and parse the status file (a missing file is an empty database).
     pub fn read(path: &Path) -> std::io::Result<DpkgStatus> {
@@ -114,6 +143,29 @@ impl DpkgStatus {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DpkgStatus::default()),
             Err(e) => Err(e),
         }
+    }
+
+    /// [`DpkgStatus::read`], parsed once per version of the file: every package task of a
+    /// run reads the same status file (a few hundred KB), which only changes when dpkg
+    /// installs or removes something. The file is stamped before it is read, so a change
+    /// made while it is read gives a new stamp next time and is read again.
+    pub fn read_shared(path: &Path) -> std::io::Result<std::sync::Arc<DpkgStatus>> {
+        let stamp = match FileStamp::of(path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(std::sync::Arc::new(DpkgStatus::default()));
+            }
+            Err(e) => return Err(e),
+        };
+        let mut last = LAST_READ.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((s, st)) = last.as_ref()
+            && *s == stamp
+        {
+            return Ok(st.clone());
+        }
+        let st = std::sync::Arc::new(DpkgStatus::read(path)?);
+        *last = Some((stamp, st.clone()));
+        Ok(st)
     }
 
     /// Every paragraph for `name` (`name` or `name:arch`).
@@ -544,6 +596,24 @@ Multi-Arch: same
 Version: 2.36-9
 ";
 
+    #[test]
+    fn the_shared_status_is_read_again_when_dpkg_replaces_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("status");
+        std::fs::write(&path, STATUS).unwrap();
+        let a = DpkgStatus::read_shared(&path).unwrap();
+        let b = DpkgStatus::read_shared(&path).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&a, &b), "parsed once");
+        assert!(a.installed("jq").is_some());
+        // dpkg writes status-new and renames it over status
+        let new = dir.path().join("status-new");
+        std::fs::write(&new, "").unwrap();
+        std::fs::rename(&new, &path).unwrap();
+        let c = DpkgStatus::read_shared(&path).unwrap();
+        assert!(c.installed("jq").is_none());
+        let gone = DpkgStatus::read_shared(&dir.path().join("missing")).unwrap();
+        assert!(gone.packages.is_empty());
+    }
     #[test]
     fn status_file() {
         let st = parse_status(STATUS);

@@ -585,7 +585,8 @@ pub fn remove_stale_temps(dir: &Path, prefix: &str, name: &[u8]) {
 /// every task shares one PID, so a second backup of the same file within the same second
 /// gets `PID-N` (N = 1, 2 …) instead of overwriting the first (docs/compat.md).
 pub fn backup_name(path: &Path) -> PathBuf {
-    let stamp = jiff::Zoned::now()
+    let stamp = jiff::Timestamp::now()
+        .to_zoned(agent_template::localtime::zone())
         .strftime("%Y-%m-%d@%H:%M:%S~")
         .to_string();
     let pid = std::process::id();

@@ -54,6 +54,24 @@ pub fn booted() -> bool {
     .any(|p| Path::new(p).exists())
 }
 
+/// Open the run's system-bus connection on a background thread, for a playbook that has
+/// service tasks: connecting (socket, authentication, `Hello`, zbus's executor) then
+/// overlaps loading and fact gathering instead of delaying the first service task. The
+/// first task that needs the bus waits for this connection (or, if it failed, tries
+/// again itself). Nothing is done on a host not booted with systemd.
+pub fn connect_in_background() {
+    if !booted() || offline_env() {
+        return;
+    }
+    let _ = std::thread::Builder::new()
+        .name("bus-connect".into())
+        .spawn(|| {
+            if let Err(e) = Bus::connect() {
+                tracing::debug!("system bus unavailable ({e})");
+            }
+        });
+}
+
 /// Ansible's `is_chroot()`: `/` is not PID 1's root (or `debian_chroot` is set).
 pub fn is_chroot() -> bool {
     if std::env::var_os("debian_chroot").is_some_and(|v| !v.is_empty()) {
@@ -472,6 +490,25 @@ const PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
 
+/// `sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit)`: every byte that is not
+/// an ASCII letter or digit (and a leading digit) becomes `_` and two lowercase hex digits;
+/// an empty name is `_`.
+pub fn unit_object_path(unit: &str) -> String {
+    let mut p = String::from("/org/freedesktop/systemd1/unit/");
+    if unit.is_empty() {
+        p.push('_');
+        return p;
+    }
+    for (i, b) in unit.bytes().enumerate() {
+        if b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit()) {
+            p.push(b as char);
+        } else {
+            p.push_str(&format!("_{b:02x}"));
+        }
+    }
+    p
+}
+
 /// A connection to systemd on the system bus.
 pub struct Bus {
     conn: zbus::blocking::Connection,
@@ -503,7 +540,12 @@ impl Bus {
         if let Some(conn) = cached.as_ref() {
             return Ok(Bus { conn: conn.clone() });
         }
+        let started = std::time::Instant::now();
         let conn = zbus::blocking::Connection::system().map_err(|e| e.to_string())?;
+        tracing::trace!(
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "system bus connected"
+        );
         *cached = Some(conn.clone());
         Ok(Bus { conn })
     }
@@ -518,6 +560,7 @@ impl Bus {
         B: serde::Serialize + zbus::zvariant::DynamicType,
         R: for<'d> serde::Deserialize<'d> + zbus::zvariant::Type,
     {
+        let started = std::time::Instant::now();
         let msg = self
             .conn
             .call_method(Some(DEST), path, Some(iface), method, body)
@@ -528,7 +571,15 @@ impl Bus {
                 }
                 bus_msg(&e)
             })?;
-        msg.body().deserialize::<R>().map_err(|e| e.to_string())
+        let called = started.elapsed();
+        let r = msg.body().deserialize::<R>().map_err(|e| e.to_string());
+        tracing::trace!(
+            method,
+            call_us = called.as_micros() as u64,
+            decode_us = (started.elapsed() - called).as_micros() as u64,
+            "systemd call"
+        );
+        r
     }
 
     fn manager<B, R>(&self, method: &str, body: &B) -> Result<R, String>
@@ -539,9 +590,10 @@ impl Bus {
         self.call(PATH, MANAGER, method, body)
     }
 
+    /// The unit's object path, computed as `systemctl show` computes it (no `LoadUnit`
+    /// round trip: systemd loads a unit asked for by its path).
     fn unit_path(&self, unit: &str) -> Result<String, String> {
-        let p: zbus::zvariant::OwnedObjectPath = self.manager("LoadUnit", &(unit,))?;
-        Ok(p.as_str().to_string())
+        Ok(unit_object_path(unit))
     }
 
     /// All properties of the unit (every interface), formatted as `systemctl show`.
@@ -832,7 +884,7 @@ fn format_timestamp(usec: u64) -> Option<String> {
         return None;
     }
     let ts = jiff::Timestamp::from_microsecond(i64::try_from(usec).ok()?).ok()?;
-    let z = ts.to_zoned(jiff::tz::TimeZone::system());
+    let z = ts.to_zoned(agent_template::localtime::zone());
     Some(z.strftime("%a %Y-%m-%d %H:%M:%S %Z").to_string())
 }
 
@@ -1534,6 +1586,26 @@ mod tests {
         assert_eq!(unit_name("nginx.service"), "nginx.service");
         assert_eq!(unit_name("fstrim.timer"), "fstrim.timer");
         assert_eq!(unit_name("getty@tty1"), "getty@tty1.service");
+    }
+
+    #[test]
+    fn object_paths_are_encoded_like_sd_bus() {
+        // the paths systemd itself gives (busctl tree org.freedesktop.systemd1)
+        let u = "/org/freedesktop/systemd1/unit/";
+        assert_eq!(
+            unit_object_path("chrony.service"),
+            format!("{u}chrony_2eservice")
+        );
+        assert_eq!(
+            unit_object_path("getty@tty1.service"),
+            format!("{u}getty_40tty1_2eservice")
+        );
+        assert_eq!(
+            unit_object_path("systemd-fsck-root.service"),
+            format!("{u}systemd_2dfsck_2droot_2eservice")
+        );
+        assert_eq!(unit_object_path("1x.mount"), format!("{u}_31x_2emount"));
+        assert_eq!(unit_object_path(""), format!("{u}_"));
     }
 
     #[test]

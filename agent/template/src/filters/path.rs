@@ -21,7 +21,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
             let tz = if utc.unwrap_or(false) {
                 jiff::tz::TimeZone::UTC
             } else {
-                jiff::tz::TimeZone::system()
+                crate::localtime::zone()
             };
             let zoned = jiff::Timestamp::now().to_zoned(tz);
             match fmt {
@@ -415,7 +415,7 @@ pub fn format_time(fmt: &str, secs: f64, utc: bool) -> Result<String, Error> {
     let tz = if utc {
         jiff::tz::TimeZone::UTC
     } else {
-        jiff::tz::TimeZone::system()
+        crate::localtime::zone()
     };
     let zoned = ts.to_zoned(tz);
     jiff::fmt::strtime::format(fmt, &zoned).map_err(|e| err(e.to_string()))
@@ -458,7 +458,7 @@ impl Object for PyDateTime {
             "timestamp" => {
                 let z = self
                     .dt
-                    .to_zoned(jiff::tz::TimeZone::system())
+                    .to_zoned(crate::localtime::zone())
                     .map_err(|e| err(e.to_string()))?;
                 Ok(Value::from(z.timestamp().as_nanosecond() as f64 / 1e9))
             }

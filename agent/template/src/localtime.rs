@@ -1,0 +1,116 @@
+//! The local time zone, read the way the C library reads it: `TZ` (a zoneinfo name or a
+//! path), else `/etc/localtime`. `jiff::tz::TimeZone::system()` finds the same zone but,
+//! on its first use in a process, lists the whole zoneinfo database (hundreds of
+//! directory reads): a command task's `start`/`end` times paid that on every run. The
+//! zone is kept while `TZ` and `/etc/localtime` stay the same (a `timezone` task that
+//! changes `/etc/localtime` is seen by the next task, as Ansible's next module process
+//! sees it).
+
+use std::os::unix::fs::MetadataExt;
+use std::sync::Mutex;
+
+use jiff::tz::TimeZone;
+
+const ZONEINFO: &str = "/usr/share/zoneinfo/";
+const LOCALTIME: &str = "/etc/localtime";
+
+/// What the zone was read from: `TZ` and the identity of /etc/localtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    tz: Option<String>,
+    localtime: Option<(u64, u64, i64, i64, u64)>,
+}
+
+impl Stamp {
+    fn now() -> Stamp {
+        Stamp {
+            tz: std::env::var("TZ").ok(),
+            localtime: std::fs::metadata(LOCALTIME)
+                .ok()
+                .map(|m| (m.dev(), m.ino(), m.mtime(), m.mtime_nsec(), m.size())),
+        }
+    }
+}
+
+static ZONE: Mutex<Option<(Stamp, TimeZone)>> = Mutex::new(None);
+
+/// The local time zone (see the module documentation).
+pub fn zone() -> TimeZone {
+    let stamp = Stamp::now();
+    let mut cached = ZONE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((s, z)) = cached.as_ref()
+        && *s == stamp
+    {
+        return z.clone();
+    }
+    let z = read(&stamp).unwrap_or_else(TimeZone::system);
+    *cached = Some((stamp, z.clone()));
+    z
+}
+
+/// The zone from its TZif file; `None` where only jiff's own lookup can tell (a POSIX
+/// `TZ` rule such as `EST5EDT`, a missing file).
+fn read(stamp: &Stamp) -> Option<TimeZone> {
+    let (name, path) = match &stamp.tz {
+        Some(tz) => {
+            let name = tz.strip_prefix(':').unwrap_or(tz);
+            if name.is_empty() || name.contains("..") {
+                return None;
+            }
+            let path = if name.starts_with('/') {
+                name.to_string()
+            } else {
+                format!("{ZONEINFO}{name}")
+            };
+            (name.trim_start_matches(ZONEINFO).to_string(), path)
+        }
+        None => {
+            stamp.localtime?;
+            let name = std::fs::read_link(LOCALTIME)
+                .ok()
+                .and_then(|t| {
+                    let t = t.to_string_lossy().into_owned();
+                    t.split_once("zoneinfo/").map(|(_, n)| n.to_string())
+                })
+                .unwrap_or_else(|| "Local".to_string());
+            (name, LOCALTIME.to_string())
+        }
+    };
+    let data = std::fs::read(path).ok()?;
+    TimeZone::tzif(&name, &data).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_offsets_as_jiff_finds() {
+        // whatever this machine's zone is, both readings agree on it
+        let now = jiff::Timestamp::now();
+        assert_eq!(zone().to_offset(now), TimeZone::system().to_offset(now),);
+    }
+
+    #[test]
+    fn a_zoneinfo_name_in_tz_is_read_from_its_file() {
+        let stamp = Stamp {
+            tz: Some(":Etc/UTC".into()),
+            localtime: None,
+        };
+        if std::path::Path::new("/usr/share/zoneinfo/Etc/UTC").exists() {
+            let z = read(&stamp).expect("Etc/UTC");
+            assert_eq!(z.iana_name(), Some("Etc/UTC"));
+        }
+        let posix = Stamp {
+            tz: Some("EST5EDT,M3.2.0,M11.1.0".into()),
+            localtime: None,
+        };
+        // not a file: left to jiff, which understands POSIX rules
+        assert!(read(&posix).is_none());
+        let outside = Stamp {
+            tz: Some("../../etc/passwd".into()),
+            localtime: None,
+        };
+        assert!(read(&outside).is_none());
+    }
+}
