@@ -178,6 +178,28 @@ pub fn bin_exists(name: &str) -> bool {
         })
 }
 
+/// A compiled regular expression for the collectors' fixed patterns, compiled once per
+/// process. `regex_lite`: these patterns are matched against a few small files, and
+/// `regex` would build a UTF-8 automaton (hundreds of KB) for each `.` or `\w` at every
+/// start of the agent. Its `\d`, `\w` and `\s` are ASCII-only (Python's are Unicode):
+/// the files these patterns read (os-release, cpuinfo, cgroup) are ASCII. `None` for a
+/// pattern that does not compile.
+pub fn regex(pattern: &str) -> Option<regex_lite::Regex> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<regex_lite::Regex>>>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(r) = cache.get(pattern) {
+        return r.clone();
+    }
+    let r = regex_lite::Regex::new(pattern).ok();
+    cache.insert(pattern.to_string(), r.clone());
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,26 +223,4 @@ mod tests {
         assert_eq!(bytes_to_human(268435456.0), "256.00 MB");
         assert_eq!(bytes_to_human(270553174016.0), "251.97 GB");
     }
-}
-
-/// A compiled regular expression for the collectors' fixed patterns, compiled once per
-/// process. `regex_lite`: these patterns are matched against a few small files, and
-/// `regex` would build a UTF-8 automaton (hundreds of KB) for each `.` or `\w` at every
-/// start of the agent. Its `\d`, `\w` and `\s` are ASCII-only (Python's are Unicode):
-/// the files these patterns read (os-release, cpuinfo, cgroup) are ASCII. `None` for a
-/// pattern that does not compile.
-pub fn regex(pattern: &str) -> Option<regex_lite::Regex> {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    static CACHE: OnceLock<Mutex<HashMap<String, Option<regex_lite::Regex>>>> = OnceLock::new();
-    let mut cache = CACHE
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Some(r) = cache.get(pattern) {
-        return r.clone();
-    }
-    let r = regex_lite::Regex::new(pattern).ok();
-    cache.insert(pattern.to_string(), r.clone());
-    r
 }

@@ -4,7 +4,7 @@
 //! directory reads): a command task's `start`/`end` times paid that on every run. The
 //! zone is kept while `TZ` and `/etc/localtime` stay the same (a `timezone` task that
 //! changes `/etc/localtime` is seen by the next task, as Ansible's next module process
-//! sees it).
+//! sees it). With `TZDIR` set, or a `TZ` that names no file (a POSIX rule), jiff decides.
 
 use std::os::unix::fs::MetadataExt;
 use std::sync::Mutex;
@@ -24,7 +24,7 @@ struct Stamp {
 impl Stamp {
     fn now() -> Stamp {
         Stamp {
-            tz: std::env::var("TZ").ok(),
+            tz: std::env::var_os("TZ").map(|v| v.to_string_lossy().into_owned()),
             localtime: std::fs::metadata(LOCALTIME)
                 .ok()
                 .map(|m| (m.dev(), m.ino(), m.mtime(), m.mtime_nsec(), m.size())),
@@ -51,10 +51,15 @@ pub fn zone() -> TimeZone {
 /// The zone from its TZif file; `None` where only jiff's own lookup can tell (a POSIX
 /// `TZ` rule such as `EST5EDT`, a missing file).
 fn read(stamp: &Stamp) -> Option<TimeZone> {
+    if std::env::var_os("TZDIR").is_some() {
+        // another zoneinfo directory: jiff (like the C library) knows where to look
+        return None;
+    }
     let (name, path) = match &stamp.tz {
         Some(tz) => {
             let name = tz.strip_prefix(':').unwrap_or(tz);
-            if name.is_empty() || name.contains("..") {
+            if name.is_empty() || name.contains("..") || name.contains('\u{fffd}') {
+                // empty (jiff's UTC), outside the database, or not UTF-8
                 return None;
             }
             let path = if name.starts_with('/') {
@@ -62,7 +67,8 @@ fn read(stamp: &Stamp) -> Option<TimeZone> {
             } else {
                 format!("{ZONEINFO}{name}")
             };
-            (name.trim_start_matches(ZONEINFO).to_string(), path)
+            let name = name.rsplit_once("zoneinfo/").map_or(name, |(_, n)| n);
+            (name.to_string(), path)
         }
         None => {
             stamp.localtime?;
@@ -70,7 +76,7 @@ fn read(stamp: &Stamp) -> Option<TimeZone> {
                 .ok()
                 .and_then(|t| {
                     let t = t.to_string_lossy().into_owned();
-                    t.split_once("zoneinfo/").map(|(_, n)| n.to_string())
+                    t.rsplit_once("zoneinfo/").map(|(_, n)| n.to_string())
                 })
                 .unwrap_or_else(|| "Local".to_string());
             (name, LOCALTIME.to_string())

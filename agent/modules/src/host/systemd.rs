@@ -511,7 +511,8 @@ pub fn unit_object_path(unit: &str) -> String {
 
 /// A connection to systemd on the system bus.
 pub struct Bus {
-    conn: zbus::blocking::Connection,
+    /// Replaced when a call finds the run's shared connection broken (see [`Bus::call`]).
+    conn: std::sync::Mutex<zbus::blocking::Connection>,
 }
 
 fn bus_msg(e: &zbus::Error) -> String {
@@ -538,7 +539,9 @@ impl Bus {
     pub fn connect() -> Result<Bus, String> {
         let mut cached = shared();
         if let Some(conn) = cached.as_ref() {
-            return Ok(Bus { conn: conn.clone() });
+            return Ok(Bus {
+                conn: std::sync::Mutex::new(conn.clone()),
+            });
         }
         let started = std::time::Instant::now();
         let conn = zbus::blocking::Connection::system().map_err(|e| e.to_string())?;
@@ -547,7 +550,14 @@ impl Bus {
             "system bus connected"
         );
         *cached = Some(conn.clone());
-        Ok(Bus { conn })
+        Ok(Bus {
+            conn: std::sync::Mutex::new(conn),
+        })
+    }
+
+    /// This task's connection.
+    fn conn(&self) -> zbus::blocking::Connection {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Drop the shared connection: the next [`Bus::connect`] opens a new one.
@@ -561,16 +571,27 @@ impl Bus {
         R: for<'d> serde::Deserialize<'d> + zbus::zvariant::Type,
     {
         let started = std::time::Instant::now();
-        let msg = self
-            .conn
-            .call_method(Some(DEST), path, Some(iface), method, body)
-            .map_err(|e| {
-                if !matches!(e, zbus::Error::MethodError(..)) {
-                    // the connection itself may be broken: the next task opens a new one
-                    Bus::forget();
-                }
-                bus_msg(&e)
-            })?;
+        let ask = |conn: &zbus::blocking::Connection| {
+            conn.call_method(Some(DEST), path, Some(iface), method, body)
+        };
+        let msg = match ask(&self.conn()) {
+            Ok(m) => m,
+            Err(e @ zbus::Error::MethodError(..)) => return Err(bus_msg(&e)),
+            Err(e) => {
+                // The connection itself is broken: the run shares one, opened early, and
+                // an earlier task may have restarted the bus. Open a new one and ask once
+                // more (a call that failed this way never reached systemd).
+                Bus::forget();
+                let fresh = Bus::connect().map_err(|_| bus_msg(&e))?.conn();
+                *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+                ask(&fresh).map_err(|e| {
+                    if !matches!(e, zbus::Error::MethodError(..)) {
+                        Bus::forget();
+                    }
+                    bus_msg(&e)
+                })?
+            }
+        };
         let called = started.elapsed();
         let r = msg.body().deserialize::<R>().map_err(|e| e.to_string());
         tracing::trace!(
@@ -640,7 +661,7 @@ impl Bus {
                 .map(|b| b.build())
                 .map_err(|e| e.to_string())?;
             signals = Some(
-                zbus::blocking::MessageIterator::for_match_rule(rule, &self.conn, Some(1024))
+                zbus::blocking::MessageIterator::for_match_rule(rule, &self.conn(), Some(1024))
                     .map_err(|e| e.to_string())?,
             );
         }
@@ -695,7 +716,7 @@ impl Bus {
     }
 
     pub fn reload(&self) -> Result<(), String> {
-        self.conn
+        self.conn()
             .call_method(Some(DEST), PATH, Some(MANAGER), "Reload", &())
             .map(|_| ())
             .map_err(|e| format!("Failed to reload daemon: {}\n", bus_msg(&e)))
@@ -705,7 +726,7 @@ impl Bus {
     /// until it answers again on a new one.
     pub fn reexecute(&self) -> Result<(), String> {
         match self
-            .conn
+            .conn()
             .call_method(Some(DEST), PATH, Some(MANAGER), "Reexecute", &())
         {
             Ok(_) => {}
