@@ -611,15 +611,11 @@ impl Bus {
         self.call(PATH, MANAGER, method, body)
     }
 
-    /// The unit's object path, computed as `systemctl show` computes it (no `LoadUnit`
-    /// round trip: systemd loads a unit asked for by its path).
-    fn unit_path(&self, unit: &str) -> Result<String, String> {
-        Ok(unit_object_path(unit))
-    }
-
     /// All properties of the unit (every interface), formatted as `systemctl show`.
     pub fn show(&self, unit: &str) -> Result<IndexMap<String, String>, String> {
-        let path = self.unit_path(unit)?;
+        // the path computed as `systemctl show` computes it (no `LoadUnit` round trip:
+        // systemd loads a unit asked for by its path)
+        let path = unit_object_path(unit);
         let props: BTreeMap<String, zbus::zvariant::OwnedValue> =
             self.call(&path, PROPERTIES, "GetAll", &("",))?;
         let mut out = IndexMap::new();
@@ -636,7 +632,7 @@ impl Bus {
     }
 
     fn unit_property(&self, unit: &str, iface: &str, name: &str) -> Option<String> {
-        let path = self.unit_path(unit).ok()?;
+        let path = unit_object_path(unit);
         let v: zbus::zvariant::OwnedValue =
             self.call(&path, PROPERTIES, "Get", &(iface, name)).ok()?;
         format_property(name, &v)
