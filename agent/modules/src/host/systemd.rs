@@ -538,18 +538,18 @@ impl Bus {
     /// connection failure).
     pub fn connect() -> Result<Bus, String> {
         let mut cached = shared();
-        if let Some(conn) = cached.as_ref() {
-            return Ok(Bus {
-                conn: std::sync::Mutex::new(conn.clone()),
-            });
-        }
-        let started = std::time::Instant::now();
-        let conn = zbus::blocking::Connection::system().map_err(|e| e.to_string())?;
-        tracing::trace!(
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "system bus connected"
-        );
-        *cached = Some(conn.clone());
+        let conn = match cached.as_ref() {
+            Some(conn) => conn.clone(),
+            None => {
+                let started = std::time::Instant::now();
+                let conn = zbus::blocking::Connection::system().map_err(|e| e.to_string())?;
+                tracing::trace!(
+                    elapsed_us = started.elapsed().as_micros() as u64,
+                    "system bus connected"
+                );
+                cached.insert(conn).clone()
+            }
+        };
         Ok(Bus {
             conn: std::sync::Mutex::new(conn),
         })
@@ -580,7 +580,9 @@ impl Bus {
             Err(e) => {
                 // The connection itself is broken: the run shares one, opened early, and
                 // an earlier task may have restarted the bus. Open a new one and ask once
-                // more (a call that failed this way never reached systemd).
+                // more. Every call made here is a read or a job or unit-file request; if
+                // the first one did reach systemd, the second finds it done (start, enable)
+                // or repeats it (a restart or reload twice).
                 Bus::forget();
                 let fresh = Bus::connect().map_err(|_| bus_msg(&e))?.conn();
                 *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
