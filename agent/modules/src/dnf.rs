@@ -18,6 +18,8 @@ use crate::{Ctx, Module, ModuleError, Plan, ResultMap};
 
 pub struct Dnf;
 
+const BACKENDS: &[&str] = &["auto", "dnf", "yum", "yum4", "dnf4", "dnf5"];
+
 const SPEC: &[Arg] = &[
     Arg::bool("allow_downgrade", false),
     Arg::bool("allowerasing", false),
@@ -49,9 +51,10 @@ const SPEC: &[Arg] = &[
     Arg::bool("validate_certs", true),
     Arg::bool("sslverify", true),
     Arg::int("lock_timeout").default(Def::Int(30)),
-    Arg::str("use_backend")
-        .default(Def::Str("auto"))
-        .choices(&["auto", "dnf", "yum", "yum4", "dnf4", "dnf5"]),
+    // No default: "auto" when unset, and given together with `use` it is refused.
+    Arg::str("use_backend").choices(BACKENDS),
+    // The dnf action's other name for use_backend.
+    Arg::str("use").choices(BACKENDS),
 ];
 
 /// A spec whose installed state rpm cannot answer.
@@ -276,6 +279,11 @@ impl Module for Dnf {
     type Op = DnfOp;
 
     fn observe(args: &Args, ctx: &Ctx<'_>) -> Result<DnfObserved, ModuleError> {
+        if args.is_set("use") && args.is_set("use_backend") {
+            return Err(ModuleError::new(
+                "parameters are mutually exclusive: ('use', 'use_backend')",
+            ));
+        }
         if args.is_set("list") {
             return Err(ModuleError::new(
                 "agent's dnf module does not support list yet",

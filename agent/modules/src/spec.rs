@@ -10,7 +10,7 @@ use crate::ModuleError;
 /// A parameter's type, with Ansible's coercion rules (module_utils validation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ty {
-    /// Any scalar becomes its string form; lists and dicts are refused.
+    /// Any value becomes its string form (Python's `str()`: a list or dict its repr).
     Str,
     /// `yes/no/true/false/on/off/1/0/y/n/t/f` in any case, and ints.
     Bool,
@@ -243,6 +243,16 @@ fn coerce(name: &str, ty: Ty, v: &Value) -> Result<Value, ModuleError> {
                 }
             }
             ValueKind::Bool | ValueKind::Number => Value::from(value_to_string(v)),
+            // Ansible 2.21's check_type_str converts anything else with Python's str()
+            // (a dict becomes "{'a': 1}"): allow_conversion is on for module arguments.
+            ValueKind::Map | ValueKind::Seq => {
+                let s = agent_template::filters::pyfmt::py_repr(v);
+                if ty == Ty::Path {
+                    Value::from(expand_user(&s))
+                } else {
+                    Value::from(s)
+                }
+            }
             _ => return Err(type_error(name, v, "str")),
         },
         Ty::Bool => match to_bool(v) {
@@ -504,6 +514,23 @@ mod tests {
         assert!(a.bool("force"));
         assert_eq!(a.list_str("items"), vec!["a", "b"]);
         assert_eq!(a.str("state"), None);
+    }
+
+    #[test]
+    fn a_dict_or_list_given_for_a_string_becomes_its_python_str() {
+        let item = Value::from_pairs(vec![("path", Value::from("/tmp/x")), ("n", Value::from(1))]);
+        let a = parse("file", &[SPEC], &raw(&[("path", item)])).unwrap();
+        assert_eq!(a.str("path"), Some("{'path': '/tmp/x', 'n': 1}"));
+        let a = parse(
+            "file",
+            &[SPEC],
+            &raw(&[(
+                "path",
+                Value::from(vec![Value::from("a"), Value::from(true)]),
+            )]),
+        )
+        .unwrap();
+        assert_eq!(a.str("path"), Some("['a', True]"));
     }
 
     #[test]

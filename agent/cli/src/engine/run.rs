@@ -89,6 +89,9 @@ struct Frame<'a> {
 #[derive(Default)]
 struct HostState {
     facts: IndexMap<String, Value>,
+    /// Facts a module returned without the `ansible_` prefix (`getent_passwd`,
+    /// `services`): their variable is the bare name, as Ansible injects facts.
+    bare_facts: std::collections::HashSet<String>,
     set_facts: IndexMap<String, Value>,
     include_vars: IndexMap<String, Value>,
     facts_v: Value,
@@ -100,11 +103,47 @@ struct HostState {
 }
 
 impl HostState {
+    /// The variable a fact is also visible as: `ansible_<name>` for gathered facts (and
+    /// module facts returned with that prefix), the bare name for other module facts.
+    fn fact_var(&self, name: &str) -> String {
+        if self.bare_facts.contains(name) {
+            name.to_string()
+        } else {
+            format!("ansible_{name}")
+        }
+    }
+
+    /// A fact a module returned under `ansible_facts`, named as the module named it:
+    /// Ansible keeps `ansible_facts.<name without ansible_>` and the variable `<name>`.
+    fn set_module_fact(&mut self, name: &str, value: Value) {
+        match name
+            .strip_prefix("ansible_")
+            .filter(|_| name != "ansible_local")
+        {
+            Some(short) => {
+                self.bare_facts.remove(short);
+                self.facts.insert(short.to_string(), value);
+            }
+            None => {
+                self.bare_facts.insert(name.to_string());
+                self.facts.insert(name.to_string(), value);
+            }
+        }
+    }
+
+    /// Gathered facts join the host's facts under their `ansible_` names.
+    fn set_gathered(&mut self, facts: IndexMap<String, Value>) {
+        for (k, v) in facts {
+            self.bare_facts.remove(&k);
+            self.facts.insert(k, v);
+        }
+    }
+
     fn refresh(&mut self) {
         self.generation += 1;
         let mut with_prefix: IndexMap<String, Value> = IndexMap::new();
         for (k, v) in &self.facts {
-            with_prefix.insert(format!("ansible_{k}"), v.clone());
+            with_prefix.insert(self.fact_var(k), v.clone());
         }
         with_prefix.insert("ansible_facts".into(), map_value(&self.facts));
         self.facts_v = map_value(&with_prefix);
@@ -450,7 +489,7 @@ impl<'r> Engine<'r> {
             );
             let (status, r) = match agent_facts::gather(&opts, &mut self.facts_cache) {
                 Ok(f) => {
-                    self.hs.facts.extend(facts::to_values(f));
+                    self.hs.set_gathered(facts::to_values(f));
                     self.hs.refresh();
                     (
                         Status::Ok,
@@ -724,7 +763,7 @@ impl<'r> Engine<'r> {
             Err(_) => IndexMap::new(),
         };
         for (k, v) in &self.hs.facts {
-            this_vars.insert(format!("ansible_{k}"), v.clone());
+            this_vars.insert(self.hs.fact_var(k), v.clone());
         }
         this_vars.insert("ansible_facts".into(), map_value(&self.hs.facts));
         for (k, v) in self.hs.include_vars.iter().chain(self.hs.set_facts.iter()) {
@@ -962,7 +1001,8 @@ impl<'r> Engine<'r> {
         }
         let vars = self.vars_for(frames, Some(task), &IndexMap::new());
         let name = self.task_name(task);
-        let name = if Templar::is_template(&name) {
+        // An unnamed task is shown by its action as written, even a templated one.
+        let name = if Templar::is_template(&name) && task.name.is_some() {
             self.templar
                 .render_str(&name, &vars)
                 .map(|v| v.to_string())
@@ -976,7 +1016,15 @@ impl<'r> Engine<'r> {
         }
         {
             let path = task.loc.to_string();
-            let action = qualified(&task.action);
+            // A templated action is reported as the module it names.
+            let action = if Templar::is_template(&task.action) {
+                self.templar
+                    .render_str(&task.action, &vars)
+                    .map(|v| qualified(&v.to_string()))
+                    .unwrap_or_else(|_| task.action.clone())
+            } else {
+                qualified(&task.action)
+            };
             self.emit(Event::TaskStart {
                 name: &name,
                 path: &path,
@@ -1522,10 +1570,73 @@ impl<'r> Engine<'r> {
     /// Template a task's arguments, dropping those that are `omit`.
     /// A template error in an argument gives Ansible's "Finalization of task args" failure
     /// (as a ready failed result, with its chain of origins).
+    /// The arguments module_defaults give this task (already templated): those of its
+    /// module, then — for `service` and `package`, whose action runs another module — those
+    /// of the module that does the work. The dicts of the play, its blocks and the task are
+    /// merged in that order, a later one replacing a module's whole entry (Ansible's
+    /// `_get_action_arg_defaults`).
+    fn module_defaults(
+        &self,
+        task: &Task,
+        frames: &[Frame<'_>],
+        vars: &Vars,
+    ) -> Result<IndexMap<String, Value>, IndexMap<String, Value>> {
+        let mut merged: IndexMap<&str, &Value> = IndexMap::new();
+        for d in frames
+            .iter()
+            .flat_map(|f| f.common.module_defaults.iter())
+            .chain(task.common.module_defaults.iter())
+        {
+            for (k, v) in d {
+                merged.insert(k.as_str(), v);
+            }
+        }
+        let mut out = IndexMap::new();
+        if merged.is_empty() {
+            return Ok(out);
+        }
+        let own = crate::loader::playbook::defaults_key(&task.action);
+        let mut names = vec![own.clone()];
+        match own.as_str() {
+            "service" => names.push("systemd_service".into()),
+            "package" => {
+                if let Some(mgr) = self.hs.facts.get("pkg_mgr").and_then(|v| v.as_str()) {
+                    names.push(crate::loader::playbook::defaults_key(mgr));
+                }
+            }
+            _ => {}
+        }
+        for name in names {
+            let Some(raw) = merged.get(name.as_str()) else {
+                continue;
+            };
+            let dict = self
+                .templar
+                .template_value(raw, vars)
+                .map_err(|e| finalization_failure(task, "module_defaults", &e.message))?;
+            let Ok(keys) = dict.try_iter() else {
+                continue;
+            };
+            if dict.kind() != ValueKind::Map {
+                continue;
+            }
+            for k in keys {
+                let v = dict.get_item(&k).unwrap_or_default();
+                if v.as_str() == Some(self.omit.as_str()) {
+                    continue;
+                }
+                out.entry(k.to_string())
+                    .or_insert_with(|| strip_omit(&v, &self.omit));
+            }
+        }
+        Ok(out)
+    }
+
     fn render_args(
         &self,
         task: &Task,
         vars: &Vars,
+        defaults: &IndexMap<String, Value>,
     ) -> Result<IndexMap<String, Value>, IndexMap<String, Value>> {
         let mut out = IndexMap::new();
         for (k, v) in &task.args {
@@ -1568,7 +1679,13 @@ impl<'r> Engine<'r> {
                 merged.insert(k.to_string(), v);
             }
             merged.extend(out);
-            return Ok(merged);
+            out = merged;
+        }
+        // module_defaults fill in what the task does not give.
+        for (k, v) in defaults {
+            if !out.contains_key(k) && !task.args.contains_key(k) {
+                out.insert(k.clone(), v.clone());
+            }
         }
         Ok(out)
     }
@@ -1591,7 +1708,33 @@ impl<'r> Engine<'r> {
             vars,
             self.opts.diff,
         );
-        let r = match self.render_args(task, vars) {
+        // A templated module name (`action: "{{ pkg_mgr }}"`) is rendered now.
+        let resolved;
+        let task = if Templar::is_template(&task.action) {
+            match self.templar.render_str(&task.action, vars) {
+                Ok(name) => {
+                    let name = name.to_string();
+                    let mut t = (**task).clone();
+                    t.short = crate::loader::playbook::short_name(&name).to_string();
+                    t.action = name;
+                    resolved = Arc::new(t);
+                    &resolved
+                }
+                Err(e) => {
+                    return Exec::Result(result_map(&[
+                        ("failed", Value::from(true)),
+                        ("msg", Value::from(format!("Task failed: {}", e.message))),
+                    ]));
+                }
+            }
+        } else {
+            task
+        };
+        let defaults = match self.module_defaults(task, frames, vars) {
+            Ok(d) => d,
+            Err(r) => return Exec::Result(r),
+        };
+        let r = match self.render_args(task, vars, &defaults) {
             Ok(a) => self.dispatch(task, frames, vars, a, check, diff, handler),
             Err(r) => Exec::Result(r),
         };
@@ -1648,7 +1791,7 @@ impl<'r> Engine<'r> {
                 if delay > 0.0 {
                     std::thread::sleep(Duration::from_secs_f64(delay));
                 }
-                r = match self.render_args(task, vars) {
+                r = match self.render_args(task, vars, &defaults) {
                     Ok(a) => match self.dispatch(task, frames, vars, a, check, diff, handler) {
                         Exec::Result(r) => r,
                         f => return f,
@@ -1770,10 +1913,20 @@ impl<'r> Engine<'r> {
     ) -> Exec {
         if let Some(entry) = registry::find(&task.action) {
             let finder = self.finder(task);
-            let become_on =
-                self.render_bool(self.effective(task, frames, |c| &c.r#become), vars, false);
+            // The connection variables ansible_become / ansible_become_user win over the
+            // keywords, as in Ansible.
+            let become_var = raw_var(vars, "ansible_become");
+            let become_on = self.render_bool(
+                become_var
+                    .as_ref()
+                    .or_else(|| self.effective(task, frames, |c| &c.r#become)),
+                vars,
+                false,
+            );
             let become_user = if become_on {
-                self.effective(task, frames, |c| &c.become_user)
+                raw_var(vars, "ansible_become_user")
+                    .as_ref()
+                    .or_else(|| self.effective(task, frames, |c| &c.become_user))
                     .and_then(|v| self.templar.template_value(v, vars).ok())
                     .map(|v| v.to_string())
                     .filter(|u| u != "root")
@@ -1825,7 +1978,7 @@ impl<'r> Engine<'r> {
                         if let Ok(keys) = facts.try_iter() {
                             for k in keys {
                                 if let (Some(name), Ok(v)) = (k.as_str(), facts.get_item(&k)) {
-                                    self.hs.facts.insert(name.to_string(), v);
+                                    self.hs.set_module_fact(name, v);
                                 }
                             }
                         }
@@ -2052,7 +2205,7 @@ impl<'r> Engine<'r> {
                     Ok(f) => {
                         let shown = facts::to_values(agent_facts::prefixed(&f));
                         // Ansible merges the gathered facts into the host's facts.
-                        self.hs.facts.extend(facts::to_values(f));
+                        self.hs.set_gathered(facts::to_values(f));
                         self.hs.refresh();
                         Exec::Result(result_map(&[
                             ("ansible_facts", map_value(&shown)),
@@ -2180,6 +2333,7 @@ impl<'r> Engine<'r> {
                     }
                     "clear_facts" => {
                         self.hs.facts.clear();
+                        self.hs.bare_facts.clear();
                         self.hs.refresh();
                         Exec::Result(result_map(&[("changed", Value::from(false))]))
                     }
@@ -2538,6 +2692,13 @@ fn apply_to_common(a: &Value) -> Common {
         }
     }
     c
+}
+
+/// A variable's raw value (it may hold a template), from the highest layer defining it.
+fn raw_var(vars: &Vars, name: &str) -> Option<Value> {
+    vars.layers
+        .iter()
+        .find_map(|layer| layer.get_attr(name).ok().filter(|v| !v.is_undefined()))
 }
 
 /// `environment:` as a list of (name, value); a list of dicts is merged in order.

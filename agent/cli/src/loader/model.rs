@@ -26,6 +26,10 @@ pub struct Common {
     pub run_once: Option<Value>,
     pub delegate_to: Option<Value>,
     pub any_errors_fatal: Option<Value>,
+    /// `module_defaults`: dicts of module name (canonical, see
+    /// [`crate::loader::playbook::defaults_key`]) → default arguments (raw, may hold
+    /// templates). Outer levels come first; a later dict replaces a module's entry.
+    pub module_defaults: Vec<IndexMap<String, Value>>,
 }
 
 /// A loop: `loop:` items, or `with_<lookup>:` terms.
@@ -49,7 +53,7 @@ pub struct RoleInstance {
     pub public: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Task {
     pub common: Common,
     pub name: Option<String>,

@@ -188,6 +188,9 @@ pub struct Loader {
     all_roles: Vec<Arc<RoleInstance>>,
     /// Files being imported (cycle detection).
     stack: Vec<PathBuf>,
+    /// How many enclosing plays and blocks set `module_defaults`: their tasks may get
+    /// arguments from them, so they are checked when they run.
+    defaults_scope: usize,
 }
 
 fn loc(file: &Arc<str>, n: &Node) -> Loc {
@@ -392,6 +395,54 @@ fn check_loop_control(file: &Arc<str>, v: &Node) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// The name module_defaults are kept under for an action: the registry's canonical
+/// name when the agent has the module (so `systemd` and `ansible.builtin.systemd_service`
+/// meet), else the name without `ansible.builtin.` / `ansible.legacy.`.
+pub fn defaults_key(action: &str) -> String {
+    if let Some(entry) = registry::find(action) {
+        return entry.name.to_string();
+    }
+    action
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| action.strip_prefix("ansible.legacy."))
+        .unwrap_or(action)
+        .to_string()
+}
+
+/// `module_defaults`: a dict or a list of dicts whose keys are static module (or
+/// `group/`) names; the values may be templates. Null means none.
+fn module_defaults(file: &Arc<str>, v: &Node) -> Result<Vec<IndexMap<String, Value>>, LoadError> {
+    let dicts: Vec<&Node> = match &v.kind {
+        Kind::Null => return Ok(Vec::new()),
+        Kind::Seq(items) => items.iter().collect(),
+        _ => vec![v],
+    };
+    let mut out = Vec::new();
+    for d in dicts {
+        let Some(entries) = d.as_map() else {
+            return Err(LoadError::at(
+                loc(file, d),
+                "The field 'module_defaults' is supposed to be a dictionary or list of \
+                 dictionaries, the keys of which must be static action, module, or group \
+                 names. Only the values may contain templates. For example: \
+                 {'ping': \"{{ ping_defaults }}\"}",
+            ));
+        };
+        let mut m = IndexMap::new();
+        for (k, val) in entries {
+            let name = key_str(file, k)?;
+            let key = if name.starts_with("group/") {
+                name.to_string()
+            } else {
+                defaults_key(name)
+            };
+            m.insert(key, val.to_value());
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
 /// Set one of the inherited keywords. Returns false when `key` is not one of them.
 fn set_common(c: &mut Common, file: &Arc<str>, key: &str, v: &Node) -> Result<bool, LoadError> {
     if matches!(
@@ -438,13 +489,14 @@ fn set_common(c: &mut Common, file: &Arc<str>, key: &str, v: &Node) -> Result<bo
         "check_mode" => c.check_mode = Some(v.to_value()),
         "diff" => c.diff = Some(v.to_value()),
         "environment" => c.environment = Some(v.to_value()),
+        "module_defaults" => c.module_defaults = module_defaults(file, v)?,
         "run_once" => c.run_once = Some(v.to_value()),
         "delegate_to" => c.delegate_to = Some(v.to_value()),
         "any_errors_fatal" => c.any_errors_fatal = Some(v.to_value()),
         // Accepted and meaningless for a local run.
         "become_method" | "become_flags" | "become_exe" | "collections" | "connection"
-        | "debugger" | "module_defaults" | "port" | "remote_user" | "throttle" | "timeout"
-        | "ignore_unreachable" | "delegate_facts" => {}
+        | "debugger" | "port" | "remote_user" | "throttle" | "timeout" | "ignore_unreachable"
+        | "delegate_facts" => {}
         _ => return Ok(false),
     }
     Ok(true)
@@ -466,6 +518,7 @@ impl Loader {
             imported_roles: Vec::new(),
             all_roles: Vec::new(),
             stack: Vec::new(),
+            defaults_scope: 0,
         }
     }
 
@@ -574,6 +627,19 @@ impl Loader {
     }
 
     fn load_play(&mut self, file: &Arc<str>, dir: &Path, pn: &Node) -> Result<Play, LoadError> {
+        let scoped = pn.get("module_defaults").is_some();
+        self.defaults_scope = usize::from(scoped);
+        let play = self.load_play_inner(file, dir, pn);
+        self.defaults_scope = 0;
+        play
+    }
+
+    fn load_play_inner(
+        &mut self,
+        file: &Arc<str>,
+        dir: &Path,
+        pn: &Node,
+    ) -> Result<Play, LoadError> {
         self.seen_roles.clear();
         self.imported_roles.clear();
         self.all_roles.clear();
@@ -698,7 +764,11 @@ impl Loader {
     ) -> Result<Item, LoadError> {
         let entries = expect_map(file, tn, "a task")?;
         if tn.get("block").is_some() {
-            return self.load_block(file, dir, tn, entries, role, handlers);
+            let scoped = tn.get("module_defaults").is_some();
+            self.defaults_scope += usize::from(scoped);
+            let block = self.load_block(file, dir, tn, entries, role, handlers);
+            self.defaults_scope -= usize::from(scoped);
+            return block;
         }
         for k in ["rescue", "always"] {
             if let Some(v) = tn.get(k) {
@@ -824,7 +894,15 @@ impl Loader {
                     let (name, rest) = match &v.kind {
                         Kind::Str(s) => {
                             let s = s.trim();
-                            let (n, r) = s.split_once(char::is_whitespace).unwrap_or((s, ""));
+                            // A templated module name (`action: "{{ pkg_mgr }} name=x"`)
+                            // is resolved when the task runs.
+                            let (n, r) = match s.strip_prefix("{{").and_then(|r| r.find("}}")) {
+                                Some(end) => {
+                                    let (n, r) = s.split_at(end + 4);
+                                    (n, r.trim_start())
+                                }
+                                None => s.split_once(char::is_whitespace).unwrap_or((s, "")),
+                            };
                             (n.to_string(), Some(r.to_string()))
                         }
                         Kind::Map(_) => {
@@ -982,8 +1060,14 @@ impl Loader {
         }
         // A task whose errors are ignored is checked when it runs, as in Ansible, so that
         // its failure (a bad argument, a template error) can be registered and tested.
+        // So is one that module_defaults may give arguments to.
+        let defaults_apply = self.defaults_scope > 0
+            || !t.common.module_defaults.is_empty()
+            || Templar::is_template(&t.action);
         if !ignores_errors(&t) {
-            validate_args(file, ak, &t)?;
+            if !defaults_apply {
+                validate_args(file, ak, &t)?;
+            }
             check_arg_templates(&self.templar, file, &t)?;
         }
         for n in ["include_tasks", "include"] {

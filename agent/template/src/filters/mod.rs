@@ -50,7 +50,10 @@ fn attribute_precheck(name: &str, value: &Value, rest: &[ValueOrKwargs]) -> Resu
     let attr = match name {
         "groupby" | "sum" => pos.first().cloned().or_else(|| kwarg("attribute")),
         "join" => pos.get(1).cloned().or_else(|| kwarg("attribute")),
-        "map" => kwarg("attribute").filter(|_| kwarg("default").is_none_or(|d| d.is_none())),
+        // `map('name', attribute=...)` hands its keyword arguments to the named filter.
+        "map" if pos.is_empty() => {
+            kwarg("attribute").filter(|_| kwarg("default").is_none_or(|d| d.is_none()))
+        }
         "selectattr" | "rejectattr" => {
             let test = pos.get(1).and_then(|t| t.as_str().map(str::to_string));
             let test = test
@@ -106,6 +109,40 @@ fn attribute_precheck(name: &str, value: &Value, rest: &[ValueOrKwargs]) -> Resu
     Ok(())
 }
 
+/// Jinja2's `map('filter', ..., key=value)` passes keyword arguments to the filter, and
+/// `attribute` only means attribute mapping when no filter is named. minijinja reads
+/// `attribute` first and drops the keyword arguments of a named filter, so that case is
+/// mapped here. `None` when there is nothing to fix.
+fn map_filter_with_kwargs(
+    state: &mut State,
+    value: &Value,
+    rest: &[ValueOrKwargs],
+) -> Result<Option<Value>, Error> {
+    let (pos, kw) = split_args(rest);
+    let Some(name) = pos.first() else {
+        return Ok(None);
+    };
+    if kw.is_empty() {
+        return Ok(None);
+    }
+    let Some(name) = name.as_str() else {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "filter name must be a string",
+        ));
+    };
+    let kwargs = Value::from(Kwargs::from_iter(kw));
+    let mut out = Vec::new();
+    for item in value.try_iter()? {
+        let mut args = Vec::with_capacity(pos.len() + 1);
+        args.push(item);
+        args.extend(pos.iter().skip(1).cloned());
+        args.push(kwargs.clone());
+        out.push(state.apply_filter(name, &args)?);
+    }
+    Ok(Some(Value::from(out)))
+}
+
 /// Prefix of the hidden names the guarded Jinja2 builtins are kept under.
 const BUILTIN_PREFIX: &str = "\u{1}builtin:";
 
@@ -118,6 +155,11 @@ fn guard_builtins(env: &mut Environment<'static>) {
             let wrap = |state: &mut State, value: Value, rest: Rest<ValueOrKwargs>| {
                 reject_undefined(Some(&value), &rest.0)?;
                 attribute_precheck($name, &value, &rest.0)?;
+                if $name == "map"
+                    && let Some(mapped) = map_filter_with_kwargs(state, &value, &rest.0)?
+                {
+                    return Ok(mapped);
+                }
                 let mut args = Vec::with_capacity(rest.0.len() + 1);
                 args.push(value);
                 args.extend(rest.0.iter().map(|a| Value::clone(a)));
@@ -529,5 +571,32 @@ mod tests {
         assert!(py_eq(&Value::from(1), &Value::from(1.0)));
         assert!(py_eq(&Value::from(true), &Value::from(1)));
         assert!(!py_eq(&Value::from("1"), &Value::from(1)));
+    }
+
+    #[test]
+    fn map_passes_keyword_arguments_to_a_named_filter() {
+        let env = env();
+        let eval = |e: &str| {
+            env.compile_expression(e)
+                .unwrap()
+                .eval(())
+                .map(|v| v.to_string())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            eval("[[{'p': 1}], [{'p': 2}]] | map('map', attribute='p') | map('list') | list")
+                .unwrap(),
+            "[[1], [2]]"
+        );
+        assert_eq!(
+            eval("[[1, 3], [2]] | map('sort', reverse=true) | list").unwrap(),
+            "[[3, 1], [2]]"
+        );
+        // Attribute mapping is unchanged, and still fails on a missing attribute.
+        assert_eq!(
+            eval("[{'p': 1}] | map(attribute='p') | list").unwrap(),
+            "[1]"
+        );
+        assert!(eval("[{'q': 1}] | map(attribute='p') | list").is_err());
     }
 }

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "args: $1|$2"
+echo "to stderr" >&2
