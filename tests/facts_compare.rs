@@ -11,12 +11,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 /// Facts whose values the agent does not reproduce on purpose (docs/compat.md).
-pub const KNOWN: &[&str] = &[
-    "ansible_python",
-    "ansible_python_version",
-    "ansible_systemd",
-    "ansible_lvm",
-];
+pub const KNOWN: &[&str] = &["ansible_python", "ansible_python_version", "ansible_lvm"];
 
 fn set(v: Option<&Value>) -> BTreeSet<String> {
     v.and_then(Value::as_array)

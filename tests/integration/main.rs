@@ -11,7 +11,15 @@
 //! - `INTEGRATION_RECORD=FILE`: write the results as `ansible-results.txt` lines.
 //! - `INTEGRATION_REPORT=FILE`: write the markdown table rows of docs/compat.md.
 //! - `INTEGRATION_STRICT=1`: exit 1 when a target fails (default: always exit 0).
-//! - `INTEGRATION_ROOT=1`: also run `needs/root` targets (on a disposable test host).
+//! - `AGENT_HOST_TESTS=1`: run `needs/root` targets (group 3: apt, service, user, ...) each
+//!   on its own freshly booted test host (`tests/testhost`, the `--integration` image: the
+//!   Ansible image plus what the targets expect of a Debian host); the agent binary and the
+//!   targets are copied in, the apt lists are refreshed, then the play runs inside. Live
+//!   (`INTEGRATION_LIVE=1`), the ansible-core 2.21.5 venv and its Python 3.12 (the host's
+//!   own Python is 3.11, too old for it) are copied in at the same paths and run there;
+//!   modules run with the host's /usr/bin/python3.
+//! - `INTEGRATION_GROUPS`: comma-separated group ids of targets.txt; only these run.
+//! - `INTEGRATION_ROOT=1`: run `needs/root` targets right here (on a disposable machine).
 //! - `INTEGRATION_TIMEOUT`: seconds per target (default 30 for the agent, 600 live).
 //! - `INTEGRATION_VERBOSE=1`: print the output of failing runs.
 //! - `AGENT_BIN`, `ANSIBLE_VENV` (default /work/ansible-venv if present, else
@@ -27,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use agent_tests::testhost::TestHost;
 use agent_tests::{find_agent, workspace_root};
 use support::{TargetEntry, Verdict};
 
@@ -145,20 +154,15 @@ fn run_target(
             cmd.env("PATH", path)
                 .env("ANSIBLE_CONFIG", &config)
                 .env("ANSIBLE_HOME", dir.join("ansible-home"))
-                .env("ANSIBLE_FORCE_COLOR", "false")
-                .env("ANSIBLE_NOCOLOR", "1")
-                .env("ANSIBLE_FORCE_HANDLERS", "true")
-                .env("ANSIBLE_HOST_PATTERN_MISMATCH", "error")
-                .env("ANSIBLE_INVENTORY", "/dev/null")
-                .env("ANSIBLE_DEPRECATION_WARNINGS", "false")
-                .env("ANSIBLE_HOST_KEY_CHECKING", "false")
-                .env("ANSIBLE_RETRY_FILES_ENABLED", "false")
-                .env("ANSIBLE_LIBRARY", "/dev/null")
-                .env("ANSIBLE_DEVEL_WARNING", "false")
                 .env("ANSIBLE_PLAYBOOK_DIR", dir)
-                .env("ANSIBLE_ROLES_PATH", targets)
-                .env("ANSIBLE_STDOUT_CALLBACK", "default")
-                .env("PAGER", "/bin/cat");
+                .env("ANSIBLE_ROLES_PATH", targets);
+            // The inventory names the interpreter here.
+            for (k, v) in ansible_test_env()
+                .into_iter()
+                .filter(|(k, _)| *k != "ANSIBLE_PYTHON_INTERPRETER")
+            {
+                cmd.env(k, v);
+            }
             cmd
         }
     };
@@ -219,6 +223,159 @@ fn run_target(
     })
 }
 
+/// Where the targets and the run's files go inside a test host.
+const HOST_TARGETS: &str = "/opt/targets";
+const HOST_DIR: &str = "/root/it";
+
+/// Run one `needs/root` target on a fresh test host: boot it, copy in the agent and the
+/// targets, refresh apt's lists (the image ships none), run the play inside, stop it.
+fn run_target_on_host(
+    runner: &Runner,
+    targets: &Path,
+    name: &str,
+    aliases: &[String],
+    log: &Path,
+    timeout: Duration,
+) -> Result<Run, String> {
+    let started = Instant::now();
+    let host = TestHost::boot_unique_image(&format!("it-{name}"), Some("--integration"))
+        .map_err(|e| format!("test host: {e}"))?;
+    let step = |what: &str, r: Result<agent_tests::testhost::Output, _>| match r {
+        Ok(o) if o.success() => Ok(()),
+        Ok(o) => Err(format!("{what}: {}", o.tail(5))),
+        Err(e) => Err(format!("{what}: {e}")),
+    };
+    // Live: this machine's ansible-core 2.21.5 venv and the Python it was made with (the
+    // same Debian release as the host) are copied in at the same paths, so the host runs
+    // the very ansible-playbook that recorded groups 1 and 2.
+    let mut playbook = String::new();
+    match runner {
+        Runner::Agent(bin) => host
+            .install_agent(bin)
+            .map_err(|e| format!("installing the agent: {e}"))?,
+        Runner::Ansible(venv) => {
+            let venv = fs::canonicalize(venv).map_err(|e| format!("{}: {e}", venv.display()))?;
+            let python = fs::canonicalize(venv.join("bin/python"))
+                .map_err(|e| format!("the venv's python: {e}"))?;
+            let prefix = python
+                .parent()
+                .and_then(Path::parent)
+                .ok_or("the venv's python has no prefix")?;
+            for dir in [prefix, venv.as_path()] {
+                host.copy_in(dir, &dir.to_string_lossy())
+                    .map_err(|e| format!("copying {}: {e}", dir.display()))?;
+            }
+            playbook = venv.join("bin/ansible-playbook").display().to_string();
+        }
+    }
+    host.copy_in(targets, HOST_TARGETS)
+        .map_err(|e| format!("copying the targets: {e}"))?;
+    step(
+        "apt-get update",
+        host.exec(&["apt-get", "update", "-q"], Duration::from_secs(300)),
+    )?;
+    let output_dir = format!("{HOST_DIR}/output_dir");
+    let play = support::play_json(name, Path::new(&output_dir), support::gather_facts(aliases));
+    let inventory = support::inventory_text(Path::new("/usr/bin/python3"));
+    let script = format!(
+        "mkdir -p {output_dir} && cat > {HOST_DIR}/{name}-play.yml <<'PLAY'\n{play}PLAY\n\
+         cat > {HOST_DIR}/inventory <<'INV'\n{inventory}INV\n"
+    );
+    step(
+        "writing the play",
+        host.exec(&["/bin/sh", "-c", &script], Duration::from_secs(60)),
+    )?;
+    let play_path = format!("{HOST_DIR}/{name}-play.yml");
+    let inv_path = format!("{HOST_DIR}/inventory");
+    let mut argv: Vec<String> = vec![
+        "env".into(),
+        "LANG=C.UTF-8".into(),
+        "LC_ALL=C.UTF-8".into(),
+        // Live, the venv's bin comes first, as ansible-test puts it (targets run
+        // ansible-playbook themselves).
+        format!(
+            "PATH={}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            Path::new(&playbook)
+                .parent()
+                .map(|d| format!("{}:", d.display()))
+                .unwrap_or_default()
+        ),
+        "HOME=/root".into(),
+        format!("OUTPUT_DIR={output_dir}"),
+        format!("INVENTORY_PATH={inv_path}"),
+    ];
+    match runner {
+        Runner::Agent(_) => argv.extend(
+            [
+                "/usr/local/bin/agent",
+                "apply",
+                &play_path,
+                "-i",
+                &inv_path,
+                "--roles-path",
+                HOST_TARGETS,
+                "--force-handlers",
+                "--limit",
+                "testhost",
+            ]
+            .map(String::from),
+        ),
+        Runner::Ansible(_) => {
+            for (k, v) in ansible_test_env() {
+                argv.push(format!("{k}={v}"));
+            }
+            argv.extend([
+                format!("ANSIBLE_CONFIG={HOST_DIR}/ansible.cfg"),
+                format!("ANSIBLE_HOME={HOST_DIR}/ansible-home"),
+                format!("ANSIBLE_PLAYBOOK_DIR={HOST_DIR}"),
+                format!("ANSIBLE_ROLES_PATH={HOST_TARGETS}"),
+                playbook.clone(),
+                play_path.clone(),
+                "-i".into(),
+                inv_path.clone(),
+            ]);
+        }
+    }
+    let line = format!("cd {HOST_DIR} && touch ansible.cfg && exec \"$@\"");
+    let mut args: Vec<&str> = vec!["/bin/sh", "-c", &line, "sh"];
+    args.extend(argv.iter().map(String::as_str));
+    let out = host
+        .exec(&args, timeout)
+        .map_err(|e| format!("running the play: {e}"))?;
+    let text = format!("$ {}\n{}{}", argv.join(" "), out.stdout, out.stderr);
+    fs::write(log, &text).map_err(|e| format!("{}: {e}", log.display()))?;
+    let verdict = if out.status == -1 {
+        Verdict::Fail(format!("timed out after {}s", timeout.as_secs()))
+    } else {
+        support::verdict(&text, out.status)
+    };
+    drop(host);
+    Ok(Run {
+        verdict,
+        secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// What ansible-test sets (ansible_util.ansible_environment and integration_environment),
+/// minus its callbacks and the paths of one run.
+fn ansible_test_env() -> [(&'static str, &'static str); 13] {
+    [
+        ("ANSIBLE_FORCE_COLOR", "false"),
+        ("ANSIBLE_NOCOLOR", "1"),
+        ("ANSIBLE_FORCE_HANDLERS", "true"),
+        ("ANSIBLE_HOST_PATTERN_MISMATCH", "error"),
+        ("ANSIBLE_INVENTORY", "/dev/null"),
+        ("ANSIBLE_DEPRECATION_WARNINGS", "false"),
+        ("ANSIBLE_HOST_KEY_CHECKING", "false"),
+        ("ANSIBLE_RETRY_FILES_ENABLED", "false"),
+        ("ANSIBLE_LIBRARY", "/dev/null"),
+        ("ANSIBLE_DEVEL_WARNING", "false"),
+        ("ANSIBLE_STDOUT_CALLBACK", "default"),
+        ("PAGER", "/bin/cat"),
+        ("ANSIBLE_PYTHON_INTERPRETER", "/usr/bin/python3"),
+    ]
+}
+
 fn md_cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
@@ -230,6 +387,8 @@ fn main() -> ExitCode {
     let live = flag("INTEGRATION_LIVE");
     let verbose = flag("INTEGRATION_VERBOSE");
     let allow_root = flag("INTEGRATION_ROOT");
+    let on_hosts = flag("AGENT_HOST_TESTS") && !allow_root;
+    let groups = std::env::var("INTEGRATION_GROUPS").unwrap_or_default();
     let finish = |passed: usize, failed: usize| {
         if strict {
             println!("{passed} passed, {failed} failed");
@@ -253,6 +412,7 @@ fn main() -> ExitCode {
             return finish(0, 1);
         }
     };
+    let all_names: Vec<String> = listed.iter().map(|e| e.name.clone()).collect();
     let selected: Vec<TargetEntry> = match std::env::var("INTEGRATION_TARGETS") {
         Ok(names) if !names.trim().is_empty() => names
             .split(',')
@@ -271,6 +431,14 @@ fn main() -> ExitCode {
             .collect(),
         _ => listed,
     };
+    let selected: Vec<TargetEntry> = selected
+        .into_iter()
+        .filter(|e| support::group_selected(&groups, &e.group))
+        .collect();
+    if on_hosts && let Some(why) = agent_tests::testhost::unavailable_reason() {
+        eprintln!("error: AGENT_HOST_TESTS=1 but test hosts cannot run here: {why}");
+        return finish(0, 1);
+    }
     let recorded = if live {
         BTreeMap::new()
     } else {
@@ -350,7 +518,8 @@ fn main() -> ExitCode {
                 format!("{} ({})", r.status, r.note)
             }
         });
-        if let Some(why) = support::skip_reason(&dir, &aliases, allow_root) {
+        let on_host = on_hosts && support::needs_root(&aliases);
+        if let Some(why) = support::skip_reason(&dir, &aliases, allow_root || on_host) {
             skipped += 1;
             println!("{name}: skip: {why}");
             record_lines.push(format!("{name}\tskip\t{why}"));
@@ -358,7 +527,14 @@ fn main() -> ExitCode {
             continue;
         }
         let log = logs.join(format!("{name}.log"));
-        let run = match run_target(&runner, &targets, name, &aliases, &log, timeout) {
+        let run = if on_host {
+            // A host, its boot and apt's lists add to the run: a longer limit.
+            let limit = timeout.max(Duration::from_secs(900));
+            run_target_on_host(&runner, &targets, name, &aliases, &log, limit)
+        } else {
+            run_target(&runner, &targets, name, &aliases, &log, timeout)
+        };
+        let run = match run {
             Ok(run) => run,
             Err(e) => Run {
                 verdict: Verdict::Fail(e),
@@ -411,7 +587,8 @@ fn main() -> ExitCode {
             "INTEGRATION_RECORD",
             &record_lines,
             "# Targets under real ansible-playbook 2.21.5 on this machine \
-             (tests/integration/record-ansible)\n# target<TAB>pass|fail|skip<TAB>first failure or reason\n",
+             (tests/integration/record-ansible); needs/root targets on a test host\n\
+             # target<TAB>pass|fail|skip<TAB>first failure or reason\n",
         ),
         (
             "INTEGRATION_REPORT",
@@ -420,7 +597,10 @@ fn main() -> ExitCode {
         ),
     ] {
         if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-            let text = format!("{header}{}\n", lines.join("\n"));
+            // Targets not run this time keep their lines (a run of one group updates it).
+            let old = fs::read_to_string(&path).unwrap_or_default();
+            let merged = support::merge_rows(&old, lines, &all_names);
+            let text = format!("{header}{}\n", merged.join("\n"));
             if let Err(e) = fs::write(&path, text) {
                 eprintln!("error: {}: {e}", PathBuf::from(path).display());
             }

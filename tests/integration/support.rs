@@ -105,14 +105,31 @@ pub fn skip_reason(target_dir: &Path, aliases: &[String], allow_root: bool) -> O
     {
         return Some("needs/httptester (ansible-test's HTTP test container)".to_string());
     }
-    if !allow_root
-        && aliases
-            .iter()
-            .any(|a| a.trim_end_matches('/') == "needs/root")
-    {
-        return Some("needs/root (run on the test host with INTEGRATION_ROOT=1)".to_string());
+    if !allow_root && needs_root(aliases) {
+        return Some(
+            "needs/root (runs on a test host with AGENT_HOST_TESTS=1, or here with INTEGRATION_ROOT=1)"
+                .to_string(),
+        );
     }
     None
+}
+
+/// The target has the alias `needs/root`: it changes the host (packages, users, units).
+pub fn needs_root(aliases: &[String]) -> bool {
+    aliases
+        .iter()
+        .any(|a| a.trim_end_matches('/') == "needs/root")
+}
+
+/// Whether a target of `group` is selected by `INTEGRATION_GROUPS` (comma-separated group
+/// ids; empty or unset selects all).
+pub fn group_selected(groups: &str, group: &str) -> bool {
+    let wanted: Vec<&str> = groups
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .collect();
+    wanted.is_empty() || wanted.contains(&group)
 }
 
 /// The play ansible-test generates for a role-style target, as it writes it (JSON).
@@ -252,4 +269,41 @@ pub fn first_failure(output: &str) -> Option<String> {
         .iter()
         .find(|l| l.contains("ERROR") || l.starts_with("error"))
         .map(|l| shorten(l))
+}
+
+/// The target a results line (`name<TAB>...`) or a table row (`| name | ...`) is about.
+fn row_target(line: &str) -> Option<&str> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') || line.starts_with("|---") {
+        return None;
+    }
+    let name = match line.strip_prefix('|') {
+        Some(rest) => rest.split('|').next()?.trim(),
+        None => line.split('\t').next()?.trim(),
+    };
+    (!name.is_empty() && name != "target").then_some(name)
+}
+
+/// The rows of a results file or table after a run: the new rows, and the old rows of
+/// targets this run did not touch, in `order` (targets.txt), then any others.
+pub fn merge_rows(old: &str, new: &[String], order: &[String]) -> Vec<String> {
+    let mut by_name: BTreeMap<String, String> = BTreeMap::new();
+    for line in old.lines() {
+        if let Some(name) = row_target(line) {
+            by_name.insert(name.to_string(), line.to_string());
+        }
+    }
+    for line in new {
+        if let Some(name) = row_target(line) {
+            by_name.insert(name.to_string(), line.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for name in order {
+        if let Some(line) = by_name.remove(name) {
+            out.push(line);
+        }
+    }
+    out.extend(by_name.into_values());
+    out
 }

@@ -90,3 +90,23 @@ fn verdicts() {
         Verdict::Fail("exit 3 without a PLAY RECAP for testhost".to_string())
     );
 }
+
+#[test]
+fn merging_rows_keeps_untouched_targets_in_list_order() {
+    let old = "# header\na\tpass\t\nb\tfail\twhy\nc\tskip\tno\n";
+    let new = vec!["b\tpass\t".to_string()];
+    let order: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    assert_eq!(
+        merge_rows(old, &new, &order),
+        vec!["a\tpass\t", "b\tpass\t", "c\tskip\tno"]
+    );
+    let table = "| target | Ansible here | agent | first failure |\n|---|---|---|---|\n| a | pass | pass |  |\n";
+    let rows = vec!["| z | pass | fail | x |".to_string()];
+    assert_eq!(
+        merge_rows(table, &rows, &order),
+        vec!["| a | pass | pass |  |", "| z | pass | fail | x |"]
+    );
+    assert!(group_selected("", "3"));
+    assert!(group_selected("1, 3", "3"));
+    assert!(!group_selected("1,2", "3"));
+}

@@ -217,13 +217,19 @@ impl TestHost {
     /// Boot a host called `name` (a stale host of that name is stopped first). With
     /// `ansible`, the image also has Ansible 11 in /opt/ans.
     pub fn boot(name: &str, ansible: bool) -> Result<TestHost, HostError> {
+        Self::boot_image(name, ansible.then_some("--ansible"))
+    }
+
+    /// Boot a host called `name` from the image that `variant` (`--ansible`,
+    /// `--integration`; `None` for the base image) selects.
+    pub fn boot_image(name: &str, variant: Option<&str>) -> Result<TestHost, HostError> {
         // The image first, so a slow first build does not count against the boot timeout.
-        image(ansible)?;
+        let mut image_args = vec!["image"];
+        image_args.extend(variant);
+        testhost_ok(&image_args, Duration::from_secs(1800))?;
         testhost_ok(&["stop", name], Duration::from_secs(60))?;
         let mut args = vec!["boot", name];
-        if ansible {
-            args.push("--ansible");
-        }
+        args.extend(variant);
         // Own the host from here on, so a failed boot is cleaned up too.
         let host = TestHost {
             name: name.to_string(),
@@ -258,6 +264,15 @@ impl TestHost {
         Self::boot(
             &format!("{UNIQUE_PREFIX}{}-{role}", std::process::id()),
             ansible,
+        )
+    }
+
+    /// Like [`TestHost::boot_unique`], from the image `variant` selects.
+    pub fn boot_unique_image(role: &str, variant: Option<&str>) -> Result<TestHost, HostError> {
+        Self::stop_orphans();
+        Self::boot_image(
+            &format!("{UNIQUE_PREFIX}{}-{role}", std::process::id()),
+            variant,
         )
     }
 

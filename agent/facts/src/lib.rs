@@ -42,6 +42,7 @@ mod python;
 mod selinux;
 mod service_mgr;
 mod ssh_pub_keys;
+mod systemd;
 mod user;
 mod util;
 mod virt;
@@ -82,7 +83,7 @@ impl Default for Options {
 /// Facts kept between gatherings of one run. Cached (read once per run): kernel identity
 /// from uname (system, kernel, kernel_version, machine, architecture, userspace_*), CPU
 /// (/proc/cpuinfo), DMI (/sys/class/dmi), the kernel command line, fips, selinux and
-/// apparmor status, virtualization, python and caps. Read again each time: host names,
+/// apparmor status, virtualization, python, caps and systemd's version. Read again each time: host names,
 /// distribution and lsb (an upgrade changes them), memory, mounts, devices, uptime,
 /// loadavg, network, dns, date_time, env, user, service_mgr, pkg_mgr, machine_id and
 /// local facts.
@@ -256,12 +257,11 @@ const COLLECTORS: &[Collector] = &[
         requires: &[],
         collect: user::collect,
     },
-    // `systemd` needs `systemctl --version`: accepted as a subset, collects nothing.
     Collector {
         name: "systemd",
         ids: &[],
         requires: &[],
-        collect: nothing,
+        collect: systemd::collect,
     },
     Collector {
         name: "virtual",

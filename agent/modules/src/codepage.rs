@@ -34,10 +34,39 @@ const CP273: [char; 256] = [
     '\u{da}', '\u{9f}',
 ];
 
+/// Windows Western European (Python's `cp1252`): Latin-1 but for 0x80–0x9F. The five
+/// bytes Python leaves undefined there decode to U+FFFE (Python refuses them).
+const CP1252_HIGH: [char; 32] = [
+    '\u{20ac}', UNDEFINED, '\u{201a}', '\u{192}', '\u{201e}', '\u{2026}', '\u{2020}', '\u{2021}',
+    '\u{2c6}', '\u{2030}', '\u{160}', '\u{2039}', '\u{152}', UNDEFINED, '\u{17d}', UNDEFINED,
+    UNDEFINED, '\u{2018}', '\u{2019}', '\u{201c}', '\u{201d}', '\u{2022}', '\u{2013}', '\u{2014}',
+    '\u{2dc}', '\u{2122}', '\u{161}', '\u{203a}', '\u{153}', UNDEFINED, '\u{17e}', '\u{178}',
+];
+
+const UNDEFINED: char = '\u{fffe}';
+
+const CP1252: [char; 256] = {
+    let mut t = ['\0'; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = if i >= 0x80 && i < 0xa0 {
+            CP1252_HIGH[i - 0x80]
+        } else {
+            match char::from_u32(i as u32) {
+                Some(c) => c,
+                None => UNDEFINED,
+            }
+        };
+        i += 1;
+    }
+    t
+};
+
 /// The byte → character table of a single-byte encoding, if it is one we have.
 pub(crate) fn table(encoding: &str) -> Option<&'static [char; 256]> {
     match encoding.to_ascii_lowercase().replace('_', "-").as_str() {
         "cp273" | "273" | "ibm273" | "csibm273" => Some(&CP273),
+        "cp1252" | "windows-1252" | "1252" => Some(&CP1252),
         _ => None,
     }
 }
@@ -50,7 +79,13 @@ pub(crate) fn decode(bytes: &[u8], table: &[char; 256]) -> String {
 /// Encode with a table; the first character it cannot hold is the error.
 pub(crate) fn encode(text: &str, table: &[char; 256]) -> Result<Vec<u8>, char> {
     text.chars()
-        .map(|c| table.iter().position(|&t| t == c).map(|i| i as u8).ok_or(c))
+        .map(|c| {
+            (c != UNDEFINED)
+                .then(|| table.iter().position(|&t| t == c))
+                .flatten()
+                .map(|i| i as u8)
+                .ok_or(c)
+        })
         .collect()
 }
 
@@ -62,5 +97,18 @@ mod tests {
         let text = "Äpfel über Straße";
         let bytes = super::encode(text, t).unwrap();
         assert_eq!(super::decode(&bytes, t), text);
+    }
+
+    #[test]
+    fn cp1252_is_latin1_but_for_its_high_block() {
+        let t = super::table("windows-1252").unwrap();
+        let text = "€ “quoted” café";
+        let bytes = super::encode(text, t).unwrap();
+        assert_eq!(bytes[0], 0x80);
+        assert_eq!(bytes[2], 0x93);
+        assert_eq!(*bytes.last().unwrap(), 0xe9);
+        assert_eq!(super::decode(&bytes, t), text);
+        assert!(super::table("CP1252").is_some());
+        assert_eq!(super::encode("\u{fffe}", t), Err('\u{fffe}'));
     }
 }

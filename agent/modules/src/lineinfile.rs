@@ -38,7 +38,7 @@ fn check_encoding(encoding: &str) -> Result<(), ModuleError> {
         "utf-8" | "utf8" | "latin-1" | "latin1" | "iso-8859-1" | "ascii" | "us-ascii" => Ok(()),
         e if crate::codepage::table(e).is_some() => Ok(()),
         _ => Err(ModuleError::new(format!(
-            "unsupported encoding: {encoding} (utf-8, latin-1 and ascii are supported)"
+            "unsupported encoding: {encoding} (utf-8, latin-1, ascii, cp1252 and cp273 are supported)"
         ))),
     }
 }

@@ -51,6 +51,9 @@ pub struct Observed {
     status: IndexMap<String, String>,
     /// `systemctl is-enabled`.
     file_state: Option<String>,
+    /// The links `systemctl is-enabled --full` lists (read only for the states where
+    /// they decide; see [`counts_as_enabled`]).
+    links: Vec<String>,
     found: bool,
     offline: bool,
     chroot: bool,
@@ -114,6 +117,7 @@ fn observe_unit(args: &Args) -> Result<Observed, ModuleError> {
         unit: None,
         status: IndexMap::new(),
         file_state: None,
+        links: Vec::new(),
         found: false,
         offline,
         chroot: offline && (sd::is_chroot() || sd::offline_env()),
@@ -145,8 +149,16 @@ fn observe_unit(args: &Args) -> Result<Observed, ModuleError> {
             ));
         }
         o.found = is_systemd || is_initd;
-        o.unit = Some(unit);
         o.status = status;
+        // `systemctl is-enabled --full` prints the enabling links under states such as
+        // "indirect"; Ansible then no longer sees the bare state (see counts_as_enabled).
+        if matches!(
+            file_state.as_deref(),
+            Some("enabled-runtime" | "indirect" | "alias")
+        ) {
+            o.links = mgr.unit_file_links(&unit);
+        }
+        o.unit = Some(unit);
         o.file_state = file_state;
     }
     o.mgr = Some(mgr);
@@ -158,13 +170,20 @@ fn not_found(name: &str) -> ModuleError {
 }
 
 /// Whether `systemctl is-enabled -l` would make Ansible call the unit enabled:
-/// exit status 0 and not one of the states it re-enables anyway.
-fn counts_as_enabled(state: Option<&str>, name: &str, scope_system: bool) -> bool {
+/// exit status 0 and not one of the states it re-enables anyway. Ansible compares the
+/// whole output, so one of those states followed by the links that enable the unit
+/// (`links`: an indirect unit whose `Also=` units are enabled) counts as enabled.
+fn counts_as_enabled(
+    state: Option<&str>,
+    links: &[String],
+    name: &str,
+    scope_system: bool,
+) -> bool {
     match state {
         Some(
             "enabled" | "static" | "generated" | "transient" | "enabled-runtime" | "indirect"
             | "alias",
-        ) => !matches!(state, Some("enabled-runtime" | "indirect" | "alias")),
+        ) => !matches!(state, Some("enabled-runtime" | "indirect" | "alias")) || !links.is_empty(),
         other => {
             scope_system
                 && sd::sysv_exists(name)
@@ -207,8 +226,12 @@ fn plan_unit(args: &Args, o: &Observed) -> Result<Plan<Op>, ModuleError> {
             if !o.found {
                 return Err(not_found(name));
             }
-            let enabled =
-                counts_as_enabled(file_state.as_deref(), name, scope(args) == Scope::System);
+            let enabled = counts_as_enabled(
+                file_state.as_deref(),
+                &o.links,
+                name,
+                scope(args) == Scope::System,
+            );
             if enabled != want {
                 plan.ops.push(Op::Files(if want {
                     FileOp::Enable
@@ -459,6 +482,7 @@ mod tests {
             unit: Some("demo.service".into()),
             status,
             file_state: file_state.map(str::to_string),
+            links: Vec::new(),
             found,
             offline: active.is_none(),
             chroot: false,
@@ -503,18 +527,23 @@ mod tests {
     #[test]
     fn enabled_and_masked() {
         let en = args(&[("name", "demo".into()), ("enabled", true.into())]);
+        let dis = args(&[("name", "demo".into()), ("enabled", false.into())]);
         assert_eq!(
             ops(&en, &observed(Some("inactive"), Some("disabled"), true)),
             vec![Op::Files(FileOp::Enable)]
         );
         assert!(ops(&en, &observed(Some("inactive"), Some("enabled"), true)).is_empty());
         assert!(ops(&en, &observed(Some("inactive"), Some("static"), true)).is_empty());
-        // Ansible re-enables indirect/alias/enabled-runtime units.
+        // Ansible re-enables indirect/alias/enabled-runtime units, unless
+        // `is-enabled --full` lists links that enable them (an indirect unit's Also=).
         assert_eq!(
             ops(&en, &observed(Some("inactive"), Some("indirect"), true)),
             vec![Op::Files(FileOp::Enable)]
         );
-        let dis = args(&[("name", "demo".into()), ("enabled", false.into())]);
+        let mut linked = observed(Some("inactive"), Some("indirect"), true);
+        linked.links = vec!["/etc/systemd/system/sockets.target.wants/demo.socket".into()];
+        assert!(ops(&en, &linked).is_empty());
+        assert_eq!(ops(&dis, &linked), vec![Op::Files(FileOp::Disable)]);
         assert_eq!(
             ops(&dis, &observed(Some("active"), Some("enabled"), true)),
             vec![Op::Files(FileOp::Disable)]

@@ -171,14 +171,15 @@ impl Module for Template {
         let source = std::fs::read_to_string(&src)
             .map_err(|e| ModuleError::io("Could not read template", &src, &e))?;
         // Text with no template syntax is used as it is (no newline translation), as
-        // Ansible does.
-        let text = if [
-            &opts.variable_start_string,
-            &opts.block_start_string,
-            &opts.comment_start_string,
-        ]
-        .iter()
-        .any(|m| source.contains(m.as_str()))
+        // Ansible does; a `#jinja2:` header line is always read (and may be refused).
+        let text = if source.starts_with("#jinja2:")
+            || [
+                &opts.variable_start_string,
+                &opts.block_start_string,
+                &opts.comment_start_string,
+            ]
+            .iter()
+            .any(|m| source.contains(m.as_str()))
         {
             ctx.templar
                 .render_file(&src, ctx.vars, &search, &opts)

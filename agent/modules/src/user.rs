@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use crate::host::account::{chown_tree, create_homedir, shadow_tool};
+use crate::host::sshkey::{self, KeySpec};
 use crate::host::tools::Output;
 use crate::host::users::{self, GroupEntry, PasswdEntry, ShadowEntry};
 use crate::spec::{Arg, Args, Def, Ty};
@@ -72,6 +73,21 @@ pub struct UserState {
     pub home_param_parent_is_dir: bool,
     /// Whether the account's current home exists.
     pub current_home_exists: bool,
+    /// The key `generate_ssh_key` asks for, when it does.
+    pub ssh: Option<SshState>,
+}
+
+/// The key file `generate_ssh_key` manages, as found before the task.
+#[derive(Debug, Clone, Default)]
+pub struct SshState {
+    /// `ssh_key_file` (default `.ssh/id_<type>`), absolute or relative to the home.
+    pub file: String,
+    /// Where it is for the account's home as known now.
+    pub path: std::path::PathBuf,
+    pub private_exists: bool,
+    pub public_exists: bool,
+    pub fingerprint: String,
+    pub public_key: Option<String>,
 }
 
 /// One planned change.
@@ -90,6 +106,12 @@ pub enum UserOp {
         min: Option<i64>,
         max: Option<i64>,
         warn: Option<i64>,
+    },
+    /// Make the ssh key pair (`ssh_key_file`, relative to the home the account has then),
+    /// replacing existing files when `force`.
+    SshKeygen {
+        file: String,
+        force: bool,
     },
 }
 
@@ -399,23 +421,85 @@ fn validate(args: &Args) -> Result<(), ModuleError> {
             "local: true (the libuser tools) is not supported by agent",
         ));
     }
-    if args.opt_bool("generate_ssh_key") == Some(true) && args.str("state") != Some("absent") {
-        return Err(ModuleError::new(
-            "generate_ssh_key is not supported by agent",
-        ));
-    }
     Ok(())
 }
 
-fn account_fields(plan: &mut Plan<UserOp>, pw: &PasswdEntry, args: &Args) {
+/// What `generate_ssh_key` would find: the key file for the account's home (an account
+/// still to be made: the `home` parameter, else /home/NAME).
+fn observe_ssh(args: &Args, name: &str, passwd: Option<&PasswdEntry>) -> Option<SshState> {
+    if args.opt_bool("generate_ssh_key") != Some(true) || args.str("state") == Some("absent") {
+        return None;
+    }
+    let key_type = args.str("ssh_key_type").unwrap_or("rsa");
+    let file = args
+        .string("ssh_key_file")
+        .unwrap_or_else(|| format!(".ssh/id_{key_type}"));
+    let home = passwd
+        .map(|p| p.home.clone())
+        .or_else(|| args.string("home"))
+        .unwrap_or_else(|| format!("/home/{name}"));
+    let path = sshkey::key_path(&file, &home);
+    let public = std::path::PathBuf::from(format!("{}.pub", path.display()));
+    Some(SshState {
+        private_exists: path.exists(),
+        public_exists: public.symlink_metadata().is_ok(),
+        fingerprint: sshkey::fingerprint(&path),
+        public_key: sshkey::public_key(&path),
+        file,
+        path,
+    })
+}
+
+/// Ansible's `ssh_key_gen` decision: an existing private or public file is kept (with a
+/// warning) unless `force`. Adds the op and the warnings; the result fields are set from
+/// what was found (apply replaces them after generating).
+fn plan_ssh(args: &Args, ssh: &SshState, plan: &mut Plan<UserOp>, warnings: &mut Vec<Value>) {
+    let force = args.bool("force");
+    let path = ssh.path.display();
+    let mut generate = true;
+    for (exists, kind, file) in [
+        (ssh.private_exists, "private", format!("{path}")),
+        (ssh.public_exists, "public", format!("{path}.pub")),
+    ] {
+        if !exists || !generate {
+            continue;
+        }
+        if force {
+            warnings.push(Value::from(format!(
+                "Overwriting existing ssh key {kind} file \"{file}\""
+            )));
+        } else {
+            warnings.push(Value::from(format!(
+                "Found existing ssh key {kind} file \"{file}\", no force, so skipping ssh-keygen generation"
+            )));
+            generate = false;
+        }
+    }
+    if generate {
+        plan.ops.push(UserOp::SshKeygen {
+            file: ssh.file.clone(),
+            force,
+        });
+    }
+    plan.set("ssh_fingerprint", ssh.fingerprint.as_str());
+    plan.set("ssh_key_file", path.to_string());
+    plan.set("ssh_public_key", Value::from(ssh.public_key.clone()));
+}
+
+/// The account's fields in the result. `groups` is the account's actual membership
+/// (supplementary groups, its primary group left out), as Ansible 2.21 reports it.
+fn account_fields(plan: &mut Plan<UserOp>, pw: &PasswdEntry, groups: &[GroupEntry]) {
     plan.set("uid", pw.uid);
     plan.set("group", pw.gid);
     plan.set("comment", pw.gecos.as_str());
     plan.set("home", pw.home.as_str());
     plan.set("shell", pw.shell.as_str());
-    if let Some(g) = groups_param(args) {
-        plan.set("groups", g);
-    }
+    let member_of: Vec<&str> = groups
+        .iter()
+        .filter(|g| g.gid != pw.gid && g.members.contains(&pw.name))
+        .map(|g| g.name.as_str())
+        .collect();
+    plan.set("groups", member_of.join(","));
 }
 
 impl Module for User {
@@ -436,6 +520,7 @@ impl Module for User {
                 .and_then(Path::parent)
                 .is_some_and(|p| p.as_os_str().is_empty() || p.is_dir()),
             current_home_exists: passwd.as_ref().is_some_and(|p| Path::new(&p.home).exists()),
+            ssh: observe_ssh(args, name, passwd.as_ref()),
             passwd,
         })
     }
@@ -448,9 +533,10 @@ impl Module for User {
         if let Some(w) = args.str("password").and_then(password_warning) {
             warnings.push(Value::from(w));
         }
+        // Ansible 2.21's required_if (it was a warning before).
         if !args.is_set("groups") && args.bool("append") {
-            warnings.push(Value::from(
-                "'append' is set, but no 'groups' are specified. Use 'groups' for appending new groups.This will change to an error in Ansible 2.14.",
+            return Err(ModuleError::new(
+                "append is True but all of the following are missing: groups",
             ));
         }
         let only_changed = |mut plan: Plan<UserOp>, warnings: Vec<Value>| {
@@ -500,6 +586,9 @@ impl Module for User {
                 plan.ops.push(UserOp::CreateHome(home));
             }
             plan.ops.extend(chage_op(args, st.shadow.as_ref(), false));
+            if let Some(ssh) = &st.ssh {
+                plan_ssh(args, ssh, &mut plan, &mut warnings);
+            }
             plan.set("name", name);
             plan.set("state", "present");
             plan.set("append", args.bool("append"));
@@ -508,7 +597,7 @@ impl Module for User {
                 plan.set("password", "NOT_LOGGING_PASSWORD");
             }
             plan.set("changed", !plan.ops.is_empty());
-            account_fields(&mut plan, pw, args);
+            account_fields(&mut plan, pw, &st.groups);
         } else {
             // Ansible's check mode stops before looking at groups or home: a group made
             // by an earlier task (not made in check mode) is no error.
@@ -525,6 +614,9 @@ impl Module for User {
             }
             plan.ops.push(UserOp::Useradd(cmd));
             plan.ops.extend(chage_op(args, None, true));
+            if let Some(ssh) = &st.ssh {
+                plan_ssh(args, ssh, &mut plan, &mut warnings);
+            }
             plan.set("name", name);
             plan.set("state", "present");
             plan.set("system", args.bool("system"));
@@ -606,6 +698,66 @@ impl Module for User {
                         collect(shadow_tool("chage", &cmd)?)?;
                     }
                 }
+                UserOp::SshKeygen { file, force } => {
+                    let pw = users::user(name).ok_or_else(|| {
+                        ModuleError::new(format!("failed to look up user name: {name}"))
+                    })?;
+                    let fail = |msg: String| ModuleError::new(msg).with("name", name).with("rc", 1);
+                    if !Path::new(file).is_absolute() && !Path::new(&pw.home).exists() {
+                        return Err(fail(format!("User {name} home directory does not exist")));
+                    }
+                    let path = sshkey::key_path(file, &pw.home);
+                    let public = format!("{}.pub", path.display());
+                    if let Some(dir) = path.parent()
+                        && !dir.exists()
+                    {
+                        use std::os::unix::fs::DirBuilderExt;
+                        std::fs::DirBuilder::new()
+                            .mode(0o700)
+                            .create(dir)
+                            .and_then(|()| {
+                                std::os::unix::fs::chown(dir, Some(pw.uid), Some(pw.gid))
+                            })
+                            .map_err(|e| {
+                                fail(format!("Failed to create {}: {e}", dir.display()))
+                            })?;
+                    }
+                    if *force {
+                        for f in [path.display().to_string(), public.clone()] {
+                            if Path::new(&f).symlink_metadata().is_ok() {
+                                std::fs::remove_file(&f)
+                                    .map_err(|e| fail(format!("removing {f}: {e}")))?;
+                            }
+                        }
+                    }
+                    let spec = KeySpec {
+                        path: path.clone(),
+                        key_type: args.str("ssh_key_type").unwrap_or("rsa").to_string(),
+                        bits: args.int("ssh_key_bits").unwrap_or(0),
+                        comment: args.string("ssh_key_comment").unwrap_or_else(|| {
+                            format!(
+                                "ansible-generated on {}",
+                                nix::unistd::gethostname()
+                                    .map(|h| h.to_string_lossy().into_owned())
+                                    .unwrap_or_default()
+                            )
+                        }),
+                    };
+                    sshkey::generate(&spec, args.str("ssh_key_passphrase"), pw.uid, pw.gid)
+                        .map_err(fail)?;
+                    out.insert(
+                        "ssh_fingerprint".into(),
+                        Value::from(sshkey::fingerprint(&path)),
+                    );
+                    out.insert(
+                        "ssh_key_file".into(),
+                        Value::from(path.display().to_string()),
+                    );
+                    out.insert(
+                        "ssh_public_key".into(),
+                        Value::from(sshkey::public_key(&path)),
+                    );
+                }
             }
         }
         if !stdout.is_empty() {
@@ -618,7 +770,7 @@ impl Module for User {
             let pw = users::user(name)
                 .ok_or_else(|| ModuleError::new(format!("failed to look up user name: {name}")))?;
             let mut p: Plan<UserOp> = Plan::default();
-            account_fields(&mut p, &pw, args);
+            account_fields(&mut p, &pw, &users::all_groups());
             out.extend(p.result);
         }
         Ok(out)
@@ -671,12 +823,66 @@ mod tests {
             home_param_exists: false,
             home_param_parent_is_dir: true,
             current_home_exists: true,
+            ssh: None,
         }
     }
 
     fn plan(pairs: &[(&str, Value)], st: &UserState, check: bool) -> Plan<UserOp> {
         let a = args_of::<User>(pairs);
         ctx_run(check, |c| User::plan(&a, st, c))
+    }
+
+    #[test]
+    fn ssh_keys_are_made_once_and_replaced_only_with_force() {
+        let key = |private: bool, public: bool| SshState {
+            file: ".ssh/id_rsa".into(),
+            path: "/home/bob/.ssh/id_rsa".into(),
+            private_exists: private,
+            public_exists: public,
+            fingerprint: "2048 SHA256:x bob (RSA)".into(),
+            public_key: None,
+        };
+        let want = [
+            ("name", Value::from("bob")),
+            ("generate_ssh_key", Value::from(true)),
+        ];
+        let mut st = bob();
+        st.ssh = Some(key(false, false));
+        let p = plan(&want, &st, false);
+        assert_eq!(
+            p.ops,
+            vec![UserOp::SshKeygen {
+                file: ".ssh/id_rsa".into(),
+                force: false
+            }]
+        );
+        assert_eq!(
+            p.result["ssh_key_file"].as_str(),
+            Some("/home/bob/.ssh/id_rsa")
+        );
+        // An existing key (or only its public half) is kept, with Ansible's warning.
+        for (private, public, kind) in [(true, true, "private"), (false, true, "public")] {
+            st.ssh = Some(key(private, public));
+            let p = plan(&want, &st, false);
+            assert!(p.ops.is_empty(), "{kind}");
+            assert_eq!(p.result["changed"], Value::from(false));
+            let w = p.result["warnings"].get_item(&Value::from(0)).unwrap();
+            assert!(
+                w.as_str()
+                    .unwrap()
+                    .starts_with(&format!("Found existing ssh key {kind} file"))
+            );
+        }
+        let mut forced = want.to_vec();
+        forced.push(("force", Value::from(true)));
+        let p = plan(&forced, &st, false);
+        assert_eq!(
+            p.ops,
+            vec![UserOp::SshKeygen {
+                file: ".ssh/id_rsa".into(),
+                force: true
+            }]
+        );
     }
 
     fn strs(v: &[&str]) -> Vec<String> {

@@ -26,7 +26,9 @@ pub(crate) fn apply_header<'s>(
     };
     for pair in split_pairs(line.trim_end_matches('\r')) {
         let Some((key, value)) = pair.split_once(':') else {
-            return Err(format!("invalid '#jinja2:' override {pair:?}"));
+            return Err(format!(
+                "Missing key-value separator `:` in '#jinja2:' override pair '{pair}'."
+            ));
         };
         let key = key.trim();
         let value = parse_literal(value.trim());
@@ -48,6 +50,8 @@ pub(crate) fn apply_header<'s>(
             "variable_end_string" => opts.variable_end_string = value,
             "comment_start_string" => opts.comment_start_string = value,
             "comment_end_string" => opts.comment_end_string = value,
+            "line_statement_prefix" => opts.line_statement_prefix = value,
+            "line_comment_prefix" => opts.line_comment_prefix = value,
             other => return Err(format!("unknown '#jinja2:' override {other:?}")),
         }
     }
@@ -112,7 +116,7 @@ fn resolve(name: &str, search: &[PathBuf], own_dir: &Path) -> Option<PathBuf> {
 /// file may change during a run; Ansible reads it again every time).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct EnvKey {
-    syntax: [String; 6],
+    syntax: [String; 8],
     flags: [bool; 3],
     name: String,
     text: String,
@@ -128,6 +132,8 @@ impl EnvKey {
                 opts.variable_end_string.clone(),
                 opts.comment_start_string.clone(),
                 opts.comment_end_string.clone(),
+                opts.line_statement_prefix.clone(),
+                opts.line_comment_prefix.clone(),
             ],
             flags: [
                 opts.trim_blocks,
@@ -418,6 +424,20 @@ mod unit {
         assert_eq!(o.variable_end_string, "%]");
         assert_eq!(body, "x");
         assert!(apply_header("#jinja2: trim_blocks: False", &FileOptions::default()).is_err());
+        let (o, _) = apply_header(
+            "#jinja2: line_statement_prefix:\":\", line_comment_prefix: '##'\n",
+            &FileOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                o.line_statement_prefix.as_str(),
+                o.line_comment_prefix.as_str()
+            ),
+            (":", "##")
+        );
+        let e = apply_header("#jinja2: lstrip_blocks=True\nx", &FileOptions::default());
+        assert!(e.unwrap_err().starts_with("Missing key-value separator"));
     }
 
     #[test]

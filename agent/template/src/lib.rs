@@ -123,6 +123,10 @@ pub struct FileOptions {
     pub output_encoding: String,
     /// Jinja2's `keep_trailing_newline` (only a `#jinja2:` header sets it).
     pub keep_trailing_newline: bool,
+    /// Jinja2's line statements and line comments (`#jinja2: line_statement_prefix: "%"`;
+    /// empty: off).
+    pub line_statement_prefix: String,
+    pub line_comment_prefix: String,
     /// The `src` argument as the user wrote it (`template_path`); defaults to the path.
     pub template_path: Option<String>,
     /// The destination (`template_destpath`).
@@ -143,6 +147,8 @@ impl Default for FileOptions {
             comment_end_string: "#}".into(),
             output_encoding: "utf-8".into(),
             keep_trailing_newline: false,
+            line_statement_prefix: String::new(),
+            line_comment_prefix: String::new(),
             template_path: None,
             dest_path: None,
         }
@@ -204,6 +210,8 @@ fn syntax_config(opts: &FileOptions) -> Result<minijinja::syntax::SyntaxConfig, 
         .trim_blocks(opts.trim_blocks)
         .lstrip_blocks(opts.lstrip_blocks)
         .keep_trailing_newline(opts.keep_trailing_newline)
+        .line_statement_prefix(opts.line_statement_prefix.clone())
+        .line_comment_prefix(opts.line_comment_prefix.clone())
         .build()
         .map_err(|e| TemplateError::new(format!("invalid template syntax options: {e}")))
 }

@@ -1002,6 +1002,14 @@ impl Loader {
                             a.insert(ARGS_SPLAT.to_string(), Value::from(s.as_str()));
                             a
                         }
+                        // `include_tasks: file=x.yml`: Ansible parses an include's string as
+                        // k=v arguments (a bare file name is its free-form argument).
+                        Kind::Str(s)
+                            if matches!(short_name(key), "include_tasks" | "import_tasks")
+                                && parse_kv(s, false).is_ok_and(|a| a.contains_key("file")) =>
+                        {
+                            parse_kv(s, false).map_err(|e| LoadError::at(loc(file, v), e))?
+                        }
                         Kind::Str(s) => {
                             parse_kv(s, free).map_err(|e| LoadError::at(loc(file, v), e))?
                         }

@@ -14,6 +14,7 @@ pub mod mounts;
 pub mod python;
 pub mod rpm;
 pub mod run;
+pub mod sshkey;
 pub mod sysctl;
 pub mod systemd;
 pub mod tools;

@@ -287,6 +287,32 @@ impl Manager {
         }
     }
 
+    /// The symbolic links that enable `unit` (or the units its `Also=` names), as
+    /// `systemctl is-enabled --full` lists them under the state.
+    pub fn unit_file_links(&self, unit: &str) -> Vec<String> {
+        match self {
+            Manager::Bus(b) => b.unit_file_links(unit),
+            Manager::Systemctl { exe, scope } => {
+                match systemctl(exe, *scope, &[], &["is-enabled", "--full", unit]) {
+                    Ok(out) => out
+                        .stdout
+                        .lines()
+                        .skip(1)
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    Err(_) => Vec::new(),
+                }
+            }
+            Manager::Offline(o) => o
+                .plan_disable(unit)
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        }
+    }
+
     /// Run a job and wait for it (unless `no_block`). The error is what `systemctl`
     /// prints on stderr for the failure.
     pub fn job(&self, verb: JobVerb, unit: &str, no_block: bool) -> Result<(), String> {
@@ -631,6 +657,11 @@ impl Bus {
 
     pub fn unit_file_state(&self, unit: &str) -> Option<String> {
         self.manager::<_, String>("GetUnitFileState", &(unit,)).ok()
+    }
+
+    pub fn unit_file_links(&self, unit: &str) -> Vec<String> {
+        self.manager::<_, Vec<String>>("GetUnitFileLinks", &(unit, false))
+            .unwrap_or_default()
     }
 
     fn unit_property(&self, unit: &str, iface: &str, name: &str) -> Option<String> {
