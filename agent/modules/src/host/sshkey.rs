@@ -67,10 +67,15 @@ pub fn generate(
         Some(p) => with_passphrase(&argv, p)?,
     };
     if out.rc != 0 {
-        return Err(if out.stderr.trim().is_empty() {
+        let msg = if out.stderr.trim().is_empty() {
             out.stdout
         } else {
             out.stderr
+        };
+        // The pty echoes what was typed: never let the passphrase into a message.
+        return Err(match passphrase.filter(|p| !p.is_empty()) {
+            Some(p) => msg.replace(p, "********"),
+            None => msg,
         });
     }
     let pub_file = PathBuf::from(format!("{}.pub", spec.path.display()));
