@@ -561,6 +561,28 @@ impl Module for Find {
 mod tests {
     use super::*;
 
+    fn find_in(check: bool, args: &[(&str, Value)]) -> Result<ResultMap, ModuleError> {
+        let a: IndexMap<String, Value> = args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        crate::testctx::with_ctx(check, |ctx| crate::run::<Find>("find", &a, ctx))
+    }
+
+    #[test]
+    fn read_only_in_both_modes() {
+        // Nothing to apply: a run and a check find the same and report no change.
+        let d = tree();
+        let t = Value::from(d.path().display().to_string());
+        let args = [("paths", t), ("recurse", Value::from(true))];
+        let run = find_in(false, &args).unwrap();
+        let check = find_in(true, &args).unwrap();
+        assert_eq!(run["changed"], Value::from(false));
+        assert_eq!(check["changed"], Value::from(false));
+        assert_eq!(paths(&run), paths(&check));
+        assert_eq!(run["examined"], check["examined"]);
+    }
+
     fn find(args: &[(&str, Value)]) -> Result<ResultMap, ModuleError> {
         let a: IndexMap<String, Value> = args
             .iter()

@@ -136,12 +136,28 @@ impl Module for Getent {
 mod tests {
     use super::*;
 
-    fn getent(args: &[(&str, Value)]) -> Result<ResultMap, ModuleError> {
+    fn getent_in(check: bool, args: &[(&str, Value)]) -> Result<ResultMap, ModuleError> {
         let a: indexmap::IndexMap<String, Value> = args
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
-        crate::testctx::with_ctx(false, |ctx| crate::run::<Getent>("getent", &a, ctx))
+        crate::testctx::with_ctx(check, |ctx| crate::run::<Getent>("getent", &a, ctx))
+    }
+
+    fn getent(args: &[(&str, Value)]) -> Result<ResultMap, ModuleError> {
+        getent_in(false, args)
+    }
+
+    #[test]
+    fn check_mode_reads_the_same_and_changes_nothing() {
+        let args = [
+            ("database", Value::from("group")),
+            ("key", Value::from("root")),
+        ];
+        let run = getent_in(false, &args).unwrap();
+        let check = getent_in(true, &args).unwrap();
+        assert_eq!(check["changed"], Value::from(false));
+        assert_eq!(run["ansible_facts"], check["ansible_facts"]);
     }
 
     #[test]
