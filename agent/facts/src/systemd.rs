@@ -3,23 +3,11 @@
 //! sd_booted canaries). The one collector that runs a program: it is asked once per run
 //! (the version cannot change under a running systemd) and kept in the run's cache.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
 
 use crate::{Ctx, Facts};
-
-fn systemctl() -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':')
-        .filter(|d| !d.is_empty())
-        .chain(["/sbin", "/usr/sbin", "/usr/local/sbin"])
-        .map(|d| Path::new(d).join("systemctl"))
-        .find(|p| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
 
 /// The fact from `systemctl --version`'s output: the second line, and the second word.
 pub fn parse(stdout: &str) -> Option<Value> {
@@ -31,7 +19,7 @@ pub fn parse(stdout: &str) -> Option<Value> {
 pub fn collect(ctx: &mut Ctx<'_>) -> Facts {
     ctx.cache.get_or("systemd", || {
         let mut f = Facts::new();
-        let Some(bin) = systemctl() else {
+        let Some(bin) = crate::util::bin_path("systemctl") else {
             return f;
         };
         let booted = [

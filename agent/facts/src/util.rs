@@ -161,21 +161,26 @@ pub fn first_word(s: &str) -> String {
     s.split_whitespace().next().unwrap_or_default().to_string()
 }
 
-/// Ansible's `get_bin_path` as an existence test: PATH plus the sbin directories.
-pub fn bin_exists(name: &str) -> bool {
+/// Ansible's `get_bin_path`: the executable `name` on PATH plus the sbin directories.
+pub fn bin_path(name: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
     path.split(':')
         .filter(|d| !d.is_empty())
         .chain(["/sbin", "/usr/sbin", "/usr/local/sbin"])
-        .any(|d| {
-            let p = Path::new(d).join(name);
-            std::fs::metadata(&p)
+        .map(|d| Path::new(d).join(name))
+        .find(|p| {
+            std::fs::metadata(p)
                 .map(|m| {
                     use std::os::unix::fs::PermissionsExt;
                     m.is_file() && m.permissions().mode() & 0o111 != 0
                 })
                 .unwrap_or(false)
         })
+}
+
+/// [`bin_path`] as an existence test.
+pub fn bin_exists(name: &str) -> bool {
+    bin_path(name).is_some()
 }
 
 /// A compiled regular expression for the collectors' fixed patterns, compiled once per
