@@ -305,3 +305,85 @@ fn skipped_play_tags_skip_fact_gathering() {
     let out = text(&o);
     assert_eq!(out.matches("TASK [Gathering Facts]").count(), 2, "{out}");
 }
+
+/// `become_user` on modules that run in the agent's process (file, copy, template): what
+/// they create is the user's, what the user may not do is refused (and a file `touch`
+/// just created is removed again, as Ansible's is), and the role's own files are still
+/// read as root (the controller's side). Also `ansible_inject_invocation`.
+#[test]
+fn become_user_runs_in_process_modules_as_that_user() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let w = t.path().join("w");
+    std::fs::create_dir(&w).unwrap();
+    std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    for (name, body) in [
+        ("secret.txt", "only root reads me\n"),
+        ("t.j2", "{{ 6 * 7 }}\n"),
+    ] {
+        write(t.path(), name, body);
+        std::fs::set_permissions(t.path().join(name), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+    }
+    let play = r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - file: {path: W/touched, state: touch}
+      become: true
+      become_user: nobody
+    - copy: {src: secret.txt, dest: W/copied}
+      become: true
+      become_user: nobody
+    - template: {src: t.j2, dest: W/templated}
+      become: true
+      become_user: nobody
+    - file: {path: W/refused, state: touch, owner: root}
+      become: true
+      become_user: nobody
+      register: refused
+      ignore_errors: true
+    - copy: {content: x, dest: W/invoked}
+      vars: {ansible_inject_invocation: true}
+      register: inv
+    - copy: {content: x, dest: W/plain}
+      register: plain
+    - copy:
+        dest: W/report
+        content: "{{ refused.failed }} {{ inv.invocation.module_args.dest }} {{ inv.invocation.module_args.content }} {{ inv.invocation.module_args.force }} {{ plain.invocation is defined }}"
+"#
+    .replace("W/", &format!("{}/", w.display()));
+    write(t.path(), "play.yml", &play);
+    let o = agent(t.path(), &["apply", "play.yml"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    for name in ["touched", "copied", "templated"] {
+        let md = std::fs::metadata(w.join(name)).unwrap();
+        assert_eq!(md.uid(), nobody.uid.as_raw(), "{name} belongs to nobody");
+    }
+    assert_eq!(
+        std::fs::read_to_string(w.join("copied")).unwrap(),
+        "only root reads me\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.join("templated")).unwrap(),
+        "42\n"
+    );
+    assert!(
+        !w.join("refused").exists(),
+        "the refused touch left its file"
+    );
+    assert_eq!(std::fs::metadata(w.join("plain")).unwrap().uid(), 0);
+    assert_eq!(
+        std::fs::read_to_string(w.join("report")).unwrap(),
+        format!(
+            "True {}/invoked VALUE_SPECIFIED_IN_NO_LOG_PARAMETER True False",
+            w.display()
+        )
+    );
+}

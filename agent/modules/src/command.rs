@@ -9,7 +9,7 @@
 //! environment is kept.
 
 use std::io::{Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::mpsc;
@@ -206,37 +206,6 @@ pub(crate) struct Spawn {
     pub become_user: Option<String>,
 }
 
-fn become_setup(cmd: &mut std::process::Command, user: &str) -> Result<(), ModuleError> {
-    let pw = users::user(user)
-        .ok_or_else(|| ModuleError::new(format!("become_user: unknown user {user}")))?;
-    let groups_text = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let mut gids: Vec<nix::unistd::Gid> = vec![nix::unistd::Gid::from_raw(pw.gid)];
-    for g in users::parse_group(&groups_text) {
-        if g.members.iter().any(|m| m == user) && g.gid != pw.gid {
-            gids.push(nix::unistd::Gid::from_raw(g.gid));
-        }
-    }
-    let uid = nix::unistd::Uid::from_raw(pw.uid);
-    let gid = nix::unistd::Gid::from_raw(pw.gid);
-    cmd.env("HOME", &pw.home)
-        .env("USER", &pw.name)
-        .env("LOGNAME", &pw.name);
-    if !pw.shell.is_empty() {
-        cmd.env("SHELL", &pw.shell);
-    }
-    // SAFETY: the closure only makes the setgroups/setgid/setuid system calls, which
-    // are async-signal-safe, on data prepared before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::unistd::setgroups(&gids).map_err(std::io::Error::from)?;
-            nix::unistd::setgid(gid).map_err(std::io::Error::from)?;
-            nix::unistd::setuid(uid).map_err(std::io::Error::from)?;
-            Ok(())
-        });
-    }
-    Ok(())
-}
-
 /// Spawn and wait as Ansible's `run_command` does: output is read until the process
 /// has exited and its pipes are closed or quiet for a second (so a background child
 /// holding them open does not hang the task). `Err` carries the spawn error.
@@ -261,8 +230,9 @@ pub(crate) fn spawn(s: &Spawn) -> Result<Result<CmdOutput, std::io::Error>, Modu
     {
         cmd.current_dir(d);
     }
-    if let Some(u) = &s.become_user {
-        become_setup(&mut cmd, u)?;
+    match &s.become_user {
+        Some(u) => crate::host::creds::Identity::lookup(u)?.apply_to(&mut cmd),
+        None => crate::host::creds::prepare_command(&mut cmd),
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,

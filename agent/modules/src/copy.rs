@@ -127,6 +127,16 @@ fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Run `f`, which reads the source, on the controller's side (as root, see
+/// [`crate::host::creds::as_controller`]) unless the source is on the remote side.
+fn on_src<T>(remote: bool, f: impl FnOnce() -> T) -> T {
+    if remote {
+        f()
+    } else {
+        crate::host::creds::as_controller(f)
+    }
+}
+
 fn read_src(p: &Path) -> Result<Vec<u8>, ModuleError> {
     fs::read(p).map_err(|e| {
         if e.kind() == io::ErrorKind::PermissionDenied {
@@ -170,7 +180,10 @@ fn observe_item(
         None
     };
     let mkdirs = dest.parent().map(missing_dirs).unwrap_or_default();
-    let src_mode = src.as_deref().and_then(src_mode);
+    // Stat on the controller's side (a remote source is readable by root as well).
+    let src_mode = src
+        .as_deref()
+        .and_then(|p| crate::host::creds::as_controller(|| src_mode(p)));
     Item {
         dest,
         content,
@@ -213,15 +226,14 @@ pub(crate) fn run_validate(validate: &str, file: &Path) -> Result<(), ModuleErro
     let Some((prog, rest)) = argv.split_first() else {
         return Err(err("failed to validate"));
     };
-    let out = std::process::Command::new(prog)
-        .args(rest)
-        .output()
-        .map_err(|e| {
-            err("failed to validate")
-                .with("exit_status", 2)
-                .with("stdout", "")
-                .with("stderr", e.to_string())
-        })?;
+    let mut cmd = std::process::Command::new(prog);
+    crate::host::creds::prepare_command(&mut cmd);
+    let out = cmd.args(rest).output().map_err(|e| {
+        err("failed to validate")
+            .with("exit_status", 2)
+            .with("stdout", "")
+            .with("stderr", e.to_string())
+    })?;
     if !out.status.success() {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -337,23 +349,27 @@ impl Module for Copy {
                 let src = if remote {
                     PathBuf::from(&src_s)
                 } else {
-                    ctx.files
-                        .find("files", src_s.trim_end_matches('/'))
-                        .or_else(|| {
-                            let p = PathBuf::from(&src_s);
-                            (p.is_absolute() && p.exists()).then_some(p)
-                        })
-                        .ok_or_else(|| {
-                            err(format!(
-                                "Could not find or access '{src_s}' on the Ansible Controller."
-                            ))
-                        })
-                        .map(|p| std::path::absolute(&p).unwrap_or(p))?
+                    // Found on the controller's side: as root, also in a task that
+                    // becomes another user (so is the source read, read_src).
+                    crate::host::creds::as_controller(|| {
+                        ctx.files
+                            .find("files", src_s.trim_end_matches('/'))
+                            .or_else(|| {
+                                let p = PathBuf::from(&src_s);
+                                (p.is_absolute() && p.exists()).then_some(p)
+                            })
+                            .ok_or_else(|| {
+                                err(format!(
+                                    "Could not find or access '{src_s}' on the Ansible Controller."
+                                ))
+                            })
+                            .map(|p| std::path::absolute(&p).unwrap_or(p))
+                    })?
                 };
                 if remote && !src.exists() {
                     return Err(err(format!("Source {src_s} not found")));
                 }
-                if src.is_dir() {
+                if on_src(remote, || src.is_dir()) {
                     // Copy the directory (or, with a trailing slash, its content).
                     let base = if src_s.ends_with('/') {
                         PathBuf::from(&dest_s)
@@ -361,7 +377,9 @@ impl Module for Copy {
                         PathBuf::from(&dest_s).join(src.file_name().unwrap_or_default())
                     };
                     let (mut dirs, mut files) = (Vec::new(), Vec::new());
-                    walk_src(&src, Path::new(""), &mut dirs, &mut files);
+                    on_src(remote, || {
+                        walk_src(&src, Path::new(""), &mut dirs, &mut files)
+                    });
                     let single = !remote && files.len() == 1;
                     let leaf_dirs = dirs
                         .iter()
@@ -377,7 +395,7 @@ impl Module for Copy {
                         .collect();
                     let mut items = Vec::new();
                     for f in files {
-                        let data = read_src(&src.join(&f))?;
+                        let data = on_src(remote, || read_src(&src.join(&f)))?;
                         let it = observe_item(
                             base.join(&f),
                             data,
@@ -403,7 +421,7 @@ impl Module for Copy {
                         remote,
                     });
                 }
-                let data = read_src(&src)?;
+                let data = on_src(remote, || read_src(&src))?;
                 let basename = args.string("_original_basename").unwrap_or_else(|| {
                     src.file_name()
                         .map(|b| b.to_string_lossy().into_owned())

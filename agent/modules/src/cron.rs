@@ -315,7 +315,7 @@ fn header(target: &Target) -> String {
 }
 
 fn current_user() -> String {
-    users::user_name(nix::unistd::geteuid().as_raw()).unwrap_or_else(|| "root".into())
+    users::user_name(crate::host::creds::fsuid()).unwrap_or_else(|| "root".into())
 }
 
 impl Module for Cron {

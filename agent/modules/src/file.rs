@@ -842,8 +842,19 @@ impl Module for File {
         plan: &Plan<Op>,
         _ctx: &Ctx<'_>,
     ) -> Result<ResultMap, ModuleError> {
+        let mut created: Option<&Path> = None;
         for op in &plan.ops {
-            apply_op(op)?;
+            if let Err(e) = apply_op(op) {
+                // As Ansible's touch: a file it has just created is removed again when its
+                // attributes cannot be set (a chown the become user may not make).
+                if let Some(p) = created {
+                    let _ = fs::remove_file(p);
+                }
+                return Err(e);
+            }
+            if let Op::Touch(p) = op {
+                created = Some(p);
+            }
         }
         let mut out = ResultMap::new();
         let shown = plan

@@ -204,6 +204,16 @@ pub fn validate<M: Module>(name: &str, raw: &IndexMap<String, Value>) -> Result<
     spec::parse(name, M::SPECS, raw)
 }
 
+/// The `invocation` Ansible adds to a module's result when `ansible_inject_invocation`
+/// is on: `{"module_args": ...}` (see [`spec::Args::module_args`]); `None` when the
+/// arguments do not validate (the module's own error says why).
+pub fn invocation<M: Module>(name: &str, raw: &IndexMap<String, Value>) -> Option<Value> {
+    let args = validate::<M>(name, raw).ok()?;
+    let mut m: IndexMap<String, Value> = IndexMap::new();
+    m.insert("module_args".into(), args.module_args(M::SPECS, raw));
+    Some(Value::from_pairs(m))
+}
+
 /// Ansible's task executor adds `stdout_lines`/`stderr_lines` to any result with output.
 fn add_lines(result: &mut ResultMap) {
     for (text, lines) in [("stdout", "stdout_lines"), ("stderr", "stderr_lines")] {

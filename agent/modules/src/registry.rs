@@ -8,6 +8,7 @@ use crate::{Ctx, Module, ModuleError, ResultMap};
 
 type RunFn = fn(&str, &IndexMap<String, Value>, &Ctx<'_>) -> Result<ResultMap, ModuleError>;
 type ValidateFn = fn(&str, &IndexMap<String, Value>) -> Result<Args, ModuleError>;
+type InvocationFn = fn(&str, &IndexMap<String, Value>) -> Option<Value>;
 
 /// A registered module.
 pub struct Entry {
@@ -19,6 +20,8 @@ pub struct Entry {
     pub free_form: bool,
     pub run: RunFn,
     pub validate: ValidateFn,
+    /// The result's `invocation` when `ansible_inject_invocation` is on.
+    pub invocation: InvocationFn,
 }
 
 const fn entry<M: Module>(
@@ -32,6 +35,7 @@ const fn entry<M: Module>(
         free_form,
         run: crate::run::<M>,
         validate: crate::validate::<M>,
+        invocation: crate::invocation::<M>,
     }
 }
 
@@ -48,6 +52,8 @@ const fn dispatcher(
         free_form: false,
         run,
         validate,
+        // The module that does the work adds its own in Ansible; not known here.
+        invocation: |_, _| None,
     }
 }
 

@@ -116,35 +116,40 @@ impl Module for Script {
         ctx: &Ctx<'_>,
     ) -> Result<ResultMap, ModuleError> {
         let script = source(&o.raw)?;
-        let found = ctx.files.find("files", &script).ok_or_else(|| {
-            ModuleError::new(format!(
-                "Could not find or access '{script}' on the Ansible Controller."
-            ))
-        })?;
-        // Ansible's remote temporary directory: private, removed afterwards.
-        let tmp = tempfile::Builder::new()
-            .prefix("ansible-tmp-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .map_err(|e| ModuleError::new(format!("temporary directory: {e}")))?;
-        let name = found
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "script".into());
-        let copy = tmp.path().join(&name);
-        std::fs::copy(&found, &copy).map_err(|e| ModuleError::io("copying", &found, &e))?;
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| ModuleError::io("chmod", &copy, &e))?;
-        if let Some(user) = ctx.become_user {
-            // The script must be readable by the user it runs as.
-            if let Some(pw) = users::user(user) {
-                let owner = Some(nix::unistd::Uid::from_raw(pw.uid));
-                for p in [tmp.path(), copy.as_path()] {
-                    nix::unistd::chown(p, owner, None)
-                        .map_err(|e| ModuleError::new(format!("chown {}: {e}", p.display())))?;
+        // The controller's part (finding the script, the private copy for the user it
+        // runs as) is root's, also while the task becomes another user.
+        let (tmp, copy) = crate::host::creds::as_controller(|| {
+            let found = ctx.files.find("files", &script).ok_or_else(|| {
+                ModuleError::new(format!(
+                    "Could not find or access '{script}' on the Ansible Controller."
+                ))
+            })?;
+            // Ansible's remote temporary directory: private, removed afterwards.
+            let tmp = tempfile::Builder::new()
+                .prefix("ansible-tmp-")
+                .permissions(std::fs::Permissions::from_mode(0o700))
+                .tempdir()
+                .map_err(|e| ModuleError::new(format!("temporary directory: {e}")))?;
+            let name = found
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "script".into());
+            let copy = tmp.path().join(&name);
+            std::fs::copy(&found, &copy).map_err(|e| ModuleError::io("copying", &found, &e))?;
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| ModuleError::io("chmod", &copy, &e))?;
+            if let Some(user) = ctx.become_user {
+                // The script must be readable by the user it runs as.
+                if let Some(pw) = users::user(user) {
+                    let owner = Some(nix::unistd::Uid::from_raw(pw.uid));
+                    for p in [tmp.path(), copy.as_path()] {
+                        nix::unistd::chown(p, owner, None)
+                            .map_err(|e| ModuleError::new(format!("chown {}: {e}", p.display())))?;
+                    }
                 }
             }
-        }
+            Ok::<_, ModuleError>((tmp, copy))
+        })?;
         // As Ansible: every occurrence of the script's name in the line becomes the copy.
         let target = o.raw.trim().replace(&script, &copy.display().to_string());
         let mut line = match args.str("executable").filter(|e| !e.is_empty()) {
@@ -161,7 +166,7 @@ impl Module for Script {
             ..Spawn::default()
         })?
         .map_err(|e| ModuleError::new(format!("Failed to run /bin/sh: {e}")).with("rc", 127))?;
-        drop(tmp);
+        crate::host::creds::as_controller(|| drop(tmp));
         let mut r = ResultMap::new();
         r.insert("rc".into(), Value::from(out.rc));
         r.insert("stdout".into(), Value::from(out.stdout.as_str()));

@@ -120,6 +120,34 @@ pub struct Args {
 }
 
 impl Args {
+    /// Ansible's `invocation.module_args` (the module's `params` after validation): the
+    /// keys given (aliases as given, internal `_ansible_*` keys left out), then every
+    /// parameter of the spec in its order, `None` where unset; a `no_log` parameter's value
+    /// is masked as Ansible masks it.
+    pub fn module_args(&self, specs: &[&[Arg]], raw: &IndexMap<String, Value>) -> Value {
+        let all = || specs.iter().flat_map(|s| s.iter());
+        let value = |a: &Arg| {
+            let v = self.values.get(a.name).cloned().unwrap_or(Value::from(()));
+            if a.no_log && !v.is_none() {
+                Value::from("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")
+            } else {
+                v
+            }
+        };
+        let mut out: IndexMap<String, Value> = IndexMap::new();
+        for key in raw.keys() {
+            if let Some(a) = all().find(|a| a.name == key || a.aliases.contains(&key.as_str())) {
+                out.insert(key.clone(), value(a));
+            }
+        }
+        for a in all() {
+            if !out.contains_key(a.name) {
+                out.insert(a.name.to_string(), value(a));
+            }
+        }
+        Value::from_pairs(out)
+    }
+
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.values.get(name).filter(|v| !v.is_none())
     }
@@ -344,10 +372,11 @@ fn coerce(name: &str, ty: Ty, v: &Value) -> Result<Value, ModuleError> {
     })
 }
 
-/// `~` and `~/...` expanded with $HOME (the agent runs as root: /root).
+/// `~` and `~/...` expanded with $HOME (the agent runs as root: /root), or with the
+/// become user's home while a task runs as that user (`sudo -H`).
 pub fn expand_user(s: &str) -> String {
     if s == "~" || s.starts_with("~/") {
-        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+        let home = crate::host::creds::home();
         format!("{home}{}", &s[1..])
     } else {
         s.to_string()

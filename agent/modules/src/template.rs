@@ -157,37 +157,42 @@ impl Module for Template {
             return Err(ModuleError::new("src and dest are required"));
         };
         let opts = options(args)?;
-        let src = ctx.files.find("templates", src_arg).ok_or_else(|| {
-            ModuleError::new(format!(
-                "Could not find or access '{src_arg}'\nSearched in the role's templates directory and the playbook directory"
-            ))
+        // Found, read and rendered on Ansible's controller side: as root, also in a task
+        // that becomes another user.
+        let (src, src_md, rendered) = crate::host::creds::as_controller(|| {
+            let src = ctx.files.find("templates", src_arg).ok_or_else(|| {
+                ModuleError::new(format!(
+                    "Could not find or access '{src_arg}'\nSearched in the role's templates directory and the playbook directory"
+                ))
+            })?;
+            let src_md =
+                std::fs::metadata(&src).map_err(|e| ModuleError::io("Could not read", &src, &e))?;
+            let src_dir = src.parent().map(Path::to_path_buf).unwrap_or_default();
+            let search = SearchPaths {
+                dirs: vec![src_dir.join("templates"), src_dir.clone()],
+            };
+            let source = std::fs::read_to_string(&src)
+                .map_err(|e| ModuleError::io("Could not read template", &src, &e))?;
+            // Text with no template syntax is used as it is (no newline translation), as
+            // Ansible does; a `#jinja2:` header line is always read (and may be refused).
+            let text = if source.starts_with("#jinja2:")
+                || [
+                    &opts.variable_start_string,
+                    &opts.block_start_string,
+                    &opts.comment_start_string,
+                ]
+                .iter()
+                .any(|m| source.contains(m.as_str()))
+            {
+                ctx.templar
+                    .render_file(&src, ctx.vars, &search, &opts)
+                    .map_err(|e| ModuleError::new(e.message))?
+            } else {
+                source
+            };
+            let rendered = encode(&text, &opts.output_encoding)?;
+            Ok::<_, ModuleError>((src, src_md, rendered))
         })?;
-        let src_md =
-            std::fs::metadata(&src).map_err(|e| ModuleError::io("Could not read", &src, &e))?;
-        let src_dir = src.parent().map(Path::to_path_buf).unwrap_or_default();
-        let search = SearchPaths {
-            dirs: vec![src_dir.join("templates"), src_dir.clone()],
-        };
-        let source = std::fs::read_to_string(&src)
-            .map_err(|e| ModuleError::io("Could not read template", &src, &e))?;
-        // Text with no template syntax is used as it is (no newline translation), as
-        // Ansible does; a `#jinja2:` header line is always read (and may be refused).
-        let text = if source.starts_with("#jinja2:")
-            || [
-                &opts.variable_start_string,
-                &opts.block_start_string,
-                &opts.comment_start_string,
-            ]
-            .iter()
-            .any(|m| source.contains(m.as_str()))
-        {
-            ctx.templar
-                .render_file(&src, ctx.vars, &search, &opts)
-                .map_err(|e| ModuleError::new(e.message))?
-        } else {
-            source
-        };
-        let rendered = encode(&text, &opts.output_encoding)?;
 
         let mut dest = PathBuf::from(dest_arg);
         if dest_arg.ends_with('/') || dest.is_dir() {

@@ -176,13 +176,14 @@ fn locate_src(
                 "Unsupported option, an URI src ({src_s}) is only supported when remote_src is True"
             )));
         }
-        let found = ctx
-            .files
-            .find("files", src_s)
-            .or_else(|| {
+        // Found on the controller's side: as root, also in a task that becomes another
+        // user.
+        let found = crate::host::creds::as_controller(|| {
+            ctx.files.find("files", src_s).or_else(|| {
                 let p = PathBuf::from(src_s);
                 (p.is_absolute() && p.exists()).then_some(p)
             })
+        })
             .ok_or_else(|| {
                 ModuleError::new(format!(
                     "Could not find or access '{src_s}' on the Ansible Controller.\n\
@@ -274,8 +275,8 @@ impl Module for Unarchive {
             })?;
         let (read, no_same_owner, no_same_perms) =
             parse_extra_opts(fmt, &args.list_str("extra_opts"))?;
-        let run_uid = nix::unistd::geteuid().as_raw();
-        let run_gid = nix::unistd::getegid().as_raw();
+        let run_uid = crate::host::creds::fsuid();
+        let run_gid = crate::host::creds::fsgid();
         let proc_umask = hfs::umask();
         let is_tar = matches!(fmt, Format::Tar(_));
         let opts = ExtractOpts {

@@ -1965,7 +1965,47 @@ impl<'r> Engine<'r> {
                 become_user: become_user.as_deref(),
                 environment: &env,
             };
-            let res = (entry.run)(&task.short, &args, &ctx);
+            // The module runs as the become user: this thread's file-system identity is
+            // switched for the call (agent_modules::host::creds).
+            let res = match become_user
+                .as_deref()
+                .map(agent_modules::host::creds::become_user)
+                .transpose()
+            {
+                Ok(guard) => {
+                    let r = (entry.run)(&task.short, &args, &ctx);
+                    drop(guard);
+                    r
+                }
+                Err(e) => Err(e),
+            };
+            // Ansible 2.21 adds `invocation` only when asked (INJECT_INVOCATION: the
+            // variable, else the environment).
+            let inject_var = raw_var(vars, "ansible_inject_invocation");
+            let inject = match inject_var.as_ref() {
+                Some(v) => self.render_bool(Some(v), vars, false),
+                None => std::env::var("ANSIBLE_INJECT_INVOCATION").is_ok_and(|v| {
+                    matches!(
+                        v.trim().to_ascii_lowercase().as_str(),
+                        "1" | "true" | "yes" | "on" | "y" | "t"
+                    )
+                }),
+            };
+            let res = match res {
+                Ok(mut r) if inject => {
+                    if let Some(inv) = (entry.invocation)(&task.short, &args) {
+                        r.entry("invocation".into()).or_insert(inv);
+                    }
+                    Ok(r)
+                }
+                Err(mut e) if inject => {
+                    if let Some(inv) = (entry.invocation)(&task.short, &args) {
+                        e.fields.entry("invocation".into()).or_insert(inv);
+                    }
+                    Err(e)
+                }
+                other => other,
+            };
             return Exec::Result(match res {
                 Ok(mut r) => {
                     if get_bool(&r, "failed") {

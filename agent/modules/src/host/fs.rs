@@ -293,10 +293,10 @@ impl Meta {
         let parent = fs::metadata(dir).ok();
         let gid = match &parent {
             Some(p) if p.mode() & 0o2000 != 0 => p.gid(),
-            _ => nix::unistd::getegid().as_raw(),
+            _ => super::creds::fsgid(),
         };
         Meta {
-            uid: nix::unistd::geteuid().as_raw(),
+            uid: super::creds::fsuid(),
             gid,
             mode,
         }

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod archive;
 pub mod blockdev;
+pub mod creds;
 pub mod cron;
 pub mod dpkg;
 pub mod fs;

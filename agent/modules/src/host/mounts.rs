@@ -228,7 +228,9 @@ pub fn run(argv: &[String]) -> Output {
             ..Output::default()
         };
     };
-    match Command::new(prog)
+    let mut cmd = Command::new(prog);
+    super::creds::prepare_command(&mut cmd);
+    match cmd
         .args(rest)
         .env("LANG", "C")
         .env("LC_ALL", "C")

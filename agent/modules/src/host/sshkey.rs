@@ -94,6 +94,7 @@ fn with_passphrase(argv: &[String], passphrase: &str) -> Result<Output, String> 
     let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| format!("pty: {e}"));
     let bin = find_bin("ssh-keygen").map_err(|e| e.msg)?;
     let mut cmd = Command::new(bin);
+    super::creds::prepare_command(&mut cmd);
     cmd.args(argv)
         .stdin(Stdio::from(dup(&slave)?))
         .stdout(Stdio::from(dup(&slave)?))

@@ -443,6 +443,7 @@ pub struct Output {
 
 fn systemctl(exe: &Path, scope: Scope, opts: &[&str], args: &[&str]) -> Result<Output, String> {
     let mut cmd = Command::new(exe);
+    super::creds::prepare_command(&mut cmd);
     match scope {
         Scope::System => {}
         Scope::User => {
@@ -455,7 +456,7 @@ fn systemctl(exe: &Path, scope: Scope, opts: &[&str], args: &[&str]) -> Result<O
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         cmd.env(
             "XDG_RUNTIME_DIR",
-            format!("/run/user/{}", nix::unistd::geteuid()),
+            format!("/run/user/{}", crate::host::creds::fsuid()),
         );
     }
     cmd.args(opts).args(args).env("LC_ALL", "C");

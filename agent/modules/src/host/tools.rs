@@ -53,7 +53,9 @@ pub fn find_bin(name: &str) -> Result<PathBuf, ModuleError> {
 
 /// Run `prog` with `args` (no shell), stdin from /dev/null, in the C locale.
 pub fn run(prog: &Path, args: &[String]) -> Result<Output, ModuleError> {
-    let out = Command::new(prog)
+    let mut cmd = Command::new(prog);
+    super::creds::prepare_command(&mut cmd);
+    let out = cmd
         .args(args)
         .env("LANG", "C")
         .env("LC_ALL", "C")
