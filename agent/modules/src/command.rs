@@ -94,7 +94,7 @@ pub(crate) fn shlex_quote(s: &str) -> String {
 }
 
 /// Python's `os.path.expandvars` over an environment lookup.
-fn expandvars(s: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+pub(crate) fn expandvars(s: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
     if !s.contains('$') {
         return s.to_string();
     }

@@ -13,6 +13,7 @@ use crate::host::fs::{
     self as hfs, AttrChange, FileAttrs, Meta, apply_attrs, diff_attrs, epoch_f64, file_state,
     path_info, plan_attrs,
 };
+use crate::host::users;
 use crate::spec::{Arg, Args, Def, FILE_COMMON, Ty};
 use crate::{Ctx, Diff, Module, ModuleError, Plan, ResultMap};
 
@@ -51,6 +52,9 @@ pub struct Observed {
     now: f64,
     /// Facts the plan needs, by state.
     facts: Facts,
+    /// Check mode: an `owner`/`group` that does not exist (yet) is a warning, as in
+    /// Ansible (an earlier task of the play may create it).
+    warnings: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -250,7 +254,7 @@ impl Module for File {
     type Observed = Observed;
     type Op = Op;
 
-    fn observe(args: &Args, _ctx: &Ctx<'_>) -> Result<Observed, ModuleError> {
+    fn observe(args: &Args, ctx: &Ctx<'_>) -> Result<Observed, ModuleError> {
         let mut path = PathBuf::from(args.str("path").unwrap_or_default());
         let requested = args.str("state");
         let src = args.string("src");
@@ -355,485 +359,49 @@ impl Module for File {
             f.attr_meta = Some(Meta::from(&md));
             f.times = fs::metadata(&f.attr_path).ok().map(|m| times_of(&m));
         }
+        let mut warnings = Vec::new();
+        if ctx.check_mode && state != "absent" {
+            if let Some(owner) = args.str("owner").filter(|s| !s.is_empty()) {
+                warnings.extend(missing_account_warning("user", owner));
+            }
+            if let Some(group) = args.str("group").filter(|s| !s.is_empty()) {
+                warnings.extend(missing_account_warning("group", group));
+            }
+        }
         Ok(Observed {
             path,
             state,
             prev,
             now,
             facts: f,
+            warnings,
         })
     }
 
     fn plan(args: &Args, o: &Observed, ctx: &Ctx<'_>) -> Result<Plan<Op>, ModuleError> {
-        let path = &o.path;
-        let f = &o.facts;
-        if args.bool("recurse") && o.state != "directory" {
-            return Err(err_path(
-                "recurse option requires state to be 'directory'",
-                path,
-            ));
+        let res = plan_file(args, o, ctx);
+        if o.warnings.is_empty() {
+            return res;
         }
-        let src = args.string("src");
-        if src.is_some() && !matches!(o.state.as_str(), "link" | "hard") {
-            return Err(err_path(
-                "src option requires state to be 'link' or 'hard'",
-                path,
-            ));
-        }
-        let attrs = FileAttrs::from_args(args)?;
-        let mut plan = Plan::default();
-        let pstr = path.display().to_string();
-
-        if args.get("_diff_peek").is_some() {
-            let head = fs::read(path)
-                .ok()
-                .map(|b| b.iter().take(8192).any(|c| *c == 0));
-            plan.set("path", pstr);
-            plan.set("appears_binary", head.unwrap_or(false));
-            return Ok(plan);
-        }
-
-        let mtime = stamp(args, "modification_time", &o.state)?;
-        let atime = stamp(args, "access_time", &o.state)?;
-
-        let mut before: IndexMap<String, Value> = IndexMap::new();
-        let mut after: IndexMap<String, Value> = IndexMap::new();
-        before.insert("path".into(), Value::from(pstr.clone()));
-        after.insert("path".into(), Value::from(pstr.clone()));
-        let initial_diff = |before: &mut IndexMap<String, Value>,
-                            after: &mut IndexMap<String, Value>,
-                            path: &Path,
-                            prev: &str,
-                            state: &str| {
-            before.insert("path".into(), Value::from(path.display().to_string()));
-            after.insert("path".into(), Value::from(path.display().to_string()));
-            if prev != state {
-                before.insert("state".into(), Value::from(prev));
-                after.insert("state".into(), Value::from(state));
+        let add = |existing: Option<&Value>| {
+            let mut all: Vec<Value> = o.warnings.iter().map(|w| Value::from(w.as_str())).collect();
+            if let Ok(it) = existing.map(|v| v.try_iter()).transpose() {
+                all.extend(it.into_iter().flatten());
             }
+            Value::from(all)
         };
-
-        // Attributes and times on `target` (whose current state is `cur`/`times`).
-        let plan_attrs_times = |plan: &mut Plan<Op>,
-                                before: &mut IndexMap<String, Value>,
-                                after: &mut IndexMap<String, Value>,
-                                target: &Path,
-                                cur: &Meta,
-                                times: Option<(f64, f64)>,
-                                diff: bool|
-         -> Result<(), ModuleError> {
-            let mut changes = plan_attrs(target, cur, &attrs)?;
-            if cur.is_link() {
-                changes.retain(|c| !matches!(c, AttrChange::Mode { .. }));
+        match res {
+            Ok(mut plan) => {
+                let w = add(plan.result.get("warnings"));
+                plan.set("warnings", w);
+                Ok(plan)
             }
-            if diff {
-                diff_attrs(&changes, before, after);
-            }
-            if !changes.is_empty() {
-                plan.ops.push(Op::Attrs {
-                    path: target.to_path_buf(),
-                    changes,
-                });
-            }
-            if let Some(t) = plan_times(mtime, atime, times, o.now) {
-                if diff {
-                    let (pa, pm) = times.unwrap_or((o.now, o.now));
-                    let (na, nm) = t.unwrap_or((o.now, o.now));
-                    if nm != pm {
-                        before.insert("mtime".into(), Value::from(pm));
-                        after.insert("mtime".into(), Value::from(nm));
-                    }
-                    if na != pa {
-                        before.insert("atime".into(), Value::from(pa));
-                        after.insert("atime".into(), Value::from(na));
-                    }
-                }
-                plan.ops.push(Op::Times {
-                    path: target.to_path_buf(),
-                    times: t,
-                });
-            }
-            Ok(())
-        };
-
-        let mut diff_wanted = true;
-        match o.state.as_str() {
-            "absent" => {
-                plan.set("path", pstr.clone());
-                plan.set("state", "absent");
-                if o.prev != "absent" {
-                    initial_diff(&mut before, &mut after, path, o.prev, "absent");
-                    if o.prev == "directory" {
-                        let mut pc = IndexMap::new();
-                        pc.insert("directories".to_string(), Value::from(f.walk_dirs.clone()));
-                        pc.insert("files".to_string(), Value::from(f.walk_files.clone()));
-                        before.insert("path_content".into(), Value::from_pairs(pc));
-                    }
-                    plan.ops.push(Op::Remove {
-                        path: path.clone(),
-                        dir: o.prev == "directory",
-                    });
-                } else {
-                    diff_wanted = false;
-                }
-            }
-            "file" => {
-                let target = &f.attr_path;
-                if !matches!(f.attr_prev, "file" | "hard") {
-                    return Err(ModuleError::new(format!(
-                        "file ({}) is {}, cannot continue",
-                        target.display(),
-                        f.attr_prev
-                    ))
-                    .with("path", target.display().to_string())
-                    .with("state", f.attr_prev));
-                }
-                initial_diff(&mut before, &mut after, target, f.attr_prev, "file");
-                plan.set("path", target.display().to_string());
-                let cur = f.attr_meta.ok_or_else(|| err_path("cannot stat", target))?;
-                plan_attrs_times(
-                    &mut plan,
-                    &mut before,
-                    &mut after,
-                    target,
-                    &cur,
-                    f.times,
-                    true,
-                )?;
-            }
-            "directory" => {
-                let target = &f.attr_path;
-                initial_diff(&mut before, &mut after, target, f.attr_prev, "directory");
-                plan.set("path", target.display().to_string());
-                if f.attr_prev == "absent" {
-                    for d in &f.missing {
-                        plan.ops.push(Op::Mkdir(d.clone()));
-                        if !ctx.check_mode {
-                            let parent = d.parent().unwrap_or(Path::new("/"));
-                            let cur = Meta::new_dir(parent);
-                            plan_attrs_times(
-                                &mut plan,
-                                &mut before,
-                                &mut after,
-                                d,
-                                &cur,
-                                None,
-                                true,
-                            )?;
-                        }
-                    }
-                    // Times apply to the final directory only; a fresh one has "now".
-                    plan.ops
-                        .retain(|op| !matches!(op, Op::Times { path, .. } if path != target));
-                } else if f.attr_prev != "directory" {
-                    let mut e = err_path(
-                        format!("{} already exists as a {}", target.display(), f.attr_prev),
-                        target,
-                    );
-                    e.fields.extend(path_info(target));
-                    return Err(e);
-                } else {
-                    let cur = f.attr_meta.ok_or_else(|| err_path("cannot stat", target))?;
-                    plan_attrs_times(
-                        &mut plan,
-                        &mut before,
-                        &mut after,
-                        target,
-                        &cur,
-                        f.times,
-                        true,
-                    )?;
-                    let (mut nb, mut na) = (IndexMap::new(), IndexMap::new());
-                    for e in &f.entries {
-                        plan_attrs_times(
-                            &mut plan,
-                            &mut nb,
-                            &mut na,
-                            &e.path,
-                            &e.meta,
-                            Some(e.times),
-                            false,
-                        )?;
-                    }
-                }
-            }
-            "touch" => {
-                plan.set("dest", pstr.clone());
-                if o.prev == "absent" {
-                    plan.ops.push(Op::Touch(path.clone()));
-                    if ctx.check_mode {
-                        diff_wanted = false;
-                    }
-                }
-                if diff_wanted {
-                    initial_diff(&mut before, &mut after, path, o.prev, "touch");
-                    let target = &f.attr_path;
-                    let (cur, times) = match f.attr_meta {
-                        Some(m) => (m, f.times),
-                        None => (
-                            Meta::new_file(path.parent().unwrap_or(Path::new("."))),
-                            Some((o.now, o.now)),
-                        ),
-                    };
-                    plan_attrs_times(
-                        &mut plan,
-                        &mut before,
-                        &mut after,
-                        target,
-                        &cur,
-                        times,
-                        true,
-                    )?;
-                }
-            }
-            "link" => {
-                let follow = args.bool("follow");
-                let force = args.bool("force");
-                let src = src.or_else(|| {
-                    if follow && f.attr_meta.is_some() {
-                        f.link_src.clone()
-                    } else {
-                        None
-                    }
-                });
-                plan.set("dest", pstr.clone());
-                plan.set("src", src.clone().map(Value::from).unwrap_or_default());
-                if !force && src.is_some() && !f.absrc_exists {
-                    let rel = if o.prev != "link" && path.is_dir() {
-                        path.clone()
-                    } else {
-                        path.parent().map(Path::to_path_buf).unwrap_or_default()
-                    };
-                    let absrc = rel.join(src.as_deref().unwrap_or_default());
-                    return Err(ModuleError::new(format!(
-                        "src file does not exist, use 'force=yes' if you really want to create the link: {}",
-                        absrc.display()
-                    ))
-                    .with("path", pstr.clone())
-                    .with("src", src.unwrap_or_default()));
-                }
-                match o.prev {
-                    "directory" if !force => {
-                        return Err(err_path(
-                            format!("refusing to convert from directory to symlink for {pstr}"),
-                            path,
-                        ));
-                    }
-                    "directory" if f.dir_nonempty => {
-                        return Err(err_path(
-                            format!("the directory {pstr} is not empty, refusing to convert it"),
-                            path,
-                        ));
-                    }
-                    "file" | "hard" if !force => {
-                        return Err(err_path(
-                            format!("refusing to convert from {} to symlink for {pstr}", o.prev),
-                            path,
-                        ));
-                    }
-                    _ => {}
-                }
-                initial_diff(&mut before, &mut after, path, o.prev, "link");
-                let mut link_changes = false;
-                if o.prev != "link" {
-                    let Some(s) = &src else {
-                        return Err(ModuleError::new(
-                            "src is required for creating new symlinks",
-                        ));
-                    };
-                    plan.ops.push(Op::Symlink {
-                        src: s.clone(),
-                        path: path.clone(),
-                        replace: o.prev != "absent",
-                        rmdir: o.prev == "directory",
-                    });
-                    link_changes = true;
-                } else if let Some(s) = &src
-                    && f.link_src.as_deref() != Some(s.as_str())
-                {
-                    before.insert(
-                        "src".into(),
-                        Value::from(f.link_src.clone().unwrap_or_default()),
-                    );
-                    after.insert("src".into(), Value::from(s.clone()));
-                    plan.ops.push(Op::Symlink {
-                        src: s.clone(),
-                        path: path.clone(),
-                        replace: true,
-                        rmdir: false,
-                    });
-                    link_changes = true;
-                }
-                let exists_after = !(ctx.check_mode && link_changes && o.prev == "absent");
-                if exists_after && follow && src.is_some() && !f.absrc_exists {
-                    // Ansible warns (and sets nothing) on a link to a missing target.
-                    plan.set(
-                        "warnings",
-                        Value::from(vec![Value::from(
-                            "Cannot set fs attributes on a non-existent symlink target. \
-                             follow should be set to False to avoid this.",
-                        )]),
-                    );
-                }
-                if exists_after {
-                    if follow {
-                        // Attributes go to the link's target, if it exists.
-                        if let Some(cur) = f.attr_meta
-                            && f.attr_path != *path
-                        {
-                            plan_attrs_times(
-                                &mut plan,
-                                &mut before,
-                                &mut after,
-                                &f.attr_path,
-                                &cur,
-                                f.times,
-                                true,
-                            )?;
-                        }
-                    } else {
-                        let cur = if link_changes {
-                            Meta {
-                                mode: hfs::S_IFLNK | 0o777,
-                                ..Meta::new_file(path.parent().unwrap_or(Path::new(".")))
-                            }
-                        } else {
-                            f.attr_meta.ok_or_else(|| err_path("cannot stat", path))?
-                        };
-                        plan_attrs_times(
-                            &mut plan,
-                            &mut before,
-                            &mut after,
-                            path,
-                            &cur,
-                            f.times,
-                            true,
-                        )?;
-                    }
-                }
-            }
-            "hard" => {
-                let force = args.bool("force");
-                plan.set("dest", pstr.clone());
-                plan.set("src", src.clone().map(Value::from).unwrap_or_default());
-                if o.prev != "hard" && src.is_none() {
-                    return Err(ModuleError::new(
-                        "src is required for creating new hardlinks",
-                    ));
-                }
-                if let Some(s) = &src
-                    && f.src_ino.is_none()
-                {
-                    return Err(ModuleError::new("src does not exist")
-                        .with("dest", pstr.clone())
-                        .with("src", s.clone()));
-                }
-                initial_diff(&mut before, &mut after, path, o.prev, "hard");
-                let src_s = src.clone().unwrap_or_default();
-                let fail = |msg: String| {
-                    ModuleError::new(msg)
-                        .with("dest", pstr.clone())
-                        .with("src", src_s.clone())
-                };
-                let mut changed = false;
-                match o.prev {
-                    "absent" => changed = true,
-                    "link" => {
-                        if f.link_src.as_deref() != src.as_deref() {
-                            before.insert(
-                                "src".into(),
-                                Value::from(f.link_src.clone().unwrap_or_default()),
-                            );
-                            after.insert("src".into(), Value::from(src_s.clone()));
-                            changed = true;
-                        }
-                    }
-                    "hard" => {
-                        if src.is_some() && f.path_ino != f.src_ino {
-                            changed = true;
-                            if !force {
-                                return Err(fail(
-                                    "Cannot link, different hard link exists at destination".into(),
-                                ));
-                            }
-                        }
-                    }
-                    "file" => {
-                        changed = true;
-                        if !force {
-                            return Err(fail("Cannot link, file exists at destination".into()));
-                        }
-                    }
-                    _ => {
-                        // directory
-                        if f.path_ino.is_some() && f.path_ino == f.src_ino {
-                            let mut p = Plan::default();
-                            p.set("path", pstr);
-                            return Ok(p);
-                        }
-                        if !force {
-                            return Err(fail(
-                                "Cannot link: different hard link exists at destination".into(),
-                            ));
-                        }
-                        changed = true;
-                    }
-                }
-                if changed {
-                    plan.ops.push(Op::Hardlink {
-                        src: PathBuf::from(&src_s),
-                        path: path.clone(),
-                        replace: o.prev != "absent",
-                        follow: args.bool("follow"),
-                    });
-                }
-                if !(ctx.check_mode && changed && o.prev == "absent") {
-                    // After linking, the path is the source's inode.
-                    let srcmeta = fs::metadata(&src_s)
-                        .ok()
-                        .map(|m| (Meta::from(&m), times_of(&m)));
-                    let (cur, times) = if changed {
-                        match srcmeta {
-                            Some((m, t)) => (m, Some(t)),
-                            None => (
-                                f.attr_meta.unwrap_or(Meta::new_file(Path::new("."))),
-                                f.times,
-                            ),
-                        }
-                    } else {
-                        match f.attr_meta {
-                            Some(m) => (m, f.times),
-                            None => return Ok(plan),
-                        }
-                    };
-                    plan_attrs_times(&mut plan, &mut before, &mut after, path, &cur, times, true)?;
-                }
-            }
-            other => {
-                return Err(ModuleError::new(format!("unexpected state {other}")));
+            Err(mut e) => {
+                let w = add(e.fields.get("warnings"));
+                e.fields.insert("warnings".into(), w);
+                Err(e)
             }
         }
-        if diff_wanted {
-            plan.diff.push(Diff {
-                before: Value::from_pairs(before),
-                after: Value::from_pairs(after),
-                before_header: None,
-                after_header: None,
-            });
-        }
-        let shown = plan
-            .result
-            .get("path")
-            .or_else(|| plan.result.get("dest"))
-            .and_then(|v| v.as_str())
-            .map(PathBuf::from);
-        // Path info is that of after the change: apply adds it when there is one.
-        if let Some(p) = shown
-            && (ctx.check_mode || plan.is_empty())
-        {
-            plan.result.extend(path_info(&p));
-        }
-        Ok(plan)
     }
 
     fn apply(
@@ -868,6 +436,492 @@ impl Module for File {
         }
         Ok(out)
     }
+}
+
+fn plan_file(args: &Args, o: &Observed, ctx: &Ctx<'_>) -> Result<Plan<Op>, ModuleError> {
+    let path = &o.path;
+    let f = &o.facts;
+    if args.bool("recurse") && o.state != "directory" {
+        return Err(err_path(
+            "recurse option requires state to be 'directory'",
+            path,
+        ));
+    }
+    let src = args.string("src");
+    if src.is_some() && !matches!(o.state.as_str(), "link" | "hard") {
+        return Err(err_path(
+            "src option requires state to be 'link' or 'hard'",
+            path,
+        ));
+    }
+    let attrs = FileAttrs::from_args(args)?;
+    let mut plan = Plan::default();
+    let pstr = path.display().to_string();
+
+    if args.get("_diff_peek").is_some() {
+        let head = fs::read(path)
+            .ok()
+            .map(|b| b.iter().take(8192).any(|c| *c == 0));
+        plan.set("path", pstr);
+        plan.set("appears_binary", head.unwrap_or(false));
+        return Ok(plan);
+    }
+
+    let mtime = stamp(args, "modification_time", &o.state)?;
+    let atime = stamp(args, "access_time", &o.state)?;
+
+    let mut before: IndexMap<String, Value> = IndexMap::new();
+    let mut after: IndexMap<String, Value> = IndexMap::new();
+    before.insert("path".into(), Value::from(pstr.clone()));
+    after.insert("path".into(), Value::from(pstr.clone()));
+    let initial_diff = |before: &mut IndexMap<String, Value>,
+                        after: &mut IndexMap<String, Value>,
+                        path: &Path,
+                        prev: &str,
+                        state: &str| {
+        before.insert("path".into(), Value::from(path.display().to_string()));
+        after.insert("path".into(), Value::from(path.display().to_string()));
+        if prev != state {
+            before.insert("state".into(), Value::from(prev));
+            after.insert("state".into(), Value::from(state));
+        }
+    };
+
+    // Attributes and times on `target` (whose current state is `cur`/`times`).
+    let plan_attrs_times = |plan: &mut Plan<Op>,
+                            before: &mut IndexMap<String, Value>,
+                            after: &mut IndexMap<String, Value>,
+                            target: &Path,
+                            cur: &Meta,
+                            times: Option<(f64, f64)>,
+                            diff: bool|
+     -> Result<(), ModuleError> {
+        let mut changes = plan_attrs(target, cur, &attrs)?;
+        if cur.is_link() {
+            changes.retain(|c| !matches!(c, AttrChange::Mode { .. }));
+        }
+        if diff {
+            diff_attrs(&changes, before, after);
+        }
+        if !changes.is_empty() {
+            plan.ops.push(Op::Attrs {
+                path: target.to_path_buf(),
+                changes,
+            });
+        }
+        if let Some(t) = plan_times(mtime, atime, times, o.now) {
+            if diff {
+                let (pa, pm) = times.unwrap_or((o.now, o.now));
+                let (na, nm) = t.unwrap_or((o.now, o.now));
+                if nm != pm {
+                    before.insert("mtime".into(), Value::from(pm));
+                    after.insert("mtime".into(), Value::from(nm));
+                }
+                if na != pa {
+                    before.insert("atime".into(), Value::from(pa));
+                    after.insert("atime".into(), Value::from(na));
+                }
+            }
+            plan.ops.push(Op::Times {
+                path: target.to_path_buf(),
+                times: t,
+            });
+        }
+        Ok(())
+    };
+
+    let mut diff_wanted = true;
+    match o.state.as_str() {
+        "absent" => {
+            plan.set("path", pstr.clone());
+            plan.set("state", "absent");
+            if o.prev != "absent" {
+                initial_diff(&mut before, &mut after, path, o.prev, "absent");
+                if o.prev == "directory" {
+                    let mut pc = IndexMap::new();
+                    pc.insert("directories".to_string(), Value::from(f.walk_dirs.clone()));
+                    pc.insert("files".to_string(), Value::from(f.walk_files.clone()));
+                    before.insert("path_content".into(), Value::from_pairs(pc));
+                }
+                plan.ops.push(Op::Remove {
+                    path: path.clone(),
+                    dir: o.prev == "directory",
+                });
+            } else {
+                diff_wanted = false;
+            }
+        }
+        "file" => {
+            let target = &f.attr_path;
+            if !matches!(f.attr_prev, "file" | "hard") {
+                return Err(ModuleError::new(format!(
+                    "file ({}) is {}, cannot continue",
+                    target.display(),
+                    f.attr_prev
+                ))
+                .with("path", target.display().to_string())
+                .with("state", f.attr_prev));
+            }
+            initial_diff(&mut before, &mut after, target, f.attr_prev, "file");
+            plan.set("path", target.display().to_string());
+            let cur = f.attr_meta.ok_or_else(|| err_path("cannot stat", target))?;
+            plan_attrs_times(
+                &mut plan,
+                &mut before,
+                &mut after,
+                target,
+                &cur,
+                f.times,
+                true,
+            )?;
+        }
+        "directory" => {
+            let target = &f.attr_path;
+            initial_diff(&mut before, &mut after, target, f.attr_prev, "directory");
+            plan.set("path", target.display().to_string());
+            if f.attr_prev == "absent" {
+                for d in &f.missing {
+                    plan.ops.push(Op::Mkdir(d.clone()));
+                    if !ctx.check_mode {
+                        let parent = d.parent().unwrap_or(Path::new("/"));
+                        let cur = Meta::new_dir(parent);
+                        plan_attrs_times(&mut plan, &mut before, &mut after, d, &cur, None, true)?;
+                    }
+                }
+                // Times apply to the final directory only; a fresh one has "now".
+                plan.ops
+                    .retain(|op| !matches!(op, Op::Times { path, .. } if path != target));
+            } else if f.attr_prev != "directory" {
+                let mut e = err_path(
+                    format!("{} already exists as a {}", target.display(), f.attr_prev),
+                    target,
+                );
+                e.fields.extend(path_info(target));
+                return Err(e);
+            } else {
+                let cur = f.attr_meta.ok_or_else(|| err_path("cannot stat", target))?;
+                plan_attrs_times(
+                    &mut plan,
+                    &mut before,
+                    &mut after,
+                    target,
+                    &cur,
+                    f.times,
+                    true,
+                )?;
+                let (mut nb, mut na) = (IndexMap::new(), IndexMap::new());
+                for e in &f.entries {
+                    plan_attrs_times(
+                        &mut plan,
+                        &mut nb,
+                        &mut na,
+                        &e.path,
+                        &e.meta,
+                        Some(e.times),
+                        false,
+                    )?;
+                }
+            }
+        }
+        "touch" => {
+            plan.set("dest", pstr.clone());
+            if o.prev == "absent" {
+                plan.ops.push(Op::Touch(path.clone()));
+                if ctx.check_mode {
+                    diff_wanted = false;
+                }
+            }
+            if diff_wanted {
+                initial_diff(&mut before, &mut after, path, o.prev, "touch");
+                let target = &f.attr_path;
+                let (cur, times) = match f.attr_meta {
+                    Some(m) => (m, f.times),
+                    None => (
+                        Meta::new_file(path.parent().unwrap_or(Path::new("."))),
+                        Some((o.now, o.now)),
+                    ),
+                };
+                plan_attrs_times(
+                    &mut plan,
+                    &mut before,
+                    &mut after,
+                    target,
+                    &cur,
+                    times,
+                    true,
+                )?;
+            }
+        }
+        "link" => {
+            let follow = args.bool("follow");
+            let force = args.bool("force");
+            let src = src.or_else(|| {
+                if follow && f.attr_meta.is_some() {
+                    f.link_src.clone()
+                } else {
+                    None
+                }
+            });
+            plan.set("dest", pstr.clone());
+            plan.set("src", src.clone().map(Value::from).unwrap_or_default());
+            if !force && src.is_some() && !f.absrc_exists {
+                let rel = if o.prev != "link" && path.is_dir() {
+                    path.clone()
+                } else {
+                    path.parent().map(Path::to_path_buf).unwrap_or_default()
+                };
+                let absrc = rel.join(src.as_deref().unwrap_or_default());
+                return Err(ModuleError::new(format!(
+                    "src file does not exist, use 'force=yes' if you really want to create the link: {}",
+                    absrc.display()
+                ))
+                .with("path", pstr.clone())
+                .with("src", src.unwrap_or_default()));
+            }
+            match o.prev {
+                "directory" if !force => {
+                    return Err(err_path(
+                        format!("refusing to convert from directory to symlink for {pstr}"),
+                        path,
+                    ));
+                }
+                "directory" if f.dir_nonempty => {
+                    return Err(err_path(
+                        format!("the directory {pstr} is not empty, refusing to convert it"),
+                        path,
+                    ));
+                }
+                "file" | "hard" if !force => {
+                    return Err(err_path(
+                        format!("refusing to convert from {} to symlink for {pstr}", o.prev),
+                        path,
+                    ));
+                }
+                _ => {}
+            }
+            initial_diff(&mut before, &mut after, path, o.prev, "link");
+            let mut link_changes = false;
+            if o.prev != "link" {
+                let Some(s) = &src else {
+                    return Err(ModuleError::new(
+                        "src is required for creating new symlinks",
+                    ));
+                };
+                plan.ops.push(Op::Symlink {
+                    src: s.clone(),
+                    path: path.clone(),
+                    replace: o.prev != "absent",
+                    rmdir: o.prev == "directory",
+                });
+                link_changes = true;
+            } else if let Some(s) = &src
+                && f.link_src.as_deref() != Some(s.as_str())
+            {
+                before.insert(
+                    "src".into(),
+                    Value::from(f.link_src.clone().unwrap_or_default()),
+                );
+                after.insert("src".into(), Value::from(s.clone()));
+                plan.ops.push(Op::Symlink {
+                    src: s.clone(),
+                    path: path.clone(),
+                    replace: true,
+                    rmdir: false,
+                });
+                link_changes = true;
+            }
+            let exists_after = !(ctx.check_mode && link_changes && o.prev == "absent");
+            if exists_after && follow && src.is_some() && !f.absrc_exists {
+                // Ansible warns (and sets nothing) on a link to a missing target.
+                plan.set(
+                    "warnings",
+                    Value::from(vec![Value::from(
+                        "Cannot set fs attributes on a non-existent symlink target. \
+                         follow should be set to False to avoid this.",
+                    )]),
+                );
+            }
+            if exists_after {
+                if follow {
+                    // Attributes go to the link's target, if it exists.
+                    if let Some(cur) = f.attr_meta
+                        && f.attr_path != *path
+                    {
+                        plan_attrs_times(
+                            &mut plan,
+                            &mut before,
+                            &mut after,
+                            &f.attr_path,
+                            &cur,
+                            f.times,
+                            true,
+                        )?;
+                    }
+                } else {
+                    let cur = if link_changes {
+                        Meta {
+                            mode: hfs::S_IFLNK | 0o777,
+                            ..Meta::new_file(path.parent().unwrap_or(Path::new(".")))
+                        }
+                    } else {
+                        f.attr_meta.ok_or_else(|| err_path("cannot stat", path))?
+                    };
+                    plan_attrs_times(
+                        &mut plan,
+                        &mut before,
+                        &mut after,
+                        path,
+                        &cur,
+                        f.times,
+                        true,
+                    )?;
+                }
+            }
+        }
+        "hard" => {
+            let force = args.bool("force");
+            plan.set("dest", pstr.clone());
+            plan.set("src", src.clone().map(Value::from).unwrap_or_default());
+            if o.prev != "hard" && src.is_none() {
+                return Err(ModuleError::new(
+                    "src is required for creating new hardlinks",
+                ));
+            }
+            if let Some(s) = &src
+                && f.src_ino.is_none()
+            {
+                return Err(ModuleError::new("src does not exist")
+                    .with("dest", pstr.clone())
+                    .with("src", s.clone()));
+            }
+            initial_diff(&mut before, &mut after, path, o.prev, "hard");
+            let src_s = src.clone().unwrap_or_default();
+            let fail = |msg: String| {
+                ModuleError::new(msg)
+                    .with("dest", pstr.clone())
+                    .with("src", src_s.clone())
+            };
+            let mut changed = false;
+            match o.prev {
+                "absent" => changed = true,
+                "link" => {
+                    if f.link_src.as_deref() != src.as_deref() {
+                        before.insert(
+                            "src".into(),
+                            Value::from(f.link_src.clone().unwrap_or_default()),
+                        );
+                        after.insert("src".into(), Value::from(src_s.clone()));
+                        changed = true;
+                    }
+                }
+                "hard" => {
+                    if src.is_some() && f.path_ino != f.src_ino {
+                        changed = true;
+                        if !force {
+                            return Err(fail(
+                                "Cannot link, different hard link exists at destination".into(),
+                            ));
+                        }
+                    }
+                }
+                "file" => {
+                    changed = true;
+                    if !force {
+                        return Err(fail("Cannot link, file exists at destination".into()));
+                    }
+                }
+                _ => {
+                    // directory
+                    if f.path_ino.is_some() && f.path_ino == f.src_ino {
+                        let mut p = Plan::default();
+                        p.set("path", pstr);
+                        return Ok(p);
+                    }
+                    if !force {
+                        return Err(fail(
+                            "Cannot link: different hard link exists at destination".into(),
+                        ));
+                    }
+                    changed = true;
+                }
+            }
+            if changed {
+                plan.ops.push(Op::Hardlink {
+                    src: PathBuf::from(&src_s),
+                    path: path.clone(),
+                    replace: o.prev != "absent",
+                    follow: args.bool("follow"),
+                });
+            }
+            if !(ctx.check_mode && changed && o.prev == "absent") {
+                // After linking, the path is the source's inode.
+                let srcmeta = fs::metadata(&src_s)
+                    .ok()
+                    .map(|m| (Meta::from(&m), times_of(&m)));
+                let (cur, times) = if changed {
+                    match srcmeta {
+                        Some((m, t)) => (m, Some(t)),
+                        None => (
+                            f.attr_meta.unwrap_or(Meta::new_file(Path::new("."))),
+                            f.times,
+                        ),
+                    }
+                } else {
+                    match f.attr_meta {
+                        Some(m) => (m, f.times),
+                        None => return Ok(plan),
+                    }
+                };
+                plan_attrs_times(&mut plan, &mut before, &mut after, path, &cur, times, true)?;
+            }
+        }
+        other => {
+            return Err(ModuleError::new(format!("unexpected state {other}")));
+        }
+    }
+    if diff_wanted {
+        plan.diff.push(Diff {
+            before: Value::from_pairs(before),
+            after: Value::from_pairs(after),
+            before_header: None,
+            after_header: None,
+        });
+    }
+    let shown = plan
+        .result
+        .get("path")
+        .or_else(|| plan.result.get("dest"))
+        .and_then(|v| v.as_str())
+        .map(PathBuf::from);
+    // Path info is that of after the change: apply adds it when there is one.
+    if let Some(p) = shown
+        && (ctx.check_mode || plan.is_empty())
+    {
+        plan.result.extend(path_info(&p));
+    }
+    Ok(plan)
+}
+
+/// Ansible's `check_owner_exists` / `check_group_exists` (check mode only): the warning for
+/// an account that is not there, by name or by number.
+fn missing_account_warning(kind: &str, name: &str) -> Option<String> {
+    let (by_number, exists) = match name.parse::<u32>() {
+        Ok(id) if kind == "user" => (Some(id), users::user_by_uid(id).is_some()),
+        Ok(id) => (Some(id), users::group_by_gid(id).is_some()),
+        Err(_) if kind == "user" => (None, users::user(name).is_some()),
+        Err(_) => (None, users::group(name).is_some()),
+    };
+    if exists {
+        return None;
+    }
+    let what = match (kind, by_number) {
+        ("user", Some(id)) => format!("user with uid {id}"),
+        (_, Some(id)) => format!("group with gid {id}"),
+        (k, None) => format!("{k} {name}"),
+    };
+    Some(format!(
+        "failed to look up {what}. Create {kind} up to this point in real play"
+    ))
 }
 
 /// `None`: nothing to do; `Some(None)`: set both to now; `Some(Some((a, m)))`.
@@ -1038,6 +1092,30 @@ mod tests {
         assert_eq!(
             plan_times(Stamp::At(3.0), Stamp::Preserve, Some((1.0, 2.0)), 5.0),
             Some(Some((1.0, 3.0)))
+        );
+    }
+
+    #[test]
+    fn check_mode_warns_about_missing_accounts() {
+        assert_eq!(missing_account_warning("user", "root"), None);
+        assert_eq!(missing_account_warning("group", "0"), None);
+        assert_eq!(
+            missing_account_warning("user", "no-such-user-here").as_deref(),
+            Some(
+                "failed to look up user no-such-user-here. Create user up to this point in real play"
+            )
+        );
+        assert_eq!(
+            missing_account_warning("user", "3999999").as_deref(),
+            Some(
+                "failed to look up user with uid 3999999. Create user up to this point in real play"
+            )
+        );
+        assert_eq!(
+            missing_account_warning("group", "3999999").as_deref(),
+            Some(
+                "failed to look up group with gid 3999999. Create group up to this point in real play"
+            )
         );
     }
 

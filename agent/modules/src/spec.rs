@@ -265,7 +265,7 @@ fn coerce(name: &str, ty: Ty, v: &Value) -> Result<Value, ModuleError> {
             ValueKind::String => {
                 let s = v.as_str().unwrap_or_default();
                 if ty == Ty::Path {
-                    Value::from(expand_user(s))
+                    Value::from(expand_path(s))
                 } else {
                     v.clone()
                 }
@@ -276,7 +276,7 @@ fn coerce(name: &str, ty: Ty, v: &Value) -> Result<Value, ModuleError> {
             ValueKind::Map | ValueKind::Seq => {
                 let s = agent_template::filters::pyfmt::py_repr(v);
                 if ty == Ty::Path {
-                    Value::from(expand_user(&s))
+                    Value::from(expand_path(&s))
                 } else {
                     Value::from(s)
                 }
@@ -370,6 +370,24 @@ fn coerce(name: &str, ty: Ty, v: &Value) -> Result<Value, ModuleError> {
             _ => return Err(type_error(name, v, "dict")),
         },
     })
+}
+
+/// Ansible's `type='path'`: `$VAR`/`${VAR}` from the environment (Python's
+/// `os.path.expandvars`; the become user's `HOME`, `USER`, `LOGNAME` and `SHELL` while a
+/// task runs as that user, as `sudo -H` sets them), then `~`.
+pub fn expand_path(s: &str) -> String {
+    let env = |k: &str| {
+        if let Some(id) = crate::host::creds::active() {
+            match k {
+                "HOME" => return Some(id.home.clone()),
+                "USER" | "LOGNAME" => return Some(id.name.clone()),
+                "SHELL" if !id.shell.is_empty() => return Some(id.shell.clone()),
+                _ => {}
+            }
+        }
+        std::env::var(k).ok()
+    };
+    expand_user(&crate::command::expandvars(s, &env))
 }
 
 /// `~` and `~/...` expanded with $HOME (the agent runs as root: /root), or with the
@@ -512,6 +530,19 @@ pub fn parse(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_expand_variables_then_home() {
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(expand_path("${PATH}/x"), format!("{path}/x"));
+        assert_eq!(expand_path("$PATH"), path);
+        // An unknown variable stays as written (Python's expandvars).
+        assert_eq!(
+            expand_path("/a/$AGENT_NO_SUCH_VARIABLE/b"),
+            "/a/$AGENT_NO_SUCH_VARIABLE/b"
+        );
+        assert!(!expand_path("~/x").starts_with('~'));
+    }
 
     const SPEC: &[Arg] = &[
         Arg::path("path").required().aliases(&["dest", "name"]),
