@@ -30,7 +30,23 @@ pub fn collect(ctx: &mut Ctx<'_>) -> Facts {
     f.extend(memory_facts(&read("/proc/meminfo").unwrap_or_default()));
     f.extend(ctx.cache.get_or("dmi", crate::dmi::collect));
     f.extend(ctx.cache.get_or("sysinfo", sysinfo_facts));
-    f.extend(crate::devices::collect());
+    // The block devices (sysfs) and the mounts (statvfs of each) are read side by side,
+    // or taken from the last gathering while no task has changed the host since.
+    let timeout = ctx.opts.gather_timeout;
+    let (devices, mounts) = match (ctx.cache.current("devices"), ctx.cache.current("mounts")) {
+        (Some(d), Some(m)) => (d, m),
+        _ => {
+            let (d, m) = std::thread::scope(|s| {
+                let devices = s.spawn(crate::devices::collect);
+                let mounts = crate::mounts::collect(timeout);
+                (devices.join().unwrap_or_default(), mounts)
+            });
+            ctx.cache.keep("devices", &d);
+            ctx.cache.keep("mounts", &m);
+            (d, m)
+        }
+    };
+    f.extend(devices);
     if let Some(up) = read("/proc/uptime")
         && let Some(s) = up.split(' ').next().and_then(|x| x.parse::<f64>().ok())
     {
@@ -38,7 +54,7 @@ pub fn collect(ctx: &mut Ctx<'_>) -> Facts {
     }
     // Ansible runs vgs/lvs/pvs when they are installed and it is root; not run here.
     f.insert("lvm".into(), Value::from("N/A"));
-    f.extend(crate::mounts::collect(ctx.opts.gather_timeout));
+    f.extend(mounts);
     f
 }
 

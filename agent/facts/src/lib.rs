@@ -43,6 +43,9 @@ mod selinux;
 mod service_mgr;
 mod ssh_pub_keys;
 mod systemd;
+
+/// Start the systemd collector's one program early (see the `systemd` collector).
+pub use systemd::prefetch as prefetch_systemd;
 mod user;
 mod util;
 mod virt;
@@ -86,10 +89,16 @@ impl Default for Options {
 /// apparmor status, virtualization, python, caps and systemd's version. Read again each time: host names,
 /// distribution and lsb (an upgrade changes them), memory, mounts, devices, uptime,
 /// loadavg, network, dns, date_time, env, user, service_mgr, pkg_mgr, machine_id and
-/// local facts.
+/// local facts. Between them, the costly ones (block devices, mounts, network) are kept
+/// from one gathering to the next while no task has changed the host in between
+/// ([`Cache::host_changed`]): the next play of a no-op run reuses them.
 #[derive(Debug, Default)]
 pub struct Cache {
     parts: HashMap<&'static str, Facts>,
+    /// The last gathering's devices, mounts and network facts, while still current.
+    snapshot: HashMap<&'static str, Facts>,
+    /// No task has changed the host since `snapshot` was taken.
+    unchanged: bool,
 }
 
 impl Cache {
@@ -101,9 +110,29 @@ impl Cache {
         self.parts.entry(key).or_insert_with(f).clone()
     }
 
+    /// The last gathering's `key` part, when no task has changed the host since.
+    fn current(&self, key: &str) -> Option<Facts> {
+        if self.unchanged {
+            self.snapshot.get(key).cloned()
+        } else {
+            None
+        }
+    }
+
+    fn keep(&mut self, key: &'static str, facts: &Facts) {
+        self.snapshot.insert(key, facts.clone());
+    }
+
+    /// A task may have changed the host: the next gathering reads everything again.
+    pub fn host_changed(&mut self) {
+        self.unchanged = false;
+        self.snapshot.clear();
+    }
+
     /// Forget everything (a new run).
     pub fn clear(&mut self) {
         self.parts.clear();
+        self.host_changed();
     }
 }
 
@@ -484,28 +513,62 @@ pub fn gather(opts: &Options, cache: &mut Cache) -> Result<Facts, Error> {
     let names = collector_names(&opts.gather_subset)?;
     let mut collected = Facts::new();
     let mut out = Facts::new();
-    for c in select(&names) {
-        let started = std::time::Instant::now();
-        let got = {
-            let mut ctx = Ctx {
-                opts,
-                cache,
-                collected: &collected,
+    let chosen = select(&names);
+    std::thread::scope(|scope| {
+        // The network collector reads only the kernel (netlink, /sys, /proc) and nothing
+        // other collectors found: it runs beside the others, on a thread of its own.
+        let reuse_network = cache.current("network");
+        let mut network = chosen
+            .iter()
+            .find(|c| c.name == "network" && reuse_network.is_none())
+            .map(|c| {
+                let collect = c.collect;
+                scope.spawn(move || {
+                    let mut cache = Cache::new();
+                    let none = Facts::new();
+                    let mut ctx = Ctx {
+                        opts,
+                        cache: &mut cache,
+                        collected: &none,
+                    };
+                    collect(&mut ctx)
+                })
+            });
+        for c in &chosen {
+            let started = std::time::Instant::now();
+            let got = match network.take_if(|_| c.name == "network") {
+                Some(h) => {
+                    let f = h.join().unwrap_or_default();
+                    cache.keep("network", &f);
+                    f
+                }
+                None if c.name == "network" && reuse_network.is_some() => {
+                    reuse_network.clone().unwrap_or_default()
+                }
+                None => {
+                    let mut ctx = Ctx {
+                        opts,
+                        cache,
+                        collected: &collected,
+                    };
+                    (c.collect)(&mut ctx)
+                }
             };
-            (c.collect)(&mut ctx)
-        };
-        tracing::trace!(
-            collector = c.name,
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "facts collected"
-        );
-        for (k, v) in got {
-            if filter_matches(&format!("ansible_{k}"), &opts.filter) {
-                out.insert(k.clone(), v.clone());
+            tracing::trace!(
+                collector = c.name,
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "facts collected"
+            );
+            for (k, v) in got {
+                if filter_matches(&format!("ansible_{k}"), &opts.filter) {
+                    out.insert(k.clone(), v.clone());
+                }
+                collected.insert(k, v);
             }
-            collected.insert(k, v);
         }
-    }
+    });
+    // What was just read is current until a task changes the host.
+    cache.unchanged = true;
     let subset: Vec<Value> = if opts.gather_subset.is_empty() {
         vec![Value::from("all")]
     } else {
@@ -553,6 +616,20 @@ mod tests {
 
     fn names(spec: &[&str]) -> BTreeSet<String> {
         collector_names(&spec.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap_or_default()
+    }
+
+    #[test]
+    fn costly_facts_are_reused_until_the_host_changes() {
+        let mut cache = Cache::new();
+        let opts = Options::default();
+        assert!(cache.current("mounts").is_none());
+        let first = gather(&opts, &mut cache).unwrap();
+        assert!(cache.current("mounts").is_some() && cache.current("network").is_some());
+        let again = gather(&opts, &mut cache).unwrap();
+        assert_eq!(first.get("mounts"), again.get("mounts"));
+        assert_eq!(first.get("interfaces"), again.get("interfaces"));
+        cache.host_changed();
+        assert!(cache.current("mounts").is_none() && cache.current("devices").is_none());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `systemd` collector (systemd.py): `systemd.version` and `systemd.features` from
 //! `systemctl --version`, when systemctl is installed and systemd booted the host (the
 //! sd_booted canaries). The one collector that runs a program: it is asked once per run
-//! (the version cannot change under a running systemd) and kept in the run's cache.
+//! (the version cannot change under a running systemd) and kept in the run's cache; a
+//! run that will gather facts starts asking at once, on a thread of its own
+//! ([`prefetch`]), so that the first gathering does not wait for the program.
 
 use std::path::Path;
 
@@ -16,8 +18,33 @@ pub fn parse(stdout: &str) -> Option<Value> {
     Some(json!({"features": features, "version": version}))
 }
 
+static PREFETCHED: std::sync::Mutex<Option<std::thread::JoinHandle<Facts>>> =
+    std::sync::Mutex::new(None);
+
+/// Start asking `systemctl --version` on a background thread; the next [`collect`] (of
+/// this run or the next) takes the answer.
+pub fn prefetch() {
+    let mut slot = PREFETCHED.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.is_none() {
+        *slot = std::thread::Builder::new()
+            .name("facts-systemd".into())
+            .spawn(ask)
+            .ok();
+    }
+}
+
 pub fn collect(ctx: &mut Ctx<'_>) -> Facts {
     ctx.cache.get_or("systemd", || {
+        let pending = PREFETCHED.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match pending.map(std::thread::JoinHandle::join) {
+            Some(Ok(f)) => f,
+            _ => ask(),
+        }
+    })
+}
+
+fn ask() -> Facts {
+    {
         let mut f = Facts::new();
         let Some(bin) = crate::util::bin_path("systemctl") else {
             return f;
@@ -47,7 +74,7 @@ pub fn collect(ctx: &mut Ctx<'_>) -> Facts {
             f.insert("systemd".into(), v);
         }
         f
-    })
+    }
 }
 
 #[cfg(test)]

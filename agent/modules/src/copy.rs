@@ -22,7 +22,9 @@ const SPEC: &[Arg] = &[
     Arg::path("src"),
     Arg::str("_original_basename"),
     Arg::str("content").no_log(),
-    Arg::path("dest").required(),
+    // Required: at load time (load_check), else as the action plugin checks it when the
+    // task runs (after src/content: `dest is required`).
+    Arg::path("dest"),
     Arg::bool("backup", false),
     Arg::bool("force", true),
     Arg::str("validate"),
@@ -312,6 +314,13 @@ impl Module for Copy {
     type Observed = Observed;
     type Op = Op;
 
+    fn load_check(args: &Args) -> Result<(), ModuleError> {
+        if !args.given("dest") || args.str("dest") == Some("") {
+            return Err(err("missing required arguments: dest"));
+        }
+        Ok(())
+    }
+
     fn observe(args: &Args, ctx: &Ctx<'_>) -> Result<Observed, ModuleError> {
         let dest_s = args.string("dest").unwrap_or_default();
         let follow = args.bool("follow");
@@ -322,7 +331,16 @@ impl Module for Copy {
                 .map(str::to_string)
                 .unwrap_or_else(|| crate::spec::value_to_string(v))
         });
-        match (content, args.string("src")) {
+        // An empty `src` counts as none (the action plugin's `not source`); the action
+        // plugin's checks come in its order.
+        let src = args.string("src").filter(|s| !s.is_empty());
+        if content.is_none() && src.is_none() {
+            return Err(err("src (or content) is required"));
+        }
+        if dest_s.is_empty() {
+            return Err(err("dest is required"));
+        }
+        match (content, src) {
             (Some(_), Some(_)) => Err(err("src and content are mutually exclusive")),
             (None, None) => Err(err("src (or content) is required")),
             (Some(c), None) => {
@@ -332,6 +350,16 @@ impl Module for Copy {
                         .with("_agent_failure", "Action"));
                 }
                 let mut dest = PathBuf::from(&dest_s);
+                // The action plugin stats dest (following a link only with `follow`).
+                let dest_is_dir = if follow {
+                    dest.is_dir()
+                } else {
+                    lstat_meta(&dest).is_some_and(|m| m.mode & 0o170000 == 0o040000)
+                };
+                if dest_is_dir && !args.is_set("_original_basename") {
+                    return Err(err("can not use content with a dir as dest")
+                        .with("_agent_failure", "Action"));
+                }
                 if dest.is_dir()
                     && let Some(b) = args.string("_original_basename")
                 {
@@ -381,18 +409,21 @@ impl Module for Copy {
                         walk_src(&src, Path::new(""), &mut dirs, &mut files)
                     });
                     let single = !remote && files.len() == 1;
-                    let leaf_dirs = dirs
+                    let leaf = |path: PathBuf| LeafDir {
+                        existing: lstat_meta(&path),
+                        missing: missing_dirs(&path),
+                        path,
+                    };
+                    let mut leaf_dirs: Vec<LeafDir> = dirs
                         .iter()
                         .filter(|d| !files.iter().any(|f| f.starts_with(d)))
-                        .map(|d| {
-                            let path = base.join(d);
-                            LeafDir {
-                                existing: lstat_meta(&path),
-                                missing: missing_dirs(&path),
-                                path,
-                            }
-                        })
+                        .map(|d| leaf(base.join(d)))
                         .collect();
+                    if remote && dirs.is_empty() && files.is_empty() {
+                        // An empty directory is copied too (the module's copytree makes
+                        // the destination directory).
+                        leaf_dirs.push(leaf(base.clone()));
+                    }
                     let mut items = Vec::new();
                     for f in files {
                         let data = on_src(remote, || read_src(&src.join(&f)))?;

@@ -270,6 +270,16 @@ impl Module for File {
             }
         }
         let prev = file_state(&path);
+        let mut warnings = Vec::new();
+        if prev == "absent"
+            && let Err(e) = fs::symlink_metadata(&path)
+            && e.kind() == io::ErrorKind::PermissionDenied
+        {
+            warnings.push(format!(
+                "Insufficient permissions to access {}. Treating as absent",
+                path.display()
+            ));
+        }
         let state = match requested {
             Some(s) => s.to_string(),
             None if prev != "absent" => prev.to_string(),
@@ -359,7 +369,6 @@ impl Module for File {
             f.attr_meta = Some(Meta::from(&md));
             f.times = fs::metadata(&f.attr_path).ok().map(|m| times_of(&m));
         }
-        let mut warnings = Vec::new();
         if ctx.check_mode && state != "absent" {
             if let Some(owner) = args.str("owner").filter(|s| !s.is_empty()) {
                 warnings.extend(missing_account_warning("user", owner));

@@ -197,18 +197,29 @@ pub trait Module: Send + Sync + 'static {
         plan: &Plan<Self::Op>,
         ctx: &Ctx<'_>,
     ) -> Result<ResultMap, ModuleError>;
+
+    /// Checks that load-time validation adds to the argument spec: arguments Ansible's
+    /// action plugin requires when the task runs, with its own message and order (the
+    /// module's `observe` makes them at run time, for a task that is not checked at load
+    /// time).
+    fn load_check(_args: &Args) -> Result<(), ModuleError> {
+        Ok(())
+    }
 }
 
-/// Validate and coerce raw arguments for module `M` (also used at load time).
+/// Validate and coerce raw arguments for module `M` at load time: the argument spec and
+/// [`Module::load_check`].
 pub fn validate<M: Module>(name: &str, raw: &IndexMap<String, Value>) -> Result<Args, ModuleError> {
-    spec::parse(name, M::SPECS, raw)
+    let args = spec::parse(name, M::SPECS, raw)?;
+    M::load_check(&args)?;
+    Ok(args)
 }
 
 /// The `invocation` Ansible adds to a module's result when `ansible_inject_invocation`
 /// is on: `{"module_args": ...}` (see [`spec::Args::module_args`]); `None` when the
 /// arguments do not validate (the module's own error says why).
 pub fn invocation<M: Module>(name: &str, raw: &IndexMap<String, Value>) -> Option<Value> {
-    let args = validate::<M>(name, raw).ok()?;
+    let args = spec::parse(name, M::SPECS, raw).ok()?;
     let mut m: IndexMap<String, Value> = IndexMap::new();
     m.insert("module_args".into(), args.module_args(M::SPECS, raw));
     Some(Value::from_pairs(m))
@@ -264,7 +275,7 @@ fn run_steps<M: Module>(
     raw: &IndexMap<String, Value>,
     ctx: &Ctx<'_>,
 ) -> Result<ResultMap, ModuleError> {
-    let args = validate::<M>(name, raw)?;
+    let args = spec::parse(name, M::SPECS, raw)?;
     let observed = M::observe(&args, ctx)?;
     let plan = M::plan(&args, &observed, ctx)?;
     let mut result = plan.result.clone();

@@ -148,6 +148,11 @@ impl Args {
         Value::from_pairs(out)
     }
 
+    /// Given at all, even as `None` (at load time a templated value is `None`: it is
+    /// known only when the task runs).
+    pub fn given(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.values.get(name).filter(|v| !v.is_none())
     }

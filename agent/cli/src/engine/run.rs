@@ -304,13 +304,43 @@ impl<'r> Engine<'r> {
         }
     }
 
+    /// A task may have changed the host: what was read of it ahead of time (units' state,
+    /// the costly facts) is read again when next needed.
+    fn host_touched(&mut self) {
+        agent_modules::host::systemd::forget_read_ahead();
+        self.facts_cache.host_changed();
+    }
+
     /// Run every play of a playbook. Returns the counts for this host.
     pub fn run_playbook(&mut self, pb: &Playbook) -> Outcome {
         let path = pb.path.display().to_string();
         self.emit(Event::PlaybookStart { path: &path });
         self.flush_load_warnings();
-        if pb.any_task(&|t| matches!(t.short.as_str(), "service" | "systemd" | "systemd_service")) {
-            agent_modules::host::systemd::connect_in_background();
+        if pb
+            .plays
+            .iter()
+            .any(|p| p.gather_facts.as_ref().map(truthy).unwrap_or(true))
+        {
+            agent_facts::prefetch_systemd();
+        }
+        let units = std::cell::RefCell::new(Vec::new());
+        let has_services = std::cell::Cell::new(false);
+        pb.any_task(&|t| {
+            if !matches!(t.short.as_str(), "service" | "systemd" | "systemd_service") {
+                return false;
+            }
+            has_services.set(true);
+            if let Some(unit) = read_ahead_unit(t) {
+                let mut units = units.borrow_mut();
+                if !units.contains(&unit) {
+                    units.push(unit);
+                }
+            }
+            // Visit them all.
+            false
+        });
+        if has_services.get() {
+            agent_modules::host::systemd::connect_in_background(units.into_inner());
         }
         let mut failed = false;
         for play in &pb.plays {
@@ -1991,6 +2021,16 @@ impl<'r> Engine<'r> {
                     )
                 }),
             };
+            // What systemd said about a unit before this task is no longer to be trusted
+            // once the task may have changed the host: the module's own `changed` (before
+            // changed_when; a command that ran always says so), or a failure.
+            let touched = match &res {
+                Ok(r) => get_bool(r, "changed") || get_bool(r, "failed"),
+                Err(_) => true,
+            };
+            if touched {
+                self.host_touched();
+            }
             let res = match res {
                 Ok(mut r) if inject => {
                     if let Some(inv) = (entry.invocation)(&task.short, &args) {
@@ -2039,6 +2079,9 @@ impl<'r> Engine<'r> {
         }
         match self.action(task, frames, vars, args, check) {
             Exec::Result(mut r) => {
+                if get_bool(&r, "changed") || get_bool(&r, "failed") {
+                    self.host_touched();
+                }
                 if get_bool(&r, "failed") && !r.contains_key("_agent_failure") {
                     r.insert("_agent_failure".into(), Value::from("Action"));
                 }
@@ -3159,6 +3202,32 @@ fn tags_selected(tags: &HashSet<&str>, only: &[String], skip: &[String]) -> bool
         return has("always") && !skip.iter().any(|t| t == "always");
     }
     !(skip.iter().any(|t| has(t)) || (skip.iter().any(|t| t == "tagged") && !untagged))
+}
+
+/// The unit a service task names, when its state may be read ahead at the start of the run
+/// (see `agent_modules::host::systemd::connect_in_background`): a literal name, the
+/// system scope, no daemon reload or re-exec first.
+fn read_ahead_unit(t: &Task) -> Option<String> {
+    let literal = |k: &str| t.args.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let name = literal("name")?;
+    if Templar::is_template(&name) || t.args.contains_key(crate::loader::playbook::ARGS_SPLAT) {
+        return None;
+    }
+    if t.args
+        .get("scope")
+        .is_some_and(|v| v.as_str() != Some("system"))
+    {
+        return None;
+    }
+    for k in ["daemon_reload", "daemon_reexec"] {
+        if t.args
+            .get(k)
+            .is_some_and(|v| agent_modules::spec::to_bool(v) != Some(false))
+        {
+            return None;
+        }
+    }
+    Some(agent_modules::host::systemd::unit_name(&name))
 }
 
 #[cfg(test)]

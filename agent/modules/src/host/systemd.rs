@@ -59,17 +59,70 @@ pub fn booted() -> bool {
 /// overlaps loading and fact gathering instead of delaying the first service task. The
 /// first task that needs the bus waits for this connection (or, if it failed, tries
 /// again itself). Nothing is done on a host not booted with systemd.
-pub fn connect_in_background() {
+///
+/// Then, on the same thread, the state of `units` (the units the playbook's service tasks
+/// name literally) is read ahead: what a task's observe asks (`GetAll`,
+/// `GetUnitFileState`) while the run does other work. A task takes its unit's answers
+/// once; [`forget_read_ahead`] drops them all as soon as any task may have changed the
+/// host, so a read-ahead answer is only ever used when nothing was changed since it
+/// was read.
+pub fn connect_in_background(units: Vec<String>) {
+    forget_read_ahead();
     if !booted() || offline_env() {
         return;
     }
     let _ = std::thread::Builder::new()
         .name("bus-connect".into())
-        .spawn(|| {
-            if let Err(e) = Bus::connect() {
-                tracing::debug!("system bus unavailable ({e})");
-            }
+        .spawn(move || match Bus::connect() {
+            Ok(bus) => read_ahead(&bus, units),
+            Err(e) => tracing::debug!("system bus unavailable ({e})"),
         });
+}
+
+/// Answers read ahead by [`connect_in_background`], by unit.
+#[derive(Debug, Default)]
+struct ReadAhead {
+    shows: std::collections::HashMap<String, IndexMap<String, String>>,
+    file_states: std::collections::HashMap<String, Option<String>>,
+}
+
+static READ_AHEAD: std::sync::Mutex<Option<ReadAhead>> = std::sync::Mutex::new(None);
+/// Bumped by every [`forget_read_ahead`]: an answer read before it is not kept.
+static READ_AHEAD_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn read_ahead_slot() -> std::sync::MutexGuard<'static, Option<ReadAhead>> {
+    READ_AHEAD.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read_ahead(bus: &Bus, units: Vec<String>) {
+    use std::sync::atomic::Ordering;
+    let epoch = READ_AHEAD_EPOCH.load(Ordering::SeqCst);
+    for unit in units {
+        let Ok(show) = bus.show(&unit) else { return };
+        let file_state = bus.unit_file_state(&unit);
+        let mut slot = read_ahead_slot();
+        if READ_AHEAD_EPOCH.load(Ordering::SeqCst) != epoch {
+            return;
+        }
+        let ra = slot.get_or_insert_with(ReadAhead::default);
+        ra.shows.insert(unit.clone(), show);
+        ra.file_states.insert(unit, file_state);
+    }
+}
+
+/// Drop every answer read ahead (the host may have changed since they were read).
+pub fn forget_read_ahead() {
+    let mut slot = read_ahead_slot();
+    READ_AHEAD_EPOCH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    *slot = None;
+}
+
+fn take_show(unit: &str) -> Option<IndexMap<String, String>> {
+    read_ahead_slot().as_mut()?.shows.remove(unit)
+}
+
+fn take_file_state(unit: &str) -> Option<Option<String>> {
+    read_ahead_slot().as_mut()?.file_states.remove(unit)
 }
 
 /// Ansible's `is_chroot()`: `/` is not PID 1's root (or `debian_chroot` is set).
@@ -243,7 +296,10 @@ impl Manager {
     /// an empty map when the manager cannot tell (offline).
     pub fn show(&self, unit: &str) -> IndexMap<String, String> {
         match self {
-            Manager::Bus(b) => b.show(unit).unwrap_or_default(),
+            Manager::Bus(b) => match take_show(unit) {
+                Some(read) => read,
+                None => b.show(unit).unwrap_or_default(),
+            },
             Manager::Systemctl { exe, scope } => {
                 match systemctl(exe, *scope, &[], &["show", unit]) {
                     Ok(out) if out.rc == 0 => parse_systemctl_show(&out.stdout),
@@ -277,7 +333,10 @@ impl Manager {
     /// `systemctl is-enabled UNIT`: the unit-file state, `None` when there is no unit file.
     pub fn unit_file_state(&self, unit: &str) -> Option<String> {
         match self {
-            Manager::Bus(b) => b.unit_file_state(unit),
+            Manager::Bus(b) => match take_file_state(unit) {
+                Some(read) => read,
+                None => b.unit_file_state(unit),
+            },
             Manager::Systemctl { exe, scope } => {
                 let out = systemctl(exe, *scope, &[], &["is-enabled", unit]).ok()?;
                 let s = out.stdout.trim();
@@ -1630,6 +1689,28 @@ impl Offline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_ahead_answers_are_taken_once_and_forgotten_on_change() {
+        // (The only test that touches the read-ahead slot: tests run in parallel.)
+        forget_read_ahead();
+        let mut show = IndexMap::new();
+        show.insert("ActiveState".to_string(), "active".to_string());
+        {
+            let mut slot = read_ahead_slot();
+            let ra = slot.get_or_insert_with(ReadAhead::default);
+            ra.shows.insert("a.service".into(), show.clone());
+            ra.file_states
+                .insert("a.service".into(), Some("enabled".into()));
+            ra.shows.insert("b.service".into(), show.clone());
+        }
+        assert_eq!(take_show("a.service"), Some(show.clone()));
+        assert_eq!(take_show("a.service"), None, "taken once");
+        assert_eq!(take_file_state("a.service"), Some(Some("enabled".into())));
+        assert_eq!(take_show("c.service"), None);
+        forget_read_ahead();
+        assert_eq!(take_show("b.service"), None, "forgotten after a change");
+    }
 
     #[test]
     fn names_are_mangled_like_systemctl() {
