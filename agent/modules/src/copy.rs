@@ -67,9 +67,37 @@ pub struct Observed {
     /// A directory copy's subdirectories that hold no file: Ansible's `file` module
     /// creates (or fixes) them after the files are copied.
     leaf_dirs: Vec<LeafDir>,
+    /// A directory copy's links that are copied as links.
+    links: Vec<LinkItem>,
     /// `dest` as the task gives it.
     dest_arg: String,
     remote: bool,
+}
+
+/// A link of a directory copy, made as Ansible's action makes it: by the `file` module.
+#[derive(Debug)]
+pub struct LinkItem {
+    args: Args,
+    observed: crate::file::Observed,
+}
+
+/// The `file` module's arguments for a link of a directory copy: the task's file
+/// arguments (without `mode: preserve`), `state: link`, `force`, not followed.
+fn link_args(args: &Args, path: &Path, target: &Path) -> Result<Args, ModuleError> {
+    let mut raw: IndexMap<String, Value> = IndexMap::new();
+    for a in FILE_COMMON {
+        if let Some(v) = args.get(a.name)
+            && !(a.name == "mode" && v.as_str() == Some("preserve"))
+        {
+            raw.insert(a.name.to_string(), v.clone());
+        }
+    }
+    raw.insert("path".into(), Value::from(path.display().to_string()));
+    raw.insert("src".into(), Value::from(target.display().to_string()));
+    raw.insert("state".into(), Value::from("link"));
+    raw.insert("force".into(), Value::from(true));
+    raw.insert("follow".into(), Value::from(false));
+    crate::spec::parse("file", <crate::file::File as Module>::SPECS, &raw)
 }
 
 /// A subdirectory of a directory copy with no file below it.
@@ -104,6 +132,8 @@ pub enum Op {
         path: PathBuf,
         changes: Vec<AttrChange>,
     },
+    /// A step of the `file` module making a link of a directory copy.
+    Link(crate::file::Op),
 }
 
 fn err(msg: impl Into<String>) -> ModuleError {
@@ -147,6 +177,18 @@ fn read_src(p: &Path) -> Result<Vec<u8>, ModuleError> {
             err(format!("Source {} not found", p.display()))
         }
     })
+}
+
+/// A local source that is an Ansible Vault file (with `decrypt`, the default): the agent
+/// holds no vault secrets, so it fails as Ansible does without a vault password.
+fn refuse_vault(remote: bool, args: &Args, p: &Path, data: &[u8]) -> Result<(), ModuleError> {
+    if !remote && args.bool("decrypt") && data.starts_with(b"$ANSIBLE_VAULT;") {
+        return Err(err(format!(
+            "A vault password or secret must be specified to decrypt {}",
+            p.display()
+        )));
+    }
+    Ok(())
 }
 
 fn src_mode(p: &Path) -> Option<u32> {
@@ -200,8 +242,19 @@ fn observe_item(
     }
 }
 
-/// Files under `root` (relative paths), directories first at each level, sorted.
-fn walk_src(root: &Path, rel: &Path, dirs: &mut Vec<PathBuf>, files: &mut Vec<PathBuf>) {
+/// What a directory copy puts in place: files (source, destination relative to the copy's
+/// base), directories (relative) and links copied as links (link text, relative).
+#[derive(Debug, Default)]
+struct SrcTree {
+    files: Vec<(PathBuf, PathBuf)>,
+    dirs: Vec<PathBuf>,
+    links: Vec<(PathBuf, PathBuf)>,
+}
+
+/// A remote (`remote_src`) directory: everything under `root`, directories first at each
+/// level, sorted; links are followed only with `local_follow: true` (the module copies
+/// with `shutil.copytree(symlinks=not local_follow)`), else kept as links.
+fn walk_src(root: &Path, rel: &Path, follow_links: bool, tree: &mut SrcTree) {
     let Ok(rd) = fs::read_dir(root.join(rel)) else {
         return;
     };
@@ -209,12 +262,113 @@ fn walk_src(root: &Path, rel: &Path, dirs: &mut Vec<PathBuf>, files: &mut Vec<Pa
     names.sort();
     for n in names {
         let r = rel.join(&n);
-        if root.join(&r).is_dir() {
-            dirs.push(r.clone());
-            walk_src(root, &r, dirs, files);
+        let path = root.join(&r);
+        if !follow_links && fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            tree.links
+                .push((fs::read_link(&path).unwrap_or_default(), r));
+        } else if path.is_dir() {
+            tree.dirs.push(r.clone());
+            walk_src(root, &r, follow_links, tree);
         } else {
-            files.push(r);
+            tree.files.push((root.join(&r), r));
         }
+    }
+}
+
+/// (device, inode) of what `p` names, links followed.
+fn dev_ino(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// A local source directory as Ansible's copy action walks it (`_walk_dirs`): a link to a
+/// file is copied as that file with `local_follow`, else kept as a link (so is a broken
+/// one); a link to a directory is walked as a directory with `local_follow`, unless it
+/// leads back to a directory being copied (a circle), which is kept as a link.
+fn walk_local(top: &Path, local_follow: bool) -> SrcTree {
+    let mut tree = SrcTree::default();
+    let parents: HashSet<(u64, u64)> = dev_ino(top).into_iter().collect();
+    walk_local_dir(top, Path::new(""), &parents, local_follow, &mut tree, 0);
+    tree
+}
+
+/// Deeper than this, a walk stops (each level is a directory or a followed link).
+const MAX_WALK_DEPTH: usize = 256;
+
+fn walk_local_dir(
+    dir: &Path,
+    rel: &Path,
+    parents: &HashSet<(u64, u64)>,
+    local_follow: bool,
+    tree: &mut SrcTree,
+    depth: usize,
+) {
+    if depth > MAX_WALK_DEPTH {
+        return;
+    }
+    let Ok(rd) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut names: Vec<_> = rd.flatten().map(|e| e.file_name()).collect();
+    names.sort();
+    // As os.walk: directories (links to directories too) apart from the rest; files of a
+    // level first, then its directories.
+    let (subdirs, files): (Vec<_>, Vec<_>) = names.into_iter().partition(|n| dir.join(n).is_dir());
+    let is_link = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    let link_text = |p: &Path| fs::read_link(p).unwrap_or_default();
+    for n in files {
+        let path = dir.join(&n);
+        let drel = rel.join(&n);
+        if !is_link(&path) {
+            tree.files.push((path, drel));
+            continue;
+        }
+        match fs::canonicalize(&path) {
+            Ok(real) if local_follow && real.is_file() => tree.files.push((real, drel)),
+            _ => tree.links.push((link_text(&path), drel)),
+        }
+    }
+    let mut plain = Vec::new();
+    for n in subdirs {
+        let path = dir.join(&n);
+        let drel = rel.join(&n);
+        if !is_link(&path) {
+            tree.dirs.push(drel.clone());
+            plain.push((path, drel));
+            continue;
+        }
+        if !local_follow {
+            tree.links.push((link_text(&path), drel));
+            continue;
+        }
+        let (Ok(real), Some(target)) = (fs::canonicalize(&path), dev_ino(&path)) else {
+            tree.links.push((link_text(&path), drel));
+            continue;
+        };
+        if parents.contains(&target) {
+            tree.links.push((link_text(&path), drel));
+            continue;
+        }
+        // The directories between the link and the part of the tree already known: a
+        // link to one of them is a circle too.
+        let mut new_parents = HashSet::new();
+        for anc in dir.ancestors() {
+            let Some(id) = dev_ino(anc) else { break };
+            if parents.contains(&id) {
+                break;
+            }
+            new_parents.insert(id);
+        }
+        if new_parents.contains(&target) {
+            tree.links.push((link_text(&path), drel));
+            continue;
+        }
+        tree.dirs.push(drel.clone());
+        let all: HashSet<(u64, u64)> = parents.union(&new_parents).copied().collect();
+        walk_local_dir(&real, &drel, &all, local_follow, tree, depth + 1);
+    }
+    for (path, drel) in plain {
+        walk_local_dir(&path, &drel, parents, local_follow, tree, depth + 1);
     }
 }
 
@@ -369,6 +523,7 @@ impl Module for Copy {
                     items: vec![observe_item(dest, c.into_bytes(), None, follow, want_old)],
                     dir: None,
                     leaf_dirs: Vec::new(),
+                    links: Vec::new(),
                     dest_arg: dest_s,
                     remote,
                 })
@@ -404,37 +559,58 @@ impl Module for Copy {
                     } else {
                         PathBuf::from(&dest_s).join(src.file_name().unwrap_or_default())
                     };
-                    let (mut dirs, mut files) = (Vec::new(), Vec::new());
-                    on_src(remote, || {
-                        walk_src(&src, Path::new(""), &mut dirs, &mut files)
+                    // Ansible's action follows local links unless told not to; the module
+                    // (remote_src) only when told to.
+                    let local_follow = args.opt_bool("local_follow");
+                    let tree = on_src(remote, || {
+                        if remote {
+                            let mut t = SrcTree::default();
+                            walk_src(&src, Path::new(""), local_follow == Some(true), &mut t);
+                            t
+                        } else {
+                            walk_local(&src, local_follow.unwrap_or(true))
+                        }
                     });
-                    let single = !remote && files.len() == 1;
+                    let single = !remote && tree.files.len() == 1;
                     let leaf = |path: PathBuf| LeafDir {
                         existing: lstat_meta(&path),
                         missing: missing_dirs(&path),
                         path,
                     };
-                    let mut leaf_dirs: Vec<LeafDir> = dirs
+                    let mut leaf_dirs: Vec<LeafDir> = tree
+                        .dirs
                         .iter()
-                        .filter(|d| !files.iter().any(|f| f.starts_with(d)))
+                        .filter(|d| !tree.files.iter().any(|(_, f)| f.starts_with(d)))
                         .map(|d| leaf(base.join(d)))
                         .collect();
-                    if remote && dirs.is_empty() && files.is_empty() {
+                    if remote && tree.dirs.is_empty() && tree.files.is_empty() {
                         // An empty directory is copied too (the module's copytree makes
                         // the destination directory).
                         leaf_dirs.push(leaf(base.clone()));
                     }
                     let mut items = Vec::new();
-                    for f in files {
-                        let data = on_src(remote, || read_src(&src.join(&f)))?;
+                    for (from, f) in &tree.files {
+                        let data = on_src(remote, || read_src(from))?;
+                        refuse_vault(remote, args, from, &data)?;
                         let it = observe_item(
-                            base.join(&f),
+                            base.join(f),
                             data,
-                            Some(src.join(&f)),
-                            follow && dirs.is_empty(),
+                            Some(from.clone()),
+                            follow && tree.dirs.is_empty(),
                             want_old && single,
                         );
                         items.push(it);
+                    }
+                    // Links are made by Ansible's `file` module (state=link, force, not
+                    // followed), after the files and directories.
+                    let mut links = Vec::new();
+                    for (target, f) in &tree.links {
+                        let fargs = link_args(args, &base.join(f), target)?;
+                        let observed = <crate::file::File as Module>::observe(&fargs, ctx)?;
+                        links.push(LinkItem {
+                            args: fargs,
+                            observed,
+                        });
                     }
                     let mut shown = src.display().to_string();
                     if src_s.ends_with('/') && !shown.ends_with('/') {
@@ -448,11 +624,13 @@ impl Module for Copy {
                         items,
                         dir: Some((dshown, shown)),
                         leaf_dirs,
+                        links,
                         dest_arg: dest_s,
                         remote,
                     });
                 }
                 let data = on_src(remote, || read_src(&src))?;
+                refuse_vault(remote, args, &src, &data)?;
                 let basename = args.string("_original_basename").unwrap_or_else(|| {
                     src.file_name()
                         .map(|b| b.to_string_lossy().into_owned())
@@ -466,6 +644,7 @@ impl Module for Copy {
                     items: vec![observe_item(dest, data, Some(src), follow, want_old)],
                     dir: None,
                     leaf_dirs: Vec::new(),
+                    links: Vec::new(),
                     dest_arg: dest_s,
                     remote,
                 })
@@ -658,6 +837,10 @@ impl Module for Copy {
                 }
             }
         }
+        for l in &o.links {
+            let p = <crate::file::File as Module>::plan(&l.args, &l.observed, ctx)?;
+            plan.ops.extend(p.ops.into_iter().map(Op::Link));
+        }
         if !reported && let Some((dest, src)) = &o.dir {
             plan.set("dest", dest.clone());
             plan.set("src", src.clone());
@@ -686,6 +869,7 @@ impl Module for Copy {
                     apply_attrs(path, changes)?;
                 }
                 Op::Attrs { path, changes } => apply_attrs(path, changes)?,
+                Op::Link(op) => crate::file::apply_op(op)?,
                 Op::Write { item, backup } => {
                     let Some(it) = o.items.get(*item) else {
                         continue;

@@ -988,7 +988,8 @@ fn set_times(path: &Path, times: Option<(f64, f64)>) -> io::Result<()> {
     .map_err(io::Error::from)
 }
 
-fn apply_op(op: &Op) -> Result<(), ModuleError> {
+/// Carry out one planned step (also for `copy`'s links).
+pub(crate) fn apply_op(op: &Op) -> Result<(), ModuleError> {
     match op {
         Op::Mkdir(p) => match fs::create_dir(p) {
             Ok(()) => Ok(()),

@@ -75,6 +75,8 @@ pub struct UserState {
     pub current_home_exists: bool,
     /// The key `generate_ssh_key` asks for, when it does.
     pub ssh: Option<SshState>,
+    /// Whether SELinux is enabled (`seuser` is ignored, with a warning, when it is not).
+    pub selinux: bool,
 }
 
 /// The key file `generate_ssh_key` manages, as found before the task.
@@ -101,6 +103,14 @@ pub enum UserOp {
     Userdel(Vec<String>),
     /// A home that is still missing afterwards is made (skeleton copy) and chowned.
     CreateHome(String),
+    /// `local`: libuser's `lchage -E DAYS` (luseradd and lusermod have no `-e`).
+    Lchage(i64),
+    /// `local`: libuser's `lgroupmod -M NAME GROUP` (add) or `-m` (remove), as luseradd and
+    /// lusermod have no `-G`.
+    Lgroupmod {
+        add: bool,
+        group: String,
+    },
     /// chage for the password ageing fields that differ (re-checked after a creation).
     Chage {
         min: Option<i64>,
@@ -203,7 +213,24 @@ fn flag(cmd: &mut Vec<String>, f: &str, v: String) {
     cmd.push(v);
 }
 
-fn useradd_args(args: &Args, st: &UserState, name: &str) -> Result<Vec<String>, ModuleError> {
+/// The days since the epoch libuser's `lchage -E` takes for `expires` (-1: never).
+fn lexpires(e: f64) -> i64 {
+    if e < 0.0 {
+        -1
+    } else {
+        (e.floor() as i64).div_euclid(86400)
+    }
+}
+
+/// useradd's arguments; with `local`, luseradd's, and the lchage and lgroupmod steps that
+/// follow it (Ansible's `create_user_useradd`).
+fn useradd_args(
+    args: &Args,
+    st: &UserState,
+    name: &str,
+) -> Result<(Vec<String>, Vec<UserOp>), ModuleError> {
+    let local = args.bool("local");
+    let mut after = Vec::new();
     let mut cmd: Vec<String> = Vec::new();
     if let Some(uid) = args.int("uid") {
         flag(&mut cmd, "-u", uid.to_string());
@@ -211,7 +238,9 @@ fn useradd_args(args: &Args, st: &UserState, name: &str) -> Result<Vec<String>, 
             cmd.push("-o".into());
         }
     }
-    if let Some(se) = args.str("seuser") {
+    if let Some(se) = args.str("seuser")
+        && st.selinux
+    {
         flag(&mut cmd, "-Z", se.to_string());
     }
     if let Some(g) = args.str("group") {
@@ -220,7 +249,8 @@ fn useradd_args(args: &Args, st: &UserState, name: &str) -> Result<Vec<String>, 
         }
         flag(&mut cmd, "-g", g.to_string());
     } else if find_group(&st.groups, name).is_some() {
-        cmd.push("-N".into());
+        // luseradd's option is -n.
+        cmd.push(if local { "-n" } else { "-N" }.into());
     }
     if let Some(joined) = groups_param(args)
         && !joined.is_empty()
@@ -231,7 +261,15 @@ fn useradd_args(args: &Args, st: &UserState, name: &str) -> Result<Vec<String>, 
                 return Err(group_missing(g));
             }
         }
-        flag(&mut cmd, "-G", groups.join(","));
+        if local {
+            after.extend(
+                groups
+                    .into_iter()
+                    .map(|group| UserOp::Lgroupmod { add: true, group }),
+            );
+        } else {
+            flag(&mut cmd, "-G", groups.join(","));
+        }
     }
     if let Some(c) = args.str("comment") {
         flag(&mut cmd, "-c", c.to_string());
@@ -243,7 +281,11 @@ fn useradd_args(args: &Args, st: &UserState, name: &str) -> Result<Vec<String>, 
         flag(&mut cmd, "-s", s.to_string());
     }
     if let Some(e) = expires(args) {
-        flag(&mut cmd, "-e", if e < 0.0 { String::new() } else { ymd(e) });
+        if local {
+            after.insert(0, UserOp::Lchage(lexpires(e)));
+        } else {
+            flag(&mut cmd, "-e", if e < 0.0 { String::new() } else { ymd(e) });
+        }
     }
     if let Some(i) = args.int("password_expire_account_disable") {
         flag(&mut cmd, "-f", i.to_string());
@@ -257,7 +299,10 @@ fn useradd_args(args: &Args, st: &UserState, name: &str) -> Result<Vec<String>, 
         flag(&mut cmd, "-p", v);
     }
     if args.bool("create_home") {
-        cmd.push("-m".into());
+        // luseradd makes the home unless told not to.
+        if !local {
+            cmd.push("-m".into());
+        }
         if let Some(k) = args.str("skeleton") {
             flag(&mut cmd, "-k", k.to_string());
         }
@@ -277,7 +322,7 @@ fn useradd_args(args: &Args, st: &UserState, name: &str) -> Result<Vec<String>, 
         cmd.extend(["-K".to_string(), format!("UID_MAX={v}")]);
     }
     cmd.push(name.to_string());
-    Ok(cmd)
+    Ok((cmd, after))
 }
 
 fn expires(args: &Args) -> Option<f64> {
@@ -286,12 +331,17 @@ fn expires(args: &Args) -> Option<f64> {
 }
 
 /// usermod's arguments (without the user name) for what differs; empty: nothing to do.
+/// With `local`, lusermod's, and the lchage and lgroupmod steps that follow it (Ansible's
+/// `modify_user_usermod`).
 fn usermod_args(
     args: &Args,
     st: &UserState,
     pw: &PasswdEntry,
     name: &str,
-) -> Result<Vec<String>, ModuleError> {
+) -> Result<(Vec<String>, Vec<UserOp>), ModuleError> {
+    let local = args.bool("local");
+    let mut lchage = None;
+    let mut lgroups = Vec::new();
     let mut cmd: Vec<String> = Vec::new();
     if let Some(uid) = args.int("uid")
         && i64::from(pw.uid) != uid
@@ -330,7 +380,10 @@ fn usermod_args(
             if any_diff {
                 if args.bool("append") {
                     if wanted.iter().any(|w| in_diff(w)) {
-                        cmd.push("-a".into());
+                        // lusermod has no --append (Ansible asks its --help).
+                        if !local {
+                            cmd.push("-a".into());
+                        }
                         need = true;
                     }
                 } else {
@@ -338,7 +391,20 @@ fn usermod_args(
                 }
             }
         }
-        if need {
+        if need && local {
+            let add = wanted.iter().filter(|w| !current.contains(&w.as_str()));
+            lgroups.extend(add.map(|g| UserOp::Lgroupmod {
+                add: true,
+                group: g.clone(),
+            }));
+            if !args.bool("append") {
+                let del = current.iter().filter(|c| !wanted.iter().any(|w| w == *c));
+                lgroups.extend(del.map(|g| UserOp::Lgroupmod {
+                    add: false,
+                    group: g.to_string(),
+                }));
+            }
+        } else if need {
             cmd.extend(["-G".to_string(), wanted.join(",")]);
         }
     }
@@ -362,12 +428,18 @@ fn usermod_args(
     }
     if let Some(e) = expires(args) {
         let cur = st.shadow.as_ref().map(|s| s.expire).unwrap_or(0);
-        if e < 0.0 {
-            if cur >= 0 {
-                cmd.extend(["-e".to_string(), String::new()]);
-            }
-        } else if cur < 0 || ymd((cur * 86400) as f64) != ymd(e) {
-            cmd.extend(["-e".to_string(), ymd(e)]);
+        let differs = if e < 0.0 {
+            cur >= 0
+        } else {
+            cur < 0 || ymd((cur * 86400) as f64) != ymd(e)
+        };
+        if differs && local {
+            lchage = Some(UserOp::Lchage(lexpires(e)));
+        } else if differs {
+            cmd.extend([
+                "-e".to_string(),
+                if e < 0.0 { String::new() } else { ymd(e) },
+            ]);
         }
     }
     if let Some(i) = args.int("password_expire_account_disable") {
@@ -392,7 +464,8 @@ fn usermod_args(
             p.to_string()
         });
     }
-    Ok(cmd)
+    let after = lchage.into_iter().chain(lgroups).collect();
+    Ok((cmd, after))
 }
 
 fn chage_op(args: &Args, sh: Option<&ShadowEntry>, fresh: bool) -> Option<UserOp> {
@@ -416,10 +489,14 @@ fn chage_op(args: &Args, sh: Option<&ShadowEntry>, fresh: bool) -> Option<UserOp
 }
 
 fn validate(args: &Args) -> Result<(), ModuleError> {
-    if args.opt_bool("local") == Some(true) {
-        return Err(ModuleError::new(
-            "local: true (the libuser tools) is not supported by agent",
-        ));
+    if args.bool("local") {
+        for a in ["umask", "uid_min", "uid_max"] {
+            if args.is_set(a) {
+                return Err(ModuleError::new(format!(
+                    "'{a}' can not be used with 'local'"
+                )));
+            }
+        }
     }
     Ok(())
 }
@@ -521,6 +598,8 @@ impl Module for User {
                 .is_some_and(|p| p.as_os_str().is_empty() || p.is_dir()),
             current_home_exists: passwd.as_ref().is_some_and(|p| Path::new(&p.home).exists()),
             ssh: observe_ssh(args, name, passwd.as_ref()),
+            // libselinux's is_selinux_enabled: selinuxfs mounted with a policy loaded.
+            selinux: Path::new("/sys/fs/selinux/enforce").exists(),
             passwd,
         })
     }
@@ -532,6 +611,13 @@ impl Module for User {
         let mut warnings: Vec<Value> = Vec::new();
         if let Some(w) = args.str("password").and_then(password_warning) {
             warnings.push(Value::from(w));
+        }
+        if let Some(se) = args.str("seuser")
+            && !st.selinux
+        {
+            warnings.push(Value::from(format!(
+                "'seuser' is set to '{se}' but SELinux is not enabled on this system. The 'seuser' parameter will be ignored."
+            )));
         }
         // Ansible 2.21's required_if (it was a warning before).
         if !args.is_set("groups") && args.bool("append") {
@@ -549,7 +635,8 @@ impl Module for User {
         if !present {
             if st.passwd.is_some() {
                 let mut cmd = Vec::new();
-                if args.bool("force") {
+                // luserdel has no -f.
+                if args.bool("force") && !args.bool("local") {
                     cmd.push("-f".to_string());
                 }
                 if args.bool("remove") {
@@ -569,13 +656,14 @@ impl Module for User {
             }
             plan.set("changed", !plan.ops.is_empty());
         } else if let Some(pw) = &st.passwd {
-            let cmd = usermod_args(args, st, pw, name)?;
+            let (cmd, after) = usermod_args(args, st, pw, name)?;
             let moves_home = cmd.iter().any(|c| c == "-m");
             if !cmd.is_empty() {
                 let mut cmd = cmd;
                 cmd.push(name.to_string());
                 plan.ops.push(UserOp::Usermod(cmd));
             }
+            plan.ops.extend(after);
             let home = args.str("home").unwrap_or(&pw.home).to_string();
             let exists_after = if args.is_set("home") {
                 st.home_param_exists || (moves_home && st.current_home_exists)
@@ -605,7 +693,7 @@ impl Module for User {
                 plan.ops.push(UserOp::Useradd(Vec::new()));
                 return Ok(only_changed(plan, warnings));
             }
-            let cmd = useradd_args(args, st, name)?;
+            let (cmd, after) = useradd_args(args, st, name)?;
             if let Some(h) = args.str("home")
                 && args.bool("create_home")
                 && !st.home_param_parent_is_dir
@@ -613,6 +701,7 @@ impl Module for User {
                 plan.ops.push(UserOp::PreCreateHome(h.to_string()));
             }
             plan.ops.push(UserOp::Useradd(cmd));
+            plan.ops.extend(after);
             plan.ops.extend(chage_op(args, None, true));
             if let Some(ssh) = &st.ssh {
                 plan_ssh(args, ssh, &mut plan, &mut warnings);
@@ -656,6 +745,16 @@ impl Module for User {
             stderr.push_str(&mask(o.stderr));
             Ok(())
         };
+        // `local`: libuser's tools (luseradd, ...) instead of shadow's.
+        let local = args.bool("local");
+        let tool = |t: &'static str| -> &'static str {
+            match (local, t) {
+                (true, "useradd") => "luseradd",
+                (true, "usermod") => "lusermod",
+                (true, "userdel") => "luserdel",
+                _ => t,
+            }
+        };
         let mut pre_created: Option<&str> = None;
         for op in &plan.ops {
             match op {
@@ -664,13 +763,25 @@ impl Module for User {
                     pre_created = Some(h);
                 }
                 UserOp::Useradd(cmd) => {
-                    collect(shadow_tool("useradd", cmd)?)?;
+                    collect(shadow_tool(tool("useradd"), cmd)?)?;
                     if let (Some(h), Some(pw)) = (pre_created, users::user(name)) {
                         chown_tree(Path::new(h), pw.uid, pw.gid)?;
                     }
                 }
-                UserOp::Usermod(cmd) => collect(shadow_tool("usermod", cmd)?)?,
-                UserOp::Userdel(cmd) => collect(shadow_tool("userdel", cmd)?)?,
+                UserOp::Usermod(cmd) => collect(shadow_tool(tool("usermod"), cmd)?)?,
+                UserOp::Userdel(cmd) => collect(shadow_tool(tool("userdel"), cmd)?)?,
+                UserOp::Lchage(days) => collect(shadow_tool(
+                    "lchage",
+                    &["-E".to_string(), days.to_string(), name.to_string()],
+                )?)?,
+                UserOp::Lgroupmod { add, group } => collect(shadow_tool(
+                    "lgroupmod",
+                    &[
+                        if *add { "-M" } else { "-m" }.to_string(),
+                        name.to_string(),
+                        group.clone(),
+                    ],
+                )?)?,
                 UserOp::CreateHome(h) => {
                     let pw = users::user(name).ok_or_else(|| {
                         ModuleError::new(format!("failed to look up user name: {name}"))
@@ -824,6 +935,7 @@ mod tests {
             home_param_parent_is_dir: true,
             current_home_exists: true,
             ssh: None,
+            selinux: false,
         }
     }
 
@@ -1047,6 +1159,123 @@ mod tests {
             false,
         );
         assert_eq!(p.ops, vec![UserOp::Usermod(strs(&["-G", "", "bob"]))]);
+    }
+
+    #[test]
+    fn seuser_needs_selinux() {
+        let mut st = UserState {
+            groups: groups(),
+            home_param_parent_is_dir: true,
+            ..UserState::default()
+        };
+        let want = [
+            ("name", Value::from("eve")),
+            ("seuser", Value::from("user_u")),
+        ];
+        let p = plan(&want, &st, false);
+        assert_eq!(p.ops, vec![UserOp::Useradd(strs(&["-m", "eve"]))]);
+        let w = p.result["warnings"].get_item(&Value::from(0)).unwrap();
+        assert!(
+            w.as_str()
+                .unwrap()
+                .starts_with("'seuser' is set to 'user_u' but SELinux")
+        );
+        st.selinux = true;
+        let p = plan(&want, &st, false);
+        assert_eq!(
+            p.ops,
+            vec![UserOp::Useradd(strs(&["-Z", "user_u", "-m", "eve"]))]
+        );
+        assert!(!p.result.contains_key("warnings"));
+    }
+
+    #[test]
+    fn local_uses_libuser_tools_steps() {
+        let lg = |add: bool, g: &str| UserOp::Lgroupmod {
+            add,
+            group: g.into(),
+        };
+        // Creation: luseradd (-n for an existing same-name group, no -m, no -G, no -e),
+        // then lchage and lgroupmod.
+        let st = UserState {
+            groups: groups(),
+            home_param_parent_is_dir: true,
+            ..UserState::default()
+        };
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("local", Value::from(true)),
+                ("groups", Value::from(vec!["sudo", "adm"])),
+                ("expires", Value::from(2529881062.0)),
+            ],
+            &st,
+            false,
+        );
+        assert_eq!(
+            p.ops,
+            vec![
+                UserOp::Useradd(strs(&["-n", "bob"])),
+                UserOp::Lchage(29281),
+                lg(true, "sudo"),
+                lg(true, "adm"),
+            ]
+        );
+        // Changes: group membership by lgroupmod (append only adds), expiry by lchage.
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("local", Value::from(true)),
+                ("groups", Value::from("sudo")),
+                ("append", Value::from(true)),
+            ],
+            &bob(),
+            false,
+        );
+        assert_eq!(p.ops, vec![lg(true, "sudo")]);
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("local", Value::from(true)),
+                ("groups", Value::from("sudo")),
+                ("expires", Value::from(-1.0)),
+            ],
+            &bob(),
+            false,
+        );
+        assert_eq!(p.ops, vec![lg(true, "sudo"), lg(false, "adm")]);
+        // Converged: nothing; removal: luserdel takes no -f.
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("local", Value::from(true)),
+                ("groups", Value::from("adm")),
+            ],
+            &bob(),
+            false,
+        );
+        assert!(p.ops.is_empty());
+        let p = plan(
+            &[
+                ("name", Value::from("bob")),
+                ("local", Value::from(true)),
+                ("state", Value::from("absent")),
+                ("force", Value::from(true)),
+                ("remove", Value::from(true)),
+            ],
+            &bob(),
+            false,
+        );
+        assert_eq!(p.ops, vec![UserOp::Userdel(strs(&["-r", "bob"]))]);
+        let a = args_of::<User>(&[
+            ("name", Value::from("bob")),
+            ("local", Value::from(true)),
+            ("umask", Value::from("077")),
+        ]);
+        assert_eq!(
+            validate(&a).unwrap_err().msg,
+            "'umask' can not be used with 'local'"
+        );
     }
 
     #[test]

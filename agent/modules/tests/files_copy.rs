@@ -434,3 +434,122 @@ fn remote_src_carries_source_mode_and_times_over_existing_dest() {
     assert!(!changed(&r));
     assert_eq!(s(&r, "checksum"), s(&run(&existing, true), "checksum"));
 }
+
+/// A source tree with links: to a file in the tree, to itself, dangling, to a directory
+/// in the tree, to a directory outside it, and back to the tree's top (a circle).
+fn linked_tree() -> (tempfile::TempDir, tempfile::TempDir) {
+    use std::os::unix::fs::symlink;
+    let role = tempfile::tempdir().unwrap();
+    let top = role.path().join("files/subdir");
+    fs::create_dir_all(top.join("subdir1")).unwrap();
+    fs::create_dir_all(top.join("subdir2/subdir3/subdir4")).unwrap();
+    fs::create_dir_all(role.path().join("outside")).unwrap();
+    fs::write(top.join("bar.txt"), "baz\n").unwrap();
+    fs::write(top.join("subdir1/empty.txt"), "").unwrap();
+    fs::write(top.join("subdir2/subdir3/subdir4/qux.txt"), "qux\n").unwrap();
+    let s1 = top.join("subdir1");
+    symlink("../bar.txt", s1.join("bar.txt")).unwrap();
+    symlink("invalid", s1.join("invalid")).unwrap();
+    symlink("../invalid", s1.join("invalid2")).unwrap();
+    symlink("../subdir2/subdir3", s1.join("subdir3")).unwrap();
+    symlink("../", s1.join("circles")).unwrap();
+    symlink(role.path().join("outside"), s1.join("outdir")).unwrap();
+    (role, tempfile::tempdir().unwrap())
+}
+
+fn link_text(p: &std::path::Path) -> Option<String> {
+    fs::read_link(p).ok().map(|t| t.display().to_string())
+}
+
+#[test]
+fn directory_copy_keeps_links_without_local_follow() {
+    let (role, d) = linked_tree();
+    let a = args(&[
+        ("src", v("subdir")),
+        ("dest", p(d.path())),
+        ("local_follow", Value::from(false)),
+    ]);
+    let r = run_with("copy", &a, role.path(), false, false).unwrap();
+    assert!(changed(&r));
+    let s1 = d.path().join("subdir/subdir1");
+    assert_eq!(
+        link_text(&s1.join("bar.txt")).as_deref(),
+        Some("../bar.txt")
+    );
+    assert_eq!(link_text(&s1.join("invalid")).as_deref(), Some("invalid"));
+    assert_eq!(
+        link_text(&s1.join("invalid2")).as_deref(),
+        Some("../invalid")
+    );
+    assert_eq!(
+        link_text(&s1.join("subdir3")).as_deref(),
+        Some("../subdir2/subdir3")
+    );
+    assert_eq!(link_text(&s1.join("circles")).as_deref(), Some("../"));
+    assert!(link_text(&s1.join("outdir")).is_some());
+    assert_eq!(
+        fs::read_to_string(d.path().join("subdir/subdir2/subdir3/subdir4/qux.txt")).unwrap(),
+        "qux\n"
+    );
+    // Idempotent: planned again, nothing to do.
+    let r = run_with("copy", &a, role.path(), false, false).unwrap();
+    assert!(!changed(&r));
+}
+
+#[test]
+fn directory_copy_follows_links_but_keeps_circles() {
+    let (role, d) = linked_tree();
+    let a = args(&[("src", v("subdir")), ("dest", p(d.path()))]);
+    // Check mode first: a change, nothing written.
+    let r = run_with("copy", &a, role.path(), true, false).unwrap();
+    assert!(changed(&r));
+    assert!(!d.path().join("subdir").exists());
+    let r = run_with("copy", &a, role.path(), false, false).unwrap();
+    assert!(changed(&r));
+    let s1 = d.path().join("subdir/subdir1");
+    // A link to a file is copied as the file, a link to a directory as a directory.
+    assert_eq!(link_text(&s1.join("bar.txt")), None);
+    assert_eq!(fs::read_to_string(s1.join("bar.txt")).unwrap(), "baz\n");
+    assert_eq!(link_text(&s1.join("subdir3")), None);
+    assert_eq!(
+        fs::read_to_string(s1.join("subdir3/subdir4/qux.txt")).unwrap(),
+        "qux\n"
+    );
+    assert!(s1.join("outdir").is_dir() && link_text(&s1.join("outdir")).is_none());
+    // Dangling links and the circle stay links.
+    assert_eq!(link_text(&s1.join("invalid")).as_deref(), Some("invalid"));
+    assert_eq!(
+        link_text(&s1.join("invalid2")).as_deref(),
+        Some("../invalid")
+    );
+    assert_eq!(link_text(&s1.join("circles")).as_deref(), Some("../"));
+    let r = run_with("copy", &a, role.path(), false, false).unwrap();
+    assert!(!changed(&r));
+}
+
+#[test]
+fn vault_file_is_refused_unless_decrypt_is_off() {
+    let (role, d) = roots();
+    let vault = "$ANSIBLE_VAULT;1.1;AES256\n6162\n";
+    fs::write(role.path().join("files/secret"), vault).unwrap();
+    let dest = d.path().join("secret");
+    let a = args(&[("src", v("secret")), ("dest", p(&dest))]);
+    let e = run_with("copy", &a, role.path(), false, false).unwrap_err();
+    assert!(
+        e.msg.ends_with(&format!(
+            "A vault password or secret must be specified to decrypt {}",
+            role.path().join("files/secret").display()
+        )),
+        "{}",
+        e.msg
+    );
+    assert!(!dest.exists());
+    // decrypt: false copies the file as it is.
+    let a = args(&[
+        ("src", v("secret")),
+        ("dest", p(&dest)),
+        ("decrypt", Value::from(false)),
+    ]);
+    run_with("copy", &a, role.path(), false, false).unwrap();
+    assert_eq!(fs::read_to_string(&dest).unwrap(), vault);
+}
