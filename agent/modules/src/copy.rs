@@ -182,7 +182,7 @@ fn read_src(p: &Path) -> Result<Vec<u8>, ModuleError> {
 /// A local source that is an Ansible Vault file (with `decrypt`, the default): the agent
 /// holds no vault secrets, so it fails as Ansible does without a vault password.
 fn refuse_vault(remote: bool, args: &Args, p: &Path, data: &[u8]) -> Result<(), ModuleError> {
-    if !remote && args.bool("decrypt") && data.starts_with(b"$ANSIBLE_VAULT;") {
+    if !remote && args.bool("decrypt") && data.starts_with(b"$ANSIBLE_VAULT") {
         return Err(err(format!(
             "A vault password or secret must be specified to decrypt {}",
             p.display()
@@ -285,14 +285,16 @@ fn dev_ino(p: &Path) -> Option<(u64, u64)> {
 /// file is copied as that file with `local_follow`, else kept as a link (so is a broken
 /// one); a link to a directory is walked as a directory with `local_follow`, unless it
 /// leads back to a directory being copied (a circle), which is kept as a link.
-fn walk_local(top: &Path, local_follow: bool) -> SrcTree {
+fn walk_local(top: &Path, local_follow: bool) -> Result<SrcTree, ModuleError> {
     let mut tree = SrcTree::default();
     let parents: HashSet<(u64, u64)> = dev_ino(top).into_iter().collect();
-    walk_local_dir(top, Path::new(""), &parents, local_follow, &mut tree, 0);
-    tree
+    walk_local_dir(top, Path::new(""), &parents, local_follow, &mut tree, 0)?;
+    Ok(tree)
 }
 
-/// Deeper than this, a walk stops (each level is a directory or a followed link).
+/// Deeper than this, a walk fails (each level is a directory or a followed link): a link to
+/// an ancestor of the copied directory makes an endless tree, on which Ansible fails too
+/// (Python's recursion limit).
 const MAX_WALK_DEPTH: usize = 256;
 
 fn walk_local_dir(
@@ -302,12 +304,15 @@ fn walk_local_dir(
     local_follow: bool,
     tree: &mut SrcTree,
     depth: usize,
-) {
+) -> Result<(), ModuleError> {
     if depth > MAX_WALK_DEPTH {
-        return;
+        return Err(err(format!(
+            "{} is more than {MAX_WALK_DEPTH} directories deep (a symbolic link to a directory above it?)",
+            dir.display()
+        )));
     }
     let Ok(rd) = fs::read_dir(dir) else {
-        return;
+        return Ok(());
     };
     let mut names: Vec<_> = rd.flatten().map(|e| e.file_name()).collect();
     names.sort();
@@ -365,11 +370,12 @@ fn walk_local_dir(
         }
         tree.dirs.push(drel.clone());
         let all: HashSet<(u64, u64)> = parents.union(&new_parents).copied().collect();
-        walk_local_dir(&real, &drel, &all, local_follow, tree, depth + 1);
+        walk_local_dir(&real, &drel, &all, local_follow, tree, depth + 1)?;
     }
     for (path, drel) in plain {
-        walk_local_dir(&path, &drel, parents, local_follow, tree, depth + 1);
+        walk_local_dir(&path, &drel, parents, local_follow, tree, depth + 1)?;
     }
+    Ok(())
 }
 
 /// Run `validate` (with `%s` the file to check) without a shell, as Ansible does.
@@ -566,11 +572,11 @@ impl Module for Copy {
                         if remote {
                             let mut t = SrcTree::default();
                             walk_src(&src, Path::new(""), local_follow == Some(true), &mut t);
-                            t
+                            Ok(t)
                         } else {
                             walk_local(&src, local_follow.unwrap_or(true))
                         }
-                    });
+                    })?;
                     let single = !remote && tree.files.len() == 1;
                     let leaf = |path: PathBuf| LeafDir {
                         existing: lstat_meta(&path),
@@ -837,9 +843,16 @@ impl Module for Copy {
                 }
             }
         }
+        let mut warnings: Vec<Value> = Vec::new();
         for l in &o.links {
             let p = <crate::file::File as Module>::plan(&l.args, &l.observed, ctx)?;
             plan.ops.extend(p.ops.into_iter().map(Op::Link));
+            if let Some(Ok(w)) = p.result.get("warnings").map(|w| w.try_iter()) {
+                warnings.extend(w);
+            }
+        }
+        if !warnings.is_empty() {
+            plan.set("warnings", warnings);
         }
         if !reported && let Some((dest, src)) = &o.dir {
             plan.set("dest", dest.clone());

@@ -598,8 +598,10 @@ impl Module for User {
                 .is_some_and(|p| p.as_os_str().is_empty() || p.is_dir()),
             current_home_exists: passwd.as_ref().is_some_and(|p| Path::new(&p.home).exists()),
             ssh: observe_ssh(args, name, passwd.as_ref()),
-            // libselinux's is_selinux_enabled: selinuxfs mounted with a policy loaded.
-            selinux: Path::new("/sys/fs/selinux/enforce").exists(),
+            // libselinux's is_selinux_enabled: selinuxfs mounted with a policy loaded, and
+            // the configuration file present.
+            selinux: Path::new("/sys/fs/selinux/enforce").exists()
+                && Path::new("/etc/selinux/config").exists(),
             passwd,
         })
     }
@@ -755,6 +757,21 @@ impl Module for User {
                 _ => t,
             }
         };
+        // As Ansible, every libuser tool the change needs is found before the first runs
+        // (a missing lchage must not leave a half-made account).
+        if local {
+            for op in &plan.ops {
+                let t = match op {
+                    UserOp::Useradd(_) => tool("useradd"),
+                    UserOp::Usermod(_) => tool("usermod"),
+                    UserOp::Userdel(_) => tool("userdel"),
+                    UserOp::Lchage(_) => "lchage",
+                    UserOp::Lgroupmod { .. } => "lgroupmod",
+                    _ => continue,
+                };
+                crate::host::tools::find_bin(t)?;
+            }
+        }
         let mut pre_created: Option<&str> = None;
         for op in &plan.ops {
             match op {

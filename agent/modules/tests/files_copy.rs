@@ -553,3 +553,59 @@ fn vault_file_is_refused_unless_decrypt_is_off() {
     run_with("copy", &a, role.path(), false, false).unwrap();
     assert_eq!(fs::read_to_string(&dest).unwrap(), vault);
 }
+
+#[test]
+fn link_to_an_ancestor_fails_instead_of_copying_forever() {
+    let (role, d) = roots();
+    let top = role.path().join("files/mydir");
+    fs::create_dir_all(&top).unwrap();
+    fs::write(top.join("f"), "f\n").unwrap();
+    std::os::unix::fs::symlink("..", top.join("up")).unwrap();
+    let a = args(&[("src", v("mydir")), ("dest", p(d.path()))]);
+    let e = run_with("copy", &a, role.path(), false, false).unwrap_err();
+    assert!(e.msg.contains("directories deep"), "{}", e.msg);
+    assert!(!d.path().join("mydir").exists());
+    // Without local_follow the link is copied as a link.
+    let a = args(&[
+        ("src", v("mydir")),
+        ("dest", p(d.path())),
+        ("local_follow", Value::from(false)),
+    ]);
+    run_with("copy", &a, role.path(), false, false).unwrap();
+    assert_eq!(link_text(&d.path().join("mydir/up")).as_deref(), Some(".."));
+}
+
+#[test]
+fn remote_src_directory_keeps_links_unless_local_follow() {
+    let (role, d) = roots();
+    let src = d.path().join("src");
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::write(src.join("sub/file12"), "12\n").unwrap();
+    std::os::unix::fs::symlink("sub/file12", src.join("link12")).unwrap();
+    let kept = d.path().join("kept");
+    let a = args(&[
+        ("src", v(&format!("{}/", src.display()))),
+        ("dest", p(&kept)),
+        ("remote_src", Value::from(true)),
+    ]);
+    let r = run_with("copy", &a, role.path(), false, false).unwrap();
+    assert!(changed(&r));
+    assert_eq!(
+        link_text(&kept.join("link12")).as_deref(),
+        Some("sub/file12")
+    );
+    assert_eq!(fs::read_to_string(kept.join("sub/file12")).unwrap(), "12\n");
+    assert!(!changed(
+        &run_with("copy", &a, role.path(), false, false).unwrap()
+    ));
+    let followed = d.path().join("followed");
+    let a = args(&[
+        ("src", v(&format!("{}/", src.display()))),
+        ("dest", p(&followed)),
+        ("remote_src", Value::from(true)),
+        ("local_follow", Value::from(true)),
+    ]);
+    run_with("copy", &a, role.path(), false, false).unwrap();
+    assert_eq!(link_text(&followed.join("link12")), None);
+    assert_eq!(fs::read_to_string(followed.join("link12")).unwrap(), "12\n");
+}
