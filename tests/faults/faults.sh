@@ -114,8 +114,9 @@ after_kill() { # target-set tag
     fi
     run_apply "$target"; crc=$?
     cp "logs/apply-$target.log" "logs/converge-$tag.log"
-    # Rare (seen after 2 of about 2,000 kills, cause not yet known; the error is printed): the
-    # next run fails. Then the one after it must converge.
+    # Rare (about 1 kill in 50 to 1,500): a group kill inside `useradd -m` leaves the home
+    # owned by root, and the next `userdel -r` (set b) exits 12 "not owned by faulttmp", as
+    # under Ansible (docs/reliability.md). The error is printed; the run after must converge.
     crc2=$crc
     if [ "$crc" != 0 ]; then
         run_apply "$target"; crc2=$?
