@@ -95,10 +95,9 @@ impl Default for Options {
 #[derive(Debug, Default)]
 pub struct Cache {
     parts: HashMap<&'static str, Facts>,
-    /// The last gathering's devices, mounts and network facts, while still current.
+    /// The devices, mounts and network facts gathered since a task last changed the host
+    /// (emptied by [`Cache::host_changed`], so whatever it holds is current).
     snapshot: HashMap<&'static str, Facts>,
-    /// No task has changed the host since `snapshot` was taken.
-    unchanged: bool,
 }
 
 impl Cache {
@@ -112,11 +111,7 @@ impl Cache {
 
     /// The last gathering's `key` part, when no task has changed the host since.
     fn current(&self, key: &str) -> Option<Facts> {
-        if self.unchanged {
-            self.snapshot.get(key).cloned()
-        } else {
-            None
-        }
+        self.snapshot.get(key).cloned()
     }
 
     fn keep(&mut self, key: &'static str, facts: &Facts) {
@@ -125,7 +120,6 @@ impl Cache {
 
     /// A task may have changed the host: the next gathering reads everything again.
     pub fn host_changed(&mut self) {
-        self.unchanged = false;
         self.snapshot.clear();
     }
 
@@ -567,8 +561,6 @@ pub fn gather(opts: &Options, cache: &mut Cache) -> Result<Facts, Error> {
             }
         }
     });
-    // What was just read is current until a task changes the host.
-    cache.unchanged = true;
     let subset: Vec<Value> = if opts.gather_subset.is_empty() {
         vec![Value::from("all")]
     } else {

@@ -206,7 +206,7 @@ fn observe_item(
 ) -> Item {
     let shown = dest.clone();
     let mut dest = dest;
-    let mut is_link = fs::symlink_metadata(&dest).is_ok_and(|m| m.file_type().is_symlink());
+    let mut is_link = dest.is_symlink();
     if is_link && follow && dest.exists() {
         dest = fs::canonicalize(&dest).unwrap_or(dest);
         is_link = false;
@@ -263,7 +263,7 @@ fn walk_src(root: &Path, rel: &Path, follow_links: bool, tree: &mut SrcTree) {
     for n in names {
         let r = rel.join(&n);
         let path = root.join(&r);
-        if !follow_links && fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        if !follow_links && path.is_symlink() {
             tree.links
                 .push((fs::read_link(&path).unwrap_or_default(), r));
         } else if path.is_dir() {
@@ -319,12 +319,11 @@ fn walk_local_dir(
     // As os.walk: directories (links to directories too) apart from the rest; files of a
     // level first, then its directories.
     let (subdirs, files): (Vec<_>, Vec<_>) = names.into_iter().partition(|n| dir.join(n).is_dir());
-    let is_link = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
     let link_text = |p: &Path| fs::read_link(p).unwrap_or_default();
     for n in files {
         let path = dir.join(&n);
         let drel = rel.join(&n);
-        if !is_link(&path) {
+        if !path.is_symlink() {
             tree.files.push((path, drel));
             continue;
         }
@@ -337,7 +336,7 @@ fn walk_local_dir(
     for n in subdirs {
         let path = dir.join(&n);
         let drel = rel.join(&n);
-        if !is_link(&path) {
+        if !path.is_symlink() {
             tree.dirs.push(drel.clone());
             plain.push((path, drel));
             continue;
