@@ -203,6 +203,36 @@ pub(crate) fn render(
     search: &SearchPaths,
     opts: &FileOptions,
 ) -> Result<String, TemplateError> {
+    let (out, _) = render_raw(templar, path, body, vars, search, opts)?;
+    Ok(finish_text(out, body, opts))
+}
+
+/// [`render`] with Jinja2's native concat, as the `template` lookup renders: a file whose
+/// only output is one value (printed directly or through a macro) gives that value.
+pub(crate) fn render_native(
+    templar: &Templar,
+    path: &Path,
+    body: &str,
+    vars: &Vars,
+    search: &SearchPaths,
+    opts: &FileOptions,
+) -> Result<Value, TemplateError> {
+    let (out, printed) = render_raw(templar, path, body, vars, search, opts)?;
+    Ok(match printed.native(&out) {
+        Some(v) => v,
+        None => Value::from(finish_text(out, body, opts)),
+    })
+}
+
+/// The render's text as minijinja gives it, and what it printed.
+fn render_raw(
+    templar: &Templar,
+    path: &Path,
+    body: &str,
+    vars: &Vars,
+    search: &SearchPaths,
+    opts: &FileOptions,
+) -> Result<(String, crate::Outputs), TemplateError> {
     let name = path.display().to_string();
     let delims = OwnedDelimiters::new(opts);
     let prepared = prepare(body.to_string(), &delims, opts).map_err(|e| TemplateError {
@@ -238,6 +268,7 @@ pub(crate) fn render(
         .map_err(|e| errors::convert(&e, body, Some(path), None))?;
     let frame = crate::OutputFrame::push();
     let rendered = tmpl.render(Value::from_dyn_object(scope.clone()));
+    let printed = frame.take();
     drop(frame);
     if let Some(fatal) = scope.take_fatal() {
         return Err(TemplateError {
@@ -245,7 +276,7 @@ pub(crate) fn render(
             ..fatal
         });
     }
-    let mut out = rendered.map_err(|e| {
+    let out = rendered.map_err(|e| {
         let err = errors::convert(&e, body, Some(path), Some((templar, &scope)));
         match (err.undefined, scope.take_undefined()) {
             (true, Some(inner)) => TemplateError {
@@ -260,6 +291,11 @@ pub(crate) fn render(
             _ => err,
         }
     })?;
+    Ok((out, printed))
+}
+
+/// Trailing newlines the render dropped put back, and the newline sequence applied.
+fn finish_text(mut out: String, body: &str, opts: &FileOptions) -> String {
     if !opts.keep_trailing_newline {
         let missing = crate::trailing_newlines(body).saturating_sub(crate::trailing_newlines(&out));
         for _ in 0..missing {
@@ -271,7 +307,7 @@ pub(crate) fn render(
             .replace("\r\n", "\n")
             .replace('\n', &opts.newline_sequence);
     }
-    Ok(out)
+    out
 }
 
 /// `template_host`, `template_path`, `template_fullpath`, `template_uid`,

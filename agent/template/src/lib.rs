@@ -235,16 +235,14 @@ fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> 
             // nothing but is one of the outputs Jinja2's native concat joins
             OUTPUTS.with(|o| {
                 if let Some(top) = o.borrow_mut().last_mut() {
-                    top.count += 1;
-                    top.first = None;
+                    top.record(None);
                 }
             });
             return Ok(());
         }
         OUTPUTS.with(|o| {
             if let Some(top) = o.borrow_mut().last_mut() {
-                top.count += 1;
-                top.first = (top.count == 1).then(|| value.clone());
+                top.record(Some(value));
             }
         });
         let mut s = String::new();
@@ -272,9 +270,47 @@ thread_local! {
 
 /// The values one render printed: how many, and the first.
 #[derive(Default)]
-struct Outputs {
+pub(crate) struct Outputs {
     count: usize,
     first: Option<Value>,
+    /// Every value printed after the first was a string equal to the first's text: a
+    /// macro (or a `set` block) whose body printed only the first value, its result
+    /// printed. Jinja2's native environment joins a macro's output with the same
+    /// native concat, so such a macro returns the value itself.
+    chain: bool,
+}
+
+impl Outputs {
+    /// One value printed (`None`: the silent undefined of an if-expression without else).
+    fn record(&mut self, value: Option<&Value>) {
+        self.count += 1;
+        if self.count == 1 {
+            self.first = value.cloned();
+            self.chain = true;
+            return;
+        }
+        self.chain = self.chain
+            && value.is_some_and(|v| {
+                v.kind() == ValueKind::String
+                    && self
+                        .first
+                        .as_ref()
+                        .is_some_and(|f| v.as_str() == Some(native::py_str(f).as_str()))
+            });
+    }
+
+    /// Jinja2's native concat of a render whose text is `out`: the one value printed
+    /// alone (or through macros that printed only it) keeps its type; `None` when the
+    /// text is a string in Ansible too.
+    pub(crate) fn native(self, out: &str) -> Option<Value> {
+        if self.count == 0 && out.is_empty() {
+            return Some(Value::from(()));
+        }
+        let v = self.first.filter(|_| self.count == 1 || self.chain)?;
+        (!matches!(v.kind(), ValueKind::String | ValueKind::Undefined)
+            && (native::py_str(&v) == out || (v.is_none() && out.is_empty())))
+        .then(|| finalize(v))
+    }
 }
 
 /// Records what one render prints (Jinja2's native concat: a template whose only
@@ -289,7 +325,7 @@ impl OutputFrame {
     }
 
     /// What was printed so far in this frame.
-    fn take(&self) -> Outputs {
+    pub(crate) fn take(&self) -> Outputs {
         OUTPUTS.with(|o| {
             o.borrow_mut()
                 .last_mut()
@@ -714,15 +750,8 @@ impl Templar {
         drop(frame);
         // Jinja2's native concat: nothing printed is None, one value printed alone
         // keeps its type
-        if printed.count == 0 && out.is_empty() {
-            return Ok(Value::from(()));
-        }
-        if printed.count == 1
-            && let Some(v) = printed.first
-            && !matches!(v.kind(), ValueKind::String | ValueKind::Undefined)
-            && (native::py_str(&v) == out || (v.is_none() && out.is_empty()))
-        {
-            return Ok(finalize(v));
+        if let Some(v) = printed.native(&out) {
+            return Ok(v);
         }
         let missing = trailing_newlines(s).saturating_sub(trailing_newlines(&out));
         for _ in 0..missing {
@@ -799,6 +828,24 @@ impl Templar {
             ..TemplateError::new(message)
         })?;
         file::render(self, path, body, vars, search, &opts)
+    }
+
+    /// [`Templar::render_file_source`] with Jinja2's native concat (the `template`
+    /// lookup): a file whose only output is one value gives that value, not its text.
+    pub fn render_file_source_native(
+        &self,
+        path: &Path,
+        source: &str,
+        vars: &Vars,
+        search: &SearchPaths,
+        opts: &FileOptions,
+    ) -> Result<Value, TemplateError> {
+        let (opts, body) = file::apply_header(source, opts).map_err(|message| TemplateError {
+            file: Some(path.to_path_buf()),
+            line: Some(1),
+            ..TemplateError::new(message)
+        })?;
+        file::render_native(self, path, body, vars, search, &opts)
     }
 }
 

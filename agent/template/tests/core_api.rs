@@ -209,6 +209,58 @@ fn template_lookup_renders_lazy_variables() {
 }
 
 #[test]
+fn template_lookup_is_native_through_macros() {
+    // Jinja2's native concat, which Ansible's template lookup uses: a file whose only
+    // output is one value gives the value; a macro whose body prints only one value
+    // returns that value (the template target's json_macro.j2)
+    let dir = tempfile::tempdir().unwrap();
+    let tdir = dir.path().join("templates");
+    std::fs::create_dir_all(&tdir).unwrap();
+    for (name, body) in [
+        (
+            "macro.j2",
+            "{% macro m() %}{{ {\"foo\":\"bar\"} }}{% endmacro %}\n{{ m() }}\n",
+        ),
+        ("num.j2", "{{ 40 + 2 }}\n"),
+        (
+            "text.j2",
+            "{% macro m() %}a{{ 1 }}{% endmacro %}{{ m() }}\n",
+        ),
+        (
+            "twice.j2",
+            "{% macro m() %}{{ 1 }}{% endmacro %}{{ m() }}{{ m() }}\n",
+        ),
+    ] {
+        std::fs::write(tdir.join(name), body).unwrap();
+    }
+    let mut v = vars();
+    v.layers.push(Value::from_pairs([(
+        "ansible_search_path",
+        Value::from(vec![Value::from(dir.path().to_string_lossy().into_owned())]),
+    )]));
+    let t = Templar::new();
+    let get = |src: &str| t.render_str(src, &v).unwrap();
+    assert_eq!(
+        get("{{ lookup('template', 'macro.j2')['foo'] }}").as_str(),
+        Some("bar")
+    );
+    assert_eq!(get("{{ lookup('template', 'num.j2') }}").as_i64(), Some(42));
+    assert_eq!(
+        get("{{ lookup('template', 'text.j2') }}").as_str(),
+        Some("a1\n")
+    );
+    assert_eq!(
+        get("{{ lookup('template', 'twice.j2') }}").as_str(),
+        Some("11\n")
+    );
+    // the same in an inline template
+    assert_eq!(
+        get("{% macro m() %}{{ [1, 2] }}{% endmacro %}{{ m() }}").len(),
+        Some(2)
+    );
+}
+
+#[test]
 fn undefined_input_fails_filters_and_tests() {
     for src in [
         "{{ nosuch | int }}",

@@ -53,7 +53,12 @@ pub fn template(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Er
             std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
         if let Some((templar, vars)) = ctx.vars.lazy_vars() {
             let rendered = template_lazy(&templar, vars, &name, &path, &src, ctx)?;
-            out.push(nothing_is_none(rendered, &src));
+            out.push(match rendered.as_str() {
+                Some(text) if rendered.kind() == minijinja::value::ValueKind::String => {
+                    nothing_is_none(text.to_string(), &src)
+                }
+                _ => rendered,
+            });
             continue;
         }
         let Some(env) = ctx.env else {
@@ -111,7 +116,7 @@ fn template_lazy(
     path: &Path,
     src: &str,
     ctx: &LookupCtx<'_>,
-) -> Result<String, Error> {
+) -> Result<Value, Error> {
     let mut layers = Vec::with_capacity(vars.layers.len() + 1);
     if let Some(tv) = ctx.opt("template_vars") {
         if !tv.is_none() && !is_map(tv) {
@@ -144,7 +149,7 @@ fn template_lazy(
         dirs: ctx.search_path(),
     };
     templar
-        .render_file_source(path, src, &crate::Vars::new(layers), &search, &opts)
+        .render_file_source_native(path, src, &crate::Vars::new(layers), &search, &opts)
         .map_err(|e| {
             let kind = if e.undefined {
                 minijinja::ErrorKind::UndefinedError
