@@ -246,7 +246,15 @@ pub fn start(
     }
     let path = path_for_config(config);
     match acquire(&path, Wait::from_flag(wait), &crate::signals::received) {
-        Ok(l) => Ok(Some(l)),
+        Ok(l) => {
+            // the run directory also keeps what does not change while the host runs
+            // (the systemd version, asked of systemctl once per binary)
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                agent_facts::set_systemd_run_dir(dir);
+                agent_modules::host::systemd::set_run_dir(dir);
+            }
+            Ok(Some(l))
+        }
         Err(e) => {
             eprintln!("ERROR! {e}");
             Err(match e {

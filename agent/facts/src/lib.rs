@@ -46,6 +46,7 @@ mod systemd;
 
 /// Start the systemd collector's one program early (see the `systemd` collector).
 pub use systemd::prefetch as prefetch_systemd;
+pub use systemd::set_run_dir as set_systemd_run_dir;
 mod user;
 mod util;
 mod virt;

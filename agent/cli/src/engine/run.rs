@@ -323,24 +323,35 @@ impl<'r> Engine<'r> {
         {
             agent_facts::prefetch_systemd();
         }
-        let units = std::cell::RefCell::new(Vec::new());
-        let has_services = std::cell::Cell::new(false);
-        pb.any_task(&|t| {
-            if !matches!(t.short.as_str(), "service" | "systemd" | "systemd_service") {
-                return false;
-            }
-            has_services.set(true);
-            if let Some(unit) = read_ahead_unit(t) {
-                let mut units = units.borrow_mut();
-                if !units.contains(&unit) {
-                    units.push(unit);
+        let is_service =
+            |t: &Task| matches!(t.short.as_str(), "service" | "systemd" | "systemd_service");
+        let services = pb.any_task(&is_service);
+        if services {
+            // Units are read ahead for tasks, in the order they run; not for handlers,
+            // which run only after a change (and most often restart anyway).
+            let units = std::cell::RefCell::new(Vec::new());
+            let visit = |t: &Task| {
+                if is_service(t)
+                    && let Some(unit) = read_ahead_unit(t)
+                {
+                    let mut units = units.borrow_mut();
+                    if !units.contains(&unit) {
+                        units.push(unit);
+                    }
+                }
+                // Visit them all.
+                false
+            };
+            for p in &pb.plays {
+                for item in [&p.pre_tasks, &p.main, &p.post_tasks].into_iter().flatten() {
+                    item.any_task(&visit);
                 }
             }
-            // Visit them all.
-            false
-        });
-        if has_services.get() {
-            agent_modules::host::systemd::connect_in_background(units.into_inner());
+            let key = std::path::absolute(&pb.path).unwrap_or_else(|_| pb.path.clone());
+            agent_modules::host::systemd::connect_in_background(
+                units.into_inner(),
+                &key.display().to_string(),
+            );
         }
         let mut failed = false;
         for play in &pb.plays {
@@ -352,6 +363,9 @@ impl<'r> Engine<'r> {
                 Flow::Interrupted => break,
                 _ => {}
             }
+        }
+        if services {
+            agent_modules::host::systemd::remember_units();
         }
         let stats = vec![(self.host.clone(), self.stats)];
         self.emit(Event::Recap { stats: &stats });

@@ -65,19 +65,63 @@ pub fn booted() -> bool {
 /// `GetUnitFileState`) while the run does other work. A task takes its unit's answers
 /// once; [`forget_read_ahead`] drops them all as soon as any task may have changed the
 /// host, so a read-ahead answer is only ever used when nothing was changed since it
-/// was read.
-pub fn connect_in_background(units: Vec<String>) {
+/// was read. After such a change the thread reads the units not taken yet again (a
+/// change while it reads stops it at once: it starts over from the new state), so a
+/// service task that comes after a command or a changed file still finds its answers.
+///
+/// `playbook` names the run's playbook: the units its tasks asked about in the previous
+/// run on this host (kept in the run directory, see [`remember_units`]) are read ahead
+/// too, first and in the order they were asked, so that a unit whose name is a template
+/// (`name: "{{ app_name }}"`) is read ahead from the second run on. Such a hint only
+/// decides what is read early: a task uses an answer only for the unit it names.
+pub fn connect_in_background(units: Vec<String>, playbook: &str) {
     forget_read_ahead();
+    used().clear();
     if !booted() || offline_env() {
         return;
     }
-    let _ = std::thread::Builder::new()
+    use std::sync::atomic::Ordering;
+    let mut all = remembered(playbook);
+    *remembered_slot() = (playbook.to_string(), all.clone());
+    for u in units {
+        if !all.contains(&u) {
+            all.push(u);
+        }
+    }
+    {
+        let mut w = wanted();
+        w.units = all;
+        // a reader left by an earlier run in this process reads them
+        w.again = true;
+        WAKE.notify_one();
+    }
+    if READER.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
         .name("bus-connect".into())
         .spawn(move || match Bus::connect() {
-            Ok(bus) => read_ahead(&bus, units),
-            Err(e) => tracing::debug!("system bus unavailable ({e})"),
+            Ok(bus) => loop {
+                let mut w = wanted();
+                while !w.again {
+                    w = WAKE.wait(w).unwrap_or_else(|p| p.into_inner());
+                }
+                w.again = false;
+                drop(w);
+                read_ahead(&bus);
+            },
+            Err(e) => {
+                READER.store(false, Ordering::SeqCst);
+                tracing::debug!("system bus unavailable ({e})");
+            }
         });
+    if spawned.is_err() {
+        READER.store(false, Ordering::SeqCst);
+    }
 }
+
+/// Whether the thread that reads ahead is running (one per process).
+static READER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Answers read ahead by [`connect_in_background`], by unit.
 #[derive(Debug, Default)]
@@ -86,7 +130,27 @@ struct ReadAhead {
     file_states: std::collections::HashMap<String, Option<String>>,
 }
 
+/// The units to read ahead: named by service tasks and not taken yet. `again`: the host
+/// may have changed since they were read (set by [`forget_read_ahead`]).
+#[derive(Debug, Default)]
+struct Wanted {
+    units: Vec<String>,
+    again: bool,
+    /// The unit being read right now: a task that needs it waits for the answer rather
+    /// than asking systemd a second time.
+    reading: Option<String>,
+}
+
 static READ_AHEAD: std::sync::Mutex<Option<ReadAhead>> = std::sync::Mutex::new(None);
+static WANTED: std::sync::Mutex<Wanted> = std::sync::Mutex::new(Wanted {
+    units: Vec::new(),
+    again: false,
+    reading: None,
+});
+/// Wakes the reader (units to read again).
+static WAKE: std::sync::Condvar = std::sync::Condvar::new();
+/// Wakes a task waiting for the unit being read.
+static READ: std::sync::Condvar = std::sync::Condvar::new();
 /// Bumped by every [`forget_read_ahead`]: an answer read before it is not kept.
 static READ_AHEAD_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -94,31 +158,171 @@ fn read_ahead_slot() -> std::sync::MutexGuard<'static, Option<ReadAhead>> {
     READ_AHEAD.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn read_ahead(bus: &Bus, units: Vec<String>) {
+fn wanted() -> std::sync::MutexGuard<'static, Wanted> {
+    WANTED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Read the wanted units in the playbook's order; stop at the first change.
+fn read_ahead(bus: &Bus) {
     use std::sync::atomic::Ordering;
     let epoch = READ_AHEAD_EPOCH.load(Ordering::SeqCst);
+    let units = wanted().units.clone();
     for unit in units {
-        let Ok(show) = bus.show(&unit) else { return };
-        let file_state = bus.unit_file_state(&unit);
-        let mut slot = read_ahead_slot();
         if READ_AHEAD_EPOCH.load(Ordering::SeqCst) != epoch {
             return;
         }
-        let ra = slot.get_or_insert_with(ReadAhead::default);
-        ra.shows.insert(unit.clone(), show);
-        ra.file_states.insert(unit, file_state);
+        {
+            let mut w = wanted();
+            if !w.units.contains(&unit) {
+                continue;
+            }
+            w.reading = Some(unit.clone());
+        }
+        let read = bus
+            .show(&unit)
+            .map(|show| (show, bus.unit_file_state(&unit)));
+        let kept = match read {
+            Ok((show, file_state)) => {
+                let mut slot = read_ahead_slot();
+                let current = READ_AHEAD_EPOCH.load(Ordering::SeqCst) == epoch;
+                if current {
+                    tracing::trace!(unit, "unit state read ahead");
+                    let ra = slot.get_or_insert_with(ReadAhead::default);
+                    ra.shows.insert(unit.clone(), show);
+                    ra.file_states.insert(unit, file_state);
+                }
+                current
+            }
+            Err(_) => false,
+        };
+        wanted().reading = None;
+        READ.notify_all();
+        if !kept {
+            return;
+        }
     }
 }
 
-/// Drop every answer read ahead (the host may have changed since they were read).
+/// Drop every answer read ahead (the host may have changed since they were read); the
+/// units not taken yet are read again.
 pub fn forget_read_ahead() {
     let mut slot = read_ahead_slot();
     READ_AHEAD_EPOCH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     *slot = None;
+    drop(slot);
+    let mut w = wanted();
+    if !w.units.is_empty() {
+        tracing::trace!(units = ?w.units, "unit states to read again");
+        w.again = true;
+        WAKE.notify_one();
+    }
+}
+
+/// The directory where what helps the next run is kept (the run lock's directory).
+static RUN_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+/// The units this run's tasks asked about, in order.
+static USED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// The playbook and the units remembered for it when the run started.
+static REMEMBERED: std::sync::Mutex<(String, Vec<String>)> =
+    std::sync::Mutex::new((String::new(), Vec::new()));
+const REMEMBERED_FILE: &str = "read-ahead-units.json";
+
+fn used() -> std::sync::MutexGuard<'static, Vec<String>> {
+    USED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn remembered_slot() -> std::sync::MutexGuard<'static, (String, Vec<String>)> {
+    REMEMBERED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Where the units asked about are remembered between runs (not set: nothing is).
+pub fn set_run_dir(dir: &Path) {
+    let _ = RUN_DIR.set(dir.to_path_buf());
+}
+
+/// The units remembered for `playbook` (none when the file is missing, unreadable or
+/// about another playbook).
+fn remembered(playbook: &str) -> Vec<String> {
+    RUN_DIR
+        .get()
+        .and_then(|d| remembered_in(d, playbook))
+        .unwrap_or_default()
+}
+
+fn remembered_in(dir: &Path, playbook: &str) -> Option<Vec<String>> {
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(REMEMBERED_FILE)).ok()?).ok()?;
+    if doc.get("playbook")?.as_str()? != playbook {
+        return None;
+    }
+    let units = doc.get("units")?.as_array()?;
+    Some(
+        units
+            .iter()
+            .filter_map(|u| u.as_str())
+            .filter(|u| !u.is_empty() && u.len() < 256)
+            .take(64)
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// At the end of a run: remember the units its tasks asked about for the next run of
+/// the same playbook (written only when they differ from what was remembered; whole or
+/// not at all).
+pub fn remember_units() {
+    let Some(dir) = RUN_DIR.get() else { return };
+    let used = used().clone();
+    let (playbook, before) = remembered_slot().clone();
+    if playbook.is_empty() || used == before {
+        return;
+    }
+    remember_in(dir, &playbook, &used);
+}
+
+fn remember_in(dir: &Path, playbook: &str, units: &[String]) {
+    use std::io::Write;
+    let doc = serde_json::json!({"playbook": playbook, "units": units});
+    let tmp = dir.join(format!(".{REMEMBERED_FILE}.{}", std::process::id()));
+    let done = std::fs::File::create(&tmp)
+        .and_then(|mut f| {
+            f.write_all(doc.to_string().as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, dir.join(REMEMBERED_FILE)));
+    if let Err(e) = done {
+        tracing::debug!("could not remember the units in {}: {e}", dir.display());
+        let _ = std::fs::remove_file(&tmp);
+    }
 }
 
 fn take_show(unit: &str) -> Option<IndexMap<String, String>> {
-    read_ahead_slot().as_mut()?.shows.remove(unit)
+    {
+        let mut used = used();
+        if !used.iter().any(|u| u == unit) {
+            used.push(unit.to_string());
+        }
+    }
+    {
+        let mut w = wanted();
+        // being read right now: wait for that answer (a second question to systemd would
+        // only queue behind it); a stuck read is not waited for long
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(200);
+        while w.reading.as_deref() == Some(unit) {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            w = READ
+                .wait_timeout(w, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        w.units.retain(|u| u != unit);
+    }
+    let show = read_ahead_slot().as_mut()?.shows.remove(unit);
+    tracing::trace!(unit, read_ahead = show.is_some(), "unit state");
+    show
 }
 
 fn take_file_state(unit: &str) -> Option<Option<String>> {
@@ -1710,6 +1914,35 @@ mod tests {
         assert_eq!(take_show("c.service"), None);
         forget_read_ahead();
         assert_eq!(take_show("b.service"), None, "forgotten after a change");
+        // after a change, the units no task has taken yet are read again
+        {
+            let mut w = wanted();
+            w.units = vec!["d.service".into(), "e.service".into()];
+            w.again = false;
+        }
+        assert_eq!(take_show("d.service"), None);
+        forget_read_ahead();
+        {
+            let w = wanted();
+            assert_eq!(w.units, vec!["e.service".to_string()], "d was taken");
+            assert!(w.again, "the reader is woken");
+        }
+        let mut w = wanted();
+        w.units.clear();
+        w.again = false;
+    }
+
+    #[test]
+    fn units_are_remembered_per_playbook() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(remembered_in(dir.path(), "/p/site.yml"), None);
+        let units = vec!["app.service".to_string(), "nginx.service".to_string()];
+        remember_in(dir.path(), "/p/site.yml", &units);
+        assert_eq!(remembered_in(dir.path(), "/p/site.yml"), Some(units));
+        assert_eq!(remembered_in(dir.path(), "/p/other.yml"), None);
+        std::fs::write(dir.path().join(REMEMBERED_FILE), "[1,").unwrap();
+        assert_eq!(remembered_in(dir.path(), "/p/site.yml"), None);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
