@@ -122,6 +122,8 @@ impl Cache {
     /// A task may have changed the host: the next gathering reads everything again.
     pub fn host_changed(&mut self) {
         self.snapshot.clear();
+        // what was read before the run's first task is no longer current either
+        drop(prefetched().take());
     }
 
     /// Forget everything (a new run).
@@ -129,6 +131,84 @@ impl Cache {
         self.parts.clear();
         self.host_changed();
     }
+
+    /// Take what [`prefetch_costly`] read at the start of the run, when nothing has been
+    /// gathered yet (mounts only when they were read with this `gather_timeout`).
+    fn adopt_prefetch(&mut self, timeout: u64) {
+        if !self.snapshot.is_empty() {
+            return;
+        }
+        if let Some(p) = prefetched().take() {
+            self.adopt(p, timeout);
+        }
+    }
+
+    fn adopt(&mut self, p: Prefetch, timeout: u64) {
+        let Ok(costly) = p.handle.join() else { return };
+        self.snapshot.insert("devices", costly.devices);
+        self.snapshot.insert("network", costly.network);
+        if p.timeout == timeout {
+            self.snapshot.insert("mounts", costly.mounts);
+        }
+    }
+}
+
+struct Costly {
+    devices: Facts,
+    mounts: Facts,
+    network: Facts,
+}
+
+struct Prefetch {
+    timeout: u64,
+    handle: std::thread::JoinHandle<Costly>,
+}
+
+static PREFETCHED: std::sync::Mutex<Option<Prefetch>> = std::sync::Mutex::new(None);
+
+fn prefetched() -> std::sync::MutexGuard<'static, Option<Prefetch>> {
+    PREFETCHED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Start reading the costly facts (block devices, mounts with the default
+/// `gather_timeout`, network interfaces) on a thread of their own, for a run that is about
+/// to load its playbook: loading keeps one core busy, and the first gathering then takes
+/// them ready. They are taken only while no task has changed the host
+/// ([`Cache::host_changed`] drops them), the rule the gatherings of one run already follow.
+pub fn prefetch_costly() {
+    let mut slot = prefetched();
+    if slot.is_some() {
+        return;
+    }
+    *slot = spawn_prefetch();
+}
+
+fn spawn_prefetch() -> Option<Prefetch> {
+    let timeout = Options::default().gather_timeout;
+    std::thread::Builder::new()
+        .name("facts-prefetch".into())
+        .spawn(move || {
+            let network = std::thread::spawn(|| {
+                let mut cache = Cache::new();
+                let none = Facts::new();
+                let opts = Options::default();
+                let mut ctx = Ctx {
+                    opts: &opts,
+                    cache: &mut cache,
+                    collected: &none,
+                };
+                network::collect(&mut ctx)
+            });
+            let devices = devices::collect();
+            let mounts = mounts::collect(timeout);
+            Costly {
+                devices,
+                mounts,
+                network: network.join().unwrap_or_default(),
+            }
+        })
+        .ok()
+        .map(|handle| Prefetch { timeout, handle })
 }
 
 /// What a collector sees: the options, the run cache and the facts collected before it.
@@ -506,6 +586,7 @@ pub fn filter_matches(prefixed: &str, filter: &[String]) -> bool {
 /// `gather_subset` and `module_setup` are included as the setup module returns them.
 pub fn gather(opts: &Options, cache: &mut Cache) -> Result<Facts, Error> {
     let names = collector_names(&opts.gather_subset)?;
+    cache.adopt_prefetch(opts.gather_timeout);
     let mut collected = Facts::new();
     let mut out = Facts::new();
     let chosen = select(&names);
@@ -663,6 +744,26 @@ mod tests {
         let e = collector_names(&["bogus".to_string()]).unwrap_err();
         let msg = e.to_string();
         assert!(msg.starts_with("Bad subset 'bogus' given to Ansible. gather_subset options allowed: all, all_ipv4_addresses"));
+    }
+
+    #[test]
+    fn prefetched_costly_facts_are_the_gathered_ones() {
+        let mut cache = Cache::new();
+        cache.adopt(spawn_prefetch().unwrap(), 10);
+        assert!(cache.current("devices").is_some() && cache.current("network").is_some());
+        let mounts = cache.current("mounts").unwrap();
+        // the same mount points (sizes may move on a busy machine)
+        let points = |f: &Facts| -> Vec<Value> {
+            f.get("mounts")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|m| m.get("mount").cloned()).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(points(&mounts), points(&mounts::collect(10)));
+        // read with another gather_timeout: mounts are read again
+        let mut cache = Cache::new();
+        cache.adopt(spawn_prefetch().unwrap(), 3);
+        assert!(cache.current("mounts").is_none() && cache.current("devices").is_some());
     }
 
     #[test]

@@ -131,13 +131,20 @@ fn keep(bin: &Path, v: &Value) {
 
 fn keep_in(dir: &Path, bin: &Path, v: &Value) {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let Some(id) = identity(bin) else {
         return;
     };
     let doc = json!({"binary": id, "systemd": v});
     let tmp = dir.join(format!(".{KEPT}.{}", std::process::id()));
-    let done = std::fs::File::create(&tmp)
+    // 0600 whatever the umask, as the agent's other files
+    let done = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
         .and_then(|mut f| {
+            f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
             f.write_all(doc.to_string().as_bytes())?;
             f.sync_all()
         })
@@ -197,6 +204,9 @@ mod tests {
         assert!(kept_in(dir.path(), &bin).is_none(), "nothing kept yet");
         keep_in(dir.path(), &bin, &v);
         let f = kept_in(dir.path(), &bin).expect("kept");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(KEPT)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
         assert_eq!(f.get("systemd"), Some(&v));
         // an upgrade replaces the binary: a new file, so the answer is asked again
         let new = dir.path().join("systemctl.new");

@@ -282,10 +282,17 @@ pub fn remember_units() {
 
 fn remember_in(dir: &Path, playbook: &str, units: &[String]) {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let doc = serde_json::json!({"playbook": playbook, "units": units});
     let tmp = dir.join(format!(".{REMEMBERED_FILE}.{}", std::process::id()));
-    let done = std::fs::File::create(&tmp)
+    // 0600 whatever the umask, as the agent's other files
+    let done = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
         .and_then(|mut f| {
+            f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
             f.write_all(doc.to_string().as_bytes())?;
             f.sync_all()
         })
@@ -1939,6 +1946,10 @@ mod tests {
         let units = vec!["app.service".to_string(), "nginx.service".to_string()];
         remember_in(dir.path(), "/p/site.yml", &units);
         assert_eq!(remembered_in(dir.path(), "/p/site.yml"), Some(units));
+        use std::os::unix::fs::PermissionsExt;
+        let file = dir.path().join(REMEMBERED_FILE);
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
         assert_eq!(remembered_in(dir.path(), "/p/other.yml"), None);
         std::fs::write(dir.path().join(REMEMBERED_FILE), "[1,").unwrap();
         assert_eq!(remembered_in(dir.path(), "/p/site.yml"), None);
