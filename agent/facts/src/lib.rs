@@ -176,11 +176,8 @@ fn prefetched() -> std::sync::MutexGuard<'static, Option<Prefetch>> {
 /// them ready. They are taken only while no task has changed the host
 /// ([`Cache::host_changed`] drops them), the rule the gatherings of one run already follow.
 pub fn prefetch_costly() {
-    let mut slot = prefetched();
-    if slot.is_some() {
-        return;
-    }
-    *slot = spawn_prefetch();
+    // a new run: whatever an earlier run in this process left is not current
+    *prefetched() = spawn_prefetch();
 }
 
 fn spawn_prefetch() -> Option<Prefetch> {

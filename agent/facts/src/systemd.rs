@@ -205,7 +205,10 @@ mod tests {
         keep_in(dir.path(), &bin, &v);
         let f = kept_in(dir.path(), &bin).expect("kept");
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join(KEPT)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join(KEPT))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(f.get("systemd"), Some(&v));
         // an upgrade replaces the binary: a new file, so the answer is asked again

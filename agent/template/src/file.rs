@@ -218,7 +218,10 @@ pub(crate) fn render_native(
     opts: &FileOptions,
 ) -> Result<Value, TemplateError> {
     let (out, printed) = render_raw(templar, path, body, vars, search, opts)?;
-    Ok(match printed.native(&out) {
+    // A macro's result is taken back as the value it printed only in a file without
+    // filters or `~` (`{{ m() | trim }}` is text in Ansible too).
+    let allow_chain = !body.contains(['|', '~']);
+    Ok(match printed.native(&out, allow_chain) {
         Some(v) => v,
         None => Value::from(finish_text(out, body, opts)),
     })

@@ -302,11 +302,13 @@ impl Outputs {
     /// Jinja2's native concat of a render whose text is `out`: the one value printed
     /// alone (or through macros that printed only it) keeps its type; `None` when the
     /// text is a string in Ansible too.
-    pub(crate) fn native(self, out: &str) -> Option<Value> {
+    pub(crate) fn native(self, out: &str, allow_chain: bool) -> Option<Value> {
         if self.count == 0 && out.is_empty() {
             return Some(Value::from(()));
         }
-        let v = self.first.filter(|_| self.count == 1 || self.chain)?;
+        let v = self
+            .first
+            .filter(|_| self.count == 1 || (allow_chain && self.chain))?;
         (!matches!(v.kind(), ValueKind::String | ValueKind::Undefined)
             && (native::py_str(&v) == out || (v.is_none() && out.is_empty())))
         .then(|| finalize(v))
@@ -750,7 +752,7 @@ impl Templar {
         drop(frame);
         // Jinja2's native concat: nothing printed is None, one value printed alone
         // keeps its type
-        if let Some(v) = printed.native(&out) {
+        if let Some(v) = printed.native(&out, false) {
             return Ok(v);
         }
         let missing = trailing_newlines(s).saturating_sub(trailing_newlines(&out));

@@ -586,6 +586,9 @@ impl Manager {
     /// Run a job and wait for it (unless `no_block`). The error is what `systemctl`
     /// prints on stderr for the failure.
     pub fn job(&self, verb: JobVerb, unit: &str, no_block: bool) -> Result<(), String> {
+        // what was read ahead is not current after this, even when the task
+        // reports no change (daemon-reload never counts as one)
+        forget_read_ahead();
         match self {
             Manager::Bus(b) => b.job(verb, unit, no_block),
             Manager::Systemctl { exe, scope } => {
@@ -601,6 +604,9 @@ impl Manager {
 
     /// Enable, disable, mask or unmask a unit file (then reload the manager).
     pub fn unit_files(&self, op: FileOp, unit: &str, force: bool) -> Result<(), String> {
+        // what was read ahead is not current after this, even when the task
+        // reports no change (daemon-reload never counts as one)
+        forget_read_ahead();
         match self {
             Manager::Bus(b) => b.unit_files(op, unit, force),
             Manager::Systemctl { exe, scope } => {
@@ -612,6 +618,9 @@ impl Manager {
     }
 
     pub fn daemon_reload(&self) -> Result<(), String> {
+        // what was read ahead is not current after this, even when the task
+        // reports no change (daemon-reload never counts as one)
+        forget_read_ahead();
         match self {
             Manager::Bus(b) => b.reload(),
             Manager::Systemctl { exe, scope } => run_ok(exe, *scope, &[], &["daemon-reload"]),
@@ -620,6 +629,9 @@ impl Manager {
     }
 
     pub fn daemon_reexec(&self) -> Result<(), String> {
+        // what was read ahead is not current after this, even when the task
+        // reports no change (daemon-reload never counts as one)
+        forget_read_ahead();
         match self {
             Manager::Bus(b) => b.reexecute(),
             Manager::Systemctl { exe, scope } => run_ok(exe, *scope, &[], &["daemon-reexec"]),
