@@ -278,6 +278,8 @@ pub(crate) struct Outputs {
     /// printed. Jinja2's native environment joins a macro's output with the same
     /// native concat, so such a macro returns the value itself.
     chain: bool,
+    /// The first value's text, made once while the chain holds.
+    first_text: Option<String>,
 }
 
 impl Outputs {
@@ -286,17 +288,34 @@ impl Outputs {
         self.count += 1;
         if self.count == 1 {
             self.first = value.cloned();
-            self.chain = true;
+            // only a value that is not text can be taken back (see `native`)
+            self.chain = value
+                .is_some_and(|v| !matches!(v.kind(), ValueKind::String | ValueKind::Undefined));
             return;
         }
-        self.chain = self.chain
-            && value.is_some_and(|v| {
-                v.kind() == ValueKind::String
-                    && self
-                        .first
-                        .as_ref()
-                        .is_some_and(|f| v.as_str() == Some(native::py_str(f).as_str()))
-            });
+        if !self.chain {
+            return;
+        }
+        let Some(s) = value
+            .filter(|v| v.kind() == ValueKind::String)
+            .and_then(Value::as_str)
+        else {
+            self.chain = false;
+            self.first_text = None;
+            return;
+        };
+        let text = match (&self.first_text, &self.first) {
+            (Some(t), _) => t,
+            (None, Some(f)) => self.first_text.insert(native::py_str(f)),
+            (None, None) => {
+                self.chain = false;
+                return;
+            }
+        };
+        if text != s {
+            self.chain = false;
+            self.first_text = None;
+        }
     }
 
     /// Jinja2's native concat of a render whose text is `out`: the one value printed
