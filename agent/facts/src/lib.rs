@@ -30,6 +30,7 @@ mod fc_wwn;
 mod fips;
 mod hardware;
 mod iscsi;
+pub mod kept;
 mod loadavg;
 mod local;
 mod lsb;
@@ -583,10 +584,16 @@ pub fn filter_matches(prefixed: &str, filter: &[String]) -> bool {
 /// `gather_subset` and `module_setup` are included as the setup module returns them.
 pub fn gather(opts: &Options, cache: &mut Cache) -> Result<Facts, Error> {
     let names = collector_names(&opts.gather_subset)?;
-    cache.adopt_prefetch(opts.gather_timeout);
     let mut collected = Facts::new();
     let mut out = Facts::new();
     let chosen = select(&names);
+    if chosen
+        .iter()
+        .any(|c| matches!(c.name, "hardware" | "network"))
+    {
+        // `gather_subset: min` leaves the prefetch for a later gathering that needs it
+        cache.adopt_prefetch(opts.gather_timeout);
+    }
     std::thread::scope(|scope| {
         // The network collector reads only the kernel (netlink, /sys, /proc) and nothing
         // other collectors found: it runs beside the others, on a thread of its own.

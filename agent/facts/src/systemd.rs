@@ -108,8 +108,7 @@ fn kept(bin: &Path) -> Option<Facts> {
 }
 
 fn kept_in(dir: &Path, bin: &Path) -> Option<Facts> {
-    let path = dir.join(KEPT);
-    let doc: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    let doc: Value = serde_json::from_slice(&crate::kept::read(dir, KEPT)?).ok()?;
     if doc.get("binary")?.as_str()? != identity(bin)? {
         return None;
     }
@@ -130,31 +129,15 @@ fn keep(bin: &Path, v: &Value) {
 }
 
 fn keep_in(dir: &Path, bin: &Path, v: &Value) {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let Some(id) = identity(bin) else {
         return;
     };
     let doc = json!({"binary": id, "systemd": v});
-    let tmp = dir.join(format!(".{KEPT}.{}", std::process::id()));
-    // 0600 whatever the umask, as the agent's other files
-    let done = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-            f.write_all(doc.to_string().as_bytes())?;
-            f.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, dir.join(KEPT)));
-    if let Err(e) = done {
+    if let Err(e) = crate::kept::write(dir, KEPT, doc.to_string().as_bytes()) {
         tracing::debug!(
             "could not keep the systemd version in {}: {e}",
             dir.display()
         );
-        let _ = std::fs::remove_file(&tmp);
     }
 }
 

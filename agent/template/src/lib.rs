@@ -63,6 +63,9 @@ use vars::Scope;
 pub const FUEL: u64 = 20_000_000;
 /// Nesting limit for macros, includes and recursive loops.
 pub const RECURSION_LIMIT: usize = 200;
+/// Bytes one render may print through `{{ }}` (macro and block output included):
+/// a runaway loop fails with a clear error long before the process runs out of memory.
+pub const MAX_PRINTED: usize = 256 << 20;
 
 /// An error from rendering: what failed, and in which template (file or string) and line.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -240,13 +243,25 @@ fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> 
             });
             return Ok(());
         }
+        let mut s = String::new();
+        native::py_str_into(&mut s, value);
         OUTPUTS.with(|o| {
             if let Some(top) = o.borrow_mut().last_mut() {
                 top.record(Some(value));
+                top.printed = top.printed.saturating_add(s.len());
+                if top.printed > MAX_PRINTED {
+                    return Err(minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!(
+                            "the rendered output is larger than {} MiB (the agent's limit \
+                             for one template)",
+                            MAX_PRINTED >> 20
+                        ),
+                    ));
+                }
             }
-        });
-        let mut s = String::new();
-        native::py_str_into(&mut s, value);
+            Ok(())
+        })?;
         out.write_str(&s).map_err(minijinja::Error::from)
     });
     env.set_unknown_method_callback(pymethods::call_method);
@@ -280,6 +295,8 @@ pub(crate) struct Outputs {
     chain: bool,
     /// The first value's text, made once while the chain holds.
     first_text: Option<String>,
+    /// Bytes printed so far (see [`MAX_PRINTED`]).
+    printed: usize,
 }
 
 impl Outputs {
@@ -843,11 +860,7 @@ impl Templar {
         search: &SearchPaths,
         opts: &FileOptions,
     ) -> Result<String, TemplateError> {
-        let (opts, body) = file::apply_header(source, opts).map_err(|message| TemplateError {
-            file: Some(path.to_path_buf()),
-            line: Some(1),
-            ..TemplateError::new(message)
-        })?;
+        let (opts, body) = file_header(path, source, opts)?;
         file::render(self, path, body, vars, search, &opts)
     }
 
@@ -861,13 +874,22 @@ impl Templar {
         search: &SearchPaths,
         opts: &FileOptions,
     ) -> Result<Value, TemplateError> {
-        let (opts, body) = file::apply_header(source, opts).map_err(|message| TemplateError {
-            file: Some(path.to_path_buf()),
-            line: Some(1),
-            ..TemplateError::new(message)
-        })?;
+        let (opts, body) = file_header(path, source, opts)?;
         file::render_native(self, path, body, vars, search, &opts)
     }
+}
+
+/// A template file's options after its `#jinja2:` header, and the body after it.
+fn file_header<'a>(
+    path: &Path,
+    source: &'a str,
+    opts: &FileOptions,
+) -> Result<(FileOptions, &'a str), TemplateError> {
+    file::apply_header(source, opts).map_err(|message| TemplateError {
+        file: Some(path.to_path_buf()),
+        line: Some(1),
+        ..TemplateError::new(message)
+    })
 }
 
 /// Render a [`simple_template`] without minijinja: what the full path gives when every

@@ -175,6 +175,10 @@ fn run_inner(
     } else {
         playbook_dir
     };
+    if !(args.syntax_check || args.list_tasks || args.list_tags) {
+        // the first gathering's costly facts are read while the bundle loads
+        agent_facts::prefetch_costly();
+    }
     let mut inv = Inventory::load(&inventory)?;
     inv.add_playbook_dir(&playbook_dir)?;
     if let Some(i) = &ec2 {

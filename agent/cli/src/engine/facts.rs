@@ -61,6 +61,32 @@ pub fn to_values(f: agent_facts::Facts) -> IndexMap<String, Value> {
         .collect()
 }
 
+/// The template values of the facts gathered last, by name: a later gathering (one per
+/// play) converts only the facts whose JSON changed since (the costly ones, devices,
+/// mounts and interfaces, rarely do).
+#[derive(Default)]
+pub struct ValueCache {
+    last: std::collections::HashMap<String, (serde_json::Value, Value)>,
+}
+
+impl ValueCache {
+    /// `to_values`, reusing the values of facts equal to the last gathering's.
+    pub fn to_values(&mut self, f: agent_facts::Facts) -> IndexMap<String, Value> {
+        f.into_iter()
+            .map(|(k, v)| {
+                if let Some((json, val)) = self.last.get(&k)
+                    && *json == v
+                {
+                    return (k, val.clone());
+                }
+                let val = agent_template::filters::pyfmt::from_json_value(v.clone());
+                self.last.insert(k.clone(), (v, val.clone()));
+                (k, val)
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +113,20 @@ mod tests {
         let v = to_values(f);
         assert!(v.contains_key("distribution"));
         assert!(v.get("memtotal_mb").is_some_and(|m| m.as_i64().is_some()));
+    }
+
+    #[test]
+    fn cached_values_are_the_converted_ones() {
+        let mut cache = ValueCache::default();
+        let mut f = agent_facts::Facts::new();
+        f.insert("a".into(), serde_json::json!({"x": [1, "y"]}));
+        f.insert("b".into(), serde_json::json!(1));
+        let first = cache.to_values(f.clone());
+        assert_eq!(first, to_values(f.clone()));
+        f.insert("b".into(), serde_json::json!(2));
+        let second = cache.to_values(f.clone());
+        assert_eq!(second, to_values(f));
+        assert_eq!(second["b"], Value::from(2));
+        assert_eq!(second["a"], first["a"]);
     }
 }

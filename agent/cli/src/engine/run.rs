@@ -213,6 +213,7 @@ pub struct Engine<'r> {
     runtime_hosts: IndexMap<String, IndexMap<String, Value>>,
     /// Facts that stay the same for the whole run (see agent_facts::Cache).
     facts_cache: agent_facts::Cache,
+    fact_values: facts::ValueCache,
     /// The signal that stopped the run (0: none).
     interrupted: i32,
     /// The host's magic variables and inventory variables, built for one generation
@@ -275,6 +276,7 @@ impl<'r> Engine<'r> {
             runtime_groups: IndexMap::new(),
             runtime_hosts: IndexMap::new(),
             facts_cache: agent_facts::Cache::new(),
+            fact_values: facts::ValueCache::default(),
             interrupted: 0,
             host_magic: std::cell::RefCell::new(None),
         }
@@ -533,7 +535,7 @@ impl<'r> Engine<'r> {
             );
             let (status, r) = match agent_facts::gather(&opts, &mut self.facts_cache) {
                 Ok(f) => {
-                    self.hs.set_gathered(facts::to_values(f));
+                    self.hs.set_gathered(self.fact_values.to_values(f));
                     self.hs.refresh();
                     (
                         Status::Ok,
@@ -2302,7 +2304,7 @@ impl<'r> Engine<'r> {
                     Ok(f) => {
                         let shown = facts::to_values(agent_facts::prefixed(&f));
                         // Ansible merges the gathered facts into the host's facts.
-                        self.hs.set_gathered(facts::to_values(f));
+                        self.hs.set_gathered(self.fact_values.to_values(f));
                         self.hs.refresh();
                         Exec::Result(result_map(&[
                             ("ansible_facts", map_value(&shown)),

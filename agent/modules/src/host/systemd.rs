@@ -101,15 +101,19 @@ pub fn connect_in_background(units: Vec<String>, playbook: &str) {
     let spawned = std::thread::Builder::new()
         .name("bus-connect".into())
         .spawn(move || match Bus::connect() {
-            Ok(bus) => loop {
-                let mut w = wanted();
-                while !w.again {
-                    w = WAKE.wait(w).unwrap_or_else(|p| p.into_inner());
+            Ok(bus) => {
+                // a panic ends this thread: the next run in this process starts another
+                let _alive = ReaderAlive;
+                loop {
+                    let mut w = wanted();
+                    while !w.again {
+                        w = WAKE.wait(w).unwrap_or_else(|p| p.into_inner());
+                    }
+                    w.again = false;
+                    drop(w);
+                    read_ahead(&bus);
                 }
-                w.again = false;
-                drop(w);
-                read_ahead(&bus);
-            },
+            }
             Err(e) => {
                 READER.store(false, Ordering::SeqCst);
                 tracing::debug!("system bus unavailable ({e})");
@@ -122,6 +126,32 @@ pub fn connect_in_background(units: Vec<String>, playbook: &str) {
 
 /// Whether the thread that reads ahead is running (one per process).
 static READER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Held by the reader thread: says it is gone when it ends.
+struct ReaderAlive;
+
+impl Drop for ReaderAlive {
+    fn drop(&mut self) {
+        READER.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Held while one unit is read: whatever happens, tasks waiting for it are woken.
+struct Reading;
+
+impl Reading {
+    fn start(w: &mut Wanted, unit: &str) -> Reading {
+        w.reading = Some(unit.to_string());
+        Reading
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        wanted().reading = None;
+        READ.notify_all();
+    }
+}
 
 /// Answers read ahead by [`connect_in_background`], by unit.
 #[derive(Debug, Default)]
@@ -162,7 +192,8 @@ fn wanted() -> std::sync::MutexGuard<'static, Wanted> {
     WANTED.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Read the wanted units in the playbook's order; stop at the first change.
+/// Read the wanted units in the playbook's order; stop at the first change. A unit whose
+/// query fails is left to its task.
 fn read_ahead(bus: &Bus) {
     use std::sync::atomic::Ordering;
     let epoch = READ_AHEAD_EPOCH.load(Ordering::SeqCst);
@@ -171,17 +202,18 @@ fn read_ahead(bus: &Bus) {
         if READ_AHEAD_EPOCH.load(Ordering::SeqCst) != epoch {
             return;
         }
-        {
+        let reading = {
             let mut w = wanted();
             if !w.units.contains(&unit) {
                 continue;
             }
-            w.reading = Some(unit.clone());
-        }
+            Reading::start(&mut w, &unit)
+        };
         let read = bus
             .show(&unit)
             .map(|show| (show, bus.unit_file_state(&unit)));
-        let kept = match read {
+        // false: the host changed since this pass began (a new pass reads again)
+        let go_on = match read {
             Ok((show, file_state)) => {
                 let mut slot = read_ahead_slot();
                 let current = READ_AHEAD_EPOCH.load(Ordering::SeqCst) == epoch;
@@ -193,11 +225,13 @@ fn read_ahead(bus: &Bus) {
                 }
                 current
             }
-            Err(_) => false,
+            Err(e) => {
+                tracing::trace!(unit, error = %e, "unit state not read ahead");
+                true
+            }
         };
-        wanted().reading = None;
-        READ.notify_all();
-        if !kept {
+        drop(reading);
+        if !go_on {
             return;
         }
     }
@@ -251,7 +285,7 @@ fn remembered(playbook: &str) -> Vec<String> {
 
 fn remembered_in(dir: &Path, playbook: &str) -> Option<Vec<String>> {
     let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join(REMEMBERED_FILE)).ok()?).ok()?;
+        serde_json::from_slice(&agent_facts::kept::read(dir, REMEMBERED_FILE)?).ok()?;
     if doc.get("playbook")?.as_str()? != playbook {
         return None;
     }
@@ -281,25 +315,9 @@ pub fn remember_units() {
 }
 
 fn remember_in(dir: &Path, playbook: &str, units: &[String]) {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let doc = serde_json::json!({"playbook": playbook, "units": units});
-    let tmp = dir.join(format!(".{REMEMBERED_FILE}.{}", std::process::id()));
-    // 0600 whatever the umask, as the agent's other files
-    let done = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-            f.write_all(doc.to_string().as_bytes())?;
-            f.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, dir.join(REMEMBERED_FILE)));
-    if let Err(e) = done {
+    if let Err(e) = agent_facts::kept::write(dir, REMEMBERED_FILE, doc.to_string().as_bytes()) {
         tracing::debug!("could not remember the units in {}: {e}", dir.display());
-        let _ = std::fs::remove_file(&tmp);
     }
 }
 
