@@ -28,12 +28,24 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     done
 }
 
-/// What `dir/name` holds, when it is a regular file owned by this user that neither
-/// its group nor others may write (`None` otherwise).
+/// The largest kept file read back: they hold a few hundred bytes.
+const MAX_KEPT: u64 = 64 << 10;
+
+/// What `dir/name` holds, when it is a regular file (not a link) of at most 64 KiB owned
+/// by this user that neither its group nor others may write (`None` otherwise). Opening
+/// it never blocks (a FIFO put in its place is not waited on).
 pub fn read(dir: &Path, name: &str) -> Option<Vec<u8>> {
-    let f = std::fs::File::open(dir.join(name)).ok()?;
+    let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits())
+        .open(dir.join(name))
+        .ok()?;
     let meta = f.metadata().ok()?;
-    if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() || meta.mode() & 0o022 != 0
+    if !meta.is_file()
+        || meta.len() > MAX_KEPT
+        || meta.uid() != nix::unistd::geteuid().as_raw()
+        || meta.mode() & 0o022 != 0
     {
         tracing::debug!(
             "ignoring {}: not a private file of this user",
@@ -73,5 +85,17 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(read(dir.path(), "k.json").is_some());
         assert!(read(dir.path(), "missing").is_none());
+    }
+
+    #[test]
+    fn links_fifos_and_large_files_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "k.json", b"{}").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("k.json"), dir.path().join("l.json")).unwrap();
+        assert!(read(dir.path(), "l.json").is_none());
+        nix::unistd::mkfifo(&dir.path().join("f.json"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert!(read(dir.path(), "f.json").is_none());
+        write(dir.path(), "big.json", &vec![b' '; 65 << 10]).unwrap();
+        assert!(read(dir.path(), "big.json").is_none());
     }
 }

@@ -63,7 +63,8 @@ use vars::Scope;
 pub const FUEL: u64 = 20_000_000;
 /// Nesting limit for macros, includes and recursive loops.
 pub const RECURSION_LIMIT: usize = 200;
-/// Bytes one render may print through `{{ }}` (macro and block output included):
+/// Bytes one render may print through `{{ }}` (a macro's or `set` block's output counts
+/// once inside it and again each time it is printed; literal text is bounded by the fuel):
 /// a runaway loop fails with a clear error long before the process runs out of memory.
 pub const MAX_PRINTED: usize = 256 << 20;
 

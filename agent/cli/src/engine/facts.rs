@@ -71,11 +71,11 @@ pub struct ValueCache {
 
 impl ValueCache {
     /// `to_values`, reusing the values of facts equal to the last gathering's.
-    pub fn to_values(&mut self, f: agent_facts::Facts) -> IndexMap<String, Value> {
+    pub fn convert(&mut self, f: agent_facts::Facts) -> IndexMap<String, Value> {
         f.into_iter()
             .map(|(k, v)| {
                 if let Some((json, val)) = self.last.get(&k)
-                    && *json == v
+                    && same(json, &v)
                 {
                     return (k, val.clone());
                 }
@@ -84,6 +84,27 @@ impl ValueCache {
                 (k, val)
             })
             .collect()
+    }
+}
+
+/// Equal and in the same order (serde_json's `==` ignores the order of keys, which the
+/// template values keep; `0.0 == -0.0` there too).
+fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Object(x), J::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+        }
+        (J::Array(x), J::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(va, vb)| same(va, vb))
+        }
+        (J::Number(x), J::Number(y)) if x.is_f64() || y.is_f64() => {
+            x.is_f64() == y.is_f64() && x.as_f64().map(f64::to_bits) == y.as_f64().map(f64::to_bits)
+        }
+        _ => a == b,
     }
 }
 
@@ -121,12 +142,23 @@ mod tests {
         let mut f = agent_facts::Facts::new();
         f.insert("a".into(), serde_json::json!({"x": [1, "y"]}));
         f.insert("b".into(), serde_json::json!(1));
-        let first = cache.to_values(f.clone());
+        let first = cache.convert(f.clone());
         assert_eq!(first, to_values(f.clone()));
         f.insert("b".into(), serde_json::json!(2));
-        let second = cache.to_values(f.clone());
+        let second = cache.convert(f.clone());
         assert_eq!(second, to_values(f));
         assert_eq!(second["b"], Value::from(2));
         assert_eq!(second["a"], first["a"]);
+    }
+
+    #[test]
+    fn sameness_keeps_key_order_and_float_signs() {
+        use serde_json::json;
+        let a = json!({"x": 1, "y": [1.5, {"z": "s"}]});
+        assert!(same(&a, &a.clone()));
+        assert!(!same(&a, &json!({"y": [1.5, {"z": "s"}], "x": 1})));
+        assert!(!same(&json!(0.0), &json!(-0.0)));
+        assert!(!same(&json!(1), &json!(1.0)));
+        assert!(same(&json!(u64::MAX), &json!(u64::MAX)));
     }
 }

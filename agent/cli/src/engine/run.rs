@@ -535,7 +535,7 @@ impl<'r> Engine<'r> {
             );
             let (status, r) = match agent_facts::gather(&opts, &mut self.facts_cache) {
                 Ok(f) => {
-                    self.hs.set_gathered(self.fact_values.to_values(f));
+                    self.hs.set_gathered(self.fact_values.convert(f));
                     self.hs.refresh();
                     (
                         Status::Ok,
@@ -2304,7 +2304,7 @@ impl<'r> Engine<'r> {
                     Ok(f) => {
                         let shown = facts::to_values(agent_facts::prefixed(&f));
                         // Ansible merges the gathered facts into the host's facts.
-                        self.hs.set_gathered(self.fact_values.to_values(f));
+                        self.hs.set_gathered(self.fact_values.convert(f));
                         self.hs.refresh();
                         Exec::Result(result_map(&[
                             ("ansible_facts", map_value(&shown)),

@@ -100,11 +100,12 @@ pub fn connect_in_background(units: Vec<String>, playbook: &str) {
     }
     let spawned = std::thread::Builder::new()
         .name("bus-connect".into())
-        .spawn(move || match Bus::connect() {
-            Ok(bus) => {
-                // a panic ends this thread: the next run in this process starts another
-                let _alive = ReaderAlive;
-                loop {
+        .spawn(move || {
+            // however this thread ends (a panic too), the next run in this process may
+            // start another
+            let _alive = ReaderAlive;
+            match Bus::connect() {
+                Ok(bus) => loop {
                     let mut w = wanted();
                     while !w.again {
                         w = WAKE.wait(w).unwrap_or_else(|p| p.into_inner());
@@ -112,11 +113,8 @@ pub fn connect_in_background(units: Vec<String>, playbook: &str) {
                     w.again = false;
                     drop(w);
                     read_ahead(&bus);
-                }
-            }
-            Err(e) => {
-                READER.store(false, Ordering::SeqCst);
-                tracing::debug!("system bus unavailable ({e})");
+                },
+                Err(e) => tracing::debug!("system bus unavailable ({e})"),
             }
         });
     if spawned.is_err() {
