@@ -209,6 +209,29 @@ fn spawn_prefetch() -> Option<Prefetch> {
         .map(|handle| Prefetch { timeout, handle })
 }
 
+/// Collectors whose facts depend only on files and settings that a task changes (or on
+/// nothing that changes at all): a later gathering in the same run takes the last one's
+/// answer while no task has changed the host ([`Cache::host_changed`]). Not here: the
+/// clock (`date_time`, `loadavg`, the memory and uptime parts of `hardware`), local facts
+/// (`facts.d` scripts may answer differently each time), and the collectors that keep
+/// their own parts.
+const STABLE: &[&str] = &[
+    "distribution",
+    "lsb",
+    "platform",
+    "user",
+    "pkg_mgr",
+    "ssh_pub_keys",
+    "service_mgr",
+    "dns",
+    "chroot",
+    "iscsi",
+    "fibre_channel_wwn",
+    "nvme",
+    "env",
+    "python",
+];
+
 /// What a collector sees: the options, the run cache and the facts collected before it.
 pub struct Ctx<'a> {
     pub opts: &'a Options,
@@ -625,28 +648,36 @@ pub fn gather(opts: &Options, cache: &mut Cache) -> Result<Facts, Error> {
                 None if c.name == "network" && reuse_network.is_some() => {
                     reuse_network.clone().unwrap_or_default()
                 }
-                None => {
-                    let mut ctx = Ctx {
-                        opts,
-                        cache,
-                        collected: &collected,
-                    };
-                    (c.collect)(&mut ctx)
-                }
+                None => match cache.current(c.name).filter(|_| STABLE.contains(&c.name)) {
+                    Some(f) => f,
+                    None => {
+                        let mut ctx = Ctx {
+                            opts,
+                            cache,
+                            collected: &collected,
+                        };
+                        let f = (c.collect)(&mut ctx);
+                        if STABLE.contains(&c.name) {
+                            cache.keep(c.name, &f);
+                        }
+                        f
+                    }
+                },
             };
             tracing::trace!(
                 collector = c.name,
                 elapsed_us = started.elapsed().as_micros() as u64,
                 "facts collected"
             );
-            for (k, v) in got {
-                if filter_matches(&format!("ansible_{k}"), &opts.filter) {
-                    out.insert(k.clone(), v.clone());
-                }
-                collected.insert(k, v);
-            }
+            collected.extend(got);
         }
     });
+    let all = opts.filter.is_empty() || opts.filter == ["*"];
+    for (k, v) in collected {
+        if all || filter_matches(&format!("ansible_{k}"), &opts.filter) {
+            out.insert(k, v);
+        }
+    }
     let subset: Vec<Value> = if opts.gather_subset.is_empty() {
         vec![Value::from("all")]
     } else {
@@ -706,8 +737,34 @@ mod tests {
         let again = gather(&opts, &mut cache).unwrap();
         assert_eq!(first.get("mounts"), again.get("mounts"));
         assert_eq!(first.get("interfaces"), again.get("interfaces"));
+        // the stable collectors' answers are kept too, the clock's are not
+        assert!(cache.current("distribution").is_some() && cache.current("user").is_some());
+        assert!(cache.current("date_time").is_none());
+        assert_eq!(first.get("distribution"), again.get("distribution"));
+        assert_eq!(first.get("user_id"), again.get("user_id"));
         cache.host_changed();
         assert!(cache.current("mounts").is_none() && cache.current("devices").is_none());
+        assert!(cache.current("distribution").is_none());
+        let changed = gather(&opts, &mut cache).unwrap();
+        assert_eq!(first.get("distribution"), changed.get("distribution"));
+    }
+
+    #[test]
+    fn stable_collectors_exist() {
+        for name in STABLE {
+            assert!(COLLECTORS.iter().any(|c| c.name == *name), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_filter_keeps_only_matching_facts() {
+        let opts = Options {
+            filter: vec!["ansible_distribution*".into()],
+            ..Options::default()
+        };
+        let f = gather(&opts, &mut Cache::new()).unwrap();
+        assert!(f.contains_key("distribution"));
+        assert!(!f.contains_key("user_id") && !f.contains_key("mounts"));
     }
 
     #[test]
