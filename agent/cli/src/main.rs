@@ -35,6 +35,8 @@ fn main() {
         .without_time()
         .init();
     let cli = Cli::parse();
+    // Every command ends in `process::exit` below.
+    commands::exit_after_run();
     let res = match &cli.command {
         Command::Apply(a) => commands::apply::run(a),
         Command::Check(a) => commands::check::run(a),

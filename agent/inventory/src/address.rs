@@ -110,6 +110,11 @@ fn simple_hostname(address: &str) -> Option<Option<(String, Option<u32>)>> {
 
 /// Whether a host name is an IP address (for `inventory_hostname_short`).
 pub fn is_ip(name: &str) -> bool {
+    // Every IPv6 form holds a `:`, and an IPv4 address without one (no `[x:y]` range) is
+    // digits and dots: anything else is a name, known without compiling the patterns.
+    if !name.contains(':') && !name.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return false;
+    }
     is_match(&IPV4, name) || is_match(&IPV6, name)
 }
 
@@ -322,6 +327,26 @@ mod tests {
         assert_eq!(parse_address("web*"), None);
         assert!(is_ip("10.1.2.3"));
         assert!(!is_ip("web.example.com"));
+        for ip in [
+            "::1",
+            "fe80::1",
+            "10.0.[1:3].1",
+            "2001:db8::[a:f]",
+            "::ffff:10.1.2.3",
+        ] {
+            assert!(is_ip(ip), "{ip}");
+        }
+        for name in [
+            "sandbox1",
+            "10.1.2",
+            "a.1.2.3",
+            "web-01",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "",
+        ] {
+            assert!(!is_ip(name), "{name}");
+        }
     }
 
     #[test]

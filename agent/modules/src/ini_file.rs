@@ -70,39 +70,86 @@ pub(crate) struct Edited {
 
 /// `option` matched on a line: Ansible's `match_opt` (commented-out lines too) or
 /// `match_active_opt`. Captures: 2 = comment mark, 8 = the value.
-struct OptMatcher {
-    any: Regex,
-    active: Regex,
+///
+/// An option that does not start with a blank, `#` or `;` and does not end with a blank
+/// (every real one) is matched by hand: the patterns then have a single way to match,
+/// and compiling them for each task cost more than the rest of the task.
+enum OptMatcher {
+    Plain(String),
+    Pattern { any: Regex, active: Regex },
+}
+
+/// What the patterns match on a line with its final newline removed: the comment mark
+/// (group 2) and the value (group 8).
+fn match_plain<'l>(option: &str, active: bool, body: &'l str) -> Option<(&'l str, &'l str)> {
+    const BLANK: [char; 2] = [' ', '\t'];
+    let mut rest = body.trim_start_matches(BLANK);
+    let mut mark = "";
+    if !active && rest.starts_with(['#', ';']) {
+        (mark, rest) = rest.split_at(1);
+        rest = rest.trim_start_matches(BLANK);
+    }
+    let rest = rest.strip_prefix(option)?.trim_start_matches(BLANK);
+    let value = if rest.is_empty() {
+        ""
+    } else {
+        let v = rest.strip_prefix('=')?.trim_start_matches(BLANK);
+        // `.` stops at a newline
+        v.split('\n').next().unwrap_or("")
+    };
+    Some((mark, value))
 }
 
 impl OptMatcher {
     fn new(option: &str) -> Result<OptMatcher, ModuleError> {
+        let plain = !option.is_empty()
+            && !option.starts_with([' ', '\t', '#', ';'])
+            && !option.ends_with([' ', '\t']);
+        if plain {
+            return Ok(OptMatcher::Plain(option.to_string()));
+        }
+        Self::pattern(option)
+    }
+
+    /// Ansible's patterns, compiled.
+    fn pattern(option: &str) -> Result<OptMatcher, ModuleError> {
         let o = regex::escape(option);
         let build = |prefix: &str| {
             Regex::new(&format!(r"^{prefix}( |\t)*({o})( |\t)*(=|$)( |\t)*(.*)"))
                 .map_err(|e| ModuleError::new(format!("bad option pattern: {e}")))
         };
-        Ok(OptMatcher {
+        Ok(OptMatcher::Pattern {
             any: build(r"( |\t)*([#;]?)")?,
             active: build("()()")?,
         })
     }
 
-    /// The value (group 8) when `line` holds the option; `$` as Python's: before the
-    /// line's final newline.
-    fn value<'l>(&self, active: bool, line: &'l str) -> Option<&'l str> {
-        let re = if active { &self.active } else { &self.any };
+    /// The comment mark and the value when `line` holds the option; `$` as Python's:
+    /// before the line's final newline.
+    fn parts<'l>(&self, active: bool, line: &'l str) -> Option<(&'l str, &'l str)> {
         let body = line.strip_suffix('\n').unwrap_or(line);
-        re.captures(body)
-            .map(|c| c.get(8).map_or("", |m| m.as_str()))
+        match self {
+            OptMatcher::Plain(o) => match_plain(o, active, body),
+            OptMatcher::Pattern { any, active: act } => {
+                let re = if active { act } else { any };
+                re.captures(body).map(|c| {
+                    (
+                        c.get(2).map_or("", |m| m.as_str()),
+                        c.get(8).map_or("", |m| m.as_str()),
+                    )
+                })
+            }
+        }
+    }
+
+    /// The value (group 8) when `line` holds the option.
+    fn value<'l>(&self, active: bool, line: &'l str) -> Option<&'l str> {
+        self.parts(active, line).map(|(_, v)| v)
     }
 
     /// The comment mark (group 2) of a line holding the option.
     fn comment<'l>(&self, line: &'l str) -> Option<&'l str> {
-        let body = line.strip_suffix('\n').unwrap_or(line);
-        self.any
-            .captures(body)
-            .map(|c| c.get(2).map_or("", |m| m.as_str()))
+        self.parts(false, line).map(|(m, _)| m)
     }
 }
 
@@ -648,6 +695,7 @@ mod tests {
     #[test]
     fn option_matching_like_ansible() {
         let m = OptMatcher::new("foo").unwrap();
+        assert!(matches!(m, OptMatcher::Plain(_)));
         assert_eq!(m.value(false, "foo = bar  \n"), Some("bar  "));
         assert_eq!(m.value(false, "# foo=bar\n"), Some("bar"));
         assert_eq!(m.value(true, "# foo=bar\n"), None);
@@ -655,6 +703,58 @@ mod tests {
         assert_eq!(m.value(false, "foobar = 1\n"), None);
         assert_eq!(m.value(false, "foo bar\n"), None);
         assert_eq!(m.comment(";foo = 1\n"), Some(";"));
+    }
+
+    #[test]
+    fn plain_options_match_as_the_patterns_do() {
+        let lines = [
+            "foo = bar  \n",
+            "# foo=bar\n",
+            "foo\n",
+            "foobar = 1\n",
+            "foo bar\n",
+            ";foo = 1\n",
+            "\t ; \tfoo\t=\t v = w\n",
+            "foo==x",
+            "foo =",
+            "#;foo=1",
+            "##foo=1",
+            "  foo",
+            "foo\t",
+            "foo =\n",
+            "x.y = 1",
+            "x.y=",
+            "x.yz=1",
+            "foo = a\nb",
+            "foo\n\n",
+            "",
+            "\n",
+            "  # x.y : 2",
+            "x.y:2",
+            "ünï = ç",
+            "ünï=",
+            " ; ünï",
+        ];
+        for opt in ["foo", "x.y", "ünï", "a b"] {
+            let plain = OptMatcher::new(opt).unwrap();
+            assert!(matches!(plain, OptMatcher::Plain(_)));
+            let pattern = OptMatcher::pattern(opt).unwrap();
+            for l in lines {
+                for active in [false, true] {
+                    assert_eq!(
+                        plain.parts(active, l),
+                        pattern.parts(active, l),
+                        "{opt:?} {l:?} {active}"
+                    );
+                }
+            }
+        }
+        for opt in [" foo", "#foo", ";foo", "foo ", ""] {
+            assert!(matches!(
+                OptMatcher::new(opt).unwrap(),
+                OptMatcher::Pattern { .. }
+            ));
+        }
     }
 
     #[test]

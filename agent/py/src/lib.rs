@@ -319,8 +319,25 @@ impl JsonOpts {
 
 /// Append a JSON string literal as Python's `json` writes it.
 pub fn write_json_str(out: &mut String, s: &str, ensure_ascii: bool) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
+    // Runs of characters written as they are go in one piece; a byte that needs an
+    // escape (or, with `ensure_ascii`, starts a non-ASCII character) ends a run.
+    let plain = |b: u8| match b {
+        b'"' | b'\\' => false,
+        0x20..=0x7e => true,
+        0x80.. => !ensure_ascii,
+        _ => false,
+    };
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        let run = bytes[start..].iter().take_while(|&&b| plain(b)).count();
+        out.push_str(&s[start..start + run]);
+        start += run;
+        let Some(c) = s[start..].chars().next() else {
+            break;
+        };
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -340,6 +357,7 @@ pub fn write_json_str(out: &mut String, s: &str, ensure_ascii: bool) {
             }
             c => out.push(c),
         }
+        start += c.len_utf8();
     }
     out.push('"');
 }
@@ -366,13 +384,19 @@ pub fn json_dumps(v: &Value, opts: &JsonOpts) -> Result<String, JsonError> {
 /// `json.dumps` as Ansible's callbacks run it: never fails; undefined is `null`,
 /// bytes are decoded, other objects and odd keys are written as their text.
 pub fn json_dumps_lenient(v: &Value, opts: &JsonOpts) -> String {
+    json_dumps_lenient_at(v, opts, 0)
+}
+
+/// [`json_dumps_lenient`] for a value that sits `level` deep in an indented document:
+/// its inner lines are indented as they would be there (the first line is not).
+pub fn json_dumps_lenient_at(v: &Value, opts: &JsonOpts, level: usize) -> String {
     let mut out = String::new();
     // A lenient dump has no error paths.
     let _ = Dumper {
         opts,
         lenient: true,
     }
-    .value(v, 0, &mut out);
+    .value(v, level, &mut out);
     out
 }
 
@@ -422,6 +446,9 @@ impl Dumper<'_> {
             ValueKind::None => out.push_str("null"),
             ValueKind::Undefined if self.lenient => out.push_str("null"),
             ValueKind::Bool => out.push_str(if v.is_true() { "true" } else { "false" }),
+            ValueKind::Number if v.is_integer() => {
+                let _ = write!(out, "{v}");
+            }
             ValueKind::Number => out.push_str(&number_text(v, json_float)),
             ValueKind::String => write_json_str(out, v.as_str().unwrap_or_default(), ensure_ascii),
             ValueKind::Bytes if self.lenient => {
@@ -432,27 +459,37 @@ impl Dumper<'_> {
                 write_json_str(out, &s, ensure_ascii)
             }
             ValueKind::Map => {
-                let mut entries = Vec::new();
+                // (key, its text when it is not a string, value): string keys are not copied
+                let mut entries: Vec<(Value, Option<String>, Value)> = Vec::new();
                 if let Ok(keys) = v.try_iter() {
                     for k in keys {
                         let item = v.get_item(&k).unwrap_or_default();
-                        entries.push((json_key(&k, self.lenient)?, item));
+                        let text = match k.kind() {
+                            ValueKind::String => None,
+                            _ => Some(json_key(&k, self.lenient)?),
+                        };
+                        entries.push((k, text, item));
                     }
                 }
                 if entries.is_empty() {
                     out.push_str("{}");
                     return Ok(());
                 }
+                fn key_text(e: &(Value, Option<String>, Value)) -> &str {
+                    e.1.as_deref()
+                        .unwrap_or_else(|| e.0.as_str().unwrap_or_default())
+                }
                 if self.opts.sort_keys {
-                    entries.sort_by(|a, b| a.0.cmp(&b.0));
+                    entries.sort_by(|a, b| key_text(a).cmp(key_text(b)));
                 }
                 out.push('{');
-                for (i, (k, item)) in entries.iter().enumerate() {
+                for (i, e) in entries.iter().enumerate() {
+                    let item = &e.2;
                     if i > 0 {
                         out.push_str(self.item_sep());
                     }
                     self.newline(level + 1, out);
-                    write_json_str(out, k, ensure_ascii);
+                    write_json_str(out, key_text(e), ensure_ascii);
                     out.push_str(&self.opts.key_sep);
                     self.value(item, level + 1, out)?;
                 }

@@ -282,9 +282,7 @@ impl Frame {
     fn newline(&self, w: &mut dyn Write, level: usize) -> io::Result<()> {
         if let Some(n) = self.indent {
             w.write_all(b"\n")?;
-            for _ in 0..n * level {
-                w.write_all(b" ")?;
-            }
+            w.write_all(" ".repeat(n * level).as_bytes())?;
         }
         Ok(())
     }
@@ -309,23 +307,8 @@ impl Frame {
     /// A value whose first line follows its key at `level`: dumped alone, then each of
     /// its lines indented to that depth (JSON strings hold no raw newline).
     fn leaf(&self, w: &mut dyn Write, level: usize, v: &Value) -> io::Result<()> {
-        let text = pyjson::dumps(v, self.style);
-        match self.indent {
-            Some(n) if level > 0 => {
-                let pad = " ".repeat(n * level);
-                let mut lines = text.split('\n');
-                if let Some(first) = lines.next() {
-                    w.write_all(first.as_bytes())?;
-                }
-                for l in lines {
-                    w.write_all(b"\n")?;
-                    w.write_all(pad.as_bytes())?;
-                    w.write_all(l.as_bytes())?;
-                }
-                Ok(())
-            }
-            _ => w.write_all(text.as_bytes()),
-        }
+        let level = if self.indent.is_some() { level } else { 0 };
+        w.write_all(pyjson::dumps_at(v, self.style, level).as_bytes())
     }
 
     /// The closing bracket of a non-empty list or object whose opening is at `level`.

@@ -104,13 +104,15 @@ impl<W: Write> Masking<W> {
     }
 
     fn emit(&mut self, upto: usize) -> io::Result<()> {
-        let chunk: Vec<u8> = self.pending.drain(..upto).collect();
-        let text = String::from_utf8_lossy(&chunk);
-        if active() {
-            self.inner.write_all(mask(&text).as_bytes())
+        let chunk = &self.pending[..upto];
+        let res = if active() {
+            self.inner
+                .write_all(mask(&String::from_utf8_lossy(chunk)).as_bytes())
         } else {
-            self.inner.write_all(&chunk)
-        }
+            self.inner.write_all(chunk)
+        };
+        self.pending.drain(..upto);
+        res
     }
 }
 

@@ -20,8 +20,14 @@ pub struct JsonStyle {
 /// `json.dumps(value, indent=..., sort_keys=..., ensure_ascii=...)`, never failing
 /// (undefined is `null`, other objects their text, like Ansible's encoder).
 pub fn dumps(value: &Value, style: JsonStyle) -> String {
+    dumps_at(value, style, 0)
+}
+
+/// [`dumps`] for a value `level` deep in an indented document (its inner lines indented
+/// to that depth).
+pub fn dumps_at(value: &Value, style: JsonStyle, level: usize) -> String {
     let opts = agent_py::JsonOpts::python(style.indent, style.sort_keys, style.ensure_ascii);
-    agent_py::json_dumps_lenient(value, &opts)
+    agent_py::json_dumps_lenient_at(value, &opts, level)
 }
 
 /// Entries of a map value as (key text, value), sorted when asked.

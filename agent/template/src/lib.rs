@@ -221,7 +221,17 @@ fn syntax_config(opts: &FileOptions) -> Result<minijinja::syntax::SyntaxConfig, 
 }
 
 /// Set up an environment as Ansible sets up Jinja2, with the given syntax options.
+/// The filters, tests, functions and settings are registered once per process; each
+/// environment starts as a copy of that one (its tables are shared until changed).
 fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> {
+    static BASE: std::sync::LazyLock<Environment<'static>> = std::sync::LazyLock::new(base_env);
+    let mut env = BASE.clone();
+    env.set_syntax(syntax_config(opts)?);
+    Ok(env)
+}
+
+/// The environment every template starts from, with the default syntax.
+fn base_env() -> Environment<'static> {
     let mut env = Environment::new();
     // strict: using an undefined value is an error (printing, iterating, testing its
     // truth, passing it to a filter); attributes of undefined values are handled by
@@ -231,7 +241,6 @@ fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> 
     env.set_debug(true);
     env.set_fuel(Some(FUEL));
     env.set_recursion_limit(RECURSION_LIMIT);
-    env.set_syntax(syntax_config(opts)?);
     env.set_formatter(|out, _state, value| {
         if value.is_undefined() {
             // strict mode fails on undefined values before the formatter; what reaches
@@ -275,7 +284,7 @@ fn build_env(opts: &FileOptions) -> Result<Environment<'static>, TemplateError> 
     filters::register(&mut env);
     tests::register(&mut env);
     lookups::register(&mut env);
-    Ok(env)
+    env
 }
 
 thread_local! {

@@ -219,6 +219,9 @@ pub struct Engine<'r> {
     /// The host's magic variables and inventory variables, built for one generation
     /// of [`HostState`] (they do not depend on the task).
     host_magic: std::cell::RefCell<Option<(u64, Value, Value, Value)>>,
+    /// The host's inventory variables: the inventory does not change during a run (hosts
+    /// and groups made at run time are kept apart), so they are merged once.
+    own_inventory_vars: std::cell::OnceCell<Option<(IndexMap<String, Value>, Value)>>,
 }
 
 fn tmpl_err(e: TemplateError) -> String {
@@ -279,6 +282,7 @@ impl<'r> Engine<'r> {
             fact_values: facts::ValueCache::default(),
             interrupted: 0,
             host_magic: std::cell::RefCell::new(None),
+            own_inventory_vars: std::cell::OnceCell::new(),
         }
     }
 
@@ -309,6 +313,7 @@ impl<'r> Engine<'r> {
     /// A task may have changed the host: what was read of it ahead of time (units' state,
     /// the costly facts) is read again when next needed.
     fn host_touched(&mut self) {
+        tracing::debug!("a task may have changed the host: facts and unit states are read again");
         agent_modules::host::systemd::forget_read_ahead();
         self.facts_cache.host_changed();
     }
@@ -751,10 +756,22 @@ impl<'r> Engine<'r> {
     }
 
     fn inventory_vars(&self) -> Value {
-        match self.inventory.host_vars(&self.host) {
-            Ok(v) => map_value(&v),
-            Err(_) => Value::from(()),
+        match self.own_inventory_vars() {
+            Some((_, v)) => v.clone(),
+            None => Value::from(()),
         }
+    }
+
+    /// This host's merged inventory variables, also as a template value (`None` when the
+    /// inventory does not know the host).
+    fn own_inventory_vars(&self) -> Option<&(IndexMap<String, Value>, Value)> {
+        self.own_inventory_vars
+            .get_or_init(|| {
+                let vars = self.inventory.host_vars(&self.host).ok()?;
+                let value = map_value(&vars);
+                Some((vars, value))
+            })
+            .as_ref()
     }
 
     /// The magic variables that depend on the host only, and its inventory variables:
@@ -804,10 +821,10 @@ impl<'r> Engine<'r> {
         );
         m.insert("group_names".into(), Value::from(self.group_names_now(h)));
         m.insert("groups".into(), self.groups_now());
-        let mut this_vars: IndexMap<String, Value> = match self.inventory.host_vars(h) {
-            Ok(v) => v,
-            Err(_) => IndexMap::new(),
-        };
+        let mut this_vars: IndexMap<String, Value> = self
+            .own_inventory_vars()
+            .map(|(m, _)| m.clone())
+            .unwrap_or_default();
         for (k, v) in &self.hs.facts {
             this_vars.insert(self.hs.fact_var(k), v.clone());
         }

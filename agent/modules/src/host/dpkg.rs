@@ -47,7 +47,7 @@ pub struct DpkgStatus {
 pub fn parse_status(text: &str) -> DpkgStatus {
     let mut st = DpkgStatus::default();
     let mut cur = DpkgPackage::default();
-    let mut last_key = String::new();
+    let mut last_key = "";
     let flush = |cur: &mut DpkgPackage, st: &mut DpkgStatus| {
         if !cur.name.is_empty() {
             let p = std::mem::take(cur);
@@ -65,7 +65,7 @@ pub fn parse_status(text: &str) -> DpkgStatus {
     for line in text.lines() {
         if line.trim().is_empty() {
             flush(&mut cur, &mut st);
-            last_key.clear();
+            last_key = "";
             continue;
         }
         if line.starts_with([' ', '\t']) {
@@ -79,7 +79,7 @@ pub fn parse_status(text: &str) -> DpkgStatus {
             continue;
         };
         let value = value.trim();
-        last_key = key.to_string();
+        last_key = key;
         match key {
             "Package" => cur.name = value.to_string(),
             "Version" => cur.version = value.to_string(),
