@@ -35,7 +35,7 @@ fn main() {
         .without_time()
         .init();
     let cli = Cli::parse();
-    // Every command ends in `process::exit` below.
+    // Every command ends in `process::exit` below (`demo`'s three runs leave theirs too).
     commands::exit_after_run();
     let res = match &cli.command {
         Command::Apply(a) => commands::apply::run(a),

@@ -281,8 +281,14 @@ struct Frame {
 impl Frame {
     fn newline(&self, w: &mut dyn Write, level: usize) -> io::Result<()> {
         if let Some(n) = self.indent {
+            const SPACES: &[u8; 64] = &[b' '; 64];
             w.write_all(b"\n")?;
-            w.write_all(" ".repeat(n * level).as_bytes())?;
+            let mut pad = n * level;
+            while pad > 0 {
+                let k = pad.min(SPACES.len());
+                w.write_all(&SPACES[..k])?;
+                pad -= k;
+            }
         }
         Ok(())
     }

@@ -87,10 +87,11 @@ fn role_playbook(role: &str, dir: &Path, tmp: &Path) -> Result<PathBuf> {
     Ok(p)
 }
 
-/// Set by the binary, which exits right after its one run: the run's large in-memory
-/// state (variables, facts, parsed playbook) is then left to the process exit instead of
-/// being freed piece by piece (about a millisecond for the reference site). Library and
-/// test callers that run many times in one process keep the default: everything is freed.
+/// Set by the binary, which exits right after its run (or `demo`'s three): the run's
+/// large in-memory state (variables, facts, parsed playbook) is then left to the process
+/// exit instead of being freed piece by piece (about a millisecond for the reference
+/// site). Library and test callers that run many times in one process keep the default:
+/// everything is freed.
 static LEAVE_TO_EXIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The process exits after this run: see [`LEAVE_TO_EXIT`].
