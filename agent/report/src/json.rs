@@ -310,10 +310,9 @@ impl Frame {
         w.write_all(b": ")
     }
 
-    /// A value whose first line follows its key at `level`: dumped alone, then each of
-    /// its lines indented to that depth (JSON strings hold no raw newline).
+    /// A value whose first line follows its key at `level`: dumped with its inner lines
+    /// indented to that depth (without an indent the level has no effect).
     fn leaf(&self, w: &mut dyn Write, level: usize, v: &Value) -> io::Result<()> {
-        let level = if self.indent.is_some() { level } else { 0 };
         w.write_all(pyjson::dumps_at(v, self.style, level).as_bytes())
     }
 
