@@ -376,10 +376,7 @@ impl Inventory {
     /// so for the same group and name the external value wins. Groups that the
     /// inventory does not have are ignored (their hosts are not this host).
     pub fn add_external_group_vars(&mut self, groups: IndexMap<String, IndexMap<String, Value>>) {
-        let mut dv = DirVars {
-            groups: Default::default(),
-            hosts: Default::default(),
-        };
+        let mut dv = DirVars::default();
         for (g, vars) in groups {
             dv.groups.insert(g, vars.into_iter().collect());
         }
@@ -402,6 +399,114 @@ impl Inventory {
             self.group_add_host(g, host);
         }
         self.reconcile()
+    }
+
+    /// Ansible's `add_dynamic_group` (the `group_by` action): put `host` into the group
+    /// `name` (made when missing) and make that group a child of each of `parents` (made
+    /// when missing). A group new to the inventory gets its `group_vars/` files from the
+    /// inventory's and the playbook's directories, as Ansible's vars plugins find them
+    /// when the variables are next asked for. Returns whether anything changed.
+    pub fn add_dynamic_group(
+        &mut self,
+        host: &str,
+        name: &str,
+        parents: &[String],
+    ) -> Result<bool, InventoryError> {
+        if name.is_empty() {
+            return Err(InventoryError::general(format!(
+                "Invalid empty/false group name provided: {name}"
+            )));
+        }
+        if !self.hosts.contains_key(host) {
+            return Err(InventoryError::general(format!(
+                "{host} cannot be matched in inventory"
+            )));
+        }
+        let mut made = Vec::new();
+        let mut changed = false;
+        for g in std::iter::once(name).chain(parents.iter().map(String::as_str)) {
+            if !self.groups.contains_key(g) {
+                self.add_group(g);
+                made.push(g.to_string());
+                // A new parent is a change; the group itself is one only with its host.
+                changed |= g != name;
+            }
+        }
+        for p in parents {
+            let new = !self
+                .groups
+                .get(p)
+                .is_some_and(|g| g.children.iter().any(|c| c == name));
+            self.add_child_group(p, name)
+                .map_err(InventoryError::general)?;
+            changed |= new;
+        }
+        if !self
+            .hosts
+            .get(host)
+            .is_some_and(|h| h.groups.iter().any(|g| g == name))
+        {
+            self.group_add_host(name, host);
+            changed = true;
+        }
+        for g in &made {
+            for dv in self.inv_vars.iter_mut().chain(self.play_vars.iter_mut()) {
+                dv.load_group(g)?;
+            }
+        }
+        if changed {
+            self.reconcile()?;
+        }
+        Ok(changed)
+    }
+
+    /// Ansible's `add_dynamic_host` (the `add_host` action) for a host the inventory has:
+    /// its variables combined with `vars` (top-level replace), and the host put into
+    /// `groups` (made when missing, as children of `all`). Returns whether anything
+    /// changed.
+    pub fn add_dynamic_host(
+        &mut self,
+        host: &str,
+        groups: &[String],
+        vars: &IndexMap<String, Value>,
+    ) -> Result<bool, InventoryError> {
+        let Some(h) = self.hosts.get_mut(host) else {
+            return Err(InventoryError::general(format!(
+                "{host} cannot be matched in inventory"
+            )));
+        };
+        let mut changed = false;
+        for (k, v) in vars {
+            if h.vars.get(k) != Some(v) {
+                h.vars.insert(k.clone(), v.clone());
+                changed = true;
+            }
+        }
+        let mut made = Vec::new();
+        for g in groups {
+            if !self.groups.contains_key(g) {
+                self.add_group(g);
+                made.push(g.clone());
+                changed = true;
+            }
+            if !self
+                .hosts
+                .get(host)
+                .is_some_and(|h| h.groups.iter().any(|x| x == g))
+            {
+                self.group_add_host(g, host);
+                changed = true;
+            }
+        }
+        for g in &made {
+            for dv in self.inv_vars.iter_mut().chain(self.play_vars.iter_mut()) {
+                dv.load_group(g)?;
+            }
+        }
+        if changed {
+            self.reconcile()?;
+        }
+        Ok(changed)
     }
 
     // ----- building (InventoryData's operations) -----

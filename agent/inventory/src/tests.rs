@@ -176,6 +176,58 @@ fn directory_source_and_vars() {
 }
 
 #[test]
+fn groups_made_at_run_time() {
+    // group_by / add_host: the host joins new groups, which play patterns then match and
+    // whose group_vars files (inventory's, then playbook's) apply by depth.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("hosts"), "h0\n[web]\nw1\n").unwrap();
+    fs::create_dir(d.join("group_vars")).unwrap();
+    fs::write(d.join("group_vars/made.yml"), "x: inv\ny: made\n").unwrap();
+    fs::write(d.join("group_vars/kids.yml"), "y: kids\n").unwrap();
+    let mut inv = Inventory::load(&[d.to_path_buf()]).unwrap();
+    let pb = tempfile::tempdir().unwrap();
+    fs::create_dir(pb.path().join("group_vars")).unwrap();
+    fs::write(pb.path().join("group_vars/made.yml"), "x: pb\n").unwrap();
+    inv.add_playbook_dir(pb.path()).unwrap();
+
+    assert!(
+        inv.add_dynamic_group("w1", "made", &["all".into()])
+            .unwrap()
+    );
+    assert!(
+        !inv.add_dynamic_group("w1", "made", &["all".into()])
+            .unwrap()
+    );
+    assert_eq!(inv.select("made").unwrap(), ["w1"]);
+    assert_eq!(var(&inv, "w1", "x"), "\"pb\"");
+    let parents = vec!["made".to_string(), "newparent".to_string()];
+    assert!(inv.add_dynamic_group("w1", "kids", &parents).unwrap());
+    assert_eq!(inv.groups["kids"].depth, 2);
+    assert_eq!(var(&inv, "w1", "y"), "\"kids\"");
+    assert_eq!(inv.group_names("w1"), ["kids", "made", "newparent", "web"]);
+    assert_eq!(inv.select("newparent:&web").unwrap(), ["w1"]);
+
+    // An ungrouped host leaves `ungrouped` once it is in a group.
+    assert_eq!(inv.groups_map()["ungrouped"], ["h0"]);
+    let vars = IndexMap::from([("z".to_string(), Value::from(1))]);
+    assert!(
+        inv.add_dynamic_host("h0", &["tagged".into()], &vars)
+            .unwrap()
+    );
+    assert!(
+        !inv.add_dynamic_host("h0", &["tagged".into()], &vars)
+            .unwrap()
+    );
+    assert!(inv.groups_map()["ungrouped"].is_empty());
+    assert_eq!(inv.select("tagged").unwrap(), ["h0"]);
+    assert_eq!(var(&inv, "h0", "z"), "1");
+
+    assert!(inv.add_dynamic_group("nobody", "made", &[]).is_err());
+    assert!(inv.add_dynamic_group("w1", "", &[]).is_err());
+}
+
+#[test]
 fn no_panic_on_garbage() {
     // A small deterministic generator over characters that matter to the parsers.
     let alphabet: Vec<char> = "[]:=#;'\"\\ ,{}()-_.*!&~@0123456789abcxyzTrueNone\n\tj+e"

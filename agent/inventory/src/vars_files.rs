@@ -23,6 +23,9 @@ const EXTS: [&str; 3] = [".yml", ".yaml", ".json"];
 pub(crate) struct DirVars {
     pub groups: HashMap<String, Vars>,
     pub hosts: HashMap<String, Vars>,
+    /// The directory (resolved) the files were read from; `None` for variables from
+    /// outside the bundle.
+    pub dir: Option<PathBuf>,
 }
 
 impl DirVars {
@@ -30,7 +33,10 @@ impl DirVars {
     /// the inventory (and for the localhost names, which may be implicit).
     pub(crate) fn load(dir: &Path, inv: &Inventory) -> Result<DirVars, InventoryError> {
         let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-        let mut out = DirVars::default();
+        let mut out = DirVars {
+            dir: Some(real.clone()),
+            ..DirVars::default()
+        };
         let gdir = real.join("group_vars");
         if gdir.is_dir() {
             out.groups = load_entities(&gdir, inv.groups.keys().map(String::as_str))?;
@@ -45,6 +51,21 @@ impl DirVars {
             out.hosts = load_entities(&hdir, names)?;
         }
         Ok(out)
+    }
+
+    /// Read `group_vars/<name>` for a group made after loading (`group_by`); nothing when
+    /// the group's variables were read already or come from outside the bundle.
+    pub(crate) fn load_group(&mut self, name: &str) -> Result<(), InventoryError> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let gdir = dir.join("group_vars");
+        if self.groups.contains_key(name) || !gdir.is_dir() {
+            return Ok(());
+        }
+        self.groups
+            .extend(load_entities(&gdir, std::iter::once(name))?);
+        Ok(())
     }
 }
 

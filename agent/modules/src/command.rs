@@ -299,7 +299,10 @@ pub(crate) fn spawn(s: &Spawn) -> Result<Result<CmdOutput, std::io::Error>, Modu
     }
     let status = child
         .wait()
-        .map_err(|e| ModuleError::new(format!("Error waiting for command: {e}")))?;
+        .map_err(|e| ModuleError::new(format!("Error waiting for command: {e}")));
+    // The command may have changed what was read of the host (users, the time zone).
+    agent_template::epoch::touched();
+    let status = status?;
     let rc = status
         .code()
         .unwrap_or_else(|| -status.signal().unwrap_or(0));

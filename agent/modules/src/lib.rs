@@ -283,6 +283,8 @@ fn run_steps<M: Module>(
     if changed && !ctx.check_mode {
         let t0 = std::time::Instant::now();
         let extra = M::apply(&args, observed, &plan, ctx);
+        // What was read of the host before (users, the time zone) is checked again.
+        agent_template::epoch::touched();
         add_apply_time(t0.elapsed());
         result.extend(extra?);
     }

@@ -36,6 +36,7 @@
 //! keeps that value's type (`{% set x = 1 %}{{ x }}` is `1`); one that prints nothing
 //! is `None`.
 
+pub mod epoch;
 pub mod filters;
 pub mod localtime;
 pub mod lookups;

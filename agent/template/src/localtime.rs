@@ -24,7 +24,7 @@ struct Stamp {
 impl Stamp {
     fn now() -> Stamp {
         Stamp {
-            tz: std::env::var_os("TZ").map(|v| v.to_string_lossy().into_owned()),
+            tz: tz_now(),
             localtime: std::fs::metadata(LOCALTIME)
                 .ok()
                 .map(|m| (m.dev(), m.ino(), m.mtime(), m.mtime_nsec(), m.size())),
@@ -32,19 +32,33 @@ impl Stamp {
     }
 }
 
-static ZONE: Mutex<Option<(Stamp, TimeZone)>> = Mutex::new(None);
+fn tz_now() -> Option<String> {
+    std::env::var_os("TZ").map(|v| v.to_string_lossy().into_owned())
+}
 
-/// The local time zone (see the module documentation).
+/// The zone, what it was read from, and the epoch it was last checked in.
+static ZONE: Mutex<Option<(Stamp, Option<u64>, TimeZone)>> = Mutex::new(None);
+
+/// The local time zone (see the module documentation). Within a managed epoch
+/// ([`crate::epoch`]) /etc/localtime is looked at once, not at every call.
 pub fn zone() -> TimeZone {
-    let stamp = Stamp::now();
     let mut cached = ZONE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((s, z)) = cached.as_ref()
-        && *s == stamp
+    if let Some((s, checked, z)) = cached.as_ref()
+        && crate::epoch::trusted(*checked)
+        && s.tz == tz_now()
     {
         return z.clone();
     }
+    let checked = crate::epoch::current();
+    let stamp = Stamp::now();
+    if let Some((s, c, z)) = cached.as_mut()
+        && *s == stamp
+    {
+        *c = checked;
+        return z.clone();
+    }
     let z = read(&stamp).unwrap_or_else(TimeZone::system);
-    *cached = Some((stamp, z.clone()));
+    *cached = Some((stamp, checked, z.clone()));
     z
 }
 

@@ -207,7 +207,9 @@ pub struct Engine<'r> {
     include_announced: bool,
     /// The current task's `delegate_to` (shown as `host -> delegate`).
     delegate: Option<String>,
-    /// Groups and hosts made at run time by group_by / add_host (group → hosts).
+    /// Groups and hosts made at run time that the engine's inventory does not hold (group →
+    /// hosts): other hosts added by add_host, and the implicit localhost's groups. This
+    /// host's own groups go into the inventory (see `Engine::join_group`).
     runtime_groups: IndexMap<String, Vec<String>>,
     /// Variables of hosts added by add_host.
     runtime_hosts: IndexMap<String, IndexMap<String, Value>>,
@@ -219,9 +221,13 @@ pub struct Engine<'r> {
     /// The host's magic variables and inventory variables, built for one generation
     /// of [`HostState`] (they do not depend on the task).
     host_magic: std::cell::RefCell<Option<(u64, Value, Value, Value)>>,
-    /// The host's inventory variables: the inventory does not change during a run (hosts
-    /// and groups made at run time are kept apart), so they are merged once.
+    /// The host's inventory variables, merged once and again only after `group_by` or
+    /// `add_host` changed this host's entry in the inventory.
     own_inventory_vars: std::cell::OnceCell<Option<(IndexMap<String, Value>, Value)>>,
+    /// An event's text, gathered before it is written (see [`Engine::emit`]).
+    event_buf: Vec<u8>,
+    /// Warnings said once per run (see [`Engine::warn_once`]).
+    warned: std::collections::HashSet<String>,
 }
 
 fn tmpl_err(e: TemplateError) -> String {
@@ -258,6 +264,9 @@ impl<'r> Engine<'r> {
         reporter: &'r mut dyn Reporter,
         out: &'r mut dyn Write,
     ) -> Engine<'r> {
+        // This engine says when a task may have changed the host (`host_touched`), so
+        // cached readings of host files are trusted in between.
+        agent_template::epoch::manage();
         let mut hs = HostState::default();
         hs.refresh();
         Engine {
@@ -283,6 +292,8 @@ impl<'r> Engine<'r> {
             interrupted: 0,
             host_magic: std::cell::RefCell::new(None),
             own_inventory_vars: std::cell::OnceCell::new(),
+            event_buf: Vec::new(),
+            warned: std::collections::HashSet::new(),
         }
     }
 
@@ -304,8 +315,16 @@ impl<'r> Engine<'r> {
         true
     }
 
+    /// Report an event. Its text is gathered and written whole: the reporters write it
+    /// in many small pieces, and line-buffered standard output made a system call of
+    /// each line.
     fn emit(&mut self, ev: Event<'_>) {
-        if let Err(e) = self.reporter.event(&ev, self.out) {
+        let mut buf = std::mem::take(&mut self.event_buf);
+        buf.clear();
+        let res = self.reporter.event(&ev, &mut buf);
+        let res = res.and(self.out.write_all(&buf));
+        self.event_buf = buf;
+        if let Err(e) = res {
             tracing::warn!("could not write output: {e}");
         }
     }
@@ -315,6 +334,7 @@ impl<'r> Engine<'r> {
     fn host_touched(&mut self) {
         tracing::debug!("a task may have changed the host: facts and unit states are read again");
         agent_modules::host::systemd::forget_read_ahead();
+        agent_template::epoch::touched();
         self.facts_cache.host_changed();
     }
 
@@ -2339,26 +2359,36 @@ impl<'r> Engine<'r> {
             }
             "set_stats" => Exec::Result(result_map(&[("changed", Value::from(false))])),
             "group_by" => {
-                let key = parsed
-                    .str("key")
-                    .unwrap_or_default()
-                    .replace([' ', '-'], "_");
-                let parents = parsed.list_str("parents");
-                let host = self.host.clone();
-                self.hs.generation += 1;
-                let members = self.runtime_groups.entry(key.clone()).or_default();
-                let changed =
-                    !members.contains(&host) && !self.inventory.group_names(&host).contains(&key);
-                if !members.contains(&host) {
-                    members.push(host);
+                // As ansible-core 2.21's action: the group is named by the key as it is;
+                // the result shows it, and names the parents, with spaces as dashes.
+                let key = parsed.str("key").unwrap_or_default().to_string();
+                let parents: Vec<String> = match parsed.list_str("parents") {
+                    p if p.is_empty() => vec!["all".to_string()],
+                    p => p,
                 }
-                let parents = if parents.is_empty() {
-                    vec!["all".to_string()]
-                } else {
-                    parents
+                .into_iter()
+                .map(|p| p.replace(' ', "-"))
+                .collect();
+                let bad_name = |g: &String| {
+                    g.starts_with(|c: char| {
+                        c.is_ascii_digit() || !(c.is_alphanumeric() || c == '_')
+                    }) || g.contains(|c: char| !(c.is_alphanumeric() || c == '_'))
+                };
+                if std::iter::once(&key)
+                    .chain(&parents)
+                    .any(|g| bad_name(g) && !self.inventory.groups.contains_key(g))
+                {
+                    // Ansible's default (TRANSFORM_INVALID_GROUP_CHARS=never), said once.
+                    self.warn_once(
+                        "Invalid characters were found in group names but not replaced, use -vvvv to see details",
+                    );
+                }
+                let changed = match self.join_group(&key, &parents) {
+                    Ok(c) => c,
+                    Err(msg) => return Exec::Result(failure(msg)),
                 };
                 Exec::Result(result_map(&[
-                    ("add_group", Value::from(key)),
+                    ("add_group", Value::from(key.replace(' ', "-"))),
                     ("changed", Value::from(changed)),
                     ("parent_groups", Value::from(parents)),
                 ]))
@@ -2396,6 +2426,29 @@ impl<'r> Engine<'r> {
                     })
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
+                if name == self.host && self.inventory.hosts.contains_key(&name) {
+                    // This host: its inventory entry changes, so later plays select it by
+                    // its new groups and their group_vars apply.
+                    self.hs.generation += 1;
+                    self.own_inventory_vars = std::cell::OnceCell::new();
+                    let changed = match Arc::make_mut(&mut self.inventory)
+                        .add_dynamic_host(&name, &groups, &vars)
+                    {
+                        Ok(c) => c,
+                        Err(e) => return Exec::Result(failure(e.to_string())),
+                    };
+                    return Exec::Result(result_map(&[
+                        (
+                            "add_host",
+                            Value::from_pairs([
+                                ("groups", Value::from(groups)),
+                                ("host_name", Value::from(name)),
+                                ("host_vars", map_value(&vars)),
+                            ]),
+                        ),
+                        ("changed", Value::from(changed)),
+                    ]));
+                }
                 let known = self.inventory.hosts.contains_key(&name)
                     || self.runtime_hosts.contains_key(&name);
                 self.hs.generation += 1;
@@ -3137,6 +3190,35 @@ fn finalization_failure(task: &Task, key: &str, message: &str) -> IndexMap<Strin
 }
 
 impl Engine<'_> {
+    /// A warning shown at most once per run, as Ansible's display shows a repeated one.
+    fn warn_once(&mut self, msg: &str) {
+        if self.warned.insert(msg.to_string()) {
+            self.emit(Event::Warning { message: msg });
+        }
+    }
+
+    /// Put this host into a group made at run time (`group_by`): into the engine's own
+    /// copy of the inventory when the inventory has the host, so that later plays select
+    /// it by that group and the group's `group_vars/` apply; the implicit localhost is
+    /// only listed in the group. Returns whether anything changed.
+    fn join_group(&mut self, name: &str, parents: &[String]) -> Result<bool, String> {
+        let host = self.host.clone();
+        self.hs.generation += 1;
+        if self.inventory.hosts.contains_key(&host) {
+            // The host's merged inventory variables are built again when next asked for.
+            self.own_inventory_vars = std::cell::OnceCell::new();
+            return Arc::make_mut(&mut self.inventory)
+                .add_dynamic_group(&host, name, parents)
+                .map_err(|e| e.to_string());
+        }
+        let members = self.runtime_groups.entry(name.to_string()).or_default();
+        let changed = !members.contains(&host);
+        if changed {
+            members.push(host);
+        }
+        Ok(changed)
+    }
+
     /// `group_names` of a host, with the groups group_by / add_host put it in.
     fn group_names_now(&self, host: &str) -> Vec<String> {
         let mut names = self.inventory.group_names(host);

@@ -61,12 +61,14 @@ pub fn run(prog: &Path, args: &[String]) -> Result<Output, ModuleError> {
         .env("LC_ALL", "C")
         .env("LC_MESSAGES", "C")
         .stdin(Stdio::null())
-        .output()
-        .map_err(|e| {
-            ModuleError::new(format!("[Errno {}] {e}", e.raw_os_error().unwrap_or(0)))
-                .with("rc", 2)
-                .with("cmd", prog.display().to_string())
-        })?;
+        .output();
+    // The program may have changed what was read of the host (useradd: the user database).
+    agent_template::epoch::touched();
+    let out = out.map_err(|e| {
+        ModuleError::new(format!("[Errno {}] {e}", e.raw_os_error().unwrap_or(0)))
+            .with("rc", 2)
+            .with("cmd", prog.display().to_string())
+    })?;
     let rc = match out.status.code() {
         Some(c) => c,
         None => -out.status.signal().unwrap_or(0),

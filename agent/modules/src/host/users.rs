@@ -124,6 +124,8 @@ type Stamp = Option<(SystemTime, u64)>;
 
 struct Cached<T> {
     stamp: Stamp,
+    /// The epoch the stamp was last compared in (see `agent_template::epoch`).
+    checked: Option<u64>,
     entries: Vec<T>,
 }
 
@@ -136,6 +138,9 @@ fn stamp(path: &Path) -> Stamp {
     Some((md.modified().ok()?, md.len()))
 }
 
+/// `f` of the file's entries, read again when its stamp changed. Within a managed epoch
+/// the stamp is compared once, not at every lookup (a task's files ask for the same
+/// owners many times).
 fn with_db<T: Clone, R>(
     cache: &Mutex<Option<Cached<T>>>,
     path: &str,
@@ -143,18 +148,25 @@ fn with_db<T: Clone, R>(
     f: impl FnOnce(&[T]) -> R,
 ) -> R {
     let path = Path::new(path);
-    let now = stamp(path);
     let mut guard = match cache.lock() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
     };
-    let fresh = matches!(&*guard, Some(c) if c.stamp.is_some() && c.stamp == now);
-    if !fresh {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        *guard = Some(Cached {
-            stamp: now,
-            entries: parse(&text),
-        });
+    let trusted = matches!(&*guard, Some(c) if agent_template::epoch::trusted(c.checked));
+    if !trusted {
+        let checked = agent_template::epoch::current();
+        let now = stamp(path);
+        match &mut *guard {
+            Some(c) if c.stamp.is_some() && c.stamp == now => c.checked = checked,
+            _ => {
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                *guard = Some(Cached {
+                    stamp: now,
+                    checked,
+                    entries: parse(&text),
+                });
+            }
+        }
     }
     f(guard.as_ref().map(|c| c.entries.as_slice()).unwrap_or(&[]))
 }
