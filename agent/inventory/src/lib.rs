@@ -23,7 +23,7 @@ pub use minijinja::Value;
 pub use address::{expand_hostname_range, parse_address};
 pub use pattern::split_host_pattern;
 pub use pyliteral::literal_eval;
-use vars_files::DirVars;
+use vars_files::{DirVars, Vars};
 
 /// Host names Ansible treats as the local machine (`C.LOCALHOST`).
 pub const LOCALHOST_NAMES: [&str; 3] = ["127.0.0.1", "localhost", "::1"];
@@ -394,18 +394,29 @@ impl Inventory {
             self.add_host(host, None, None, &src)
                 .map_err(InventoryError::general)?;
         }
+        // Groups the inventory lacks get their group_vars files, which were read for the
+        // inventory's groups only.
+        let made: Vec<&str> = groups
+            .iter()
+            .map(String::as_str)
+            .filter(|g| !self.groups.contains_key(*g))
+            .collect();
+        let files = self.read_group_vars(&made)?;
         for g in groups {
             self.add_group(g);
             self.group_add_host(g, host);
         }
+        self.add_group_vars(files);
         self.reconcile()
     }
 
     /// Ansible's `add_dynamic_group` (the `group_by` action): put `host` into the group
-    /// `name` (made when missing) and make that group a child of each of `parents` (made
-    /// when missing). A group new to the inventory gets its `group_vars/` files from the
+    /// `name` (made when missing) unless it is in it already (directly or through a
+    /// child group), and make that group a child of each of `parents` (made when
+    /// missing). A group new to the inventory gets its `group_vars/` files from the
     /// inventory's and the playbook's directories, as Ansible's vars plugins find them
-    /// when the variables are next asked for. Returns whether anything changed.
+    /// when the variables are next asked for. Returns whether anything changed; on an
+    /// error nothing is changed.
     pub fn add_dynamic_group(
         &mut self,
         host: &str,
@@ -417,20 +428,31 @@ impl Inventory {
                 "Invalid empty/false group name provided: {name}"
             )));
         }
-        if !self.hosts.contains_key(host) {
+        let Some(h) = self.hosts.get(host) else {
             return Err(InventoryError::general(format!(
                 "{host} cannot be matched in inventory"
             )));
-        }
-        let mut made = Vec::new();
-        let mut changed = false;
-        for g in std::iter::once(name).chain(parents.iter().map(String::as_str)) {
-            if !self.groups.contains_key(g) {
-                self.add_group(g);
-                made.push(g.to_string());
-                // A new parent is a change; the group itself is one only with its host.
-                changed |= g != name;
+        };
+        let in_group = h.all_groups.iter().any(|g| g == name);
+        // Everything that can fail is done before the inventory changes.
+        for p in parents {
+            if p == name {
+                return Err(InventoryError::general("can't add group to itself"));
             }
+            if self.groups.contains_key(p) && self.ancestors(p).contains(name) {
+                return Err(InventoryError::general(format!(
+                    "Adding group '{name}' as child to '{p}' creates a recursive dependency loop."
+                )));
+            }
+        }
+        let made: Vec<&str> = std::iter::once(name)
+            .chain(parents.iter().map(String::as_str))
+            .filter(|g| !self.groups.contains_key(*g))
+            .collect();
+        let files = self.read_group_vars(&made)?;
+        let mut changed = made.iter().any(|g| *g != name);
+        for g in &made {
+            self.add_group(g);
         }
         for p in parents {
             let new = !self
@@ -441,54 +463,82 @@ impl Inventory {
                 .map_err(InventoryError::general)?;
             changed |= new;
         }
-        if !self
-            .hosts
-            .get(host)
-            .is_some_and(|h| h.groups.iter().any(|g| g == name))
-        {
+        if !in_group {
             self.group_add_host(name, host);
             changed = true;
         }
-        for g in &made {
-            for dv in self.inv_vars.iter_mut().chain(self.play_vars.iter_mut()) {
-                dv.load_group(g)?;
-            }
-        }
+        self.add_group_vars(files);
         if changed {
             self.reconcile()?;
         }
         Ok(changed)
     }
 
+    /// The `group_vars/` files of groups made after loading, per vars directory (in the
+    /// order of `inv_vars` then `play_vars`), read before anything changes.
+    fn read_group_vars(&self, groups: &[&str]) -> Result<Vec<Vec<(String, Vars)>>, InventoryError> {
+        self.inv_vars
+            .iter()
+            .chain(&self.play_vars)
+            .map(|dv| {
+                let mut found = Vec::new();
+                for g in groups {
+                    if let Some(v) = dv.read_group(g)? {
+                        found.push((g.to_string(), v));
+                    }
+                }
+                Ok(found)
+            })
+            .collect()
+    }
+
+    fn add_group_vars(&mut self, files: Vec<Vec<(String, Vars)>>) {
+        for (dv, found) in self
+            .inv_vars
+            .iter_mut()
+            .chain(self.play_vars.iter_mut())
+            .zip(files)
+        {
+            dv.groups.extend(found);
+        }
+    }
+
     /// Ansible's `add_dynamic_host` (the `add_host` action) for a host the inventory has:
     /// its variables combined with `vars` (top-level replace), and the host put into
     /// `groups` (made when missing, as children of `all`). Returns whether anything
-    /// changed.
+    /// changed; on an error nothing is changed.
     pub fn add_dynamic_host(
         &mut self,
         host: &str,
         groups: &[String],
         vars: &IndexMap<String, Value>,
     ) -> Result<bool, InventoryError> {
-        let Some(h) = self.hosts.get_mut(host) else {
+        if !self.hosts.contains_key(host) {
             return Err(InventoryError::general(format!(
                 "{host} cannot be matched in inventory"
             )));
-        };
-        let mut changed = false;
-        for (k, v) in vars {
-            if h.vars.get(k) != Some(v) {
-                h.vars.insert(k.clone(), v.clone());
-                changed = true;
+        }
+        let made: Vec<&str> = groups
+            .iter()
+            .map(String::as_str)
+            .filter(|g| !self.groups.contains_key(*g))
+            .collect();
+        let files = self.read_group_vars(&made)?;
+        let made: Vec<String> = made.into_iter().map(str::to_string).collect();
+        let mut changed = !made.is_empty();
+        if let Some(h) = self.hosts.get_mut(host) {
+            for (k, v) in vars {
+                if h.vars.get(k) != Some(v) {
+                    h.vars.insert(k.clone(), v.clone());
+                    changed = true;
+                }
             }
         }
-        let mut made = Vec::new();
+        for g in &made {
+            self.add_group(g);
+        }
         for g in groups {
-            if !self.groups.contains_key(g) {
-                self.add_group(g);
-                made.push(g.clone());
-                changed = true;
-            }
+            // Ansible asks the host's own groups here (not the nested ones).
             if !self
                 .hosts
                 .get(host)
@@ -498,11 +548,7 @@ impl Inventory {
                 changed = true;
             }
         }
-        for g in &made {
-            for dv in self.inv_vars.iter_mut().chain(self.play_vars.iter_mut()) {
-                dv.load_group(g)?;
-            }
-        }
+        self.add_group_vars(files);
         if changed {
             self.reconcile()?;
         }

@@ -225,6 +225,42 @@ fn groups_made_at_run_time() {
 
     assert!(inv.add_dynamic_group("nobody", "made", &[]).is_err());
     assert!(inv.add_dynamic_group("w1", "", &[]).is_err());
+
+    // Already in the group through a child group: no change (Ansible's get_hosts).
+    assert!(
+        !inv.add_dynamic_group("w1", "newparent", &["all".into()])
+            .unwrap()
+    );
+    assert_eq!(inv.groups_map()["newparent"], ["w1"]);
+
+    // Errors change nothing: the group is not made, and a later success reads its files.
+    fs::write(d.join("group_vars/loop.yml"), "l: 1\n").unwrap();
+    let e = inv
+        .add_dynamic_group("w1", "loop", &["loop".into()])
+        .unwrap_err();
+    assert!(e.to_string().contains("can't add group to itself"), "{e}");
+    assert!(!inv.groups.contains_key("loop"));
+    let e = inv
+        .add_dynamic_group("w1", "made", &["kids".into()])
+        .unwrap_err();
+    assert!(e.to_string().contains("recursive dependency loop"), "{e}");
+    fs::write(d.join("group_vars/broken.yml"), "[not a mapping\n").unwrap();
+    assert!(inv.add_dynamic_group("w1", "broken", &[]).is_err());
+    assert!(!inv.groups.contains_key("broken"));
+    assert!(inv.add_dynamic_group("w1", "loop", &[]).unwrap());
+    assert_eq!(var(&inv, "w1", "l"), "1");
+}
+
+#[test]
+fn groups_from_instance_tags_bring_their_group_vars() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("hosts"), "[web]\nw1\n").unwrap();
+    fs::create_dir(d.join("group_vars")).unwrap();
+    fs::write(d.join("group_vars/tagged.yml"), "t: 1\n").unwrap();
+    let mut inv = Inventory::load(&[d.to_path_buf()]).unwrap();
+    inv.join_groups("w1", &["tagged".to_string()]).unwrap();
+    assert_eq!(var(&inv, "w1", "t"), "1");
 }
 
 #[test]

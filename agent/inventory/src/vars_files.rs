@@ -53,19 +53,17 @@ impl DirVars {
         Ok(out)
     }
 
-    /// Read `group_vars/<name>` for a group made after loading (`group_by`); nothing when
-    /// the group's variables were read already or come from outside the bundle.
-    pub(crate) fn load_group(&mut self, name: &str) -> Result<(), InventoryError> {
+    /// `group_vars/<name>` of this directory, for a group made after loading (`group_by`,
+    /// EC2 tags); `None` when there is none or the variables come from outside the bundle.
+    pub(crate) fn read_group(&self, name: &str) -> Result<Option<Vars>, InventoryError> {
         let Some(dir) = &self.dir else {
-            return Ok(());
+            return Ok(None);
         };
         let gdir = dir.join("group_vars");
         if self.groups.contains_key(name) || !gdir.is_dir() {
-            return Ok(());
+            return Ok(None);
         }
-        self.groups
-            .extend(load_entities(&gdir, std::iter::once(name))?);
-        Ok(())
+        Ok(load_entities(&gdir, std::iter::once(name))?.remove(name))
     }
 }
 

@@ -67,7 +67,7 @@ const SETUP: &[Arg] = &[
     Arg::bool("parallel", false),
 ];
 const PING: &[Arg] = &[Arg::str("data").default(Def::Str("pong"))];
-const GROUP_BY: &[Arg] = &[Arg::str("key").required(), Arg::list("parents")];
+const GROUP_BY: &[Arg] = &[Arg::str("key").required(), Arg::raw("parents")];
 const SET_STATS: &[Arg] = &[
     Arg::raw("data").required(),
     Arg::bool("per_host", false),

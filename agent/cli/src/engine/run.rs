@@ -2362,9 +2362,18 @@ impl<'r> Engine<'r> {
                 // As ansible-core 2.21's action: the group is named by the key as it is;
                 // the result shows it, and names the parents, with spaces as dashes.
                 let key = parsed.str("key").unwrap_or_default().to_string();
-                let parents: Vec<String> = match parsed.list_str("parents") {
-                    p if p.is_empty() => vec!["all".to_string()],
-                    p => p,
+                // Absent: `all`; a string is one group (not split at commas); a list as given.
+                let parents: Vec<String> = match parsed.get("parents") {
+                    None => vec!["all".to_string()],
+                    Some(v) if v.kind() == ValueKind::Seq => v
+                        .try_iter()
+                        .map(|it| {
+                            it.map(|x| agent_modules::spec::value_to_string(&x))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    Some(v) if v.is_none() || v.is_undefined() => vec!["all".to_string()],
+                    Some(v) => vec![agent_modules::spec::value_to_string(v)],
                 }
                 .into_iter()
                 .map(|p| p.replace(' ', "-"))
@@ -3206,6 +3215,8 @@ impl Engine<'_> {
         self.hs.generation += 1;
         if self.inventory.hosts.contains_key(&host) {
             // The host's merged inventory variables are built again when next asked for.
+            // `make_mut` copies the inventory (the task's `hostvars` share it): once per
+            // group_by, which is rare and cheap beside the run.
             self.own_inventory_vars = std::cell::OnceCell::new();
             return Arc::make_mut(&mut self.inventory)
                 .add_dynamic_group(&host, name, parents)

@@ -129,74 +129,97 @@ struct Cached<T> {
     entries: Vec<T>,
 }
 
-static PASSWD: Mutex<Option<Cached<PasswdEntry>>> = Mutex::new(None);
-static GROUP: Mutex<Option<Cached<GroupEntry>>> = Mutex::new(None);
-static SHADOW: Mutex<Option<Cached<ShadowEntry>>> = Mutex::new(None);
+/// One database file and its cached reading.
+struct Db<T> {
+    path: &'static str,
+    parse: fn(&str) -> Vec<T>,
+    cache: Mutex<Option<Cached<T>>>,
+}
+
+static PASSWD: Db<PasswdEntry> = Db::new("/etc/passwd", parse_passwd);
+static GROUP: Db<GroupEntry> = Db::new("/etc/group", parse_group);
+static SHADOW: Db<ShadowEntry> = Db::new("/etc/shadow", parse_shadow);
 
 fn stamp(path: &Path) -> Stamp {
     let md = std::fs::metadata(path).ok()?;
     Some((md.modified().ok()?, md.len()))
 }
 
-/// `f` of the file's entries, read again when its stamp changed. Within a managed epoch
-/// the stamp is compared once, not at every lookup (a task's files ask for the same
-/// owners many times).
-fn with_db<T: Clone, R>(
-    cache: &Mutex<Option<Cached<T>>>,
-    path: &str,
-    parse: fn(&str) -> Vec<T>,
-    f: impl FnOnce(&[T]) -> R,
-) -> R {
-    let path = Path::new(path);
-    let mut guard = match cache.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    let trusted = matches!(&*guard, Some(c) if agent_template::epoch::trusted(c.checked));
-    if !trusted {
-        let checked = agent_template::epoch::current();
-        let now = stamp(path);
-        match &mut *guard {
-            Some(c) if c.stamp.is_some() && c.stamp == now => c.checked = checked,
-            _ => {
-                let text = std::fs::read_to_string(path).unwrap_or_default();
-                *guard = Some(Cached {
-                    stamp: now,
-                    checked,
-                    entries: parse(&text),
-                });
-            }
+impl<T> Db<T> {
+    const fn new(path: &'static str, parse: fn(&str) -> Vec<T>) -> Db<T> {
+        Db {
+            path,
+            parse,
+            cache: Mutex::new(None),
         }
     }
-    f(guard.as_ref().map(|c| c.entries.as_slice()).unwrap_or(&[]))
-}
 
-fn with_passwd<R>(f: impl FnOnce(&[PasswdEntry]) -> R) -> R {
-    with_db(&PASSWD, "/etc/passwd", parse_passwd, f)
-}
+    /// `f` of the file's entries, read again when its stamp changed. Within a managed
+    /// epoch the stamp is compared once, not at every lookup (a task's files ask for the
+    /// same owners many times).
+    fn with<R>(&self, f: impl FnOnce(&[T]) -> R) -> R {
+        self.with_at(agent_template::epoch::current(), f)
+    }
 
-fn with_group<R>(f: impl FnOnce(&[GroupEntry]) -> R) -> R {
-    with_db(&GROUP, "/etc/group", parse_group, f)
-}
+    /// [`Db::with`] in the given epoch (`None`: not managed, always check).
+    fn with_at<R>(&self, epoch: Option<u64>, f: impl FnOnce(&[T]) -> R) -> R {
+        let mut guard = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let trusted = matches!(&*guard, Some(c) if epoch.is_some() && c.checked == epoch);
+        if !trusted {
+            let now = stamp(Path::new(self.path));
+            match &mut *guard {
+                Some(c) if c.stamp.is_some() && c.stamp == now => c.checked = epoch,
+                _ => {
+                    let text = std::fs::read_to_string(self.path).unwrap_or_default();
+                    *guard = Some(Cached {
+                        stamp: now,
+                        checked: epoch,
+                        entries: (self.parse)(&text),
+                    });
+                }
+            }
+        }
+        f(guard.as_ref().map(|c| c.entries.as_slice()).unwrap_or(&[]))
+    }
 
-fn with_shadow<R>(f: impl FnOnce(&[ShadowEntry]) -> R) -> R {
-    with_db(&SHADOW, "/etc/shadow", parse_shadow, f)
+    /// An entry found by `find`.
+    fn find<R>(&self, find: impl Fn(&[T]) -> Option<R>) -> Option<R> {
+        self.find_at(agent_template::epoch::current(), find)
+    }
+
+    /// [`Db::find`] in the given epoch. A miss in a reading trusted without a check is
+    /// looked for once more after checking the file, so that an entry made outside the
+    /// run (cloud-init, a background job) is found as the C library would find it.
+    fn find_at<R>(&self, epoch: Option<u64>, find: impl Fn(&[T]) -> Option<R>) -> Option<R> {
+        if let Some(r) = self.with_at(epoch, &find) {
+            return Some(r);
+        }
+        if let Some(c) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            c.checked = None;
+        }
+        self.with_at(epoch, &find)
+    }
 }
 
 /// The shadow entry of a user, by name (`None` when absent or unreadable).
 pub fn shadow(name: &str) -> Option<ShadowEntry> {
-    with_shadow(|e| e.iter().find(|s| s.name == name).cloned())
+    SHADOW.find(|e| e.iter().find(|s| s.name == name).cloned())
 }
 
 /// Every group, in file order (for membership questions).
 pub fn all_groups() -> Vec<GroupEntry> {
-    with_group(|e| e.to_vec())
+    GROUP.with(|e| e.to_vec())
 }
 
 /// The names of the groups that list `user` as a member (the primary group only
 /// when it lists the user too), in file order, as `grp.getgrall()` scans them.
 pub fn member_of(user: &str) -> Vec<String> {
-    with_group(|e| {
+    GROUP.with(|e| {
         e.iter()
             .filter(|g| g.members.iter().any(|m| m == user))
             .map(|g| g.name.clone())
@@ -206,22 +229,22 @@ pub fn member_of(user: &str) -> Vec<String> {
 
 /// The passwd entry of a user, by name.
 pub fn user(name: &str) -> Option<PasswdEntry> {
-    with_passwd(|e| e.iter().find(|u| u.name == name).cloned())
+    PASSWD.find(|e| e.iter().find(|u| u.name == name).cloned())
 }
 
 /// The passwd entry of a user, by uid (the first one, as getpwuid).
 pub fn user_by_uid(uid: u32) -> Option<PasswdEntry> {
-    with_passwd(|e| e.iter().find(|u| u.uid == uid).cloned())
+    PASSWD.find(|e| e.iter().find(|u| u.uid == uid).cloned())
 }
 
 /// The group entry of a group, by name.
 pub fn group(name: &str) -> Option<GroupEntry> {
-    with_group(|e| e.iter().find(|g| g.name == name).cloned())
+    GROUP.find(|e| e.iter().find(|g| g.name == name).cloned())
 }
 
 /// The group entry of a group, by gid.
 pub fn group_by_gid(gid: u32) -> Option<GroupEntry> {
-    with_group(|e| e.iter().find(|g| g.gid == gid).cloned())
+    GROUP.find(|e| e.iter().find(|g| g.gid == gid).cloned())
 }
 
 pub fn uid_by_name(name: &str) -> Option<u32> {
@@ -288,6 +311,33 @@ mod tests {
         assert_eq!(e[1].password, "!$6$x$y");
         assert_eq!(e[1].min, -1);
         assert_eq!(e[1].expire, 20000);
+    }
+
+    #[test]
+    fn readings_are_trusted_within_an_epoch_and_a_miss_checks_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("passwd");
+        std::fs::write(&f, "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+        let path: &'static str = Box::leak(f.display().to_string().into_boxed_str());
+        let db = Db::new(path, parse_passwd);
+        let count = |e: &[PasswdEntry]| e.len();
+        let find =
+            |n: &'static str| move |e: &[PasswdEntry]| e.iter().find(|u| u.name == n).cloned();
+        assert_eq!(db.with_at(Some(1), count), 1);
+        // Changed behind the run's back: epoch 1 still trusts its reading...
+        std::fs::write(
+            &f,
+            "root:x:0:0:root:/root:/bin/sh\nsam:x:1000:1000::/home/sam:/bin/sh\n",
+        )
+        .unwrap();
+        assert_eq!(db.with_at(Some(1), count), 1);
+        // ...but a miss looks at the file again, and a new epoch or no epoch always does.
+        assert_eq!(db.find_at(Some(1), find("sam")).map(|u| u.uid), Some(1000));
+        std::fs::write(&f, "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+        assert_eq!(db.with_at(Some(2), count), 1);
+        std::fs::write(&f, "root:x:0:0:root:/root:/bin/bash\nb:x:1:1::/:/bin/sh\n").unwrap();
+        assert_eq!(db.with_at(None, count), 2);
+        assert!(db.find_at(Some(3), find("nobody-here")).is_none());
     }
 
     #[test]

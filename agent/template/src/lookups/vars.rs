@@ -75,8 +75,10 @@ fn run_shell(cmd: &str) -> Result<(i32, String), Error> {
         .arg(cmd)
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| err(format!("lookup_plugin.pipe({cmd}) failed: {e}")))?;
+        .output();
+    // The command may have changed what was read of the host (users, the time zone).
+    crate::epoch::touched();
+    let out = out.map_err(|e| err(format!("lookup_plugin.pipe({cmd}) failed: {e}")))?;
     Ok((
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
