@@ -396,18 +396,13 @@ impl Inventory {
         }
         // Groups the inventory lacks get their group_vars files, which were read for the
         // inventory's groups only.
-        let made: Vec<&str> = groups
-            .iter()
-            .map(String::as_str)
-            .filter(|g| !self.groups.contains_key(*g))
-            .collect();
+        let made = self.missing_groups(groups.iter().map(String::as_str));
         let files = self.read_group_vars(&made)?;
         for g in groups {
             self.add_group(g);
             self.group_add_host(g, host);
         }
-        self.add_group_vars(files);
-        self.reconcile()
+        self.finish_dynamic(files, true).map(|_| ())
     }
 
     /// Ansible's `add_dynamic_group` (the `group_by` action): put `host` into the group
@@ -445,10 +440,8 @@ impl Inventory {
                 )));
             }
         }
-        let made: Vec<&str> = std::iter::once(name)
-            .chain(parents.iter().map(String::as_str))
-            .filter(|g| !self.groups.contains_key(*g))
-            .collect();
+        let made =
+            self.missing_groups(std::iter::once(name).chain(parents.iter().map(String::as_str)));
         let files = self.read_group_vars(&made)?;
         let mut changed = made.iter().any(|g| *g != name);
         for g in &made {
@@ -467,6 +460,24 @@ impl Inventory {
             self.group_add_host(name, host);
             changed = true;
         }
+        self.finish_dynamic(files, changed)
+    }
+
+    /// The names the inventory has no group for yet.
+    fn missing_groups<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+        names
+            .into_iter()
+            .filter(|g| !self.groups.contains_key(*g))
+            .collect()
+    }
+
+    /// The end of a change made at run time: the new groups' variables files added, and
+    /// the inventory reconciled when anything changed.
+    fn finish_dynamic(
+        &mut self,
+        files: Vec<Vec<(String, Vars)>>,
+        changed: bool,
+    ) -> Result<bool, InventoryError> {
         self.add_group_vars(files);
         if changed {
             self.reconcile()?;
@@ -518,11 +529,7 @@ impl Inventory {
                 "{host} cannot be matched in inventory"
             )));
         }
-        let made: Vec<&str> = groups
-            .iter()
-            .map(String::as_str)
-            .filter(|g| !self.groups.contains_key(*g))
-            .collect();
+        let made = self.missing_groups(groups.iter().map(String::as_str));
         let files = self.read_group_vars(&made)?;
         let made: Vec<String> = made.into_iter().map(str::to_string).collect();
         let mut changed = !made.is_empty();
@@ -539,20 +546,9 @@ impl Inventory {
         }
         for g in groups {
             // Ansible asks the host's own groups here (not the nested ones).
-            if !self
-                .hosts
-                .get(host)
-                .is_some_and(|h| h.groups.iter().any(|x| x == g))
-            {
-                self.group_add_host(g, host);
-                changed = true;
-            }
+            changed |= self.group_add_host(g, host);
         }
-        self.add_group_vars(files);
-        if changed {
-            self.reconcile()?;
-        }
-        Ok(changed)
+        self.finish_dynamic(files, changed)
     }
 
     // ----- building (InventoryData's operations) -----
@@ -617,26 +613,28 @@ impl Inventory {
         Ok(())
     }
 
-    fn group_add_host(&mut self, group: &str, host: &str) {
+    /// Put `host` into `group`; whether it was not in it (directly) before.
+    fn group_add_host(&mut self, group: &str, host: &str) -> bool {
         let Some(g) = self.groups.get_mut(group) else {
-            return;
+            return false;
         };
         // Membership is asked of the host's own (short) group list, which is kept in step
         // with the group's: a group's host list can be long (`web[1:30000]`), and
         // searching it for every host added made loading quadratic (found by fuzzing).
-        match self.hosts.get_mut(host) {
+        let added = match self.hosts.get_mut(host) {
             Some(h) => {
-                if !h.groups.iter().any(|x| x == group) {
+                let added = !h.groups.iter().any(|x| x == group);
+                if added {
                     h.groups.push(group.to_string());
-                    g.hosts.push(host.to_string());
                 }
+                added
             }
-            None => {
-                if !g.hosts.iter().any(|h| h == host) {
-                    g.hosts.push(host.to_string());
-                }
-            }
+            None => !g.hosts.iter().any(|h| h == host),
+        };
+        if added {
+            g.hosts.push(host.to_string());
         }
+        added
     }
 
     pub(crate) fn set_group_var(&mut self, group: &str, key: &str, value: Value) {
