@@ -20,6 +20,19 @@ fn var(inv: &Inventory, host: &str, name: &str) -> String {
     serde_json::to_string(v.get(name).unwrap_or_else(|| panic!("no {name} on {host}"))).unwrap()
 }
 
+/// A temporary directory holding `files` (relative path, text).
+fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::write(path, text).unwrap();
+    }
+    dir
+}
+
 #[test]
 fn groups_children_vars() {
     let inv = ini(
@@ -160,17 +173,15 @@ fn yaml_named_file_reports_yaml_error() {
 
 #[test]
 fn directory_source_and_vars() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = dir_with(&[
+        ("hosts", "[web]\nw1\n"),
+        ("skip.retry", "[bad\n"),
+        ("group_vars/web.yml", "x: 1\n"),
+    ]);
     let d = dir.path();
-    fs::write(d.join("hosts"), "[web]\nw1\n").unwrap();
-    fs::write(d.join("skip.retry"), "[bad\n").unwrap();
-    fs::create_dir(d.join("group_vars")).unwrap();
-    fs::write(d.join("group_vars/web.yml"), "x: 1\n").unwrap();
     let mut inv = Inventory::load(&[d.to_path_buf()]).unwrap();
     assert_eq!(var(&inv, "w1", "x"), "1");
-    let pb = tempfile::tempdir().unwrap();
-    fs::create_dir(pb.path().join("host_vars")).unwrap();
-    fs::write(pb.path().join("host_vars/w1"), "x: 2\n").unwrap();
+    let pb = dir_with(&[("host_vars/w1", "x: 2\n")]);
     inv.add_playbook_dir(pb.path()).unwrap();
     assert_eq!(var(&inv, "w1", "x"), "2");
 }
@@ -179,16 +190,14 @@ fn directory_source_and_vars() {
 fn groups_made_at_run_time() {
     // group_by / add_host: the host joins new groups, which play patterns then match and
     // whose group_vars files (inventory's, then playbook's) apply by depth.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = dir_with(&[
+        ("hosts", "h0\n[web]\nw1\n"),
+        ("group_vars/made.yml", "x: inv\ny: made\n"),
+        ("group_vars/kids.yml", "y: kids\n"),
+    ]);
     let d = dir.path();
-    fs::write(d.join("hosts"), "h0\n[web]\nw1\n").unwrap();
-    fs::create_dir(d.join("group_vars")).unwrap();
-    fs::write(d.join("group_vars/made.yml"), "x: inv\ny: made\n").unwrap();
-    fs::write(d.join("group_vars/kids.yml"), "y: kids\n").unwrap();
     let mut inv = Inventory::load(&[d.to_path_buf()]).unwrap();
-    let pb = tempfile::tempdir().unwrap();
-    fs::create_dir(pb.path().join("group_vars")).unwrap();
-    fs::write(pb.path().join("group_vars/made.yml"), "x: pb\n").unwrap();
+    let pb = dir_with(&[("group_vars/made.yml", "x: pb\n")]);
     inv.add_playbook_dir(pb.path()).unwrap();
 
     assert!(
@@ -253,12 +262,11 @@ fn groups_made_at_run_time() {
 
 #[test]
 fn groups_from_instance_tags_bring_their_group_vars() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    fs::write(d.join("hosts"), "[web]\nw1\n").unwrap();
-    fs::create_dir(d.join("group_vars")).unwrap();
-    fs::write(d.join("group_vars/tagged.yml"), "t: 1\n").unwrap();
-    let mut inv = Inventory::load(&[d.to_path_buf()]).unwrap();
+    let dir = dir_with(&[
+        ("hosts", "[web]\nw1\n"),
+        ("group_vars/tagged.yml", "t: 1\n"),
+    ]);
+    let mut inv = Inventory::load(&[dir.path().to_path_buf()]).unwrap();
     inv.join_groups("w1", &["tagged".to_string()]).unwrap();
     assert_eq!(var(&inv, "w1", "t"), "1");
 }

@@ -2378,10 +2378,10 @@ impl<'r> Engine<'r> {
                 .into_iter()
                 .map(|p| p.replace(' ', "-"))
                 .collect();
+                // Ansible's INVALID_VARIABLE_NAMES: a leading digit or any non-word character.
                 let bad_name = |g: &String| {
-                    g.starts_with(|c: char| {
-                        c.is_ascii_digit() || !(c.is_alphanumeric() || c == '_')
-                    }) || g.contains(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    g.starts_with(|c: char| c.is_ascii_digit())
+                        || g.contains(|c: char| !(c.is_alphanumeric() || c == '_'))
                 };
                 if std::iter::once(&key)
                     .chain(&parents)
@@ -2435,42 +2435,29 @@ impl<'r> Engine<'r> {
                     })
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
-                if name == self.host && self.inventory.hosts.contains_key(&name) {
+                let changed = if name == self.host && self.inventory.hosts.contains_key(&name) {
                     // This host: its inventory entry changes, so later plays select it by
                     // its new groups and their group_vars apply.
-                    self.hs.generation += 1;
-                    self.own_inventory_vars = std::cell::OnceCell::new();
-                    let changed = match Arc::make_mut(&mut self.inventory)
-                        .add_dynamic_host(&name, &groups, &vars)
-                    {
+                    match self.inventory_mut().add_dynamic_host(&name, &groups, &vars) {
                         Ok(c) => c,
                         Err(e) => return Exec::Result(failure(e.to_string())),
-                    };
-                    return Exec::Result(result_map(&[
-                        (
-                            "add_host",
-                            Value::from_pairs([
-                                ("groups", Value::from(groups)),
-                                ("host_name", Value::from(name)),
-                                ("host_vars", map_value(&vars)),
-                            ]),
-                        ),
-                        ("changed", Value::from(changed)),
-                    ]));
-                }
-                let known = self.inventory.hosts.contains_key(&name)
-                    || self.runtime_hosts.contains_key(&name);
-                self.hs.generation += 1;
-                for g in groups.iter().chain(std::iter::once(&"all".to_string())) {
-                    let members = self.runtime_groups.entry(g.clone()).or_default();
-                    if !members.contains(&name) {
-                        members.push(name.clone());
                     }
-                }
-                self.runtime_hosts
-                    .entry(name.clone())
-                    .or_default()
-                    .extend(vars.clone());
+                } else {
+                    let known = self.inventory.hosts.contains_key(&name)
+                        || self.runtime_hosts.contains_key(&name);
+                    self.hs.generation += 1;
+                    for g in groups.iter().chain(std::iter::once(&"all".to_string())) {
+                        let members = self.runtime_groups.entry(g.clone()).or_default();
+                        if !members.contains(&name) {
+                            members.push(name.clone());
+                        }
+                    }
+                    self.runtime_hosts
+                        .entry(name.clone())
+                        .or_default()
+                        .extend(vars.clone());
+                    !known
+                };
                 Exec::Result(result_map(&[
                     (
                         "add_host",
@@ -2480,7 +2467,7 @@ impl<'r> Engine<'r> {
                             ("host_vars", map_value(&vars)),
                         ]),
                     ),
-                    ("changed", Value::from(!known)),
+                    ("changed", Value::from(changed)),
                 ]))
             }
             "include_vars" => self.include_vars(task, &parsed, vars),
@@ -3206,22 +3193,29 @@ impl Engine<'_> {
         }
     }
 
+    /// The run's inventory, to change this host's entry (group_by, add_host): the host's
+    /// variables and merged inventory variables are built again when next asked for.
+    /// `make_mut` copies the inventory (the task's `hostvars` share it), which is rare and
+    /// cheap beside the run.
+    fn inventory_mut(&mut self) -> &mut Inventory {
+        self.hs.generation += 1;
+        self.own_inventory_vars = std::cell::OnceCell::new();
+        Arc::make_mut(&mut self.inventory)
+    }
+
     /// Put this host into a group made at run time (`group_by`): into the engine's own
     /// copy of the inventory when the inventory has the host, so that later plays select
     /// it by that group and the group's `group_vars/` apply; the implicit localhost is
     /// only listed in the group. Returns whether anything changed.
     fn join_group(&mut self, name: &str, parents: &[String]) -> Result<bool, String> {
         let host = self.host.clone();
-        self.hs.generation += 1;
         if self.inventory.hosts.contains_key(&host) {
-            // The host's merged inventory variables are built again when next asked for.
-            // `make_mut` copies the inventory (the task's `hostvars` share it): once per
-            // group_by, which is rare and cheap beside the run.
-            self.own_inventory_vars = std::cell::OnceCell::new();
-            return Arc::make_mut(&mut self.inventory)
+            return self
+                .inventory_mut()
                 .add_dynamic_group(&host, name, parents)
                 .map_err(|e| e.to_string());
         }
+        self.hs.generation += 1;
         let members = self.runtime_groups.entry(name.to_string()).or_default();
         let changed = !members.contains(&host);
         if changed {
