@@ -30,6 +30,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -132,6 +133,21 @@ fn run_target(
             cmd.arg("apply")
                 // Targets run in parallel: each has its own run lock.
                 .env("AGENT_LOCK_FILE", dir.join("agent.lock"));
+            // The target's own `ansible-playbook` runs are the agent's too.
+            let bin_dir = dir.join("bin");
+            fs::create_dir_all(&bin_dir).map_err(|e| format!("{}: {e}", bin_dir.display()))?;
+            let agent = fs::canonicalize(bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+            let wrapper = bin_dir.join("ansible-playbook");
+            write(&wrapper, &support::playbook_wrapper(&agent, dir))?;
+            fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755))
+                .map_err(|e| format!("{}: {e}", wrapper.display()))?;
+            write(&dir.join("nested.toml"), &support::nested_config(dir))?;
+            let mut path = bin_dir.into_os_string();
+            if let Some(old) = std::env::var_os("PATH") {
+                path.push(":");
+                path.push(old);
+            }
+            cmd.env("PATH", path);
             for (key, _) in std::env::vars_os() {
                 if key.to_string_lossy().starts_with("ANSIBLE_") {
                     cmd.env_remove(key);
@@ -226,6 +242,8 @@ fn run_target(
 /// Where the targets and the run's files go inside a test host.
 const HOST_TARGETS: &str = "/opt/targets";
 const HOST_DIR: &str = "/root/it";
+/// Where `TestHost::install_agent` puts the agent.
+const HOST_AGENT: &str = "/usr/local/bin/agent";
 
 /// Run one `needs/root` target on a fresh test host: boot it, copy in the agent and the
 /// targets, refresh apt's lists (the image ships none), run the play inside, stop it.
@@ -277,10 +295,22 @@ fn run_target_on_host(
     let output_dir = format!("{HOST_DIR}/output_dir");
     let play = support::play_json(name, Path::new(&output_dir), support::gather_facts(aliases));
     let inventory = support::inventory_text(Path::new("/usr/bin/python3"));
-    let script = format!(
+    let mut script = format!(
         "mkdir -p {output_dir} && cat > {HOST_DIR}/{name}-play.yml <<'PLAY'\n{play}PLAY\n\
          cat > {HOST_DIR}/inventory <<'INV'\n{inventory}INV\n"
     );
+    if let Runner::Agent(_) = runner {
+        // The target's own `ansible-playbook` runs are the agent's too.
+        let dir = Path::new(HOST_DIR);
+        let wrapper = support::playbook_wrapper(Path::new(HOST_AGENT), dir);
+        let config = support::nested_config(dir);
+        script.push_str(&format!(
+            "mkdir -p {HOST_DIR}/bin && cat > {HOST_DIR}/bin/ansible-playbook <<'WRAP'\n\
+             {wrapper}WRAP\nchmod 755 {HOST_DIR}/bin/ansible-playbook\n\
+             cat > {HOST_DIR}/nested.toml <<'CONF'\n{config}CONF\n"
+        ));
+        playbook = format!("{HOST_DIR}/bin/ansible-playbook");
+    }
     step(
         "writing the play",
         host.exec(&["/bin/sh", "-c", &script], Duration::from_secs(60)),
@@ -307,7 +337,7 @@ fn run_target_on_host(
     match runner {
         Runner::Agent(_) => argv.extend(
             [
-                "/usr/local/bin/agent",
+                HOST_AGENT,
                 "apply",
                 &play_path,
                 "-i",

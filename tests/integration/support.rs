@@ -153,6 +153,26 @@ pub fn inventory_text(python: &Path) -> String {
     )
 }
 
+/// Under the agent, the `ansible-playbook` that a target runs itself (copy's `no_log.yml`
+/// runs a nested playbook at `-vvv` and checks that its secret stays out of the output):
+/// a script that runs `agent apply` with the same arguments, under its own run lock (the
+/// outer run holds the usual one) and its own cache directory.
+pub fn playbook_wrapper(agent: &Path, dir: &Path) -> String {
+    format!(
+        "#!/bin/sh\n\
+         # ansible-playbook, as the agent's integration runner provides it: `agent apply`.\n\
+         export AGENT_LOCK_FILE='{dir}/nested.lock' AGENT_CONFIG='{dir}/nested.toml'\n\
+         exec '{agent}' apply \"$@\"\n",
+        dir = dir.display(),
+        agent = agent.display()
+    )
+}
+
+/// The agent configuration of a nested run: its cache directory under `dir`.
+pub fn nested_config(dir: &Path) -> String {
+    format!("cache_dir = \"{}/nested-cache\"\n", dir.display())
+}
+
 /// The outcome of one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {

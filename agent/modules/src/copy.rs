@@ -20,7 +20,9 @@ pub struct Copy;
 
 const SPEC: &[Arg] = &[
     Arg::path("src"),
-    Arg::str("_original_basename"),
+    // Internal parameters of Ansible's action and module: a task may not set them.
+    Arg::raw("_original_basename"),
+    Arg::raw("_diff_peek"),
     Arg::str("content").no_log(),
     // Required: at load time (load_check), else as the action plugin checks it when the
     // task runs (after src/content: `dest is required`).
@@ -481,6 +483,11 @@ impl Module for Copy {
     }
 
     fn observe(args: &Args, ctx: &Ctx<'_>) -> Result<Observed, ModuleError> {
+        for internal in ["_original_basename", "_diff_peek"] {
+            if args.get(internal).is_some_and(|v| !v.is_none()) {
+                return Err(err(format!("Invalid parameter specified: \"{internal}\"")));
+            }
+        }
         let dest_s = args.string("dest").unwrap_or_default();
         let follow = args.bool("follow");
         let remote = args.bool("remote_src");
@@ -508,21 +515,16 @@ impl Module for Copy {
                     return Err(err("can not use content with a dir as dest")
                         .with("_agent_failure", "Action"));
                 }
-                let mut dest = PathBuf::from(&dest_s);
+                let dest = PathBuf::from(&dest_s);
                 // The action plugin stats dest (following a link only with `follow`).
                 let dest_is_dir = if follow {
                     dest.is_dir()
                 } else {
                     lstat_meta(&dest).is_some_and(|m| m.mode & 0o170000 == 0o040000)
                 };
-                if dest_is_dir && !args.is_set("_original_basename") {
+                if dest_is_dir {
                     return Err(err("can not use content with a dir as dest")
                         .with("_agent_failure", "Action"));
-                }
-                if dest.is_dir()
-                    && let Some(b) = args.string("_original_basename")
-                {
-                    dest = dest.join(b);
                 }
                 Ok(Observed {
                     items: vec![observe_item(dest, c.into_bytes(), None, follow, want_old)],
@@ -556,6 +558,12 @@ impl Module for Copy {
                 };
                 if remote && !src.exists() {
                     return Err(err(format!("Source {src_s} not found")));
+                }
+                // A device, a FIFO or a socket: the module copies files and directories.
+                if remote && !src.is_file() && !src.is_dir() {
+                    return Err(err(format!(
+                        "Cannot copy invalid source '{src_s}': not a file"
+                    )));
                 }
                 if on_src(remote, || src.is_dir()) {
                     // Copy the directory (or, with a trailing slash, its content).
@@ -636,11 +644,10 @@ impl Module for Copy {
                 }
                 let data = on_src(remote, || read_src(&src))?;
                 refuse_vault(remote, args, &src, &data)?;
-                let basename = args.string("_original_basename").unwrap_or_else(|| {
-                    src.file_name()
-                        .map(|b| b.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                });
+                let basename = src
+                    .file_name()
+                    .map(|b| b.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 let mut dest = PathBuf::from(&dest_s);
                 if dest_s.ends_with('/') || dest.is_dir() {
                     dest = dest.join(&basename);
@@ -771,8 +778,13 @@ impl Module for Copy {
                         plan.set("checksum", checksum.clone());
                         plan.result.extend(path_info(&it.dest));
                     }
-                    if ctx.diff_mode && !o.remote {
-                        plan.diff.push(content_diff(it));
+                    if !o.remote {
+                        // Ansible's action returns its content diffs as a list: one, or
+                        // none outside diff mode.
+                        plan.diff_list = true;
+                        if ctx.diff_mode {
+                            plan.diff.push(content_diff(it));
+                        }
                     }
                 }
                 plan.ops.push(Op::Write {
@@ -791,7 +803,9 @@ impl Module for Copy {
                         plan.set("checksum", checksum.clone());
                         plan.result.extend(path_info(&it.dest));
                     } else {
-                        // Ansible's action runs the `file` module on the kept file.
+                        // Ansible's action runs the `file` module on the kept file: its
+                        // diff in diff mode, else the action's empty list.
+                        plan.diff_list = !ctx.diff_mode;
                         plan.set("path", dest_s.clone());
                         plan.result.extend(path_info(&it.dest));
                         plan.set("checksum", checksum.clone());
@@ -801,12 +815,14 @@ impl Module for Copy {
                         b.insert("path".into(), Value::from(dest_s.clone()));
                         a.insert("path".into(), Value::from(dest_s.clone()));
                         diff_attrs(&changes, &mut b, &mut a);
-                        plan.diff.push(Diff {
-                            before: Value::from_pairs(b),
-                            after: Value::from_pairs(a),
-                            before_header: None,
-                            after_header: None,
-                        });
+                        if ctx.diff_mode {
+                            plan.diff.push(Diff {
+                                before: Value::from_pairs(b),
+                                after: Value::from_pairs(a),
+                                before_header: None,
+                                after_header: None,
+                            });
+                        }
                     }
                 }
                 if !changes.is_empty() {

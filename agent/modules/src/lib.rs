@@ -130,6 +130,10 @@ pub struct Plan<Op> {
     pub ops: Vec<Op>,
     pub diff: Vec<Diff>,
     pub result: ResultMap,
+    /// The result's `diff` is the list of diffs, even of one or none, in any mode: how
+    /// Ansible's `copy` action returns a file it writes. Otherwise a single diff is
+    /// returned as itself and none at all leaves `diff` out (diff mode only).
+    pub diff_list: bool,
 }
 
 impl<Op> Default for Plan<Op> {
@@ -138,6 +142,7 @@ impl<Op> Default for Plan<Op> {
             ops: Vec::new(),
             diff: Vec::new(),
             result: ResultMap::new(),
+            diff_list: false,
         }
     }
 }
@@ -291,7 +296,10 @@ fn run_steps<M: Module>(
     if !result.contains_key("changed") {
         result.insert("changed".into(), Value::from(changed));
     }
-    if ctx.diff_mode && !plan.diff.is_empty() {
+    if plan.diff_list {
+        let diffs: Vec<Value> = plan.diff.iter().map(Diff::to_value).collect();
+        result.insert("diff".into(), Value::from(diffs));
+    } else if ctx.diff_mode && !plan.diff.is_empty() {
         let diffs: Vec<Value> = plan.diff.iter().map(Diff::to_value).collect();
         let diff = if diffs.len() == 1 {
             diffs.into_iter().next().unwrap_or_default()

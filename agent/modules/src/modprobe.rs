@@ -262,8 +262,8 @@ impl Module for Modprobe {
         )?;
         let plan = Plan {
             ops,
-            diff: Vec::new(),
             result: base_result(args),
+            ..Plan::default()
         };
         Ok(plan)
     }

@@ -89,7 +89,8 @@ fn src_into_dir_backup_and_diff_headers() {
     let backup = s(&r, "backup_file");
     assert!(backup.starts_with(&format!("{}.", f.display())), "{backup}");
     assert_eq!(fs::read_to_string(&backup).unwrap(), "hello\n");
-    let diff = r.get("diff").unwrap();
+    // Ansible's action returns a file's content diffs as a list.
+    let diff = &r.get("diff").unwrap().get_item_by_index(0).unwrap();
     assert_eq!(
         get(diff, "before_header").unwrap().as_str(),
         Some(f.display().to_string().as_str())
@@ -187,6 +188,36 @@ fn remote_src_force_and_errors() {
         "{}",
         e.msg
     );
+    // A remote source that is neither a file nor a directory (a device here).
+    let e = run_with(
+        "copy",
+        &args(&[
+            ("src", v("/dev/null")),
+            ("dest", p(&c2)),
+            ("remote_src", Value::from(true)),
+        ]),
+        role.path(),
+        false,
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(e.msg, "Cannot copy invalid source '/dev/null': not a file");
+    // The action's and module's internal parameters are refused, before anything else.
+    for internal in ["_diff_peek", "_original_basename"] {
+        let e = run_with(
+            "copy",
+            &args(&[("content", v("q")), ("dest", p(&c2)), (internal, v("x"))]),
+            role.path(),
+            false,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.msg,
+            format!("Invalid parameter specified: \"{internal}\"")
+        );
+    }
+    assert_eq!(fs::read_to_string(&c2).unwrap(), "abc\n");
 }
 
 #[test]
@@ -237,13 +268,15 @@ fn result_keys_per_situation_as_ansible() {
     // New file, check mode: the action answers before the module: no dest, no checksum.
     let r = run_with("copy", &a, role.path(), true, true).unwrap();
     assert_eq!(keys(&r), ["changed", "diff"]);
+    // Outside diff mode the action's list of diffs is there, empty.
     let r = run_with("copy", &a, role.path(), true, false).unwrap();
-    assert_eq!(keys(&r), ["changed"]);
+    assert_eq!(keys(&r), ["changed", "diff"]);
+    assert_eq!(r.get("diff").unwrap().len(), Some(0));
     // New file, real run: the module's keys, `src` the temporary file for content.
     let r = run_with("copy", &a, role.path(), false, false).unwrap();
     assert_eq!(
         keys(&r),
-        with_info(&["changed", "checksum", "dest", "md5sum", "src"])
+        with_info(&["changed", "checksum", "dest", "diff", "md5sum", "src"])
     );
     assert_eq!(s(&r, "dest"), f.display().to_string());
     // Unchanged file (check and real): the file module's keys plus checksum and dest.
@@ -252,7 +285,7 @@ fn result_keys_per_situation_as_ansible() {
         assert!(!changed(&r));
         assert_eq!(
             keys(&r),
-            with_info(&["changed", "checksum", "dest", "path"])
+            with_info(&["changed", "checksum", "dest", "diff", "path"])
         );
     }
     // Changed file in check mode: as a new one.
@@ -273,7 +306,7 @@ fn result_keys_per_situation_as_ansible() {
     .unwrap();
     assert_eq!(
         keys(&r),
-        with_info(&["changed", "checksum", "dest", "md5sum", "src"])
+        with_info(&["changed", "checksum", "dest", "diff", "md5sum", "src"])
     );
     assert!(std::path::Path::new(&s(&r, "src")).is_absolute());
     // force: no onto an existing file: dest as given and src only.
@@ -368,7 +401,12 @@ fn directory_of_one_file_reports_the_file() {
     let f = d.path().join("sd/one/only");
     assert_eq!(s(&r, "dest"), f.display().to_string());
     assert_eq!(
-        get(r.get("diff").unwrap(), "after").unwrap().as_str(),
+        get(
+            &r.get("diff").unwrap().get_item_by_index(0).unwrap(),
+            "after"
+        )
+        .unwrap()
+        .as_str(),
         Some("only\n")
     );
     let r = run_with("copy", &a, role.path(), false, true).unwrap();

@@ -508,13 +508,22 @@ pub fn atomic_write_like<E: From<io::Error>>(
         .tempfile_in(dir)?;
     // On the file itself: the error names no temporary path (the caller names the target).
     tmp.as_file_mut().write_all(content)?;
-    tmp.as_file().sync_all()?;
-    if let Some(src) = like {
-        let times = fs::FileTimes::new()
+    // The file system stamps a write with the kernel's coarse clock (one tick: 4 ms at
+    // CONFIG_HZ=250), so a file rewritten within a tick of its last change would keep its
+    // old times and look unchanged to anything comparing them (make, rsync, Ansible's
+    // `copy` tests). A copy's times are the clock's, to the nanosecond; a `remote_src`
+    // copy takes its source's (`copystat`).
+    let times = match like {
+        Some(src) => fs::FileTimes::new()
             .set_accessed(src.accessed()?)
-            .set_modified(src.modified()?);
-        tmp.as_file().set_times(times)?;
-    }
+            .set_modified(src.modified()?),
+        None => {
+            let now = std::time::SystemTime::now();
+            fs::FileTimes::new().set_accessed(now).set_modified(now)
+        }
+    };
+    tmp.as_file().set_times(times)?;
+    tmp.as_file().sync_all()?;
     let base = match (&existing, like) {
         (Some(_), Some(src)) => Meta {
             mode: S_IFREG | (src.mode() & PERM_BITS),
@@ -888,6 +897,20 @@ mod tests {
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o640);
         // Nothing left behind.
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn atomic_write_stamps_the_precise_time_even_within_one_clock_tick() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        for _ in 0..20 {
+            fs::write(&p, b"by the shell").unwrap();
+            let before = fs::metadata(&p).unwrap();
+            atomic_write(&p, b"by the agent", &FileAttrs::default()).unwrap();
+            let after = fs::metadata(&p).unwrap();
+            assert!(after.modified().unwrap() > before.modified().unwrap());
+            assert!(after.accessed().unwrap() > before.accessed().unwrap());
+        }
     }
 
     #[test]
