@@ -440,6 +440,44 @@ impl Dumper<'_> {
         }
     }
 
+    /// A key's text: a string as it is, anything else as Python's encoder writes it.
+    fn key_text<'k>(&self, k: &'k Value) -> Result<std::borrow::Cow<'k, str>, JsonError> {
+        Ok(match k.as_str() {
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(json_key(k, self.lenient)?),
+        })
+    }
+
+    /// A map's entries (key text, value), sorted when asked.
+    fn entries(
+        &self,
+        entries: &mut [(std::borrow::Cow<'_, str>, &Value)],
+        level: usize,
+        out: &mut String,
+    ) -> Result<(), JsonError> {
+        if entries.is_empty() {
+            out.push_str("{}");
+            return Ok(());
+        }
+        if self.opts.sort_keys {
+            // Stable, as Python's sort: equal texts keep their order.
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        out.push('{');
+        for (i, (key, item)) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push_str(self.item_sep());
+            }
+            self.newline(level + 1, out);
+            write_json_str(out, key, self.opts.ensure_ascii);
+            out.push_str(&self.opts.key_sep);
+            self.value(item, level + 1, out)?;
+        }
+        self.newline(level, out);
+        out.push('}');
+        Ok(())
+    }
+
     fn value(&self, v: &Value, level: usize, out: &mut String) -> Result<(), JsonError> {
         let ensure_ascii = self.opts.ensure_ascii;
         match v.kind() {
@@ -459,42 +497,27 @@ impl Dumper<'_> {
                 write_json_str(out, &s, ensure_ascii)
             }
             ValueKind::Map => {
-                // (key, its text when it is not a string, value): string keys are not copied
-                let mut entries: Vec<(Value, Option<String>, Value)> = Vec::new();
+                // A plain map (what results and variables are) is read in place; any other
+                // map-like object through its keys.
+                if let Some(map) = v.downcast_object_ref::<indexmap::IndexMap<Value, Value>>() {
+                    let mut entries = Vec::with_capacity(map.len());
+                    for (k, item) in map {
+                        entries.push((self.key_text(k)?, item));
+                    }
+                    return self.entries(&mut entries, level, out);
+                }
+                let mut pairs: Vec<(Value, Value)> = Vec::new();
                 if let Ok(keys) = v.try_iter() {
                     for k in keys {
                         let item = v.get_item(&k).unwrap_or_default();
-                        let text = match k.kind() {
-                            ValueKind::String => None,
-                            _ => Some(json_key(&k, self.lenient)?),
-                        };
-                        entries.push((k, text, item));
+                        pairs.push((k, item));
                     }
                 }
-                if entries.is_empty() {
-                    out.push_str("{}");
-                    return Ok(());
+                let mut entries = Vec::with_capacity(pairs.len());
+                for (k, item) in &pairs {
+                    entries.push((self.key_text(k)?, item));
                 }
-                fn key_text(e: &(Value, Option<String>, Value)) -> &str {
-                    e.1.as_deref()
-                        .unwrap_or_else(|| e.0.as_str().unwrap_or_default())
-                }
-                if self.opts.sort_keys {
-                    entries.sort_by(|a, b| key_text(a).cmp(key_text(b)));
-                }
-                out.push('{');
-                for (i, e) in entries.iter().enumerate() {
-                    let item = &e.2;
-                    if i > 0 {
-                        out.push_str(self.item_sep());
-                    }
-                    self.newline(level + 1, out);
-                    write_json_str(out, key_text(e), ensure_ascii);
-                    out.push_str(&self.opts.key_sep);
-                    self.value(item, level + 1, out)?;
-                }
-                self.newline(level, out);
-                out.push('}');
+                return self.entries(&mut entries, level, out);
             }
             ValueKind::Seq | ValueKind::Iterable => {
                 let items: Vec<Value> = v.try_iter().map(|i| i.collect()).unwrap_or_default();
@@ -650,6 +673,41 @@ mod tests {
             json_dumps(&Value::from("é🎉\u{1}"), &o).unwrap(),
             r#""\u00e9\ud83c\udf89\u0001""#
         );
+    }
+
+    #[test]
+    fn json_plain_maps_and_other_map_objects_dump_alike() {
+        let pairs = [
+            (Value::from("b"), Value::from(vec![Value::from(1)])),
+            (Value::from(2), Value::from("two")),
+            (Value::from("a"), Value::from(true)),
+        ];
+        // Value::from_pairs makes minijinja's own map (read in place); a BTreeMap object
+        // is another map-like object (read through its keys).
+        let plain = Value::from_pairs(pairs.iter().cloned());
+        assert!(
+            plain
+                .downcast_object_ref::<indexmap::IndexMap<Value, Value>>()
+                .is_some()
+        );
+        let other = Value::from_object(std::collections::BTreeMap::from(pairs.clone()));
+        for sort in [true, false] {
+            let o = JsonOpts::python(Some(2), sort, true);
+            let text = json_dumps(&plain, &o).unwrap();
+            if sort {
+                assert_eq!(text, json_dumps(&other, &o).unwrap());
+                assert_eq!(
+                    text,
+                    "{\n  \"2\": \"two\",\n  \"a\": true,\n  \"b\": [\n    1\n  ]\n}"
+                );
+            } else {
+                // Insertion order, non-string keys in their place.
+                assert_eq!(
+                    text,
+                    "{\n  \"b\": [\n    1\n  ],\n  \"2\": \"two\",\n  \"a\": true\n}"
+                );
+            }
+        }
     }
 
     #[test]
