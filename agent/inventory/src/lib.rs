@@ -865,6 +865,12 @@ impl Inventory {
         pattern::select(self, &split_host_pattern(pattern))
     }
 
+    /// The parts of `pattern` that match no group and no host (Ansible warns about each:
+    /// "Could not match supplied host pattern, ignoring: …").
+    pub fn unmatched_patterns(&self, pattern: &str) -> Vec<String> {
+        pattern::unmatched(self, &split_host_pattern(pattern))
+    }
+
     /// Hosts matching `pattern` restricted to `--limit` (which may name `@file`s holding
     /// one pattern per line), as `ansible-playbook --limit` applies it.
     pub fn select_limited(

@@ -122,7 +122,7 @@ fn match_one_pattern(inv: &Inventory, pattern: &str) -> Result<Vec<String>, Inve
         return Ok(Vec::new());
     }
     let (expr, subscript) = split_subscript(pattern);
-    let hosts = enumerate_matches(inv, expr)?;
+    let (hosts, _) = enumerate_matches(inv, expr)?;
     apply_subscript(hosts, subscript).ok_or_else(|| {
         InventoryError::general(format!(
             "No hosts matched the subscripted pattern '{pattern}'"
@@ -300,8 +300,37 @@ fn fnmatch_translate(pat: &str) -> String {
     out
 }
 
-/// `_enumerate_matches`: hosts of matching groups, matching hosts, implicit localhost.
-fn enumerate_matches(inv: &Inventory, pattern: &str) -> Result<Vec<String>, InventoryError> {
+/// The patterns of `patterns` that match no group and no host, as Ansible names them
+/// when it warns "Could not match supplied host pattern, ignoring: …" (without `&`, `!`
+/// and a subscript; `all` always matches).
+pub(crate) fn unmatched(inv: &Inventory, patterns: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in order_patterns(patterns) {
+        if inv.hosts.contains_key(p) {
+            continue;
+        }
+        let p = p.strip_prefix(['&', '!']).unwrap_or(p);
+        if p.is_empty() {
+            continue;
+        }
+        let (expr, _) = split_subscript(p);
+        if let Ok((hosts, false)) = enumerate_matches(inv, expr)
+            && hosts.is_empty()
+            && expr != "all"
+            && !out.iter().any(|o| o == expr)
+        {
+            out.push(expr.to_string());
+        }
+    }
+    out
+}
+
+/// `_enumerate_matches`: hosts of matching groups, matching hosts, implicit localhost;
+/// and whether a group matched.
+fn enumerate_matches(
+    inv: &Inventory,
+    pattern: &str,
+) -> Result<(Vec<String>, bool), InventoryError> {
     let m = Matcher::new(pattern)?;
     let mut results: Vec<String> = Vec::new();
     let mut matched_group = false;
@@ -318,10 +347,7 @@ fn enumerate_matches(inv: &Inventory, pattern: &str) -> Result<Vec<String>, Inve
         // Ansible's `get_host`: an inventory localhost-like host, else the implicit one.
         results.push(inv.localhost_for(pattern));
     }
-    if results.is_empty() && !matched_group && pattern != "all" {
-        tracing::debug!("Could not match supplied host pattern, ignoring: {pattern}");
-    }
-    Ok(results)
+    Ok((results, matched_group))
 }
 
 #[cfg(test)]

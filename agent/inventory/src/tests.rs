@@ -147,6 +147,18 @@ fn limit_file() {
 }
 
 #[test]
+fn unmatched_patterns_as_ansible_warns_of_them() {
+    let inv = ini("[web]\nw1\n[empty]\n");
+    let u = |p: &str| inv.unmatched_patterns(p);
+    assert_eq!(u("web:w1:all:localhost"), Vec::<String>::new());
+    // A group with no hosts still matched; `&`/`!` and a subscript are left out of the
+    // name; each named once.
+    assert_eq!(u("empty"), Vec::<String>::new());
+    assert_eq!(u("web:&nosuch:!gone[0]:nosuch"), ["nosuch", "gone"]);
+    assert_eq!(u("x*:~y.*"), ["x*", "~y.*"]);
+}
+
+#[test]
 fn host_list_source() {
     let inv = Inventory::load(&[PathBuf::from("a.example.com,b:2222,")]).unwrap();
     assert_eq!(inv.groups_map()["ungrouped"], ["a.example.com", "b"]);

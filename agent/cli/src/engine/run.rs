@@ -440,12 +440,6 @@ impl<'r> Engine<'r> {
             .map(truthy)
             .unwrap_or(self.opts.check);
         let ppath = play.loc.to_string();
-        self.emit(Event::PlayStart {
-            name: &play.name,
-            hosts: &play.hosts,
-            check_mode: check,
-            path: &ppath,
-        });
         // Templated host patterns use extra vars only (as Ansible, before host vars exist).
         let hosts = if Templar::is_template(&play.hosts) {
             let v = Vars::new(vec![map_value(&self.opts.extra_vars)]);
@@ -456,6 +450,22 @@ impl<'r> Engine<'r> {
         } else {
             play.hosts.clone()
         };
+        // Before the play's banner, as Ansible selects the play's hosts.
+        for p in self.inventory.unmatched_patterns(&hosts) {
+            // Groups and hosts that add_host made for other hosts are not in the inventory.
+            if self.runtime_groups.contains_key(&p) || self.runtime_hosts.contains_key(&p) {
+                continue;
+            }
+            self.warn_once(&format!(
+                "Could not match supplied host pattern, ignoring: {p}"
+            ));
+        }
+        self.emit(Event::PlayStart {
+            name: &play.name,
+            hosts: &play.hosts,
+            check_mode: check,
+            path: &ppath,
+        });
         if !self.host_selected(&hosts) {
             self.emit(Event::NoHostsMatched);
             return Flow::Continue;
@@ -2403,38 +2413,98 @@ impl<'r> Engine<'r> {
                 ]))
             }
             "add_host" => {
-                let name = ["name", "hostname", "host"]
-                    .iter()
-                    .find_map(|k| args.get(*k))
-                    .map(agent_modules::spec::value_to_string)
-                    .unwrap_or_default();
-                let name = name.split(':').next().unwrap_or(&name).to_string();
-                let groups: Vec<String> = ["groups", "group", "groupname"]
-                    .iter()
-                    .find_map(|k| args.get(*k))
-                    .map(|g| match g.kind() {
-                        ValueKind::Seq => g
-                            .try_iter()
-                            .map(|i| i.map(|x| x.to_string()).collect())
-                            .unwrap_or_default(),
-                        _ => g
-                            .to_string()
-                            .split(',')
-                            .map(|s| s.trim().to_string())
-                            .filter(|s| !s.is_empty())
-                            .collect(),
-                    })
-                    .unwrap_or_default();
-                let vars: IndexMap<String, Value> = args
-                    .iter()
+                // Ansible's add_host action: a `_raw_params` mapping under the arguments;
+                // the name from name/hostname/host, the groups from groupname/groups/
+                // group; every argument but name, hostname, groupname and groups is a
+                // host variable (so `host:` and `group:` are kept as variables too).
+                let mut all: IndexMap<String, Value> = IndexMap::new();
+                if let Some(raw) = args.get("_raw_params") {
+                    if raw.kind() != ValueKind::Map {
+                        let class = match raw.kind() {
+                            ValueKind::String => "str",
+                            ValueKind::Seq => "list",
+                            ValueKind::Bool => "bool",
+                            ValueKind::Number if raw.is_integer() => "int",
+                            ValueKind::Number => "float",
+                            _ => "NoneType",
+                        };
+                        let msg = format!(
+                            "Invalid raw parameters passed, requires a dictionary/mapping got a  <class '{class}'>"
+                        );
+                        return Exec::Result(action_failure(task, &msg, None));
+                    }
+                    if let Ok(keys) = raw.try_iter() {
+                        for k in keys {
+                            let v = raw.get_item(&k).unwrap_or_default();
+                            all.insert(k.to_string(), v);
+                        }
+                    }
+                }
+                for (k, v) in args.iter().filter(|(k, _)| k.as_str() != "_raw_params") {
+                    all.insert(k.clone(), v.clone());
+                }
+                let given = |keys: &[&str]| {
+                    keys.iter()
+                        .find_map(|k| all.get(*k).filter(|v| !v.is_none()))
+                        .cloned()
+                };
+                let Some(new_name) = given(&["name", "hostname", "host"]) else {
+                    let msg = "name, host or hostname needs to be provided";
+                    return Exec::Result(action_failure(task, msg, None));
+                };
+                let new_name = agent_modules::spec::value_to_string(&new_name);
+                let (name, port) = agent_inventory::parse_address(&new_name)
+                    .unwrap_or_else(|| (new_name.clone(), None));
+                let groups: Vec<String> = match given(&["groupname", "groups", "group"]) {
+                    None => Vec::new(),
+                    Some(g) if !g.is_true() => Vec::new(),
+                    Some(g) => {
+                        let list: Vec<String> = match g.kind() {
+                            ValueKind::Seq => g
+                                .try_iter()
+                                .map(|i| i.map(|x| x.to_string()).collect())
+                                .unwrap_or_default(),
+                            ValueKind::String => {
+                                g.to_string().split(',').map(String::from).collect()
+                            }
+                            _ => {
+                                let key = ["groupname", "groups", "group"]
+                                    .into_iter()
+                                    .find(|k| all.get(*k).is_some_and(|v| !v.is_none()));
+                                let msg = "Groups must be specified as a list.";
+                                return Exec::Result(action_failure(task, msg, key));
+                            }
+                        };
+                        let mut out: Vec<String> = Vec::new();
+                        for g in list {
+                            if !out.contains(&g) {
+                                out.push(g.trim().to_string());
+                            }
+                        }
+                        out.retain(|g| !g.is_empty());
+                        out
+                    }
+                };
+                let mut vars: IndexMap<String, Value> = all
+                    .into_iter()
                     .filter(|(k, _)| {
-                        !matches!(
-                            k.as_str(),
-                            "name" | "hostname" | "host" | "groups" | "group" | "groupname"
-                        )
+                        !matches!(k.as_str(), "name" | "hostname" | "groupname" | "groups")
                     })
-                    .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
+                if let Some(port) = port {
+                    vars.insert("ansible_ssh_port".into(), Value::from(port));
+                }
+                // Ansible's INVALID_VARIABLE_NAMES, for groups it makes (said once).
+                if groups.iter().any(|g| {
+                    (g.starts_with(|c: char| c.is_ascii_digit())
+                        || g.contains(|c: char| !(c.is_alphanumeric() || c == '_')))
+                        && !self.inventory.groups.contains_key(g)
+                        && !self.runtime_groups.contains_key(g)
+                }) {
+                    self.warn_once(
+                        "Invalid characters were found in group names but not replaced, use -vvvv to see details",
+                    );
+                }
                 let changed = if name == self.host && self.inventory.hosts.contains_key(&name) {
                     // This host: its inventory entry changes, so later plays select it by
                     // its new groups and their group_vars apply.
@@ -3273,6 +3343,27 @@ impl Engine<'_> {
 fn located_failure(task: &Task, msg: String) -> IndexMap<String, Value> {
     let text = format!("Task failed: {msg}\n\nTask failed.\n{}", origin(&task.loc));
     let mut r = failure(msg);
+    r.insert("_agent_failure".to_string(), Value::from("Text"));
+    r.insert("_agent_error".to_string(), Value::from(text));
+    r
+}
+
+/// The result of an `AnsibleActionFail` an action raises: `[ERROR]: Task failed: <msg>`
+/// and the task's origin; with `obj` (the argument whose value is at fault, as the
+/// exception's `obj=`), the chain down to that value's origin.
+fn action_failure(task: &Task, msg: &str, obj: Option<&str>) -> IndexMap<String, Value> {
+    let text = match obj.and_then(|k| task.arg_locs.get(k)) {
+        Some(vl) => format!(
+            "Task failed: {msg}\n\nTask failed.\n{}<<< caused by >>>\n\n{msg}\n{}",
+            origin(&task.loc),
+            origin(vl)
+        ),
+        None => format!("Task failed: {msg}\n{}", origin(&task.loc)),
+    };
+    let mut r = IndexMap::new();
+    r.insert("changed".to_string(), Value::from(false));
+    r.insert("failed".to_string(), Value::from(true));
+    r.insert("msg".to_string(), Value::from(msg));
     r.insert("_agent_failure".to_string(), Value::from("Text"));
     r.insert("_agent_error".to_string(), Value::from(text));
     r
