@@ -485,7 +485,8 @@ impl Module for Copy {
     fn observe(args: &Args, ctx: &Ctx<'_>) -> Result<Observed, ModuleError> {
         for internal in ["_original_basename", "_diff_peek"] {
             if args.get(internal).is_some_and(|v| !v.is_none()) {
-                return Err(err(format!("Invalid parameter specified: \"{internal}\"")));
+                return Err(err(format!("Invalid parameter specified: \"{internal}\""))
+                    .with("_agent_failure", "Raised"));
             }
         }
         let dest_s = args.string("dest").unwrap_or_default();

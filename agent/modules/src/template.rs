@@ -261,7 +261,7 @@ impl Module for Template {
     fn plan(
         args: &Args,
         o: &TemplateObserved,
-        _ctx: &Ctx<'_>,
+        ctx: &Ctx<'_>,
     ) -> Result<Plan<TemplateOp>, ModuleError> {
         let mut plan = Plan::default();
         let dest = o.dest.display().to_string();
@@ -273,7 +273,11 @@ impl Module for Template {
         let attrs = wanted_attrs(args, o.src_mode)?;
         let changes = hfs::plan_attrs(&o.dest, &o.meta, &attrs)?;
         let after = meta_after(&o.meta, &changes);
-        if write {
+        // Ansible's template action returns what its copy action does: a file it writes
+        // has the list of content diffs (one in diff mode, none outside it); a kept file
+        // the `file` module's diff of its attributes in diff mode, else the empty list.
+        plan.diff_list = write || !ctx.diff_mode;
+        if write && ctx.diff_mode {
             plan.diff.push(Diff {
                 before: Value::from(
                     o.current
@@ -287,26 +291,27 @@ impl Module for Template {
                 before_header: o.current.as_ref().map(|_| o.shown.display().to_string()),
                 after_header: Some(o.src.display().to_string()),
             });
+        }
+        if write {
             plan.ops.push(TemplateOp::Write {
                 backup: args.bool("backup") && o.current.is_some(),
             });
             plan.set("changed", true);
         }
-        if !changes.is_empty() {
+        if !write && ctx.diff_mode {
             let mut before = indexmap::IndexMap::new();
             let mut after_d = indexmap::IndexMap::new();
             before.insert("path".to_string(), Value::from(dest.as_str()));
             after_d.insert("path".to_string(), Value::from(dest.as_str()));
             hfs::diff_attrs(&changes, &mut before, &mut after_d);
-            // The attributes of a file about to be created are part of its content diff.
-            if o.current.is_some() && !o.replace_link {
-                plan.diff.push(Diff {
-                    before: Value::from_pairs(before),
-                    after: Value::from_pairs(after_d),
-                    before_header: None,
-                    after_header: None,
-                });
-            }
+            plan.diff.push(Diff {
+                before: Value::from_pairs(before),
+                after: Value::from_pairs(after_d),
+                before_header: None,
+                after_header: None,
+            });
+        }
+        if !changes.is_empty() {
             plan.ops.push(TemplateOp::Attrs(changes));
         }
         plan.set("checksum", checksum);

@@ -442,9 +442,10 @@ impl Dumper<'_> {
 
     /// A key's text: a string as it is, anything else as Python's encoder writes it.
     fn key_text<'k>(&self, k: &'k Value) -> Result<std::borrow::Cow<'k, str>, JsonError> {
-        Ok(match k.as_str() {
-            Some(t) => std::borrow::Cow::Borrowed(t),
-            None => std::borrow::Cow::Owned(json_key(k, self.lenient)?),
+        // (by kind: `as_str` would also give the text of UTF-8 bytes, which Python refuses)
+        Ok(match (k.kind(), k.as_str()) {
+            (ValueKind::String, Some(t)) => std::borrow::Cow::Borrowed(t),
+            _ => std::borrow::Cow::Owned(json_key(k, self.lenient)?),
         })
     }
 
@@ -708,6 +709,17 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn json_bytes_keys_are_refused_in_plain_maps_too() {
+        let m = Value::from_pairs([(Value::from_bytes(b"k".to_vec()), Value::from(1))]);
+        assert_eq!(
+            json_dumps(&m, &JsonOpts::default())
+                .unwrap_err()
+                .to_string(),
+            "keys must be str, int, float, bool or None, not bytes"
+        );
     }
 
     #[test]

@@ -2443,9 +2443,11 @@ impl<'r> Engine<'r> {
                 for (k, v) in args.iter().filter(|(k, _)| k.as_str() != "_raw_params") {
                     all.insert(k.clone(), v.clone());
                 }
+                // `args.get(a, args.get(b, ...))`: the first key given wins, even when null.
                 let given = |keys: &[&str]| {
                     keys.iter()
-                        .find_map(|k| all.get(*k).filter(|v| !v.is_none()))
+                        .find_map(|k| all.get(*k))
+                        .filter(|v| !v.is_none())
                         .cloned()
                 };
                 let Some(new_name) = given(&["name", "hostname", "host"]) else {
@@ -2470,7 +2472,7 @@ impl<'r> Engine<'r> {
                             _ => {
                                 let key = ["groupname", "groups", "group"]
                                     .into_iter()
-                                    .find(|k| all.get(*k).is_some_and(|v| !v.is_none()));
+                                    .find(|k| all.contains_key(*k));
                                 let msg = "Groups must be specified as a list.";
                                 return Exec::Result(action_failure(task, msg, key));
                             }
@@ -2491,7 +2493,7 @@ impl<'r> Engine<'r> {
                         !matches!(k.as_str(), "name" | "hostname" | "groupname" | "groups")
                     })
                     .collect();
-                if let Some(port) = port {
+                if let Some(port) = port.filter(|p| *p != 0) {
                     vars.insert("ansible_ssh_port".into(), Value::from(port));
                 }
                 // Ansible's INVALID_VARIABLE_NAMES, for groups it makes (said once).
@@ -3120,7 +3122,8 @@ fn failure_text(kind: &str, msg: &str, loc: &crate::loader::Loc) -> String {
                 .to_string()
         }
         "Action" => format!("Task failed: Action failed: {msg}"),
-        "Censored" => format!("Task failed: {msg}"),
+        // "Raised": an error the action raises (AnsibleActionFail), printed without a kind.
+        "Censored" | "Raised" => format!("Task failed: {msg}"),
         _ => format!("Task failed: Module failed: {msg}"),
     };
     format!("{head}\n{}", origin(loc))

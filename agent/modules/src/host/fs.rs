@@ -513,16 +513,21 @@ pub fn atomic_write_like<E: From<io::Error>>(
     // old times and look unchanged to anything comparing them (make, rsync, Ansible's
     // `copy` tests). A copy's times are the clock's, to the nanosecond; a `remote_src`
     // copy takes its source's (`copystat`).
-    let times = match like {
-        Some(src) => fs::FileTimes::new()
-            .set_accessed(src.accessed()?)
-            .set_modified(src.modified()?),
-        None => {
-            let now = std::time::SystemTime::now();
-            fs::FileTimes::new().set_accessed(now).set_modified(now)
+    match like {
+        Some(src) => {
+            let times = fs::FileTimes::new()
+                .set_accessed(src.accessed()?)
+                .set_modified(src.modified()?);
+            tmp.as_file().set_times(times)?;
         }
-    };
-    tmp.as_file().set_times(times)?;
+        None => {
+            // Best effort: a file system that refuses to set times keeps its own.
+            let now = std::time::SystemTime::now();
+            let _ = tmp
+                .as_file()
+                .set_times(fs::FileTimes::new().set_accessed(now).set_modified(now));
+        }
+    }
     tmp.as_file().sync_all()?;
     let base = match (&existing, like) {
         (Some(_), Some(src)) => Meta {
