@@ -2388,14 +2388,9 @@ impl<'r> Engine<'r> {
                 .into_iter()
                 .map(|p| p.replace(' ', "-"))
                 .collect();
-                // Ansible's INVALID_VARIABLE_NAMES: a leading digit or any non-word character.
-                let bad_name = |g: &String| {
-                    g.starts_with(|c: char| c.is_ascii_digit())
-                        || g.contains(|c: char| !(c.is_alphanumeric() || c == '_'))
-                };
                 if std::iter::once(&key)
                     .chain(&parents)
-                    .any(|g| bad_name(g) && !self.inventory.groups.contains_key(g))
+                    .any(|g| invalid_group_name(g) && !self.inventory.groups.contains_key(g))
                 {
                     // Ansible's default (TRANSFORM_INVALID_GROUP_CHARS=never), said once.
                     self.warn_once(
@@ -2496,10 +2491,9 @@ impl<'r> Engine<'r> {
                 if let Some(port) = port.filter(|p| *p != 0) {
                     vars.insert("ansible_ssh_port".into(), Value::from(port));
                 }
-                // Ansible's INVALID_VARIABLE_NAMES, for groups it makes (said once).
+                // For the groups it makes (said once).
                 if groups.iter().any(|g| {
-                    (g.starts_with(|c: char| c.is_ascii_digit())
-                        || g.contains(|c: char| !(c.is_alphanumeric() || c == '_')))
+                    invalid_group_name(g)
                         && !self.inventory.groups.contains_key(g)
                         && !self.runtime_groups.contains_key(g)
                 }) {
@@ -3249,13 +3243,7 @@ fn finalization_failure(task: &Task, key: &str, message: &str) -> IndexMap<Strin
     if let Some(vl) = task.arg_locs.get(key) {
         text.push_str(&origin(vl));
     }
-    let mut r = IndexMap::new();
-    r.insert("changed".to_string(), Value::from(false));
-    r.insert("failed".to_string(), Value::from(true));
-    r.insert("msg".to_string(), Value::from(msg));
-    r.insert("_agent_failure".to_string(), Value::from("Text"));
-    r.insert("_agent_error".to_string(), Value::from(text));
-    r
+    text_failure(&msg, text)
 }
 
 impl Engine<'_> {
@@ -3363,6 +3351,12 @@ fn action_failure(task: &Task, msg: &str, obj: Option<&str>) -> IndexMap<String,
         ),
         None => format!("Task failed: {msg}\n{}", origin(&task.loc)),
     };
+    text_failure(msg, text)
+}
+
+/// A failed, unchanged result with Ansible's `msg`, printed as `text` (the error block
+/// above the result).
+fn text_failure(msg: &str, text: String) -> IndexMap<String, Value> {
     let mut r = IndexMap::new();
     r.insert("changed".to_string(), Value::from(false));
     r.insert("failed".to_string(), Value::from(true));
@@ -3370,6 +3364,13 @@ fn action_failure(task: &Task, msg: &str, obj: Option<&str>) -> IndexMap<String,
     r.insert("_agent_failure".to_string(), Value::from("Text"));
     r.insert("_agent_error".to_string(), Value::from(text));
     r
+}
+
+/// Ansible's INVALID_VARIABLE_NAMES, which its group names are checked against: a
+/// leading digit or any non-word character.
+fn invalid_group_name(g: &str) -> bool {
+    g.starts_with(|c: char| c.is_ascii_digit())
+        || g.contains(|c: char| !(c.is_alphanumeric() || c == '_'))
 }
 
 /// A failed result with Ansible's `msg`.
@@ -3381,16 +3382,8 @@ fn failure(msg: impl Into<Value>) -> IndexMap<String, Value> {
 /// `Task failed: <msg>`, and so is the error block printed above it.
 fn raised(msg: &str, loc: &crate::loader::Loc) -> IndexMap<String, Value> {
     let text = format!("Task failed: {msg}");
-    let mut r = IndexMap::new();
-    r.insert("changed".to_string(), Value::from(false));
-    r.insert("failed".to_string(), Value::from(true));
-    r.insert("msg".to_string(), Value::from(text.as_str()));
-    r.insert("_agent_failure".to_string(), Value::from("Text"));
-    r.insert(
-        "_agent_error".to_string(),
-        Value::from(format!("{text}\n{}", origin(loc))),
-    );
-    r
+    let block = format!("{text}\n{}", origin(loc));
+    text_failure(&text, block)
 }
 
 /// Whether a task with `tags` runs under `--tags only` / `--skip-tags skip` (an empty `only`
