@@ -11,7 +11,7 @@ use minijinja::Value;
 
 use crate::host::fs::{
     self as hfs, AttrChange, FileAttrs, Meta, ModeSpec, apply_attrs, atomic_write_like,
-    backup_file, diff_attrs, md5_hex, path_info, plan_attrs, sha1_hex,
+    backup_file, md5_hex, path_attrs_diff, path_info, plan_attrs, sha1_hex,
 };
 use crate::spec::{Arg, Args, FILE_COMMON};
 use crate::{Ctx, Diff, Module, ModuleError, Plan, ResultMap};
@@ -811,18 +811,8 @@ impl Module for Copy {
                         plan.result.extend(path_info(&it.dest));
                         plan.set("checksum", checksum.clone());
                         plan.set("dest", dest_s.clone());
-                        let mut b: IndexMap<String, Value> = IndexMap::new();
-                        let mut a: IndexMap<String, Value> = IndexMap::new();
-                        b.insert("path".into(), Value::from(dest_s.clone()));
-                        a.insert("path".into(), Value::from(dest_s.clone()));
-                        diff_attrs(&changes, &mut b, &mut a);
                         if ctx.diff_mode {
-                            plan.diff.push(Diff {
-                                before: Value::from_pairs(b),
-                                after: Value::from_pairs(a),
-                                before_header: None,
-                                after_header: None,
-                            });
+                            plan.diff.push(path_attrs_diff(&dest_s, &changes));
                         }
                     }
                 }

@@ -299,17 +299,7 @@ impl Module for Template {
             plan.set("changed", true);
         }
         if !write && ctx.diff_mode {
-            let mut before = indexmap::IndexMap::new();
-            let mut after_d = indexmap::IndexMap::new();
-            before.insert("path".to_string(), Value::from(dest.as_str()));
-            after_d.insert("path".to_string(), Value::from(dest.as_str()));
-            hfs::diff_attrs(&changes, &mut before, &mut after_d);
-            plan.diff.push(Diff {
-                before: Value::from_pairs(before),
-                after: Value::from_pairs(after_d),
-                before_header: None,
-                after_header: None,
-            });
+            plan.diff.push(hfs::path_attrs_diff(&dest, &changes));
         }
         if !changes.is_empty() {
             plan.ops.push(TemplateOp::Attrs(changes));

@@ -396,6 +396,23 @@ pub fn diff_attrs(
     }
 }
 
+/// The `file` module's diff of `path`'s attribute changes (`{path, owner, group, mode}`
+/// before and after; both just `{path}` when nothing changes): what Ansible's copy and
+/// template actions return for a file they keep.
+pub fn path_attrs_diff(path: &str, changes: &[AttrChange]) -> crate::Diff {
+    let mut before = IndexMap::new();
+    let mut after = IndexMap::new();
+    before.insert("path".to_string(), Value::from(path));
+    after.insert("path".to_string(), Value::from(path));
+    diff_attrs(changes, &mut before, &mut after);
+    crate::Diff {
+        before: Value::from_pairs(before),
+        after: Value::from_pairs(after),
+        before_header: None,
+        after_header: None,
+    }
+}
+
 /// Carry out attribute changes on `path` (never through a symlink: owner/group apply to
 /// the link itself, and a link's mode is left alone, as on Linux Ansible does).
 pub fn apply_attrs(path: &Path, changes: &[AttrChange]) -> Result<(), ModuleError> {
