@@ -5,6 +5,11 @@
 //! `setup_remote_tmp_dir`) are found in the targets directory. A target passes when the run
 //! exits 0 and its recap shows failed=0 unreachable=0.
 //!
+//! A script target (`runme.sh` and no `tasks/main.yml`) runs its `runme.sh` as ansible-test
+//! does: in a copy of the target whose `../../inventory` is ansible-test's inventory, with
+//! `ansible-playbook` on `PATH` (under the agent, a wrapper: see
+//! `support::playbook_wrapper`); it passes when the script exits 0.
+//!
 //! Environment:
 //! - `INTEGRATION_TARGETS`: comma-separated names; only these run (default: targets.txt).
 //! - `INTEGRATION_LIVE=1`: run real ansible-playbook instead of the agent.
@@ -108,14 +113,10 @@ fn run_target(
     let dir = scratch.path();
     let output_dir = dir.join("output_dir");
     fs::create_dir_all(&output_dir).map_err(|e| format!("{}: {e}", output_dir.display()))?;
-    let python = {
-        let p = venv().join("bin/python");
-        if p.is_file() {
-            p
-        } else {
-            PathBuf::from("/usr/bin/python3")
-        }
-    };
+    if support::is_script(&targets.join(name)) {
+        return run_script(runner, targets, name, dir, log, timeout);
+    }
+    let python = controller_python();
     let play = dir.join(format!("{name}-play.yml"));
     let write = |path: &Path, text: &str| {
         fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
@@ -134,15 +135,7 @@ fn run_target(
                 // Targets run in parallel: each has its own run lock.
                 .env("AGENT_LOCK_FILE", dir.join("agent.lock"));
             // The target's own `ansible-playbook` runs are the agent's too.
-            let bin_dir = dir.join("bin");
-            fs::create_dir_all(&bin_dir).map_err(|e| format!("{}: {e}", bin_dir.display()))?;
-            let agent = fs::canonicalize(bin).map_err(|e| format!("{}: {e}", bin.display()))?;
-            let wrapper = bin_dir.join("ansible-playbook");
-            write(&wrapper, &support::playbook_wrapper(&agent, dir))?;
-            fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755))
-                .map_err(|e| format!("{}: {e}", wrapper.display()))?;
-            write(&dir.join("nested.toml"), &support::nested_config(dir))?;
-            let mut path = bin_dir.into_os_string();
+            let mut path = install_wrapper(bin, dir)?.into_os_string();
             if let Some(old) = std::env::var_os("PATH") {
                 path.push(":");
                 path.push(old);
@@ -189,13 +182,31 @@ fn run_target(
         .env("INVENTORY_PATH", &inventory)
         .env("LANG", "C.UTF-8")
         .env("LC_ALL", "C.UTF-8")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .process_group(0);
+        .current_dir(dir);
     if matches!(runner, Runner::Agent(_)) {
         // The agent configures one host: the inventory's `testhost`.
         cmd.arg("--force-handlers").arg("--limit").arg("testhost");
     }
+    let started = Instant::now();
+    let status = run_logged(&mut cmd, log, timeout)?;
+    let secs = started.elapsed().as_secs_f64();
+    let Some(status) = status else {
+        return Ok(Run {
+            verdict: Verdict::Fail(format!("timed out after {}s", timeout.as_secs())),
+            secs,
+        });
+    };
+    let output = fs::read(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let output = String::from_utf8_lossy(&output);
+    Ok(Run {
+        verdict: support::verdict(&output, status),
+        secs,
+    })
+}
+
+/// Run `cmd` in its own process group with its output (and the command line first) in
+/// `log`; its exit code, or None when it ran out of time (the group is killed).
+fn run_logged(cmd: &mut Command, log: &Path, timeout: Duration) -> Result<Option<i32>, String> {
     let mut file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let line: Vec<String> = std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
@@ -205,14 +216,17 @@ fn run_target(
     let file2 = file
         .try_clone()
         .map_err(|e| format!("{}: {e}", log.display()))?;
-    cmd.stdout(Stdio::from(file)).stderr(Stdio::from(file2));
+    cmd.stdin(Stdio::null())
+        .process_group(0)
+        .stdout(Stdio::from(file))
+        .stderr(Stdio::from(file2));
     let started = Instant::now();
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", cmd.get_program().to_string_lossy()))?;
-    let status = loop {
+    loop {
         match child.try_wait() {
-            Ok(Some(status)) => break status,
+            Ok(Some(status)) => return Ok(Some(status.code().unwrap_or(-1))),
             Ok(None) if started.elapsed() > timeout => {
                 if let Ok(pid) = i32::try_from(child.id()) {
                     let _ = nix::sys::signal::killpg(
@@ -221,22 +235,122 @@ fn run_target(
                     );
                 }
                 let _ = child.wait();
-                return Ok(Run {
-                    verdict: Verdict::Fail(format!("timed out after {}s", timeout.as_secs())),
-                    secs: started.elapsed().as_secs_f64(),
-                });
+                return Ok(None);
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => return Err(format!("waiting for the run: {e}")),
         }
+    }
+}
+
+/// Run a script target as ansible-test does: `./runme.sh` in a copy of the target, whose
+/// `../../inventory` is ansible-test's inventory and whose sibling targets are the other
+/// targets (linked); `ansible-playbook` on `PATH` is the agent's wrapper, or the venv's.
+/// It passes when the script exits 0.
+fn run_script(
+    runner: &Runner,
+    targets: &Path,
+    name: &str,
+    dir: &Path,
+    log: &Path,
+    timeout: Duration,
+) -> Result<Run, String> {
+    let integration = dir.join("integration");
+    let copies = integration.join("targets");
+    fs::create_dir_all(&copies).map_err(|e| format!("{}: {e}", copies.display()))?;
+    let entries = fs::read_dir(targets).map_err(|e| format!("{}: {e}", targets.display()))?;
+    for entry in entries.flatten() {
+        if entry.file_name() != name {
+            let link = copies.join(entry.file_name());
+            std::os::unix::fs::symlink(entry.path(), &link)
+                .map_err(|e| format!("{}: {e}", link.display()))?;
+        }
+    }
+    // The script may write into its own directory: a copy, modes kept.
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(targets.join(name))
+        .arg(&copies)
+        .status()
+        .map_err(|e| format!("cp: {e}"))?;
+    if !copied.success() {
+        return Err(format!("copying target {name} failed ({copied})"));
+    }
+    let cwd = copies.join(name);
+    let inventory = integration.join("inventory");
+    let output_dir = dir.join("output_dir");
+    fs::write(&inventory, support::inventory_text(&controller_python()))
+        .map_err(|e| format!("{}: {e}", inventory.display()))?;
+    let config = integration.join("integration.cfg");
+    fs::write(&config, "").map_err(|e| format!("{}: {e}", config.display()))?;
+    let bin_dir = match runner {
+        Runner::Agent(bin) => install_wrapper(bin, dir)?,
+        Runner::Ansible(venv) => venv.join("bin"),
     };
+    let mut path = bin_dir.into_os_string();
+    if let Some(old) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(old);
+    }
+    let mut cmd = Command::new("./runme.sh");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("ANSIBLE_") {
+            cmd.env_remove(key);
+        }
+    }
+    for (k, v) in ansible_test_env()
+        .into_iter()
+        .filter(|(k, _)| *k != "ANSIBLE_PYTHON_INTERPRETER")
+    {
+        cmd.env(k, v);
+    }
+    cmd.env("PATH", path)
+        .env("ANSIBLE_CONFIG", &config)
+        .env("ANSIBLE_HOME", dir.join("ansible-home"))
+        .env("ANSIBLE_PLAYBOOK_DIR", &cwd)
+        .env("OUTPUT_DIR", &output_dir)
+        .env("INVENTORY_PATH", &inventory)
+        .env("LANG", "C.UTF-8")
+        .env("LC_ALL", "C.UTF-8")
+        .current_dir(&cwd);
+    let started = Instant::now();
+    let status = run_logged(&mut cmd, log, timeout)?;
     let secs = started.elapsed().as_secs_f64();
-    let output = fs::read(log).map_err(|e| format!("{}: {e}", log.display()))?;
-    let output = String::from_utf8_lossy(&output);
-    Ok(Run {
-        verdict: support::verdict(&output, status.code().unwrap_or(-1)),
-        secs,
-    })
+    let verdict = match status {
+        None => Verdict::Fail(format!("timed out after {}s", timeout.as_secs())),
+        Some(rc) => {
+            let output = fs::read(log).map_err(|e| format!("{}: {e}", log.display()))?;
+            support::script_verdict(&String::from_utf8_lossy(&output), rc)
+        }
+    };
+    Ok(Run { verdict, secs })
+}
+
+/// The Python of ansible-test's inventory: the venv's, else the system's.
+fn controller_python() -> PathBuf {
+    let p = venv().join("bin/python");
+    if p.is_file() {
+        p
+    } else {
+        PathBuf::from("/usr/bin/python3")
+    }
+}
+
+/// Write the agent's `ansible-playbook` wrapper (and its nested configuration) under
+/// `dir`; the directory to put first on `PATH`.
+fn install_wrapper(bin: &Path, dir: &Path) -> Result<PathBuf, String> {
+    let bin_dir = dir.join("bin");
+    fs::create_dir_all(&bin_dir).map_err(|e| format!("{}: {e}", bin_dir.display()))?;
+    let agent = fs::canonicalize(bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    let wrapper = bin_dir.join("ansible-playbook");
+    fs::write(&wrapper, support::playbook_wrapper(&agent, dir))
+        .map_err(|e| format!("{}: {e}", wrapper.display()))?;
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("{}: {e}", wrapper.display()))?;
+    let config = dir.join("nested.toml");
+    fs::write(&config, support::nested_config(dir))
+        .map_err(|e| format!("{}: {e}", config.display()))?;
+    Ok(bin_dir)
 }
 
 /// Where the targets and the run's files go inside a test host.
@@ -549,7 +663,11 @@ fn main() -> ExitCode {
             }
         });
         let on_host = on_hosts && support::needs_root(&aliases);
-        if let Some(why) = support::skip_reason(&dir, &aliases, allow_root || on_host) {
+        let script_on_host = (on_host && support::is_script(&dir))
+            .then(|| "runme.sh of a needs/root target (not run on a test host yet)".to_string());
+        if let Some(why) =
+            script_on_host.or_else(|| support::skip_reason(&dir, &aliases, allow_root || on_host))
+        {
             skipped += 1;
             println!("{name}: skip: {why}");
             record_lines.push(format!("{name}\tskip\t{why}"));

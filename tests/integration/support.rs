@@ -92,12 +92,8 @@ pub fn skip_reason(target_dir: &Path, aliases: &[String], allow_root: bool) -> O
     }
     let has_tasks = target_dir.join("tasks").join("main.yml").is_file()
         || target_dir.join("tasks").join("main.yaml").is_file();
-    if !has_tasks {
-        return Some(if target_dir.join("runme.sh").is_file() {
-            "runme.sh only (no tasks/)".to_string()
-        } else {
-            "no tasks/main.yml".to_string()
-        });
+    if !has_tasks && !target_dir.join("runme.sh").is_file() {
+        return Some("no tasks/main.yml".to_string());
     }
     if aliases
         .iter()
@@ -112,6 +108,28 @@ pub fn skip_reason(target_dir: &Path, aliases: &[String], allow_root: bool) -> O
         );
     }
     None
+}
+
+/// The target is a script target: it has `runme.sh` and no `tasks/main.yml`. (When a target
+/// has both, only its role part is run.)
+pub fn is_script(target_dir: &Path) -> bool {
+    let has_tasks = target_dir.join("tasks").join("main.yml").is_file()
+        || target_dir.join("tasks").join("main.yaml").is_file();
+    !has_tasks && target_dir.join("runme.sh").is_file()
+}
+
+/// The verdict of a script target, as ansible-test's: it passes when `runme.sh` exits 0.
+pub fn script_verdict(output: &str, rc: i32) -> Verdict {
+    if rc == 0 {
+        return Verdict::Pass;
+    }
+    // The first failed task, else the last line the script printed (`set -x` shows the
+    // failing command).
+    let why = first_failure(output).unwrap_or_else(|| {
+        let last = output.lines().rev().find(|l| !l.trim().is_empty());
+        shorten(last.unwrap_or(""))
+    });
+    Verdict::Fail(format!("runme.sh exited {rc}: {why}"))
 }
 
 /// The target has the alias `needs/root`: it changes the host (packages, users, units).
@@ -153,16 +171,38 @@ pub fn inventory_text(python: &Path) -> String {
     )
 }
 
-/// Under the agent, the `ansible-playbook` that a target runs itself (copy's `no_log.yml`
-/// runs a nested playbook at `-vvv` and checks that its secret stays out of the output):
-/// a script that runs `agent apply` with the same arguments, under its own run lock (the
-/// outer run holds the usual one) and its own cache directory.
+/// Under the agent, the `ansible-playbook` that a target runs (script targets' `runme.sh`,
+/// and copy's `no_log.yml`, which runs a nested playbook at `-vvv` and checks that its
+/// secret stays out of the output): a script that runs `agent apply` with the same
+/// arguments, under its own run lock (an outer run may hold the usual one) and its own
+/// cache directory.
+///
+/// The agent configures one host, the one it runs on. Ansible runs each play on every
+/// host it matches; in these tests they are all this machine (local connection). So the
+/// script asks the agent for the hosts the plays match (`--list-hosts`) and runs the whole
+/// playbook once per host, in order of first appearance, each run with `--limit HOST`; it
+/// exits with the last failing run's code. A run that lists or checks only, or that
+/// already has a `--limit`, is passed through as it is.
 pub fn playbook_wrapper(agent: &Path, dir: &Path) -> String {
     format!(
-        "#!/bin/sh\n\
-         # ansible-playbook, as the agent's integration runner provides it: `agent apply`.\n\
-         export AGENT_LOCK_FILE='{dir}/nested.lock' AGENT_CONFIG='{dir}/nested.toml'\n\
-         exec '{agent}' apply \"$@\"\n",
+        r#"#!/bin/sh
+# ansible-playbook, as the agent's integration runner provides it: `agent apply` once per
+# host the plays match (tests/integration/support.rs, playbook_wrapper).
+export AGENT_LOCK_FILE='{dir}/nested.lock' AGENT_CONFIG='{dir}/nested.toml'
+agent='{agent}'
+for arg in "$@"; do
+  case "$arg" in
+    --list-*|--syntax-check|-l|-l?*|--limit|--limit=*) exec "$agent" apply "$@" ;;
+  esac
+done
+hosts=$("$agent" apply --list-hosts "$@" 2>/dev/null | sed -n 's/^      //p' | awk '!seen[$0]++')
+[ -n "$hosts" ] || exec "$agent" apply "$@"
+rc=0
+for host in $hosts; do
+  "$agent" apply "$@" --limit "$host" || rc=$?
+done
+exit $rc
+"#,
         dir = dir.display(),
         agent = agent.display()
     )

@@ -43,14 +43,18 @@ fn skips() {
     let t = dir.path().join("t");
     assert!(skip_reason(&t, &[], false).is_some());
     std::fs::create_dir_all(&t).expect("mkdir");
-    std::fs::write(t.join("runme.sh"), "").expect("write");
     assert_eq!(
         skip_reason(&t, &[], false).as_deref(),
-        Some("runme.sh only (no tasks/)")
+        Some("no tasks/main.yml")
     );
+    std::fs::write(t.join("runme.sh"), "").expect("write");
+    // A script target: runme.sh runs.
+    assert_eq!(skip_reason(&t, &[], false), None);
+    assert!(is_script(&t));
     std::fs::create_dir_all(t.join("tasks")).expect("mkdir");
     std::fs::write(t.join("tasks/main.yml"), "[]").expect("write");
     assert_eq!(skip_reason(&t, &[], false), None);
+    assert!(!is_script(&t));
     let root = vec!["needs/root".to_string()];
     assert!(skip_reason(&t, &root, false).is_some());
     assert_eq!(skip_reason(&t, &root, true), None);
@@ -109,4 +113,13 @@ fn merging_rows_keeps_untouched_targets_in_list_order() {
     assert!(group_selected("", "3"));
     assert!(group_selected("1, 3", "3"));
     assert!(!group_selected("1,2", "3"));
+}
+
+#[test]
+fn scripts_pass_on_exit_zero() {
+    assert_eq!(script_verdict("whatever\n", 0), Verdict::Pass);
+    assert_eq!(
+        script_verdict("+ ansible-playbook x.yml\n+ grep foo\n\n", 1),
+        Verdict::Fail("runme.sh exited 1: + grep foo".into())
+    );
 }

@@ -598,10 +598,16 @@ fn item_label(r: &ResultMap) -> String {
 impl Reporter for Human {
     fn event(&mut self, ev: &Event<'_>, out: &mut dyn Write) -> io::Result<()> {
         match ev {
-            Event::PlaybookStart { path } => {
+            Event::PlaybookStart { path, plays } => {
                 if self.opts.verbosity > 1 {
                     let base = path.rsplit('/').next().unwrap_or(path);
                     self.banner(out, &format!("PLAYBOOK: {base}"))?;
+                    // ansible-playbook's executor prints it right after the banner.
+                    self.display(
+                        out,
+                        &format!("{plays} plays in {path}"),
+                        Some(Color::Verbose),
+                    )?;
                 }
                 if self.opts.check && self.opts.check_mode_markers {
                     self.banner(out, "DRY RUN")?;

@@ -42,6 +42,8 @@ pub enum Status {
 pub enum Event<'a> {
     PlaybookStart {
         path: &'a str,
+        /// How many plays the playbook has (`N plays in PATH` at `-vv`).
+        plays: usize,
     },
     /// `name` is what Ansible's `play.get_name()` gives: the play name, or the hosts
     /// pattern when the play has no name (empty prints a bare `PLAY` banner).

@@ -59,13 +59,7 @@ fn strip_cli_lines(s: &str) -> String {
             }
             in_version = false;
         }
-        let is_plays = line
-            .split_once(" plays in ")
-            .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()));
-        if line.starts_with("No config file found")
-            || line.starts_with("Skipping callback")
-            || is_plays
-        {
+        if line.starts_with("No config file found") || line.starts_with("Skipping callback") {
             continue;
         }
         out.push_str(line);
@@ -112,7 +106,10 @@ fn replay(events: &[serde_json::Value], rep: &mut dyn Reporter, out: &mut Vec<u8
             _ => Vec::new(),
         };
         let ev = match s(e, "ev") {
-            "PlaybookStart" => Event::PlaybookStart { path: s(e, "path") },
+            "PlaybookStart" => Event::PlaybookStart {
+                path: s(e, "path"),
+                plays: e["plays"].as_u64().unwrap_or(0) as usize,
+            },
             "PlayStart" => Event::PlayStart {
                 name: s(e, "name"),
                 hosts: s(e, "hosts"),

@@ -167,6 +167,9 @@ pub struct RunArgs {
     /// List the tags, and exit.
     #[arg(long = "list-tags")]
     pub list_tags: bool,
+    /// List the hosts each play matches, and exit.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
     /// Load and check the playbook, and exit.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,
@@ -174,7 +177,13 @@ pub struct RunArgs {
     #[arg(long = "start-at-task")]
     pub start_at_task: Option<String>,
     /// Run handlers even when a task failed.
-    #[arg(long = "force-handlers")]
+    #[arg(
+        long = "force-handlers",
+        env = "ANSIBLE_FORCE_HANDLERS",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        hide_env_values = true
+    )]
     pub force_handlers: bool,
     /// Run one role against this host, without a playbook.
     #[arg(long = "role")]
@@ -211,7 +220,7 @@ pub struct RunArgs {
 impl RunArgs {
     /// Only loads and lists (--syntax-check, --list-tasks, --list-tags): no run lock.
     pub fn inspects_only(&self) -> bool {
-        self.syntax_check || self.list_tasks || self.list_tags
+        self.syntax_check || self.list_tasks || self.list_tags || self.list_hosts
     }
 
     /// A run of one playbook with these extra vars and every other flag at its default
@@ -230,6 +239,7 @@ impl RunArgs {
             verbose: 0,
             list_tasks: false,
             list_tags: false,
+            list_hosts: false,
             syntax_check: false,
             start_at_task: None,
             force_handlers: false,

@@ -197,7 +197,7 @@ fn run_inner(
     } else {
         playbook_dir
     };
-    if !(args.syntax_check || args.list_tasks || args.list_tags) {
+    if !args.inspects_only() {
         // the first gathering's costly facts are read while the bundle loads
         agent_facts::prefetch_costly();
     }
@@ -213,7 +213,7 @@ fn run_inner(
 
     let mut loader = Loader::new(args.roles_path.clone());
     let pb: Playbook = loader.load_playbook(&playbook_path)?;
-    if args.syntax_check || args.list_tasks || args.list_tags {
+    if args.inspects_only() {
         print_load_warnings();
     }
     if args.syntax_check {
@@ -224,6 +224,11 @@ fn run_inner(
     if args.list_tasks || args.list_tags {
         info.skip();
         list(&pb, args.list_tasks);
+        return Ok(exit::OK);
+    }
+    if args.list_hosts {
+        info.skip();
+        list_hosts(&pb, &inv, args.limit.as_deref())?;
         return Ok(exit::OK);
     }
     let (host, why) = choose_host(&inv, args.limit.as_deref())?;
@@ -285,6 +290,39 @@ fn run_inner(
     } else {
         exit::OK
     })
+}
+
+/// `--list-hosts`, as ansible-playbook prints it: each play's pattern and the hosts it
+/// matches (within `--limit`). A templated pattern is shown and matched as written.
+fn list_hosts(pb: &Playbook, inv: &Inventory, limit: Option<&str>) -> Result<()> {
+    let allowed = limit.map(|l| inv.select(l)).transpose()?;
+    println!("\nplaybook: {}", pb.path.display());
+    for (n, play) in pb.plays.iter().enumerate() {
+        let hosts: Vec<String> = inv
+            .select(&play.hosts)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| allowed.as_ref().is_none_or(|a| a.contains(h)))
+            .collect();
+        // An unnamed play is shown by its pattern.
+        let name = if play.name.is_empty() {
+            &play.hosts
+        } else {
+            &play.name
+        };
+        println!(
+            "\n  play #{} ({}): {name}\tTAGS: [{}]",
+            n + 1,
+            play.hosts,
+            play.common.tags.join(", ")
+        );
+        println!("    pattern: ['{}']", play.hosts);
+        println!("    hosts ({}):", hosts.len());
+        for h in hosts {
+            println!("      {h}");
+        }
+    }
+    Ok(())
 }
 
 fn list(pb: &Playbook, tasks: bool) {

@@ -205,6 +205,9 @@ pub struct Engine<'r> {
     loop_label: Option<String>,
     /// The include's `included:` line was already printed (looped includes).
     include_announced: bool,
+    /// `meta: clear_host_errors` ran: a block whose tasks failed ends as if they had not
+    /// (Ansible clears the host's failed state).
+    host_errors_cleared: bool,
     /// The current task's `delegate_to` (shown as `host -> delegate`).
     delegate: Option<String>,
     /// Groups and hosts made at run time that the engine's inventory does not hold (group →
@@ -284,6 +287,7 @@ impl<'r> Engine<'r> {
             loop_extra: IndexMap::new(),
             loop_label: None,
             include_announced: false,
+            host_errors_cleared: false,
             delegate: None,
             runtime_groups: IndexMap::new(),
             runtime_hosts: IndexMap::new(),
@@ -341,7 +345,10 @@ impl<'r> Engine<'r> {
     /// Run every play of a playbook. Returns the counts for this host.
     pub fn run_playbook(&mut self, pb: &Playbook) -> Outcome {
         let path = pb.path.display().to_string();
-        self.emit(Event::PlaybookStart { path: &path });
+        self.emit(Event::PlaybookStart {
+            path: &path,
+            plays: pb.plays.len(),
+        });
         self.flush_load_warnings();
         if pb
             .plays
@@ -507,7 +514,12 @@ impl<'r> Engine<'r> {
                         continue;
                     }
                 };
-                let p = play.dir.join(&name);
+                // As Ansible's path_dwim_relative_stack: the play's `vars/` first
+                // (unless the name already starts there), then the play's directory.
+                let in_vars = (name.split('/').next() != Some("vars"))
+                    .then(|| play.dir.join("vars").join(&name))
+                    .filter(|p| p.exists());
+                let p = in_vars.unwrap_or_else(|| play.dir.join(&name));
                 if p.is_file() {
                     match crate::loader::files::read_vars_file(&p) {
                         Ok(m) => {
@@ -608,7 +620,9 @@ impl<'r> Engine<'r> {
         if flow == Flow::Continue {
             flow = self.run_section(&play.post_tasks, &frames, play);
         }
-        if flow == Flow::Failed && (play.force_handlers || self.opts.force_handlers) {
+        // The play's keyword, else the command line's (its default).
+        let force = play.force_handlers.unwrap_or(self.opts.force_handlers);
+        if flow == Flow::Failed && force {
             self.flush_handlers(&frames);
         }
         self.play = None;
@@ -700,9 +714,13 @@ impl<'r> Engine<'r> {
             }
         }
         if matches!(flow, Flow::Continue | Flow::Failed) && !b.always.is_empty() {
+            self.host_errors_cleared = false;
             let af = self.run_items(&b.always, &fr, rescuable);
             if af != Flow::Continue {
                 return af;
+            }
+            if flow == Flow::Failed && std::mem::take(&mut self.host_errors_cleared) {
+                flow = Flow::Continue;
             }
         }
         flow
@@ -1197,6 +1215,16 @@ impl<'r> Engine<'r> {
                 let index_var = templated("index_var").map(|v| v.to_string());
                 let label = get("label");
                 let extended = templated("extended").is_some_and(|v| truthy(&v));
+                let allitems = templated("extended_allitems").is_none_or(|v| truthy(&v));
+                // Conditionals evaluated after each item: when they all hold, the loop
+                // stops there (Ansible's `break_when`, kept as written like `when`).
+                let break_when: Vec<Value> = match get("break_when") {
+                    Some(v) if v.kind() == ValueKind::Seq => {
+                        v.try_iter().map(|i| i.collect()).unwrap_or_default()
+                    }
+                    Some(v) => vec![v],
+                    None => Vec::new(),
+                };
                 let pause = templated("pause")
                     .and_then(|v| f64::try_from(v).ok())
                     .unwrap_or(0.0);
@@ -1218,24 +1246,22 @@ impl<'r> Engine<'r> {
                         let mut l: IndexMap<String, Value> = IndexMap::new();
                         l.insert("index".into(), Value::from(i + 1));
                         l.insert("index0".into(), Value::from(i));
-                        l.insert("revindex".into(), Value::from(n - i));
-                        l.insert("revindex0".into(), Value::from(n - i - 1));
                         l.insert("first".into(), Value::from(i == 0));
                         l.insert("last".into(), Value::from(i + 1 == n));
                         l.insert("length".into(), Value::from(n));
-                        l.insert("allitems".into(), Value::from(items.clone()));
-                        l.insert(
-                            "previtem".into(),
-                            if i > 0 {
-                                items[i - 1].clone()
-                            } else {
-                                Value::UNDEFINED
-                            },
-                        );
-                        l.insert(
-                            "nextitem".into(),
-                            items.get(i + 1).cloned().unwrap_or(Value::UNDEFINED),
-                        );
+                        l.insert("revindex".into(), Value::from(n - i));
+                        l.insert("revindex0".into(), Value::from(n - i - 1));
+                        // As Ansible: `allitems` unless `extended_allitems: false`; no
+                        // `previtem` on the first item, no `nextitem` on the last.
+                        if allitems {
+                            l.insert("allitems".into(), Value::from(items.clone()));
+                        }
+                        if let Some(next) = items.get(i + 1) {
+                            l.insert("nextitem".into(), next.clone());
+                        }
+                        if i > 0 {
+                            l.insert("previtem".into(), items[i - 1].clone());
+                        }
                         extra.insert("ansible_loop".into(), map_value(&l));
                     }
                     let ivars = self.vars_for(frames, Some(task), &extra);
@@ -1292,6 +1318,20 @@ impl<'r> Engine<'r> {
                     };
                     let kind = r.shift_remove("_agent_failure");
                     let err_text = r.shift_remove("_agent_error");
+                    let mut stop = false;
+                    if !break_when.is_empty() {
+                        match self.eval_conditions(&break_when, &ivars) {
+                            Ok(None) => stop = true,
+                            Ok(Some(_)) => {}
+                            // The item fails and the loop stops.
+                            Err(msg) => {
+                                stop = true;
+                                r.extend(failure(format!(
+                                    "A 'break_when' expression failed. {msg}"
+                                )));
+                            }
+                        }
+                    }
                     r.insert(loop_var.clone(), item.clone());
                     r.insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
                     if let Some(iv) = &index_var {
@@ -1376,6 +1416,9 @@ impl<'r> Engine<'r> {
                     });
                     r.shift_remove("_ansible_item_label");
                     results.push(map_value(&r));
+                    if stop {
+                        break;
+                    }
                     if pause > 0.0 && i + 1 < n {
                         std::thread::sleep(Duration::from_secs_f64(pause));
                     }
@@ -2217,6 +2260,9 @@ impl<'r> Engine<'r> {
                     if k == "cacheable" {
                         continue;
                     }
+                    if let Some(msg) = invalid_fact_name(k) {
+                        return Exec::Result(action_failure(task, &msg, None));
+                    }
                     self.hs.set_facts.insert(k.clone(), v.clone());
                     facts.insert(k.clone(), v.clone());
                 }
@@ -2561,6 +2607,10 @@ impl<'r> Engine<'r> {
                             ("changed", Value::from(false)),
                             ("_agent_control", Value::from(ctl)),
                         ]))
+                    }
+                    "clear_host_errors" => {
+                        self.host_errors_cleared = true;
+                        Exec::Result(result_map(&[("changed", Value::from(false))]))
                     }
                     "clear_facts" => {
                         self.hs.facts.clear();
@@ -3087,7 +3137,7 @@ fn qualified(action: &str) -> String {
 }
 
 fn resolve_shown(dir: &Path, role: Option<&Arc<RoleInstance>>, file: &str) -> String {
-    crate::loader::playbook::resolve_tasks_file(dir, role, file)
+    crate::loader::playbook::resolve_tasks_file(dir, role, file, None)
         .display()
         .to_string()
 }
@@ -3356,6 +3406,31 @@ fn action_failure(task: &Task, msg: &str, obj: Option<&str>) -> IndexMap<String,
 
 /// A failed, unchanged result with Ansible's `msg`, printed as `text` (the error block
 /// above the result).
+/// Ansible's `validate_variable_name` for a `set_fact` key (after templating): an ASCII
+/// identifier that is not `true`/`false`/`none` (any case Jinja knows) or `not`. A key of
+/// digits is shown as the integer it was (a YAML key, or a template's native result).
+fn invalid_fact_name(name: &str) -> Option<String> {
+    const JINJA_KEYWORDS: &[&str] = &["true", "false", "none", "True", "False", "None", "not"];
+    let mut chars = name.chars();
+    let identifier = chars
+        .next()
+        .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric());
+    if identifier && !JINJA_KEYWORDS.contains(&name) {
+        return None;
+    }
+    let is_int = !name.is_empty()
+        && name
+            .trim_start_matches('-')
+            .chars()
+            .all(|c| c.is_ascii_digit());
+    Some(if is_int {
+        format!("Invalid variable name '{name}' of type 'int'.")
+    } else {
+        format!("Invalid variable name '{name}'.")
+    })
+}
+
 fn text_failure(msg: &str, text: String) -> IndexMap<String, Value> {
     let mut r = IndexMap::new();
     r.insert("changed".to_string(), Value::from(false));
@@ -3439,8 +3514,25 @@ fn read_ahead_unit(t: &Task) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::tags_selected;
+    use super::{invalid_fact_name, tags_selected};
     use std::collections::HashSet;
+
+    #[test]
+    fn fact_names_as_ansible_validates_them() {
+        assert_eq!(invalid_fact_name("my_key"), None);
+        assert_eq!(invalid_fact_name("_x1"), None);
+        assert_eq!(
+            invalid_fact_name("true").as_deref(),
+            Some("Invalid variable name 'true'.")
+        );
+        assert_eq!(
+            invalid_fact_name("1").as_deref(),
+            Some("Invalid variable name '1' of type 'int'.")
+        );
+        assert!(invalid_fact_name("a-b").is_some());
+        assert!(invalid_fact_name("").is_some());
+        assert!(invalid_fact_name("café").is_some());
+    }
 
     fn run(tags: &[&str], only: &[&str], skip: &[&str]) -> bool {
         let tags: HashSet<&str> = tags.iter().copied().collect();

@@ -133,7 +133,8 @@ pub struct Play {
     pub post_tasks: Vec<Item>,
     pub handlers: Vec<Item>,
     pub roles: Vec<Arc<RoleInstance>>,
-    pub force_handlers: bool,
+    /// The play's `force_handlers`; unset, the command line's decides.
+    pub force_handlers: Option<bool>,
     pub loc: Loc,
     pub dir: PathBuf,
 }

@@ -175,11 +175,18 @@ const ROLE_KEYWORDS: &[&str] = &[
 /// The loader: a playbook and everything it references.
 pub struct Loader {
     pub roles_path: Vec<PathBuf>,
+    /// The directory of the playbook being run: the last place task files are looked for
+    /// (Ansible's loader basedir).
+    pub basedir: Option<PathBuf>,
     /// The templating engine (shared with the engine): argument templates are compiled
     /// once here, so syntax errors are found before anything runs.
     pub templar: Templar,
     /// Roles already placed in the current play (path + params), for deduplication.
     seen_roles: HashSet<String>,
+    /// The parameters of the roles whose dependencies are being loaded, merged: a
+    /// dependency sees its parents' parameters under its own (Ansible's
+    /// `get_role_params(dep_chain)`).
+    parent_params: IndexMap<String, Value>,
     /// Roles placed by import_role in the current play: their vars and defaults are
     /// play-level, as those of `roles:`.
     imported_roles: Vec<Arc<RoleInstance>>,
@@ -513,8 +520,10 @@ impl Loader {
     pub fn new(roles_path: Vec<PathBuf>) -> Loader {
         Loader {
             roles_path,
+            basedir: None,
             templar: Templar::new(),
             seen_roles: HashSet::new(),
+            parent_params: IndexMap::new(),
             imported_roles: Vec::new(),
             all_roles: Vec::new(),
             stack: Vec::new(),
@@ -524,6 +533,9 @@ impl Loader {
 
     /// Load a playbook file (plays and `import_playbook`s).
     pub fn load_playbook(&mut self, path: &Path) -> Result<Playbook, LoadError> {
+        if self.basedir.is_none() {
+            self.basedir = path.parent().map(Path::to_path_buf);
+        }
         let mut plays = Vec::new();
         self.load_plays_into(path, &mut plays)?;
         Ok(Playbook {
@@ -657,7 +669,7 @@ impl Loader {
             post_tasks: Vec::new(),
             handlers: Vec::new(),
             roles: Vec::new(),
-            force_handlers: false,
+            force_handlers: None,
             loc: loc(file, pn),
             dir: dir.to_path_buf(),
         };
@@ -697,7 +709,7 @@ impl Loader {
                 "post_tasks" => play.post_tasks = self.load_items(file, dir, v, None, false)?,
                 "handlers" => play.handlers = self.load_items(file, dir, v, None, true)?,
                 "roles" => roles_node = Some(v),
-                "force_handlers" => play.force_handlers = v.to_value().is_true(),
+                "force_handlers" => play.force_handlers = Some(v.to_value().is_true()),
                 "gather_subset" => play.gather_subset = Some(v.to_value()),
                 "gather_timeout" => play.gather_timeout = Some(v.to_value()),
                 "fact_path" => play.fact_path = Some(v.to_value()),
@@ -1054,7 +1066,9 @@ impl Loader {
                 .entry(k.clone())
                 .or_insert_with(|| loc(file, av_node));
         }
-        if handlers && t.name.is_none() && t.listen.is_empty() {
+        // Imports in a handlers list bring named handlers; they need no name themselves.
+        let import = matches!(t.short.as_str(), "import_tasks" | "import_role");
+        if handlers && !import && t.name.is_none() && t.listen.is_empty() {
             return Err(LoadError::at(
                 loc(file, tn),
                 "a handler needs a 'name' (or 'listen') so that tasks can notify it",
@@ -1082,7 +1096,7 @@ impl Loader {
             if t.short == n {
                 // Dynamic includes with a static file name are loaded now to validate them.
                 if let Some(f) = include_file_arg(&t.args).filter(|f| !Templar::is_template(f)) {
-                    let path = resolve_tasks_file(dir, role, &f);
+                    let path = resolve_tasks_file(dir, role, &f, self.basedir.as_deref());
                     if !path.is_file() {
                         return Err(LoadError::at(
                             loc(file, ak),
@@ -1171,7 +1185,7 @@ impl Loader {
                 "you cannot use loops on 'import_tasks' statements; use 'include_tasks' instead",
             ));
         }
-        let path = resolve_tasks_file(dir, role, &f);
+        let path = resolve_tasks_file(dir, role, &f, self.basedir.as_deref());
         if !path.is_file() {
             return Err(LoadError::at(
                 loc(file, at),
@@ -1288,6 +1302,55 @@ impl Loader {
         })
     }
 
+    /// The items of a role's dependencies (`meta/main.yml`), each wrapped in a block of
+    /// its own; `dir` is where the role was looked up, `path` the role's directory.
+    fn load_dependencies(
+        &mut self,
+        deps: &[(Arc<str>, Node)],
+        dir: &Path,
+        path: &Path,
+    ) -> Result<Vec<Item>, LoadError> {
+        let mut items = Vec::new();
+        for (dfile, dn) in deps {
+            let mut dcommon = Common::default();
+            let mut dparams = IndexMap::new();
+            let dname = match &dn.kind {
+                Kind::Str(s) => s.clone(),
+                Kind::Map(entries) => {
+                    let mut nm = None;
+                    for (k, v) in entries {
+                        let key = key_str(dfile, k)?;
+                        if key == "role" || key == "name" {
+                            nm = Some(scalar_string(v));
+                        } else if !set_common(&mut dcommon, dfile, key, v)? {
+                            dparams.insert(key.to_string(), v.to_value());
+                        }
+                    }
+                    nm.ok_or_else(|| LoadError::at(loc(dfile, dn), "a dependency needs 'role'"))?
+                }
+                _ => {
+                    return Err(LoadError::at(
+                        loc(dfile, dn),
+                        "a dependency must be a role name or a dictionary with 'role'",
+                    ));
+                }
+            };
+            dparams.extend(std::mem::take(&mut dcommon.vars));
+            let dl = loc(dfile, dn);
+            let base = if self.find_role(dir, &dname).is_some() {
+                dir.to_path_buf()
+            } else {
+                path.to_path_buf()
+            };
+            let (dinst, ditems) =
+                self.instantiate_role(&dl, &base, &dname, dparams, &RoleOpts::default(), true)?;
+            if let Some(dinst) = dinst {
+                items.push(Block::wrap(dcommon, None, ditems, dl, Some(dinst)));
+            }
+        }
+        Ok(items)
+    }
+
     /// Load a role (with its dependencies first) into a role instance and its items.
     /// Deduplication: the same role with the same parameters runs once per play unless
     /// `allow_duplicates`.
@@ -1364,45 +1427,19 @@ impl Loader {
             .unwrap_or(name)
             .to_string();
         self.stack.push(canon);
-        // Dependencies first.
-        let mut items = Vec::new();
-        for (dfile, dn) in &deps {
-            let mut dcommon = Common::default();
-            let mut dparams = IndexMap::new();
-            let dname = match &dn.kind {
-                Kind::Str(s) => s.clone(),
-                Kind::Map(entries) => {
-                    let mut nm = None;
-                    for (k, v) in entries {
-                        let key = key_str(dfile, k)?;
-                        if key == "role" || key == "name" {
-                            nm = Some(scalar_string(v));
-                        } else if !set_common(&mut dcommon, dfile, key, v)? {
-                            dparams.insert(key.to_string(), v.to_value());
-                        }
-                    }
-                    nm.ok_or_else(|| LoadError::at(loc(dfile, dn), "a dependency needs 'role'"))?
-                }
-                _ => {
-                    return Err(LoadError::at(
-                        loc(dfile, dn),
-                        "a dependency must be a role name or a dictionary with 'role'",
-                    ));
-                }
-            };
-            dparams.extend(std::mem::take(&mut dcommon.vars));
-            let dl = loc(dfile, dn);
-            let base = if self.find_role(dir, &dname).is_some() {
-                dir.to_path_buf()
-            } else {
-                path.clone()
-            };
-            let (dinst, ditems) =
-                self.instantiate_role(&dl, &base, &dname, dparams, &RoleOpts::default(), true)?;
-            if let Some(dinst) = dinst {
-                items.push(Block::wrap(dcommon, None, ditems, dl, Some(dinst)));
-            }
-        }
+        // Parents' parameters, then the role's own (deduplication above used its own).
+        let params = if self.parent_params.is_empty() {
+            params
+        } else {
+            let mut merged = self.parent_params.clone();
+            merged.extend(params);
+            merged
+        };
+        // Dependencies first, inheriting these parameters.
+        let outer_params = std::mem::replace(&mut self.parent_params, params.clone());
+        let loaded = self.load_dependencies(&deps, dir, &path);
+        self.parent_params = outer_params;
+        let mut items = loaded?;
         let mut inst = RoleInstance {
             name: role_name,
             path: path.clone(),
@@ -1532,7 +1569,14 @@ fn include_file_arg(args: &IndexMap<String, Value>) -> Option<String> {
 
 /// Where an include/import looks for a tasks file: relative to the role's tasks/ dir,
 /// then to the including file's dir.
-pub fn resolve_tasks_file(dir: &Path, role: Option<&Arc<RoleInstance>>, f: &str) -> PathBuf {
+/// Where a task file named by an import or include is: the role's `tasks/`, the including
+/// file's directory, then the playbook's directory (`basedir`).
+pub fn resolve_tasks_file(
+    dir: &Path,
+    role: Option<&Arc<RoleInstance>>,
+    f: &str,
+    basedir: Option<&Path>,
+) -> PathBuf {
     let p = Path::new(f);
     if p.is_absolute() {
         return p.to_path_buf();
@@ -1542,11 +1586,15 @@ pub fn resolve_tasks_file(dir: &Path, role: Option<&Arc<RoleInstance>>, f: &str)
         candidates.push(r.path.join("tasks").join(f));
     }
     candidates.push(dir.join(f));
+    let shown = dir.join(f);
+    if let Some(b) = basedir {
+        candidates.push(b.join(f));
+    }
     candidates
         .iter()
         .find(|c| c.is_file())
         .cloned()
-        .unwrap_or_else(|| candidates.pop().unwrap_or_default())
+        .unwrap_or(shown)
 }
 
 /// Validate a task's arguments now, with templated values left for run time.
@@ -1638,7 +1686,7 @@ pub fn load_include(
     role: Option<&Arc<RoleInstance>>,
     file: &str,
 ) -> Result<Vec<Item>, LoadError> {
-    let path = resolve_tasks_file(dir, role, file);
+    let path = resolve_tasks_file(dir, role, file, loader.basedir.as_deref());
     if !path.is_file() {
         return Err(LoadError::Other(format!(
             "could not find or access '{file}' (looked for {})",

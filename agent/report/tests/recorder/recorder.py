@@ -47,7 +47,7 @@ class CallbackModule(CallbackBase):
         _events.append(ev)
 
     def v2_playbook_on_start(self, playbook):
-        self._add({'ev': 'PlaybookStart', 'path': playbook._file_name})
+        self._add({'ev': 'PlaybookStart', 'path': playbook._file_name, 'plays': len(playbook.get_plays())})
 
     def v2_playbook_on_play_start(self, play):
         self._add({'ev': 'PlayStart', 'name': play.get_name().strip(), 'hosts': ','.join(play.hosts) if isinstance(play.hosts, list) else str(play.hosts),

@@ -361,6 +361,48 @@ fn merged_opts(
         .unwrap_or_else(|| ctx.opt_str(name, default))
 }
 
+/// A file's bytes as text in one of the encodings lookups are given most (Python codec
+/// names): UTF-8, ASCII, Latin-1 (ISO 8859-1) and Latin-9 (ISO 8859-15).
+fn decode(bytes: &[u8], encoding: &str) -> Result<String, String> {
+    let name = encoding
+        .trim()
+        .to_ascii_lowercase()
+        .replace(['_', ' '], "-");
+    let undecodable = |at: usize| {
+        format!(
+            "'{encoding}' codec can't decode byte 0x{:02x} in position {at}",
+            bytes[at]
+        )
+    };
+    match name.as_str() {
+        "utf-8" | "utf8" | "u8" => {
+            String::from_utf8(bytes.to_vec()).map_err(|e| undecodable(e.utf8_error().valid_up_to()))
+        }
+        "ascii" | "us-ascii" | "646" => match bytes.iter().position(|b| !b.is_ascii()) {
+            Some(at) => Err(undecodable(at)),
+            None => Ok(bytes.iter().map(|&b| char::from(b)).collect()),
+        },
+        "latin-1" | "latin1" | "l1" | "iso8859-1" | "iso-8859-1" | "iso8859" | "8859" | "cp819" => {
+            Ok(bytes.iter().map(|&b| char::from(b)).collect())
+        }
+        "iso8859-15" | "iso-8859-15" | "latin-9" | "latin9" | "l9" => Ok(bytes
+            .iter()
+            .map(|&b| match b {
+                0xA4 => '€',
+                0xA6 => 'Š',
+                0xA8 => 'š',
+                0xB4 => 'Ž',
+                0xB8 => 'ž',
+                0xBC => 'Œ',
+                0xBD => 'œ',
+                0xBE => 'Ÿ',
+                b => char::from(b),
+            })
+            .collect()),
+        _ => Err(format!("unknown encoding: {encoding}")),
+    }
+}
+
 /// `ini`: a value from an INI (or `type=properties`) file.
 pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
@@ -389,8 +431,9 @@ pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
         let path = ctx
             .find_file("files", &file)
             .ok_or_else(|| err(format!("Could not find file {file}")))?;
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+        let bytes = std::fs::read(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+        let encoding = merged_opts(ctx, &inline, "encoding", "utf-8");
+        let text = decode(&bytes, &encoding).map_err(err)?;
         let text = if ty == "properties" {
             format!("[java_properties]\n{text}")
         } else {
@@ -624,6 +667,20 @@ mod tests {
         assert_eq!(
             csvfile(vec![Value::from("b file=c.csv delimiter=, col=2")], &ctx).unwrap(),
             vec![Value::from("y")]
+        );
+    }
+
+    #[test]
+    fn decodes_the_common_encodings() {
+        assert_eq!(decode("été".as_bytes(), "utf-8").unwrap(), "été");
+        assert_eq!(decode(b"\xe9t\xe9", "iso8859-1").unwrap(), "été");
+        assert_eq!(decode(b"\xa4 \xbd", "ISO_8859-15").unwrap(), "€ œ");
+        assert_eq!(decode(b"\xa4", "latin-1").unwrap(), "¤");
+        assert!(decode(b"\xe9", "utf-8").is_err());
+        assert!(decode(b"\xe9", "ascii").is_err());
+        assert_eq!(
+            decode(b"x", "klingon").unwrap_err(),
+            "unknown encoding: klingon"
         );
     }
 }
