@@ -85,6 +85,10 @@ pub fn gather_facts(aliases: &[String]) -> bool {
     !has("gather_facts/no")
 }
 
+/// Why a script target that needs root is skipped.
+pub const SCRIPT_NEEDS_ROOT: &str =
+    "needs/root (runs here with INTEGRATION_ROOT=1; script targets are not run on test hosts yet)";
+
 /// Why a target is not run as a role, if it is not.
 pub fn skip_reason(target_dir: &Path, aliases: &[String], allow_root: bool) -> Option<String> {
     if !target_dir.is_dir() {
@@ -100,6 +104,12 @@ pub fn skip_reason(target_dir: &Path, aliases: &[String], allow_root: bool) -> O
         .any(|a| a.trim_end_matches('/') == "needs/httptester")
     {
         return Some("needs/httptester (ansible-test's HTTP test container)".to_string());
+    }
+    if needs_root(aliases)
+        && is_script(target_dir)
+        && !std::env::var("INTEGRATION_ROOT").is_ok_and(|v| v == "1")
+    {
+        return Some(SCRIPT_NEEDS_ROOT.to_string());
     }
     if !allow_root && needs_root(aliases) {
         return Some(
@@ -182,7 +192,8 @@ pub fn inventory_text(python: &Path) -> String {
 /// script asks the agent for the hosts the plays match (`--list-hosts`) and runs the whole
 /// playbook once per host, in order of first appearance, each run with `--limit HOST`; it
 /// exits with the last failing run's code. A run that lists or checks only, or that
-/// already has a `--limit`, is passed through as it is.
+/// already has a `--limit`, is passed through as it is. What spans hosts is lost this way
+/// (`run_once`, `serial`, `any_errors_fatal`, one host's `hostvars` seen by another).
 pub fn playbook_wrapper(agent: &Path, dir: &Path) -> String {
     format!(
         r#"#!/bin/sh
@@ -197,9 +208,13 @@ for arg in "$@"; do
 done
 hosts=$("$agent" apply --list-hosts "$@" 2>/dev/null | sed -n 's/^      //p' | awk '!seen[$0]++')
 [ -n "$hosts" ] || exec "$agent" apply "$@"
+# One host name per line, taken as it is (no globbing, no word splitting).
+set -f
+IFS='
+'
 rc=0
 for host in $hosts; do
-  "$agent" apply "$@" --limit "$host" || rc=$?
+  "$agent" apply "$@" --limit="$host" || rc=$?
 done
 exit $rc
 "#,

@@ -602,15 +602,17 @@ impl Reporter for Human {
                 if self.opts.verbosity > 1 {
                     let base = path.rsplit('/').next().unwrap_or(path);
                     self.banner(out, &format!("PLAYBOOK: {base}"))?;
-                    // ansible-playbook's executor prints it right after the banner.
+                }
+                if self.opts.check && self.opts.check_mode_markers {
+                    self.banner(out, "DRY RUN")?;
+                }
+                if self.opts.verbosity > 1 {
+                    // ansible-playbook's executor prints it after the callback's banners.
                     self.display(
                         out,
                         &format!("{plays} plays in {path}"),
                         Some(Color::Verbose),
                     )?;
-                }
-                if self.opts.check && self.opts.check_mode_markers {
-                    self.banner(out, "DRY RUN")?;
                 }
             }
             Event::PlayStart {

@@ -181,7 +181,7 @@ pub struct RunArgs {
         long = "force-handlers",
         env = "ANSIBLE_FORCE_HANDLERS",
         action = clap::ArgAction::SetTrue,
-        value_parser = clap::builder::BoolishValueParser::new(),
+        value_parser = ansible_boolean,
         hide_env_values = true
     )]
     pub force_handlers: bool,
@@ -291,4 +291,29 @@ pub mod exit {
     /// The run used the last-known-good bundle: the source could not be reached or gave
     /// a bundle that did not match its pin.
     pub const STALE_SOURCE: i32 = 4;
+}
+
+/// Ansible's lenient `boolean(value, strict=False)` for settings read from the environment:
+/// yes/on/1/true/y/t in any case are true, anything else (even garbage) is false. Never an
+/// error, so an odd `ANSIBLE_FORCE_HANDLERS` cannot stop a run.
+fn ansible_boolean(value: &str) -> Result<bool, std::convert::Infallible> {
+    Ok(matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes" | "on" | "1" | "true" | "t"
+    ))
+}
+
+#[cfg(test)]
+mod boolean_tests {
+    use super::ansible_boolean;
+
+    #[test]
+    fn lenient_like_ansible() {
+        for t in ["yes", "True", " on ", "1", "t", "Y"] {
+            assert_eq!(ansible_boolean(t), Ok(true), "{t}");
+        }
+        for f in ["no", "false", "0", "", "maybe"] {
+            assert_eq!(ansible_boolean(f), Ok(false), "{f}");
+        }
+    }
 }

@@ -228,7 +228,7 @@ fn run_inner(
     }
     if args.list_hosts {
         info.skip();
-        list_hosts(&pb, &inv, args.limit.as_deref())?;
+        list_hosts(&pb, &inv, args.limit.as_deref(), &extra_vars)?;
         return Ok(exit::OK);
     }
     let (host, why) = choose_host(&inv, args.limit.as_deref())?;
@@ -293,17 +293,31 @@ fn run_inner(
 }
 
 /// `--list-hosts`, as ansible-playbook prints it: each play's pattern and the hosts it
-/// matches (within `--limit`). A templated pattern is shown and matched as written.
-fn list_hosts(pb: &Playbook, inv: &Inventory, limit: Option<&str>) -> Result<()> {
-    let allowed = limit.map(|l| inv.select(l)).transpose()?;
+/// matches (within `--limit`). A templated pattern is templated with the extra vars, as
+/// the run does before host variables exist.
+fn list_hosts(
+    pb: &Playbook,
+    inv: &Inventory,
+    limit: Option<&str>,
+    extra_vars: &IndexMap<String, Value>,
+) -> Result<()> {
+    let templar = agent_template::Templar::new();
+    let extra: Value = extra_vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let vars = agent_template::Vars::new(vec![extra]);
     println!("\nplaybook: {}", pb.path.display());
     for (n, play) in pb.plays.iter().enumerate() {
-        let hosts: Vec<String> = inv
-            .select(&play.hosts)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|h| allowed.as_ref().is_none_or(|a| a.contains(h)))
-            .collect();
+        let pattern = if agent_template::Templar::is_template(&play.hosts) {
+            templar
+                .render_str(&play.hosts, &vars)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|_| play.hosts.clone())
+        } else {
+            play.hosts.clone()
+        };
+        let hosts = inv.select_limited(&pattern, limit).unwrap_or_default();
         // An unnamed play is shown by its pattern.
         let name = if play.name.is_empty() {
             &play.hosts
@@ -314,7 +328,7 @@ fn list_hosts(pb: &Playbook, inv: &Inventory, limit: Option<&str>) -> Result<()>
             "\n  play #{} ({}): {name}\tTAGS: [{}]",
             n + 1,
             play.hosts,
-            play.common.tags.join(", ")
+            play.common.tags.join(",")
         );
         println!("    pattern: ['{}']", play.hosts);
         println!("    hosts ({}):", hosts.len());
@@ -368,7 +382,7 @@ fn list(pb: &Playbook, tasks: bool) {
             n + 1,
             play.hosts,
             play.name,
-            play.common.tags.join(", ")
+            play.common.tags.join(",")
         );
         if tasks {
             println!("    tasks:");

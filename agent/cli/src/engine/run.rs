@@ -208,6 +208,8 @@ pub struct Engine<'r> {
     /// `meta: clear_host_errors` ran: a block whose tasks failed ends as if they had not
     /// (Ansible clears the host's failed state).
     host_errors_cleared: bool,
+    /// How many of `stats.failures` a `clear_host_errors` cleared (they do not fail the run).
+    failures_cleared: u64,
     /// The current task's `delegate_to` (shown as `host -> delegate`).
     delegate: Option<String>,
     /// Groups and hosts made at run time that the engine's inventory does not hold (group →
@@ -288,6 +290,7 @@ impl<'r> Engine<'r> {
             loop_label: None,
             include_announced: false,
             host_errors_cleared: false,
+            failures_cleared: 0,
             delegate: None,
             runtime_groups: IndexMap::new(),
             runtime_hosts: IndexMap::new(),
@@ -408,7 +411,9 @@ impl<'r> Engine<'r> {
         }
         Outcome {
             stats: self.stats,
-            failed: failed || self.stats.failures > 0 || self.stats.unreachable > 0,
+            failed: failed
+                || self.stats.failures > self.failures_cleared
+                || self.stats.unreachable > 0,
             interrupted: self.interrupted != 0,
             interrupted_by: crate::signals::name(self.interrupted).map(str::to_string),
         }
@@ -714,14 +719,19 @@ impl<'r> Engine<'r> {
             }
         }
         if matches!(flow, Flow::Continue | Flow::Failed) && !b.always.is_empty() {
-            self.host_errors_cleared = false;
+            // An outer block's flag survives this block's `always`.
+            let outer_cleared = std::mem::take(&mut self.host_errors_cleared);
             let af = self.run_items(&b.always, &fr, rescuable);
+            let cleared = std::mem::replace(&mut self.host_errors_cleared, outer_cleared);
             if af != Flow::Continue {
                 return af;
             }
-            if flow == Flow::Failed && std::mem::take(&mut self.host_errors_cleared) {
+            if flow == Flow::Failed && cleared {
+                // The host is no longer failed: its failures so far do not fail the run.
+                self.failures_cleared = self.stats.failures;
                 flow = Flow::Continue;
             }
+            self.host_errors_cleared |= cleared;
         }
         flow
     }
@@ -1320,7 +1330,14 @@ impl<'r> Engine<'r> {
                     let err_text = r.shift_remove("_agent_error");
                     let mut stop = false;
                     if !break_when.is_empty() {
-                        match self.eval_conditions(&break_when, &ivars) {
+                        // The registered name is this item's result (as for the label).
+                        let mut break_vars = ivars.clone();
+                        if let Some(reg) = &task.register {
+                            break_vars
+                                .layers
+                                .insert(0, Value::from_pairs([(reg.clone(), map_value(&r))]));
+                        }
+                        match self.eval_conditions(&break_when, &break_vars) {
                             Ok(None) => stop = true,
                             Ok(Some(_)) => {}
                             // The item fails and the loop stops.
@@ -2255,13 +2272,18 @@ impl<'r> Engine<'r> {
                 ]))
             }
             "set_fact" => {
+                // Every name is checked before any fact is set.
+                if let Some(msg) = args
+                    .keys()
+                    .filter(|k| *k != "cacheable")
+                    .find_map(|k| invalid_fact_name(k))
+                {
+                    return Exec::Result(action_failure(task, &msg, None));
+                }
                 let mut facts = IndexMap::new();
                 for (k, v) in &args {
                     if k == "cacheable" {
                         continue;
-                    }
-                    if let Some(msg) = invalid_fact_name(k) {
-                        return Exec::Result(action_failure(task, &msg, None));
                     }
                     self.hs.set_facts.insert(k.clone(), v.clone());
                     facts.insert(k.clone(), v.clone());
@@ -2645,7 +2667,12 @@ impl<'r> Engine<'r> {
                 };
                 self.flush_load_warnings();
                 let _ = check;
-                let shown = resolve_shown(&dir, task.role.as_ref(), &file);
+                let shown = resolve_shown(
+                    &dir,
+                    task.role.as_ref(),
+                    &file,
+                    self.loader.basedir.as_deref(),
+                );
                 Exec::Flow(self.run_included(task, frames, &parsed, &shown, &items))
             }
             "include_role" | "import_role" => {
@@ -3136,8 +3163,13 @@ fn qualified(action: &str) -> String {
     }
 }
 
-fn resolve_shown(dir: &Path, role: Option<&Arc<RoleInstance>>, file: &str) -> String {
-    crate::loader::playbook::resolve_tasks_file(dir, role, file, None)
+fn resolve_shown(
+    dir: &Path,
+    role: Option<&Arc<RoleInstance>>,
+    file: &str,
+    basedir: Option<&Path>,
+) -> String {
+    crate::loader::playbook::resolve_tasks_file(dir, role, file, basedir)
         .display()
         .to_string()
 }
@@ -3200,7 +3232,12 @@ impl Engine<'_> {
             .rsplit_once('/')
             .map(|(d, _)| PathBuf::from(d))
             .unwrap_or_default();
-        resolve_shown(&dir, task.role.as_ref(), &name)
+        resolve_shown(
+            &dir,
+            task.role.as_ref(),
+            &name,
+            self.loader.basedir.as_deref(),
+        )
     }
 }
 
@@ -3404,8 +3441,6 @@ fn action_failure(task: &Task, msg: &str, obj: Option<&str>) -> IndexMap<String,
     text_failure(msg, text)
 }
 
-/// A failed, unchanged result with Ansible's `msg`, printed as `text` (the error block
-/// above the result).
 /// Ansible's `validate_variable_name` for a `set_fact` key (after templating): an ASCII
 /// identifier that is not `true`/`false`/`none` (any case Jinja knows) or `not`. A key of
 /// digits is shown as the integer it was (a YAML key, or a template's native result).
@@ -3419,11 +3454,8 @@ fn invalid_fact_name(name: &str) -> Option<String> {
     if identifier && !JINJA_KEYWORDS.contains(&name) {
         return None;
     }
-    let is_int = !name.is_empty()
-        && name
-            .trim_start_matches('-')
-            .chars()
-            .all(|c| c.is_ascii_digit());
+    let digits = name.strip_prefix('-').unwrap_or(name);
+    let is_int = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit());
     Some(if is_int {
         format!("Invalid variable name '{name}' of type 'int'.")
     } else {
@@ -3431,6 +3463,8 @@ fn invalid_fact_name(name: &str) -> Option<String> {
     })
 }
 
+/// A failed, unchanged result with Ansible's `msg`, printed as `text` (the error block
+/// above the result).
 fn text_failure(msg: &str, text: String) -> IndexMap<String, Value> {
     let mut r = IndexMap::new();
     r.insert("changed".to_string(), Value::from(false));
@@ -3530,6 +3564,10 @@ mod tests {
             Some("Invalid variable name '1' of type 'int'.")
         );
         assert!(invalid_fact_name("a-b").is_some());
+        assert_eq!(
+            invalid_fact_name("-").as_deref(),
+            Some("Invalid variable name '-'.")
+        );
         assert!(invalid_fact_name("").is_some());
         assert!(invalid_fact_name("café").is_some());
     }
