@@ -19,7 +19,7 @@ use super::actions;
 use super::facts;
 use super::vars::{HostVars, map_value, mark_unsafe};
 use crate::loader::model::*;
-use crate::loader::playbook::{Loader, RoleOpts, load_include};
+use crate::loader::playbook::{Inherited, Loader, RoleOpts, load_include};
 
 /// What the user asked for on the command line.
 #[derive(Debug, Clone, Default)]
@@ -164,6 +164,10 @@ struct PlayState {
     handlers_running: bool,
     start_at_found: bool,
     any_errors_fatal: bool,
+    /// Roles completed on this host in this play ([`RoleInstance::dedup_key`]): a task
+    /// of the role ran (ok, changed or failed, not skipped) and the role's placement
+    /// ended without failing the host. Placed again, they are skipped silently unless duplicates are allowed.
+    roles_done: HashSet<Arc<str>>,
 }
 
 /// Finds files for `src:` in role `files/`/`templates/` and the playbook dir.
@@ -210,6 +214,8 @@ pub struct Engine<'r> {
     host_errors_cleared: bool,
     /// How many of `stats.failures` a `clear_host_errors` cleared (they do not fail the run).
     failures_cleared: u64,
+    /// One entry per role placement being run (innermost last): whether a task of it ran.
+    role_ran: Vec<bool>,
     /// The current task's `delegate_to` (shown as `host -> delegate`).
     delegate: Option<String>,
     /// Groups and hosts made at run time that the engine's inventory does not hold (group →
@@ -290,6 +296,7 @@ impl<'r> Engine<'r> {
             loop_label: None,
             include_announced: false,
             host_errors_cleared: false,
+            role_ran: Vec::new(),
             failures_cleared: 0,
             delegate: None,
             runtime_groups: IndexMap::new(),
@@ -500,6 +507,7 @@ impl<'r> Engine<'r> {
             handlers_running: false,
             start_at_found: self.opts.start_at_task.is_none(),
             any_errors_fatal: play.common.any_errors_fatal.as_ref().is_some_and(truthy),
+            roles_done: HashSet::new(),
         });
         // vars_files, templated with what is known so far.
         let mut vf = IndexMap::new();
@@ -695,6 +703,49 @@ impl<'r> Engine<'r> {
     }
 
     fn run_block(
+        &mut self,
+        b: &Block,
+        frames: &[Frame<'_>],
+        handler: bool,
+        rescuable: bool,
+    ) -> Flow {
+        if b.role_root
+            && !handler
+            && let Some(role) = &b.role
+        {
+            // Ansible's role deduplication: a role that has completed on this host in
+            // this play is skipped without a word (its implicit `role_complete`).
+            let key = role.dedup_key.clone();
+            if !role.allow_duplicates
+                && self
+                    .play
+                    .as_ref()
+                    .is_some_and(|p| p.roles_done.contains(&key))
+            {
+                return Flow::Continue;
+            }
+            self.role_ran.push(false);
+            let flow = self.run_block_inner(b, frames, handler, rescuable);
+            let ran = self.role_ran.pop().unwrap_or(false);
+            if ran
+                && flow == Flow::Continue
+                && let Some(p) = self.play.as_mut()
+            {
+                p.roles_done.insert(key);
+            }
+            return flow;
+        }
+        self.run_block_inner(b, frames, handler, rescuable)
+    }
+
+    /// A task of the innermost role being run has run (not skipped).
+    fn mark_role_ran(&mut self) {
+        if let Some(top) = self.role_ran.last_mut() {
+            *top = true;
+        }
+    }
+
+    fn run_block_inner(
         &mut self,
         b: &Block,
         frames: &[Frame<'_>],
@@ -1080,6 +1131,18 @@ impl<'r> Engine<'r> {
     }
 
     fn task_name(&self, task: &Task) -> String {
+        if task.short == "include_role" {
+            // Ansible's IncludeRole.get_name: never prefixed with the enclosing role.
+            return task.name.clone().unwrap_or_else(|| {
+                let role = task
+                    .args
+                    .get("name")
+                    .or_else(|| task.args.get("role"))
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .unwrap_or_default();
+                format!("{} : {role}", task.action)
+            });
+        }
         let base = task.name.clone().unwrap_or_else(|| task.action.clone());
         match &task.role {
             Some(r) => format!("{} : {base}", r.name),
@@ -1300,6 +1363,7 @@ impl<'r> Engine<'r> {
                                 item: Some(&shown),
                             });
                             self.stats.ok += 1;
+                            self.mark_role_ran();
                             deferred.push((extra.clone(), ivars));
                             continue;
                         }
@@ -1593,6 +1657,9 @@ impl<'r> Engine<'r> {
                 status,
                 result: &shown,
             });
+        }
+        if task.short != "meta" && !matches!(status, Status::Skipped | Status::Unreachable) {
+            self.mark_role_ran();
         }
         if task.short == "meta" && !failed {
             return match control.as_ref().and_then(|v| v.as_str()) {
@@ -2685,16 +2752,12 @@ impl<'r> Engine<'r> {
                     .as_ref()
                     .map(|p| p.dir.clone())
                     .unwrap_or_default();
-                let opts = RoleOpts::from_args(&args);
+                let opts = RoleOpts::from_args(&args).with_vars(&task.common.vars);
                 let at = task.loc.clone();
-                let (inst, items) = match self.loader.instantiate_role(
-                    &at,
-                    &dir,
-                    &name,
-                    IndexMap::new(),
-                    &opts,
-                    false,
-                ) {
+                let inherited = Inherited::from_role(task.role.as_deref());
+                let (inst, items) = match self.loader.with_parent(inherited, |l| {
+                    l.instantiate_role(&at, &dir, &name, IndexMap::new(), &opts, true)
+                }) {
                     Ok(x) => x,
                     Err(e) => return fail(e.to_string()),
                 };
@@ -2710,6 +2773,12 @@ impl<'r> Engine<'r> {
                         ps.roles_defaults = merged(&ps.roles_defaults, &inst.defaults);
                     }
                 }
+                // The role's own placement: deduplicated when the include says
+                // `allow_duplicates: false`, and marked completed either way.
+                let items = match inst {
+                    Some(inst) => vec![Block::role(Common::default(), items, at, inst)],
+                    None => items,
+                };
                 Exec::Flow(self.run_included(task, frames, &parsed, &name, &items))
             }
             other => fail(format!("the action '{other}' is not available")),
@@ -2736,6 +2805,7 @@ impl<'r> Engine<'r> {
                 item: None,
             });
             self.stats.ok += 1;
+            self.mark_role_ran();
         }
         let mut ivars = task.common.vars.clone();
         ivars.extend(self.loop_extra.clone());

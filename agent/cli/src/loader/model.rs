@@ -51,6 +51,15 @@ pub struct RoleInstance {
     pub handlers: Vec<Item>,
     /// `public: true` (import_role, roles:) makes vars/defaults visible to the play.
     pub public: bool,
+    /// What makes two placements of a role the same role (Ansible's `Role.__eq__`:
+    /// path, own parameters, `*_from` files, conditions, tags, whether an include placed
+    /// it). A placement ends by marking its identity completed on the host when a task of
+    /// it ran; a later equal placement is skipped there unless `allow_duplicates`.
+    pub dedup_key: Arc<str>,
+    /// The role's `allow_duplicates` (meta, or the include's own argument).
+    pub allow_duplicates: bool,
+    /// The first placement of this identity in the play (loaded while the play loads).
+    pub first_placement: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +96,9 @@ pub struct Block {
     pub always: Vec<Item>,
     pub loc: Loc,
     pub role: Option<Arc<RoleInstance>>,
+    /// This block is a placement of `role` (a `roles:` entry, a dependency, an
+    /// import_role), not a block inside it: where its deduplication is decided.
+    pub role_root: bool,
 }
 
 impl Block {
@@ -106,6 +118,21 @@ impl Block {
             always: Vec::new(),
             loc,
             role,
+            role_root: false,
+        }))
+    }
+
+    /// A placement of a role: its items under the entry's keywords.
+    pub fn role(common: Common, block: Vec<Item>, loc: Loc, role: Arc<RoleInstance>) -> Item {
+        Item::Block(Arc::new(Block {
+            common,
+            name: None,
+            block,
+            rescue: Vec::new(),
+            always: Vec::new(),
+            loc,
+            role: Some(role),
+            role_root: true,
         }))
     }
 }

@@ -181,12 +181,12 @@ pub struct Loader {
     /// The templating engine (shared with the engine): argument templates are compiled
     /// once here, so syntax errors are found before anything runs.
     pub templar: Templar,
-    /// Roles already placed in the current play (path + params), for deduplication.
+    /// The identities of the roles placed so far in the current play (see
+    /// [`RoleInstance::dedup_key`]): a role placed again adds no handlers or play-level vars.
     seen_roles: HashSet<String>,
-    /// The parameters of the roles whose dependencies are being loaded, merged: a
-    /// dependency sees its parents' parameters under its own (Ansible's
-    /// `get_role_params(dep_chain)`).
-    parent_params: IndexMap<String, Value>,
+    /// What the role being placed inherits from the roles it is placed under (its
+    /// dependency chain).
+    parent: Inherited,
     /// Roles placed by import_role in the current play: their vars and defaults are
     /// play-level, as those of `roles:`.
     imported_roles: Vec<Arc<RoleInstance>>,
@@ -523,7 +523,7 @@ impl Loader {
             basedir: None,
             templar: Templar::new(),
             seen_roles: HashSet::new(),
-            parent_params: IndexMap::new(),
+            parent: Inherited::default(),
             imported_roles: Vec::new(),
             all_roles: Vec::new(),
             stack: Vec::new(),
@@ -810,6 +810,7 @@ impl Loader {
             always: Vec::new(),
             loc: loc(file, tn),
             role: role.cloned(),
+            role_root: false,
         };
         for (k, v) in entries {
             let key = key_str(file, k)?;
@@ -1222,12 +1223,21 @@ impl Loader {
             .and_then(|v| v.as_str())
             .ok_or_else(|| LoadError::at(loc(file, at), "import_role needs 'name'"))?
             .to_string();
-        let opts = RoleOpts::from_args(&t.args);
+        let opts = RoleOpts::from_args(&t.args).with_vars(&t.common.vars);
         let loc_ = loc(file, at);
-        // import_role runs the role again even when the play already has it.
-        let (role, items) =
-            self.instantiate_role(&loc_, dir, &name, IndexMap::new(), &opts, false)?;
-        self.imported_roles.extend(role);
+        // import_role runs the role again even when the play already has it. Inside a
+        // role, the imported one sees that role's parameters (its dependency chain).
+        let inherited = Inherited::from_role(t.role.as_deref());
+        let (role, items) = self.with_parent(inherited, |l| {
+            l.instantiate_role(&loc_, dir, &name, IndexMap::new(), &opts, true)
+        })?;
+        let items = match role {
+            Some(inst) => {
+                self.imported_roles.push(inst.clone());
+                vec![Block::role(Common::default(), items, loc_, inst)]
+            }
+            None => items,
+        };
         Ok(Block::wrap(
             t.common.clone(),
             t.name.clone(),
@@ -1237,7 +1247,7 @@ impl Loader {
         ))
     }
 
-    /// One entry of a play's `roles:` list. Returns None when deduplicated away.
+    /// One entry of a play's `roles:` list.
     fn load_role_ref(
         &mut self,
         file: &Arc<str>,
@@ -1278,11 +1288,13 @@ impl Loader {
         // `vars:` on a role entry are role params in Ansible.
         params.extend(std::mem::take(&mut common.vars));
         let l = loc(file, r);
-        let (inst, items) =
-            self.instantiate_role(&l, dir, &name, params, &RoleOpts::default(), true)?;
+        let opts = RoleOpts::entry(&common);
+        let (inst, items) = self.instantiate_role(&l, dir, &name, params, &opts, false)?;
         let Some(inst) = inst else { return Ok(None) };
-        play_roles.push(inst.clone());
-        Ok(Some(Block::wrap(common, None, items, l, Some(inst))))
+        if !self.placed_again(&inst) {
+            play_roles.push(inst.clone());
+        }
+        Ok(Some(Block::role(common, items, l, inst)))
     }
 
     /// Find a role directory by name.
@@ -1290,6 +1302,12 @@ impl Loader {
         let mut candidates = vec![dir.join("roles").join(name)];
         candidates.extend(self.roles_path.iter().map(|p| p.join(name)));
         candidates.push(dir.join(name));
+        // From a task file inside a role, the playbook's directory still counts (Ansible
+        // searches from the loader's basedir, the playbook's).
+        if let Some(base) = self.basedir.as_deref().filter(|b| *b != dir) {
+            candidates.push(base.join("roles").join(name));
+            candidates.push(base.join(name));
+        }
         if Path::new(name).is_absolute() {
             candidates.insert(0, PathBuf::from(name));
         }
@@ -1342,18 +1360,36 @@ impl Loader {
             } else {
                 path.to_path_buf()
             };
+            let opts = RoleOpts::entry(&dcommon);
             let (dinst, ditems) =
-                self.instantiate_role(&dl, &base, &dname, dparams, &RoleOpts::default(), true)?;
+                self.instantiate_role(&dl, &base, &dname, dparams, &opts, false)?;
             if let Some(dinst) = dinst {
-                items.push(Block::wrap(dcommon, None, ditems, dl, Some(dinst)));
+                items.push(Block::role(dcommon, ditems, dl, dinst));
             }
         }
         Ok(items)
     }
 
+    /// Run `f` with what the roles it places inherit: an import_role or include_role
+    /// inside a role (and a role's dependencies).
+    pub fn with_parent<T>(&mut self, parent: Inherited, f: impl FnOnce(&mut Loader) -> T) -> T {
+        let outer = std::mem::replace(&mut self.parent, parent);
+        let out = f(self);
+        self.parent = outer;
+        out
+    }
+
+    /// Whether an equal role was placed before in this play (its handlers and play-level
+    /// vars are there already).
+    fn placed_again(&self, inst: &RoleInstance) -> bool {
+        !inst.allow_duplicates && !inst.first_placement
+    }
+
     /// Load a role (with its dependencies first) into a role instance and its items.
-    /// Deduplication: the same role with the same parameters runs once per play unless
-    /// `allow_duplicates`.
+    /// Every placement is loaded; deduplication happens when the play runs
+    /// ([`RoleInstance::dedup_key`]). `from_include`: placed by import_role or
+    /// include_role (their own `allow_duplicates`, default true, decides; the role's
+    /// dependencies follow their meta as usual).
     pub fn instantiate_role(
         &mut self,
         at: &Loc,
@@ -1361,7 +1397,7 @@ impl Loader {
         name: &str,
         params: IndexMap<String, Value>,
         opts: &RoleOpts,
-        dedup: bool,
+        from_include: bool,
     ) -> Result<(Option<Arc<RoleInstance>>, Vec<Item>), LoadError> {
         let path = self.find_role(dir, name).ok_or_else(|| {
             let mut searched = vec![dir.join("roles").display().to_string()];
@@ -1395,30 +1431,46 @@ impl Loader {
                 }
             }
         }
+        // Ansible's Role.__eq__: path, own parameters, *_from files, the entry's
+        // conditions and tags, and whether an include placed it.
         let key = format!(
-            "{}|{:?}|{:?}",
+            "{}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
             canon.display(),
             params
                 .iter()
                 .map(|(k, v)| (k, v.to_string()))
                 .collect::<Vec<_>>(),
-            opts.tasks_from
+            opts.tasks_from,
+            opts.vars_from,
+            opts.defaults_from,
+            opts.handlers_from,
+            from_include,
+            opts.entry,
         );
-        if dedup && !allow_duplicates && !self.seen_roles.insert(key) {
-            return Ok((None, Vec::new()));
-        }
+        let allow_duplicates = if from_include {
+            opts.allow_duplicates.unwrap_or(true)
+        } else {
+            allow_duplicates
+        };
+        let first_placement = self.seen_roles.insert(key.clone());
+        let dedup_key: Arc<str> = key.into();
+        let role_name_for = Path::new(name)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(name);
+        let files = |sub: &str, from: &Option<String>| {
+            role_files(at, &path, role_name_for, sub, from.as_deref())
+        };
+        let defaults_files = files("defaults", &opts.defaults_from)?;
+        let vars_files = files("vars", &opts.vars_from)?;
+        let handler_files = files("handlers", &opts.handlers_from)?;
+        let task_files = files("tasks", &opts.tasks_from)?;
         let mut defaults = IndexMap::new();
-        for p in find_main(
-            &path.join("defaults"),
-            opts.defaults_from.as_deref().unwrap_or("main"),
-        ) {
+        for p in defaults_files {
             defaults.extend(read_vars_file(&p)?);
         }
         let mut vars = IndexMap::new();
-        for p in find_main(
-            &path.join("vars"),
-            opts.vars_from.as_deref().unwrap_or("main"),
-        ) {
+        for p in vars_files {
             vars.extend(read_vars_file(&p)?);
         }
         let role_name = Path::new(name)
@@ -1427,18 +1479,18 @@ impl Loader {
             .unwrap_or(name)
             .to_string();
         self.stack.push(canon);
-        // Parents' parameters, then the role's own (deduplication above used its own).
-        let params = if self.parent_params.is_empty() {
-            params
-        } else {
-            let mut merged = self.parent_params.clone();
-            merged.extend(params);
-            merged
+        // Parents' parameters, vars and defaults, then the role's own (deduplication
+        // above used its own).
+        let params = under(&self.parent.params, params);
+        let vars = under(&self.parent.vars, vars);
+        let defaults = under(&self.parent.defaults, defaults);
+        // Dependencies first, inheriting all of these.
+        let inherited = Inherited {
+            params: params.clone(),
+            vars: vars.clone(),
+            defaults: defaults.clone(),
         };
-        // Dependencies first, inheriting these parameters.
-        let outer_params = std::mem::replace(&mut self.parent_params, params.clone());
-        let loaded = self.load_dependencies(&deps, dir, &path);
-        self.parent_params = outer_params;
+        let loaded = self.with_parent(inherited, |l| l.load_dependencies(&deps, dir, &path));
         let mut items = loaded?;
         let mut inst = RoleInstance {
             name: role_name,
@@ -1448,6 +1500,9 @@ impl Loader {
             params,
             handlers: Vec::new(),
             public: opts.public,
+            dedup_key,
+            allow_duplicates,
+            first_placement,
         };
         // Handlers and tasks refer to the instance; build it in two steps.
         let placeholder = Arc::new(RoleInstance {
@@ -1458,19 +1513,20 @@ impl Loader {
             params: inst.params.clone(),
             handlers: Vec::new(),
             public: inst.public,
+            dedup_key: inst.dedup_key.clone(),
+            allow_duplicates,
+            first_placement,
         });
         let mut handlers = Vec::new();
-        for hp in find_main(
-            &path.join("handlers"),
-            opts.handlers_from.as_deref().unwrap_or("main"),
-        ) {
+        for hp in handler_files {
             handlers.extend(self.load_tasks_file(&hp, Some(&placeholder), true)?);
         }
         inst.handlers = handlers;
         let inst = Arc::new(inst);
-        self.all_roles.push(inst.clone());
+        if !self.placed_again(&inst) {
+            self.all_roles.push(inst.clone());
+        }
         let tasks_from = opts.tasks_from.as_deref().unwrap_or("main");
-        let task_files = find_main(&path.join("tasks"), tasks_from);
         if task_files.is_empty() && opts.tasks_from.is_some() {
             self.stack.pop();
             return Err(LoadError::at(
@@ -1489,6 +1545,90 @@ impl Loader {
     }
 }
 
+/// The files of a role's `sub` directory (`tasks`, `vars`, …) for `main` or the
+/// `*_from` name given: a name that leads outside that directory is an error, as in
+/// Ansible (`tasks_from: ../../x.yml`, an absolute path).
+fn role_files(
+    at: &Loc,
+    role_path: &Path,
+    role_name: &str,
+    sub: &str,
+    from: Option<&str>,
+) -> Result<Vec<PathBuf>, LoadError> {
+    let dir = role_path.join(sub);
+    let found = find_main(&dir, from.unwrap_or("main"));
+    let base = lexical_abs(&dir);
+    for f in &found {
+        if !lexical_abs(f).starts_with(&base) {
+            return Err(LoadError::at(
+                at.clone(),
+                format!(
+                    "Failed loading '{}' for role ({role_name}) as it is not inside the expected role path: '{}'",
+                    f.display(),
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    Ok(found)
+}
+
+/// `path` made absolute with `.` and `..` resolved by name (Python's `abspath`).
+fn lexical_abs(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// What a role inherits from the roles above it in its dependency chain (Ansible's
+/// `get_role_params`, `get_inherited_vars` and `get_default_vars` with a `dep_chain`):
+/// each level's own values over its parents'.
+#[derive(Debug, Clone, Default)]
+pub struct Inherited {
+    pub params: IndexMap<String, Value>,
+    pub vars: IndexMap<String, Value>,
+    pub defaults: IndexMap<String, Value>,
+}
+
+impl Inherited {
+    /// What a role placed inside `role` (by import_role or include_role) inherits.
+    pub fn from_role(role: Option<&RoleInstance>) -> Inherited {
+        role.map(|r| Inherited {
+            params: r.params.clone(),
+            vars: r.vars.clone(),
+            defaults: r.defaults.clone(),
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// `own` over `inherited`.
+fn under(
+    inherited: &IndexMap<String, Value>,
+    own: IndexMap<String, Value>,
+) -> IndexMap<String, Value> {
+    if inherited.is_empty() {
+        return own;
+    }
+    let mut merged = inherited.clone();
+    merged.extend(own);
+    merged
+}
+
 /// `tasks_from` and friends, for import_role / include_role.
 #[derive(Debug, Clone, Default)]
 pub struct RoleOpts {
@@ -1497,6 +1637,10 @@ pub struct RoleOpts {
     pub defaults_from: Option<String>,
     pub handlers_from: Option<String>,
     pub public: bool,
+    /// import_role / include_role's `allow_duplicates` (unset: true).
+    pub allow_duplicates: Option<bool>,
+    /// The placing entry's conditions and tags, part of the role's identity.
+    pub entry: String,
 }
 
 impl RoleOpts {
@@ -1514,6 +1658,25 @@ impl RoleOpts {
             defaults_from: s("defaults_from"),
             handlers_from: s("handlers_from"),
             public: args.get("public").is_some_and(|v| v.is_true()),
+            allow_duplicates: args
+                .get("allow_duplicates")
+                .map(|v| agent_modules::spec::to_bool(v).unwrap_or_else(|| v.is_true())),
+            entry: String::new(),
+        }
+    }
+
+    /// An import_role or include_role with its task's `vars` (they become the role's
+    /// vars, part of its identity).
+    pub fn with_vars(mut self, vars: &IndexMap<String, Value>) -> RoleOpts {
+        self.entry = format!("{vars:?}");
+        self
+    }
+
+    /// A `roles:` entry or a dependency, with its `when` and `tags`.
+    pub fn entry(common: &Common) -> RoleOpts {
+        RoleOpts {
+            entry: format!("{:?}|{:?}", common.when, common.tags),
+            ..RoleOpts::default()
         }
     }
 }

@@ -406,8 +406,31 @@ fn decode(bytes: &[u8], encoding: &str) -> Result<String, String> {
 /// `ini`: a value from an INI (or `type=properties`) file.
 pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
+    const OPTIONS: [&str; 10] = [
+        "type",
+        "file",
+        "section",
+        "re",
+        "encoding",
+        "default",
+        "case_sensitive",
+        "allow_no_value",
+        "allow_none",
+        "interpolation",
+    ];
     for t in terms {
-        let (key, inline) = parse_term(&py_str(&t));
+        let raw = py_str(&t);
+        let (key, inline) = parse_term(&raw);
+        if raw.contains('=') || raw.trim().contains(' ') {
+            if let Some((bad, _)) = inline.iter().find(|(k, _)| !OPTIONS.contains(&k.as_str())) {
+                return Err(err(format!("{} is not a valid option.", str_repr(bad))));
+            }
+            if key.is_empty() {
+                return Err(err(format!(
+                    "No key to look up was provided as first term within string inline options: {raw}"
+                )));
+            }
+        }
         let file = merged_opts(ctx, &inline, "file", "ansible.ini");
         let ty = merged_opts(ctx, &inline, "type", "ini");
         let section = if ty == "properties" {
@@ -440,8 +463,22 @@ pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
             text
         };
         let mut cur = String::new();
-        let mut entries: Vec<(String, String, String)> = Vec::new();
-        for line in text.lines() {
+        let allow_no_value = ["allow_no_value", "allow_none"].iter().any(|o| {
+            matches!(
+                merged_opts(ctx, &inline, o, "false").to_lowercase().as_str(),
+                "true" | "yes" | "1"
+            )
+        });
+        let interpolation = !matches!(
+            merged_opts(ctx, &inline, "interpolation", "true")
+                .to_lowercase()
+                .as_str(),
+            "false" | "no" | "0"
+        );
+        // (section, key, value): no value for a bare key (`allow_no_value`).
+        let mut entries: Vec<(String, String, Option<String>)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (n, line) in text.lines().enumerate() {
             let l = line.trim();
             if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
                 continue;
@@ -452,15 +489,28 @@ pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
             }
             let idx = l.find(['=', ':']);
             let (k, v) = match idx {
-                Some(i) => (l[..i].trim(), l[i + 1..].trim()),
-                None => (l, ""),
+                Some(i) => (l[..i].trim(), Some(l[i + 1..].trim())),
+                None if allow_no_value => (l, None),
+                // configparser's ParsingError, which Ansible does not catch.
+                None => {
+                    return Err(err(format!(
+                        "Source contains parsing errors: '<???>'\n\t[line {:>2}]: {}",
+                        n + 1,
+                        str_repr(&format!("{line}\n"))
+                    )));
+                }
             };
             let k = if case_sensitive {
                 k.to_string()
             } else {
                 k.to_lowercase()
             };
-            entries.push((cur.clone(), k, v.to_string()));
+            // configparser reads strictly: an option twice in a section is an error
+            // (keys compared after the case folding above).
+            if !seen.insert((cur.clone(), k.clone())) {
+                return Err(err(format!("Duplicate option in {}.", str_repr(&file))));
+            }
+            entries.push((cur.clone(), k, v.map(str::to_string)));
         }
         if !entries.iter().any(|(s, _, _)| *s == section) {
             return Err(err(format!("No section {} in {file}", str_repr(&section))));
@@ -473,20 +523,115 @@ pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
         if is_re {
             let re = crate::filters::regex::compile(&format!("\\A(?:{lookup_key})"), false, false)?;
             for (s, k, v) in &entries {
-                if *s == section && re.is_match(k).unwrap_or(false) {
-                    out.push(Value::from(v.as_str()));
+                if *s == section
+                    && re.is_match(k).unwrap_or(false)
+                    && let Some(v) = v
+                {
+                    let v = if interpolation {
+                        ini_interpolate(v, &section, k, &entries, !case_sensitive, 1)
+                            .map_err(err)?
+                    } else {
+                        v.clone()
+                    };
+                    out.push(Value::from(v));
                 }
             }
         } else {
-            let v = entries
+            let v = match entries
                 .iter()
                 .rev()
                 .find(|(s, k, _)| *s == section && *k == lookup_key)
-                .map(|(_, _, v)| v.clone())
-                .unwrap_or(default);
-            out.push(Value::from(v));
+            {
+                Some((_, _, v)) => v.clone(),
+                None => Some(default),
+            };
+            let v = match v {
+                Some(raw) if interpolation => Some(
+                    ini_interpolate(&raw, &section, &lookup_key, &entries, !case_sensitive, 1)
+                        .map_err(err)?,
+                ),
+                other => other,
+            };
+            // A key without a value is None: the lookup leaves it out.
+            out.extend(v.map(Value::from));
         }
     }
+    Ok(out)
+}
+
+/// configparser's BasicInterpolation of one value: `%(name)s` is the option `name` of
+/// the same section (or DEFAULT), `%%` a percent sign; at most 10 levels deep.
+fn ini_interpolate(
+    raw: &str,
+    section: &str,
+    option: &str,
+    entries: &[(String, String, Option<String>)],
+    fold: bool,
+    depth: usize,
+) -> Result<String, String> {
+    if depth > 10 {
+        return Err(format!(
+            "Recursion limit exceeded in value substitution: option {} in section {} contains an interpolation key which cannot be substituted in 10 steps. Raw value: {}",
+            str_repr(option),
+            str_repr(section),
+            str_repr(raw)
+        ));
+    }
+    let find = |name: &str| {
+        entries
+            .iter()
+            .rev()
+            .find(|(s, k, _)| s == section && k == name)
+            .or_else(|| {
+                entries
+                    .iter()
+                    .rev()
+                    .find(|(s, k, _)| s == "DEFAULT" && k == name)
+            })
+            .map(|(_, _, v)| v.clone().unwrap_or_default())
+    };
+    let mut out = String::new();
+    let mut rest = raw;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(r) = after.strip_prefix('%') {
+            out.push('%');
+            rest = r;
+        } else if let Some(r) = after.strip_prefix('(')
+            && let Some(end) = r.find(")s")
+        {
+            let name = if fold {
+                r[..end].to_lowercase()
+            } else {
+                r[..end].to_string()
+            };
+            let value = find(&name).ok_or_else(|| {
+                format!(
+                    "Bad value substitution: option {} in section {} contains an interpolation key {} which is not a valid option name. Raw value: {}",
+                    str_repr(option),
+                    str_repr(section),
+                    str_repr(&name),
+                    str_repr(raw)
+                )
+            })?;
+            out.push_str(&ini_interpolate(
+                &value,
+                section,
+                &name,
+                entries,
+                fold,
+                depth + 1,
+            )?);
+            rest = &r[end + 2..];
+        } else {
+            return Err(format!(
+                "'%' must be followed by '%' or '(', found: {}",
+                str_repr(&rest[i..])
+            ));
+        }
+    }
+    out.push_str(rest);
     Ok(out)
 }
 
@@ -663,6 +808,42 @@ mod tests {
         assert_eq!(
             ini(vec![Value::from("key section=s file=b.ini")], &ctx).unwrap(),
             vec![Value::from("v1")]
+        );
+        // Duplicate options are an error, as configparser's strict reading makes them;
+        // keys that differ only in case are duplicates unless case_sensitive.
+        std::fs::write(dir.path().join("d.ini"), "[s]\nname = a\nNAME = b\n").unwrap();
+        let e = ini(vec![Value::from("name section=s file=d.ini")], &ctx).unwrap_err();
+        assert!(e.to_string().contains("Duplicate option in 'd.ini'."), "{e}");
+        // BasicInterpolation, on unless interpolation=false; bare keys need allow_no_value.
+        std::fs::write(
+            dir.path().join("i.ini"),
+            "[s]\nhome: /u\ndir: %(home)s/x 100%%\nraw = %u\nbare\n",
+        )
+        .unwrap();
+        let one = |t: &str| ini(vec![Value::from(t)], &ctx);
+        assert!(one("dir section=s file=i.ini").is_err(), "bare key without allow_no_value");
+        assert_eq!(
+            one("dir section=s file=i.ini allow_no_value=true").unwrap(),
+            vec![Value::from("/u/x 100%")]
+        );
+        assert!(one("raw section=s file=i.ini allow_no_value=true").is_err());
+        assert_eq!(
+            one("raw section=s file=i.ini allow_no_value=true interpolation=false").unwrap(),
+            vec![Value::from("%u")]
+        );
+        assert_eq!(
+            one("bare section=s file=i.ini allow_no_value=true").unwrap(),
+            Vec::<Value>::new()
+        );
+        assert!(one("file=i.ini").is_err(), "inline options without a key");
+        assert!(one("dir bogus=1 file=i.ini").is_err(), "unknown option");
+        assert_eq!(
+            ini(
+                vec![Value::from("NAME section=s file=d.ini case_sensitive=true")],
+                &ctx
+            )
+            .unwrap(),
+            vec![Value::from("b")]
         );
         assert_eq!(
             csvfile(vec![Value::from("b file=c.csv delimiter=, col=2")], &ctx).unwrap(),
