@@ -387,3 +387,102 @@ fn become_user_runs_in_process_modules_as_that_user() {
         )
     );
 }
+
+/// Ansible's jsonfile fact cache: a cacheable set_fact (and gathered facts) written by one
+/// run are the host's facts in the next, below play vars; `--flush-cache` forgets them.
+#[test]
+fn jsonfile_fact_cache_carries_facts_to_the_next_run() {
+    let t = tempfile::tempdir().unwrap();
+    let cache = t.path().join("cache");
+    write(
+        t.path(),
+        "set.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - set_fact:
+        ansible_foobar: cached-value
+        cacheable: true
+    - set_fact:
+        not_cached: x
+"#,
+    );
+    write(
+        t.path(),
+        "read.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - copy:
+        dest: "{{ out }}"
+        content: "{{ ansible_foobar | default('none') }} {{ ansible_facts.foobar | default('none') }} {{ not_cached | default('none') }}"
+- hosts: localhost
+  gather_facts: false
+  vars:
+    ansible_foobar: from-play-vars
+  tasks:
+    - copy:
+        dest: "{{ out }}.play"
+        content: "{{ ansible_foobar }}"
+"#,
+    );
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_agent"))
+            .args(args)
+            .current_dir(t.path())
+            .env("AGENT_LOCK_FILE", t.path().join(".agent.lock"))
+            .env("ANSIBLE_CACHE_PLUGIN", "jsonfile")
+            .env("ANSIBLE_CACHE_PLUGIN_CONNECTION", &cache)
+            .env("ANSIBLE_CACHE_PLUGIN_PREFIX", "prefix_")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    };
+    run(&["apply", "set.yml"]);
+    let files: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, ["prefix_localhost"]);
+    let out = t.path().join("out");
+    let e = format!("out={}", out.display());
+    run(&["apply", "read.yml", "-e", &e]);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "cached-value cached-value none"
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("out.play")).unwrap(),
+        "from-play-vars"
+    );
+    run(&["apply", "read.yml", "--flush-cache", "-e", &e]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "none none none");
+    assert!(!cache.join("prefix_localhost").exists());
+}
+
+/// An unknown cache plugin is refused before anything runs.
+#[test]
+fn unknown_fact_cache_plugin_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "p.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy: {content: x, dest: W}\n"
+            .replace("W", &t.path().join("w").display().to_string())
+            .as_str(),
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_agent"))
+        .args(["apply", "p.yml"])
+        .current_dir(t.path())
+        .env("AGENT_LOCK_FILE", t.path().join(".agent.lock"))
+        .env("ANSIBLE_CACHE_PLUGIN", "redis")
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        text(&o).contains("fact cache plugin 'redis'"),
+        "{}",
+        text(&o)
+    );
+    assert!(!t.path().join("w").exists());
+}

@@ -185,6 +185,9 @@ pub struct RunArgs {
         hide_env_values = true
     )]
     pub force_handlers: bool,
+    /// Forget this host's facts in the fact cache (ANSIBLE_CACHE_PLUGIN=jsonfile) first.
+    #[arg(long = "flush-cache")]
+    pub flush_cache: bool,
     /// Run one role against this host, without a playbook.
     #[arg(long = "role")]
     pub role: Option<String>,
@@ -243,6 +246,7 @@ impl RunArgs {
             syntax_check: false,
             start_at_task: None,
             force_handlers: false,
+            flush_cache: false,
             role: None,
             detailed_exitcode: false,
             output: Output::Human,

@@ -260,6 +260,8 @@ fn run_inner(
         extra_vars,
         start_at_task: args.start_at_task.clone(),
         force_handlers: args.force_handlers,
+        fact_cache: crate::engine::factcache::FactCache::from_env()?,
+        flush_cache: args.flush_cache,
         verbosity: args.verbose,
         inventory_sources: inventory.iter().map(|p| p.display().to_string()).collect(),
         interrupt: Some(crate::signals::flag()),

@@ -31,6 +31,10 @@ pub struct RunOptions {
     pub extra_vars: IndexMap<String, Value>,
     pub start_at_task: Option<String>,
     pub force_handlers: bool,
+    /// Ansible's `jsonfile` fact cache, when configured (`None`: facts last one run).
+    pub fact_cache: Option<super::factcache::FactCache>,
+    /// `--flush-cache`: the host's cached facts are forgotten before the run.
+    pub flush_cache: bool,
     pub verbosity: u8,
     pub inventory_sources: Vec<String>,
     /// Polled before each task and play: a signal number other than 0 stops the run
@@ -216,6 +220,9 @@ pub struct Engine<'r> {
     failures_cleared: u64,
     /// One entry per role placement being run (innermost last): whether a task of it ran.
     role_ran: Vec<bool>,
+    /// The host's facts as the fact cache keeps them (`ansible_`-prefixed gathered facts,
+    /// cacheable set_facts): rewritten to the jsonfile cache whenever they change.
+    cached_facts: IndexMap<String, Value>,
     /// The current task's `delegate_to` (shown as `host -> delegate`).
     delegate: Option<String>,
     /// Groups and hosts made at run time that the engine's inventory does not hold (group →
@@ -297,6 +304,7 @@ impl<'r> Engine<'r> {
             include_announced: false,
             host_errors_cleared: false,
             role_ran: Vec::new(),
+            cached_facts: IndexMap::new(),
             failures_cleared: 0,
             delegate: None,
             runtime_groups: IndexMap::new(),
@@ -360,6 +368,7 @@ impl<'r> Engine<'r> {
             plays: pb.plays.len(),
         });
         self.flush_load_warnings();
+        self.load_fact_cache();
         if pb
             .plays
             .iter()
@@ -595,8 +604,8 @@ impl<'r> Engine<'r> {
             );
             let (status, r) = match agent_facts::gather(&opts, &mut self.facts_cache) {
                 Ok(f) => {
-                    self.hs.set_gathered(self.fact_values.convert(f));
-                    self.hs.refresh();
+                    let gathered = self.fact_values.convert(f);
+                    self.take_gathered(gathered);
                     (
                         Status::Ok,
                         Value::from_pairs([("changed", Value::from(false))]),
@@ -736,6 +745,60 @@ impl<'r> Engine<'r> {
             return flow;
         }
         self.run_block_inner(b, frames, handler, rescuable)
+    }
+
+    /// Facts cached by earlier runs become the host's facts (lowest of the fact layers,
+    /// as gathered ones); `--flush-cache` forgets them instead.
+    fn load_fact_cache(&mut self) {
+        let Some(cache) = self.opts.fact_cache.clone() else {
+            return;
+        };
+        let host = self.host.clone();
+        if self.opts.flush_cache {
+            if let Err(e) = cache.flush(&host) {
+                self.emit(Event::Warning {
+                    message: &e.to_string(),
+                });
+            }
+            return;
+        }
+        let (facts, warning) = cache.load(&host);
+        if let Some(w) = warning {
+            self.emit(Event::Warning { message: &w });
+        }
+        if let Some(facts) = facts {
+            for (k, v) in &facts {
+                self.hs.set_module_fact(k, v.clone());
+            }
+            self.hs.refresh();
+            self.cached_facts = facts;
+        }
+    }
+
+    /// Gathered facts join the host's (and the fact cache's, under `ansible_` names).
+    fn take_gathered(&mut self, gathered: IndexMap<String, Value>) {
+        if self.opts.fact_cache.is_some() {
+            let prefixed: Vec<(String, Value)> = gathered
+                .iter()
+                .map(|(k, v)| (format!("ansible_{k}"), v.clone()))
+                .collect();
+            self.cache_facts(prefixed);
+        }
+        self.hs.set_gathered(gathered);
+        self.hs.refresh();
+    }
+
+    /// Facts that the cache keeps changed (a gathering, a cacheable set_fact): merge them
+    /// in and write the host's cache file, when there is a cache.
+    fn cache_facts(&mut self, facts: impl IntoIterator<Item = (String, Value)>) {
+        self.cached_facts.extend(facts);
+        let Some(cache) = &self.opts.fact_cache else {
+            return;
+        };
+        if let Err(e) = cache.store(&self.host, &self.cached_facts) {
+            let message = e.to_string();
+            self.emit(Event::Warning { message: &message });
+        }
     }
 
     /// A task of the innermost role being run has run (not skipped).
@@ -2347,13 +2410,23 @@ impl<'r> Engine<'r> {
                 {
                     return Exec::Result(action_failure(task, &msg, None));
                 }
+                let cacheable = args
+                    .get("cacheable")
+                    .is_some_and(|v| agent_modules::spec::to_bool(v).unwrap_or(false));
                 let mut facts = IndexMap::new();
                 for (k, v) in &args {
                     if k == "cacheable" {
                         continue;
                     }
                     self.hs.set_facts.insert(k.clone(), v.clone());
+                    // cacheable: also the host's facts (and the fact cache's).
+                    if cacheable {
+                        self.hs.set_module_fact(k, v.clone());
+                    }
                     facts.insert(k.clone(), v.clone());
+                }
+                if cacheable {
+                    self.cache_facts(facts.clone());
                 }
                 self.hs.refresh();
                 Exec::Result(result_map(&[
@@ -2486,8 +2559,8 @@ impl<'r> Engine<'r> {
                     Ok(f) => {
                         let shown = facts::to_values(agent_facts::prefixed(&f));
                         // Ansible merges the gathered facts into the host's facts.
-                        self.hs.set_gathered(self.fact_values.convert(f));
-                        self.hs.refresh();
+                        let gathered = self.fact_values.convert(f);
+                        self.take_gathered(gathered);
                         Exec::Result(result_map(&[
                             ("ansible_facts", map_value(&shown)),
                             ("changed", Value::from(false)),

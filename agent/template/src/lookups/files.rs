@@ -465,7 +465,9 @@ pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
         let mut cur = String::new();
         let allow_no_value = ["allow_no_value", "allow_none"].iter().any(|o| {
             matches!(
-                merged_opts(ctx, &inline, o, "false").to_lowercase().as_str(),
+                merged_opts(ctx, &inline, o, "false")
+                    .to_lowercase()
+                    .as_str(),
                 "true" | "yes" | "1"
             )
         });
@@ -813,7 +815,10 @@ mod tests {
         // keys that differ only in case are duplicates unless case_sensitive.
         std::fs::write(dir.path().join("d.ini"), "[s]\nname = a\nNAME = b\n").unwrap();
         let e = ini(vec![Value::from("name section=s file=d.ini")], &ctx).unwrap_err();
-        assert!(e.to_string().contains("Duplicate option in 'd.ini'."), "{e}");
+        assert!(
+            e.to_string().contains("Duplicate option in 'd.ini'."),
+            "{e}"
+        );
         // BasicInterpolation, on unless interpolation=false; bare keys need allow_no_value.
         std::fs::write(
             dir.path().join("i.ini"),
@@ -821,7 +826,10 @@ mod tests {
         )
         .unwrap();
         let one = |t: &str| ini(vec![Value::from(t)], &ctx);
-        assert!(one("dir section=s file=i.ini").is_err(), "bare key without allow_no_value");
+        assert!(
+            one("dir section=s file=i.ini").is_err(),
+            "bare key without allow_no_value"
+        );
         assert_eq!(
             one("dir section=s file=i.ini allow_no_value=true").unwrap(),
             vec![Value::from("/u/x 100%")]
