@@ -347,6 +347,10 @@ fn install_wrapper(bin: &Path, dir: &Path) -> Result<PathBuf, String> {
         .map_err(|e| format!("{}: {e}", wrapper.display()))?;
     fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755))
         .map_err(|e| format!("{}: {e}", wrapper.display()))?;
+    let adhoc = bin_dir.join("ansible");
+    fs::write(&adhoc, support::adhoc_wrapper()).map_err(|e| format!("{}: {e}", adhoc.display()))?;
+    fs::set_permissions(&adhoc, fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("{}: {e}", adhoc.display()))?;
     let config = dir.join("nested.toml");
     fs::write(&config, support::nested_config(dir))
         .map_err(|e| format!("{}: {e}", config.display()))?;

@@ -223,6 +223,43 @@ exit $rc
     )
 }
 
+/// Under the agent, the ad hoc `ansible` command that a script target runs
+/// (`ansible -m include_role -a name=role1 localhost`): the module, with its `-a`
+/// arguments as a free-form string, becomes the one task of a playbook generated in the
+/// current directory (so that `roles/` is found there, as ad hoc runs find it), run by the
+/// `ansible-playbook` wrapper beside it with the other options. The output is a playbook
+/// run's, not ad hoc's `HOST | SUCCESS => {…}` lines.
+pub fn adhoc_wrapper() -> String {
+    r#"#!/usr/bin/env bash
+# ansible (ad hoc), as the agent's integration runner provides it: the module as the one
+# task of a generated playbook (tests/integration/support.rs, adhoc_wrapper).
+pattern='' module=command margs='' rest=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -m|--module-name) module=$2; shift 2 ;;
+    --module-name=*) module=${1#*=}; shift ;;
+    -a|--args) margs=$2; shift 2 ;;
+    --args=*) margs=${1#*=}; shift ;;
+    -i|--inventory|-e|--extra-vars|-l|--limit|-c|--connection|-u|--user|-f|--forks)
+      rest+=("$1" "$2"); shift 2 ;;
+    -*) rest+=("$1"); shift ;;
+    *) [ -z "$pattern" ] && pattern=$1; shift ;;
+  esac
+done
+q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/''/g")"; }
+pb=$(mktemp ./.agent-adhoc-XXXXXX.yml) || exit 1
+trap 'rm -f "$pb"' EXIT
+{
+  echo "- hosts: $(q "${pattern:-all}")"
+  echo "  gather_facts: false"
+  echo "  tasks:"
+  if [ -n "$margs" ]; then echo "    - $(q "$module"): $(q "$margs")"; else echo "    - $(q "$module"):"; fi
+} > "$pb"
+ansible-playbook "$pb" "${rest[@]}"
+"#
+    .to_string()
+}
+
 /// The agent configuration of a nested run: its cache directory under `dir`.
 pub fn nested_config(dir: &Path) -> String {
     format!("cache_dir = \"{}/nested-cache\"\n", dir.display())

@@ -300,7 +300,7 @@ pub mod exit {
 /// Ansible's lenient `boolean(value, strict=False)` for settings read from the environment:
 /// yes/on/1/true/y/t in any case are true, anything else (even garbage) is false. Never an
 /// error, so an odd `ANSIBLE_FORCE_HANDLERS` cannot stop a run.
-fn ansible_boolean(value: &str) -> Result<bool, std::convert::Infallible> {
+pub(crate) fn ansible_boolean(value: &str) -> Result<bool, std::convert::Infallible> {
     Ok(matches!(
         value.trim().to_ascii_lowercase().as_str(),
         "y" | "yes" | "on" | "1" | "true" | "t"

@@ -212,6 +212,7 @@ fn run_inner(
     let extra_vars = parse_extra_vars(&args.extra_vars)?;
 
     let mut loader = Loader::new(args.roles_path.clone());
+    loader.extra_vars = extra_vars.clone();
     let pb: Playbook = loader.load_playbook(&playbook_path)?;
     if args.inspects_only() {
         print_load_warnings();
@@ -260,6 +261,9 @@ fn run_inner(
         extra_vars,
         start_at_task: args.start_at_task.clone(),
         force_handlers: args.force_handlers,
+        error_on_missing_handler: std::env::var("ANSIBLE_ERROR_ON_MISSING_HANDLER")
+            .map(|v| crate::cli::ansible_boolean(&v).unwrap_or(true))
+            .unwrap_or(true),
         fact_cache: crate::engine::factcache::FactCache::from_env()?,
         flush_cache: args.flush_cache,
         verbosity: args.verbose,

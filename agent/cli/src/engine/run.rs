@@ -1,6 +1,6 @@
 //! Running plays for this host.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,6 +31,9 @@ pub struct RunOptions {
     pub extra_vars: IndexMap<String, Value>,
     pub start_at_task: Option<String>,
     pub force_handlers: bool,
+    /// `ANSIBLE_ERROR_ON_MISSING_HANDLER` (default true): notifying a handler that does
+    /// not exist fails the host; false, it is only a warning.
+    pub error_on_missing_handler: bool,
     /// Ansible's `jsonfile` fact cache, when configured (`None`: facts last one run).
     pub fact_cache: Option<super::factcache::FactCache>,
     /// `--flush-cache`: the host's cached facts are forgotten before the run.
@@ -165,6 +168,11 @@ struct PlayState {
     roles_defaults: Value,
     handlers: Vec<Item>,
     notified: Vec<bool>,
+    /// Handlers inside an imported handler file (a block of the handlers list) that are
+    /// notified, by address: only they run when their block is flushed.
+    notified_inner: HashSet<usize>,
+    /// Templated handler names, by handler address, once per play (`None`: unusable).
+    handler_names: HashMap<usize, Option<String>>,
     handlers_running: bool,
     start_at_found: bool,
     any_errors_fatal: bool,
@@ -223,6 +231,8 @@ pub struct Engine<'r> {
     /// The host's facts as the fact cache keeps them (`ansible_`-prefixed gathered facts,
     /// cacheable set_facts): rewritten to the jsonfile cache whenever they change.
     cached_facts: IndexMap<String, Value>,
+    /// Warnings found while the engine was borrowed (see `emit_warning_later`).
+    pending_warnings: std::cell::RefCell<Vec<String>>,
     /// The current task's `delegate_to` (shown as `host -> delegate`).
     delegate: Option<String>,
     /// Groups and hosts made at run time that the engine's inventory does not hold (group →
@@ -257,6 +267,26 @@ fn result_map(pairs: &[(&str, Value)]) -> IndexMap<String, Value> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect()
+}
+
+/// Every task under `item` (blocks' sections in order).
+fn collect_tasks(item: &Item, f: &mut dyn FnMut(&Arc<Task>)) {
+    match item {
+        Item::Task(t) => f(t),
+        Item::Block(b) => {
+            for i in b.block.iter().chain(&b.rescue).chain(&b.always) {
+                collect_tasks(i, f);
+            }
+        }
+    }
+}
+
+/// A collection role's own name (`ns.col.role` → `role`); other names as they are.
+fn role_short_name(name: &str) -> &str {
+    match name.splitn(3, '.').collect::<Vec<_>>()[..] {
+        [_, _, role] if !name.contains('/') => role,
+        _ => name,
+    }
 }
 
 /// Ansible's `exception` text when it has no traceback to show.
@@ -305,6 +335,7 @@ impl<'r> Engine<'r> {
             host_errors_cleared: false,
             role_ran: Vec::new(),
             cached_facts: IndexMap::new(),
+            pending_warnings: Default::default(),
             failures_cleared: 0,
             delegate: None,
             runtime_groups: IndexMap::new(),
@@ -512,6 +543,8 @@ impl<'r> Engine<'r> {
             roles_vars: map_value(&roles_vars),
             roles_defaults: map_value(&roles_defaults),
             notified: vec![false; play.handlers.len()],
+            notified_inner: HashSet::new(),
+            handler_names: HashMap::new(),
             handlers: play.handlers.clone(),
             handlers_running: false,
             start_at_found: self.opts.start_at_task.is_none(),
@@ -853,7 +886,18 @@ impl<'r> Engine<'r> {
     fn run_handler_items(&mut self, items: &[Item], frames: &[Frame<'_>]) -> Flow {
         for item in items {
             let f = match item {
-                Item::Task(t) => self.run_task(t, frames, true, false),
+                Item::Task(t) => {
+                    // Inside an imported handler file, only the notified ones run.
+                    let key = Arc::as_ptr(t) as usize;
+                    if !self
+                        .play
+                        .as_mut()
+                        .is_some_and(|p| p.notified_inner.remove(&key))
+                    {
+                        continue;
+                    }
+                    self.run_task(t, frames, true, false)
+                }
                 Item::Block(b) => self.run_block(b, frames, true, false),
             };
             if f != Flow::Continue {
@@ -1773,16 +1817,18 @@ impl<'r> Engine<'r> {
             }
             Status::Ok | Status::Unreachable => self.stats.ok += 1,
         }
-        if status == Status::Changed
-            && let Some(n) = self.notify(task).first()
-        {
-            // Ansible stops the run here.
-            let msg = format!(
-                "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"
-            );
-            self.emit(Event::Warning { message: &msg });
-            self.stats.failures += 1;
-            return Flow::Failed;
+        if status == Status::Changed {
+            for n in self.notify(task) {
+                // Ansible stops the host here (unless ERROR_ON_MISSING_HANDLER is off).
+                let msg = format!(
+                    "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"
+                );
+                self.emit(Event::Warning { message: &msg });
+                if self.opts.error_on_missing_handler {
+                    self.stats.failures += 1;
+                    return Flow::Failed;
+                }
+            }
         }
         match control.as_ref().and_then(|v| v.as_str()) {
             Some("end_play") => Flow::EndPlay,
@@ -1792,30 +1838,169 @@ impl<'r> Engine<'r> {
     }
 
     /// Mark the handlers a changed task notifies. Returns the names no handler answers to.
+    /// Mark the handlers a changed task notifies; returns the names nothing answered.
+    /// As Ansible's `search_handlers_by_notification`: by name, one handler (the play's
+    /// own handlers first, then the roles' from the last role back; within them the first
+    /// defined); by `listen`, every handler listening (a role's handlers also listen as
+    /// `ROLE : topic`), one per handler name.
     fn notify(&mut self, task: &Task) -> Vec<String> {
         let mut missing = Vec::new();
-        let Some(ps) = self.play.as_mut() else {
+        let Some(ps) = self.play.as_ref() else {
             return missing;
         };
-        for n in &task.notify {
-            let mut found = false;
-            for (i, h) in ps.handlers.iter().enumerate() {
-                let Item::Task(ht) = h else { continue };
-                let hname = ht.name.as_deref().unwrap_or_default();
-                let full = ht.role.as_ref().map(|r| format!("{} : {hname}", r.name));
-                if hname == n
-                    || full.as_deref() == Some(n.as_str())
-                    || ht.listen.iter().any(|l| l == n)
-                {
-                    ps.notified[i] = true;
-                    found = true;
-                }
+        // Every handler task: (top-level index, address, inside an imported file, group).
+        let mut all: Vec<(usize, usize, bool, usize, Arc<Task>)> = Vec::new();
+        for (i, h) in ps.handlers.iter().enumerate() {
+            collect_tasks(h, &mut |ht: &Arc<Task>| {
+                let inner = matches!(h, Item::Block(_));
+                all.push((i, Arc::as_ptr(ht) as usize, inner, 0, ht.clone()));
+            });
+        }
+        // Groups, as Ansible's handler blocks: consecutive handlers of one role (or of the
+        // play itself). Static roles' handlers come first, then the play's own, then
+        // those of roles included at run time.
+        let mut groups = 0;
+        let mut last_key = None;
+        for entry in &mut all {
+            let key = entry.4.role.as_ref().map_or(0, |r| Arc::as_ptr(r) as usize);
+            if last_key != Some(key) {
+                groups += 1;
+                last_key = Some(key);
             }
-            if !found {
+            entry.3 = groups - 1;
+        }
+        // Search order: the last group first; within a group, the first defined.
+        let order: Vec<usize> = (0..groups).rev().collect();
+        let searched: Vec<&(usize, usize, bool, usize, Arc<Task>)> = order
+            .iter()
+            .flat_map(|g| all.iter().filter(move |e| e.3 == *g))
+            .collect();
+        // Handler names are templated (with the play's variables; not per host in
+        // Ansible), once per play; one that fails to template is unusable by name.
+        let mut names: HashMap<usize, Option<String>> = HashMap::new();
+        for e in &searched {
+            let Some(raw) = e.4.name.as_deref() else {
+                continue;
+            };
+            let name = if Templar::is_template(raw) {
+                if let Some(cached) = ps.handler_names.get(&e.1) {
+                    cached.clone()
+                } else {
+                    let vars = self.vars_for(&[], Some(&e.4), &IndexMap::new());
+                    match self.templar.render_str(raw, &vars) {
+                        Ok(v) => Some(agent_template::py_str(&v)),
+                        Err(err) => {
+                            if e.4.listen.is_empty() {
+                                let msg = format!(
+                                    "Handler '{raw}' is unusable because it has no listen topics and the name could not be templated (host-specific variables are not supported in handler names). The error: {err}"
+                                );
+                                self.emit_warning_later(msg);
+                            }
+                            None
+                        }
+                    }
+                }
+            } else {
+                Some(raw.to_string())
+            };
+            names.insert(e.1, name);
+        }
+        let notifications = self.notify_names(task);
+        let mut hits: Vec<(usize, usize, bool)> = Vec::new();
+        for n in &notifications {
+            let before = hits.len();
+            if let Some(e) = searched.iter().find(|e| {
+                let Some(Some(hname)) = names.get(&e.1) else {
+                    return false;
+                };
+                hname == n
+                    || e.4.role.as_ref().is_some_and(|r| {
+                        format!("{} : {hname}", r.name) == *n
+                            || format!("{} : {hname}", role_short_name(&r.name)) == *n
+                    })
+            }) {
+                hits.push((e.0, e.1, e.2));
+            }
+            // Listen topics are not templated.
+            let mut seen_names: Vec<Option<&String>> = Vec::new();
+            for e in &searched {
+                let ht = &e.4;
+                let listens = ht.listen.iter().any(|l| {
+                    l == n
+                        || ht.role.as_ref().is_some_and(|r| {
+                            format!("{} : {l}", r.name) == *n
+                                || format!("{} : {l}", role_short_name(&r.name)) == *n
+                        })
+                });
+                if !listens {
+                    continue;
+                }
+                let name = names.get(&e.1).and_then(Option::as_ref);
+                if name.is_some() {
+                    if seen_names.contains(&name) {
+                        continue;
+                    }
+                    seen_names.push(name);
+                }
+                hits.push((e.0, e.1, e.2));
+            }
+            if hits.len() == before {
                 missing.push(n.clone());
             }
         }
+        let cache: Vec<(usize, Option<String>)> = names
+            .into_iter()
+            .filter(|(addr, _)| {
+                searched
+                    .iter()
+                    .any(|e| e.1 == *addr && e.4.name.as_deref().is_some_and(Templar::is_template))
+            })
+            .collect();
+        let warnings = std::mem::take(&mut *self.pending_warnings.borrow_mut());
+        for w in warnings {
+            self.emit(Event::Warning { message: &w });
+        }
+        if let Some(ps) = self.play.as_mut() {
+            ps.handler_names.extend(cache);
+            for (i, addr, inner) in hits {
+                ps.notified[i] = true;
+                if inner {
+                    ps.notified_inner.insert(addr);
+                }
+            }
+        }
         missing
+    }
+
+    /// A warning found while `self` is borrowed; emitted by the caller afterwards.
+    fn emit_warning_later(&self, msg: String) {
+        self.pending_warnings.borrow_mut().push(msg);
+    }
+
+    /// The handler names a task notifies: templated with the task's variables (a
+    /// template may give a list of names).
+    fn notify_names(&self, task: &Task) -> Vec<String> {
+        if !task.notify.iter().any(|n| Templar::is_template(n)) {
+            return task.notify.clone();
+        }
+        let vars = self.vars_for(&[], Some(task), &IndexMap::new());
+        let mut out = Vec::new();
+        for n in &task.notify {
+            if !Templar::is_template(n) {
+                out.push(n.clone());
+                continue;
+            }
+            match self.templar.render_str(n, &vars) {
+                Ok(v) if v.kind() == ValueKind::Seq => {
+                    if let Ok(items) = v.try_iter() {
+                        out.extend(items.map(|i| agent_template::py_str(&i)));
+                    }
+                }
+                Ok(v) => out.push(agent_template::py_str(&v)),
+                Err(_) => out.push(n.clone()),
+            }
+        }
+        out
     }
 
     fn loop_items(&self, l: &Loop, vars: &Vars) -> Result<Vec<Value>, String> {

@@ -172,12 +172,28 @@ const ROLE_KEYWORDS: &[&str] = &[
     "timeout",
 ];
 
+/// The spellings of `import_playbook`.
+const IMPORT_PLAYBOOK: [&str; 3] = [
+    "import_playbook",
+    "ansible.builtin.import_playbook",
+    "ansible.legacy.import_playbook",
+];
+
 /// The loader: a playbook and everything it references.
 pub struct Loader {
     pub roles_path: Vec<PathBuf>,
     /// The directory of the playbook being run: the last place task files are looked for
     /// (Ansible's loader basedir).
     pub basedir: Option<PathBuf>,
+    /// The run's extra vars: what a templated `import_playbook` name is rendered with
+    /// (with the import's own `vars`), before anything runs.
+    pub extra_vars: IndexMap<String, Value>,
+    /// The `vars` of the import_playbook statements being loaded (outermost first) and of
+    /// the play being loaded: with the extra vars, what a templated name that must be
+    /// known at load time (import_playbook, import_role, a `roles:` entry) is rendered
+    /// with.
+    import_vars: Vec<IndexMap<String, Value>>,
+    play_vars: IndexMap<String, Value>,
     /// The templating engine (shared with the engine): argument templates are compiled
     /// once here, so syntax errors are found before anything runs.
     pub templar: Templar,
@@ -521,6 +537,9 @@ impl Loader {
         Loader {
             roles_path,
             basedir: None,
+            extra_vars: IndexMap::new(),
+            import_vars: Vec::new(),
+            play_vars: IndexMap::new(),
             templar: Templar::new(),
             seen_roles: HashSet::new(),
             parent: Inherited::default(),
@@ -528,6 +547,38 @@ impl Loader {
             all_roles: Vec::new(),
             stack: Vec::new(),
             defaults_scope: 0,
+        }
+    }
+
+    /// A name that must be known while the playbook loads (an `import_playbook` file, an
+    /// import_role or `roles:` name), rendered when it is a template, as Ansible does,
+    /// with the variables known then: extra vars over `own` (an import's `vars`) over the
+    /// play's vars over the enclosing imports' vars.
+    fn load_time_name(
+        &self,
+        file: &Arc<str>,
+        at: &Node,
+        name: &str,
+        own: IndexMap<String, Value>,
+        what: &str,
+    ) -> Result<String, LoadError> {
+        if !Templar::is_template(name) {
+            return Ok(name.to_string());
+        }
+        let map = |m: &IndexMap<String, Value>| {
+            Value::from_pairs(m.iter().map(|(k, v)| (k.clone(), v.clone())))
+        };
+        let mut layers = vec![map(&self.extra_vars), map(&own), map(&self.play_vars)];
+        layers.extend(self.import_vars.iter().rev().map(map));
+        match self
+            .templar
+            .render_str(name, &agent_template::Vars::new(layers))
+        {
+            Ok(v) => Ok(agent_template::py_str(&v)),
+            Err(e) => Err(LoadError::at(
+                loc(file, at),
+                format!("could not template the {what} name '{name}': {e}"),
+            )),
         }
     }
 
@@ -573,14 +624,13 @@ impl Loader {
         self.stack.push(canon);
         for pn in list {
             let entries = expect_map(&file, pn, "a play")?;
-            if let Some(imp) = pn
-                .get("import_playbook")
-                .or_else(|| pn.get("ansible.builtin.import_playbook"))
-            {
+            if let Some(imp) = IMPORT_PLAYBOOK.iter().find_map(|k| pn.get(k)) {
                 let name = imp.as_str().ok_or_else(|| {
                     LoadError::at(loc(&file, imp), "import_playbook takes a file name")
                 })?;
-                let target = dir.join(name);
+                let own = node_to_vars(&file, pn.get("vars"))?;
+                let name = self.load_time_name(&file, imp, name, own.clone(), "playbook")?;
+                let target = dir.join(&name);
                 if !target.is_file() {
                     return Err(LoadError::at(
                         loc(&file, imp),
@@ -592,15 +642,9 @@ impl Loader {
                 }
                 for (k, _) in entries {
                     let key = key_str(&file, k)?;
-                    if !matches!(
-                        key,
-                        "import_playbook"
-                            | "ansible.builtin.import_playbook"
-                            | "name"
-                            | "vars"
-                            | "when"
-                            | "tags"
-                    ) {
+                    if !IMPORT_PLAYBOOK.contains(&key)
+                        && !matches!(key, "name" | "vars" | "when" | "tags")
+                    {
                         return Err(unknown_keyword(
                             &file,
                             k,
@@ -614,7 +658,10 @@ impl Loader {
                 if let Some(e) = self.cycle_at(&file, imp, &target, "import_playbook") {
                     return Err(e);
                 }
-                self.load_plays_into(&target, plays)?;
+                self.import_vars.push(own);
+                let loaded = self.load_plays_into(&target, plays);
+                self.import_vars.pop();
+                loaded?;
                 // vars, tags and when of the import apply to every imported play.
                 let mut imp_common = Common::default();
                 for (k, v) in entries {
@@ -655,6 +702,10 @@ impl Loader {
         self.seen_roles.clear();
         self.imported_roles.clear();
         self.all_roles.clear();
+        self.play_vars = match pn.get("vars") {
+            Some(v) if v.as_map().is_some() => node_to_vars(file, Some(v))?,
+            _ => IndexMap::new(),
+        };
         let mut play = Play {
             name: String::new(),
             hosts: String::new(),
@@ -747,6 +798,7 @@ impl Loader {
         }
         handlers.append(&mut play.handlers);
         play.handlers = handlers;
+        self.play_vars.clear();
         Ok(play)
     }
 
@@ -775,7 +827,14 @@ impl Loader {
         handlers: bool,
     ) -> Result<Item, LoadError> {
         let entries = expect_map(file, tn, "a task")?;
-        if tn.get("block").is_some() {
+        if let Some(b) = tn.get("block") {
+            if handlers {
+                // Ansible's parser refuses it (imported handler files included).
+                return Err(LoadError::at(
+                    loc(file, b),
+                    "Using a block as a handler is not supported.",
+                ));
+            }
             let scoped = tn.get("module_defaults").is_some();
             self.defaults_scope += usize::from(scoped);
             let block = self.load_block(file, dir, tn, entries, role, handlers);
@@ -1223,6 +1282,7 @@ impl Loader {
             .and_then(|v| v.as_str())
             .ok_or_else(|| LoadError::at(loc(file, at), "import_role needs 'name'"))?
             .to_string();
+        let name = self.load_time_name(file, at, &name, t.common.vars.clone(), "role")?;
         let opts = RoleOpts::from_args(&t.args).with_vars(&t.common.vars);
         let loc_ = loc(file, at);
         // import_role runs the role again even when the play already has it. Inside a
@@ -1287,6 +1347,7 @@ impl Loader {
         };
         // `vars:` on a role entry are role params in Ansible.
         params.extend(std::mem::take(&mut common.vars));
+        let name = self.load_time_name(file, r, &name, params.clone(), "role")?;
         let l = loc(file, r);
         let opts = RoleOpts::entry(&common);
         let (inst, items) = self.instantiate_role(&l, dir, &name, params, &opts, false)?;
@@ -1310,6 +1371,34 @@ impl Loader {
         }
         if Path::new(name).is_absolute() {
             candidates.insert(0, PathBuf::from(name));
+        }
+        // A collection's role, `namespace.collection.role`: under `ansible_collections`
+        // of the playbook's `collections/` and of Ansible's collection paths.
+        let parts: Vec<&str> = name.splitn(3, '.').collect();
+        if let [ns, col, role] = parts[..]
+            && !name.contains('/')
+        {
+            let mut roots: Vec<PathBuf> = Vec::new();
+            roots.extend(self.basedir.iter().map(|b| b.join("collections")));
+            roots.push(dir.join("collections"));
+            let env = std::env::var("ANSIBLE_COLLECTIONS_PATH")
+                .or_else(|_| std::env::var("ANSIBLE_COLLECTIONS_PATHS"));
+            match env {
+                Ok(paths) => roots.extend(paths.split(':').map(PathBuf::from)),
+                Err(_) => {
+                    if let Some(home) = std::env::var_os("HOME") {
+                        roots.push(PathBuf::from(home).join(".ansible/collections"));
+                    }
+                    roots.push(PathBuf::from("/usr/share/ansible/collections"));
+                }
+            }
+            candidates.extend(roots.iter().map(|r| {
+                r.join("ansible_collections")
+                    .join(ns)
+                    .join(col)
+                    .join("roles")
+                    .join(role)
+            }));
         }
         candidates.into_iter().find(|p| {
             p.join("tasks").is_dir()
