@@ -228,6 +228,8 @@ pub struct Engine<'r> {
     failures_cleared: u64,
     /// One entry per role placement being run (innermost last): whether a task of it ran.
     role_ran: Vec<bool>,
+    /// The task being run is inside a block with a `rescue` (its failure is rescued).
+    rescuable_now: bool,
     /// The host's facts as the fact cache keeps them (`ansible_`-prefixed gathered facts,
     /// cacheable set_facts): rewritten to the jsonfile cache whenever they change.
     cached_facts: IndexMap<String, Value>,
@@ -267,6 +269,17 @@ fn result_map(pairs: &[(&str, Value)]) -> IndexMap<String, Value> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect()
+}
+
+/// `vars` with the task's registered name (if any) set to `result`, above everything:
+/// what `break_when`, a templated loop label and `failed_when` see.
+fn with_registered(vars: &Vars, task: &Task, result: &IndexMap<String, Value>) -> Vars {
+    let mut out = vars.clone();
+    if let Some(reg) = &task.register {
+        out.layers
+            .insert(0, Value::from_pairs([(reg.clone(), map_value(result))]));
+    }
+    out
 }
 
 /// Every task under `item` (blocks' sections in order).
@@ -334,6 +347,7 @@ impl<'r> Engine<'r> {
             include_announced: false,
             host_errors_cleared: false,
             role_ran: Vec::new(),
+            rescuable_now: false,
             cached_facts: IndexMap::new(),
             pending_warnings: Default::default(),
             failures_cleared: 0,
@@ -1264,6 +1278,20 @@ impl<'r> Engine<'r> {
         handler: bool,
         rescuable: bool,
     ) -> Flow {
+        // What an include run by this task runs is rescuable as the task is.
+        let outer = std::mem::replace(&mut self.rescuable_now, rescuable);
+        let flow = self.run_task_inner(task, frames, handler, rescuable);
+        self.rescuable_now = outer;
+        flow
+    }
+
+    fn run_task_inner(
+        &mut self,
+        task: &Arc<Task>,
+        frames: &[Frame<'_>],
+        handler: bool,
+        rescuable: bool,
+    ) -> Flow {
         // Tags (inherited ones included).
         if !handler {
             let mut tags: HashSet<&str> = task.common.tags.iter().map(String::as_str).collect();
@@ -1502,12 +1530,7 @@ impl<'r> Engine<'r> {
                     let mut stop = false;
                     if !break_when.is_empty() {
                         // The registered name is this item's result (as for the label).
-                        let mut break_vars = ivars.clone();
-                        if let Some(reg) = &task.register {
-                            break_vars
-                                .layers
-                                .insert(0, Value::from_pairs([(reg.clone(), map_value(&r))]));
-                        }
+                        let break_vars = with_registered(&ivars, task, &r);
                         match self.eval_conditions(&break_when, &break_vars) {
                             Ok(None) => stop = true,
                             Ok(Some(_)) => {}
@@ -1551,13 +1574,7 @@ impl<'r> Engine<'r> {
                             Some(s) if Templar::is_template(s) => {
                                 // the registered name is this item's result while the
                                 // task runs (Ansible 2.21's register projection)
-                                let mut label_vars = ivars.clone();
-                                if let Some(reg) = &task.register {
-                                    label_vars.layers.insert(
-                                        0,
-                                        Value::from_pairs([(reg.clone(), map_value(&r))]),
-                                    );
-                                }
+                                let label_vars = with_registered(&ivars, task, &r);
                                 match self.templar.render_str(s, &label_vars) {
                                     Ok(v) => v,
                                     Err(e) => {
@@ -2327,10 +2344,7 @@ impl<'r> Engine<'r> {
         }
         if let Some(fw) = &task.failed_when {
             // failed_when sees `changed` as decided by changed_when.
-            if let Some(reg) = &reg {
-                v2.layers
-                    .insert(0, Value::from_pairs([(reg.clone(), map_value(r))]));
-            }
+            let v2 = with_registered(&v2, task, r);
             match self.eval_post_conditions(&as_list(fw), &v2) {
                 Ok(res) => {
                     let failed = res.is_none();
@@ -3081,7 +3095,8 @@ impl<'r> Engine<'r> {
             common: &apply_common,
             include: false,
         });
-        self.run_items(items, &fr, false)
+        let rescuable = self.rescuable_now;
+        self.run_items(items, &fr, rescuable)
     }
 
     fn include_vars(&mut self, task: &Task, parsed: &agent_modules::Args, vars: &Vars) -> Exec {

@@ -70,6 +70,7 @@ pub const BLOCK_KEYWORDS: &[&str] = &[
     "block",
     "rescue",
     "always",
+    "notify",
     "name",
     "become",
     "become_user",
@@ -145,33 +146,6 @@ pub const PLAY_KEYWORDS: &[&str] = &[
     "ansible.builtin.import_playbook",
 ];
 
-const ROLE_KEYWORDS: &[&str] = &[
-    "role",
-    "name",
-    "when",
-    "tags",
-    "vars",
-    "become",
-    "become_user",
-    "become_method",
-    "environment",
-    "ignore_errors",
-    "no_log",
-    "check_mode",
-    "diff",
-    "delegate_to",
-    "run_once",
-    "any_errors_fatal",
-    "connection",
-    "remote_user",
-    "collections",
-    "module_defaults",
-    "debugger",
-    "port",
-    "throttle",
-    "timeout",
-];
-
 /// The spellings of `import_playbook`.
 const IMPORT_PLAYBOOK: [&str; 3] = [
     "import_playbook",
@@ -194,6 +168,8 @@ pub struct Loader {
     /// with.
     import_vars: Vec<IndexMap<String, Value>>,
     play_vars: IndexMap<String, Value>,
+    /// The `notify` of the blocks being loaded (innermost last).
+    block_notify: Vec<Vec<String>>,
     /// The templating engine (shared with the engine): argument templates are compiled
     /// once here, so syntax errors are found before anything runs.
     pub templar: Templar,
@@ -540,6 +516,7 @@ impl Loader {
             extra_vars: IndexMap::new(),
             import_vars: Vec::new(),
             play_vars: IndexMap::new(),
+            block_notify: Vec::new(),
             templar: Templar::new(),
             seen_roles: HashSet::new(),
             parent: Inherited::default(),
@@ -871,6 +848,29 @@ impl Loader {
             role: role.cloned(),
             role_root: false,
         };
+        // A block's `notify` is inherited by its tasks that have none (static: the tasks
+        // loaded with the block).
+        let notify = tn.get("notify").map(string_list);
+        if let Some(n) = &notify {
+            self.block_notify.push(n.clone());
+        }
+        let loaded = self.load_block_entries(&mut b, file, dir, entries, role, handlers);
+        if notify.is_some() {
+            self.block_notify.pop();
+        }
+        loaded?;
+        Ok(Item::Block(Arc::new(b)))
+    }
+
+    fn load_block_entries(
+        &mut self,
+        b: &mut Block,
+        file: &Arc<str>,
+        dir: &Path,
+        entries: &[(Node, Node)],
+        role: Option<&Arc<RoleInstance>>,
+        handlers: bool,
+    ) -> Result<(), LoadError> {
         for (k, v) in entries {
             let key = key_str(file, k)?;
             if key == "when" {
@@ -882,6 +882,7 @@ impl Loader {
                 continue;
             }
             match key {
+                "notify" => {}
                 "name" => b.name = Some(scalar_string(v)),
                 "block" => b.block = self.load_items(file, dir, v, role, handlers)?,
                 "rescue" => b.rescue = self.load_items(file, dir, v, role, handlers)?,
@@ -889,7 +890,7 @@ impl Loader {
                 _ => return Err(unknown_keyword(file, k, key, BLOCK_KEYWORDS, "block")),
             }
         }
-        Ok(Item::Block(Arc::new(b)))
+        Ok(())
     }
 
     fn load_task(
@@ -1169,6 +1170,11 @@ impl Loader {
                 }
             }
         }
+        if t.notify.is_empty()
+            && let Some(n) = self.block_notify.last()
+        {
+            t.notify = n.clone();
+        }
         Ok(Item::Task(Arc::new(t)))
     }
 
@@ -1315,38 +1321,7 @@ impl Loader {
         r: &Node,
         play_roles: &mut Vec<Arc<RoleInstance>>,
     ) -> Result<Option<Item>, LoadError> {
-        let mut common = Common::default();
-        let mut params = IndexMap::new();
-        let name = match &r.kind {
-            Kind::Str(s) => s.clone(),
-            Kind::Map(entries) => {
-                let mut name = None;
-                for (k, v) in entries {
-                    let key = key_str(file, k)?;
-                    if key == "role" || key == "name" {
-                        name = Some(scalar_string(v));
-                        continue;
-                    }
-                    if set_common(&mut common, file, key, v)? {
-                        continue;
-                    }
-                    // Anything else is a role parameter (Ansible's old style).
-                    let _ = ROLE_KEYWORDS;
-                    params.insert(key.to_string(), v.to_value());
-                }
-                name.ok_or_else(|| {
-                    LoadError::at(loc(file, r), "a role entry needs 'role' (or 'name')")
-                })?
-            }
-            _ => {
-                return Err(LoadError::at(
-                    loc(file, r),
-                    "a role entry must be a name or a dictionary with 'role'",
-                ));
-            }
-        };
-        // `vars:` on a role entry are role params in Ansible.
-        params.extend(std::mem::take(&mut common.vars));
+        let (name, common, params) = parse_role_entry(file, r, "a role entry")?;
         let name = self.load_time_name(file, r, &name, params.clone(), "role")?;
         let l = loc(file, r);
         let opts = RoleOpts::entry(&common);
@@ -1419,30 +1394,7 @@ impl Loader {
     ) -> Result<Vec<Item>, LoadError> {
         let mut items = Vec::new();
         for (dfile, dn) in deps {
-            let mut dcommon = Common::default();
-            let mut dparams = IndexMap::new();
-            let dname = match &dn.kind {
-                Kind::Str(s) => s.clone(),
-                Kind::Map(entries) => {
-                    let mut nm = None;
-                    for (k, v) in entries {
-                        let key = key_str(dfile, k)?;
-                        if key == "role" || key == "name" {
-                            nm = Some(scalar_string(v));
-                        } else if !set_common(&mut dcommon, dfile, key, v)? {
-                            dparams.insert(key.to_string(), v.to_value());
-                        }
-                    }
-                    nm.ok_or_else(|| LoadError::at(loc(dfile, dn), "a dependency needs 'role'"))?
-                }
-                _ => {
-                    return Err(LoadError::at(
-                        loc(dfile, dn),
-                        "a dependency must be a role name or a dictionary with 'role'",
-                    ));
-                }
-            };
-            dparams.extend(std::mem::take(&mut dcommon.vars));
+            let (dname, dcommon, dparams) = parse_role_entry(dfile, dn, "a dependency")?;
             let dl = loc(dfile, dn);
             let base = if self.find_role(dir, &dname).is_some() {
                 dir.to_path_buf()
@@ -1703,6 +1655,43 @@ impl Inherited {
         })
         .unwrap_or_default()
     }
+}
+
+/// A `roles:` entry or a role dependency: a name, or a map with `role` (or `name`), the
+/// keywords blocks have, and anything else as a role parameter (Ansible's old style;
+/// `vars:` are parameters too). `what` names the entry in errors.
+fn parse_role_entry(
+    file: &Arc<str>,
+    r: &Node,
+    what: &str,
+) -> Result<(String, Common, IndexMap<String, Value>), LoadError> {
+    let mut common = Common::default();
+    let mut params = IndexMap::new();
+    let name = match &r.kind {
+        Kind::Str(s) => s.clone(),
+        Kind::Map(entries) => {
+            let mut name = None;
+            for (k, v) in entries {
+                let key = key_str(file, k)?;
+                if key == "role" || key == "name" {
+                    name = Some(scalar_string(v));
+                } else if !set_common(&mut common, file, key, v)? {
+                    params.insert(key.to_string(), v.to_value());
+                }
+            }
+            name.ok_or_else(|| {
+                LoadError::at(loc(file, r), format!("{what} needs 'role' (or 'name')"))
+            })?
+        }
+        _ => {
+            return Err(LoadError::at(
+                loc(file, r),
+                format!("{what} must be a role name or a dictionary with 'role'"),
+            ));
+        }
+    };
+    params.extend(std::mem::take(&mut common.vars));
+    Ok((name, common, params))
 }
 
 /// `own` over `inherited`.
