@@ -240,8 +240,12 @@ while [ $# -gt 0 ]; do
     --module-name=*) module=${1#*=}; shift ;;
     -a|--args) margs=$2; shift 2 ;;
     --args=*) margs=${1#*=}; shift ;;
-    -i|--inventory|-e|--extra-vars|-l|--limit|-c|--connection|-u|--user|-f|--forks)
+    -i|--inventory|-e|--extra-vars|-l|--limit|-c|--connection)
       rest+=("$1" "$2"); shift 2 ;;
+    # Options with a value that a one-host local run has no use for.
+    -u|--user|-f|--forks|-t|--tree|-M|--module-path|-P|--poll|-B|--background|\
+    --become-user|--become-method|--vault-id|--vault-password-file|--private-key|-T|--timeout)
+      shift 2 ;;
     -*) rest+=("$1"); shift ;;
     *) [ -z "$pattern" ] && pattern=$1; shift ;;
   esac

@@ -235,6 +235,9 @@ pub struct Engine<'r> {
     cached_facts: IndexMap<String, Value>,
     /// Warnings found while the engine was borrowed (see `emit_warning_later`).
     pending_warnings: std::cell::RefCell<Vec<String>>,
+    /// The current task's templated `notify` names (per item for a loop); `None`: as
+    /// written.
+    notify_acc: Option<Vec<String>>,
     /// The current task's `delegate_to` (shown as `host -> delegate`).
     delegate: Option<String>,
     /// Groups and hosts made at run time that the engine's inventory does not hold (group →
@@ -350,6 +353,7 @@ impl<'r> Engine<'r> {
             rescuable_now: false,
             cached_facts: IndexMap::new(),
             pending_warnings: Default::default(),
+            notify_acc: None,
             failures_cleared: 0,
             delegate: None,
             runtime_groups: IndexMap::new(),
@@ -778,6 +782,23 @@ impl<'r> Engine<'r> {
                     .as_ref()
                     .is_some_and(|p| p.roles_done.contains(&key))
             {
+                // Ansible decides per task by the task's own role: this role's tasks are
+                // skipped, its dependencies' placements decide for themselves.
+                let mut fr = frames.to_vec();
+                fr.push(Frame {
+                    common: &b.common,
+                    include: false,
+                });
+                for item in &b.block {
+                    if let Item::Block(c) = item
+                        && c.role_root
+                    {
+                        let f = self.run_block(c, &fr, handler, rescuable);
+                        if f != Flow::Continue {
+                            return f;
+                        }
+                    }
+                }
                 return Flow::Continue;
             }
             self.role_ran.push(false);
@@ -1280,8 +1301,10 @@ impl<'r> Engine<'r> {
     ) -> Flow {
         // What an include run by this task runs is rescuable as the task is.
         let outer = std::mem::replace(&mut self.rescuable_now, rescuable);
+        let outer_notify = self.notify_acc.take();
         let flow = self.run_task_inner(task, frames, handler, rescuable);
         self.rescuable_now = outer;
+        self.notify_acc = outer_notify;
         flow
     }
 
@@ -1319,6 +1342,10 @@ impl<'r> Engine<'r> {
             }
         }
         let vars = self.vars_for(frames, Some(task), &IndexMap::new());
+        if task.notify.iter().any(|n| Templar::is_template(n)) {
+            // Rendered with the task's variables; a loop renders them per item below.
+            self.notify_acc = Some(self.render_notify(task, &vars));
+        }
         let name = self.task_name(task);
         // An unnamed task is shown by its action as written, even a templated one.
         let name = if Templar::is_template(&name) && task.name.is_some() {
@@ -1442,6 +1469,9 @@ impl<'r> Engine<'r> {
                 // A looped include announces every item first, then runs them in order.
                 let is_include = matches!(task.short.as_str(), "include_tasks" | "include_role");
                 let mut deferred: Vec<(IndexMap<String, Value>, Vars)> = Vec::new();
+                if self.notify_acc.is_some() {
+                    self.notify_acc = Some(Vec::new());
+                }
                 for (i, item) in items.iter().enumerate() {
                     let mut extra: IndexMap<String, Value> = IndexMap::new();
                     extra.insert(loop_var.clone(), item.clone());
@@ -1503,6 +1533,11 @@ impl<'r> Engine<'r> {
                             continue;
                         }
                         Ok(None) => {
+                            if self.notify_acc.is_some() {
+                                // Each item's notifications ("restart {{ item }}").
+                                let names = self.render_notify(task, &ivars);
+                                self.notify_acc.get_or_insert_default().extend(names);
+                            }
                             self.loop_extra = extra.clone();
                             self.loop_label = Some(match &label {
                                 Some(l) => agent_report::pyjson::py_str(
@@ -1782,7 +1817,12 @@ impl<'r> Engine<'r> {
                 result: &shown,
             });
         }
-        if task.short != "meta" && !matches!(status, Status::Skipped | Status::Unreachable) {
+        // A handler's run counts for its own role in Ansible; the enclosing placement
+        // (a flush inside another role) is not marked.
+        if !handler
+            && task.short != "meta"
+            && !matches!(status, Status::Skipped | Status::Unreachable)
+        {
             self.mark_role_ran();
         }
         if task.short == "meta" && !failed {
@@ -1862,6 +1902,9 @@ impl<'r> Engine<'r> {
     /// `ROLE : topic`), one per handler name.
     fn notify(&mut self, task: &Task) -> Vec<String> {
         let mut missing = Vec::new();
+        if task.notify.is_empty() {
+            return missing;
+        }
         let Some(ps) = self.play.as_ref() else {
             return missing;
         };
@@ -1922,7 +1965,10 @@ impl<'r> Engine<'r> {
             };
             names.insert(e.1, name);
         }
-        let notifications = self.notify_names(task);
+        let notifications = self
+            .notify_acc
+            .take()
+            .unwrap_or_else(|| task.notify.clone());
         let mut hits: Vec<(usize, usize, bool)> = Vec::new();
         for n in &notifications {
             let before = hits.len();
@@ -1994,20 +2040,16 @@ impl<'r> Engine<'r> {
         self.pending_warnings.borrow_mut().push(msg);
     }
 
-    /// The handler names a task notifies: templated with the task's variables (a
-    /// template may give a list of names).
-    fn notify_names(&self, task: &Task) -> Vec<String> {
-        if !task.notify.iter().any(|n| Templar::is_template(n)) {
-            return task.notify.clone();
-        }
-        let vars = self.vars_for(&[], Some(task), &IndexMap::new());
+    /// The handler names a task notifies, templated with `vars` (the task's, or a loop
+    /// item's); a template may give a list of names.
+    fn render_notify(&self, task: &Task, vars: &Vars) -> Vec<String> {
         let mut out = Vec::new();
         for n in &task.notify {
             if !Templar::is_template(n) {
                 out.push(n.clone());
                 continue;
             }
-            match self.templar.render_str(n, &vars) {
+            match self.templar.render_str(n, vars) {
                 Ok(v) if v.kind() == ValueKind::Seq => {
                     if let Ok(items) = v.try_iter() {
                         out.extend(items.map(|i| agent_template::py_str(&i)));
@@ -2506,13 +2548,19 @@ impl<'r> Engine<'r> {
                     } else if let Some(facts) = r.get("ansible_facts")
                         && facts.kind() == ValueKind::Map
                     {
-                        // Facts a module returns (service_facts ...) join the host's facts.
+                        // Facts a module returns (service_facts ...) join the host's facts
+                        // (and the fact cache, as Ansible caches every module's facts).
+                        let mut returned = Vec::new();
                         if let Ok(keys) = facts.try_iter() {
                             for k in keys {
                                 if let (Some(name), Ok(v)) = (k.as_str(), facts.get_item(&k)) {
-                                    self.hs.set_module_fact(name, v);
+                                    self.hs.set_module_fact(name, v.clone());
+                                    returned.push((name.to_string(), v));
                                 }
                             }
+                        }
+                        if self.opts.fact_cache.is_some() {
+                            self.cache_facts(returned);
                         }
                         self.hs.refresh();
                     }
@@ -3000,7 +3048,11 @@ impl<'r> Engine<'r> {
                     .rsplit_once('/')
                     .map(|(d, _)| PathBuf::from(d))
                     .unwrap_or_default();
-                let items = match load_include(&mut self.loader, &dir, task.role.as_ref(), &file) {
+                // Names templated while the file loads (import_role) see the task's vars.
+                self.loader.runtime_vars = Some(vars.clone());
+                let loaded = load_include(&mut self.loader, &dir, task.role.as_ref(), &file);
+                self.loader.runtime_vars = None;
+                let items = match loaded {
                     Ok(i) => i,
                     Err(e) => return fail(e.to_string()),
                 };

@@ -168,6 +168,9 @@ pub struct Loader {
     /// with.
     import_vars: Vec<IndexMap<String, Value>>,
     play_vars: IndexMap<String, Value>,
+    /// At run time (a file an include_tasks loads), the including task's variables:
+    /// what load-time names are templated with then.
+    pub runtime_vars: Option<agent_template::Vars>,
     /// The `notify` of the blocks being loaded (innermost last).
     block_notify: Vec<Vec<String>>,
     /// The templating engine (shared with the engine): argument templates are compiled
@@ -517,6 +520,7 @@ impl Loader {
             import_vars: Vec::new(),
             play_vars: IndexMap::new(),
             block_notify: Vec::new(),
+            runtime_vars: None,
             templar: Templar::new(),
             seen_roles: HashSet::new(),
             parent: Inherited::default(),
@@ -545,8 +549,21 @@ impl Loader {
         let map = |m: &IndexMap<String, Value>| {
             Value::from_pairs(m.iter().map(|(k, v)| (k.clone(), v.clone())))
         };
-        let mut layers = vec![map(&self.extra_vars), map(&own), map(&self.play_vars)];
-        layers.extend(self.import_vars.iter().rev().map(map));
+        let mut layers = vec![map(&self.extra_vars), map(&own)];
+        match &self.runtime_vars {
+            Some(v) => layers.extend(v.layers.iter().cloned()),
+            None => {
+                layers.push(map(&self.play_vars));
+                layers.extend(self.import_vars.iter().rev().map(map));
+                if let Some(dir) = &self.basedir {
+                    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+                    layers.push(Value::from_pairs([(
+                        "playbook_dir".to_string(),
+                        Value::from(dir.display().to_string()),
+                    )]));
+                }
+            }
+        }
         match self
             .templar
             .render_str(name, &agent_template::Vars::new(layers))
@@ -1440,6 +1457,23 @@ impl Loader {
         opts: &RoleOpts,
         from_include: bool,
     ) -> Result<(Option<Arc<RoleInstance>>, Vec<Item>), LoadError> {
+        // A role that fails to load leaves nothing on the cycle-detection stack: an
+        // include_role that failed (ignored or rescued) can be included again.
+        let depth = self.stack.len();
+        let r = self.instantiate_role_inner(at, dir, name, params, opts, from_include);
+        self.stack.truncate(depth);
+        r
+    }
+
+    fn instantiate_role_inner(
+        &mut self,
+        at: &Loc,
+        dir: &Path,
+        name: &str,
+        params: IndexMap<String, Value>,
+        opts: &RoleOpts,
+        from_include: bool,
+    ) -> Result<(Option<Arc<RoleInstance>>, Vec<Item>), LoadError> {
         let path = self.find_role(dir, name).ok_or_else(|| {
             let mut searched = vec![dir.join("roles").display().to_string()];
             searched.extend(self.roles_path.iter().map(|p| p.display().to_string()));
@@ -1477,10 +1511,12 @@ impl Loader {
         let key = format!(
             "{}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
             canon.display(),
-            params
-                .iter()
-                .map(|(k, v)| (k, v.to_string()))
-                .collect::<Vec<_>>(),
+            {
+                // Python dicts compare without regard to order.
+                let mut p: Vec<_> = params.iter().map(|(k, v)| (k, v.to_string())).collect();
+                p.sort();
+                p
+            },
             opts.tasks_from,
             opts.vars_from,
             opts.defaults_from,

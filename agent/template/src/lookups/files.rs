@@ -445,12 +445,15 @@ pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
                 .as_str(),
             "true" | "yes" | "1"
         );
-        let case_sensitive = matches!(
-            merged_opts(ctx, &inline, "case_sensitive", "false")
-                .to_lowercase()
-                .as_str(),
-            "true" | "yes" | "1"
-        );
+        // The parser is built once from the keyword options, before any term is read:
+        // inline `case_sensitive`, `allow_no_value` and `interpolation` change nothing.
+        let kw = |name: &str, default: &str| {
+            matches!(
+                ctx.opt_str(name, default).to_lowercase().as_str(),
+                "true" | "yes" | "1" | "on"
+            )
+        };
+        let case_sensitive = kw("case_sensitive", "false");
         let path = ctx
             .find_file("files", &file)
             .ok_or_else(|| err(format!("Could not find file {file}")))?;
@@ -463,31 +466,46 @@ pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
             text
         };
         let mut cur = String::new();
-        let allow_no_value = ["allow_no_value", "allow_none"].iter().any(|o| {
-            matches!(
-                merged_opts(ctx, &inline, o, "false")
-                    .to_lowercase()
-                    .as_str(),
-                "true" | "yes" | "1"
-            )
-        });
-        let interpolation = !matches!(
-            merged_opts(ctx, &inline, "interpolation", "true")
-                .to_lowercase()
-                .as_str(),
-            "false" | "no" | "0"
-        );
+        let allow_no_value = kw("allow_no_value", "false") || kw("allow_none", "false");
+        let interpolation = kw("interpolation", "true");
         // (section, key, value): no value for a bare key (`allow_no_value`).
         let mut entries: Vec<(String, String, Option<String>)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let mut sections: Vec<String> = Vec::new();
+        // The option a following indented line continues (configparser's multi-line values).
+        let mut last: Option<usize> = None;
         for (n, line) in text.lines().enumerate() {
             let l = line.trim();
             if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
                 continue;
             }
+            if line.starts_with(char::is_whitespace)
+                && let Some(Some(v)) = last.map(|i| &mut entries[i].2)
+            {
+                v.push('\n');
+                v.push_str(l);
+                continue;
+            }
             if l.starts_with('[') && l.ends_with(']') {
                 cur = l[1..l.len() - 1].to_string();
+                last = None;
+                // configparser's DuplicateSectionError, which Ansible does not catch.
+                if sections.contains(&cur) {
+                    return Err(err(format!(
+                        "While reading from '<???>' [line {:>2}]: section {} already exists",
+                        n + 1,
+                        str_repr(&cur)
+                    )));
+                }
+                sections.push(cur.clone());
                 continue;
+            }
+            if sections.is_empty() {
+                return Err(err(format!(
+                    "File contains no section headers.\nfile: '<???>', line: {}\n{}",
+                    n + 1,
+                    str_repr(&format!("{line}\n"))
+                )));
             }
             let idx = l.find(['=', ':']);
             let (k, v) = match idx {
@@ -513,8 +531,9 @@ pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
                 return Err(err(format!("Duplicate option in {}.", str_repr(&file))));
             }
             entries.push((cur.clone(), k, v.map(str::to_string)));
+            last = Some(entries.len() - 1);
         }
-        if !entries.iter().any(|(s, _, _)| *s == section) {
+        if !sections.contains(&section) {
             return Err(err(format!("No section {} in {file}", str_repr(&section))));
         }
         let lookup_key = if case_sensitive || is_re {
@@ -525,34 +544,39 @@ pub fn ini(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
         if is_re {
             let re = crate::filters::regex::compile(&format!("\\A(?:{lookup_key})"), false, false)?;
             for (s, k, v) in &entries {
-                if *s == section
-                    && re.is_match(k).unwrap_or(false)
-                    && let Some(v) = v
-                {
-                    let v = if interpolation {
-                        ini_interpolate(v, &section, k, &entries, !case_sensitive, 1)
-                            .map_err(err)?
-                    } else {
-                        v.clone()
+                if *s == section && re.is_match(k).unwrap_or(false) {
+                    // A bare key (allow_no_value) is None in the list.
+                    let v = match v {
+                        None => Value::from(()),
+                        Some(v) if interpolation => Value::from(
+                            ini_interpolate(v, &section, k, &entries, !case_sensitive, 1)
+                                .map_err(err)?,
+                        ),
+                        Some(v) => Value::from(v.as_str()),
                     };
-                    out.push(Value::from(v));
+                    out.push(v);
                 }
             }
         } else {
-            let v = match entries
+            // The section's option, else DEFAULT's (as configparser's get); the lookup's
+            // `default` is returned as it is, never interpolated.
+            let found = entries
                 .iter()
                 .rev()
                 .find(|(s, k, _)| *s == section && *k == lookup_key)
-            {
-                Some((_, _, v)) => v.clone(),
-                None => Some(default),
-            };
-            let v = match v {
-                Some(raw) if interpolation => Some(
-                    ini_interpolate(&raw, &section, &lookup_key, &entries, !case_sensitive, 1)
+                .or_else(|| {
+                    entries
+                        .iter()
+                        .rev()
+                        .find(|(s, k, _)| s == "DEFAULT" && *k == lookup_key)
+                });
+            let v = match found {
+                Some((_, _, Some(raw))) if interpolation => Some(
+                    ini_interpolate(raw, &section, &lookup_key, &entries, !case_sensitive, 1)
                         .map_err(err)?,
                 ),
-                other => other,
+                Some((_, _, v)) => v.clone(),
+                None => Some(default),
             };
             // A key without a value is None: the lookup leaves it out.
             out.extend(v.map(Value::from));
@@ -820,38 +844,90 @@ mod tests {
             "{e}"
         );
         // BasicInterpolation, on unless interpolation=false; bare keys need allow_no_value.
+        // Those options (and case_sensitive) are keyword options only, as in Ansible.
         std::fs::write(
             dir.path().join("i.ini"),
-            "[s]\nhome: /u\ndir: %(home)s/x 100%%\nraw = %u\nbare\n",
+            "[DEFAULT]\nbase: /d\n[s]\nhome: /u\ndir: %(home)s/x 100%%\nraw = %u\nbare\nmulti = a\n  b\nfromdef = %(base)s/y\n",
         )
         .unwrap();
-        let one = |t: &str| ini(vec![Value::from(t)], &ctx);
+        let with = |kw: &[(&str, Value)], t: &str| {
+            let ctx = LookupCtx {
+                vars: &vars,
+                kwargs: kw.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+                env: None,
+            };
+            ini(vec![Value::from(t)], &ctx)
+        };
+        let anv = ("allow_no_value", Value::from(true));
         assert!(
-            one("dir section=s file=i.ini").is_err(),
+            with(&[], "dir section=s file=i.ini").is_err(),
             "bare key without allow_no_value"
         );
+        assert!(
+            with(&[], "dir section=s file=i.ini allow_no_value=true").is_err(),
+            "inline allow_no_value changes nothing"
+        );
+        let get = |kw: &[(&str, Value)], t: &str| with(kw, t).unwrap();
         assert_eq!(
-            one("dir section=s file=i.ini allow_no_value=true").unwrap(),
+            get(std::slice::from_ref(&anv), "dir section=s file=i.ini"),
             vec![Value::from("/u/x 100%")]
         );
-        assert!(one("raw section=s file=i.ini allow_no_value=true").is_err());
+        assert!(with(std::slice::from_ref(&anv), "raw section=s file=i.ini").is_err());
         assert_eq!(
-            one("raw section=s file=i.ini allow_no_value=true interpolation=false").unwrap(),
+            get(
+                &[anv.clone(), ("interpolation", Value::from(false))],
+                "raw section=s file=i.ini"
+            ),
             vec![Value::from("%u")]
         );
         assert_eq!(
-            one("bare section=s file=i.ini allow_no_value=true").unwrap(),
+            get(std::slice::from_ref(&anv), "bare section=s file=i.ini"),
             Vec::<Value>::new()
         );
-        assert!(one("file=i.ini").is_err(), "inline options without a key");
-        assert!(one("dir bogus=1 file=i.ini").is_err(), "unknown option");
         assert_eq!(
-            ini(
-                vec![Value::from("NAME section=s file=d.ini case_sensitive=true")],
-                &ctx
-            )
-            .unwrap(),
+            get(std::slice::from_ref(&anv), "multi section=s file=i.ini"),
+            vec![Value::from("a\nb")]
+        );
+        // DEFAULT's options are every section's; the default is never interpolated.
+        assert_eq!(
+            get(std::slice::from_ref(&anv), "fromdef section=s file=i.ini"),
+            vec![Value::from("/d/y")]
+        );
+        assert_eq!(
+            get(
+                std::slice::from_ref(&anv),
+                "nope section=s file=i.ini default=100%"
+            ),
+            vec![Value::from("100%")]
+        );
+        std::fs::write(dir.path().join("dup.ini"), "[a]\nx=1\n[a]\ny=2\n").unwrap();
+        assert!(
+            with(&[], "x section=a file=dup.ini").is_err(),
+            "duplicate section"
+        );
+        std::fs::write(dir.path().join("nohead.ini"), "x=1\n").unwrap();
+        assert!(
+            with(&[], "x section=a file=nohead.ini").is_err(),
+            "no section header"
+        );
+        assert!(
+            with(&[], "file=i.ini").is_err(),
+            "inline options without a key"
+        );
+        assert!(
+            with(&[], "dir bogus=1 file=i.ini").is_err(),
+            "unknown option"
+        );
+        assert_eq!(
+            get(
+                &[("case_sensitive", Value::from(true))],
+                "NAME section=s file=d.ini"
+            ),
             vec![Value::from("b")]
+        );
+        assert!(
+            with(&[], "NAME section=s file=d.ini case_sensitive=true").is_err(),
+            "inline case_sensitive comes too late: the duplicate is found first"
         );
         assert_eq!(
             csvfile(vec![Value::from("b file=c.csv delimiter=, col=2")], &ctx).unwrap(),
