@@ -1722,7 +1722,7 @@ fn parse_role_entry(
         _ => {
             return Err(LoadError::at(
                 loc(file, r),
-                format!("{what} must be a role name or a dictionary with 'role'"),
+                format!("{what} must be a name or a dictionary with 'role'"),
             ));
         }
     };
