@@ -35,6 +35,14 @@ pub(crate) fn convert(
     let core = match err.kind() {
         ErrorKind::UndefinedError => {
             undefined = true;
+            if let Some(hint) = crate::undef::take_hint() {
+                return TemplateError {
+                    message: hint,
+                    file: file.map(Path::to_path_buf),
+                    line: None,
+                    undefined,
+                };
+            }
             match (undefined_expr(detail), scope) {
                 (Some(expr), Some((templar, scope))) => describe_undefined(expr, templar, scope),
                 (Some(expr), None) => format!("'{expr}' is undefined"),

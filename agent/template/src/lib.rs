@@ -46,6 +46,7 @@ mod errors;
 mod native;
 mod pymethods;
 pub mod repeat;
+mod undef;
 mod vars;
 
 use std::collections::HashMap;
@@ -278,6 +279,7 @@ fn base_env() -> Environment<'static> {
     env.set_unknown_method_callback(pymethods::call_method);
     // `omit` is a templating global in Ansible 2.19+ (the engine also sets it as a variable)
     env.add_global("omit", OMIT);
+    env.add_function("undef", undef::undef);
     env.add_function(repeat::MUL_FUNCTION, repeat::mul);
     env.add_filter("__agent_percent", |fmt: &str, args: Value| {
         native::percent_format(fmt, &args)
@@ -705,6 +707,14 @@ impl Templar {
             .map_err(|e| errors::convert(&e, source, None, Some((self, scope))))?;
         let v = captured.state().lookup(RESULT_VAR).unwrap_or_default();
         if v.is_undefined() {
+            if let Some(hint) = undef::take_hint() {
+                return Err(TemplateError {
+                    message: hint,
+                    file: None,
+                    line: None,
+                    undefined: true,
+                });
+            }
             // the silent undefined of `a if false` (a strict undefined failed above)
             return Err(TemplateError::new(format!(
                 "Error rendering template: Type 'Undefined' is unsupported for variable \
@@ -1034,6 +1044,7 @@ fn finalize(v: Value) -> Value {
 
 /// Report a failure recorded inside the scope ahead of the render's own result.
 fn finish(rv: Result<Value, TemplateError>, scope: &Scope) -> Result<Value, TemplateError> {
+    undef::clear();
     if let Some(fatal) = scope.take_fatal() {
         return Err(fatal);
     }

@@ -17,11 +17,12 @@ type TestFn = fn(&State, Value, &[ValueOrKwargs]) -> Result<bool, Error>;
 /// value or argument fails (`'x' is undefined`); only `defined`/`undefined` take one.
 fn add(env: &mut Environment<'static>, name: &str, f: TestFn) {
     let value_ok = matches!(name, "defined" | "undefined");
+    let fqcn: std::sync::Arc<str> = std::sync::Arc::from(format!("ansible.builtin.{name}"));
     let wrap = move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| {
         crate::filters::reject_undefined((!value_ok).then_some(&value), &rest.0)?;
-        f(state, value, &rest.0)
+        f(state, value, &rest.0).map_err(|e| crate::filters::plugin_failed("test", &fqcn, e))
     };
-    env.add_test(name.to_string(), wrap);
+    env.add_test(name.to_string(), wrap.clone());
     env.add_test(format!("ansible.builtin.{name}"), wrap);
 }
 

@@ -6,7 +6,8 @@
 //! Runs through `Templar::render_str` ("{{ expr }}"); `LIB_CORPUS_BARE=1` uses a bare
 //! minijinja environment with only this library.
 //! Prints `N passed, N failed`; fails if fewer cases pass than `MIN_PASS` (raise it as
-//! conformance improves).
+//! conformance improves). Errors that Ansible reports as a plugin's failure (`The filter
+//! plugin 'ansible.builtin.X' failed: …`) must name the same plugin (`MIN_PLUGIN_NAMED`).
 
 use std::path::PathBuf;
 
@@ -15,6 +16,9 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value as J;
 
 const MIN_PASS: usize = 1465;
+/// Of the errors Ansible reports as `The filter plugin 'X' failed: …` (or test plugin),
+/// how many must carry the same prefix here.
+const MIN_PLUGIN_NAMED: usize = 75;
 
 fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
@@ -130,6 +134,8 @@ fn lib_corpus() {
     let tvars = agent_template::Vars::new(vec![vars.clone()]);
     let cases = doc["cases"].as_array().expect("cases");
     let (mut pass, mut fail) = (0usize, 0usize);
+    // errors Ansible reports as a plugin's failure, and how many of them name it here too
+    let (mut plugin_total, mut plugin_named) = (0usize, 0usize);
     let mut report = Vec::new();
     for c in cases {
         let expr = c["expr"].as_str().unwrap_or_default();
@@ -182,7 +188,24 @@ fn lib_corpus() {
                 report.push(format!("VALUE {expr}\n   want {want}\n   err  {e:#}"));
                 false
             }
-            (None, Some(_), Err(_)) => true,
+            (None, Some(want), Err(e)) => {
+                // Ansible 2.19+ names the filter or test that raised: the same prefix
+                let want = want.as_str().unwrap_or_default();
+                let prefix = ["The filter plugin '", "The test plugin '"]
+                    .iter()
+                    .find(|p| want.starts_with(**p))
+                    .and_then(|_| want.find(" failed: ").map(|i| &want[..i + 8]));
+                if let Some(prefix) = prefix {
+                    plugin_total += 1;
+                    let got = e.detail().unwrap_or_default();
+                    if got.contains(prefix) {
+                        plugin_named += 1;
+                    } else {
+                        report.push(format!("PLUGIN {expr}\n   want {prefix}…\n   got  {got}"));
+                    }
+                }
+                true
+            }
             (None, Some(want), Ok(v)) => {
                 report.push(format!(
                     "ERROR {expr}\n   want error {want}\n   got  {}",
@@ -202,9 +225,14 @@ fn lib_corpus() {
         println!("{r}");
     }
     println!("lib_corpus: {pass} passed, {fail} failed");
+    println!("lib_corpus: {plugin_named} of {plugin_total} plugin failures name the plugin");
     assert!(
         pass >= MIN_PASS,
         "conformance regressed: {pass} < {MIN_PASS}"
+    );
+    assert!(
+        plugin_named >= MIN_PLUGIN_NAMED,
+        "plugin failures that name their plugin regressed: {plugin_named} < {MIN_PLUGIN_NAMED}"
     );
 }
 

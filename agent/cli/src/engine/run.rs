@@ -64,6 +64,9 @@ enum Flow {
     Failed,
     EndPlay,
     EndHost,
+    /// `meta: end_role`: the rest of the innermost role placement is skipped (its
+    /// `always` sections too, as Ansible skips every task up to the role's end).
+    EndRole,
     /// A signal asked the run to stop (see RunOptions::interrupt).
     Interrupted,
 }
@@ -802,8 +805,13 @@ impl<'r> Engine<'r> {
                 return Flow::Continue;
             }
             self.role_ran.push(false);
-            let flow = self.run_block_inner(b, frames, handler, rescuable);
-            let ran = self.role_ran.pop().unwrap_or(false);
+            let mut flow = self.run_block_inner(b, frames, handler, rescuable);
+            let mut ran = self.role_ran.pop().unwrap_or(false);
+            if flow == Flow::EndRole {
+                // The role has completed on this host (its implicit `role_complete`).
+                flow = Flow::Continue;
+                ran = true;
+            }
             if ran
                 && flow == Flow::Continue
                 && let Some(p) = self.play.as_mut()
@@ -1714,6 +1722,42 @@ impl<'r> Engine<'r> {
 
     fn finish_skip(&mut self, task: &Task, _name: &str, cond: &str, _handler: bool) -> Flow {
         if task.short == "meta" {
+            // The meta actions that evaluate `when` report a skip (not counted in the
+            // recap, not registered); the others ignore it (ansible-core's _execute_meta).
+            let what = task
+                .args
+                .get("_raw_params")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .trim();
+            if matches!(
+                what,
+                "flush_handlers"
+                    | "clear_facts"
+                    | "clear_host_errors"
+                    | "end_batch"
+                    | "end_play"
+                    | "end_host"
+                    | "end_role"
+            ) {
+                let r = Value::from_pairs([
+                    ("msg", Value::from("")),
+                    (
+                        "skip_reason",
+                        Value::from(format!("{what} conditional evaluated to False")),
+                    ),
+                    ("skipped", Value::from(true)),
+                ]);
+                let host = self.host.clone();
+                self.emit(Event::TaskResult {
+                    host: &host,
+                    status: Status::Skipped,
+                    result: &r,
+                    ignore_errors: false,
+                    delegate_to: None,
+                    error: None,
+                });
+            }
             return Flow::Continue;
         }
         let r = Value::from_pairs([
@@ -1829,6 +1873,7 @@ impl<'r> Engine<'r> {
             return match control.as_ref().and_then(|v| v.as_str()) {
                 Some("end_play") => Flow::EndPlay,
                 Some("end_host") => Flow::EndHost,
+                Some("end_role") => Flow::EndRole,
                 _ => Flow::Continue,
             };
         }
@@ -1890,6 +1935,7 @@ impl<'r> Engine<'r> {
         match control.as_ref().and_then(|v| v.as_str()) {
             Some("end_play") => Flow::EndPlay,
             Some("end_host") => Flow::EndHost,
+            Some("end_role") => Flow::EndRole,
             _ => Flow::Continue,
         }
     }
@@ -2628,13 +2674,31 @@ impl<'r> Engine<'r> {
                 }
                 if let Some(var) = parsed.get("var") {
                     let name = var.to_string();
-                    let v = match self.templar.render_str(&format!("{{{{ {name} }}}}"), vars) {
-                        Ok(v) if !v.is_undefined() => v,
-                        _ => Value::from("VARIABLE IS NOT DEFINED!"),
+                    let mut dv = DebugVar {
+                        templar: &self.templar,
+                        vars,
+                        markers: Vec::new(),
+                    };
+                    let v = match dv.eval(&name) {
+                        Ok(v) => v,
+                        Err(msg) => {
+                            let cause = format!("Error while resolving `var` expression: {msg}");
+                            let text = format!("Task failed: {cause}");
+                            let mut block =
+                                format!("{text}\n\nTask failed.\n{}", origin(&task.loc));
+                            block.push_str(&format!("<<< caused by >>>\n\n{cause}\n"));
+                            if let Some(vl) = task.arg_locs.get("var") {
+                                block.push_str(&origin(vl));
+                            }
+                            return Exec::Result(text_failure(&text, block));
+                        }
                     };
                     let mut r = IndexMap::new();
                     r.insert(name, v);
                     r.insert("changed".into(), Value::from(false));
+                    if let Some(w) = dv.warning(task.arg_locs.get("var")) {
+                        r.insert("warnings".into(), Value::from(vec![w]));
+                    }
                     r.insert("_ansible_verbose_always".into(), Value::from(true));
                     return Exec::Result(r);
                 }
@@ -3006,11 +3070,10 @@ impl<'r> Engine<'r> {
                         }
                         Exec::Result(result_map(&[("changed", Value::from(false))]))
                     }
-                    "end_play" | "end_host" | "end_batch" => {
-                        let ctl = if what == "end_host" {
-                            "end_host"
-                        } else {
-                            "end_play"
+                    "end_play" | "end_host" | "end_batch" | "end_role" => {
+                        let ctl = match what.as_str() {
+                            "end_host" | "end_role" => what.as_str(),
+                            _ => "end_play",
                         };
                         Exec::Result(result_map(&[
                             ("changed", Value::from(false)),
@@ -3878,6 +3941,130 @@ fn invalid_group_name(g: &str) -> bool {
 }
 
 /// A failed result with Ansible's `msg`.
+/// `debug: var=EXPR` as Ansible 2.19+ shows it: an undefined value (a missing variable,
+/// attribute, or `undef()`) is replaced by `<< error N - MESSAGE >>` and reported in a
+/// warning; inside a variable's dicts and lists only the undefined parts are replaced.
+/// Any other error fails the task (returned as the message).
+struct DebugVar<'a> {
+    templar: &'a Templar,
+    vars: &'a Vars,
+    /// Each replaced value's message, and whether it came from the expression itself
+    /// (not from a variable's own template, whose position the agent does not keep).
+    markers: Vec<(String, bool)>,
+}
+
+impl DebugVar<'_> {
+    fn marker(&mut self, message: &str, from_expr: bool) -> Value {
+        self.markers
+            .push((template_core_message(message).to_string(), from_expr));
+        Value::from(format!(
+            "<< error {} - {} >>",
+            self.markers.len(),
+            template_core_message(message)
+        ))
+    }
+
+    fn eval(&mut self, expr: &str) -> Result<Value, String> {
+        match self
+            .templar
+            .render_str(&format!("{{{{ {expr} }}}}"), self.vars)
+        {
+            Ok(v) if !v.is_undefined() => Ok(v),
+            Ok(_) => Ok(self.marker(&format!("'{expr}' is undefined"), true)),
+            Err(e) if e.undefined => {
+                let raw = is_identifier(expr)
+                    .then(|| {
+                        self.vars.layers.iter().find_map(|l| {
+                            l.get_item(&Value::from(expr))
+                                .ok()
+                                .filter(|v| !v.is_undefined())
+                        })
+                    })
+                    .flatten();
+                match raw {
+                    // a variable: template its parts one by one, so that only the parts
+                    // that are undefined become markers
+                    Some(raw) if matches!(raw.kind(), ValueKind::Map | ValueKind::Seq) => {
+                        self.parts(&raw)
+                    }
+                    Some(_) => Ok(self.marker(&e.message, false)),
+                    None => Ok(self.marker(&e.message, true)),
+                }
+            }
+            Err(e) => Err(template_core_message(&e.message).replacen(
+                "Error rendering template:",
+                "Error rendering expression:",
+                1,
+            )),
+        }
+    }
+
+    fn parts(&mut self, v: &Value) -> Result<Value, String> {
+        match v.kind() {
+            ValueKind::Map => {
+                let mut out = IndexMap::new();
+                for k in v.try_iter().map_err(|e| e.to_string())? {
+                    let item = v.get_item(&k).unwrap_or_default();
+                    out.insert(k, self.parts(&item)?);
+                }
+                Ok(Value::from_pairs(out))
+            }
+            ValueKind::Seq => {
+                let mut out = Vec::new();
+                for item in v.try_iter().map_err(|e| e.to_string())? {
+                    out.push(self.parts(&item)?);
+                }
+                Ok(Value::from(out))
+            }
+            _ => match self.templar.template_value(v, self.vars) {
+                Ok(v) => Ok(v),
+                Err(e) if e.undefined => Ok(self.marker(&e.message, false)),
+                Err(e) => Err(template_core_message(&e.message).to_string()),
+            },
+        }
+    }
+
+    /// Ansible's warning for the replaced values: with the `var` argument's position
+    /// when the expression itself was undefined.
+    fn warning(&self, loc: Option<&crate::loader::Loc>) -> Option<String> {
+        if self.markers.is_empty() {
+            return None;
+        }
+        let n = self.markers.len();
+        let mut msg = format!(
+            "Encountered {n} template error{}.",
+            if n > 1 { "s" } else { "" }
+        );
+        for (i, (m, _)) in self.markers.iter().enumerate() {
+            msg.push_str(&format!("\nerror {} - {m}", i + 1));
+        }
+        match loc {
+            Some(loc) if self.markers.iter().all(|(_, e)| *e) => {
+                msg.push('\n');
+                msg.push_str(&origin(loc));
+            }
+            _ => msg.push_str("\n\n"),
+        }
+        Some(msg)
+    }
+}
+
+/// A template error's message without the `(in template: …)` that names its source.
+fn template_core_message(msg: &str) -> &str {
+    match msg.rfind(" (in template: ") {
+        Some(i) if msg.ends_with(')') => &msg[..i],
+        _ => msg,
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
 fn failure(msg: impl Into<Value>) -> IndexMap<String, Value> {
     result_map(&[("failed", Value::from(true)), ("msg", msg.into())])
 }

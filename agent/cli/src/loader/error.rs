@@ -62,24 +62,47 @@ impl LoadError {
 }
 
 /// `Origin: FILE:LINE:COL`, then up to three lines of the file ending at LINE (numbers
-/// right-aligned) and a caret under the column, as Ansible 2.21 shows a source position.
+/// right-aligned) and a caret under the column, as Ansible 2.21 shows a source position:
+/// tabs become spaces, and lines wider than 120 columns (with their number) are cut with
+/// `...`.
 pub fn origin(loc: &Loc) -> String {
+    const MAX_WIDTH: usize = 120;
+    const MARK: &str = "...";
     let mut text = format!("Origin: {loc}\n");
-    if let Ok(src) = std::fs::read_to_string(&*loc.file) {
-        let lines: Vec<&str> = src.lines().collect();
-        let first = loc.line.saturating_sub(2).max(1);
-        if loc.line >= 1 && loc.line <= lines.len() {
-            let width = loc.line.to_string().len();
-            text.push('\n');
-            for n in first..=loc.line {
-                text.push_str(&format!("{n:>width$} {}\n", lines[n - 1]));
-            }
-            text.push_str(&format!(
-                "{}^ column {}\n\n",
-                " ".repeat(width + loc.col),
-                loc.col
-            ));
-        }
+    let Ok(src) = std::fs::read_to_string(&*loc.file) else {
+        return text;
+    };
+    let lines: Vec<&str> = src.lines().collect();
+    if loc.line < 1 || loc.line > lines.len() {
+        return text;
     }
+    let first = loc.line.saturating_sub(2).max(1);
+    let width = loc.line.to_string().len();
+    let max_len = MAX_WIDTH - width - 1;
+    let mut usable = max_len;
+    text.push('\n');
+    for n in first..=loc.line {
+        let mut line = lines[n - 1].replace('\t', " ");
+        if line.chars().count() > max_len {
+            line = line.chars().take(max_len - MARK.len()).collect::<String>() + MARK;
+            usable = max_len - MARK.len();
+        }
+        let sep = if line.is_empty() { "" } else { " " };
+        text.push_str(&format!("{n:>width$}{sep}{line}\n"));
+    }
+    if loc.col >= 1 && loc.col <= usable {
+        let marker = format!("column {}", loc.col);
+        let idx = loc.col - 1;
+        let marker = if idx + 2 + marker.len() > max_len {
+            format!(
+                "{}{marker} ^",
+                " ".repeat(idx.saturating_sub(marker.len() + 1))
+            )
+        } else {
+            format!("{}^ {marker}", " ".repeat(idx))
+        };
+        text.push_str(&format!("{} {marker}\n", " ".repeat(width)));
+    }
+    text.push('\n');
     text
 }

@@ -1152,6 +1152,25 @@ impl Loader {
                 "a handler needs a 'name' (or 'listen') so that tasks can notify it",
             ));
         }
+        // `meta: end_role` needs a role to end (ansible-core's load_list_of_tasks).
+        if t.short == "meta"
+            && t.args
+                .get("_raw_params")
+                .is_some_and(|v| v.as_str().map(str::trim) == Some("end_role"))
+        {
+            if handlers {
+                return Err(LoadError::at(
+                    loc(file, tn),
+                    "Cannot execute 'end_role' from a handler",
+                ));
+            }
+            if role.is_none() {
+                return Err(LoadError::at(
+                    loc(file, tn),
+                    "Cannot execute 'end_role' from outside of a role",
+                ));
+            }
+        }
         // Static imports are expanded now.
         match t.short.as_str() {
             "import_tasks" => return self.expand_import_tasks(file, dir, &t, ak, role, handlers),

@@ -391,15 +391,38 @@ fn ignore_case(v: Value, case_sensitive: bool) -> Value {
 fn unique_filter(_: &State, a: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
     let args = Args::parse("unique", rest, &["case_sensitive", "attribute"], false)?;
     let cs = args.truthy(0, false);
-    let attr = args.some(1).cloned();
+    // Ansible refuses to fall back to its own version only for `case_sensitive=False`
+    // itself (Python's `is False`) or a truthy `attribute`.
+    let cs_false = args.some(0).is_some_and(|v| as_bool(v) == Some(false));
+    let attr = args.some(1).filter(|v| v.is_true()).cloned();
     let items = py_iter(&a)?;
+    let keys: Vec<Value> = items
+        .iter()
+        .map(|it| match &attr {
+            Some(at) => get_attribute(it, at),
+            None => it.clone(),
+        })
+        .collect();
+    // Jinja2's `unique` keeps a set of keys: a dict or list key is unhashable, which makes
+    // Ansible fall back to its own list-based version (or fail if that cannot honour the
+    // parameters).
+    if keys.iter().any(|k| is_map(k) || is_seq(k)) {
+        if cs_false || attr.is_some() {
+            return Err(err(
+                "Jinja2's unique filter failed and we cannot fall back to Ansible's version as it does not support the parameters supplied.",
+            ));
+        }
+        let mut out: Vec<Value> = Vec::new();
+        for it in items {
+            if !contains(&out, &it) {
+                out.push(it);
+            }
+        }
+        return Ok(Value::from(out));
+    }
     let mut seen: Vec<Value> = Vec::new();
     let mut out = Vec::new();
-    for it in items {
-        let key = match &attr {
-            Some(at) => get_attribute(&it, at),
-            None => it.clone(),
-        };
+    for (it, key) in items.into_iter().zip(keys) {
         let key = ignore_case(key, cs);
         if !contains(&seen, &key) {
             seen.push(key);

@@ -163,7 +163,9 @@ fn guard_builtins(env: &mut Environment<'static>) {
                 let mut args = Vec::with_capacity(rest.0.len() + 1);
                 args.push(value);
                 args.extend(rest.0.iter().map(|a| Value::clone(a)));
-                state.apply_filter(&format!("{BUILTIN_PREFIX}{}", $name), &args)
+                state
+                    .apply_filter(&format!("{BUILTIN_PREFIX}{}", $name), &args)
+                    .map_err(|e| plugin_failed("filter", concat!("ansible.builtin.", $name), e))
             };
             env.add_filter($name, wrap);
             env.add_filter(concat!("ansible.builtin.", $name), wrap);
@@ -182,6 +184,7 @@ fn guard_builtins(env: &mut Environment<'static>) {
         "join" => minijinja::filters::join,
         "groupby" => minijinja::filters::groupby,
         "sum" => minijinja::filters::sum,
+        "round" => minijinja::filters::round,
     );
 }
 
@@ -243,17 +246,38 @@ pub(crate) fn reject_undefined(value: Option<&Value>, rest: &[ValueOrKwargs]) ->
 pub(crate) fn add(env: &mut Environment<'static>, namespace: &str, name: &str, f: FilterFn) {
     let value_ok = TAKES_UNDEFINED.contains(&name);
     let args_ok = ARGS_MAY_BE_UNDEFINED.contains(&name);
+    let fqcn: std::sync::Arc<str> = std::sync::Arc::from(format!("{namespace}.{name}"));
     let wrap = move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| {
         reject_undefined(
             (!value_ok).then_some(&value),
             if args_ok { &[] } else { &rest.0 },
         )?;
-        f(state, value, &rest.0)
+        f(state, value, &rest.0).map_err(|e| plugin_failed("filter", &fqcn, e))
     };
     if !(namespace != "ansible.builtin" && FQCN_ONLY.contains(&name)) {
-        env.add_filter(name.to_string(), wrap);
+        env.add_filter(name.to_string(), wrap.clone());
     }
     env.add_filter(format!("{namespace}.{name}"), wrap);
+}
+
+/// An error raised by a filter or test as Ansible 2.19+ reports it: `The filter plugin
+/// 'ansible.builtin.NAME' failed: CAUSE`. Undefined values are not the plugin's failure
+/// and pass through unchanged, and so does an error that already names a plugin.
+pub(crate) fn plugin_failed(kind: &str, fqcn: &str, e: Error) -> Error {
+    if e.kind() == ErrorKind::UndefinedError {
+        return e;
+    }
+    let detail = e
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| e.kind().to_string());
+    if detail.starts_with("The filter plugin '") || detail.starts_with("The test plugin '") {
+        return e;
+    }
+    Error::new(
+        e.kind(),
+        format!("The {kind} plugin '{fqcn}' failed: {detail}"),
+    )
 }
 
 /// A filter/plugin error with Ansible's message.

@@ -14,9 +14,21 @@ pub fn env(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
         .unwrap_or_else(|| Value::from(""));
     Ok(terms
         .iter()
-        .map(|t| match std::env::var(py_str(t)) {
-            Ok(v) => Value::from(v),
-            Err(_) => default.clone(),
+        .map(|t| {
+            // Ansible reads the first word of a term
+            let term = py_str(t);
+            let name = term.split_whitespace().next().unwrap_or("");
+            match std::env::var(name) {
+                Ok(v) => Value::from(v),
+                Err(_) if default.is_undefined() => {
+                    crate::undef::set_hint(format!(
+                        "The environment variable {} is not set.",
+                        crate::filters::py_repr(&Value::from(name))
+                    ));
+                    Value::UNDEFINED
+                }
+                Err(_) => default.clone(),
+            }
         })
         .collect())
 }
