@@ -67,6 +67,8 @@ enum Flow {
     /// `meta: end_role`: the rest of the innermost role placement is skipped (its
     /// `always` sections too, as Ansible skips every task up to the role's end).
     EndRole,
+    /// The host could not be reached (a delegate agent cannot run on): it leaves the run.
+    Unreachable,
     /// A signal asked the run to stop (see RunOptions::interrupt).
     Interrupted,
 }
@@ -243,6 +245,8 @@ pub struct Engine<'r> {
     notify_acc: Option<Vec<String>>,
     /// The current task's `delegate_to` (shown as `host -> delegate`).
     delegate: Option<String>,
+    /// The current task's `ignore_unreachable`.
+    ignore_unreachable: bool,
     /// Groups and hosts made at run time that the engine's inventory does not hold (group →
     /// hosts): other hosts added by add_host, and the implicit localhost's groups. This
     /// host's own groups go into the inventory (see `Engine::join_group`).
@@ -359,6 +363,7 @@ impl<'r> Engine<'r> {
             notify_acc: None,
             failures_cleared: 0,
             delegate: None,
+            ignore_unreachable: false,
             runtime_groups: IndexMap::new(),
             runtime_hosts: IndexMap::new(),
             facts_cache: agent_facts::Cache::new(),
@@ -465,7 +470,7 @@ impl<'r> Engine<'r> {
                     failed = true;
                     break;
                 }
-                Flow::Interrupted => break,
+                Flow::Interrupted | Flow::Unreachable => break,
                 _ => {}
             }
         }
@@ -705,6 +710,7 @@ impl<'r> Engine<'r> {
         match flow {
             Flow::Failed => Flow::Failed,
             Flow::Interrupted => Flow::Interrupted,
+            Flow::Unreachable => Flow::Unreachable,
             _ => Flow::Continue,
         }
     }
@@ -1400,6 +1406,11 @@ impl<'r> Engine<'r> {
             .and_then(|d| self.templar.template_value(d, &vars).ok())
             .map(|d| d.to_string())
             .filter(|d| !d.is_empty() && d != &self.host);
+        self.ignore_unreachable = self.render_bool(
+            self.effective(task, frames, |c| &c.ignore_unreachable),
+            &vars,
+            false,
+        );
         let ignore_errors = self.render_bool(
             self.effective(task, frames, |c| &c.ignore_errors),
             &vars,
@@ -1474,6 +1485,7 @@ impl<'r> Engine<'r> {
                 let n = items.len();
                 let mut results = Vec::with_capacity(n);
                 let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, n > 0);
+                let mut any_unreachable = false;
                 // A looped include announces every item first, then runs them in order.
                 let is_include = matches!(task.short.as_str(), "include_tasks" | "include_role");
                 let mut deferred: Vec<(IndexMap<String, Value>, Vars)> = Vec::new();
@@ -1596,10 +1608,13 @@ impl<'r> Engine<'r> {
                         r.insert("ansible_loop".into(), l.clone());
                     }
                     let skipped = get_bool(&r, "skipped");
-                    let failed = get_bool(&r, "failed");
+                    let unreachable = get_bool(&r, "unreachable");
+                    // an unreachable item is shown as a failed one (v2_runner_item_on_failed)
+                    let failed = get_bool(&r, "failed") || unreachable;
                     let changed = get_bool(&r, "changed");
                     any_changed |= changed;
-                    any_failed |= failed;
+                    any_unreachable |= unreachable;
+                    any_failed |= get_bool(&r, "failed");
                     all_skipped &= skipped;
                     let status = if failed {
                         Status::Failed
@@ -1663,6 +1678,9 @@ impl<'r> Engine<'r> {
                         error: error.as_deref(),
                     });
                     r.shift_remove("_ansible_item_label");
+                    if unreachable && !r.contains_key("exception") {
+                        r.insert("exception".into(), Value::from(NO_TRACEBACK));
+                    }
                     results.push(map_value(&r));
                     if stop {
                         break;
@@ -1699,6 +1717,9 @@ impl<'r> Engine<'r> {
                 }
                 let mut r = IndexMap::new();
                 r.insert("changed".into(), Value::from(any_changed));
+                if any_unreachable {
+                    r.insert("unreachable".into(), Value::from(true));
+                }
                 if any_failed {
                     r.insert("failed".into(), Value::from(true));
                     r.insert("msg".into(), Value::from("One or more items failed"));
@@ -1800,6 +1821,7 @@ impl<'r> Engine<'r> {
         let kind = r.shift_remove("_agent_failure");
         let err_text = r.shift_remove("_agent_error");
         let control = r.shift_remove("_agent_control");
+        let unreachable = get_bool(&r, "unreachable");
         let failed = get_bool(&r, "failed");
         let skipped = get_bool(&r, "skipped");
         let changed = get_bool(&r, "changed");
@@ -1812,7 +1834,7 @@ impl<'r> Engine<'r> {
                 reg_r.insert("failed".into(), Value::from(false));
             }
             // Ansible registers the exception of a failure (not printed without -vvv).
-            if failed && !reg_r.contains_key("exception") {
+            if (failed || unreachable) && !reg_r.contains_key("exception") {
                 reg_r.insert("exception".into(), Value::from(NO_TRACEBACK));
             }
             self.hs
@@ -1820,7 +1842,9 @@ impl<'r> Engine<'r> {
                 .insert(reg.clone(), mark_unsafe(&map_value(&reg_r)));
             self.hs.refresh();
         }
-        let status = if failed {
+        let status = if unreachable {
+            Status::Unreachable
+        } else if failed {
             Status::Failed
         } else if skipped {
             Status::Skipped
@@ -1837,20 +1861,26 @@ impl<'r> Engine<'r> {
             &r,
             kind.as_ref(),
             err_text.as_ref(),
-            status == Status::Failed && !was_loop,
+            matches!(status, Status::Failed | Status::Unreachable) && !was_loop,
             no_log,
             &task.loc,
         );
         // Meta tasks print nothing unless they fail; loops print their items, and the
         // task line only when the loop failed or was skipped whole.
-        let quiet = !failed && (task.short == "meta" || (was_loop && status != Status::Skipped));
+        let quiet = !failed
+            && !unreachable
+            && (task.short == "meta" || (was_loop && status != Status::Skipped));
         if !quiet {
             let delegate = self.delegate.clone();
             self.emit(Event::TaskResult {
                 host: &host,
                 status,
                 result: &shown,
-                ignore_errors,
+                ignore_errors: if unreachable {
+                    self.ignore_unreachable
+                } else {
+                    ignore_errors
+                },
                 delegate_to: delegate.as_deref(),
                 error: error.as_deref(),
             });
@@ -1878,6 +1908,16 @@ impl<'r> Engine<'r> {
             };
         }
         match status {
+            // ignore_errors does not apply; the host leaves the run (no rescue, no always,
+            // no later play), as ansible-core removes an unreachable host.
+            Status::Unreachable if self.ignore_unreachable => {
+                self.stats.ok += 1;
+                self.stats.ignored += 1;
+            }
+            Status::Unreachable => {
+                self.stats.unreachable += 1;
+                return Flow::Unreachable;
+            }
             Status::Failed if ignore_errors => {
                 self.stats.ok += 1;
                 self.stats.ignored += 1;
@@ -1917,7 +1957,7 @@ impl<'r> Engine<'r> {
                 self.stats.ok += 1;
                 self.stats.changed += 1;
             }
-            Status::Ok | Status::Unreachable => self.stats.ok += 1,
+            Status::Ok => self.stats.ok += 1,
         }
         if status == Status::Changed {
             for n in self.notify(task) {
@@ -2470,6 +2510,35 @@ impl<'r> Engine<'r> {
         true
     }
 
+    /// A module delegated to a host that Ansible would reach over a connection other
+    /// than `local` (the delegate's `ansible_connection`): agent runs on this host only,
+    /// so the delegate is unreachable, as it is to Ansible when it cannot connect. A
+    /// delegate with no `ansible_connection` runs here, as under `ansible-playbook -c
+    /// local`.
+    fn unreachable_delegate(&self, task: &Task, vars: &Vars) -> Option<IndexMap<String, Value>> {
+        let d = self.delegate.as_deref()?;
+        let hv = self.inventory.host_vars(d).ok()?;
+        let conn = hv.get("ansible_connection")?;
+        let conn = self
+            .templar
+            .template_value(conn, vars)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| conn.to_string());
+        if matches!(conn.as_str(), "local" | "ansible.builtin.local") {
+            return None;
+        }
+        let msg = format!(
+            "Task failed: Failed to connect to the host via {conn}: agent runs tasks on this \
+             host only and does not connect to '{d}' (ansible_connection={conn}); delegate to \
+             localhost, or run agent on '{d}'"
+        );
+        let block = format!("{msg}\n{}", origin(&task.loc));
+        let mut r = text_failure(&msg, block);
+        r.shift_remove("failed");
+        r.insert("unreachable".into(), Value::from(true));
+        Some(r)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn dispatch(
         &mut self,
@@ -2482,6 +2551,9 @@ impl<'r> Engine<'r> {
         _handler: bool,
     ) -> Exec {
         if let Some(entry) = registry::find(&task.action) {
+            if let Some(r) = self.unreachable_delegate(task, vars) {
+                return Exec::Result(r);
+            }
             let finder = self.finder(task);
             // The connection variables ansible_become / ansible_become_user win over the
             // keywords, as in Ansible.

@@ -26,6 +26,7 @@ pub struct Common {
     pub run_once: Option<Value>,
     pub delegate_to: Option<Value>,
     pub any_errors_fatal: Option<Value>,
+    pub ignore_unreachable: Option<Value>,
     /// `module_defaults`: dicts of module name (canonical, see
     /// [`crate::loader::playbook::defaults_key`]) → default arguments (raw, may hold
     /// templates). Outer levels come first; a later dict replaces a module's entry.

@@ -495,10 +495,10 @@ fn set_common(c: &mut Common, file: &Arc<str>, key: &str, v: &Node) -> Result<bo
         "run_once" => c.run_once = Some(v.to_value()),
         "delegate_to" => c.delegate_to = Some(v.to_value()),
         "any_errors_fatal" => c.any_errors_fatal = Some(v.to_value()),
+        "ignore_unreachable" => c.ignore_unreachable = Some(v.to_value()),
         // Accepted and meaningless for a local run.
         "become_method" | "become_flags" | "become_exe" | "collections" | "connection"
-        | "debugger" | "port" | "remote_user" | "throttle" | "timeout" | "ignore_unreachable"
-        | "delegate_facts" => {}
+        | "debugger" | "port" | "remote_user" | "throttle" | "timeout" | "delegate_facts" => {}
         _ => return Ok(false),
     }
     Ok(true)
