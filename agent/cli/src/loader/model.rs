@@ -42,7 +42,7 @@ pub enum Loop {
 
 /// A role as it is used at one place in a play (name, path, its variables, the
 /// parameters it was given).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RoleInstance {
     pub name: String,
     pub path: PathBuf,

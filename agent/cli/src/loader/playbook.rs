@@ -1601,18 +1601,7 @@ impl Loader {
             first_placement,
         };
         // Handlers and tasks refer to the instance; build it in two steps.
-        let placeholder = Arc::new(RoleInstance {
-            name: inst.name.clone(),
-            path: inst.path.clone(),
-            defaults: inst.defaults.clone(),
-            vars: inst.vars.clone(),
-            params: inst.params.clone(),
-            handlers: Vec::new(),
-            public: inst.public,
-            dedup_key: inst.dedup_key.clone(),
-            allow_duplicates,
-            first_placement,
-        });
+        let placeholder = Arc::new(inst.clone());
         let mut handlers = Vec::new();
         for hp in handler_files {
             handlers.extend(self.load_tasks_file(&hp, Some(&placeholder), true)?);
@@ -1623,8 +1612,8 @@ impl Loader {
             self.all_roles.push(inst.clone());
         }
         let tasks_from = opts.tasks_from.as_deref().unwrap_or("main");
+        // (The wrapper, `instantiate_role`, takes this role off the cycle stack.)
         if task_files.is_empty() && opts.tasks_from.is_some() {
-            self.stack.pop();
             return Err(LoadError::at(
                 at.clone(),
                 format!(
@@ -1636,7 +1625,6 @@ impl Loader {
         for tp in task_files {
             items.extend(self.load_tasks_file(&tp, Some(&inst), false)?);
         }
-        self.stack.pop();
         Ok((Some(inst), items))
     }
 }
