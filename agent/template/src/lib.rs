@@ -626,6 +626,7 @@ impl Templar {
         if !Templar::is_template(s) {
             return Ok(Value::from(s));
         }
+        undef::clear();
         let scope = Scope::new(self, vars);
         let rv = self.render_str_scoped(s, &scope);
         finish(rv, &scope)
@@ -636,6 +637,7 @@ impl Templar {
         if !needs_templating(v) {
             return Ok(v.clone());
         }
+        undef::clear();
         let scope = Scope::new(self, vars);
         let rv = self.template_value_scoped(v, &scope, true);
         finish(rv, &scope)
@@ -645,6 +647,7 @@ impl Templar {
     /// An expression wrapped in `{{ }}` is rendered first (deprecated in Ansible, but
     /// still accepted).
     pub fn eval_expr(&self, expr: &str, vars: &Vars) -> Result<Value, TemplateError> {
+        undef::clear();
         let scope = Scope::new(self, vars);
         let rv = self.eval_expr_scoped(expr, &scope);
         finish(rv, &scope)
@@ -882,7 +885,10 @@ impl Templar {
         opts: &FileOptions,
     ) -> Result<String, TemplateError> {
         let (opts, body) = file_header(path, source, opts)?;
-        file::render(self, path, body, vars, search, &opts)
+        undef::clear();
+        let r = file::render(self, path, body, vars, search, &opts);
+        undef::clear();
+        r
     }
 
     /// [`Templar::render_file_source`] with Jinja2's native concat (the `template`
@@ -896,7 +902,10 @@ impl Templar {
         opts: &FileOptions,
     ) -> Result<Value, TemplateError> {
         let (opts, body) = file_header(path, source, opts)?;
-        file::render_native(self, path, body, vars, search, &opts)
+        undef::clear();
+        let r = file::render_native(self, path, body, vars, search, &opts);
+        undef::clear();
+        r
     }
 }
 

@@ -122,5 +122,20 @@ mod tests {
             .unwrap(),
             Value::from(false)
         );
+        // a custom hint is kept; an unused undef() default leaves no hint behind
+        let e = render(
+            &t,
+            &vars,
+            "{{ lookup('env', 'AGENT_SURELY_UNSET_VAR', default=undef('custom hint')) }}",
+        )
+        .unwrap_err();
+        assert!(e.contains("custom hint"), "{e}");
+        let e = render(
+            &t,
+            &vars,
+            "{{ lookup('env', 'PATH', default=undef()) }}{{ nosuch }}",
+        )
+        .unwrap_err();
+        assert!(e.contains("'nosuch' is undefined"), "{e}");
     }
 }

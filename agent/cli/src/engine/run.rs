@@ -748,6 +748,15 @@ impl<'r> Engine<'r> {
                 Item::Task(t) => self.run_task(t, frames, true, false),
                 Item::Block(b) => self.run_block(b, frames, true, false),
             };
+            if flow == Flow::EndRole {
+                // `meta: end_role` in a file that a handler included: Ansible refuses it
+                // when the file loads, and the run stops.
+                self.emit(Event::Warning {
+                    message: "Cannot execute 'end_role' from a handler (it is in a file a handler included); the host fails",
+                });
+                self.stats.failures += 1;
+                flow = Flow::Failed;
+            }
             if flow != Flow::Continue {
                 break;
             }
@@ -812,11 +821,12 @@ impl<'r> Engine<'r> {
             }
             self.role_ran.push(false);
             let mut flow = self.run_block_inner(b, frames, handler, rescuable);
-            let mut ran = self.role_ran.pop().unwrap_or(false);
+            let ran = self.role_ran.pop().unwrap_or(false);
             if flow == Flow::EndRole {
-                // The role has completed on this host (its implicit `role_complete`).
+                // The rest of the role is skipped; it counts as completed (for
+                // deduplication) only if one of its tasks ran before, as Ansible's
+                // `role_complete` does.
                 flow = Flow::Continue;
-                ran = true;
             }
             if ran
                 && flow == Flow::Continue
@@ -1751,21 +1761,33 @@ impl<'r> Engine<'r> {
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .trim();
-            if matches!(
-                what,
-                "flush_handlers"
-                    | "clear_facts"
-                    | "clear_host_errors"
-                    | "end_batch"
-                    | "end_play"
-                    | "end_host"
-                    | "end_role"
-            ) {
+            let host = self.host.clone();
+            let role = task
+                .role
+                .as_ref()
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
+            let suffix = match what {
+                "flush_handlers" => Some(format!(", not running handlers for {host}")),
+                "clear_facts" => Some(format!(", not clearing facts and fact cache for {host}")),
+                "clear_host_errors" => Some(format!(", not clearing host error state for {host}")),
+                "end_batch" => Some(", continuing current batch".to_string()),
+                "end_play" => Some(", continuing play".to_string()),
+                "end_host" => Some(format!(", continuing execution for {host}")),
+                "end_role" => Some(format!(", continuing role {role} for {host}")),
+                "noop" | "refresh_inventory" | "reset_connection" => {
+                    self.warn_once(&format!("{what} task does not support when conditional"));
+                    None
+                }
+                _ => None,
+            };
+            if let Some(suffix) = suffix {
                 let r = Value::from_pairs([
-                    ("msg", Value::from("")),
+                    ("changed", Value::from(false)),
+                    ("msg", Value::from(what)),
                     (
                         "skip_reason",
-                        Value::from(format!("{what} conditional evaluated to False")),
+                        Value::from(format!("{what} conditional evaluated to False{suffix}")),
                     ),
                     ("skipped", Value::from(true)),
                 ]);
@@ -1842,10 +1864,10 @@ impl<'r> Engine<'r> {
                 .insert(reg.clone(), mark_unsafe(&map_value(&reg_r)));
             self.hs.refresh();
         }
-        let status = if unreachable {
-            Status::Unreachable
-        } else if failed {
+        let status = if failed {
             Status::Failed
+        } else if unreachable {
+            Status::Unreachable
         } else if skipped {
             Status::Skipped
         } else if changed {
@@ -2343,6 +2365,26 @@ impl<'r> Engine<'r> {
         } else {
             task
         };
+        // `delegate_to` is templated for each run of the module (each loop item), and a
+        // template that fails fails the task, as in Ansible.
+        if let Some(d) = self.effective(task, frames, |c| &c.delegate_to) {
+            match self.templar.template_value(d, vars) {
+                Ok(d) => {
+                    self.delegate =
+                        Some(d.to_string()).filter(|d| !d.is_empty() && d != &self.host);
+                }
+                Err(e) => {
+                    return Exec::Result(raised(template_cause(&e.message), &task.loc));
+                }
+            }
+        }
+        // An unreachable delegate: no retries, failed_when or changed_when (Ansible's
+        // connection error bypasses them).
+        if connects(task)
+            && let Some(r) = self.unreachable_delegate(task, vars)
+        {
+            return Exec::Result(r);
+        }
         let defaults = match self.module_defaults(task, frames, vars) {
             Ok(d) => d,
             Err(r) => return Exec::Result(r),
@@ -2551,9 +2593,6 @@ impl<'r> Engine<'r> {
         _handler: bool,
     ) -> Exec {
         if let Some(entry) = registry::find(&task.action) {
-            if let Some(r) = self.unreachable_delegate(task, vars) {
-                return Exec::Result(r);
-            }
             let finder = self.finder(task);
             // The connection variables ansible_become / ansible_become_user win over the
             // keywords, as in Ansible.
@@ -2768,8 +2807,9 @@ impl<'r> Engine<'r> {
                     let mut r = IndexMap::new();
                     r.insert(name, v);
                     r.insert("changed".into(), Value::from(false));
-                    if let Some(w) = dv.warning(task.arg_locs.get("var")) {
-                        r.insert("warnings".into(), Value::from(vec![w]));
+                    let warnings = dv.warnings(task.arg_locs.get("var"));
+                    if !warnings.is_empty() {
+                        r.insert("warnings".into(), Value::from(warnings));
                     }
                     r.insert("_ansible_verbose_always".into(), Value::from(true));
                     return Exec::Result(r);
@@ -3134,6 +3174,13 @@ impl<'r> Engine<'r> {
                     .unwrap_or_default()
                     .trim()
                     .to_string();
+                if matches!(
+                    what.as_str(),
+                    "noop" | "refresh_inventory" | "reset_connection"
+                ) && !task.common.when.is_empty()
+                {
+                    self.warn_once(&format!("{what} task does not support when conditional"));
+                }
                 match what.as_str() {
                     "flush_handlers" => {
                         let f = self.flush_handlers(frames);
@@ -4012,7 +4059,6 @@ fn invalid_group_name(g: &str) -> bool {
         || g.contains(|c: char| !(c.is_alphanumeric() || c == '_'))
 }
 
-/// A failed result with Ansible's `msg`.
 /// `debug: var=EXPR` as Ansible 2.19+ shows it: an undefined value (a missing variable,
 /// attribute, or `undef()`) is replaced by `<< error N - MESSAGE >>` and reported in a
 /// warning; inside a variable's dicts and lists only the undefined parts are replaced.
@@ -4060,7 +4106,10 @@ impl DebugVar<'_> {
                         self.parts(&raw)
                     }
                     Some(_) => Ok(self.marker(&e.message, false)),
-                    None => Ok(self.marker(&e.message, true)),
+                    None => {
+                        let from_expr = undefined_in_expr(expr, &e.message);
+                        Ok(self.marker(&e.message, from_expr))
+                    }
                 }
             }
             Err(e) => Err(template_core_message(&e.message).replacen(
@@ -4096,28 +4145,25 @@ impl DebugVar<'_> {
         }
     }
 
-    /// Ansible's warning for the replaced values: with the `var` argument's position
-    /// when the expression itself was undefined.
-    fn warning(&self, loc: Option<&crate::loader::Loc>) -> Option<String> {
-        if self.markers.is_empty() {
-            return None;
-        }
-        let n = self.markers.len();
-        let mut msg = format!(
-            "Encountered {n} template error{}.",
-            if n > 1 { "s" } else { "" }
-        );
-        for (i, (m, _)) in self.markers.iter().enumerate() {
-            msg.push_str(&format!("\nerror {} - {m}", i + 1));
-        }
-        match loc {
-            Some(loc) if self.markers.iter().all(|(_, e)| *e) => {
-                msg.push('\n');
-                msg.push_str(&origin(loc));
-            }
-            _ => msg.push_str("\n\n"),
-        }
-        Some(msg)
+    /// Ansible's warnings for the replaced values, one per template that made one
+    /// (`_marker_behaviors.emit_warnings` groups them by their template): with the `var`
+    /// argument's position when the expression itself was undefined.
+    fn warnings(&self, loc: Option<&crate::loader::Loc>) -> Vec<String> {
+        self.markers
+            .iter()
+            .enumerate()
+            .map(|(i, (m, from_expr))| {
+                let mut msg = format!("Encountered 1 template error.\nerror {} - {m}", i + 1);
+                match loc {
+                    Some(loc) if *from_expr => {
+                        msg.push('\n');
+                        msg.push_str(&origin(loc));
+                    }
+                    _ => msg.push_str("\n\n"),
+                }
+                msg
+            })
+            .collect()
     }
 }
 
@@ -4129,6 +4175,36 @@ fn template_core_message(msg: &str) -> &str {
     }
 }
 
+/// Whether an undefined error of `debug: var=EXPR` is about `expr` itself (the name or
+/// attribute it names, or a call it makes, such as a lookup's undefined default) rather
+/// than about a variable's own template that `expr` reads.
+fn undefined_in_expr(expr: &str, message: &str) -> bool {
+    let core = template_core_message(message);
+    let quoted = |prefix: &str, suffix: &str| {
+        core.strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix(suffix))
+            .map(str::to_string)
+    };
+    let named = quoted("'", "' is undefined").or_else(|| {
+        core.rsplit_once(" has no attribute '")
+            .and_then(|(_, a)| a.strip_suffix('\''))
+            .map(str::to_string)
+    });
+    match named {
+        Some(name) => expr
+            .split(|c: char| !(c == '_' || c.is_alphanumeric()))
+            .any(|w| w == name),
+        None => expr.contains('('),
+    }
+}
+
+/// Whether an action needs a connection to its host (a module, or the engine's own
+/// `ping` and `setup`), as opposed to controller-side actions (`debug`, `set_fact`, …).
+fn connects(task: &Task) -> bool {
+    registry::find(&task.action).is_some()
+        || matches!(task.short.as_str(), "ping" | "setup" | "gather_facts")
+}
+
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars
@@ -4137,6 +4213,7 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
+/// A failed result with Ansible's `msg`.
 fn failure(msg: impl Into<Value>) -> IndexMap<String, Value> {
     result_map(&[("failed", Value::from(true)), ("msg", msg.into())])
 }

@@ -394,7 +394,13 @@ fn unique_filter(_: &State, a: Value, rest: &[ValueOrKwargs]) -> Result<Value, E
     // Ansible refuses to fall back to its own version only for `case_sensitive=False`
     // itself (Python's `is False`) or a truthy `attribute`.
     let cs_false = args.some(0).is_some_and(|v| as_bool(v) == Some(false));
-    let attr = args.some(1).filter(|v| v.is_true()).cloned();
+    // Jinja2 uses any attribute that is not None (`attribute=0` is `item[0]`); Ansible's
+    // refusal to fall back looks at its truth.
+    let attr = args
+        .some(1)
+        .filter(|v| !v.is_none() && !v.is_undefined())
+        .cloned();
+    let attr_true = attr.as_ref().is_some_and(|v| v.is_true());
     let items = py_iter(&a)?;
     let keys: Vec<Value> = items
         .iter()
@@ -407,7 +413,7 @@ fn unique_filter(_: &State, a: Value, rest: &[ValueOrKwargs]) -> Result<Value, E
     // Ansible fall back to its own list-based version (or fail if that cannot honour the
     // parameters).
     if keys.iter().any(|k| is_map(k) || is_seq(k)) {
-        if cs_false || attr.is_some() {
+        if cs_false || attr_true {
             return Err(err(
                 "Jinja2's unique filter failed and we cannot fall back to Ansible's version as it does not support the parameters supplied.",
             ));

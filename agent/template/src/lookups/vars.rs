@@ -19,12 +19,26 @@ pub fn env(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
             let term = py_str(t);
             let name = term.split_whitespace().next().unwrap_or("");
             match std::env::var(name) {
-                Ok(v) => Value::from(v),
+                Ok(v) => {
+                    if default.is_undefined() {
+                        // an `undef()` default that is not used leaves no hint behind
+                        crate::undef::take_hint();
+                    }
+                    Value::from(v)
+                }
                 Err(_) if default.is_undefined() => {
-                    crate::undef::set_hint(format!(
-                        "The environment variable {} is not set.",
-                        crate::filters::py_repr(&Value::from(name))
-                    ));
+                    // Ansible replaces only `undef()`'s own hint (a custom hint stays; an
+                    // undefined variable as the default names itself)
+                    match crate::undef::take_hint() {
+                        Some(h) if h == crate::undef::DEFAULT_HINT => {
+                            crate::undef::set_hint(format!(
+                                "The environment variable {} is not set.",
+                                crate::filters::py_repr(&Value::from(name))
+                            ))
+                        }
+                        Some(h) => crate::undef::set_hint(h),
+                        None => {}
+                    }
                     Value::UNDEFINED
                 }
                 Err(_) => default.clone(),
