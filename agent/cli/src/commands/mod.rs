@@ -224,7 +224,13 @@ fn run_inner(
     }
     if args.list_tasks || args.list_tags {
         info.skip();
-        list(&pb, args.list_tasks);
+        list(
+            &pb,
+            args.list_tasks,
+            &args.tags,
+            &args.skip_tags,
+            &extra_vars,
+        );
         return Ok(exit::OK);
     }
     if args.list_hosts {
@@ -345,37 +351,79 @@ fn list_hosts(
     Ok(())
 }
 
-fn list(pb: &Playbook, tasks: bool) {
+/// `--list-tasks` / `--list-tags` as ansible-playbook prints them: per play, the tasks
+/// that `--tags`/`--skip-tags` select (tags templated with the play's and the extra
+/// variables, as Ansible's `filter_tagged_tasks`), each with the play's tags and its own
+/// (inherited ones included); a block's `rescue` and `always` are not listed.
+fn list(
+    pb: &Playbook,
+    tasks: bool,
+    only: &[String],
+    skip: &[String],
+    extra: &IndexMap<String, Value>,
+) {
     use crate::loader::model::Item;
-    fn walk(items: &[Item], out: &mut Vec<(String, Vec<String>)>, inherited: &[String]) {
-        for i in items {
-            match i {
-                Item::Task(t) => {
-                    let mut tags = inherited.to_vec();
-                    tags.extend(t.common.tags.iter().cloned());
-                    let name = t.name.clone().unwrap_or_else(|| t.action.clone());
-                    let name = match &t.role {
-                        Some(r) => format!("{} : {name}", r.name),
-                        None => name,
-                    };
-                    out.push((name, tags));
-                }
-                Item::Block(b) => {
-                    let mut tags = inherited.to_vec();
-                    tags.extend(b.common.tags.iter().cloned());
-                    walk(&b.block, out, &tags);
-                    walk(&b.rescue, out, &tags);
-                    walk(&b.always, out, &tags);
+    use std::collections::HashSet;
+    struct Walk<'a> {
+        templar: agent_template::Templar,
+        vars: agent_template::Vars,
+        only: &'a [String],
+        skip: &'a [String],
+        out: Vec<(String, Vec<String>)>,
+    }
+    impl Walk<'_> {
+        fn walk(&mut self, items: &[Item], inherited: &[String]) {
+            for i in items {
+                match i {
+                    Item::Task(t) => {
+                        let mut tags = inherited.to_vec();
+                        tags.extend(t.common.tags.iter().cloned());
+                        let tags = crate::engine::expand_tags(
+                            tags.iter().map(String::as_str),
+                            &self.templar,
+                            &self.vars,
+                        );
+                        let set: HashSet<&str> = tags.iter().map(String::as_str).collect();
+                        if !crate::engine::tags_selected(&set, self.only, self.skip) {
+                            continue;
+                        }
+                        let name = t.name.clone().unwrap_or_else(|| t.action.clone());
+                        let name = match &t.role {
+                            Some(r) => format!("{} : {name}", r.name),
+                            None => name,
+                        };
+                        self.out.push((name, tags));
+                    }
+                    Item::Block(b) => {
+                        let mut tags = inherited.to_vec();
+                        tags.extend(b.common.tags.iter().cloned());
+                        self.walk(&b.block, &tags);
+                    }
                 }
             }
         }
     }
     println!("\nplaybook: {}", pb.path.display());
     for (n, play) in pb.plays.iter().enumerate() {
-        let mut entries = Vec::new();
+        let mut w = Walk {
+            templar: agent_template::Templar::new(),
+            vars: agent_template::Vars::new(vec![
+                Value::from_pairs(extra.iter().map(|(k, v)| (k.as_str(), v.clone()))),
+                Value::from_pairs(
+                    play.common
+                        .vars
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.clone())),
+                ),
+            ]),
+            only,
+            skip,
+            out: Vec::new(),
+        };
         for section in [&play.pre_tasks, &play.main, &play.post_tasks] {
-            walk(section, &mut entries, &play.common.tags);
+            w.walk(section, &play.common.tags);
         }
+        let entries = w.out;
         let mut all_tags: Vec<String> = entries
             .iter()
             .flat_map(|(_, t)| t.iter().cloned())

@@ -11,3 +11,4 @@ pub mod syntax;
 mod vars;
 
 pub use run::{Engine, Outcome, RunOptions};
+pub(crate) use run::{expand_tags, tags_selected};

@@ -1345,6 +1345,13 @@ impl<'r> Engine<'r> {
             for f in frames {
                 tags.extend(f.common.tags.iter().map(String::as_str));
             }
+            // Templated tags (rare) are rendered with the task's variables.
+            let rendered;
+            if tags.iter().any(|t| Templar::is_template(t)) {
+                let vars = self.vars_for(frames, Some(task), &IndexMap::new());
+                rendered = expand_tags(tags.iter().copied(), &self.templar, &vars);
+                tags = rendered.iter().map(String::as_str).collect();
+            }
             if !self.tags_match(&tags) && !matches!(task.short.as_str(), "meta") {
                 return Flow::Continue;
             }
@@ -4226,9 +4233,34 @@ fn raised(msg: &str, loc: &crate::loader::Loc) -> IndexMap<String, Value> {
     text_failure(&text, block)
 }
 
+/// Tags as Ansible's `evaluate_tags` sees them: a tag that is a template is rendered with
+/// `vars`, and a list it gives is flattened into its items (`tags: "{{ the_tags }}"`). A
+/// tag that fails to template is kept as written.
+pub(crate) fn expand_tags<'a>(
+    tags: impl IntoIterator<Item = &'a str>,
+    templar: &Templar,
+    vars: &Vars,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in tags {
+        if !Templar::is_template(t) {
+            out.push(t.to_string());
+            continue;
+        }
+        match templar.render_str(t, vars) {
+            Ok(v) if v.kind() == ValueKind::Seq => {
+                out.extend(v.try_iter().into_iter().flatten().map(|i| i.to_string()));
+            }
+            Ok(v) => out.push(v.to_string()),
+            Err(_) => out.push(t.to_string()),
+        }
+    }
+    out
+}
+
 /// Whether a task with `tags` runs under `--tags only` / `--skip-tags skip` (an empty `only`
 /// is Ansible's default `all`). An untagged task matches the tag `untagged`.
-fn tags_selected(tags: &HashSet<&str>, only: &[String], skip: &[String]) -> bool {
+pub(crate) fn tags_selected(tags: &HashSet<&str>, only: &[String], skip: &[String]) -> bool {
     let untagged = tags.is_empty();
     let has = |t: &str| {
         if untagged {
@@ -4279,8 +4311,46 @@ fn read_ahead_unit(t: &Task) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{invalid_fact_name, tags_selected};
+    use super::{expand_tags, invalid_fact_name, tags_selected, undefined_in_expr};
     use std::collections::HashSet;
+
+    #[test]
+    fn templated_tags_are_rendered_and_flattened() {
+        let templar = agent_template::Templar::new();
+        let vars = agent_template::Vars::new(vec![minijinja::Value::from_pairs([
+            ("the_tags", minijinja::Value::from(vec!["tag3", "tag4"])),
+            ("one", minijinja::Value::from("x")),
+        ])]);
+        assert_eq!(
+            expand_tags(
+                ["plain", "{{ the_tags }}", "{{ one }}", "{{ nosuch }}"],
+                &templar,
+                &vars
+            ),
+            vec!["plain", "tag3", "tag4", "x", "{{ nosuch }}"]
+        );
+    }
+
+    #[test]
+    fn debug_var_undefined_origin() {
+        assert!(undefined_in_expr(
+            "nosuch",
+            "'nosuch' is undefined (in template: \"x\")"
+        ));
+        assert!(undefined_in_expr(
+            "d.z",
+            "object of type 'dict' has no attribute 'z'"
+        ));
+        assert!(!undefined_in_expr("d.a", "'nosuch' is undefined"));
+        assert!(undefined_in_expr(
+            "lookup('env', 'X', default=undef())",
+            "The environment variable 'X' is not set."
+        ));
+        assert!(!undefined_in_expr(
+            "must_set",
+            "must_set has to be overridden"
+        ));
+    }
 
     #[test]
     fn fact_names_as_ansible_validates_them() {

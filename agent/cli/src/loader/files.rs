@@ -28,6 +28,13 @@ pub fn take_warnings() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Add a warning found while loading (shown before the run, as Ansible's parser shows it).
+pub fn push_warning(message: String) {
+    if let Ok(mut all) = WARNINGS.lock() {
+        all.push(message);
+    }
+}
+
 /// Read and parse one YAML file (one document at most).
 pub fn read_yaml(path: &Path) -> Result<YamlFile, LoadError> {
     let bytes = std::fs::read(path).map_err(|e| LoadError::io(path, e))?;

@@ -469,7 +469,29 @@ fn set_common(c: &mut Common, file: &Arc<str>, key: &str, v: &Node) -> Result<bo
                     "tags must be specified as a list",
                 ));
             }
-            c.tags = string_list(v)
+            c.tags = string_list(v);
+            // Taggable._load_tags: reserved names work, but Ansible advises against them.
+            let reserved: Vec<&str> = c
+                .tags
+                .iter()
+                .map(String::as_str)
+                .filter(|t| matches!(*t, "tagged" | "all" | "untagged"))
+                .collect();
+            if !reserved.is_empty() {
+                let list = reserved
+                    .iter()
+                    .map(|t| format!("'{t}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                super::files::push_warning(
+                    format!(
+                        "Found reserved tagnames in tags: [{list}], we do not recommend doing this as it might give unexpected results\n{}",
+                        super::error::origin(&loc(file, v))
+                    )
+                    .trim_end()
+                    .to_string(),
+                );
+            }
         }
         "vars" => {
             if !v.is_null() {
