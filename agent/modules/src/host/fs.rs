@@ -557,6 +557,9 @@ pub fn atomic_write_like<E: From<io::Error>>(
                 Some(md.uid()),
                 Some(md.gid()),
             ))?;
+            // Ansible's atomic_move keeps the destination's attributes with
+            // `shutil.copystat`, which copies its extended attributes on Linux.
+            copy_xattrs(path, tmp.as_file());
             Meta {
                 uid: md.uid(),
                 gid: md.gid(),
@@ -576,6 +579,80 @@ pub fn atomic_write_like<E: From<io::Error>>(
     }
     remove_stale_temps(dir, TMP_PREFIX, name.as_encoded_bytes());
     Ok(())
+}
+
+/// Copy the extended attributes of `from` (links followed) onto the open file `to`, as
+/// Python's `shutil.copystat` does on Linux: POSIX ACLs (`system.posix_acl_access`),
+/// SELinux labels (`security.selinux`), `user.*` attributes. An attribute that the file
+/// system or the privileges refuse is skipped, as copystat skips it.
+fn copy_xattrs(from: &Path, to: &fs::File) {
+    use nix::libc;
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(src) = CString::new(from.as_os_str().as_bytes()) else {
+        return;
+    };
+    // SAFETY: `src` is a valid C string; a null buffer of size 0 asks for the size.
+    let size = unsafe { libc::listxattr(src.as_ptr(), std::ptr::null_mut(), 0) };
+    if size <= 0 {
+        return;
+    }
+    let mut names = vec![0u8; size as usize];
+    // SAFETY: the buffer is `names.len()` bytes long.
+    let size = unsafe {
+        libc::listxattr(
+            src.as_ptr(),
+            names.as_mut_ptr().cast::<libc::c_char>(),
+            names.len(),
+        )
+    };
+    if size <= 0 {
+        return;
+    }
+    names.truncate(size as usize);
+    for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let Ok(cname) = CString::new(name) else {
+            continue;
+        };
+        // SAFETY: valid C strings; a null buffer of size 0 asks for the value's size.
+        let len = unsafe { libc::getxattr(src.as_ptr(), cname.as_ptr(), std::ptr::null_mut(), 0) };
+        if len < 0 {
+            continue;
+        }
+        let mut value = vec![0u8; len as usize];
+        // SAFETY: the buffer is `value.len()` bytes long.
+        let len = unsafe {
+            libc::getxattr(
+                src.as_ptr(),
+                cname.as_ptr(),
+                value.as_mut_ptr().cast::<libc::c_void>(),
+                value.len(),
+            )
+        };
+        if len < 0 {
+            continue;
+        }
+        value.truncate(len as usize);
+        // SAFETY: `to` is an open file; the value buffer is `value.len()` bytes long.
+        let rc = unsafe {
+            libc::fsetxattr(
+                to.as_raw_fd(),
+                cname.as_ptr(),
+                value.as_ptr().cast::<libc::c_void>(),
+                value.len(),
+                0,
+            )
+        };
+        if rc != 0 {
+            tracing::debug!(
+                "could not copy the extended attribute {} of {}: {}",
+                String::from_utf8_lossy(name),
+                from.display(),
+                io::Error::last_os_error()
+            );
+        }
+    }
 }
 
 /// The prefix of [`atomic_write`]'s temporary files (Ansible's `atomic_move` uses the same).
@@ -897,6 +974,42 @@ mod tests {
             e.msg,
             "chown failed: failed to look up user no-such-user-xyz"
         );
+    }
+
+    #[test]
+    fn atomic_write_keeps_extended_attributes() {
+        use nix::libc;
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        // (A file system without user.* attributes skips the test.)
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        atomic_write(&p, b"one", &FileAttrs::default()).unwrap();
+        let cp = CString::new(p.as_os_str().as_bytes()).unwrap();
+        let name = CString::new("user.agent_test").unwrap();
+        // SAFETY: valid C strings and a 5-byte value.
+        let rc =
+            unsafe { libc::setxattr(cp.as_ptr(), name.as_ptr(), b"kept!".as_ptr().cast(), 5, 0) };
+        if rc != 0 {
+            eprintln!(
+                "skipped: user xattrs unsupported here ({})",
+                io::Error::last_os_error()
+            );
+            return;
+        }
+        atomic_write(&p, b"two", &FileAttrs::default()).unwrap();
+        let mut buf = [0u8; 16];
+        // SAFETY: the buffer is 16 bytes long.
+        let n = unsafe {
+            libc::getxattr(
+                cp.as_ptr(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        assert_eq!(n, 5, "the attribute is kept across the rewrite");
+        assert_eq!(&buf[..5], b"kept!");
     }
 
     #[test]
