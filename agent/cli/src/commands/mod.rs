@@ -230,7 +230,7 @@ fn run_inner(
             &args.tags,
             &args.skip_tags,
             &extra_vars,
-        );
+        )?;
         return Ok(exit::OK);
     }
     if args.list_hosts {
@@ -361,7 +361,15 @@ fn list(
     only: &[String],
     skip: &[String],
     extra: &IndexMap<String, Value>,
-) {
+) -> Result<()> {
+    // `--list-tags` without `--tags` lists every tag, `never` ones included
+    // (ansible-playbook sets the tags to `never,all` for it).
+    let list_all = [String::from("never"), String::from("all")];
+    let only = if !tasks && only.is_empty() {
+        &list_all[..]
+    } else {
+        only
+    };
     use crate::loader::model::Item;
     use std::collections::HashSet;
     struct Walk<'a> {
@@ -370,6 +378,7 @@ fn list(
         only: &'a [String],
         skip: &'a [String],
         out: Vec<(String, Vec<String>)>,
+        error: Option<String>,
     }
     impl Walk<'_> {
         fn walk(&mut self, items: &[Item], inherited: &[String]) {
@@ -378,11 +387,26 @@ fn list(
                     Item::Task(t) => {
                         let mut tags = inherited.to_vec();
                         tags.extend(t.common.tags.iter().cloned());
-                        let tags = crate::engine::expand_tags(
+                        // The task's role's vars and defaults join the play's.
+                        let mut vars = self.vars.clone();
+                        if let Some(r) = &t.role {
+                            for layer in [&r.vars, &r.defaults] {
+                                vars.layers.push(Value::from_pairs(
+                                    layer.iter().map(|(k, v)| (k.as_str(), v.clone())),
+                                ));
+                            }
+                        }
+                        let tags = match crate::engine::expand_tags(
                             tags.iter().map(String::as_str),
                             &self.templar,
-                            &self.vars,
-                        );
+                            &vars,
+                        ) {
+                            Ok(t) => t,
+                            Err(e) => {
+                                self.error.get_or_insert(e);
+                                continue;
+                            }
+                        };
                         let set: HashSet<&str> = tags.iter().map(String::as_str).collect();
                         if !crate::engine::tags_selected(&set, self.only, self.skip) {
                             continue;
@@ -419,9 +443,13 @@ fn list(
             only,
             skip,
             out: Vec::new(),
+            error: None,
         };
         for section in [&play.pre_tasks, &play.main, &play.post_tasks] {
             w.walk(section, &play.common.tags);
+        }
+        if let Some(e) = w.error {
+            anyhow::bail!("{e}");
         }
         let entries = w.out;
         let mut all_tags: Vec<String> = entries
@@ -450,4 +478,5 @@ fn list(
             println!("      TASK TAGS: [{}]", all_tags.join(", "));
         }
     }
+    Ok(())
 }

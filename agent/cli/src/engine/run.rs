@@ -972,6 +972,23 @@ impl<'r> Engine<'r> {
         tags_selected(tags, &self.opts.tags, &self.opts.skip_tags)
     }
 
+    /// The variables Ansible decides tags with (`get_vars(play=play)`): the extra vars,
+    /// the play's vars, vars files and roles' vars, and the task's role's own vars and
+    /// defaults; no facts and nothing the host set.
+    fn play_level_vars(&self, task: &Task) -> Vars {
+        let mut layers = vec![map_value(&self.opts.extra_vars)];
+        if let Some(ps) = &self.play {
+            layers.push(ps.roles_vars.clone());
+            layers.push(ps.vars_files.clone());
+            layers.push(ps.play_vars.clone());
+        }
+        if let Some(r) = &task.role {
+            layers.push(map_value(&r.vars));
+            layers.push(map_value(&r.defaults));
+        }
+        Vars::new(layers)
+    }
+
     /// Build the variable layers for a task (highest precedence first).
     fn vars_for(
         &self,
@@ -1345,14 +1362,22 @@ impl<'r> Engine<'r> {
             for f in frames {
                 tags.extend(f.common.tags.iter().map(String::as_str));
             }
-            // Templated tags (rare) are rendered with the task's variables.
+            // Templated tags (rare) are rendered with the play's variables, as Ansible
+            // decides at the start of the play.
             let rendered;
             if tags.iter().any(|t| Templar::is_template(t)) {
-                let vars = self.vars_for(frames, Some(task), &IndexMap::new());
-                rendered = expand_tags(tags.iter().copied(), &self.templar, &vars);
+                let vars = self.play_level_vars(task);
+                match expand_tags(tags.iter().copied(), &self.templar, &vars) {
+                    Ok(r) => rendered = r,
+                    Err(msg) => {
+                        let r = raised(&msg, &task.loc);
+                        return self.finish(task, r, false, false, handler, rescuable);
+                    }
+                }
                 tags = rendered.iter().map(String::as_str).collect();
             }
-            if !self.tags_match(&tags) && !matches!(task.short.as_str(), "meta") {
+            // Explicit meta tasks are selected by tags like any other task.
+            if !self.tags_match(&tags) {
                 return Flow::Continue;
             }
         }
@@ -4234,13 +4259,14 @@ fn raised(msg: &str, loc: &crate::loader::Loc) -> IndexMap<String, Value> {
 }
 
 /// Tags as Ansible's `evaluate_tags` sees them: a tag that is a template is rendered with
-/// `vars`, and a list it gives is flattened into its items (`tags: "{{ the_tags }}"`). A
-/// tag that fails to template is kept as written.
+/// `vars` (the play's variables: no facts, no host's `set_fact`), and a list it gives is
+/// flattened into its items (`tags: "{{ the_tags }}"`). A tag that fails to template is
+/// an error, as in Ansible (it stops the play).
 pub(crate) fn expand_tags<'a>(
     tags: impl IntoIterator<Item = &'a str>,
     templar: &Templar,
     vars: &Vars,
-) -> Vec<String> {
+) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for t in tags {
         if !Templar::is_template(t) {
@@ -4252,10 +4278,10 @@ pub(crate) fn expand_tags<'a>(
                 out.extend(v.try_iter().into_iter().flatten().map(|i| i.to_string()));
             }
             Ok(v) => out.push(v.to_string()),
-            Err(_) => out.push(t.to_string()),
+            Err(e) => return Err(template_cause(&e.message).to_string()),
         }
     }
-    out
+    Ok(out)
 }
 
 /// Whether a task with `tags` runs under `--tags only` / `--skip-tags skip` (an empty `only`
@@ -4322,13 +4348,11 @@ mod tests {
             ("one", minijinja::Value::from("x")),
         ])]);
         assert_eq!(
-            expand_tags(
-                ["plain", "{{ the_tags }}", "{{ one }}", "{{ nosuch }}"],
-                &templar,
-                &vars
-            ),
-            vec!["plain", "tag3", "tag4", "x", "{{ nosuch }}"]
+            expand_tags(["plain", "{{ the_tags }}", "{{ one }}"], &templar, &vars).unwrap(),
+            vec!["plain", "tag3", "tag4", "x"]
         );
+        let e = expand_tags(["{{ nosuch }}"], &templar, &vars).unwrap_err();
+        assert!(e.contains("'nosuch' is undefined"), "{e}");
     }
 
     #[test]

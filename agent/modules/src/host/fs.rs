@@ -558,8 +558,11 @@ pub fn atomic_write_like<E: From<io::Error>>(
                 Some(md.gid()),
             ))?;
             // Ansible's atomic_move keeps the destination's attributes with
-            // `shutil.copystat`, which copies its extended attributes on Linux.
-            copy_xattrs(path, tmp.as_file());
+            // `shutil.copystat`, which copies its extended attributes on Linux. A symlink
+            // at `path` is replaced, not written through: its target's are not taken.
+            if !fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+                copy_xattrs(path, tmp.as_file());
+            }
             Meta {
                 uid: md.uid(),
                 gid: md.gid(),
