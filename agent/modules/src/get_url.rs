@@ -569,6 +569,12 @@ fn install(
         .map_err(err)?;
     if existing.is_some() {
         let _ = std::os::unix::fs::chown(&staged, Some(base.uid), Some(base.gid));
+        // atomic_move keeps the destination's extended attributes (ACLs), as copystat
+        if !std::fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink())
+            && let Ok(f) = std::fs::File::open(&staged)
+        {
+            hfs::copy_xattrs(dest, &f);
+        }
     }
     let changes = hfs::plan_attrs(&staged, &base, attrs)?;
     hfs::apply_attrs(&staged, &changes)?;

@@ -588,7 +588,7 @@ pub fn atomic_write_like<E: From<io::Error>>(
 /// Python's `shutil.copystat` does on Linux: POSIX ACLs (`system.posix_acl_access`),
 /// SELinux labels (`security.selinux`), `user.*` attributes. An attribute that the file
 /// system or the privileges refuse is skipped, as copystat skips it.
-fn copy_xattrs(from: &Path, to: &fs::File) {
+pub fn copy_xattrs(from: &Path, to: &fs::File) {
     use nix::libc;
     use std::ffi::CString;
     use std::os::fd::AsRawFd;
@@ -753,6 +753,8 @@ pub fn preserved_copy(src: &Path, dest: &Path) -> io::Result<()> {
         Some(md.uid()),
         Some(md.gid()),
     ))?;
+    // `shutil.copy2` (Ansible's backup_local) copies the extended attributes (ACLs) too.
+    copy_xattrs(src, &f);
     f.set_permissions(fs::Permissions::from_mode(md.mode() & PERM_BITS))?;
     Ok(())
 }
@@ -1013,6 +1015,21 @@ mod tests {
         };
         assert_eq!(n, 5, "the attribute is kept across the rewrite");
         assert_eq!(&buf[..5], b"kept!");
+        // and by a backup copy
+        let b = d.path().join("f.bak");
+        preserved_copy(&p, &b).unwrap();
+        let cb = CString::new(b.as_os_str().as_bytes()).unwrap();
+        let mut buf = [0u8; 16];
+        // SAFETY: the buffer is 16 bytes long.
+        let n = unsafe {
+            libc::getxattr(
+                cb.as_ptr(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        assert_eq!(n, 5, "the backup keeps the attribute");
     }
 
     #[test]
