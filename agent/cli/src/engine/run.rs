@@ -1808,7 +1808,7 @@ impl<'r> Engine<'r> {
                 "end_host" => Some(format!(", continuing execution for {host}")),
                 "end_role" => Some(format!(", continuing role {role} for {host}")),
                 "noop" | "refresh_inventory" | "reset_connection" => {
-                    self.warn_once(&format!("{what} task does not support when conditional"));
+                    self.warn_meta_when(what);
                     None
                 }
                 _ => None,
@@ -3211,7 +3211,7 @@ impl<'r> Engine<'r> {
                     "noop" | "refresh_inventory" | "reset_connection"
                 ) && !task.common.when.is_empty()
                 {
-                    self.warn_once(&format!("{what} task does not support when conditional"));
+                    self.warn_meta_when(&what);
                 }
                 match what.as_str() {
                     "flush_handlers" => {
@@ -3908,11 +3908,7 @@ fn displayed(
 /// What a template error says without the template text the templar adds after it and
 /// its `Error rendering template: ` prefix: Ansible's messages quote only the cause.
 fn template_cause(message: &str) -> &str {
-    let cause = message
-        .split(" (in template:")
-        .next()
-        .unwrap_or(message)
-        .trim_end();
+    let cause = template_core_message(message);
     cause
         .strip_prefix("Error rendering template: ")
         .unwrap_or(cause)
@@ -3943,6 +3939,12 @@ fn finalization_failure(task: &Task, key: &str, message: &str) -> IndexMap<Strin
 }
 
 impl Engine<'_> {
+    /// `noop`, `refresh_inventory` and `reset_connection` ignore `when` (ansible-core's
+    /// `_cond_not_supported_warn`), whether it holds or not.
+    fn warn_meta_when(&mut self, what: &str) {
+        self.warn_once(&format!("{what} task does not support when conditional"));
+    }
+
     /// A warning shown at most once per run, as Ansible's display shows a repeated one.
     fn warn_once(&mut self, msg: &str) {
         if self.warned.insert(msg.to_string()) {
@@ -4122,7 +4124,7 @@ impl DebugVar<'_> {
             Ok(v) if !v.is_undefined() => Ok(v),
             Ok(_) => Ok(self.marker(&format!("'{expr}' is undefined"), true)),
             Err(e) if e.undefined => {
-                let raw = is_identifier(expr)
+                let raw = actions::is_identifier(expr)
                     .then(|| {
                         self.vars.layers.iter().find_map(|l| {
                             l.get_item(&Value::from(expr))
@@ -4201,10 +4203,7 @@ impl DebugVar<'_> {
 
 /// A template error's message without the `(in template: …)` that names its source.
 fn template_core_message(msg: &str) -> &str {
-    match msg.rfind(" (in template: ") {
-        Some(i) if msg.ends_with(')') => &msg[..i],
-        _ => msg,
-    }
+    msg.split(" (in template:").next().unwrap_or(msg).trim_end()
 }
 
 /// Whether an undefined error of `debug: var=EXPR` is about `expr` itself (the name or
@@ -4235,14 +4234,6 @@ fn undefined_in_expr(expr: &str, message: &str) -> bool {
 fn connects(task: &Task) -> bool {
     registry::find(&task.action).is_some()
         || matches!(task.short.as_str(), "ping" | "setup" | "gather_facts")
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 /// A failed result with Ansible's `msg`.
