@@ -407,6 +407,122 @@ pub(crate) fn needs_templating(v: &Value) -> bool {
     }
 }
 
+/// Ansible's message for a template or expression that is not trusted.
+pub const UNTRUSTED: &str = "Encountered untrusted template or expression.";
+
+/// Ansible's message for a conditional that is (or whose template gives) an empty string.
+pub const EMPTY_CONDITIONAL: &str = "Empty conditional expressions are not allowed.";
+
+/// Ansible's `is_possibly_all_template`: a string that starts with a Jinja2 delimiter and
+/// ends with one.
+pub fn is_possibly_all_template(s: &str) -> bool {
+    ["{{", "{%", "{#"].iter().any(|m| s.starts_with(m))
+        && ["}}", "%}", "#}"].iter().any(|m| s.ends_with(m))
+}
+
+/// Ansible's trust model (2.19+): only strings written in playbooks, roles, inventories and
+/// vars files are templates. Whatever a template computes (text it printed, a filter's or
+/// a lookup's result, a constant) is data: it is never templated again, and it cannot be
+/// a conditional's expression. The agent marks such strings with minijinja's "safe" flag,
+/// as it marks registered results and `!unsafe` values. Strings inside lists and dicts are
+/// marked too; other objects (hostvars, ranges) are left alone.
+pub fn untrusted(v: Value) -> Value {
+    match v.kind() {
+        ValueKind::String if !v.is_safe() => {
+            Value::from_safe_string(v.as_str().unwrap_or_default().to_string())
+        }
+        ValueKind::Seq | ValueKind::Map if holds_trusted(&v, 0) => match plain_container(&v) {
+            Some(Container::Seq(items)) => {
+                Value::from(items.iter().cloned().map(untrusted).collect::<Vec<_>>())
+            }
+            Some(Container::Map(map)) => Value::from_object(
+                map.iter()
+                    .map(|(k, item)| (untrusted(k.clone()), untrusted(item.clone())))
+                    .collect::<indexmap::IndexMap<Value, Value>>(),
+            ),
+            None => v,
+        },
+        _ => v,
+    }
+}
+
+/// Whether a plain list or dict holds a string not yet marked untrusted.
+fn holds_trusted(v: &Value, depth: usize) -> bool {
+    if depth > 64 {
+        return false;
+    }
+    match v.kind() {
+        ValueKind::String => !v.is_safe(),
+        _ => match plain_container(v) {
+            Some(Container::Seq(items)) => items.iter().any(|i| holds_trusted(i, depth + 1)),
+            Some(Container::Map(map)) => map
+                .iter()
+                .any(|(k, i)| holds_trusted(k, depth + 1) || holds_trusted(i, depth + 1)),
+            None => false,
+        },
+    }
+}
+
+/// Whether an expression only names a variable or a part of one (`a`, `a.b`, `a['b']`,
+/// `a[0]`): its value is the variable's own, and keeps its trust (Ansible returns the
+/// same object).
+fn is_var_path(expr: &str) -> bool {
+    let mut e = expr.trim();
+    while let Some(inner) = e.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        e = inner.trim();
+    }
+    let b = e.as_bytes();
+    let ident = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && (b[*i] == b'_' || b[*i].is_ascii_alphanumeric()) {
+            *i += 1;
+        }
+        *i > start && !b[start].is_ascii_digit()
+    };
+    let mut i = 0;
+    if !ident(&mut i) || NOT_PLAIN_NAMES.contains(&&e[..i]) {
+        return false;
+    }
+    while i < b.len() {
+        match b[i] {
+            b'.' => {
+                i += 1;
+                if !ident(&mut i) {
+                    return false;
+                }
+            }
+            b'[' => {
+                i += 1;
+                if i < b.len() && (b[i] == b'\'' || b[i] == b'"') {
+                    let q = b[i];
+                    i += 1;
+                    while i < b.len() && b[i] != q && b[i] != b'\\' {
+                        i += 1;
+                    }
+                    if i >= b.len() || b[i] != q {
+                        return false;
+                    }
+                    i += 1;
+                } else {
+                    let start = i;
+                    while i < b.len() && b[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    if i == start {
+                        return false;
+                    }
+                }
+                if i >= b.len() || b[i] != b']' {
+                    return false;
+                }
+                i += 1;
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
 enum Container<'a> {
     Seq(&'a Vec<Value>),
     Map(&'a indexmap::IndexMap<Value, Value>),
@@ -656,11 +772,41 @@ impl Templar {
     /// Evaluate a conditional as Ansible 2.19+ does: the result must be a boolean
     /// (a bare string such as `"false"` is an error, not a truthy value), and an
     /// undefined variable is an error.
+    ///
+    /// A conditional wholly wrapped in `{{ }}` (deprecated in Ansible) is its expression's
+    /// value; when that value is a string, the string is the expression (indirection, as
+    /// `when: "{{ check }}"` with `check: "x == 1"`), but only a trusted one: a computed
+    /// or registered string fails with [`UNTRUSTED`]. So does a conditional made of several
+    /// templates (`{{ a }} == {{ b }}`) whose text comes out as a string.
     pub fn eval_condition(&self, expr: &str, vars: &Vars) -> Result<bool, TemplateError> {
-        let v = self.eval_expr(expr, vars).map_err(|e| TemplateError {
+        let cond_err = |e: TemplateError| TemplateError {
             message: format!("Error while evaluating conditional: {}", e.message),
             ..e
-        })?;
+        };
+        let trimmed = expr.trim();
+        let v = if let Some(inner) = self.single_expression(trimmed) {
+            let v = self.eval_expr(&inner, vars).map_err(cond_err)?;
+            let v = if is_var_path(&inner) { v } else { untrusted(v) };
+            match v.as_str() {
+                Some(s) if s.trim().is_empty() => {
+                    return Err(TemplateError::new(EMPTY_CONDITIONAL));
+                }
+                Some(_) if v.is_safe() => return Err(TemplateError::new(UNTRUSTED)),
+                Some(s) => {
+                    let s = s.trim().to_string();
+                    self.eval_expr(&s, vars).map_err(cond_err)?
+                }
+                None => v,
+            }
+        } else if is_possibly_all_template(trimmed) {
+            let v = self.render_str(trimmed, vars).map_err(cond_err)?;
+            if v.kind() == ValueKind::String {
+                return Err(TemplateError::new(UNTRUSTED));
+            }
+            v
+        } else {
+            self.eval_expr(expr, vars).map_err(cond_err)?
+        };
         match v.kind() {
             ValueKind::Bool => Ok(v.is_true()),
             _ => Err(TemplateError::new(format!(
@@ -676,8 +822,10 @@ impl Templar {
         let trimmed = expr.trim();
         if Templar::is_template(trimmed) {
             let v = self.render_str_scoped(trimmed, scope)?;
+            // The agent renders an expression's embedded templates (`x == "{{ y }}"`)
+            // as text first: what it gives is the trusted expression itself.
             return match v.as_str() {
-                Some(s) if !v.is_safe() && !s.trim().is_empty() => {
+                Some(s) if !s.trim().is_empty() => {
                     self.eval_native(s.trim(), scope, expr, COND_PREFIX)
                 }
                 _ => Ok(v),
@@ -785,17 +933,11 @@ impl Templar {
             // any other type is returned natively without it.
             if s.ends_with('\n')
                 && let Some(text) = v.as_str()
-                && !v.is_safe()
             {
-                return Ok(Value::from(format!("{text}\n")));
+                return Ok(Value::from_safe_string(format!("{text}\n")));
             }
-            if s.ends_with('\n') && v.kind() == ValueKind::String {
-                return Ok(Value::from_safe_string(format!(
-                    "{}\n",
-                    v.as_str().unwrap_or_default()
-                )));
-            }
-            return Ok(v);
+            // A variable's own value keeps its trust; anything computed is not trusted.
+            return Ok(if is_var_path(&expr) { v } else { untrusted(v) });
         }
         let src = rewrite_percent(s, false);
         let name = format!("{STR_PREFIX}{src}");
@@ -813,13 +955,13 @@ impl Templar {
         // Jinja2's native concat: nothing printed is None, one value printed alone
         // keeps its type
         if let Some(v) = printed.native(&out, false) {
-            return Ok(v);
+            return Ok(untrusted(v));
         }
         let missing = trailing_newlines(s).saturating_sub(trailing_newlines(&out));
         for _ in 0..missing {
             out.push('\n');
         }
-        Ok(Value::from(out))
+        Ok(Value::from_safe_string(out))
     }
 
     /// Render the strings in a value; dict keys too when `keys` (task arguments), not
@@ -955,7 +1097,7 @@ fn render_simple(s: &str, scope: &Arc<Scope>) -> Option<Value> {
     {
         return Some(finalize(v));
     }
-    Some(Value::from(out))
+    Some(Value::from_safe_string(out))
 }
 
 mod file;

@@ -29,6 +29,7 @@ fn add(env: &mut Environment<'static>, name: &str, f: TestFn) {
 /// Register every test.
 pub fn register(env: &mut Environment<'static>) {
     jinja_builtins(env);
+    env.add_test("ansible._protomatter.tagged_with", tagged_with);
     for n in ["failed", "failure"] {
         add(env, n, |_, v, _| Ok(result_key(&v, "failed")?.is_true()));
     }
@@ -642,6 +643,28 @@ fn jinja_builtins(env: &mut Environment<'static>) {
     add(env, "test", |s, v, _| {
         Ok(v.as_str().is_some_and(|n| t::is_test(s, n)))
     });
+}
+
+/// ansible-core's internal `ansible._protomatter.tagged_with` test, for the one tag the
+/// agent tracks: `TrustedAsTemplate`, a string that may be templated (written in a
+/// playbook, role or vars file; not computed or registered: see [`crate::untrusted`]).
+/// Ansible's other tags (`Origin`, `VaultedValue`, ...) are not tracked, and asking for
+/// one fails rather than answer wrongly.
+fn tagged_with(value: Value, tag: String) -> Result<bool, Error> {
+    const KNOWN: &[&str] = &[
+        "Origin",
+        "VaultedValue",
+        "SourceWasEncrypted",
+        "Deprecated",
+        "_JinjaConstTemplate",
+    ];
+    match tag.as_str() {
+        "TrustedAsTemplate" => Ok(value.kind() == ValueKind::String && !value.is_safe()),
+        t if KNOWN.contains(&t) => Err(err(format!(
+            "The agent does not track the {t:?} tag (only 'TrustedAsTemplate')."
+        ))),
+        t => Err(err(format!("Unknown tag name {t:?}."))),
+    }
 }
 
 #[cfg(test)]

@@ -418,3 +418,55 @@ fn multiplication_keeps_its_errors_and_limits_repetition() {
         .unwrap_err();
     assert!(e.message.contains("(the limit of *)"), "{}", e.message);
 }
+
+/// Ansible 2.19's trust model: a template's computed text is never templated again and
+/// is never a conditional's expression; a variable's own value keeps its trust.
+#[test]
+fn computed_strings_are_not_trusted() {
+    let t = Templar::new();
+    let v = Vars::new(vec![Value::from(minijinja::value::Serde(
+        &serde_json::json!({
+            "printed": "{{ '{{ 1 + 1 }}' }}",
+            "outer": "{{ printed }}",
+            "check": "1 == 1",
+            "alias": "{{ check }}",
+            "checks": ["1 == 1"],
+            "s": "text",
+        }),
+    ))]);
+    let trusted = |src: &str| {
+        let out = t.render_str(src, &v).unwrap();
+        (out.to_string(), !out.is_safe())
+    };
+    // computed text is data: shown as it is, not rendered again through a variable
+    assert_eq!(trusted("{{ printed }}"), ("{{ 1 + 1 }}".into(), false));
+    assert_eq!(trusted("{{ outer }}"), ("{{ 1 + 1 }}".into(), false));
+    assert_eq!(trusted("x{{ s }}"), ("xtext".into(), false));
+    assert_eq!(trusted("{{ s | upper }}"), ("TEXT".into(), false));
+    assert_eq!(trusted("{{ 'const' }}"), ("const".into(), false));
+    // a variable's own value (or a part of one) keeps its trust
+    assert_eq!(trusted("{{ s }}"), ("text".into(), true));
+    assert_eq!(trusted("{{ (s) }}"), ("text".into(), true));
+    assert_eq!(trusted("{{ checks[0] }}"), ("1 == 1".into(), true));
+    assert_eq!(trusted("{{ alias }}"), ("1 == 1".into(), true));
+    let items = t
+        .render_str("{{ checks | map('trim') | list }}", &v)
+        .unwrap();
+    assert!(items.get_item(&Value::from(0)).unwrap().is_safe());
+    // conditionals: a trusted string may be the expression (indirection); text a
+    // template computed may not
+    assert!(t.eval_condition("{{ check }}", &v).unwrap());
+    assert!(t.eval_condition("{{ alias }}", &v).unwrap());
+    for c in [
+        "{{ check | trim }}",
+        "{{ 'a' }} == {{ 'b' }}",
+        "{{ printed }}",
+    ] {
+        let e = t.eval_condition(c, &v).unwrap_err();
+        assert_eq!(e.message, agent_template::UNTRUSTED, "{c}");
+    }
+    let e = t.eval_condition("{{ '' }}", &v).unwrap_err();
+    assert_eq!(e.message, agent_template::EMPTY_CONDITIONAL);
+    // an expression with an embedded template is still the playbook's own
+    assert!(t.eval_condition("s == \"te{{ 'xt' }}\"", &v).unwrap());
+}

@@ -17,7 +17,7 @@ use minijinja::value::ValueKind;
 
 use super::actions;
 use super::facts;
-use super::vars::{HostVars, map_value, mark_unsafe};
+use super::vars::{HostVars, map_value, mark_unsafe, registered};
 use crate::loader::model::*;
 use crate::loader::playbook::{Inherited, Loader, RoleOpts, load_include};
 
@@ -1268,16 +1268,17 @@ impl<'r> Engine<'r> {
                 ValueKind::Bool => c.is_true(),
                 ValueKind::None | ValueKind::Undefined => true,
                 ValueKind::Number => c.is_true(),
+                // A computed or registered string is data, never an expression.
+                ValueKind::String if c.is_safe() && !c.to_string().trim().is_empty() => {
+                    return Err(agent_template::UNTRUSTED.to_string());
+                }
                 _ => {
                     let s = c.to_string();
-                    let expr = s.trim();
-                    let expr = expr
-                        .strip_prefix("{{")
-                        .and_then(|r| r.strip_suffix("}}"))
-                        .unwrap_or(expr);
-                    self.templar
-                        .eval_condition(expr, vars)
-                        .map_err(|e| fmt(&s, &e))?
+                    match self.templar.eval_condition(&s, vars) {
+                        Ok(b) => b,
+                        Err(e) if raised_conditional(&e.message) => return Err(e.message),
+                        Err(e) => return Err(fmt(&s, &e)),
+                    }
                 }
             };
             if !ok {
@@ -1893,7 +1894,7 @@ impl<'r> Engine<'r> {
             }
             self.hs
                 .set_facts
-                .insert(reg.clone(), mark_unsafe(&map_value(&reg_r)));
+                .insert(reg.clone(), registered(&reg_r, own_facts(&task.short)));
             self.hs.refresh();
         }
         let status = if failed {
@@ -2890,7 +2891,16 @@ impl<'r> Engine<'r> {
                 ]))
             }
             "assert" => {
-                let that = parsed.get("that").cloned().unwrap_or_default();
+                let mut that = parsed.get("that").cloned().unwrap_or_default();
+                // `that: "{{ checks }}"`: a template that gives a list is the list of
+                // conditionals (its items are not templated here: each is one).
+                if let Some(s) = that.as_str()
+                    && agent_template::is_possibly_all_template(s.trim())
+                    && let Ok(list) = self.templar.render_str(s.trim(), vars)
+                    && list.kind() == ValueKind::Seq
+                {
+                    that = list;
+                }
                 let conds: Vec<Value> = match that.kind() {
                     ValueKind::Seq => that.try_iter().map(|i| i.collect()).unwrap_or_default(),
                     _ => vec![that],
@@ -2905,6 +2915,13 @@ impl<'r> Engine<'r> {
                     Exec::Result(r)
                 };
                 for c in &conds {
+                    if c.is_none()
+                        || c.is_undefined()
+                        || c.as_str().is_some_and(|s| s.trim().is_empty())
+                    {
+                        let msg = agent_template::EMPTY_CONDITIONAL;
+                        return Exec::Result(conditional_failure(task, "that", msg));
+                    }
                     match self.eval_conditions(std::slice::from_ref(c), vars) {
                         Ok(None) => {}
                         Ok(Some(_)) => {
@@ -2920,6 +2937,9 @@ impl<'r> Engine<'r> {
                                 ("msg", msg),
                                 ("_ansible_verbose_always", Value::from(true)),
                             ]));
+                        }
+                        Err(msg) if raised_conditional(&msg) => {
+                            return Exec::Result(conditional_failure(task, "that", &msg));
                         }
                         Err(msg) => return fail(msg),
                     }
@@ -3668,6 +3688,12 @@ fn strip_omit(v: &Value, omit: &str) -> Value {
     }
 }
 
+/// Whether an action runs on the controller and sets the facts it was given, whose
+/// registered `ansible_facts` keep their trust.
+fn own_facts(action: &str) -> bool {
+    matches!(action, "set_fact" | "include_vars")
+}
+
 /// What Ansible shows in place of a `no_log` task's result.
 const CENSORED: &str =
     "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
@@ -4076,6 +4102,36 @@ fn invalid_fact_name(name: &str) -> Option<String> {
 
 /// A failed, unchanged result with Ansible's `msg`, printed as `text` (the error block
 /// above the result).
+/// Whether a conditional's error is one Ansible raises as its own exception (a
+/// conditional that is not trusted, see [`agent_template::untrusted`], or one that is
+/// empty) rather than as a failed check.
+fn raised_conditional(msg: &str) -> bool {
+    msg == agent_template::UNTRUSTED || msg == agent_template::EMPTY_CONDITIONAL
+}
+
+/// Ansible's failure for a [`raised_conditional`] error, its cause shown at argument `key`
+/// with Ansible's help text. Ansible shows where an untrusted value came from when it
+/// knows (a `set_fact`, say); the agent does not track origins, and shows the argument.
+fn conditional_failure(task: &Task, key: &str, msg: &str) -> IndexMap<String, Value> {
+    let help = if msg == agent_template::UNTRUSTED {
+        "Templates and expressions must be defined by trusted sources such as playbooks or \
+         roles, not untrusted sources such as module results."
+    } else {
+        "Broken conditionals can be temporarily allowed with the `ALLOW_BROKEN_CONDITIONALS` \
+         configuration option."
+    };
+    let text = format!("Task failed: {msg}");
+    let block = match task.arg_locs.get(key) {
+        Some(vl) => format!(
+            "{text}\n\nTask failed.\n{}<<< caused by >>>\n\n{msg}\n{}{help}\n\n",
+            origin(&task.loc),
+            origin(vl)
+        ),
+        None => format!("{text}\n{}", origin(&task.loc)),
+    };
+    text_failure(&text, block)
+}
+
 fn text_failure(msg: &str, text: String) -> IndexMap<String, Value> {
     let mut r = IndexMap::new();
     r.insert("changed".to_string(), Value::from(false));

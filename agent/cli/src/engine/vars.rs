@@ -39,6 +39,56 @@ pub fn mark_unsafe(v: &Value) -> Value {
     }
 }
 
+/// A task's result as `register` keeps it: untrusted, as a module's result comes back to
+/// Ansible as plain data, except what the controller put there itself: each loop item
+/// (under its `ansible_loop_var`, in `results` too), and, when `own_facts`, the facts of
+/// an action that runs on the controller (`set_fact`, `include_vars`), which keep the trust
+/// of the values they were given.
+pub fn registered(r: &IndexMap<String, Value>, own_facts: bool) -> Value {
+    fn entry(m: &IndexMap<String, Value>, own_facts: bool) -> Value {
+        let loop_var = m
+            .get("ansible_loop_var")
+            .and_then(|v| v.as_str())
+            .unwrap_or("item")
+            .to_string();
+        Value::from_pairs(m.iter().map(|(k, v)| {
+            let kept = (k == &loop_var && m.contains_key("ansible_loop_var"))
+                || (own_facts && k == "ansible_facts");
+            let v = if kept {
+                v.clone()
+            } else if k == "results" && v.kind() == minijinja::value::ValueKind::Seq {
+                Value::from(
+                    v.try_iter()
+                        .map(|it| {
+                            it.map(|x| match as_index_map(&x) {
+                                Some(m) => entry(&m, own_facts),
+                                None => mark_unsafe(&x),
+                            })
+                            .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default(),
+                )
+            } else {
+                mark_unsafe(v)
+            };
+            (k.clone(), v)
+        }))
+    }
+    entry(r, own_facts)
+}
+
+/// A dict value's entries (string keys), or `None` for anything else.
+fn as_index_map(v: &Value) -> Option<IndexMap<String, Value>> {
+    if v.kind() != minijinja::value::ValueKind::Map {
+        return None;
+    }
+    let keys = v.try_iter().ok()?;
+    Some(
+        keys.map(|k| (k.to_string(), v.get_item(&k).unwrap_or_default()))
+            .collect(),
+    )
+}
+
 /// `hostvars`: every inventory host's variables; this host's include facts and set_facts.
 #[derive(Debug)]
 pub struct HostVars {
@@ -90,5 +140,45 @@ impl Object for HostVars {
         }
         names.extend(self.runtime.keys().map(|k| Value::from(k.as_str())));
         Enumerator::Values(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A registered result is untrusted except the loop items and a controller action's
+    /// own facts.
+    #[test]
+    fn registered_results_keep_only_the_controllers_values_trusted() {
+        let item = |r: &Value, path: &[&str]| {
+            let mut v = r.clone();
+            for p in path {
+                v = match p.parse::<usize>() {
+                    Ok(i) => v.get_item(&Value::from(i)).unwrap(),
+                    Err(_) => v.get_attr(p).unwrap(),
+                };
+            }
+            v
+        };
+        let mut entry = IndexMap::new();
+        entry.insert("x".to_string(), Value::from("1 == 1"));
+        entry.insert("stdout".to_string(), Value::from("{{ x }}"));
+        entry.insert("ansible_loop_var".to_string(), Value::from("x"));
+        let mut r = IndexMap::new();
+        r.insert("results".to_string(), Value::from(vec![map_value(&entry)]));
+        r.insert(
+            "ansible_facts".to_string(),
+            Value::from_pairs([("foo", Value::from("bar"))]),
+        );
+        r.insert("msg".to_string(), Value::from("text"));
+        let module = registered(&r, false);
+        assert!(!item(&module, &["results", "0", "x"]).is_safe());
+        assert!(item(&module, &["results", "0", "stdout"]).is_safe());
+        assert!(item(&module, &["ansible_facts", "foo"]).is_safe());
+        assert!(item(&module, &["msg"]).is_safe());
+        let action = registered(&r, true);
+        assert!(!item(&action, &["ansible_facts", "foo"]).is_safe());
+        assert!(item(&action, &["msg"]).is_safe());
     }
 }

@@ -1158,6 +1158,22 @@ impl Loader {
             ));
         };
         t.short = short_name(&name).to_string();
+        // Only Ansible's internal arguments start with `_ansible_` (mod_args.py); the
+        // free-form modules (`command`, `shell`, `script`, `raw`) are exempt there too.
+        if !matches!(t.short.as_str(), "command" | "shell" | "script" | "raw")
+            && let Some(bad) = t.args.keys().find(|k| k.starts_with("_ansible_"))
+        {
+            return Err(LoadError::at(
+                t.arg_locs
+                    .get(bad)
+                    .cloned()
+                    .unwrap_or_else(|| loc(file, av_node)),
+                format!(
+                    "Invalid parameter specified beginning with keyword '_ansible_' for action \
+                     '{name}': '{bad}'. The prefix '_ansible_' is reserved for internal use only."
+                ),
+            ));
+        }
         t.action = name;
         t.action_loc = Some(loc(file, ak));
         // k=v strings: every argument points at the string.
