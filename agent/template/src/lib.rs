@@ -407,6 +407,61 @@ pub(crate) fn needs_templating(v: &Value) -> bool {
     }
 }
 
+thread_local! {
+    static TEMPLATED_CONDITIONAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static CONST_TEMPLATE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether an expression evaluated on this thread since the last call had a string
+/// constant holding a template (`when: x == '{{ y }}'`), which Ansible warns about:
+/// "Jinja constant strings should not contain embedded templates."
+pub fn take_const_template() -> bool {
+    CONST_TEMPLATE.with(|c| c.replace(false))
+}
+
+/// The string constants of an expression that hold templates, when every template in the
+/// expression is inside one (else `None`). Quotes are Jinja2's: `'…'` or `"…"`, with
+/// backslash escapes.
+fn const_templates(expr: &str) -> Option<Vec<std::ops::Range<usize>>> {
+    if !Templar::is_template(expr) {
+        return None;
+    }
+    let b = expr.as_bytes();
+    let mut found = Vec::new();
+    let mut outside = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\'' || c == b'"' {
+            let start = i;
+            i += 1;
+            while i < b.len() && b[i] != c {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            if i >= b.len() {
+                return None;
+            }
+            i += 1;
+            if Templar::is_template(&expr[start + 1..i - 1]) {
+                found.push(start..i);
+            }
+            outside.push(' ');
+        } else {
+            let ch = expr[i..].chars().next()?;
+            outside.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    (!found.is_empty() && !Templar::is_template(&outside)).then_some(found)
+}
+
+/// Whether a conditional evaluated on this thread since the last call was wholly a
+/// template that gave a value (`when: "{{ flag }}"`), which Ansible deprecates: "Conditionals
+/// should not be surrounded by templating delimiters such as {{ }} or {% %}."
+pub fn take_templated_conditional() -> bool {
+    TEMPLATED_CONDITIONAL.with(|c| c.replace(false))
+}
+
 /// Ansible's message for a template or expression that is not trusted.
 pub const UNTRUSTED: &str = "Encountered untrusted template or expression.";
 
@@ -787,6 +842,9 @@ impl Templar {
         let v = if let Some(inner) = self.single_expression(trimmed) {
             let v = self.eval_expr(&inner, vars).map_err(cond_err)?;
             let v = if is_var_path(&inner) { v } else { untrusted(v) };
+            if v.is_none() {
+                return Err(TemplateError::new(EMPTY_CONDITIONAL));
+            }
             match v.as_str() {
                 Some(s) if s.trim().is_empty() => {
                     return Err(TemplateError::new(EMPTY_CONDITIONAL));
@@ -796,7 +854,10 @@ impl Templar {
                     let s = s.trim().to_string();
                     self.eval_expr(&s, vars).map_err(cond_err)?
                 }
-                None => v,
+                None => {
+                    TEMPLATED_CONDITIONAL.with(|c| c.set(true));
+                    v
+                }
             }
         } else if is_possibly_all_template(trimmed) {
             let v = self.render_str(trimmed, vars).map_err(cond_err)?;
@@ -820,6 +881,24 @@ impl Templar {
 
     fn eval_expr_scoped(&self, expr: &str, scope: &Arc<Scope>) -> Result<Value, TemplateError> {
         let trimmed = expr.trim();
+        // `x == '{{ y }}'`: each string constant that holds a template is rendered on its
+        // own and its value takes the constant's place (Ansible 2.19's
+        // `_render_jinja_const_template`, deprecated with a warning); the rendered text is
+        // never read as part of the expression.
+        if let Some(consts) = const_templates(trimmed) {
+            CONST_TEMPLATE.with(|c| c.set(true));
+            let mut src = trimmed.to_string();
+            let mut bound = Vec::with_capacity(consts.len());
+            for (i, range) in consts.iter().enumerate().rev() {
+                let text = self.eval_native(&trimmed[range.clone()], scope, expr, COND_PREFIX)?;
+                let rendered = self.render_str_scoped(text.as_str().unwrap_or_default(), scope)?;
+                let name = format!("__agent_const_{i}");
+                src.replace_range(range.clone(), &name);
+                bound.push((name, rendered));
+            }
+            let child = scope.with_layer(Value::from_pairs(bound));
+            return self.eval_native(&src, &child, expr, COND_PREFIX);
+        }
         if Templar::is_template(trimmed) {
             let v = self.render_str_scoped(trimmed, scope)?;
             // The agent renders an expression's embedded templates (`x == "{{ y }}"`)

@@ -613,8 +613,10 @@ fn jinja_builtins(env: &mut Environment<'static>) {
     add(env, "defined", |_, v, _| Ok(t::is_defined(&v)));
     add(env, "undefined", |_, v, _| Ok(t::is_undefined(&v)));
     add(env, "none", |_, v, _| Ok(t::is_none(&v)));
+    // The agent's "safe" flag marks untrusted data (crate::untrusted), not Markup; values
+    // are never Markup in the agent, as Ansible's are only after `| safe`/`| e`.
     for n in ["escaped", "safe"] {
-        add(env, n, |_, v, _| Ok(t::is_safe(&v)));
+        add(env, n, |_, _, _| Ok(false));
     }
     add(env, "odd", |_, v, _| Ok(t::is_odd(v)));
     add(env, "even", |_, v, _| Ok(t::is_even(v)));

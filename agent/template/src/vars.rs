@@ -45,6 +45,18 @@ impl std::fmt::Debug for Scope {
 }
 
 impl Scope {
+    /// This scope with `layer` above its layers (a fresh cache).
+    pub(crate) fn with_layer(&self, layer: Value) -> Arc<Scope> {
+        let mut layers = Vec::with_capacity(self.layers.len() + 1);
+        layers.push(layer);
+        layers.extend(self.layers.iter().cloned());
+        Arc::new(Scope {
+            templar: self.templar.clone(),
+            layers,
+            state: Mutex::new(ScopeState::default()),
+        })
+    }
+
     pub(crate) fn new(templar: &Templar, vars: &Vars) -> Arc<Scope> {
         Arc::new(Scope {
             templar: templar.clone(),

@@ -147,7 +147,8 @@ impl HostState {
     fn set_gathered(&mut self, facts: IndexMap<String, Value>) {
         for (k, v) in facts {
             self.bare_facts.remove(&k);
-            self.facts.insert(k, v);
+            // facts are data (the environment, file contents): never templates
+            self.facts.insert(k, mark_unsafe(&v));
         }
     }
 
@@ -240,6 +241,12 @@ pub struct Engine<'r> {
     cached_facts: IndexMap<String, Value>,
     /// Warnings found while the engine was borrowed (see `emit_warning_later`).
     pending_warnings: std::cell::RefCell<Vec<String>>,
+    /// The conditionals wholly in `{{ }}` the current task evaluated (Ansible deprecates
+    /// them): added to its result's `deprecations` when it finishes.
+    templated_conditionals: std::cell::RefCell<Vec<Value>>,
+    /// The conditionals with templates in string constants (`x == '{{ y }}'`) the current
+    /// task evaluated (Ansible warns): printed with its result.
+    const_template_conditionals: std::cell::RefCell<Vec<Value>>,
     /// The current task's templated `notify` names (per item for a loop); `None`: as
     /// written.
     notify_acc: Option<Vec<String>>,
@@ -286,8 +293,10 @@ fn result_map(pairs: &[(&str, Value)]) -> IndexMap<String, Value> {
 fn with_registered(vars: &Vars, task: &Task, result: &IndexMap<String, Value>) -> Vars {
     let mut out = vars.clone();
     if let Some(reg) = &task.register {
-        out.layers
-            .insert(0, Value::from_pairs([(reg.clone(), map_value(result))]));
+        out.layers.insert(
+            0,
+            Value::from_pairs([(reg.clone(), registered(result, own_facts(&task.short)))]),
+        );
     }
     out
 }
@@ -360,6 +369,8 @@ impl<'r> Engine<'r> {
             rescuable_now: false,
             cached_facts: IndexMap::new(),
             pending_warnings: Default::default(),
+            templated_conditionals: Default::default(),
+            const_template_conditionals: Default::default(),
             notify_acc: None,
             failures_cleared: 0,
             delegate: None,
@@ -860,7 +871,7 @@ impl<'r> Engine<'r> {
         }
         if let Some(facts) = facts {
             for (k, v) in &facts {
-                self.hs.set_module_fact(k, v.clone());
+                self.hs.set_module_fact(k, mark_unsafe(v));
             }
             self.hs.refresh();
             self.cached_facts = facts;
@@ -1274,7 +1285,16 @@ impl<'r> Engine<'r> {
                 }
                 _ => {
                     let s = c.to_string();
-                    match self.templar.eval_condition(&s, vars) {
+                    let r = self.templar.eval_condition(&s, vars);
+                    if agent_template::take_templated_conditional() {
+                        self.templated_conditionals.borrow_mut().push(c.clone());
+                    }
+                    if agent_template::take_const_template() {
+                        self.const_template_conditionals
+                            .borrow_mut()
+                            .push(c.clone());
+                    }
+                    match r {
                         Ok(b) => b,
                         Err(e) if raised_conditional(&e.message) => return Err(e.message),
                         Err(e) => return Err(fmt(&s, &e)),
@@ -1872,6 +1892,8 @@ impl<'r> Engine<'r> {
         rescuable: bool,
     ) -> Flow {
         let was_loop = r.shift_remove("_agent_loop").is_some();
+        let printed_deprecations = self.conditional_deprecations(&mut r, &task.loc);
+        let printed_warnings = self.const_template_warnings(&r, &task.loc);
         // Internal markers never reach registered results.
         let kind = r.shift_remove("_agent_failure");
         let err_text = r.shift_remove("_agent_error");
@@ -1912,7 +1934,7 @@ impl<'r> Engine<'r> {
         if no_log {
             r.insert("_ansible_no_log".into(), Value::from(true));
         }
-        let (shown, error) = displayed(
+        let (mut shown, error) = displayed(
             &r,
             kind.as_ref(),
             err_text.as_ref(),
@@ -1920,6 +1942,22 @@ impl<'r> Engine<'r> {
             no_log,
             &task.loc,
         );
+        // printed with their origins (the registered ones have none)
+        if (printed_deprecations.is_some() || printed_warnings.is_some())
+            && !no_log
+            && let Ok(keys) = shown.try_iter()
+        {
+            let mut m: IndexMap<String, Value> = keys
+                .map(|k| (k.to_string(), shown.get_item(&k).unwrap_or_default()))
+                .collect();
+            if let Some(printed) = printed_deprecations {
+                m.insert("deprecations".into(), printed);
+            }
+            if let Some(printed) = printed_warnings {
+                m.insert("warnings".into(), printed);
+            }
+            shown = map_value(&m);
+        }
         // Meta tasks print nothing unless they fail; loops print their items, and the
         // task line only when the loop failed or was skipped whole.
         let quiet = !failed
@@ -2230,6 +2268,23 @@ impl<'r> Engine<'r> {
                     Vars::new(vec![Value::from_pairs([("__terms", Value::from(terms))])]);
                 extra.layers.extend(vars.layers.iter().cloned());
                 let r = self.templar.eval_expr(&expr, &extra).map_err(tmpl_err)?;
+                // What a lookup reads (a file's lines, a command's output, ...) is data;
+                // the lookups that only arrange their terms give them back as they were.
+                let arranges = matches!(
+                    other,
+                    "items"
+                        | "list"
+                        | "indexed_items"
+                        | "together"
+                        | "nested"
+                        | "cartesian"
+                        | "dict"
+                        | "subelements"
+                        | "sequence"
+                        | "flattened"
+                        | "random_choice"
+                );
+                let r = if arranges { r } else { mark_unsafe(&r) };
                 Ok(r.try_iter().map(|i| i.collect()).unwrap_or_default())
             }
         }
@@ -2450,8 +2505,10 @@ impl<'r> Engine<'r> {
                         .register
                         .clone()
                         .unwrap_or_else(|| "__agent_result".into());
-                    v2.layers
-                        .insert(0, Value::from_pairs([(reg, map_value(&r))]));
+                    v2.layers.insert(
+                        0,
+                        Value::from_pairs([(reg, registered(&r, own_facts(&task.short)))]),
+                    );
                     let conds = match until.kind() {
                         ValueKind::Seq => until.try_iter().map(|i| i.collect()).unwrap_or_default(),
                         _ => vec![until.clone()],
@@ -2503,11 +2560,11 @@ impl<'r> Engine<'r> {
         let reg = task.register.clone();
         let mut top: IndexMap<String, Value> = IndexMap::new();
         if let Some(reg) = &reg {
-            top.insert(reg.clone(), map_value(r));
+            top.insert(reg.clone(), registered(r, own_facts(&task.short)));
         }
         // Result keys are visible directly too (Ansible exposes the result as vars here).
         for (k, v) in r.iter() {
-            top.entry(k.clone()).or_insert_with(|| v.clone());
+            top.entry(k.clone()).or_insert_with(|| mark_unsafe(v));
         }
         v2.layers.insert(0, map_value(&top));
         let as_list = |v: &Value| -> Vec<Value> {
@@ -2744,7 +2801,7 @@ impl<'r> Engine<'r> {
                         if let Ok(keys) = facts.try_iter() {
                             for k in keys {
                                 if let (Some(name), Ok(v)) = (k.as_str(), facts.get_item(&k)) {
-                                    self.hs.set_module_fact(name, v.clone());
+                                    self.hs.set_module_fact(name, mark_unsafe(&v));
                                     returned.push((name.to_string(), v));
                                 }
                             }
@@ -3967,6 +4024,86 @@ fn finalization_failure(task: &Task, key: &str, message: &str) -> IndexMap<Strin
 impl Engine<'_> {
     /// `noop`, `refresh_inventory` and `reset_connection` ignore `when` (ansible-core's
     /// `_cond_not_supported_warn`), whether it holds or not.
+    /// Ansible's deprecation of conditionals wholly in `{{ }}`, one per evaluation: added
+    /// to the result's `deprecations` as Ansible registers them; returns the list as
+    /// printed (each message with its removal version and where the conditional was
+    /// written), or `None` when there were none.
+    fn conditional_deprecations(
+        &self,
+        r: &mut IndexMap<String, Value>,
+        at: &crate::loader::Loc,
+    ) -> Option<Value> {
+        const MSG: &str = "Conditionals should not be surrounded by templating delimiters \
+                           such as {{ }} or {% %}.";
+        let conds = std::mem::take(&mut *self.templated_conditionals.borrow_mut());
+        if conds.is_empty() {
+            return None;
+        }
+        let mut registered: Vec<Value> = r
+            .get("deprecations")
+            .and_then(|d| d.try_iter().ok())
+            .map(|i| i.collect())
+            .unwrap_or_default();
+        let mut printed = registered.clone();
+        for c in &conds {
+            registered.push(Value::from_pairs([
+                ("collection_name", Value::from("ansible.builtin")),
+                (
+                    "deprecator",
+                    Value::from_pairs([
+                        ("resolved_name", Value::from("ansible.builtin")),
+                        ("type", Value::from(())),
+                    ]),
+                ),
+                ("msg", Value::from(MSG)),
+                ("version", Value::from("2.23")),
+            ]));
+            let mut text =
+                format!("{MSG} This feature will be removed from ansible-core version 2.23.");
+            if let Some(loc) = crate::loader::condlocs::find(&c.to_string(), at) {
+                text.push('\n');
+                text.push_str(&origin(&loc));
+            }
+            printed.push(Value::from(text));
+        }
+        r.insert("deprecations".into(), Value::from(registered));
+        Some(Value::from(printed))
+    }
+
+    /// Ansible's warning for templates inside a conditional's string constants, printed
+    /// (after the result's own warnings) where the conditional was written.
+    fn const_template_warnings(
+        &self,
+        r: &IndexMap<String, Value>,
+        at: &crate::loader::Loc,
+    ) -> Option<Value> {
+        let conds = std::mem::take(&mut *self.const_template_conditionals.borrow_mut());
+        if conds.is_empty() {
+            return None;
+        }
+        let mut printed: Vec<Value> = r
+            .get("warnings")
+            .and_then(|d| d.try_iter().ok())
+            .map(|i| i.collect())
+            .unwrap_or_default();
+        for c in &conds {
+            let mut text = "Jinja constant strings should not contain embedded templates. This \
+                            feature will be disabled by default in ansible-core 2.23."
+                .to_string();
+            if let Some(loc) = crate::loader::condlocs::find(&c.to_string(), at) {
+                text.push('\n');
+                text.push_str(origin(&loc).trim_end_matches('\n'));
+                text.push('\n');
+            }
+            text.push_str(
+                "\nUse inline expressions, for example: `when: \"{{ a_var }}\" == 42` becomes \
+                 `when: a_var == 42`\n\n",
+            );
+            printed.push(Value::from(text));
+        }
+        Some(Value::from(printed))
+    }
+
     fn warn_meta_when(&mut self, what: &str) {
         self.warn_once(&format!("{what} task does not support when conditional"));
     }

@@ -55,7 +55,7 @@ pub fn registered(r: &IndexMap<String, Value>, own_facts: bool) -> Value {
             let kept = (k == &loop_var && m.contains_key("ansible_loop_var"))
                 || (own_facts && k == "ansible_facts");
             let v = if kept {
-                v.clone()
+                untrusted_templates(v)
             } else if k == "results" && v.kind() == minijinja::value::ValueKind::Seq {
                 Value::from(
                     v.try_iter()
@@ -75,6 +75,33 @@ pub fn registered(r: &IndexMap<String, Value>, own_facts: bool) -> Value {
         }))
     }
     entry(r, own_facts)
+}
+
+/// A value kept trusted in a registered result, but with any string that holds a template
+/// marked as data: the agent renders a variable whole when it is read, where Ansible
+/// renders only the part read, so a registered `include_vars` result with a template
+/// that cannot be rendered yet would fail every use of the result.
+fn untrusted_templates(v: &Value) -> Value {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::String
+            if !v.is_safe() && v.as_str().is_some_and(agent_template::Templar::is_template) =>
+        {
+            mark_unsafe(v)
+        }
+        ValueKind::Seq => Value::from(
+            v.try_iter()
+                .map(|it| it.map(|x| untrusted_templates(&x)).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        ),
+        ValueKind::Map => match as_index_map(v) {
+            Some(m) => {
+                Value::from_pairs(m.iter().map(|(k, x)| (k.clone(), untrusted_templates(x))))
+            }
+            None => v.clone(),
+        },
+        _ => v.clone(),
+    }
 }
 
 /// A dict value's entries (string keys), or `None` for anything else.

@@ -461,7 +461,10 @@ fn set_common(c: &mut Common, file: &Arc<str>, key: &str, v: &Node) -> Result<bo
         check_bool_keyword(file, key, v)?;
     }
     match key {
-        "when" => c.when = when_list(v),
+        "when" => {
+            c.when = when_list(v);
+            super::condlocs::record(file, v, &Value::from(c.when.clone()));
+        }
         "tags" => {
             if v.as_map().is_some() {
                 return Err(LoadError::at(
@@ -995,9 +998,16 @@ impl Loader {
                     check_loop_control(file, v)?;
                     t.loop_control = Some(v.to_value());
                 }
-                "changed_when" => t.changed_when = Some(v.to_value()),
-                "failed_when" => t.failed_when = Some(v.to_value()),
-                "until" => t.until = Some(v.to_value()),
+                "changed_when" | "failed_when" | "until" => {
+                    let value = v.to_value();
+                    super::condlocs::record(file, v, &value);
+                    let slot = match key {
+                        "changed_when" => &mut t.changed_when,
+                        "failed_when" => &mut t.failed_when,
+                        _ => &mut t.until,
+                    };
+                    *slot = Some(value);
+                }
                 "retries" => t.retries = Some(v.to_value()),
                 "delay" => t.delay = Some(v.to_value()),
                 "args" => extra_args = Some(v),
@@ -1103,7 +1113,11 @@ impl Loader {
                             for (ak, av) in m {
                                 let an = key_str(file, ak)?.to_string();
                                 t.arg_locs.insert(an.clone(), loc(file, av));
-                                args.insert(an, av.to_value());
+                                let value = av.to_value();
+                                if an == "that" && short_name(key) == "assert" {
+                                    super::condlocs::record(file, av, &value);
+                                }
+                                args.insert(an, value);
                             }
                             args
                         }
@@ -1144,6 +1158,24 @@ impl Loader {
                 }
             }
         }
+        // Only Ansible's internal arguments start with `_ansible_` (mod_args.py); the
+        // free-form modules (`command`, `shell`, `script`, `raw`) are exempt there too.
+        // (Those given through `args:` fail when the task runs: unsupported parameters.)
+        if let Some((_, av_node, name)) = &action
+            && !matches!(short_name(name), "command" | "shell" | "script" | "raw")
+            && let Some(bad) = t.args.keys().find(|k| k.starts_with("_ansible_"))
+        {
+            return Err(LoadError::at(
+                t.arg_locs
+                    .get(bad)
+                    .cloned()
+                    .unwrap_or_else(|| loc(file, av_node)),
+                format!(
+                    "Invalid parameter specified beginning with keyword '_ansible_' for action \
+                     '{name}': '{bad}'. The prefix '_ansible_' is reserved for internal use only."
+                ),
+            ));
+        }
         if let Some(extra) = extra_args {
             for (ak, av) in expect_map(file, extra, "args")? {
                 t.args
@@ -1158,22 +1190,6 @@ impl Loader {
             ));
         };
         t.short = short_name(&name).to_string();
-        // Only Ansible's internal arguments start with `_ansible_` (mod_args.py); the
-        // free-form modules (`command`, `shell`, `script`, `raw`) are exempt there too.
-        if !matches!(t.short.as_str(), "command" | "shell" | "script" | "raw")
-            && let Some(bad) = t.args.keys().find(|k| k.starts_with("_ansible_"))
-        {
-            return Err(LoadError::at(
-                t.arg_locs
-                    .get(bad)
-                    .cloned()
-                    .unwrap_or_else(|| loc(file, av_node)),
-                format!(
-                    "Invalid parameter specified beginning with keyword '_ansible_' for action \
-                     '{name}': '{bad}'. The prefix '_ansible_' is reserved for internal use only."
-                ),
-            ));
-        }
         t.action = name;
         t.action_loc = Some(loc(file, ak));
         // k=v strings: every argument points at the string.

@@ -160,6 +160,14 @@ fn guard_builtins(env: &mut Environment<'static>) {
                 {
                     return Ok(mapped);
                 }
+                // The agent's "safe" strings are untrusted data (crate::untrusted), not
+                // Markup: `escape` escapes them and `format` does not escape into them.
+                let value = match value.as_str() {
+                    Some(text) if value.is_safe() && matches!($name, "escape" | "e" | "format") => {
+                        Value::from(text)
+                    }
+                    _ => value,
+                };
                 let mut args = Vec::with_capacity(rest.0.len() + 1);
                 args.push(value);
                 args.extend(rest.0.iter().map(|a| Value::clone(a)));
@@ -174,6 +182,7 @@ fn guard_builtins(env: &mut Environment<'static>) {
     guard!(
         "escape" => minijinja::filters::escape,
         "e" => minijinja::filters::escape,
+        "format" => minijinja::filters::format,
         "pprint" => minijinja::filters::pprint,
         "tojson" => minijinja::filters::tojson,
         "map" => minijinja::filters::map,
