@@ -202,6 +202,9 @@ impl Human {
     }
 
     fn deprecate(&mut self, msg: &str) -> io::Result<()> {
+        if !self.opts.deprecation_warnings {
+            return Ok(());
+        }
         self.warn(DEPRECATION_HINT)?;
         let line = format!("[DEPRECATION WARNING]: {msg}");
         if !self.deprecations.insert(line.clone()) {

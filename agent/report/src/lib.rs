@@ -169,6 +169,8 @@ pub struct ReportOptions {
     pub show_custom_stats: bool,
     /// Terminal columns for banners; Ansible uses `max(79, tty width - 1)`.
     pub columns: usize,
+    /// Print deprecation warnings (Ansible's `deprecation_warnings`, default on).
+    pub deprecation_warnings: bool,
 }
 
 impl Default for ReportOptions {
@@ -183,6 +185,7 @@ impl Default for ReportOptions {
             check_mode_markers: false,
             show_custom_stats: false,
             columns: 79,
+            deprecation_warnings: true,
         }
     }
 }

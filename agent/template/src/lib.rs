@@ -280,6 +280,9 @@ fn base_env() -> Environment<'static> {
     // `omit` is a templating global in Ansible 2.19+ (the engine also sets it as a variable)
     env.add_global("omit", OMIT);
     env.add_function("undef", undef::undef);
+    // Jinja2's global functions that minijinja keeps in its contrib crate
+    env.add_function("joiner", minijinja_contrib::globals::joiner);
+    env.add_function("cycler", minijinja_contrib::globals::cycler);
     env.add_function(repeat::MUL_FUNCTION, repeat::mul);
     env.add_filter("__agent_percent", |fmt: &str, args: Value| {
         native::percent_format(fmt, &args)
@@ -840,7 +843,15 @@ impl Templar {
         };
         let trimmed = expr.trim();
         let v = if let Some(inner) = self.single_expression(trimmed) {
-            let v = self.eval_expr(&inner, vars).map_err(cond_err)?;
+            // As Ansible's `template()` of the conditional: string constants in it are
+            // not rendered (only a bare expression's are).
+            let v = {
+                undef::clear();
+                let scope = Scope::new(self, vars);
+                let rv = self.eval_native(inner.trim(), &scope, &inner, COND_PREFIX);
+                finish(rv, &scope)
+            }
+            .map_err(cond_err)?;
             let v = if is_var_path(&inner) { v } else { untrusted(v) };
             if v.is_none() {
                 return Err(TemplateError::new(EMPTY_CONDITIONAL));
@@ -864,6 +875,7 @@ impl Templar {
             if v.kind() == ValueKind::String {
                 return Err(TemplateError::new(UNTRUSTED));
             }
+            TEMPLATED_CONDITIONAL.with(|c| c.set(true));
             v
         } else {
             self.eval_expr(expr, vars).map_err(cond_err)?

@@ -280,6 +280,9 @@ fn run_inner(
         verbosity: args.verbose,
         diff,
         check,
+        deprecation_warnings: std::env::var("ANSIBLE_DEPRECATION_WARNINGS")
+            .map(|v| crate::cli::ansible_boolean(&v).unwrap_or(true))
+            .unwrap_or(true),
         ..Default::default()
     };
     info.loaded(&host, &playbook_path);

@@ -1457,6 +1457,10 @@ impl<'r> Engine<'r> {
                 role: task.role.as_ref().map(|r| r.name.as_str()),
             });
         }
+        // Notices of conditionals belong to the task that evaluated them (an include's
+        // or a meta task's are dropped, as Ansible shows none for them).
+        self.templated_conditionals.borrow_mut().clear();
+        self.const_template_conditionals.borrow_mut().clear();
         // Conditions inherited from blocks and roles, then the task's own.
         let mut conds: Vec<Value> = Vec::new();
         for f in frames {
@@ -1856,25 +1860,38 @@ impl<'r> Engine<'r> {
             }
             return Flow::Continue;
         }
-        let r = Value::from_pairs([
-            ("changed", Value::from(false)),
-            ("false_condition", Value::from(cond)),
-            ("skip_reason", Value::from("Conditional result was False")),
-            ("skipped", Value::from(true)),
-        ]);
+        let mut rm: IndexMap<String, Value> = IndexMap::new();
+        rm.insert("changed".into(), Value::from(false));
+        rm.insert("false_condition".into(), Value::from(cond));
+        rm.insert(
+            "skip_reason".into(),
+            Value::from("Conditional result was False"),
+        );
+        rm.insert("skipped".into(), Value::from(true));
+        let printed_deprecations = self.conditional_deprecations(&mut rm, &task.loc);
+        let printed_warnings = self.const_template_warnings(&rm, &task.loc);
+        let r = map_value(&rm);
+        let mut shown = rm.clone();
+        if let Some(p) = printed_deprecations {
+            shown.insert("deprecations".into(), p);
+        }
+        if let Some(p) = printed_warnings {
+            shown.insert("warnings".into(), p);
+        }
+        let shown = map_value(&shown);
         let host = self.host.clone();
         let delegate = self.delegate.clone();
         self.emit(Event::TaskResult {
             host: &host,
             status: Status::Skipped,
-            result: &r,
+            result: &shown,
             ignore_errors: false,
             delegate_to: delegate.as_deref(),
             error: None,
         });
         self.stats.skipped += 1;
         if let Some(reg) = &task.register {
-            self.hs.set_facts.insert(reg.clone(), r);
+            self.hs.set_facts.insert(reg.clone(), mark_unsafe(&r));
             self.hs.refresh();
         }
         Flow::Continue
@@ -1944,7 +1961,6 @@ impl<'r> Engine<'r> {
         );
         // printed with their origins (the registered ones have none)
         if (printed_deprecations.is_some() || printed_warnings.is_some())
-            && !no_log
             && let Ok(keys) = shown.try_iter()
         {
             let mut m: IndexMap<String, Value> = keys
@@ -4047,7 +4063,9 @@ impl Engine<'_> {
         let mut printed = registered.clone();
         for c in &conds {
             registered.push(Value::from_pairs([
+                ("msg", Value::from(MSG)),
                 ("collection_name", Value::from("ansible.builtin")),
+                ("version", Value::from("2.23")),
                 (
                     "deprecator",
                     Value::from_pairs([
@@ -4055,8 +4073,6 @@ impl Engine<'_> {
                         ("type", Value::from(())),
                     ]),
                 ),
-                ("msg", Value::from(MSG)),
-                ("version", Value::from("2.23")),
             ]));
             let mut text =
                 format!("{MSG} This feature will be removed from ansible-core version 2.23.");
