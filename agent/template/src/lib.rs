@@ -1340,3 +1340,48 @@ mod identifier_tests {
         assert_eq!(identifiers("x == 'y z' and not w"), ["x", "w"]);
     }
 }
+
+#[cfg(test)]
+mod trust_tests {
+    use super::{const_templates, is_var_path};
+
+    #[test]
+    fn string_constants_holding_templates_are_found() {
+        let src = r#"x == '{{ y }}' and z == "a{{ w }}" and q == 'plain'"#;
+        let found: Vec<&str> = const_templates(src)
+            .unwrap()
+            .into_iter()
+            .map(|r| &src[r])
+            .collect();
+        assert_eq!(found, ["'{{ y }}'", "\"a{{ w }}\""]);
+        // escaped quotes stay inside the constant
+        let src = r#"x == 'it\'s {{ y }}'"#;
+        assert_eq!(const_templates(src).unwrap().len(), 1);
+        // a template outside any constant, an unterminated constant, none at all
+        assert!(const_templates("{{ a }} == '{{ b }}'").is_none());
+        assert!(const_templates("x == '{{ y }}").is_none());
+        assert!(const_templates("x == 'y'").is_none());
+        // multi-byte text around them
+        assert_eq!(const_templates("é == 'ü{{ y }}'").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn variable_paths_keep_their_trust() {
+        for e in [
+            "a",
+            " a.b ",
+            "a[0]",
+            "a['k']",
+            "a[\"k\"].b",
+            "(a)",
+            "((a.b))",
+        ] {
+            assert!(is_var_path(e), "{e}");
+        }
+        for e in [
+            "a | d", "a + b", "'a'", "a()", "true", "a[b]", "a[-1]", "(a).b", "1",
+        ] {
+            assert!(!is_var_path(e), "{e}");
+        }
+    }
+}
