@@ -1868,17 +1868,10 @@ impl<'r> Engine<'r> {
             Value::from("Conditional result was False"),
         );
         rm.insert("skipped".into(), Value::from(true));
-        let printed_deprecations = self.conditional_deprecations(&mut rm, &task.loc);
-        let printed_warnings = self.const_template_warnings(&rm, &task.loc);
+        let notices = self.take_notices(&mut rm, &task.loc);
         let r = map_value(&rm);
-        let mut shown = rm.clone();
-        if let Some(p) = printed_deprecations {
-            shown.insert("deprecations".into(), p);
-        }
-        if let Some(p) = printed_warnings {
-            shown.insert("warnings".into(), p);
-        }
-        let shown = map_value(&shown);
+        notices.show(&mut rm);
+        let shown = map_value(&rm);
         let host = self.host.clone();
         let delegate = self.delegate.clone();
         self.emit(Event::TaskResult {
@@ -1909,8 +1902,7 @@ impl<'r> Engine<'r> {
         rescuable: bool,
     ) -> Flow {
         let was_loop = r.shift_remove("_agent_loop").is_some();
-        let printed_deprecations = self.conditional_deprecations(&mut r, &task.loc);
-        let printed_warnings = self.const_template_warnings(&r, &task.loc);
+        let notices = self.take_notices(&mut r, &task.loc);
         // Internal markers never reach registered results.
         let kind = r.shift_remove("_agent_failure");
         let err_text = r.shift_remove("_agent_error");
@@ -1960,18 +1952,13 @@ impl<'r> Engine<'r> {
             &task.loc,
         );
         // printed with their origins (the registered ones have none)
-        if (printed_deprecations.is_some() || printed_warnings.is_some())
+        if !notices.is_empty()
             && let Ok(keys) = shown.try_iter()
         {
             let mut m: IndexMap<String, Value> = keys
                 .map(|k| (k.to_string(), shown.get_item(&k).unwrap_or_default()))
                 .collect();
-            if let Some(printed) = printed_deprecations {
-                m.insert("deprecations".into(), printed);
-            }
-            if let Some(printed) = printed_warnings {
-                m.insert("warnings".into(), printed);
-            }
+            notices.show(&mut m);
             shown = map_value(&m);
         }
         // Meta tasks print nothing unless they fail; loops print their items, and the
@@ -3761,6 +3748,36 @@ fn strip_omit(v: &Value, omit: &str) -> Value {
     }
 }
 
+/// A task's notices about its conditionals, as printed (with where each was written).
+struct Notices {
+    deprecations: Option<Value>,
+    warnings: Option<Value>,
+}
+
+impl Notices {
+    fn is_empty(&self) -> bool {
+        self.deprecations.is_none() && self.warnings.is_none()
+    }
+
+    /// Put them into a result to be printed (they replace its lists, which they include).
+    fn show(self, m: &mut IndexMap<String, Value>) {
+        if let Some(d) = self.deprecations {
+            m.insert("deprecations".into(), d);
+        }
+        if let Some(w) = self.warnings {
+            m.insert("warnings".into(), w);
+        }
+    }
+}
+
+/// The list under `key` of a result (empty when there is none).
+fn list_at(r: &IndexMap<String, Value>, key: &str) -> Vec<Value> {
+    r.get(key)
+        .and_then(|d| d.try_iter().ok())
+        .map(|i| i.collect())
+        .unwrap_or_default()
+}
+
 /// Whether an action runs on the controller and sets the facts it was given, whose
 /// registered `ansible_facts` keep their trust.
 fn own_facts(action: &str) -> bool {
@@ -4038,8 +4055,15 @@ fn finalization_failure(task: &Task, key: &str, message: &str) -> IndexMap<Strin
 }
 
 impl Engine<'_> {
-    /// `noop`, `refresh_inventory` and `reset_connection` ignore `when` (ansible-core's
-    /// `_cond_not_supported_warn`), whether it holds or not.
+    /// The notices of the conditionals the current task evaluated (see
+    /// [`Self::conditional_deprecations`] and [`Self::const_template_warnings`]).
+    fn take_notices(&self, r: &mut IndexMap<String, Value>, at: &crate::loader::Loc) -> Notices {
+        Notices {
+            deprecations: self.conditional_deprecations(r, at),
+            warnings: self.const_template_warnings(r, at),
+        }
+    }
+
     /// Ansible's deprecation of conditionals wholly in `{{ }}`, one per evaluation: added
     /// to the result's `deprecations` as Ansible registers them; returns the list as
     /// printed (each message with its removal version and where the conditional was
@@ -4055,11 +4079,7 @@ impl Engine<'_> {
         if conds.is_empty() {
             return None;
         }
-        let mut registered: Vec<Value> = r
-            .get("deprecations")
-            .and_then(|d| d.try_iter().ok())
-            .map(|i| i.collect())
-            .unwrap_or_default();
+        let mut registered = list_at(r, "deprecations");
         let mut printed = registered.clone();
         for c in &conds {
             registered.push(Value::from_pairs([
@@ -4097,11 +4117,7 @@ impl Engine<'_> {
         if conds.is_empty() {
             return None;
         }
-        let mut printed: Vec<Value> = r
-            .get("warnings")
-            .and_then(|d| d.try_iter().ok())
-            .map(|i| i.collect())
-            .unwrap_or_default();
+        let mut printed = list_at(r, "warnings");
         for c in &conds {
             let mut text = "Jinja constant strings should not contain embedded templates. This \
                             feature will be disabled by default in ansible-core 2.23."
@@ -4120,6 +4136,8 @@ impl Engine<'_> {
         Some(Value::from(printed))
     }
 
+    /// `noop`, `refresh_inventory` and `reset_connection` ignore `when` (ansible-core's
+    /// `_cond_not_supported_warn`), whether it holds or not.
     fn warn_meta_when(&mut self, what: &str) {
         self.warn_once(&format!("{what} task does not support when conditional"));
     }
