@@ -187,36 +187,19 @@ pub fn inventory_text(python: &Path) -> String {
 /// arguments, under its own run lock (an outer run may hold the usual one) and its own
 /// cache directory.
 ///
-/// The agent configures one host, the one it runs on. Ansible runs each play on every
-/// host it matches; in these tests they are all this machine (local connection). So the
-/// script asks the agent for the hosts the plays match (`--list-hosts`) and runs the whole
-/// playbook once per host, in order of first appearance, each run with `--limit HOST`; it
-/// exits with the last failing run's code. A run that lists or checks only, or that
-/// already has a `--limit`, is passed through as it is. What spans hosts is lost this way
-/// (`run_once`, `serial`, `any_errors_fatal`, one host's `hostvars` seen by another).
+/// Ansible runs each play on every host it matches; in these tests they are all this
+/// machine (local connection). The agent does the same with `--local-hosts` (the hosts
+/// take turns task by task, as the linear strategy runs them), and exits with
+/// ansible-playbook's codes (`--exit-codes ansible`), which the scripts test.
 pub fn playbook_wrapper(agent: &Path, dir: &Path) -> String {
     format!(
         r#"#!/bin/sh
-# ansible-playbook, as the agent's integration runner provides it: `agent apply` once per
-# host the plays match (tests/integration/support.rs, playbook_wrapper).
+# ansible-playbook, as the agent's integration runner provides it
+# (tests/integration/support.rs, playbook_wrapper).
 export AGENT_LOCK_FILE='{dir}/nested.lock' AGENT_CONFIG='{dir}/nested.toml'
-agent='{agent}'
-for arg in "$@"; do
-  case "$arg" in
-    --list-*|--syntax-check|-l|-l?*|--limit|--limit=*) exec "$agent" apply "$@" ;;
-  esac
-done
-hosts=$("$agent" apply --list-hosts "$@" 2>/dev/null | sed -n 's/^      //p' | awk '!seen[$0]++')
-[ -n "$hosts" ] || exec "$agent" apply "$@"
-# One host name per line, taken as it is (no globbing, no word splitting).
-set -f
-IFS='
-'
-rc=0
-for host in $hosts; do
-  "$agent" apply "$@" --limit="$host" || rc=$?
-done
-exit $rc
+# Every host the plays match, on this machine; ansible-playbook's exit codes.
+export AGENT_LOCAL_HOSTS=1 AGENT_EXIT_CODES=ansible
+exec '{agent}' apply "$@"
 "#,
         dir = dir.display(),
         agent = agent.display()

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 
-use agent::cli::{Cli, Command, exit};
+use agent::cli::{Cli, Command, ExitCodes, exit};
 use agent::commands;
 
 /// The static build's allocator (see Cargo.toml).
@@ -48,12 +48,18 @@ fn main() {
         Command::Pull(p) => commands::pull::run_locked(p),
         Command::Fleet(f) => commands::fleet::run(f),
     };
+    let ansible_codes =
+        matches!(&cli.command, Command::Apply(a) if a.exit_codes == ExitCodes::Ansible);
     let code = match res {
         Ok(code) => code,
         Err(e) => {
             let text = format!("ERROR! {}", error_chain(&e));
             eprintln!("{}", agent_report::mask::mask(&text));
-            exit::FAILED
+            if ansible_codes {
+                commands::ansible_error_code(&e)
+            } else {
+                exit::FAILED
+            }
         }
     };
     std::process::exit(code);

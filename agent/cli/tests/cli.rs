@@ -486,3 +486,67 @@ fn unknown_fact_cache_plugin_is_refused() {
     );
     assert!(!t.path().join("w").exists());
 }
+
+#[test]
+fn ansible_exit_codes_on_request() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "fail.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - fail: msg=boom\n",
+    );
+    write(
+        t.path(),
+        "bad.yml",
+        "- hosts: localhost\n  tasks:\n    - debug: msg=x\n   bad: 1\n",
+    );
+    let code = |pb: &str, extra: &[&str]| {
+        let mut args = vec!["apply", pb];
+        args.extend_from_slice(extra);
+        agent(t.path(), &args).status.code()
+    };
+    // ansible-playbook: 2 for a failed host, 4 for a parse error; the agent's own: 1.
+    assert_eq!(code("fail.yml", &["--exit-codes", "ansible"]), Some(2));
+    assert_eq!(code("bad.yml", &["--exit-codes", "ansible"]), Some(4));
+    assert_eq!(code("fail.yml", &[]), Some(1));
+    assert_eq!(code("bad.yml", &[]), Some(1));
+}
+
+/// `--local-hosts` runs the play on both hosts, task by task, as ansible-playbook -c local
+/// does (outputs recorded from ansible-core 2.21.5, blocks target's 72781.yml and 78612.yml):
+/// a failure under any_errors_fatal fails the other host in the block it is in (its
+/// rescue runs); a host that failed leaves ansible_play_hosts.
+#[test]
+fn local_hosts_run_in_lockstep() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "aef.yml",
+        "- hosts: all\n  gather_facts: no\n  any_errors_fatal: true\n  tasks:\n    - block:\n      - block:\n          - fail:\n            when: inventory_hostname == 'host1'\n        rescue:\n          - fail:\n      - block:\n        - debug:\n            msg: SHOULD NOT HAPPEN\n",
+    );
+    let o = agent(
+        t.path(),
+        &["apply", "--local-hosts", "-i", "host1,host2", "aef.yml"],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(!out.contains("SHOULD NOT HAPPEN"), "{out}");
+    assert!(out.contains("fatal: [host2]"), "{out}");
+    // One banner per task; both hosts in the recap.
+    assert_eq!(out.matches("TASK [fail]").count(), 2, "{out}");
+    assert!(out.contains("host1                      : ok=0    changed=0    unreachable=0    failed=1    skipped=0    rescued=1"), "{out}");
+    assert!(out.contains("host2                      : ok=0    changed=0    unreachable=0    failed=1    skipped=1    rescued=0"), "{out}");
+
+    write(
+        t.path(),
+        "hosts.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - block:\n        - fail:\n          when: inventory_hostname == 'host1'\n      rescue:\n        - block:\n          - fail:\n            when: inventory_hostname == 'host1'\n    - assert:\n        that:\n          - \"'host1' not in ansible_play_hosts\"\n          - \"'host1' not in ansible_play_batch\"\n          - \"'host1' in ansible_play_hosts_all\"\n        success_msg: PASSED\n",
+    );
+    let o = agent(
+        t.path(),
+        &["apply", "--local-hosts", "-i", "host1,host2", "hosts.yml"],
+    );
+    let out = text(&o);
+    assert_eq!(out.matches("PASSED").count(), 1, "{out}");
+    assert!(!out.contains("Assertion failed"), "{out}");
+}

@@ -197,6 +197,26 @@ pub struct RunArgs {
     /// Output format.
     #[arg(long = "output", value_enum, default_value = "human")]
     pub output: Output,
+    /// Run each play on every host it matches (within --limit), all on this machine, as
+    /// `ansible-playbook -c local` does: the hosts take turns task by task. Without it,
+    /// the agent configures one host, this one.
+    #[arg(
+        long = "local-hosts",
+        env = "AGENT_LOCAL_HOSTS",
+        action = clap::ArgAction::SetTrue,
+        value_parser = ansible_boolean,
+        hide_env_values = true
+    )]
+    pub local_hosts: bool,
+    /// Exit codes of `apply`: the agent's, or ansible-playbook's (for scripts that
+    /// test them).
+    #[arg(
+        long = "exit-codes",
+        value_enum,
+        env = "AGENT_EXIT_CODES",
+        default_value = "agent"
+    )]
+    pub exit_codes: ExitCodes,
     /// Accepted for compatibility with ansible-playbook (always a local connection).
     #[arg(short = 'c', long = "connection", hide = true)]
     pub connection: Option<String>,
@@ -250,6 +270,8 @@ impl RunArgs {
             role: None,
             detailed_exitcode: false,
             output: Output::Human,
+            exit_codes: ExitCodes::Agent,
+            local_hosts: false,
             connection: None,
             config: PathBuf::from("/nonexistent/agent.toml"),
             source: None,
@@ -257,6 +279,16 @@ impl RunArgs {
             wait: None,
         }
     }
+}
+
+/// Which exit codes `apply` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExitCodes {
+    /// The agent's own (README, "Exit codes"): 1 for any failure.
+    Agent,
+    /// ansible-playbook's, for scripts written for it: 2 a host failed, 4 a host was
+    /// unreachable or the playbook did not parse, 99 stopped by a signal.
+    Ansible,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -295,6 +327,18 @@ pub mod exit {
     /// The run used the last-known-good bundle: the source could not be reached or gave
     /// a bundle that did not match its pin.
     pub const STALE_SOURCE: i32 = 4;
+
+    /// ansible-playbook's codes (`--exit-codes ansible`; ansible-core's `ExitCode`).
+    pub mod ansible {
+        /// A task failed on a host (and was not rescued).
+        pub const HOST_FAILED: i32 = 2;
+        /// A host was unreachable (Ansible's strategy says this before failed hosts).
+        pub const HOST_UNREACHABLE: i32 = 4;
+        /// The playbook, a role or a vars file did not parse.
+        pub const PARSER_ERROR: i32 = 4;
+        /// Stopped by a signal.
+        pub const INTERRUPTED: i32 = 99;
+    }
 }
 
 /// Ansible's lenient `boolean(value, strict=False)` for settings read from the environment:

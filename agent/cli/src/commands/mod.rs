@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod facts;
 pub mod fleet;
+mod lockstep;
 pub mod pull;
 
 use std::io::Write;
@@ -18,7 +19,7 @@ use anyhow::{Context, Result, bail};
 use indexmap::IndexMap;
 use minijinja::Value;
 
-use crate::cli::{RunArgs, exit};
+use crate::cli::{ExitCodes, RunArgs, exit};
 use crate::engine::{Engine, RunOptions};
 use crate::loader::kv::parse_kv;
 use crate::loader::model::Playbook;
@@ -238,7 +239,15 @@ fn run_inner(
         list_hosts(&pb, &inv, args.limit.as_deref(), &extra_vars)?;
         return Ok(exit::OK);
     }
-    let (host, why) = choose_host(&inv, args.limit.as_deref())?;
+    let local_hosts = if args.local_hosts {
+        all_play_hosts(&pb, &inv, args.limit.as_deref(), &extra_vars)
+    } else {
+        Vec::new()
+    };
+    let (host, why) = match local_hosts.first() {
+        Some(h) => (h.clone(), "the first of the plays' hosts (--local-hosts)"),
+        None => choose_host(&inv, args.limit.as_deref())?,
+    };
     tracing::info!("this host is '{host}' ({why})");
     if let Some(i) = &ec2 {
         let tags = match &pulled {
@@ -287,7 +296,12 @@ fn run_inner(
     };
     info.loaded(&host, &playbook_path);
     let mut reporter = crate::report::make(args.output, report_opts);
-    let outcome = {
+    let outcome = if local_hosts.len() > 1 {
+        let (outcome, r) =
+            lockstep::run(opts, Arc::new(inv), local_hosts, loader, &pb, reporter, out);
+        reporter = r;
+        outcome
+    } else {
         let mut engine = Engine::new(opts, Arc::new(inv), host, loader, &mut reporter, out);
         let outcome = engine.run_playbook(&pb);
         release(engine);
@@ -296,6 +310,9 @@ fn run_inner(
     release(pb);
     info.complete(reporter, &outcome, out)?;
     let stale = pulled.as_ref().is_some_and(|(p, _)| p.fallback.is_some());
+    if args.exit_codes == ExitCodes::Ansible && !drift_exit {
+        return Ok(ansible_exit_code(&outcome));
+    }
     Ok(if outcome.failed || outcome.interrupted {
         exit::FAILED
     } else if stale {
@@ -307,6 +324,78 @@ fn run_inner(
     })
 }
 
+/// ansible-playbook's exit code for a finished run (`--exit-codes ansible`): as its
+/// strategy decides, unreachable hosts before failed ones.
+fn ansible_exit_code(outcome: &crate::engine::Outcome) -> i32 {
+    if outcome.interrupted {
+        exit::ansible::INTERRUPTED
+    } else if outcome.stats.unreachable > 0 {
+        exit::ansible::HOST_UNREACHABLE
+    } else if outcome.failed {
+        exit::ansible::HOST_FAILED
+    } else {
+        exit::OK
+    }
+}
+
+/// ansible-playbook's exit code for a run that stopped with an error before it ran
+/// (`--exit-codes ansible`): 4 when a file did not load, else 1.
+pub fn ansible_error_code(e: &anyhow::Error) -> i32 {
+    if e.chain().any(|c| {
+        c.downcast_ref::<crate::loader::error::LoadError>()
+            .is_some()
+            || c.downcast_ref::<agent_yaml::YamlError>().is_some()
+    }) {
+        exit::ansible::PARSER_ERROR
+    } else {
+        exit::FAILED
+    }
+}
+
+/// Each play's host pattern (a templated one rendered with the extra vars, as the run
+/// does before host variables exist) and the hosts it matches within `limit`.
+fn plays_hosts(
+    pb: &Playbook,
+    inv: &Inventory,
+    limit: Option<&str>,
+    extra_vars: &IndexMap<String, Value>,
+) -> Vec<Vec<String>> {
+    let templar = agent_template::Templar::new();
+    let extra: Value = extra_vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let vars = agent_template::Vars::new(vec![extra]);
+    pb.plays
+        .iter()
+        .map(|play| {
+            let pattern = if agent_template::Templar::is_template(&play.hosts) {
+                templar
+                    .render_str(&play.hosts, &vars)
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|_| play.hosts.clone())
+            } else {
+                play.hosts.clone()
+            };
+            inv.select_limited(&pattern, limit).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Every host some play matches (`--local-hosts`), in the order the plays meet them.
+fn all_play_hosts(
+    pb: &Playbook,
+    inv: &Inventory,
+    limit: Option<&str>,
+    extra_vars: &IndexMap<String, Value>,
+) -> Vec<String> {
+    let mut all: indexmap::IndexSet<String> = indexmap::IndexSet::new();
+    for hosts in plays_hosts(pb, inv, limit, extra_vars) {
+        all.extend(hosts);
+    }
+    all.into_iter().collect()
+}
+
 /// `--list-hosts`, as ansible-playbook prints it: each play's pattern and the hosts it
 /// matches (within `--limit`). A templated pattern is templated with the extra vars, as
 /// the run does before host variables exist.
@@ -316,23 +405,9 @@ fn list_hosts(
     limit: Option<&str>,
     extra_vars: &IndexMap<String, Value>,
 ) -> Result<()> {
-    let templar = agent_template::Templar::new();
-    let extra: Value = extra_vars
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let vars = agent_template::Vars::new(vec![extra]);
     println!("\nplaybook: {}", pb.path.display());
-    for (n, play) in pb.plays.iter().enumerate() {
-        let pattern = if agent_template::Templar::is_template(&play.hosts) {
-            templar
-                .render_str(&play.hosts, &vars)
-                .map(|v| v.to_string())
-                .unwrap_or_else(|_| play.hosts.clone())
-        } else {
-            play.hosts.clone()
-        };
-        let hosts = inv.select_limited(&pattern, limit).unwrap_or_default();
+    let matched = plays_hosts(pb, inv, limit, extra_vars);
+    for (n, (play, hosts)) in pb.plays.iter().zip(matched).enumerate() {
         // An unnamed play is shown by its pattern.
         let name = if play.name.is_empty() {
             &play.hosts

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod factcache;
 pub mod facts;
+pub mod lockstep;
 pub mod loops;
 mod run;
 pub mod syntax;

@@ -17,6 +17,7 @@ use minijinja::value::ValueKind;
 
 use super::actions;
 use super::facts;
+use super::lockstep::{Turn, Verdict};
 use super::vars::{HostVars, map_value, mark_unsafe, registered};
 use crate::loader::model::*;
 use crate::loader::playbook::{Inherited, Loader, RoleOpts, load_include};
@@ -71,6 +72,16 @@ enum Flow {
     Unreachable,
     /// A signal asked the run to stop (see RunOptions::interrupt).
     Interrupted,
+}
+
+impl Flow {
+    /// This flow, or when it goes on, what `next` says.
+    fn or(self, next: impl FnOnce() -> Flow) -> Flow {
+        match self {
+            Flow::Continue => next(),
+            f => f,
+        }
+    }
 }
 
 /// Deepest nesting of include_tasks / include_role: a file that includes itself (directly
@@ -275,6 +286,14 @@ pub struct Engine<'r> {
     event_buf: Vec<u8>,
     /// Warnings said once per run (see [`Engine::warn_once`]).
     warned: std::collections::HashSet<String>,
+    /// This host's place among several run in lockstep (`--local-hosts`); `None`: the
+    /// run's only host.
+    member: Option<super::lockstep::Member>,
+    /// Where the engine is in the playbook: play, section, item, block part, include
+    /// item, ... (the order of the lockstep's rounds).
+    pos: Vec<u32>,
+    /// The lockstep's play-hosts generation the magic variables were built with.
+    play_hosts_gen: u64,
 }
 
 fn tmpl_err(e: TemplateError) -> String {
@@ -384,7 +403,69 @@ impl<'r> Engine<'r> {
             own_inventory_vars: std::cell::OnceCell::new(),
             event_buf: Vec::new(),
             warned: std::collections::HashSet::new(),
+            member: None,
+            pos: Vec::new(),
+            play_hosts_gen: 0,
         }
+    }
+
+    /// Run as one of several hosts that take turns task by task (see `lockstep`).
+    pub fn in_lockstep(&mut self, member: super::lockstep::Member) {
+        self.member = Some(member);
+    }
+
+    /// Wait for this host's turn at the current position (at once when it runs alone).
+    fn turn(&mut self) -> Turn {
+        let Some(m) = &self.member else {
+            return Turn::ALONE;
+        };
+        let t = m.lockstep.gate(m.me, &self.pos);
+        let (_, _, generation) = m.lockstep.play_hosts();
+        if generation != self.play_hosts_gen {
+            // ansible_play_hosts changed: the magic variables are built again.
+            self.play_hosts_gen = generation;
+            self.hs.generation += 1;
+        }
+        t
+    }
+
+    /// Several hosts: after a task, wait until every host of its round has run it; a
+    /// failure under `any_errors_fatal` on another host fails this one here, in the
+    /// block it is in (its rescue and always run), as Ansible marks hosts failed after
+    /// the round.
+    fn settle(&mut self) -> Flow {
+        if self.member.is_none() {
+            return Flow::Continue;
+        }
+        self.pos.push(u32::MAX);
+        let turn = self.turn();
+        self.pos.pop();
+        match turn.verdict {
+            Verdict::Run => Flow::Continue,
+            Verdict::EndPlay => Flow::EndPlay,
+            Verdict::Fail => Flow::Failed,
+        }
+    }
+
+    /// Tell the other hosts how this host's play ended.
+    fn play_ended(&self, flow: Flow) {
+        let Some(m) = &self.member else {
+            return;
+        };
+        match flow {
+            Flow::Failed | Flow::Unreachable | Flow::Interrupted => m.lockstep.host_failed(m.me),
+            Flow::EndHost => m.lockstep.host_ended(m.me),
+            Flow::EndPlay => m.lockstep.end_play(),
+            _ => {}
+        }
+    }
+
+    /// Run `f` one level deeper in the playbook: `idx` is the position at that level.
+    fn at<T>(&mut self, idx: usize, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.pos.push(u32::try_from(idx).unwrap_or(u32::MAX));
+        let r = f(self);
+        self.pos.pop();
+        r
     }
 
     /// Whether a signal asked the run to stop; said once, naming what is not run.
@@ -431,11 +512,14 @@ impl<'r> Engine<'r> {
     /// Run every play of a playbook. Returns the counts for this host.
     pub fn run_playbook(&mut self, pb: &Playbook) -> Outcome {
         let path = pb.path.display().to_string();
-        self.emit(Event::PlaybookStart {
-            path: &path,
-            plays: pb.plays.len(),
-        });
-        self.flush_load_warnings();
+        self.pos.clear();
+        if self.turn().first {
+            self.emit(Event::PlaybookStart {
+                path: &path,
+                plays: pb.plays.len(),
+            });
+            self.flush_load_warnings();
+        }
         self.load_fact_cache();
         if pb
             .plays
@@ -475,8 +559,11 @@ impl<'r> Engine<'r> {
             );
         }
         let mut failed = false;
-        for play in &pb.plays {
-            match self.run_play(play) {
+        for (i, play) in pb.plays.iter().enumerate() {
+            self.pos = vec![u32::try_from(i).unwrap_or(u32::MAX)];
+            let flow = self.run_play(play);
+            self.play_ended(flow);
+            match flow {
                 Flow::Failed => {
                     failed = true;
                     break;
@@ -488,11 +575,15 @@ impl<'r> Engine<'r> {
         if services {
             agent_modules::host::systemd::remember_units();
         }
-        let stats = vec![(self.host.clone(), self.stats)];
-        self.emit(Event::Recap { stats: &stats });
-        if let Err(e) = self.reporter.finish(self.out) {
-            tracing::warn!("could not write output: {e}");
+        if self.member.is_none() {
+            let stats = vec![(self.host.clone(), self.stats)];
+            self.emit(Event::Recap { stats: &stats });
+            if let Err(e) = self.reporter.finish(self.out) {
+                tracing::warn!("could not write output: {e}");
+            }
         }
+        // Leave the lockstep now: the other hosts go on while this one is done.
+        self.member = None;
         Outcome {
             stats: self.stats,
             failed: failed
@@ -546,8 +637,14 @@ impl<'r> Engine<'r> {
         } else {
             play.hosts.clone()
         };
+        let turn = self.turn();
         // Before the play's banner, as Ansible selects the play's hosts.
-        for p in self.inventory.unmatched_patterns(&hosts) {
+        let unmatched = if turn.first {
+            self.inventory.unmatched_patterns(&hosts)
+        } else {
+            Vec::new()
+        };
+        for p in unmatched {
             // Groups and hosts that add_host made for other hosts are not in the inventory.
             if self.runtime_groups.contains_key(&p) || self.runtime_hosts.contains_key(&p) {
                 continue;
@@ -556,14 +653,27 @@ impl<'r> Engine<'r> {
                 "Could not match supplied host pattern, ignoring: {p}"
             ));
         }
-        self.emit(Event::PlayStart {
-            name: &play.name,
-            hosts: &play.hosts,
-            check_mode: check,
-            path: &ppath,
-        });
-        if !self.host_selected(&hosts) {
-            self.emit(Event::NoHostsMatched);
+        if turn.first {
+            self.emit(Event::PlayStart {
+                name: &play.name,
+                hosts: &play.hosts,
+                check_mode: check,
+                path: &ppath,
+            });
+        }
+        let selected = self.host_selected(&hosts);
+        let any_selected = match &self.member {
+            Some(m) => {
+                m.lockstep
+                    .start_play(m.me, self.pos.first().copied().unwrap_or(0), selected);
+                m.lockstep.any_selected()
+            }
+            None => selected,
+        };
+        if !selected {
+            if turn.last && !any_selected {
+                self.emit(Event::NoHostsMatched);
+            }
             return Flow::Continue;
         }
         let mut roles_vars = IndexMap::new();
@@ -657,15 +767,27 @@ impl<'r> Engine<'r> {
             };
             self.tags_match(&tags)
         };
+        self.pos.push(0);
+        let gather_turn = if gather { self.turn() } else { Turn::ALONE };
+        self.pos.pop();
+        if gather_turn.verdict != Verdict::Run {
+            self.play = None;
+            return match gather_turn.verdict {
+                Verdict::EndPlay => Flow::EndPlay,
+                _ => Flow::Failed,
+            };
+        }
         if gather {
-            self.emit(Event::TaskStart {
-                name: "Gathering Facts",
-                path: "",
-                is_handler: false,
-                action: "ansible.builtin.gather_facts",
-                is_loop: false,
-                role: None,
-            });
+            if gather_turn.first {
+                self.emit(Event::TaskStart {
+                    name: "Gathering Facts",
+                    path: "",
+                    is_handler: false,
+                    action: "ansible.builtin.gather_facts",
+                    is_loop: false,
+                    role: None,
+                });
+            }
             let opts = facts::options(
                 play.gather_subset.as_ref(),
                 None,
@@ -705,17 +827,17 @@ impl<'r> Engine<'r> {
             }
             self.stats.ok += 1;
         }
-        let mut flow = self.run_section(&play.pre_tasks, &frames, play);
+        let mut flow = self.run_section(&play.pre_tasks, &frames, 1);
         if flow == Flow::Continue {
-            flow = self.run_section(&play.main, &frames, play);
+            flow = self.run_section(&play.main, &frames, 3);
         }
         if flow == Flow::Continue {
-            flow = self.run_section(&play.post_tasks, &frames, play);
+            flow = self.run_section(&play.post_tasks, &frames, 5);
         }
         // The play's keyword, else the command line's (its default).
         let force = play.force_handlers.unwrap_or(self.opts.force_handlers);
         if flow == Flow::Failed && force {
-            self.flush_handlers(&frames);
+            self.at(7, |e| e.flush_handlers(&frames));
         }
         self.play = None;
         match flow {
@@ -726,10 +848,12 @@ impl<'r> Engine<'r> {
         }
     }
 
-    fn run_section(&mut self, items: &[Item], frames: &[Frame<'_>], _play: &Play) -> Flow {
-        let flow = self.run_items(items, frames, false);
+    /// A section of the play (pre_tasks, roles and tasks, post_tasks) at position `at`,
+    /// then its handlers (at `at + 1`).
+    fn run_section(&mut self, items: &[Item], frames: &[Frame<'_>], at: usize) -> Flow {
+        let flow = self.at(at, |e| e.run_items(items, frames, false));
         if flow == Flow::Continue {
-            return self.flush_handlers(frames);
+            return self.at(at + 1, |e| e.flush_handlers(frames));
         }
         flow
     }
@@ -755,10 +879,10 @@ impl<'r> Engine<'r> {
             if let Some(p) = self.play.as_mut() {
                 p.notified[i] = false;
             }
-            flow = match h {
-                Item::Task(t) => self.run_task(t, frames, true, false),
-                Item::Block(b) => self.run_block(b, frames, true, false),
-            };
+            flow = self.at(i, |e| match h {
+                Item::Task(t) => e.run_task(t, frames, true, false),
+                Item::Block(b) => e.run_block(b, frames, true, false),
+            });
             if flow == Flow::EndRole {
                 // `meta: end_role` in a file that a handler included: Ansible refuses it
                 // when the file loads, and the run stops.
@@ -779,11 +903,11 @@ impl<'r> Engine<'r> {
     }
 
     fn run_items(&mut self, items: &[Item], frames: &[Frame<'_>], rescuable: bool) -> Flow {
-        for item in items {
-            let flow = match item {
-                Item::Task(t) => self.run_task(t, frames, false, rescuable),
-                Item::Block(b) => self.run_block(b, frames, false, rescuable),
-            };
+        for (i, item) in items.iter().enumerate() {
+            let flow = self.at(i, |e| match item {
+                Item::Task(t) => e.run_task(t, frames, false, rescuable).or(|| e.settle()),
+                Item::Block(b) => e.run_block(b, frames, false, rescuable),
+            });
             if flow != Flow::Continue {
                 return flow;
             }
@@ -924,13 +1048,15 @@ impl<'r> Engine<'r> {
             include: false,
         });
         let has_rescue = !b.rescue.is_empty();
-        let mut flow = if handler {
-            self.run_handler_items(&b.block, &fr)
-        } else {
-            self.run_items(&b.block, &fr, rescuable || has_rescue)
-        };
+        let mut flow = self.at(0, |e| {
+            if handler {
+                e.run_handler_items(&b.block, &fr)
+            } else {
+                e.run_items(&b.block, &fr, rescuable || has_rescue)
+            }
+        });
         if flow == Flow::Failed && has_rescue {
-            flow = self.run_items(&b.rescue, &fr, rescuable);
+            flow = self.at(1, |e| e.run_items(&b.rescue, &fr, rescuable));
             if flow == Flow::Continue {
                 // Ansible clears the failure once rescued.
             }
@@ -938,7 +1064,7 @@ impl<'r> Engine<'r> {
         if matches!(flow, Flow::Continue | Flow::Failed) && !b.always.is_empty() {
             // An outer block's flag survives this block's `always`.
             let outer_cleared = std::mem::take(&mut self.host_errors_cleared);
-            let af = self.run_items(&b.always, &fr, rescuable);
+            let af = self.at(2, |e| e.run_items(&b.always, &fr, rescuable));
             let cleared = std::mem::replace(&mut self.host_errors_cleared, outer_cleared);
             if af != Flow::Continue {
                 return af;
@@ -954,7 +1080,7 @@ impl<'r> Engine<'r> {
     }
 
     fn run_handler_items(&mut self, items: &[Item], frames: &[Frame<'_>]) -> Flow {
-        for item in items {
+        for (i, item) in items.iter().enumerate() {
             let f = match item {
                 Item::Task(t) => {
                     // Inside an imported handler file, only the notified ones run.
@@ -966,9 +1092,9 @@ impl<'r> Engine<'r> {
                     {
                         continue;
                     }
-                    self.run_task(t, frames, true, false)
+                    self.at(i, |e| e.run_task(t, frames, true, false).or(|| e.settle()))
                 }
-                Item::Block(b) => self.run_block(b, frames, true, false),
+                Item::Block(b) => self.at(i, |e| e.run_block(b, frames, true, false)),
             };
             if f != Flow::Continue {
                 return f;
@@ -1185,9 +1311,15 @@ impl<'r> Engine<'r> {
                 ("string", Value::from("2.21.5")),
             ]),
         );
-        let hosts = vec![Value::from(h)];
+        let (hosts, all) = match &self.member {
+            Some(mb) => {
+                let (left, all, _) = mb.lockstep.play_hosts();
+                (left, all)
+            }
+            None => (vec![h.to_string()], vec![h.to_string()]),
+        };
         m.insert("ansible_play_hosts".into(), Value::from(hosts.clone()));
-        m.insert("ansible_play_hosts_all".into(), Value::from(hosts.clone()));
+        m.insert("ansible_play_hosts_all".into(), Value::from(all));
         m.insert("ansible_play_batch".into(), Value::from(hosts.clone()));
         m.insert("play_hosts".into(), Value::from(hosts));
         map_value(&m)
@@ -1418,6 +1550,15 @@ impl<'r> Engine<'r> {
                 return Flow::Continue;
             }
         }
+        // Several hosts: this task's round (the first host prints its banner).
+        let turn = self.turn();
+        match turn.verdict {
+            Verdict::Run => {}
+            Verdict::EndPlay => return Flow::EndPlay,
+            // Failed by another host's failure under any_errors_fatal: as if this task
+            // had failed, unseen and uncounted.
+            Verdict::Fail => return Flow::Failed,
+        }
         let vars = self.vars_for(frames, Some(task), &IndexMap::new());
         if task.notify.iter().any(|n| Templar::is_template(n)) {
             // Rendered with the task's variables; a loop renders them per item below.
@@ -1448,14 +1589,16 @@ impl<'r> Engine<'r> {
             } else {
                 qualified(&task.action)
             };
-            self.emit(Event::TaskStart {
-                name: &name,
-                path: &path,
-                is_handler: handler,
-                action: &action,
-                is_loop: task.loop_.is_some(),
-                role: task.role.as_ref().map(|r| r.name.as_str()),
-            });
+            if turn.first {
+                self.emit(Event::TaskStart {
+                    name: &name,
+                    path: &path,
+                    is_handler: handler,
+                    action: &action,
+                    is_loop: task.loop_.is_some(),
+                    role: task.role.as_ref().map(|r| r.name.as_str()),
+                });
+            }
         }
         // Notices of conditionals belong to the task that evaluated them (an include's
         // or a meta task's are dropped, as Ansible shows none for them).
@@ -1757,10 +1900,10 @@ impl<'r> Engine<'r> {
                     }
                 }
                 if is_include && !any_failed {
-                    for (extra, ivars) in deferred {
+                    for (k, (extra, ivars)) in deferred.into_iter().enumerate() {
                         self.loop_extra = extra;
                         self.include_announced = true;
-                        let e = self.execute(task, frames, &ivars, &name, handler);
+                        let e = self.at(k, |e| e.execute(task, frames, &ivars, &name, handler));
                         self.loop_extra.clear();
                         self.include_announced = false;
                         match e {
@@ -2030,6 +2173,17 @@ impl<'r> Engine<'r> {
                     self.stats.failures += 1;
                 }
                 let _ = handler;
+                let fatal = task
+                    .common
+                    .any_errors_fatal
+                    .as_ref()
+                    .map(truthy)
+                    .unwrap_or_else(|| self.play.as_ref().is_some_and(|p| p.any_errors_fatal));
+                if fatal && let Some(m) = &self.member {
+                    // The play's other hosts fail at their next task (Ansible's linear
+                    // strategy marks them failed after this round).
+                    m.lockstep.fail_others(m.me);
+                }
                 if let Some(ps) = &self.play
                     && ps.any_errors_fatal
                 {
@@ -3373,15 +3527,24 @@ impl<'r> Engine<'r> {
                 let opts = RoleOpts::from_args(&args).with_vars(&task.common.vars);
                 let at = task.loc.clone();
                 let inherited = Inherited::from_role(task.role.as_deref());
+                self.loader.take_placed_roles();
                 let (inst, items) = match self.loader.with_parent(inherited, |l| {
                     l.instantiate_role(&at, &dir, &name, IndexMap::new(), &opts, true)
                 }) {
                     Ok(x) => x,
                     Err(e) => return fail(e.to_string()),
                 };
+                // Roles its dependencies and tasks placed (import_role in its tasks).
+                let placed = self.loader.take_placed_roles();
                 if let (Some(inst), Some(ps)) = (&inst, self.play.as_mut()) {
-                    // Handlers of an included role join the play's.
-                    for h in &inst.handlers {
+                    // Handlers of an included role join the play's, and those of the
+                    // roles it placed.
+                    let others = placed.iter().filter(|r| !Arc::ptr_eq(r, inst));
+                    for h in inst
+                        .handlers
+                        .iter()
+                        .chain(others.flat_map(|r| r.handlers.iter()))
+                    {
                         ps.handlers.push(h.clone());
                         ps.notified.push(false);
                     }

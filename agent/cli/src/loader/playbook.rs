@@ -154,6 +154,7 @@ const IMPORT_PLAYBOOK: [&str; 3] = [
 ];
 
 /// The loader: a playbook and everything it references.
+#[derive(Clone)]
 pub struct Loader {
     pub roles_path: Vec<PathBuf>,
     /// The directory of the playbook being run: the last place task files are looked for
@@ -821,6 +822,12 @@ impl Loader {
         Ok(play)
     }
 
+    /// The roles placed since the last call (at run time: by an include_role, its
+    /// dependencies and the roles its tasks import).
+    pub fn take_placed_roles(&mut self) -> Vec<Arc<RoleInstance>> {
+        std::mem::take(&mut self.all_roles)
+    }
+
     /// A list of tasks and blocks.
     pub fn load_items(
         &mut self,
@@ -866,6 +873,23 @@ impl Loader {
                     loc(file, v),
                     format!("'{k}' is only valid in a block that has a 'block' section"),
                 ));
+            }
+        }
+        if handlers {
+            // As Ansible's parser: a role cannot be a handler.
+            for (k, _) in entries {
+                let key = k.as_str().unwrap_or_default();
+                let short = key.rsplit('.').next().unwrap_or(key);
+                let qualified = matches!(
+                    key.strip_suffix(short),
+                    Some("" | "ansible.builtin." | "ansible.legacy.")
+                );
+                if qualified && matches!(short, "include_role" | "import_role") {
+                    return Err(LoadError::at(
+                        loc(file, tn),
+                        format!("Using '{key}' as a handler is not supported."),
+                    ));
+                }
             }
         }
         self.load_task(file, dir, tn, entries, role, handlers)
