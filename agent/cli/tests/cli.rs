@@ -550,3 +550,73 @@ fn local_hosts_run_in_lockstep() {
     assert_eq!(out.matches("PASSED").count(), 1, "{out}");
     assert!(!out.contains("Assertion failed"), "{out}");
 }
+
+/// `--local-hosts` with `serial`, `run_once`, another host's `hostvars` and `meta:
+/// end_play` (the output was identical to ansible-playbook -c local's, ansible-core 2.21.5).
+#[test]
+fn local_hosts_share_batches_run_once_hostvars_and_end_play() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "p.yml",
+        r#"- hosts: all
+  gather_facts: false
+  serial: 2
+  tasks:
+    - set_fact:
+        mine: "{{ inventory_hostname }}"
+    - command: echo once
+      run_once: true
+      register: once
+    - debug:
+        msg: "{{ inventory_hostname }} batch={{ ansible_play_batch | join(',') }} all={{ ansible_play_hosts_all | join(',') }} peer={{ hostvars[ansible_play_batch[0]].mine }} once={{ once.stdout }}"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - debug: msg=before
+    - meta: end_play
+      when: inventory_hostname == 'host1'
+    - debug: msg=NOT_REACHED
+"#,
+    );
+    let o = agent(
+        t.path(),
+        &[
+            "apply",
+            "--local-hosts",
+            "-c",
+            "local",
+            "-i",
+            "host1,host2,host3",
+            "p.yml",
+        ],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    for want in [
+        "host1 batch=host1,host2 all=host1,host2,host3 peer=host1 once=once",
+        "host2 batch=host1,host2 all=host1,host2,host3 peer=host1 once=once",
+        "host3 batch=host3 all=host1,host2,host3 peer=host3 once=once",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+    // one command run (run_once), two banners for the first play (two batches)
+    assert_eq!(out.matches("changed: [").count(), 2, "{out}");
+    assert_eq!(out.matches("PLAY [all]").count(), 3, "{out}");
+    assert!(!out.contains("NOT_REACHED"), "{out}");
+    // without -c local, a host with no ansible_connection is reached over ssh: unreachable
+    let o = agent(
+        t.path(),
+        &[
+            "apply",
+            "--local-hosts",
+            "--exit-codes",
+            "ansible",
+            "-i",
+            "host1,host2",
+            "p.yml",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("UNREACHABLE!"), "{}", text(&o));
+}

@@ -122,7 +122,10 @@ pub fn run(
         match o {
             Some(o) => {
                 add(&mut total.stats, &o.stats);
-                stats.push((host, o.stats));
+                // As Ansible's recap: the hosts something happened to.
+                if o.stats != Stats::default() {
+                    stats.push((host, o.stats));
+                }
                 total.failed |= o.failed;
                 if o.interrupted {
                     total.interrupted = true;

@@ -283,6 +283,7 @@ fn run_inner(
         flush_cache: args.flush_cache,
         verbosity: args.verbose,
         inventory_sources: inventory.iter().map(|p| p.display().to_string()).collect(),
+        connection: args.connection.clone(),
         interrupt: Some(crate::signals::flag()),
     };
     let report_opts = agent_report::ReportOptions {
@@ -393,7 +394,10 @@ fn all_play_hosts(
     for hosts in plays_hosts(pb, inv, limit, extra_vars) {
         all.extend(hosts);
     }
-    all.into_iter().collect()
+    // In inventory order, as Ansible orders a play's hosts (the implicit localhost last).
+    let mut all: Vec<String> = all.into_iter().collect();
+    all.sort_by_key(|h| inv.hosts.get_index_of(h).unwrap_or(usize::MAX));
+    all
 }
 
 /// `--list-hosts`, as ansible-playbook prints it: each play's pattern and the hosts it

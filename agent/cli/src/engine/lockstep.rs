@@ -31,6 +31,21 @@ pub enum Verdict {
     Fail,
 }
 
+/// What a `run_once` task did on the first host of its round: the variables it set
+/// (registered results, facts, included vars) and whether it failed. The round's other
+/// hosts take them instead of running the task, as Ansible applies the one result to
+/// every host.
+#[derive(Debug, Clone, Default)]
+pub struct RunOnce {
+    pub round: u64,
+    pub set_facts: Vec<(String, minijinja::Value)>,
+    pub include_vars: Vec<(String, minijinja::Value)>,
+    pub facts: Vec<(String, minijinja::Value)>,
+    pub failed: bool,
+    /// The meta action it carried out (not skipped), which the others carry out too.
+    pub meta: Option<String>,
+}
+
 /// A host's turn at a gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Turn {
@@ -39,6 +54,8 @@ pub struct Turn {
     /// The last host of the round.
     pub last: bool,
     pub verdict: Verdict,
+    /// Which round this is (counted from the start of the run).
+    pub round: u64,
 }
 
 impl Turn {
@@ -47,6 +64,7 @@ impl Turn {
         first: true,
         last: true,
         verdict: Verdict::Run,
+        round: 0,
     };
 }
 
@@ -61,9 +79,9 @@ struct State {
     /// The position of the current round, and the hosts that had their turn in it.
     round: Option<Vec<u32>>,
     round_done: Vec<bool>,
-    /// The play being run (its index) and, per host, whether it runs the play and has not
-    /// failed.
-    play: Option<u32>,
+    /// The play being run (its index and batch) and, per host, whether it runs the play
+    /// and has not failed.
+    play: Option<(u32, u32)>,
     in_play: Vec<bool>,
     selected: Vec<bool>,
     /// The play `meta: end_play` ended.
@@ -73,6 +91,16 @@ struct State {
     fail_at: Vec<Option<u64>>,
     /// Counts the rounds.
     rounds: u64,
+    /// A host of the current round printed its banner.
+    banner: bool,
+    /// Per position of an include: the files (with their variables) hosts included
+    /// there, in the order they first did (each is its own round, as Ansible runs each
+    /// distinct included file as its own blocks).
+    includes: std::collections::HashMap<Vec<u32>, Vec<String>>,
+    /// What a `run_once` task did on the first host of its round, for the others.
+    run_once: Option<RunOnce>,
+    /// Per host: the variables it set, as other hosts see them in `hostvars`.
+    published: Vec<Option<std::sync::Arc<indexmap::IndexMap<String, minijinja::Value>>>>,
     /// Bumped whenever `in_play` changes (magic variables are built again).
     generation: u64,
 }
@@ -97,6 +125,7 @@ impl Lockstep {
                 in_play: vec![false; n],
                 selected: vec![false; n],
                 fail_at: vec![None; n],
+                published: vec![None; n],
                 ..State::default()
             }),
             cv: Condvar::new(),
@@ -126,11 +155,11 @@ impl Lockstep {
         st.waiting[me] = None;
         st.round_done[me] = true;
         let n = self.hosts.len();
-        let first = st.round_done.iter().filter(|d| **d).count() == 1;
         let round = st.round.clone();
         let last = !(0..n).any(|h| !st.round_done[h] && st.waiting[h] == round);
-        let task_gate = pos.len() > 1;
-        let verdict = if task_gate && st.ended.is_some() && st.ended == pos.first().copied() {
+        // Positions are [play, batch, ...]: a play's banner is at [play, batch].
+        let task_gate = pos.len() > 2;
+        let verdict = if st.ended.is_some() && st.ended == pos.first().copied() {
             Verdict::EndPlay
         } else if task_gate && st.fail_at[me].is_some_and(|r| r < st.rounds) {
             st.fail_at[me] = None;
@@ -138,10 +167,15 @@ impl Lockstep {
         } else {
             Verdict::Run
         };
+        // The first host of the round that runs it prints the banner (hosts that another
+        // host failed or ended do not).
+        let first = verdict == Verdict::Run && !st.banner;
+        st.banner |= first;
         Turn {
             first,
             last,
             verdict,
+            round: st.rounds,
         }
     }
 
@@ -178,6 +212,7 @@ impl Lockstep {
                 st.round_done.iter_mut().for_each(|d| *d = false);
                 st.round = lowest.clone();
                 st.rounds += 1;
+                st.banner = false;
                 lowest.and_then(|r| (0..n).find(|&h| st.waiting[h].as_ref() == Some(&r)))
             }
         };
@@ -187,11 +222,11 @@ impl Lockstep {
         }
     }
 
-    /// `me` starts play `play`; `selected`: the play's hosts include it.
-    pub fn start_play(&self, me: usize, play: u32, selected: bool) {
+    /// `me` starts batch `batch` of play `play`; `selected`: the batch has it.
+    pub fn start_play(&self, me: usize, play: u32, batch: u32, selected: bool) {
         let mut st = self.lock();
-        if st.play != Some(play) {
-            st.play = Some(play);
+        if st.play != Some((play, batch)) {
+            st.play = Some((play, batch));
             st.in_play.iter_mut().for_each(|p| *p = false);
             st.selected.iter_mut().for_each(|p| *p = false);
             st.fail_at.iter_mut().for_each(|p| *p = None);
@@ -221,6 +256,9 @@ impl Lockstep {
         for h in 0..self.hosts.len() {
             if h != me && st.in_play[h] && st.fail_at[h].is_none() {
                 st.fail_at[h] = Some(round);
+                // Ansible's mark_host_failed: out of ansible_play_hosts, rescued or not.
+                st.in_play[h] = false;
+                st.generation += 1;
             }
         }
     }
@@ -232,10 +270,53 @@ impl Lockstep {
         st.generation += 1;
     }
 
+    /// Which of the files included at `pos` this one is (`key`: the file and its
+    /// variables), numbered in the order hosts first included them.
+    pub fn include_id(&self, pos: &[u32], key: &str) -> u32 {
+        let mut st = self.lock();
+        let seen = st.includes.entry(pos.to_vec()).or_default();
+        let i = match seen.iter().position(|k| k == key) {
+            Some(i) => i,
+            None => {
+                seen.push(key.to_string());
+                seen.len() - 1
+            }
+        };
+        u32::try_from(i).unwrap_or(u32::MAX)
+    }
+
+    /// `me` set these variables (they replace what it published before).
+    pub fn publish(&self, me: usize, vars: indexmap::IndexMap<String, minijinja::Value>) {
+        self.lock().published[me] = Some(std::sync::Arc::new(vars));
+    }
+
+    /// What host `name` published, if it is one of this run's hosts.
+    pub fn published(
+        &self,
+        name: &str,
+    ) -> Option<std::sync::Arc<indexmap::IndexMap<String, minijinja::Value>>> {
+        let i = self.hosts.iter().position(|h| h == name)?;
+        self.lock().published[i].clone()
+    }
+
+    /// The first host of a round ran its `run_once` task: what it did.
+    pub fn ran_once(&self, done: RunOnce) {
+        self.lock().run_once = Some(done);
+    }
+
+    /// What the first host of round `round` did with its `run_once` task, if it ran one.
+    pub fn run_once_result(&self, round: u64) -> Option<RunOnce> {
+        self.lock()
+            .run_once
+            .as_ref()
+            .filter(|r| r.round == round)
+            .cloned()
+    }
+
     /// `meta: end_play`: the play ends for every host.
     pub fn end_play(&self) {
         let mut st = self.lock();
-        st.ended = st.play;
+        st.ended = st.play.map(|(p, _)| p);
     }
 
     /// The current play's hosts that have not failed, in inventory order, and all of
@@ -352,14 +433,14 @@ mod tests {
                         lockstep: ls.clone(),
                         me,
                     };
-                    ls.gate(me, &[0]);
-                    ls.start_play(me, 0, true);
-                    let t = ls.gate(me, &[0, 1]);
+                    ls.gate(me, &[0, 0]);
+                    ls.start_play(me, 0, 0, true);
+                    let t = ls.gate(me, &[0, 0, 1]);
                     if me == 0 {
                         ls.fail_others(0);
                     }
                     seen.lock().unwrap().push((me, 1, t.verdict));
-                    let t = ls.gate(me, &[0, 2]);
+                    let t = ls.gate(me, &[0, 0, 2]);
                     seen.lock().unwrap().push((me, 2, t.verdict));
                 });
             }
@@ -374,6 +455,7 @@ mod tests {
                 (1, 2, Verdict::Fail),
             ]
         );
-        assert_eq!(ls.play_hosts().0, vec!["a".to_string(), "b".to_string()]);
+        // b was marked failed: it left ansible_play_hosts.
+        assert_eq!(ls.play_hosts().0, vec!["a".to_string()]);
     }
 }

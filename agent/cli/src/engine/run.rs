@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub flush_cache: bool,
     pub verbosity: u8,
     pub inventory_sources: Vec<String>,
+    /// `-c/--connection`: with several hosts (`--local-hosts`), the connection of every
+    /// host, as ansible-playbook's (see `Engine::unreachable_self`).
+    pub connection: Option<String>,
     /// Polled before each task and play: a signal number other than 0 stops the run
     /// there (crate::signals sets it on SIGTERM/SIGINT).
     pub interrupt: Option<&'static AtomicI32>,
@@ -82,6 +85,41 @@ impl Flow {
             f => f,
         }
     }
+}
+
+/// The batch (from 0) that the `pos`-th of `n` hosts is in, for `serial` batch sizes
+/// (numbers or percentages of `n`; the last size repeats; 0, or none, is every host), as
+/// ansible-core's `_get_serialized_batches` and `pct_to_int`.
+fn serial_batch(sizes: &[Value], n: usize, pos: usize) -> u32 {
+    let size_of = |v: &Value| -> i64 {
+        let text = v.to_string();
+        match text.trim().strip_suffix('%') {
+            Some(pct) => {
+                let pct: f64 = pct.trim().parse().unwrap_or(0.0);
+                // int(pct / 100 * n) or 1
+                let k = (pct / 100.0 * n as f64) as i64;
+                if k == 0 { 1 } else { k }
+            }
+            None => text.trim().parse::<f64>().map(|f| f as i64).unwrap_or(0),
+        }
+    };
+    let mut start = 0usize;
+    let mut batch = 0u32;
+    let mut i = 0usize;
+    while start < n {
+        let size = sizes.get(i).map_or(0, size_of);
+        if size <= 0 {
+            return batch;
+        }
+        let end = start + size as usize;
+        if pos < end {
+            return batch;
+        }
+        start = end;
+        batch += 1;
+        i = (i + 1).min(sizes.len().saturating_sub(1));
+    }
+    batch
 }
 
 /// Deepest nesting of include_tasks / include_role: a file that includes itself (directly
@@ -177,6 +215,10 @@ impl HostState {
 }
 
 struct PlayState {
+    /// The play's hosts, every batch (`ansible_play_hosts_all`).
+    hosts_all: Vec<String>,
+    /// Where the handlers that include_role added were written (each is added once).
+    included_handlers: HashSet<String>,
     dir: PathBuf,
     name: String,
     play_vars: Value,
@@ -294,6 +336,21 @@ pub struct Engine<'r> {
     pos: Vec<u32>,
     /// The lockstep's play-hosts generation the magic variables were built with.
     play_hosts_gen: u64,
+    /// The generation of [`HostState`] this host last published (several hosts).
+    published_gen: Option<u64>,
+    /// The current task's any_errors_fatal (its own, else its blocks', role's, play's).
+    task_fatal: bool,
+    /// The place of the looped include item being run among the files included at its
+    /// position (see `include_slots`).
+    include_slot: Option<u32>,
+    /// The meta action the current task carried out (for `run_once` hand-over).
+    meta_done: Option<String>,
+    /// Where another host's failure under any_errors_fatal failed this host (a task's
+    /// position): see `run_block_inner`.
+    fail_verdict_at: Option<Vec<u32>>,
+    /// The task being run is a `run_once` task this host runs for the others (in this
+    /// round).
+    running_once: Option<u64>,
 }
 
 fn tmpl_err(e: TemplateError) -> String {
@@ -406,6 +463,12 @@ impl<'r> Engine<'r> {
             member: None,
             pos: Vec::new(),
             play_hosts_gen: 0,
+            running_once: None,
+            published_gen: None,
+            task_fatal: false,
+            meta_done: None,
+            include_slot: None,
+            fail_verdict_at: None,
         }
     }
 
@@ -414,8 +477,30 @@ impl<'r> Engine<'r> {
         self.member = Some(member);
     }
 
+    /// What this host has set (facts under their variable names and `ansible_facts`,
+    /// include_vars, set_fact and registered results): its `hostvars` over the inventory.
+    fn own_set_vars(&self) -> IndexMap<String, Value> {
+        let mut vars = IndexMap::new();
+        for (k, v) in &self.hs.facts {
+            vars.insert(self.hs.fact_var(k), v.clone());
+        }
+        vars.insert("ansible_facts".into(), map_value(&self.hs.facts));
+        for (k, v) in self.hs.include_vars.iter().chain(self.hs.set_facts.iter()) {
+            vars.insert(k.clone(), v.clone());
+        }
+        vars
+    }
+
     /// Wait for this host's turn at the current position (at once when it runs alone).
     fn turn(&mut self) -> Turn {
+        let Some(m) = &self.member else {
+            return Turn::ALONE;
+        };
+        if self.published_gen != Some(self.hs.generation) {
+            // What this host set since, for the others' hostvars.
+            m.lockstep.publish(m.me, self.own_set_vars());
+            self.published_gen = Some(self.hs.generation);
+        }
         let Some(m) = &self.member else {
             return Turn::ALONE;
         };
@@ -445,6 +530,116 @@ impl<'r> Engine<'r> {
             Verdict::EndPlay => Flow::EndPlay,
             Verdict::Fail => Flow::Failed,
         }
+    }
+
+    /// A `run_once` task the round's first host ran: its registered result, facts and
+    /// included vars are this host's too, and its failure fails this host (unseen).
+    fn take_run_once(&mut self, round: u64) -> Flow {
+        let Some(done) = self
+            .member
+            .as_ref()
+            .and_then(|m| m.lockstep.run_once_result(round))
+        else {
+            return Flow::Continue;
+        };
+        self.hs.set_facts.extend(done.set_facts);
+        self.hs.include_vars.extend(done.include_vars);
+        self.hs.facts.extend(done.facts);
+        match done.meta.as_deref() {
+            Some("end_play" | "end_batch") => {
+                self.hs.refresh();
+                return Flow::EndPlay;
+            }
+            Some("clear_host_errors") => self.host_errors_cleared = true,
+            Some("clear_facts") => {
+                self.hs.facts.clear();
+                self.hs.bare_facts.clear();
+            }
+            _ => {}
+        }
+        self.hs.refresh();
+        if done.failed {
+            Flow::Failed
+        } else {
+            Flow::Continue
+        }
+    }
+
+    /// What an explicit meta task did, as Ansible says it at -vv (`META: ending play`).
+    fn meta_said(&mut self, header: &str) {
+        if self.opts.verbosity >= 2 {
+            let message = format!("META: {header}");
+            self.emit(Event::Display { message: &message });
+        }
+    }
+
+    /// Several hosts: which batch of `play` this host is in (by `serial`, as Ansible's
+    /// `_get_serialized_batches`), and all the play's hosts. Alone: batch 0, itself.
+    fn play_batch(&self, play: &Play, pattern: &str, selected: bool) -> (u32, Vec<String>) {
+        let Some(m) = self.member.as_ref().filter(|_| selected) else {
+            return (0, vec![self.host.clone()]);
+        };
+        let local = m.lockstep.hosts();
+        let all: Vec<String> = self
+            .inventory
+            .select(pattern)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| local.contains(h))
+            .collect();
+        let sizes: Vec<Value> = match &play.serial {
+            None => Vec::new(),
+            Some(v) => {
+                let v = if v.as_str().is_some_and(Templar::is_template) {
+                    let vars = Vars::new(vec![map_value(&self.opts.extra_vars)]);
+                    self.templar
+                        .template_value(v, &vars)
+                        .unwrap_or_else(|_| v.clone())
+                } else {
+                    v.clone()
+                };
+                match v.kind() {
+                    ValueKind::Seq => v.try_iter().map(|i| i.collect()).unwrap_or_default(),
+                    _ => vec![v],
+                }
+            }
+        };
+        let pos = all.iter().position(|h| h == &self.host).unwrap_or(0);
+        (serial_batch(&sizes, all.len(), pos), all)
+    }
+
+    /// Several hosts: the items of a looped include, each with its place among the files
+    /// included at this position by any host (the file as its argument names it, and the
+    /// item), in that order, as Ansible runs each distinct included file as its own blocks
+    /// in the order hosts first included them. Alone: as they are.
+    #[allow(clippy::type_complexity)]
+    fn include_slots(
+        &self,
+        task: &Task,
+        items: Vec<(IndexMap<String, Value>, Vars)>,
+    ) -> Vec<(Option<u32>, (IndexMap<String, Value>, Vars))> {
+        let Some(m) = &self.member else {
+            return items.into_iter().map(|i| (None, i)).collect();
+        };
+        let mut slotted: Vec<(Option<u32>, (IndexMap<String, Value>, Vars))> = items
+            .into_iter()
+            .map(|(extra, ivars)| {
+                let file = ["file", "_raw_params", "name"]
+                    .iter()
+                    .find_map(|k| task.args.get(*k))
+                    .map(|v| {
+                        self.templar
+                            .template_value(v, &ivars)
+                            .map(|v| v.to_string())
+                            .unwrap_or_else(|_| v.to_string())
+                    })
+                    .unwrap_or_default();
+                let key = format!("{file}\u{0}{:?}\u{0}{extra:?}", task.common.vars);
+                (Some(m.lockstep.include_id(&self.pos, &key)), (extra, ivars))
+            })
+            .collect();
+        slotted.sort_by_key(|(slot, _)| *slot);
+        slotted
     }
 
     /// Tell the other hosts how this host's play ended.
@@ -637,7 +832,17 @@ impl<'r> Engine<'r> {
         } else {
             play.hosts.clone()
         };
+        let selected = self.host_selected(&hosts);
+        // Several hosts: the play runs batch by batch (`serial`), each batch whole
+        // before the next, each with its own banner.
+        let (batch, hosts_all) = self.play_batch(play, &hosts, selected);
+        let play_idx = self.pos.first().copied().unwrap_or(0);
+        self.pos = vec![play_idx, batch];
         let turn = self.turn();
+        if turn.verdict == Verdict::EndPlay {
+            // `meta: end_play` in an earlier batch ended the play.
+            return Flow::Continue;
+        }
         // Before the play's banner, as Ansible selects the play's hosts.
         let unmatched = if turn.first {
             self.inventory.unmatched_patterns(&hosts)
@@ -661,11 +866,9 @@ impl<'r> Engine<'r> {
                 path: &ppath,
             });
         }
-        let selected = self.host_selected(&hosts);
         let any_selected = match &self.member {
             Some(m) => {
-                m.lockstep
-                    .start_play(m.me, self.pos.first().copied().unwrap_or(0), selected);
+                m.lockstep.start_play(m.me, play_idx, batch, selected);
                 m.lockstep.any_selected()
             }
             None => selected,
@@ -683,6 +886,8 @@ impl<'r> Engine<'r> {
             roles_vars.extend(r.vars.clone());
         }
         self.play = Some(PlayState {
+            hosts_all,
+            included_handlers: HashSet::new(),
             dir: play.dir.clone(),
             name: play.name.clone(),
             play_vars: map_value(&play.common.vars),
@@ -794,38 +999,63 @@ impl<'r> Engine<'r> {
                 play.gather_timeout.as_ref(),
                 play.fact_path.as_ref(),
             );
-            let (status, r) = match agent_facts::gather(&opts, &mut self.facts_cache) {
-                Ok(f) => {
-                    let gathered = self.fact_values.convert(f);
-                    self.take_gathered(gathered);
-                    (
-                        Status::Ok,
-                        Value::from_pairs([("changed", Value::from(false))]),
-                    )
+            let vars = Vars::new(vec![map_value(&self.opts.extra_vars)]);
+            if let Some(r) = self.unreachable_self(None, &vars) {
+                // A host the agent cannot run (see unreachable_self).
+                let ignore = play.common.ignore_unreachable.as_ref().is_some_and(truthy);
+                let error = r.get("_agent_error").map(|v| v.to_string());
+                let mut shown = r.clone();
+                shown.shift_remove("_agent_error");
+                shown.shift_remove("_agent_failure");
+                self.emit(Event::TaskResult {
+                    host: &self.host.clone(),
+                    status: Status::Unreachable,
+                    result: &map_value(&shown),
+                    ignore_errors: ignore,
+                    delegate_to: None,
+                    error: error.as_deref(),
+                });
+                if !ignore {
+                    self.stats.unreachable += 1;
+                    self.play = None;
+                    return Flow::Unreachable;
                 }
-                Err(e) => (
-                    Status::Failed,
-                    Value::from_pairs([
-                        ("changed", Value::from(false)),
-                        ("failed", Value::from(true)),
-                        ("msg", Value::from(e.to_string())),
-                    ]),
-                ),
-            };
-            self.emit(Event::TaskResult {
-                host: &self.host.clone(),
-                status,
-                result: &r,
-                ignore_errors: false,
-                delegate_to: None,
-                error: None,
-            });
-            if status == Status::Failed {
-                self.stats.failures += 1;
-                self.play = None;
-                return Flow::Failed;
+                self.stats.ok += 1;
+                self.stats.ignored += 1;
+            } else {
+                let (status, r) = match agent_facts::gather(&opts, &mut self.facts_cache) {
+                    Ok(f) => {
+                        let gathered = self.fact_values.convert(f);
+                        self.take_gathered(gathered);
+                        (
+                            Status::Ok,
+                            Value::from_pairs([("changed", Value::from(false))]),
+                        )
+                    }
+                    Err(e) => (
+                        Status::Failed,
+                        Value::from_pairs([
+                            ("changed", Value::from(false)),
+                            ("failed", Value::from(true)),
+                            ("msg", Value::from(e.to_string())),
+                        ]),
+                    ),
+                };
+                self.emit(Event::TaskResult {
+                    host: &self.host.clone(),
+                    status,
+                    result: &r,
+                    ignore_errors: false,
+                    delegate_to: None,
+                    error: None,
+                });
+                if status == Status::Failed {
+                    self.stats.failures += 1;
+                    self.play = None;
+                    return Flow::Failed;
+                }
+                self.stats.ok += 1;
             }
-            self.stats.ok += 1;
         }
         let mut flow = self.run_section(&play.pre_tasks, &frames, 1);
         if flow == Flow::Continue {
@@ -840,6 +1070,8 @@ impl<'r> Engine<'r> {
             self.at(7, |e| e.flush_handlers(&frames));
         }
         self.play = None;
+        // The other hosts learn how it ended (end_play ends it for them too).
+        self.play_ended(flow);
         match flow {
             Flow::Failed => Flow::Failed,
             Flow::Interrupted => Flow::Interrupted,
@@ -853,6 +1085,18 @@ impl<'r> Engine<'r> {
     fn run_section(&mut self, items: &[Item], frames: &[Frame<'_>], at: usize) -> Flow {
         let flow = self.at(at, |e| e.run_items(items, frames, false));
         if flow == Flow::Continue {
+            let notified = self
+                .play
+                .as_ref()
+                .is_some_and(|p| p.notified.iter().any(|n| *n) || !p.notified_inner.is_empty());
+            if notified
+                && std::env::var("ANSIBLE_DEBUG")
+                    .is_ok_and(|v| crate::cli::ansible_boolean(&v).unwrap_or(false))
+            {
+                // The one line of Ansible's debug output about the implicit flush.
+                let message = format!("META: triggered running handlers for {}", self.host);
+                self.emit(Event::Display { message: &message });
+            }
             return self.at(at + 1, |e| e.flush_handlers(frames));
         }
         flow
@@ -879,9 +1123,11 @@ impl<'r> Engine<'r> {
             if let Some(p) = self.play.as_mut() {
                 p.notified[i] = false;
             }
+            // A flush_handlers in a block with a rescue: a failing handler is rescued.
+            let rescuable = self.rescuable_now;
             flow = self.at(i, |e| match h {
-                Item::Task(t) => e.run_task(t, frames, true, false),
-                Item::Block(b) => e.run_block(b, frames, true, false),
+                Item::Task(t) => e.run_task(t, frames, true, rescuable),
+                Item::Block(b) => e.run_block(b, frames, true, rescuable),
             });
             if flow == Flow::EndRole {
                 // `meta: end_role` in a file that a handler included: Ansible refuses it
@@ -1064,7 +1310,19 @@ impl<'r> Engine<'r> {
         if matches!(flow, Flow::Continue | Flow::Failed) && !b.always.is_empty() {
             // An outer block's flag survives this block's `always`.
             let outer_cleared = std::mem::take(&mut self.host_errors_cleared);
-            let af = self.at(2, |e| e.run_items(&b.always, &fr, rescuable));
+            let mut af = self.at(2, |e| e.run_items(&b.always, &fr, rescuable));
+            let mut first_always = self.pos.clone();
+            first_always.extend([2, 0]);
+            if af == Flow::Failed
+                && flow == Flow::Continue
+                && has_rescue
+                && self.fail_verdict_at.take() == Some(first_always)
+            {
+                // Another host's failure under any_errors_fatal reached this host before
+                // its always began: Ansible still has it in the block, so the rescue runs.
+                flow = self.at(1, |e| e.run_items(&b.rescue, &fr, rescuable));
+                af = self.at(2, |e| e.run_items(&b.always, &fr, rescuable));
+            }
             let cleared = std::mem::replace(&mut self.host_errors_cleared, outer_cleared);
             if af != Flow::Continue {
                 return af;
@@ -1254,13 +1512,7 @@ impl<'r> Engine<'r> {
             .own_inventory_vars()
             .map(|(m, _)| m.clone())
             .unwrap_or_default();
-        for (k, v) in &self.hs.facts {
-            this_vars.insert(self.hs.fact_var(k), v.clone());
-        }
-        this_vars.insert("ansible_facts".into(), map_value(&self.hs.facts));
-        for (k, v) in self.hs.include_vars.iter().chain(self.hs.set_facts.iter()) {
-            this_vars.insert(k.clone(), v.clone());
-        }
+        this_vars.extend(self.own_set_vars());
         this_vars.insert("inventory_hostname".into(), Value::from(h));
         this_vars.insert("group_names".into(), Value::from(self.group_names_now(h)));
         m.insert(
@@ -1278,6 +1530,7 @@ impl<'r> Engine<'r> {
                         (h.clone(), map_value(&v))
                     })
                     .collect(),
+                peers: self.member.as_ref().map(|m| m.lockstep.clone()),
             }),
         );
         m.insert("omit".into(), Value::from(self.omit.as_str()));
@@ -1311,12 +1564,14 @@ impl<'r> Engine<'r> {
                 ("string", Value::from("2.21.5")),
             ]),
         );
-        let (hosts, all) = match &self.member {
-            Some(mb) => {
-                let (left, all, _) = mb.lockstep.play_hosts();
-                (left, all)
+        let (hosts, all) = match (&self.member, &self.play) {
+            (Some(mb), Some(ps)) => {
+                // In the play's order (its pattern's), as Ansible lists them.
+                let left = mb.lockstep.play_hosts().0;
+                let in_order = ps.hosts_all.iter().filter(|h| left.contains(h)).cloned();
+                (in_order.collect(), ps.hosts_all.clone())
             }
-            None => (vec![h.to_string()], vec![h.to_string()]),
+            _ => (vec![h.to_string()], vec![h.to_string()]),
         };
         m.insert("ansible_play_hosts".into(), Value::from(hosts.clone()));
         m.insert("ansible_play_hosts_all".into(), Value::from(all));
@@ -1496,7 +1751,37 @@ impl<'r> Engine<'r> {
         // What an include run by this task runs is rescuable as the task is.
         let outer = std::mem::replace(&mut self.rescuable_now, rescuable);
         let outer_notify = self.notify_acc.take();
+        // Several hosts: what a run_once task changes is handed to the other hosts.
+        let before = self.member.is_some().then(|| {
+            (
+                self.hs.set_facts.clone(),
+                self.hs.include_vars.clone(),
+                self.hs.facts.clone(),
+            )
+        });
+        // An include's tasks run inside this one: theirs is their own.
+        let outer_once = self.running_once.take();
+        self.meta_done = None;
         let flow = self.run_task_inner(task, frames, handler, rescuable);
+        if let (Some(round), Some((sf, iv, facts)), Some(m)) =
+            (self.running_once.take(), before, &self.member)
+        {
+            let changed = |old: &IndexMap<String, Value>, new: &IndexMap<String, Value>| {
+                new.iter()
+                    .filter(|(k, v)| old.get(*k) != Some(*v))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<Vec<_>>()
+            };
+            m.lockstep.ran_once(super::lockstep::RunOnce {
+                round,
+                set_facts: changed(&sf, &self.hs.set_facts),
+                include_vars: changed(&iv, &self.hs.include_vars),
+                facts: changed(&facts, &self.hs.facts),
+                failed: flow == Flow::Failed,
+                meta: self.meta_done.take(),
+            });
+        }
+        self.running_once = outer_once;
         self.rescuable_now = outer;
         self.notify_acc = outer_notify;
         flow
@@ -1557,9 +1842,42 @@ impl<'r> Engine<'r> {
             Verdict::EndPlay => return Flow::EndPlay,
             // Failed by another host's failure under any_errors_fatal: as if this task
             // had failed, unseen and uncounted.
-            Verdict::Fail => return Flow::Failed,
+            Verdict::Fail => {
+                self.fail_verdict_at = Some(self.pos.clone());
+                return Flow::Failed;
+            }
         }
         let vars = self.vars_for(frames, Some(task), &IndexMap::new());
+        let once = match task.short.as_str() {
+            // Ansible runs these meta actions once, on the round's first host, for all.
+            "meta" => !matches!(
+                task.args
+                    .get("_raw_params")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .trim(),
+                "noop"
+                    | "reset_connection"
+                    | "end_host"
+                    | "role_complete"
+                    | "flush_handlers"
+                    | "end_role"
+            ),
+            _ => self.render_bool(self.effective(task, frames, |c| &c.run_once), &vars, false),
+        };
+        // any_errors_fatal as the task inherits it from its blocks, role and play.
+        self.task_fatal = match self.effective(task, frames, |c| &c.any_errors_fatal) {
+            Some(v) => self.render_bool(Some(v), &vars, false),
+            None => self.play.as_ref().is_some_and(|p| p.any_errors_fatal),
+        };
+        if self.member.is_some() && once {
+            if turn.first {
+                self.running_once = Some(turn.round);
+            } else {
+                // The round's first host ran it for every host: take what it did.
+                return self.take_run_once(turn.round);
+            }
+        }
         if task.notify.iter().any(|n| Templar::is_template(n)) {
             // Rendered with the task's variables; a loop renders them per item below.
             self.notify_acc = Some(self.render_notify(task, &vars));
@@ -1589,11 +1907,13 @@ impl<'r> Engine<'r> {
             } else {
                 qualified(&task.action)
             };
+            // Tasks a handler included are handlers too (RUNNING HANDLER).
+            let is_handler = handler || self.play.as_ref().is_some_and(|p| p.handlers_running);
             if turn.first {
                 self.emit(Event::TaskStart {
                     name: &name,
                     path: &path,
-                    is_handler: handler,
+                    is_handler,
                     action: &action,
                     is_loop: task.loop_.is_some(),
                     role: task.role.as_ref().map(|r| r.name.as_str()),
@@ -1900,10 +2220,12 @@ impl<'r> Engine<'r> {
                     }
                 }
                 if is_include && !any_failed {
-                    for (k, (extra, ivars)) in deferred.into_iter().enumerate() {
+                    for (slot, (extra, ivars)) in self.include_slots(task, deferred) {
                         self.loop_extra = extra;
                         self.include_announced = true;
-                        let e = self.at(k, |e| e.execute(task, frames, &ivars, &name, handler));
+                        self.include_slot = slot;
+                        let e = self.execute(task, frames, &ivars, &name, handler);
+                        self.include_slot = None;
                         self.loop_extra.clear();
                         self.include_announced = false;
                         match e {
@@ -1981,7 +2303,12 @@ impl<'r> Engine<'r> {
                 }
                 _ => None,
             };
+            if suffix.is_none() {
+                // The `when` is ignored: it runs (noop does nothing).
+                self.meta_said(what);
+            }
             if let Some(suffix) = suffix {
+                self.meta_said(&format!("{what} conditional evaluated to False{suffix}"));
                 let r = Value::from_pairs([
                     ("changed", Value::from(false)),
                     ("msg", Value::from(what)),
@@ -2171,15 +2498,15 @@ impl<'r> Engine<'r> {
                     self.emit(Event::Rescued { host: &host });
                 } else {
                     self.stats.failures += 1;
+                    if let Some(m) = &self.member {
+                        // Out of ansible_play_hosts at once (its always still runs).
+                        m.lockstep.host_failed(m.me);
+                    }
                 }
                 let _ = handler;
-                let fatal = task
-                    .common
-                    .any_errors_fatal
-                    .as_ref()
-                    .map(truthy)
-                    .unwrap_or_else(|| self.play.as_ref().is_some_and(|p| p.any_errors_fatal));
-                if fatal && let Some(m) = &self.member {
+                if self.task_fatal
+                    && let Some(m) = &self.member
+                {
                     // The play's other hosts fail at their next task (Ansible's linear
                     // strategy marks them failed after this round).
                     m.lockstep.fail_others(m.me);
@@ -2626,7 +2953,9 @@ impl<'r> Engine<'r> {
         // An unreachable delegate: no retries, failed_when or changed_when (Ansible's
         // connection error bypasses them).
         if connects(task)
-            && let Some(r) = self.unreachable_delegate(task, vars)
+            && let Some(r) = self
+                .unreachable_delegate(task, vars)
+                .or_else(|| self.unreachable_self(Some(task), vars))
         {
             return Exec::Result(r);
         }
@@ -2771,11 +3100,15 @@ impl<'r> Engine<'r> {
                     if failed && module_failed {
                         // The module's own message stays.
                     } else if failed {
-                        let why = "A 'failed_when' expression evaluated to 'True'.";
-                        r.insert(
-                            "msg".into(),
-                            Value::from(format!("Task failed: Action failed: {why}")),
-                        );
+                        // A message the result already has stays (debug's `msg`), as
+                        // Ansible fills `msg` from the error only when nothing set it.
+                        if !r.get("msg").is_some_and(Value::is_true) {
+                            let why = "A 'failed_when' expression evaluated to 'True'.";
+                            r.insert(
+                                "msg".into(),
+                                Value::from(format!("Task failed: Action failed: {why}")),
+                            );
+                        }
                         r.insert("_agent_failure".into(), Value::from("FailedWhen"));
                     } else {
                         r.shift_remove("_agent_failure");
@@ -2826,6 +3159,72 @@ impl<'r> Engine<'r> {
         r.shift_remove("failed");
         r.insert("unreachable".into(), Value::from(true));
         Some(r)
+    }
+
+    /// Several hosts (`--local-hosts`): this host's connection as ansible-playbook decides
+    /// it (`-c`, else its `ansible_connection`, else ssh; the implicit localhost is local).
+    /// A host the agent would have to reach over anything but `local` is unreachable for
+    /// what connects (modules, facts), as when Ansible cannot reach it. Alone, the agent
+    /// configures the host it runs on: always local.
+    fn unreachable_self(
+        &self,
+        task: Option<&Task>,
+        vars: &Vars,
+    ) -> Option<IndexMap<String, Value>> {
+        self.member.as_ref()?;
+        if self.delegate.is_some() {
+            return None;
+        }
+        let from_vars = || {
+            let hv = self.inventory.host_vars(&self.host).ok()?;
+            let conn = hv.get("ansible_connection")?;
+            Some(
+                self.templar
+                    .template_value(conn, vars)
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|_| conn.to_string()),
+            )
+        };
+        let conn = self
+            .opts
+            .connection
+            .clone()
+            .or_else(from_vars)
+            .unwrap_or_else(|| {
+                if self.host == "localhost" {
+                    "local"
+                } else {
+                    "ssh"
+                }
+                .to_string()
+            });
+        if matches!(conn.as_str(), "local" | "ansible.builtin.local") {
+            return None;
+        }
+        let h = &self.host;
+        let msg = format!(
+            "Task failed: Failed to connect to the host via {conn}: agent runs every host \
+             on this machine and does not connect to '{h}' (its connection is {conn}); give \
+             -c local, or ansible_connection=local"
+        );
+        let block = match task {
+            Some(t) => format!("{msg}\n{}", origin(&t.loc)),
+            None => msg.clone(),
+        };
+        let mut r = text_failure(&msg, block);
+        r.shift_remove("failed");
+        r.insert("unreachable".into(), Value::from(true));
+        Some(r)
+    }
+
+    /// Whether results carry the module's `invocation`: Ansible 2.21 adds it only when
+    /// asked (INJECT_INVOCATION: the variable, else the environment).
+    fn inject_invocation(&self, vars: &Vars) -> bool {
+        match raw_var(vars, "ansible_inject_invocation").as_ref() {
+            Some(v) => self.render_bool(Some(v), vars, false),
+            None => std::env::var("ANSIBLE_INJECT_INVOCATION")
+                .is_ok_and(|v| crate::cli::ansible_boolean(&v).unwrap_or(false)),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -2907,18 +3306,7 @@ impl<'r> Engine<'r> {
                 }
                 Err(e) => Err(e),
             };
-            // Ansible 2.21 adds `invocation` only when asked (INJECT_INVOCATION: the
-            // variable, else the environment).
-            let inject_var = raw_var(vars, "ansible_inject_invocation");
-            let inject = match inject_var.as_ref() {
-                Some(v) => self.render_bool(Some(v), vars, false),
-                None => std::env::var("ANSIBLE_INJECT_INVOCATION").is_ok_and(|v| {
-                    matches!(
-                        v.trim().to_ascii_lowercase().as_str(),
-                        "1" | "true" | "yes" | "on" | "y" | "t"
-                    )
-                }),
-            };
+            let inject = self.inject_invocation(vars);
             // What systemd said about a unit before this task is no longer to be trusted
             // once the task may have changed the host: the module's own `changed` (before
             // changed_when; a command that ran always says so), or a failure.
@@ -3188,10 +3576,19 @@ impl<'r> Engine<'r> {
                 ("exception", Value::from(NO_TRACEBACK)),
                 ("_agent_failure", Value::from("Module")),
             ])),
-            "ping" => Exec::Result(result_map(&[
-                ("changed", Value::from(false)),
-                ("ping", Value::from(parsed.str("data").unwrap_or("pong"))),
-            ])),
+            "ping" => {
+                let data = parsed.str("data").unwrap_or("pong");
+                let mut r =
+                    result_map(&[("changed", Value::from(false)), ("ping", Value::from(data))]);
+                if self.inject_invocation(vars) {
+                    let args = Value::from_pairs([("data", Value::from(data))]);
+                    r.insert(
+                        "invocation".into(),
+                        Value::from_pairs([("module_args", args)]),
+                    );
+                }
+                Exec::Result(r)
+            }
             "pause" => {
                 let secs = parsed
                     .get("seconds")
@@ -3447,7 +3844,27 @@ impl<'r> Engine<'r> {
                 {
                     self.warn_meta_when(&what);
                 }
+                let host = self.host.clone();
+                let role = task.role.as_ref().map(|r| r.name.as_str()).unwrap_or("");
+                self.meta_done = Some(what.clone());
+                let said = match what.as_str() {
+                    "flush_handlers" => format!("triggered running handlers for {host}"),
+                    "refresh_inventory" => "inventory successfully refreshed".into(),
+                    "clear_facts" => "facts cleared".into(),
+                    "clear_host_errors" => "cleared host errors".into(),
+                    "end_batch" => "ending batch".into(),
+                    "end_play" => "ending play".into(),
+                    "end_host" => format!("ending play for {host}"),
+                    "end_role" => format!("ending role {role} for {host}"),
+                    "reset_connection" => "reset connection".into(),
+                    other => other.to_string(),
+                };
+                self.meta_said(&said);
                 match what.as_str() {
+                    "flush_handlers" if self.play.as_ref().is_some_and(|p| p.handlers_running) => {
+                        // Ansible stops the whole run here; the agent fails the host.
+                        fail("flush_handlers cannot be used as a handler".into())
+                    }
                     "flush_handlers" => {
                         let f = self.flush_handlers(frames);
                         if f != Flow::Continue {
@@ -3498,7 +3915,10 @@ impl<'r> Engine<'r> {
                     .unwrap_or_default();
                 // Names templated while the file loads (import_role) see the task's vars.
                 self.loader.runtime_vars = Some(vars.clone());
-                let loaded = load_include(&mut self.loader, &dir, task.role.as_ref(), &file);
+                // Run by a handler (or by a file a handler included): handlers.
+                let handler = self.play.as_ref().is_some_and(|p| p.handlers_running);
+                let loaded =
+                    load_include(&mut self.loader, &dir, task.role.as_ref(), &file, handler);
                 self.loader.runtime_vars = None;
                 let items = match loaded {
                     Ok(i) => i,
@@ -3545,8 +3965,16 @@ impl<'r> Engine<'r> {
                         .iter()
                         .chain(others.flat_map(|r| r.handlers.iter()))
                     {
-                        ps.handlers.push(h.clone());
-                        ps.notified.push(false);
+                        // A handler already added (the role included again) is not
+                        // added twice.
+                        let at = match h {
+                            Item::Task(t) => t.loc.to_string(),
+                            Item::Block(b) => b.loc.to_string(),
+                        };
+                        if ps.included_handlers.insert(at) {
+                            ps.handlers.push(h.clone());
+                            ps.notified.push(false);
+                        }
                     }
                     // `public: true`: its vars and defaults become play-level.
                     if inst.public {
@@ -3605,7 +4033,19 @@ impl<'r> Engine<'r> {
             include: false,
         });
         let rescuable = self.rescuable_now;
-        self.run_items(items, &fr, rescuable)
+        // Several hosts: each distinct file (with its variables) is its own round.
+        let id = match &self.member {
+            _ if self.include_slot.is_some() => self.include_slot.unwrap_or(0),
+            Some(m) => {
+                let key = format!(
+                    "{shown}\u{0}{:?}\u{0}{:?}",
+                    task.common.vars, self.loop_extra
+                );
+                m.lockstep.include_id(&self.pos, &key)
+            }
+            None => 0,
+        };
+        self.at(id as usize, |e| e.run_items(items, &fr, rescuable))
     }
 
     fn include_vars(&mut self, task: &Task, parsed: &agent_modules::Args, vars: &Vars) -> Exec {
@@ -4718,8 +5158,27 @@ fn read_ahead_unit(t: &Task) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{expand_tags, invalid_fact_name, tags_selected, undefined_in_expr};
+    use super::{expand_tags, invalid_fact_name, serial_batch, tags_selected, undefined_in_expr};
+    use minijinja::Value;
     use std::collections::HashSet;
+
+    #[test]
+    fn serial_batches_as_ansible_cuts_them() {
+        let v = |s: &[&str]| s.iter().map(|x| Value::from(*x)).collect::<Vec<_>>();
+        let batches = |sizes: &[Value], n: usize| {
+            (0..n)
+                .map(|p| serial_batch(sizes, n, p))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(batches(&[], 3), vec![0, 0, 0]);
+        assert_eq!(batches(&[Value::from(2)], 5), vec![0, 0, 1, 1, 2]);
+        // the last size repeats
+        assert_eq!(batches(&v(&["1", "2"]), 5), vec![0, 1, 1, 2, 2]);
+        // percentages of all hosts, at least 1
+        assert_eq!(batches(&v(&["50%"]), 4), vec![0, 0, 1, 1]);
+        assert_eq!(batches(&v(&["10%"]), 3), vec![0, 1, 2]);
+        assert_eq!(batches(&[Value::from(0)], 3), vec![0, 0, 0]);
+    }
 
     #[test]
     fn templated_tags_are_rendered_and_flattened() {

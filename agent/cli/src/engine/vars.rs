@@ -124,6 +124,9 @@ pub struct HostVars {
     pub this_vars: Value,
     /// Hosts added at run time (add_host): name → variables.
     pub runtime: IndexMap<String, Value>,
+    /// Several hosts in one run: what the other hosts set (facts, set_fact, registered
+    /// results, include_vars), over their inventory variables.
+    pub peers: Option<Arc<super::lockstep::Lockstep>>,
 }
 
 impl Object for HostVars {
@@ -139,10 +142,14 @@ impl Object for HostVars {
         if let Some(v) = self.runtime.get(name) {
             return Some(v.clone());
         }
+        let set = self.peers.as_ref().and_then(|p| p.published(name));
         if !self.inventory.hosts.contains_key(name) {
-            return None;
+            return set.map(|s| map_value(&s));
         }
         let mut vars = self.inventory.host_vars(name).ok()?;
+        if let Some(set) = set {
+            vars.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
         vars.insert("inventory_hostname".into(), Value::from(name));
         vars.insert(
             "inventory_hostname_short".into(),

@@ -163,6 +163,9 @@ pub struct Play {
     pub roles: Vec<Arc<RoleInstance>>,
     /// The play's `force_handlers`; unset, the command line's decides.
     pub force_handlers: Option<bool>,
+    /// The play's `serial` (batch sizes: a number, a percentage or a list of them);
+    /// it matters only when several hosts run (`--local-hosts`).
+    pub serial: Option<Value>,
     pub loc: Loc,
     pub dir: PathBuf,
 }

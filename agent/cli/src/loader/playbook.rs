@@ -194,6 +194,11 @@ pub struct Loader {
     /// How many enclosing plays and blocks set `module_defaults`: their tasks may get
     /// arguments from them, so they are checked when they run.
     defaults_scope: usize,
+    /// Loading the block of a handler list: a block in it is refused.
+    in_handler_block: bool,
+    /// Loading a file a handler includes: its tasks are handlers (no block in a block,
+    /// no role), though they need no name.
+    handler_include: bool,
 }
 
 fn loc(file: &Arc<str>, n: &Node) -> Loc {
@@ -549,6 +554,8 @@ impl Loader {
             runtime_vars: None,
             templar: Templar::new(),
             seen_roles: HashSet::new(),
+            in_handler_block: false,
+            handler_include: false,
             parent: Inherited::default(),
             imported_roles: Vec::new(),
             all_roles: Vec::new(),
@@ -741,6 +748,7 @@ impl Loader {
             handlers: Vec::new(),
             roles: Vec::new(),
             force_handlers: None,
+            serial: None,
             loc: loc(file, pn),
             dir: dir.to_path_buf(),
         };
@@ -784,7 +792,8 @@ impl Loader {
                 "gather_subset" => play.gather_subset = Some(v.to_value()),
                 "gather_timeout" => play.gather_timeout = Some(v.to_value()),
                 "fact_path" => play.fact_path = Some(v.to_value()),
-                "vars_prompt" | "max_fail_percentage" | "serial" | "strategy" | "order" => {}
+                "serial" => play.serial = Some(v.to_value()),
+                "vars_prompt" | "max_fail_percentage" | "strategy" | "order" => {}
                 _ => return Err(unknown_keyword(file, k, key, PLAY_KEYWORDS, "play")),
             }
         }
@@ -854,8 +863,10 @@ impl Loader {
     ) -> Result<Item, LoadError> {
         let entries = expect_map(file, tn, "a task")?;
         if let Some(b) = tn.get("block") {
-            if handlers {
-                // Ansible's parser refuses it (imported handler files included).
+            let handlers = handlers || self.handler_include;
+            if handlers && self.in_handler_block {
+                // Ansible's parser refuses it: a handler list's blocks hold tasks only
+                // (a block at the top of the list is as its tasks listed there).
                 return Err(LoadError::at(
                     loc(file, b),
                     "Using a block as a handler is not supported.",
@@ -863,7 +874,16 @@ impl Loader {
             }
             let scoped = tn.get("module_defaults").is_some();
             self.defaults_scope += usize::from(scoped);
-            let block = self.load_block(file, dir, tn, entries, role, handlers);
+            let outer = std::mem::replace(&mut self.in_handler_block, handlers);
+            let block = self.load_block(
+                file,
+                dir,
+                tn,
+                entries,
+                role,
+                handlers && !self.handler_include,
+            );
+            self.in_handler_block = outer;
             self.defaults_scope -= usize::from(scoped);
             return block;
         }
@@ -875,7 +895,7 @@ impl Loader {
                 ));
             }
         }
-        if handlers {
+        if handlers || self.handler_include {
             // As Ansible's parser: a role cannot be a handler.
             for (k, _) in entries {
                 let key = k.as_str().unwrap_or_default();
@@ -2047,6 +2067,7 @@ pub fn load_include(
     dir: &Path,
     role: Option<&Arc<RoleInstance>>,
     file: &str,
+    handler: bool,
 ) -> Result<Vec<Item>, LoadError> {
     let path = resolve_tasks_file(dir, role, file, loader.basedir.as_deref());
     if !path.is_file() {
@@ -2055,5 +2076,9 @@ pub fn load_include(
             path.display()
         )));
     }
-    loader.load_tasks_file(&path, role, false)
+    // A handler's include loads handlers (no blocks in blocks, no roles).
+    let outer = std::mem::replace(&mut loader.handler_include, handler);
+    let r = loader.load_tasks_file(&path, role, false);
+    loader.handler_include = outer;
+    r
 }
