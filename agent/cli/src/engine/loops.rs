@@ -27,6 +27,7 @@ pub const LOOP_LOOKUPS: &[&str] = &[
     "password",
     "pipe",
     "url",
+    "config",
     "cartesian",
     "community.general.cartesian",
 ];

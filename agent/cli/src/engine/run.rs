@@ -881,7 +881,9 @@ impl<'r> Engine<'r> {
         }
         let mut roles_vars = IndexMap::new();
         let mut roles_defaults = IndexMap::new();
-        for r in &play.roles {
+        // The play-level vars and defaults of its public roles (all but those made
+        // private by `public: false` or ANSIBLE_PRIVATE_ROLE_VARS).
+        for r in play.roles.iter().filter(|r| r.public) {
             roles_defaults.extend(r.defaults.clone());
             roles_vars.extend(r.vars.clone());
         }
@@ -3944,7 +3946,8 @@ impl<'r> Engine<'r> {
                     .as_ref()
                     .map(|p| p.dir.clone())
                     .unwrap_or_default();
-                let opts = RoleOpts::from_args(&args).with_vars(&task.common.vars);
+                let mut opts = RoleOpts::from_args(&args).with_vars(&task.common.vars);
+                opts.dynamic = task.short == "include_role";
                 let at = task.loc.clone();
                 let inherited = Inherited::from_role(task.role.as_deref());
                 self.loader.take_placed_roles();

@@ -1693,7 +1693,7 @@ impl Loader {
             vars,
             params,
             handlers: Vec::new(),
-            public: opts.public,
+            public: opts.public(),
             dedup_key,
             allow_duplicates,
             first_placement,
@@ -1855,7 +1855,10 @@ pub struct RoleOpts {
     pub vars_from: Option<String>,
     pub defaults_from: Option<String>,
     pub handlers_from: Option<String>,
-    pub public: bool,
+    /// `public:` as given (unset: see `RoleOpts::public`).
+    pub public: Option<bool>,
+    /// Placed when the play runs (include_role), not when it loads.
+    pub dynamic: bool,
     /// import_role / include_role's `allow_duplicates` (unset: true).
     pub allow_duplicates: Option<bool>,
     /// The placing entry's conditions and tags, part of the role's identity.
@@ -1876,11 +1879,27 @@ impl RoleOpts {
             vars_from: s("vars_from"),
             defaults_from: s("defaults_from"),
             handlers_from: s("handlers_from"),
-            public: args.get("public").is_some_and(|v| v.is_true()),
+            public: args
+                .get("public")
+                .map(|v| agent_modules::spec::to_bool(v).unwrap_or_else(|| v.is_true())),
+            dynamic: false,
             allow_duplicates: args
                 .get("allow_duplicates")
                 .map(|v| agent_modules::spec::to_bool(v).unwrap_or_else(|| v.is_true())),
             entry: String::new(),
+        }
+    }
+
+    /// Whether the role's vars and defaults are the play's (ansible-core's `Role.public`):
+    /// `public:` as given; else, when `ANSIBLE_PRIVATE_ROLE_VARS` is set, its opposite;
+    /// else imports and `roles:` are public and includes are not.
+    pub fn public(&self) -> bool {
+        match self.public {
+            Some(p) => p,
+            None => match std::env::var("ANSIBLE_PRIVATE_ROLE_VARS") {
+                Ok(v) => !crate::cli::ansible_boolean(&v).unwrap_or(false),
+                Err(_) => !self.dynamic,
+            },
         }
     }
 

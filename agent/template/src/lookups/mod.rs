@@ -6,6 +6,7 @@
 //! returned as itself, several strings are joined with `,`) or `query(...)`/`q(...)`
 //! (always a list).
 
+pub mod config;
 pub mod files;
 pub mod inventory;
 pub mod lists;
@@ -152,6 +153,40 @@ impl LookupCtx<'_> {
     }
 }
 
+/// The lookups the agent has (short names).
+const BUILTIN: &[&str] = &[
+    "file",
+    "template",
+    "fileglob",
+    "first_found",
+    "lines",
+    "ini",
+    "csvfile",
+    "password",
+    "env",
+    "pipe",
+    "vars",
+    "varnames",
+    "items",
+    "list",
+    "dict",
+    "sequence",
+    "subelements",
+    "together",
+    "nested",
+    "indexed_items",
+    "random_choice",
+    "inventory_hostnames",
+    "url",
+    "config",
+];
+
+/// Whether the agent has lookup `name` (`ansible.builtin.` or short).
+pub fn is_builtin(name: &str) -> bool {
+    let short = name.strip_prefix("ansible.builtin.").unwrap_or(name);
+    BUILTIN.contains(&short)
+}
+
 /// Run lookup `name` on `terms`, returning its list of results (what `query()` and
 /// `with_<name>` see). Unknown lookups are an error.
 pub fn run_lookup(name: &str, terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
@@ -183,6 +218,7 @@ pub fn run_lookup(name: &str, terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<
         "random_choice" => lists::random_choice(terms),
         "inventory_hostnames" => inventory::inventory_hostnames(terms, ctx),
         "url" => url::url(terms, ctx),
+        "config" => config::config(terms, ctx),
         other => Err(Error::new(
             ErrorKind::UnknownFunction,
             format!("lookup plugin ({other}) not found"),
