@@ -364,10 +364,16 @@ pub fn first_failure(output: &str) -> Option<String> {
     if found.is_some() {
         return found;
     }
-    lines
+    let i = lines
         .iter()
-        .find(|l| l.contains("ERROR") || l.starts_with("error"))
-        .map(|l| shorten(l))
+        .position(|l| l.contains("ERROR") || l.starts_with("error"))?;
+    // Ansible 2.19+'s display puts where on the next line: `Origin: FILE:LINE:COL`.
+    let at = lines
+        .get(i + 1)
+        .and_then(|l| l.strip_prefix("Origin: "))
+        .map(|o| format!(" ({})", o.rsplit('/').next().unwrap_or(o)))
+        .unwrap_or_default();
+    Some(shorten(&format!("{}{at}", lines[i])))
 }
 
 /// The target a results line (`name<TAB>...`) or a table row (`| name | ...`) is about.

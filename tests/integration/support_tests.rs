@@ -123,3 +123,12 @@ fn scripts_pass_on_exit_zero() {
         Verdict::Fail("runme.sh exited 1: + grep foo".into())
     );
 }
+
+#[test]
+fn a_run_stopping_error_names_its_origin() {
+    let out = "[ERROR]: couldn't resolve module/action 'noisy'\nOrigin: /x/targets/templating/tasks/main.yml:2:3\n";
+    assert_eq!(
+        verdict(out, 4),
+        Verdict::Fail("[ERROR]: couldn't resolve module/action 'noisy' (main.yml:2:3)".to_string())
+    );
+}

@@ -53,7 +53,7 @@ fn main() {
     let code = match res {
         Ok(code) => code,
         Err(e) => {
-            let text = format!("ERROR! {}", error_chain(&e));
+            let text = error_text(&e);
             eprintln!("{}", agent_report::mask::mask(&text));
             if ansible_codes {
                 commands::ansible_error_code(&e)
@@ -63,6 +63,32 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// An error that stopped the command, as ansible-core 2.19+ shows one: `[ERROR]: MSG`,
+/// and for an error in a file, `Origin: FILE:LINE:COL` and the lines up to it with a
+/// caret under the column.
+fn error_text(e: &anyhow::Error) -> String {
+    let chain = error_chain(e);
+    let at = e.chain().find_map(|c| {
+        let yaml = match c.downcast_ref::<agent::loader::LoadError>() {
+            Some(agent::loader::LoadError::At { loc, .. }) => return Some(loc.clone()),
+            Some(agent::loader::LoadError::Yaml(y)) => Some(y),
+            _ => c.downcast_ref::<agent_yaml::YamlError>(),
+        };
+        yaml.map(|y| agent::loader::Loc {
+            file: y.file.as_str().into(),
+            line: y.line,
+            col: y.col,
+        })
+    });
+    match at {
+        Some(loc) => {
+            let head = chain.replacen(&format!("{loc}: "), "", 1);
+            format!("[ERROR]: {head}\n{}", agent::loader::error::origin(&loc))
+        }
+        None => format!("[ERROR]: {chain}"),
+    }
 }
 
 /// The error and its causes, `: `-separated as `{:#}` prints them, leaving out a cause
