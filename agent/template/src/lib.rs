@@ -44,6 +44,7 @@ pub mod tests;
 
 mod errors;
 mod native;
+pub mod origin;
 mod pymethods;
 pub mod repeat;
 mod undef;
@@ -284,6 +285,12 @@ fn base_env() -> Environment<'static> {
     env.add_function("joiner", minijinja_contrib::globals::joiner);
     env.add_function("cycler", minijinja_contrib::globals::cycler);
     env.add_function(repeat::MUL_FUNCTION, repeat::mul);
+    // ansible-core's internal filter (its tests use it): the origin noted for the value.
+    env.add_filter("ansible._protomatter.origin", |v: Value| {
+        v.as_str()
+            .and_then(origin::of)
+            .map_or(Value::from(()), Value::from)
+    });
     env.add_filter("__agent_percent", |fmt: &str, args: Value| {
         native::percent_format(fmt, &args)
     });

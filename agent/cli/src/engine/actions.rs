@@ -74,8 +74,16 @@ const SET_STATS: &[Arg] = &[
     Arg::bool("aggregate", true),
 ];
 
+/// ansible-core's internal debug action (its tests use it): expressions, not templates.
+const PROTOMATTER_DEBUG: &[Arg] = &[Arg::list("expression").required()];
+
 /// Every engine action.
 pub static ACTIONS: &[Action] = &[
+    Action {
+        name: "ansible._protomatter.debug",
+        free_form: false,
+        spec: Some(PROTOMATTER_DEBUG),
+    },
     Action {
         name: "debug",
         free_form: false,

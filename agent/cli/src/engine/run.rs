@@ -3405,7 +3405,7 @@ impl<'r> Engine<'r> {
             Err(e) => return fail(e.msg),
         };
         match task.short.as_str() {
-            "debug" => {
+            "debug" | "ansible._protomatter.debug" => {
                 if parsed.is_set("msg") && parsed.is_set("var") {
                     return fail("parameters are mutually exclusive: msg|var".to_string());
                 }
@@ -3419,6 +3419,31 @@ impl<'r> Engine<'r> {
                             Value::from("Verbosity threshold not met."),
                         ),
                     ]));
+                }
+                if task.short == "ansible._protomatter.debug" {
+                    // Each expression's value; an undefined one becomes a marker with a
+                    // warning, as `debug: var` does.
+                    let mut dv = DebugVar {
+                        templar: &self.templar,
+                        vars,
+                        markers: Vec::new(),
+                    };
+                    let mut results = Vec::new();
+                    for e in parsed.list("expression") {
+                        match dv.eval(&e.to_string()) {
+                            Ok(v) => results.push(v),
+                            Err(msg) => return Exec::Result(failure(msg)),
+                        }
+                    }
+                    let mut r = IndexMap::new();
+                    r.insert("expression_result".into(), Value::from(results));
+                    r.insert("changed".into(), Value::from(false));
+                    let warnings = dv.warnings(task.arg_locs.get("expression"));
+                    if !warnings.is_empty() {
+                        r.insert("warnings".into(), Value::from(warnings));
+                    }
+                    r.insert("_ansible_verbose_always".into(), Value::from(true));
+                    return Exec::Result(r);
                 }
                 if let Some(var) = parsed.get("var") {
                     let name = var.to_string();
@@ -4974,8 +4999,16 @@ impl DebugVar<'_> {
                     }
                     Some(_) => Ok(self.marker(&e.message, false)),
                     None => {
-                        let from_expr = undefined_in_expr(expr, &e.message);
-                        Ok(self.marker(&e.message, from_expr))
+                        // An undefined that lost its name on the way (a lookup's
+                        // `default=`): named by the expression's undefined variable.
+                        let message = match undefined_root(expr, self.vars) {
+                            Some(name) if !e.message.contains("' is undefined") => {
+                                format!("'{name}' is undefined")
+                            }
+                            _ => e.message.clone(),
+                        };
+                        let from_expr = undefined_in_expr(expr, &message);
+                        Ok(self.marker(&message, from_expr))
                     }
                 }
             }
@@ -5042,6 +5075,73 @@ fn template_core_message(msg: &str) -> &str {
 /// Whether an undefined error of `debug: var=EXPR` is about `expr` itself (the name or
 /// attribute it names, or a call it makes, such as a lookup's undefined default) rather
 /// than about a variable's own template that `expr` reads.
+/// The first variable an expression names that no layer of `vars` defines (a word
+/// outside quotes that is not an attribute, a filter or test, a call, a keyword
+/// argument or a Jinja keyword).
+fn undefined_root(expr: &str, vars: &Vars) -> Option<String> {
+    const KEYWORDS: &[&str] = &[
+        "and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "True", "False",
+        "None",
+    ];
+    let chars: Vec<char> = expr.chars().collect();
+    let mut i = 0;
+    let mut quote: Option<char> = None;
+    while i < chars.len() {
+        let c = chars[i];
+        if let Some(q) = quote {
+            if c == '\\' {
+                i += 2;
+                continue;
+            }
+            if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if c == '\'' || c == '"' {
+            quote = Some(c);
+            i += 1;
+            continue;
+        }
+        if !(c == '_' || c.is_alphabetic()) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && (chars[i] == '_' || chars[i].is_alphanumeric()) {
+            i += 1;
+        }
+        let word: String = chars[start..i].iter().collect();
+        let next = chars[i..].iter().find(|c| !c.is_whitespace()).copied();
+        let before = chars[..start]
+            .iter()
+            .rev()
+            .find(|c| !c.is_whitespace())
+            .copied();
+        let root = !matches!(before, Some('.' | '|'))
+            && !matches!(next, Some('(' | '='))
+            && !prev_is_is(&chars[..start])
+            && !KEYWORDS.contains(&word.as_str());
+        let defined = || {
+            vars.layers.iter().any(|l| {
+                l.get_item(&Value::from(word.as_str()))
+                    .is_ok_and(|v| !v.is_undefined())
+            })
+        };
+        if root && !defined() {
+            return Some(word);
+        }
+    }
+    None
+}
+
+/// Whether the text before a word ends with the keyword `is` (the word names a test).
+fn prev_is_is(before: &[char]) -> bool {
+    let text: String = before.iter().collect();
+    text.trim_end().ends_with(" is") || text.trim_end().ends_with(" is not")
+}
+
 fn undefined_in_expr(expr: &str, message: &str) -> bool {
     let core = template_core_message(message);
     let quoted = |prefix: &str, suffix: &str| {
@@ -5161,9 +5261,29 @@ fn read_ahead_unit(t: &Task) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{expand_tags, invalid_fact_name, serial_batch, tags_selected, undefined_in_expr};
+    use super::{
+        expand_tags, invalid_fact_name, serial_batch, tags_selected, undefined_in_expr,
+        undefined_root,
+    };
+    use agent_template::Vars;
     use minijinja::Value;
     use std::collections::HashSet;
+
+    #[test]
+    fn the_undefined_variable_an_expression_names() {
+        let vars = Vars::new(vec![Value::from_pairs([("known", Value::from(1))])]);
+        let root = |e: &str| undefined_root(e, &vars);
+        assert_eq!(
+            root("lookup('env', 'USR', default=bogus_var)").as_deref(),
+            Some("bogus_var")
+        );
+        assert_eq!(
+            root("known.attr | default(x.y) is defined"),
+            Some("x".into())
+        );
+        assert_eq!(root("known is defined and 'missing' in known"), None);
+        assert_eq!(root("undef('custom')"), None);
+    }
 
     #[test]
     fn serial_batches_as_ansible_cuts_them() {

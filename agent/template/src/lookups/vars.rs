@@ -20,6 +20,13 @@ pub fn env(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> 
             let name = term.split_whitespace().next().unwrap_or("");
             match std::env::var(name) {
                 Ok(v) => {
+                    crate::origin::note(
+                        &v,
+                        format!(
+                            "<environment variable {}>",
+                            crate::filters::py_repr(&Value::from(name))
+                        ),
+                    );
                     if default.is_undefined() {
                         // an `undef()` default that is not used leaves no hint behind
                         crate::undef::take_hint();
