@@ -619,4 +619,51 @@ fn local_hosts_share_batches_run_once_hostvars_and_end_play() {
     );
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(text(&o).contains("UNREACHABLE!"), "{}", text(&o));
+    // ...unless the play says `connection: local`, or the inventory gives the host its
+    // own connection (which beats -c), as Ansible decides.
+    write(
+        t.path(),
+        "conn.yml",
+        "- hosts: all
+  connection: local
+  tasks:
+    - command: 'true'
+",
+    );
+    write(
+        t.path(),
+        "inv.ini",
+        "host1 ansible_connection=local
+host2
+",
+    );
+    let o = agent(
+        t.path(),
+        &["apply", "--local-hosts", "-i", "host1,host2", "conn.yml"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    write(
+        t.path(),
+        "plain.yml",
+        "- hosts: all
+  gather_facts: false
+  tasks:
+    - command: 'true'
+",
+    );
+    let o = agent(
+        t.path(),
+        &[
+            "apply",
+            "--local-hosts",
+            "-c",
+            "ssh",
+            "-i",
+            "inv.ini",
+            "plain.yml",
+        ],
+    );
+    let out = text(&o);
+    assert!(out.contains("changed: [host1]"), "{out}");
+    assert!(out.contains("fatal: [host2]: UNREACHABLE!"), "{out}");
 }

@@ -101,6 +101,8 @@ struct State {
     run_once: Option<RunOnce>,
     /// Per host: the variables it set, as other hosts see them in `hostvars`.
     published: Vec<Option<std::sync::Arc<indexmap::IndexMap<String, minijinja::Value>>>>,
+    /// Per host: it failed or ended in the current play (any batch).
+    removed: Vec<bool>,
     /// Bumped whenever `in_play` changes (magic variables are built again).
     generation: u64,
 }
@@ -126,6 +128,7 @@ impl Lockstep {
                 selected: vec![false; n],
                 fail_at: vec![None; n],
                 published: vec![None; n],
+                removed: vec![false; n],
                 ..State::default()
             }),
             cv: Condvar::new(),
@@ -225,6 +228,9 @@ impl Lockstep {
     /// `me` starts batch `batch` of play `play`; `selected`: the batch has it.
     pub fn start_play(&self, me: usize, play: u32, batch: u32, selected: bool) {
         let mut st = self.lock();
+        if st.play.map(|(p, _)| p) != Some(play) {
+            st.removed.iter_mut().for_each(|r| *r = false);
+        }
         if st.play != Some((play, batch)) {
             st.play = Some((play, batch));
             st.in_play.iter_mut().for_each(|p| *p = false);
@@ -245,6 +251,7 @@ impl Lockstep {
     pub fn host_failed(&self, me: usize) {
         let mut st = self.lock();
         st.in_play[me] = false;
+        st.removed[me] = true;
         st.generation += 1;
     }
 
@@ -258,6 +265,7 @@ impl Lockstep {
                 st.fail_at[h] = Some(round);
                 // Ansible's mark_host_failed: out of ansible_play_hosts, rescued or not.
                 st.in_play[h] = false;
+                st.removed[h] = true;
                 st.generation += 1;
             }
         }
@@ -267,6 +275,7 @@ impl Lockstep {
     pub fn host_ended(&self, me: usize) {
         let mut st = self.lock();
         st.in_play[me] = false;
+        st.removed[me] = true;
         st.generation += 1;
     }
 
@@ -321,6 +330,9 @@ impl Lockstep {
 
     /// The current play's hosts that have not failed, in inventory order, and all of
     /// them; with the generation they belong to.
+    /// The current batch's hosts that have not failed (`ansible_play_batch`), the hosts
+    /// of the play (every batch) that failed or ended (out of `ansible_play_hosts`), and
+    /// the generation they belong to.
     pub fn play_hosts(&self) -> (Vec<String>, Vec<String>, u64) {
         let st = self.lock();
         let pick = |v: &[bool]| {
@@ -331,7 +343,14 @@ impl Lockstep {
                 .map(|(h, _)| h.clone())
                 .collect::<Vec<_>>()
         };
-        (pick(&st.in_play), pick(&st.selected), st.generation)
+        // A host whose run ended (it failed in an earlier play) is out too.
+        let out: Vec<bool> = st
+            .removed
+            .iter()
+            .zip(&st.left)
+            .map(|(r, l)| *r || *l)
+            .collect();
+        (pick(&st.in_play), pick(&out), st.generation)
     }
 }
 

@@ -340,6 +340,9 @@ pub struct Engine<'r> {
     published_gen: Option<u64>,
     /// The current task's any_errors_fatal (its own, else its blocks', role's, play's).
     task_fatal: bool,
+    /// The current task's `ansible_connection` from its own and its blocks' vars, and its
+    /// `connection` keyword (its own, else its blocks', role's, play's).
+    conn_from_task: (Option<Value>, Option<Value>),
     /// The place of the looped include item being run among the files included at its
     /// position (see `include_slots`).
     include_slot: Option<u32>,
@@ -466,6 +469,7 @@ impl<'r> Engine<'r> {
             running_once: None,
             published_gen: None,
             task_fatal: false,
+            conn_from_task: (None, None),
             meta_done: None,
             include_slot: None,
             fail_verdict_at: None,
@@ -567,7 +571,7 @@ impl<'r> Engine<'r> {
 
     /// What an explicit meta task did, as Ansible says it at -vv (`META: ending play`).
     fn meta_said(&mut self, header: &str) {
-        if self.opts.verbosity >= 2 {
+        if self.opts.verbosity >= 2 && !header.is_empty() {
             let message = format!("META: {header}");
             self.emit(Event::Display { message: &message });
         }
@@ -1002,6 +1006,7 @@ impl<'r> Engine<'r> {
                 play.fact_path.as_ref(),
             );
             let vars = Vars::new(vec![map_value(&self.opts.extra_vars)]);
+            self.conn_from_task = (None, play.common.connection.clone());
             if let Some(r) = self.unreachable_self(None, &vars) {
                 // A host the agent cannot run (see unreachable_self).
                 let ignore = play.common.ignore_unreachable.as_ref().is_some_and(truthy);
@@ -1566,18 +1571,29 @@ impl<'r> Engine<'r> {
                 ("string", Value::from("2.21.5")),
             ]),
         );
-        let (hosts, all) = match (&self.member, &self.play) {
+        let (hosts, batch, all) = match (&self.member, &self.play) {
             (Some(mb), Some(ps)) => {
-                // In the play's order (its pattern's), as Ansible lists them.
-                let left = mb.lockstep.play_hosts().0;
-                let in_order = ps.hosts_all.iter().filter(|h| left.contains(h)).cloned();
-                (in_order.collect(), ps.hosts_all.clone())
+                // In the play's order (its pattern's), as Ansible lists them:
+                // ansible_play_hosts, every batch's hosts but those that failed or
+                // ended; ansible_play_batch, this batch's.
+                let (batch, removed, _) = mb.lockstep.play_hosts();
+                let left = ps.hosts_all.iter().filter(|h| !removed.contains(h));
+                let in_batch = ps.hosts_all.iter().filter(|h| batch.contains(h));
+                (
+                    left.cloned().collect(),
+                    in_batch.cloned().collect(),
+                    ps.hosts_all.clone(),
+                )
             }
-            _ => (vec![h.to_string()], vec![h.to_string()]),
+            _ => (
+                vec![h.to_string()],
+                vec![h.to_string()],
+                vec![h.to_string()],
+            ),
         };
         m.insert("ansible_play_hosts".into(), Value::from(hosts.clone()));
         m.insert("ansible_play_hosts_all".into(), Value::from(all));
-        m.insert("ansible_play_batch".into(), Value::from(hosts.clone()));
+        m.insert("ansible_play_batch".into(), Value::from(batch));
         m.insert("play_hosts".into(), Value::from(hosts));
         map_value(&m)
     }
@@ -1768,9 +1784,15 @@ impl<'r> Engine<'r> {
         if let (Some(round), Some((sf, iv, facts)), Some(m)) =
             (self.running_once.take(), before, &self.member)
         {
+            // What the task set: what changed, and what it sets whatever the value was
+            // before (its registered name, set_fact's names).
+            let mut set_by_task: HashSet<String> = task.register.iter().cloned().collect();
+            if task.short == "set_fact" {
+                set_by_task.extend(task.args.keys().filter(|k| *k != "cacheable").cloned());
+            }
             let changed = |old: &IndexMap<String, Value>, new: &IndexMap<String, Value>| {
                 new.iter()
-                    .filter(|(k, v)| old.get(*k) != Some(*v))
+                    .filter(|(k, v)| old.get(*k) != Some(*v) || set_by_task.contains(*k))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect::<Vec<_>>()
             };
@@ -1867,6 +1889,19 @@ impl<'r> Engine<'r> {
             ),
             _ => self.render_bool(self.effective(task, frames, |c| &c.run_once), &vars, false),
         };
+        self.conn_from_task = (
+            task.common
+                .vars
+                .get("ansible_connection")
+                .or_else(|| {
+                    frames
+                        .iter()
+                        .rev()
+                        .find_map(|f| f.common.vars.get("ansible_connection"))
+                })
+                .cloned(),
+            self.effective(task, frames, |c| &c.connection).cloned(),
+        );
         // any_errors_fatal as the task inherits it from its blocks, role and play.
         self.task_fatal = match self.effective(task, frames, |c| &c.any_errors_fatal) {
             Some(v) => self.render_bool(Some(v), &vars, false),
@@ -2307,7 +2342,12 @@ impl<'r> Engine<'r> {
             };
             if suffix.is_none() {
                 // The `when` is ignored: it runs (noop does nothing).
-                self.meta_said(what);
+                let said = match what {
+                    "refresh_inventory" => "inventory successfully refreshed",
+                    "reset_connection" => "reset connection",
+                    other => other,
+                };
+                self.meta_said(said);
             }
             if let Some(suffix) = suffix {
                 self.meta_said(&format!("{what} conditional evaluated to False{suffix}"));
@@ -3177,29 +3217,47 @@ impl<'r> Engine<'r> {
         if self.delegate.is_some() {
             return None;
         }
-        let from_vars = || {
-            let hv = self.inventory.host_vars(&self.host).ok()?;
-            let conn = hv.get("ansible_connection")?;
-            Some(
-                self.templar
-                    .template_value(conn, vars)
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|_| conn.to_string()),
-            )
+        // As ansible-core's play context: the `ansible_connection` variable (extra vars,
+        // facts, task and block vars, play vars, inventory), else the `connection`
+        // keyword, else `-c`, else ssh; the implicit localhost is local.
+        let var = |m: &Value| {
+            m.get_attr("ansible_connection")
+                .ok()
+                .filter(|v| !v.is_undefined() && !v.is_none())
         };
-        let conn = self
+        let play_vars = self
+            .play
+            .as_ref()
+            .into_iter()
+            .flat_map(|p| [p.vars_files.clone(), p.play_vars.clone()]);
+        let found = self
             .opts
-            .connection
-            .clone()
-            .or_else(from_vars)
-            .unwrap_or_else(|| {
-                if self.host == "localhost" {
-                    "local"
-                } else {
-                    "ssh"
-                }
-                .to_string()
-            });
+            .extra_vars
+            .get("ansible_connection")
+            .cloned()
+            .or_else(|| self.hs.set_facts.get("ansible_connection").cloned())
+            .or_else(|| self.hs.include_vars.get("ansible_connection").cloned())
+            .or_else(|| self.conn_from_task.0.clone())
+            .or_else(|| play_vars.into_iter().find_map(|m| var(&m)))
+            .or_else(|| {
+                self.inventory
+                    .host_vars(&self.host)
+                    .ok()
+                    .and_then(|hv| hv.get("ansible_connection").cloned())
+            })
+            .or_else(|| self.conn_from_task.1.clone());
+        let conn = match found {
+            Some(v) => self
+                .templar
+                .template_value(&v, vars)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|_| v.to_string()),
+            None => self.opts.connection.clone().unwrap_or_else(|| {
+                let implicit =
+                    self.host == "localhost" && !self.inventory.hosts.contains_key("localhost");
+                if implicit { "local" } else { "ssh" }.to_string()
+            }),
+        };
         if matches!(conn.as_str(), "local" | "ansible.builtin.local") {
             return None;
         }
@@ -3523,7 +3581,22 @@ impl<'r> Engine<'r> {
                 let mut that = parsed.get("that").cloned().unwrap_or_default();
                 // `that: "{{ checks }}"`: a template that gives a list is the list of
                 // conditionals (its items are not templated here: each is one).
-                if let Some(s) = that.as_str()
+                // `that: "{{ var }}"` naming a list variable: its items as written (each a
+                // conditional of its own, as Ansible's lazy list gives them).
+                let raw_list = that
+                    .as_str()
+                    .and_then(|s| {
+                        s.trim()
+                            .strip_prefix("{{")?
+                            .strip_suffix("}}")
+                            .map(str::trim)
+                    })
+                    .filter(|name| actions::is_identifier(name))
+                    .and_then(|name| raw_var(vars, name))
+                    .filter(|v| v.kind() == ValueKind::Seq);
+                if let Some(list) = raw_list {
+                    that = list;
+                } else if let Some(s) = that.as_str()
                     && agent_template::is_possibly_all_template(s.trim())
                     && let Ok(list) = self.templar.render_str(s.trim(), vars)
                     && list.kind() == ValueKind::Seq
@@ -3872,7 +3945,6 @@ impl<'r> Engine<'r> {
                     self.warn_meta_when(&what);
                 }
                 let host = self.host.clone();
-                let role = task.role.as_ref().map(|r| r.name.as_str()).unwrap_or("");
                 self.meta_done = Some(what.clone());
                 let said = match what.as_str() {
                     "flush_handlers" => format!("triggered running handlers for {host}"),
@@ -3882,7 +3954,8 @@ impl<'r> Engine<'r> {
                     "end_batch" => "ending batch".into(),
                     "end_play" => "ending play".into(),
                     "end_host" => format!("ending play for {host}"),
-                    "end_role" => format!("ending role {role} for {host}"),
+                    // Ansible says nothing of it at -vv (its message is the role_complete's).
+                    "end_role" => String::new(),
                     "reset_connection" => "reset connection".into(),
                     other => other.to_string(),
                 };

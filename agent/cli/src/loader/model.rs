@@ -27,6 +27,8 @@ pub struct Common {
     pub delegate_to: Option<Value>,
     pub any_errors_fatal: Option<Value>,
     pub ignore_unreachable: Option<Value>,
+    /// `connection:` (it matters only with several hosts: see `Engine::unreachable_self`).
+    pub connection: Option<Value>,
     /// `module_defaults`: dicts of module name (canonical, see
     /// [`crate::loader::playbook::defaults_key`]) → default arguments (raw, may hold
     /// templates). Outer levels come first; a later dict replaces a module's entry.

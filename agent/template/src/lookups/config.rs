@@ -109,6 +109,38 @@ const SETTINGS: &[Setting] = &[
         Kind::Str,
     ),
     s(
+        "DEFAULT_LOCAL_TMP",
+        &["ANSIBLE_LOCAL_TEMP"],
+        Some("{ANSIBLE_HOME}/tmp"),
+        Kind::Path,
+    ),
+    s("DEFAULT_MODULE_NAME", &[], Some("command"), Kind::Str),
+    s("COLOR_OK", &["ANSIBLE_COLOR_OK"], Some("green"), Kind::Str),
+    s(
+        "COLOR_CHANGED",
+        &["ANSIBLE_COLOR_CHANGED"],
+        Some("yellow"),
+        Kind::Str,
+    ),
+    s(
+        "COLOR_ERROR",
+        &["ANSIBLE_COLOR_ERROR"],
+        Some("red"),
+        Kind::Str,
+    ),
+    s(
+        "COLOR_SKIP",
+        &["ANSIBLE_COLOR_SKIP"],
+        Some("cyan"),
+        Kind::Str,
+    ),
+    s(
+        "INTERPRETER_PYTHON",
+        &["ANSIBLE_PYTHON_INTERPRETER"],
+        Some("auto"),
+        Kind::Str,
+    ),
+    s(
         "DEFAULT_PRIVATE_ROLE_VARS",
         &["ANSIBLE_PRIVATE_ROLE_VARS"],
         Some("False"),
@@ -214,6 +246,17 @@ const PLUGIN_SETTINGS: &[(&str, &str, Setting)] = &[
         },
     ),
     (
+        "connection",
+        "ssh",
+        Setting {
+            name: "timeout",
+            env: &["ANSIBLE_TIMEOUT", "ANSIBLE_SSH_TIMEOUT"],
+            vars: &["ansible_ssh_timeout"],
+            default: Some("10"),
+            kind: Kind::Int,
+        },
+    ),
+    (
         "shell",
         "sh",
         Setting {
@@ -296,7 +339,7 @@ fn expand(p: &str) -> String {
 fn typed(text: &str, kind: Kind, label: &str, origin: &str) -> Result<Value, Error> {
     let bad = || {
         fail(format!(
-            "Config {label} from {origin:?} has an invalid value."
+            "Config {label} from '{origin}' has an invalid value."
         ))
     };
     Ok(match kind {
@@ -458,7 +501,7 @@ pub fn config(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Erro
     let missing = ctx.opt_str("on_missing", "error");
     if !matches!(missing.as_str(), "error" | "warn" | "skip") {
         return Err(fail(format!(
-            "Invalid value '{missing}' for config 'on_missing' for 'config' lookup plugin. Valid values are: error, warn, skip"
+            "Invalid value '{missing}' for config 'on_missing' for 'config' lookup plugin."
         )));
     }
     let ptype = ctx.opt("plugin_type").filter(|v| !v.is_none()).map(py_str);

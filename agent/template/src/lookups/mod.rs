@@ -226,6 +226,57 @@ pub fn run_lookup(name: &str, terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<
     }
 }
 
+/// Lookup terms that are trusted strings holding templates (string constants of the
+/// template, `lookup('pipe', 'echo {{ x }}')`) are rendered first, as ansible-core 2.19+
+/// still does for lookup terms (deprecated; Ansible warns, the agent does not). Strings a
+/// template computed or read from data are untrusted and stay as they are. Lists of terms
+/// are looked into one level deep.
+fn const_templates(terms: Vec<Value>, state: &State) -> Result<Vec<Value>, Error> {
+    if !terms.iter().any(holds_const_template) {
+        return Ok(terms);
+    }
+    let Some((templar, vars)) = state.lazy_vars() else {
+        return Ok(terms);
+    };
+    let render = |t: Value| -> Result<Value, Error> {
+        match t.as_str() {
+            Some(s) if !t.is_safe() && crate::Templar::is_template(s) => templar
+                .render_str(s, &vars)
+                .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.message)),
+            _ => Ok(t),
+        }
+    };
+    terms
+        .into_iter()
+        .map(|t| match t.kind() {
+            minijinja::value::ValueKind::Seq if holds_const_template(&t) => {
+                let items: Result<Vec<Value>, Error> = t
+                    .try_iter()
+                    .map(|it| it.map(render).collect())
+                    .unwrap_or_else(|_| Ok(Vec::new()));
+                items.map(Value::from)
+            }
+            _ => render(t),
+        })
+        .collect()
+}
+
+/// Whether a term is (or a list of terms holds) a trusted string with a template.
+fn holds_const_template(t: &Value) -> bool {
+    match t.as_str() {
+        Some(s) => !t.is_safe() && crate::Templar::is_template(s),
+        None => {
+            t.kind() == minijinja::value::ValueKind::Seq
+                && t.try_iter().is_ok_and(|mut it| {
+                    it.any(|i| {
+                        i.as_str()
+                            .is_some_and(|s| !i.is_safe() && crate::Templar::is_template(s))
+                    })
+                })
+        }
+    }
+}
+
 fn call(state: &State, rest: &[ValueOrKwargs], force_list: bool) -> Result<Value, Error> {
     let (pos, kw) = split_args(rest);
     let Some(name) = pos.first() else {
@@ -244,7 +295,7 @@ fn call(state: &State, rest: &[ValueOrKwargs], force_list: bool) -> Result<Value
             _ => kwargs.push((k, v)),
         }
     }
-    let terms: Vec<Value> = pos[1..].to_vec();
+    let terms = const_templates(pos[1..].to_vec(), state)?;
     let ctx = LookupCtx {
         vars: state,
         kwargs,
