@@ -3493,15 +3493,8 @@ impl<'r> Engine<'r> {
                             Err(msg) => return Exec::Result(failure(msg)),
                         }
                     }
-                    let mut r = IndexMap::new();
-                    r.insert("expression_result".into(), Value::from(results));
-                    r.insert("changed".into(), Value::from(false));
-                    let warnings = dv.warnings(task.arg_locs.get("expression"));
-                    if !warnings.is_empty() {
-                        r.insert("warnings".into(), Value::from(warnings));
-                    }
-                    r.insert("_ansible_verbose_always".into(), Value::from(true));
-                    return Exec::Result(r);
+                    let at = task.arg_locs.get("expression");
+                    return Exec::Result(dv.result("expression_result", results.into(), at));
                 }
                 if let Some(var) = parsed.get("var") {
                     let name = var.to_string();
@@ -3524,15 +3517,7 @@ impl<'r> Engine<'r> {
                             return Exec::Result(text_failure(&text, block));
                         }
                     };
-                    let mut r = IndexMap::new();
-                    r.insert(name, v);
-                    r.insert("changed".into(), Value::from(false));
-                    let warnings = dv.warnings(task.arg_locs.get("var"));
-                    if !warnings.is_empty() {
-                        r.insert("warnings".into(), Value::from(warnings));
-                    }
-                    r.insert("_ansible_verbose_always".into(), Value::from(true));
-                    return Exec::Result(r);
+                    return Exec::Result(dv.result(&name, v, task.arg_locs.get("var")));
                 }
                 let msg = parsed
                     .get("msg")
@@ -5037,6 +5022,25 @@ struct DebugVar<'a> {
 }
 
 impl DebugVar<'_> {
+    /// The action's result: `key` (the variable's name, or `expression_result`) with its
+    /// value, and the warnings of the markers put in it (placed at `at`).
+    fn result(
+        &self,
+        key: &str,
+        value: Value,
+        at: Option<&crate::loader::Loc>,
+    ) -> IndexMap<String, Value> {
+        let mut r = IndexMap::new();
+        r.insert(key.to_string(), value);
+        r.insert("changed".into(), Value::from(false));
+        let warnings = self.warnings(at);
+        if !warnings.is_empty() {
+            r.insert("warnings".into(), Value::from(warnings));
+        }
+        r.insert("_ansible_verbose_always".into(), Value::from(true));
+        r
+    }
+
     fn marker(&mut self, message: &str, from_expr: bool) -> Value {
         self.markers
             .push((template_core_message(message).to_string(), from_expr));

@@ -51,6 +51,17 @@ const fn s(
     }
 }
 
+/// A plugin option given only directly (no environment variable, no variable).
+const fn option(name: &'static str, default: Option<&'static str>, kind: Kind) -> Setting {
+    Setting {
+        name,
+        env: &[],
+        vars: &[],
+        default,
+        kind,
+    }
+}
+
 /// The core settings the agent answers for.
 const SETTINGS: &[Setting] = &[
     s(
@@ -270,46 +281,14 @@ const PLUGIN_SETTINGS: &[(&str, &str, Setting)] = &[
     (
         "lookup",
         "config",
-        Setting {
-            name: "on_missing",
-            env: &[],
-            vars: &[],
-            default: Some("error"),
-            kind: Kind::Str,
-        },
+        option("on_missing", Some("error"), Kind::Str),
     ),
+    ("lookup", "config", option("plugin_type", None, Kind::Str)),
+    ("lookup", "config", option("plugin_name", None, Kind::Str)),
     (
         "lookup",
         "config",
-        Setting {
-            name: "plugin_type",
-            env: &[],
-            vars: &[],
-            default: None,
-            kind: Kind::Str,
-        },
-    ),
-    (
-        "lookup",
-        "config",
-        Setting {
-            name: "plugin_name",
-            env: &[],
-            vars: &[],
-            default: None,
-            kind: Kind::Str,
-        },
-    ),
-    (
-        "lookup",
-        "config",
-        Setting {
-            name: "show_origin",
-            env: &[],
-            vars: &[],
-            default: Some("False"),
-            kind: Kind::Bool,
-        },
+        option("show_origin", Some("False"), Kind::Bool),
     ),
 ];
 
