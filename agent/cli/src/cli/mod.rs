@@ -198,8 +198,10 @@ pub struct RunArgs {
     #[arg(long = "output", value_enum, default_value = "human")]
     pub output: Output,
     /// Run each play on every host it matches (within --limit), all on this machine, as
-    /// `ansible-playbook -c local` does: the hosts take turns task by task. Without it,
-    /// the agent configures one host, this one.
+    /// ansible-playbook would: the hosts take turns task by task. A host whose connection
+    /// is not local (ansible_connection, `connection:`, -c; ssh by default) is
+    /// unreachable: give -c local to run them all here. Without it, the agent configures
+    /// one host, this one.
     #[arg(
         long = "local-hosts",
         env = "AGENT_LOCAL_HOSTS",
