@@ -601,10 +601,24 @@ impl Manager {
 
     /// Run a job and wait for it (unless `no_block`). The error is what `systemctl`
     /// prints on stderr for the failure.
+    ///
+    /// A stop or restart that waits also waits (at most a second) until the main process
+    /// it ended is gone. systemd can finish the job before that: it announces the job's
+    /// end while it handles the process's exit and reaps the zombie only afterwards, and
+    /// where it cannot watch the unit's control group (cgroup v1 in a container) it does
+    /// not wait at all for a main process that is not its child (a forking daemon's,
+    /// read from its PID file). A task that looks at `/proc/PID` right after the stop
+    /// would still find the process.
     pub fn job(&self, verb: JobVerb, unit: &str, no_block: bool) -> Result<(), String> {
         // what was read ahead is not current after this, even when the task
         // reports no change (daemon-reload never counts as one)
         forget_read_ahead();
+        let ended = match verb {
+            JobVerb::Stop | JobVerb::Restart if !no_block => self
+                .main_pid(unit)
+                .and_then(|pid| Some((pid, start_time(Path::new("/proc"), pid)?))),
+            _ => None,
+        };
         match self {
             Manager::Bus(b) => b.job(verb, unit, no_block),
             Manager::Systemctl { exe, scope } => {
@@ -615,7 +629,32 @@ impl Manager {
                 run_ok(exe, *scope, &opts, &[verb.as_str(), unit])
             }
             Manager::Offline(_) => Err(not_running(verb.as_str(), unit)),
+        }?;
+        if let Some((pid, started)) = ended {
+            wait_gone(
+                Path::new("/proc"),
+                pid,
+                started,
+                std::time::Duration::from_secs(1),
+            );
         }
+        Ok(())
+    }
+
+    /// The unit's main process, when it has one.
+    fn main_pid(&self, unit: &str) -> Option<u32> {
+        let v = match self {
+            Manager::Bus(b) => {
+                b.unit_property(unit, "org.freedesktop.systemd1.Service", "MainPID")?
+            }
+            Manager::Systemctl { exe, scope } => {
+                let out =
+                    systemctl(exe, *scope, &[], &["show", unit, "--property=MainPID"]).ok()?;
+                out.stdout.trim().trim_start_matches("MainPID=").to_string()
+            }
+            Manager::Offline(_) => return None,
+        };
+        v.trim().parse().ok().filter(|p| *p > 0)
     }
 
     /// Enable, disable, mask or unmask a unit file (then reload the manager).
@@ -1123,6 +1162,34 @@ impl Bus {
                 (name, state)
             })
             .collect())
+    }
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which is in parentheses and
+/// may hold any byte): the state first.
+fn stat_fields(proc: &Path, pid: u32) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(proc.join(pid.to_string()).join("stat")).ok()?;
+    let (_, rest) = text.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// When process `pid` started (in clock ticks after boot): with the number, it names one
+/// process even after the number is used again.
+fn start_time(proc: &Path, pid: u32) -> Option<u64> {
+    stat_fields(proc, pid)?.get(19)?.parse().ok()
+}
+
+/// Wait (at most `limit`) while the process `pid` that started at `started` still exists,
+/// running or a zombie not yet reaped.
+fn wait_gone(proc: &Path, pid: u32, started: u64, limit: std::time::Duration) {
+    let begin = std::time::Instant::now();
+    while start_time(proc, pid) == Some(started) {
+        if begin.elapsed() >= limit {
+            let state = stat_fields(proc, pid).and_then(|f| f.first().cloned());
+            tracing::debug!("process {pid} still there after {limit:?} (state {state:?})");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
@@ -1928,6 +1995,44 @@ impl Offline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_only_while_the_same_process_is_there() {
+        use std::time::{Duration, Instant};
+        let proc = tempfile::tempdir().unwrap();
+        let stat = |pid: u32, comm: &str, state: &str, started: u64| {
+            let d = proc.path().join(pid.to_string());
+            std::fs::create_dir_all(&d).unwrap();
+            let rest = "1 2 2 0 -1 4194368 126 0 0 0 0 0 0 0 20 0 1 0";
+            std::fs::write(
+                d.join("stat"),
+                format!("{pid} ({comm}) {state} {rest} {started} 1"),
+            )
+            .unwrap();
+        };
+        stat(4, "ansible_test_s", "Z", 500);
+        stat(5, "x) Z (y", "R", 700);
+        assert_eq!(start_time(proc.path(), 4), Some(500));
+        assert_eq!(start_time(proc.path(), 5), Some(700));
+        assert_eq!(start_time(proc.path(), 6), None);
+        // gone, or its number now names a newer process: no wait
+        let begin = Instant::now();
+        wait_gone(proc.path(), 6, 500, Duration::from_secs(5));
+        wait_gone(proc.path(), 4, 499, Duration::from_secs(5));
+        assert!(begin.elapsed() < Duration::from_secs(1));
+        // still there (a zombie never reaped, a process that did not end): bounded
+        for (pid, started) in [(4, 500), (5, 700)] {
+            let begin = Instant::now();
+            wait_gone(proc.path(), pid, started, Duration::from_millis(30));
+            assert!(begin.elapsed() >= Duration::from_millis(30));
+        }
+    }
+
+    #[test]
+    fn reads_a_real_start_time() {
+        let me = std::process::id();
+        assert!(start_time(Path::new("/proc"), me).is_some());
+    }
 
     #[test]
     fn read_ahead_answers_are_taken_once_and_forgotten_on_change() {
