@@ -70,6 +70,48 @@ fn unknown_parameter_is_refused_before_running() {
 }
 
 #[test]
+fn words_that_are_not_key_value_are_refused_before_running() {
+    // Ansible fails the task when it runs; the agent refuses the run before the first
+    // task when a play for this host holds it.
+    assert_rejected(
+        &format!("{HEAD}    - debug: msg=not tagged\n"),
+        "play.yml:5:14",
+        "'tagged' is not one",
+    );
+}
+
+#[test]
+fn words_that_are_not_key_value_fail_where_ansible_fails_them() {
+    let t = tempfile::tempdir().unwrap();
+    let marker = t.path().join("marker");
+    // A play for no host is never run (Ansible never looks at its tasks' arguments) ...
+    let play = format!(
+        "- hosts: nowhere\n  gather_facts: false\n  tasks:\n    - debug: msg=not tagged\n\
+         - hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy: {{content: x, dest: {}}}\n\
+         \x20   - include_tasks: inc.yml\n",
+        marker.display()
+    );
+    write(t.path(), "play.yml", &play);
+    // ... and a task a dynamic include brings fails when it runs, not when skipped.
+    write(
+        t.path(),
+        "inc.yml",
+        "- debug: msg=a b\n  when: false\n- debug: msg=a b\n  ignore_errors: true\n- debug: msg=after\n",
+    );
+    let o = agent(t.path(), &["apply", "play.yml"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(marker.exists(), "{out}");
+    assert!(
+        out.contains("Action 'ansible.builtin.debug' does not support raw params."),
+        "{out}"
+    );
+    assert!(out.contains("inc.yml:3:3"), "{out}");
+    assert!(out.contains("ignored=1"), "{out}");
+    assert!(out.contains("\"msg\": \"after\""), "{out}");
+}
+
+#[test]
 fn missing_required_argument() {
     assert_rejected(
         &format!("{HEAD}    - lineinfile: {{line: x}}\n"),

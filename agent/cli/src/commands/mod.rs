@@ -260,6 +260,25 @@ fn run_inner(
             inv.join_groups(&host, &groups)?;
         }
     }
+    // A task Ansible would fail when it runs for want of `k=v` arguments is refused now,
+    // before anything changes, when a play for the hosts run here holds it.
+    let running: Vec<&String> = if local_hosts.len() > 1 {
+        local_hosts.iter().collect()
+    } else {
+        vec![&host]
+    };
+    let matched = plays_hosts(&pb, &inv, args.limit.as_deref(), &extra_vars);
+    for (play, hosts) in pb.plays.iter().zip(matched) {
+        if !hosts.iter().any(|h| running.contains(&h)) {
+            continue;
+        }
+        if let Some((at, msg)) = play
+            .find_task(&|t| t.bad_args.is_some())
+            .and_then(|t| t.bad_args.clone())
+        {
+            return Err(crate::loader::error::LoadError::at(at, msg).into());
+        }
+    }
 
     let split = |v: &[String]| -> Vec<String> {
         v.iter()

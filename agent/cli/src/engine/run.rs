@@ -2887,6 +2887,16 @@ impl<'r> Engine<'r> {
         vars: &Vars,
         defaults: &IndexMap<String, Value>,
     ) -> Result<IndexMap<String, Value>, IndexMap<String, Value>> {
+        if task.bad_args.is_some() {
+            // Words that are not `k=v` for a module that takes none (`debug: msg=a b`):
+            // Ansible's task fails as it is finalized.
+            let text = format!(
+                "Task failed: Action '{}' does not support raw params.",
+                qualified(&task.action)
+            );
+            let at = task.action_loc.as_ref().unwrap_or(&task.loc);
+            return Err(text_failure(&text, format!("{text}\n{}", origin(at))));
+        }
         let mut out = IndexMap::new();
         for (k, v) in &task.args {
             // `debug: var=` is templated like any argument (a template gives the name of

@@ -171,6 +171,38 @@ pub fn join_continuations(s: &str) -> String {
     out
 }
 
+/// A `k=v` word split at its first `=` (Python escapes in it decoded first, as Ansible's
+/// parse_kv does: `regexp='\b'` is a backspace, `'\\b'` a regex word boundary).
+fn kv_word(decoded: &str) -> Option<(&str, &str)> {
+    decoded.split_once('=').filter(|(k, _)| {
+        !k.is_empty()
+            && (k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                // A templated key (`set_fact: "{{ name }}=x"`) is rendered at run time.
+                || k.contains("{{"))
+    })
+}
+
+/// A module's `k=v` string as Ansible's task loading takes it: the `k=v` words, and
+/// the error for the first word that is not one (which Ansible's `_raw_params` keeps,
+/// and the task then fails with when it runs). Unbalanced quotes or template
+/// delimiters are an error at once, as in Ansible.
+pub fn parse_kv_deferred(s: &str) -> Result<(IndexMap<String, Value>, Option<String>), String> {
+    match parse_kv(s, false) {
+        Ok(args) => Ok((args, None)),
+        Err(e) if unbalanced(s.trim()) => Err(e),
+        Err(e) => {
+            let mut out = IndexMap::new();
+            for word in split_args(s.trim()) {
+                let decoded = decode_escapes(&word);
+                if let Some((k, v)) = kv_word(&decoded) {
+                    out.insert(k.to_string(), Value::from(unquote(v)));
+                }
+            }
+            Ok((out, Some(e)))
+        }
+    }
+}
+
 /// Parse `k=v` words; words that are not `k=v` make `_raw_params` when `free_form`,
 /// else they are returned as errors.
 pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, String> {
@@ -199,16 +231,8 @@ pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, Str
         ));
     }
     for word in split_args(s) {
-        // Python escapes in k=v words are decoded first, as Ansible's parse_kv does
-        // (`regexp='\b'` is a backspace; `'\\b'` a regex word boundary).
         let decoded = decode_escapes(&word);
-        let kv = decoded.split_once('=').filter(|(k, _)| {
-            !k.is_empty()
-                && (k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    // A templated key (`set_fact: "{{ name }}=x"`) is rendered at run time.
-                    || k.contains("{{"))
-        });
-        match kv {
+        match kv_word(&decoded) {
             Some((k, v)) if !free_form || FREE_FORM_KEYS.contains(&k) => {
                 out.insert(k.to_string(), Value::from(unquote(v)));
             }
@@ -280,6 +304,19 @@ pub fn parse_kv(s: &str, free_form: bool) -> Result<IndexMap<String, Value>, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deferred_keeps_the_pairs_and_the_first_stray_word() {
+        let (args, bad) = parse_kv_deferred("msg=not tagged verbosity=1").unwrap();
+        assert_eq!(args.get("msg"), Some(&Value::from("not")));
+        assert_eq!(args.get("verbosity"), Some(&Value::from("1")));
+        assert!(bad.unwrap().contains("'tagged' is not one"));
+        let (args, bad) = parse_kv_deferred("msg='a b'").unwrap();
+        assert_eq!(args.get("msg"), Some(&Value::from("a b")));
+        assert!(bad.is_none());
+        // unbalanced quotes stay an error at once
+        assert!(parse_kv_deferred("msg='a b").is_err());
+    }
 
     #[test]
     fn joins_line_continuations_outside_quotes() {

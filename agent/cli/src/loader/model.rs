@@ -88,6 +88,11 @@ pub struct Task {
     /// Where the module key is, and each argument's value (for error origins).
     pub action_loc: Option<Loc>,
     pub arg_locs: IndexMap<String, Loc>,
+    /// Words in a `k=v` string that are not `k=v`, given to a module that takes no
+    /// free-form text: where, and the agent's message. Ansible loads such a task and
+    /// fails it when it runs; the agent refuses a run whose plays hold one for this host
+    /// before anything changes, and fails the task when a dynamic include brings it.
+    pub bad_args: Option<(Loc, String)>,
 }
 
 #[derive(Debug)]
@@ -189,6 +194,36 @@ impl Item {
                 .flatten()
                 .any(|i| i.any_task(f)),
         }
+    }
+}
+
+impl Item {
+    /// The first task (this one, or one in this block) that satisfies `f`.
+    pub fn find_task(&self, f: &dyn Fn(&Task) -> bool) -> Option<&Task> {
+        match self {
+            Item::Task(t) => f(t).then_some(&**t),
+            Item::Block(b) => [&b.block, &b.rescue, &b.always]
+                .into_iter()
+                .flatten()
+                .find_map(|i| i.find_task(f)),
+        }
+    }
+}
+
+impl Play {
+    /// The first task or handler loaded with the play (its roles' included) that
+    /// satisfies `f`.
+    pub fn find_task(&self, f: &dyn Fn(&Task) -> bool) -> Option<&Task> {
+        [
+            &self.pre_tasks,
+            &self.main,
+            &self.post_tasks,
+            &self.handlers,
+        ]
+        .into_iter()
+        .chain(self.roles.iter().map(|r| &r.handlers))
+        .flatten()
+        .find_map(|i| i.find_task(f))
     }
 }
 

@@ -15,7 +15,7 @@ use minijinja::Value;
 
 use super::error::{LoadError, Loc};
 use super::files::{find_main, node_to_vars, read_vars_file, read_yaml};
-use super::kv::parse_kv;
+use super::kv::{parse_kv, parse_kv_deferred};
 use super::model::*;
 use crate::engine::actions;
 
@@ -1009,6 +1009,7 @@ impl Loader {
             role: role.cloned(),
             action_loc: None,
             arg_locs: IndexMap::new(),
+            bad_args: None,
         };
         let mut action: Option<(&Node, &Node, String)> = None;
         let mut extra_args: Option<&Node> = None;
@@ -1099,9 +1100,14 @@ impl Loader {
                     }
                     match rest {
                         Some(r) => {
-                            let free = action_free_form(&name);
-                            t.args =
-                                parse_kv(&r, free).map_err(|e| LoadError::at(loc(file, v), e))?;
+                            t.args = if action_free_form(&name) {
+                                parse_kv(&r, true).map_err(|e| LoadError::at(loc(file, v), e))?
+                            } else {
+                                let (args, bad) = parse_kv_deferred(&r)
+                                    .map_err(|e| LoadError::at(loc(file, v), e))?;
+                                t.bad_args = bad.map(|e| (loc(file, v), e));
+                                args
+                            };
                         }
                         None => {
                             for (ak, av) in v.as_map().unwrap_or(&[]) {
@@ -1181,8 +1187,14 @@ impl Loader {
                         {
                             parse_kv(s, false).map_err(|e| LoadError::at(loc(file, v), e))?
                         }
+                        Kind::Str(s) if free => {
+                            parse_kv(s, true).map_err(|e| LoadError::at(loc(file, v), e))?
+                        }
                         Kind::Str(s) => {
-                            parse_kv(s, free).map_err(|e| LoadError::at(loc(file, v), e))?
+                            let (args, bad) =
+                                parse_kv_deferred(s).map_err(|e| LoadError::at(loc(file, v), e))?;
+                            t.bad_args = bad.map(|e| (loc(file, v), e));
+                            args
                         }
                         _ if free => {
                             let mut a = IndexMap::new();
@@ -1202,6 +1214,19 @@ impl Loader {
                     action = Some((k, v, key.to_string()));
                 }
             }
+        }
+        // Includes and imports are the engine's own: their stray words stay an error now.
+        if let (Some((_, _, name)), Some((at, msg))) = (&action, &t.bad_args)
+            && matches!(
+                short_name(name),
+                "include_tasks"
+                    | "import_tasks"
+                    | "include_role"
+                    | "import_role"
+                    | "import_playbook"
+            )
+        {
+            return Err(LoadError::at(at.clone(), msg.clone()));
         }
         // Only Ansible's internal arguments start with `_ansible_` (mod_args.py); the
         // free-form modules (`command`, `shell`, `script`, `raw`) are exempt there too.
