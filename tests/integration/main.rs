@@ -304,6 +304,12 @@ fn run_script(
     {
         cmd.env(k, v);
     }
+    if let Runner::Agent(_) = runner {
+        // Ansible runs the implicit localhost's Python modules (a target's `library/`)
+        // with its own interpreter (`ansible_playbook_python`); the agent has none and
+        // takes the one this variable names.
+        cmd.env("ANSIBLE_PYTHON_INTERPRETER", controller_python());
+    }
     cmd.env("PATH", path)
         .env("ANSIBLE_CONFIG", &config)
         .env("ANSIBLE_HOME", dir.join("ansible-home"))

@@ -11,6 +11,7 @@
 //! ([`Arg`] specs, as Ansible's argument_spec), its three functions, and its tests.
 
 pub mod host;
+pub mod library;
 pub mod registry;
 pub mod spec;
 
@@ -68,6 +69,9 @@ pub use spec::{Arg, Args, Ty};
 
 /// A result dict, as a module returns it (`changed`, `msg`, module return values).
 pub type ResultMap = IndexMap<String, Value>;
+
+/// The ansible-core version the agent follows (`ansible_version`, `_ansible_version`).
+pub const ANSIBLE_VERSION: &str = "2.21.5";
 
 /// A module failure: Ansible's `msg` plus any extra result fields (`rc`, `stderr`, ...).
 #[derive(Debug, Clone, thiserror::Error)]

@@ -3308,7 +3308,8 @@ impl<'r> Engine<'r> {
         diff: bool,
         _handler: bool,
     ) -> Exec {
-        if let Some(entry) = registry::find(&task.action) {
+        let entry = registry::find(&task.action);
+        if entry.is_some() || task.module_path.is_some() {
             let finder = self.finder(task);
             // The connection variables ansible_become / ansible_become_user win over the
             // keywords, as in Ansible.
@@ -3370,7 +3371,47 @@ impl<'r> Engine<'r> {
                 .transpose()
             {
                 Ok(guard) => {
-                    let r = (entry.run)(&task.short, &args, &ctx);
+                    let r = match (entry, &task.module_path) {
+                        (Some(entry), _) => (entry.run)(&task.short, &args, &ctx),
+                        (None, Some(path)) => {
+                            let no_log = self.render_bool(
+                                self.effective(task, frames, |c| &c.no_log),
+                                vars,
+                                false,
+                            );
+                            let interpreter_var = |kind: &str| {
+                                raw_var(vars, &format!("ansible_{kind}_interpreter"))
+                                    .and_then(|v| self.templar.template_value(&v, vars).ok())
+                                    .map(|v| v.to_string())
+                                    .filter(|v| !v.is_empty() && !v.starts_with("auto"))
+                            };
+                            agent_modules::library::run(
+                                path,
+                                &args,
+                                &ctx,
+                                &agent_modules::library::Run {
+                                    name: &task.action,
+                                    no_log,
+                                    verbosity: self.opts.verbosity,
+                                    interpreter_var: &interpreter_var,
+                                },
+                            )
+                            .map_err(|mut e| {
+                                if e.fields.contains_key("module_stdout") {
+                                    // Output that is not JSON: Ansible's action fails.
+                                    let block = format!(
+                                        "Task failed: Action failed: {msg}\n\nTask failed: Action failed.\n{}<<< caused by >>>\n\n{msg} See stdout/stderr for the returned output.\n\n",
+                                        origin(&task.loc),
+                                        msg = e.msg
+                                    );
+                                    e.fields.insert("_agent_failure".into(), Value::from("Text"));
+                                    e.fields.insert("_agent_error".into(), Value::from(block));
+                                }
+                                e
+                            })
+                        }
+                        (None, None) => Err(agent_modules::ModuleError::new("no module")),
+                    };
                     drop(guard);
                     r
                 }
@@ -3387,20 +3428,20 @@ impl<'r> Engine<'r> {
             if touched {
                 self.host_touched();
             }
-            let res = match res {
-                Ok(mut r) if inject => {
+            let res = match (res, entry) {
+                (Ok(mut r), Some(entry)) if inject => {
                     if let Some(inv) = (entry.invocation)(&task.short, &args) {
                         r.entry("invocation".into()).or_insert(inv);
                     }
                     Ok(r)
                 }
-                Err(mut e) if inject => {
+                (Err(mut e), Some(entry)) if inject => {
                     if let Some(inv) = (entry.invocation)(&task.short, &args) {
                         e.fields.entry("invocation".into()).or_insert(inv);
                     }
                     Err(e)
                 }
-                other => other,
+                (other, _) => other,
             };
             return Exec::Result(match res {
                 Ok(mut r) => {

@@ -93,6 +93,8 @@ pub struct Task {
     /// fails it when it runs; the agent refuses a run whose plays hold one for this host
     /// before anything changes, and fails the task when a dynamic include brings it.
     pub bad_args: Option<(Loc, String)>,
+    /// The file of a module that is not the agent's (found in a `library/` directory).
+    pub module_path: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug)]

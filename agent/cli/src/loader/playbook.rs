@@ -157,6 +157,10 @@ const IMPORT_PLAYBOOK: [&str; 3] = [
 #[derive(Clone)]
 pub struct Loader {
     pub roles_path: Vec<PathBuf>,
+    /// Where modules that are not the agent's are looked for, as Ansible's module path
+    /// grows: `ANSIBLE_LIBRARY`, then each playbook's and each role's `library/` as they
+    /// load.
+    pub library_dirs: Vec<PathBuf>,
     /// The directory of the playbook being run: the last place task files are looked for
     /// (Ansible's loader basedir).
     pub basedir: Option<PathBuf>,
@@ -547,6 +551,13 @@ impl Loader {
     pub fn new(roles_path: Vec<PathBuf>) -> Loader {
         Loader {
             roles_path,
+            library_dirs: std::env::var_os("ANSIBLE_LIBRARY")
+                .map(|v| {
+                    std::env::split_paths(&v)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             basedir: None,
             extra_vars: IndexMap::new(),
             import_vars: Vec::new(),
@@ -635,6 +646,12 @@ impl Loader {
                     .collect::<Vec<_>>()
                     .join(" -> ")
             )));
+        }
+        if let Some(lib) = path.parent().map(|d| d.join("library"))
+            && lib.is_dir()
+            && !self.library_dirs.contains(&lib)
+        {
+            self.library_dirs.push(lib);
         }
         let f = read_yaml(path)?;
         let file = f.name.clone();
@@ -1010,6 +1027,7 @@ impl Loader {
             action_loc: None,
             arg_locs: IndexMap::new(),
             bad_args: None,
+            module_path: None,
         };
         let mut action: Option<(&Node, &Node, String)> = None;
         let mut extra_args: Option<&Node> = None;
@@ -1118,6 +1136,10 @@ impl Loader {
                             }
                         }
                     }
+                    if !is_action_name(&name) && !Templar::is_template(&name) {
+                        let own = name.strip_prefix("ansible.legacy.").unwrap_or(&name);
+                        t.module_path = agent_modules::library::find(&self.library_dirs, own);
+                    }
                     action = Some((k, v, name));
                 }
                 _ if key.starts_with("with_") => {
@@ -1155,7 +1177,12 @@ impl Loader {
                         return Err(unknown_action_or_keyword(file, k, key));
                     }
                     if !is_action_name(key) {
-                        return Err(unknown_action_or_keyword(file, k, key));
+                        // A module of the user's own, in a `library/` directory.
+                        let own = key.strip_prefix("ansible.legacy.").unwrap_or(key);
+                        match agent_modules::library::find(&self.library_dirs, own) {
+                            Some(p) => t.module_path = Some(p),
+                            None => return Err(unknown_action_or_keyword(file, k, key)),
+                        }
                     }
                     let free = action_free_form(key);
                     t.args = match &v.kind {
@@ -1308,7 +1335,8 @@ impl Loader {
             || !t.common.module_defaults.is_empty()
             || Templar::is_template(&t.action);
         if !ignores_errors(&t) {
-            if !defaults_apply {
+            // (a module of the user's own declares its arguments only when it runs)
+            if !defaults_apply && t.module_path.is_none() {
                 validate_args(file, ak, &t)?;
             }
             check_arg_templates(&self.templar, file, &t)?;
@@ -1698,6 +1726,10 @@ impl Loader {
             .and_then(|n| n.to_str())
             .unwrap_or(name)
             .to_string();
+        let lib = path.join("library");
+        if lib.is_dir() && !self.library_dirs.contains(&lib) {
+            self.library_dirs.push(lib);
+        }
         self.stack.push(canon);
         // Parents' parameters, vars and defaults, then the role's own (deduplication
         // above used its own).

@@ -1,0 +1,4 @@
+#!/bin/sh
+echo "this is not JSON"
+echo "an error" >&2
+exit 3
