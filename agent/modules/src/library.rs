@@ -13,7 +13,8 @@
 //!   file named as its argument.
 //! - **old**: any other script: the arguments as `k=v` words (values shell-quoted) in a
 //!   file named as its argument.
-//! - **binary**: a file without `#!`: run directly, the arguments as JSON in a file.
+//! - **binary**: a file with NUL bytes and no `#!`: run directly, the arguments as JSON
+//!   in a file.
 //!
 //! A script runs with the interpreter its `#!` line names, or the one the
 //! `ansible_<name>_interpreter` variable gives. Its output is JSON (lines before the first
@@ -80,10 +81,10 @@ pub enum Style {
 /// The style of a module whose file holds `data`.
 pub fn style(data: &[u8]) -> Style {
     let has = |needle: &[u8]| data.windows(needle.len()).any(|w| w == needle);
-    if !data.starts_with(b"#!") {
-        Style::Binary
-    } else if has(b"from ansible.module_utils") || has(b"import ansible.module_utils") {
+    if has(b"from ansible.module_utils") || has(b"import ansible.module_utils") {
         Style::New
+    } else if !data.starts_with(b"#!") && data.iter().take(8192).any(|b| *b == 0) {
+        Style::Binary
     } else if has(b"WANT_JSON") {
         Style::WantJson
     } else {
@@ -241,12 +242,12 @@ pub fn run(
     std::fs::File::create(&args_file)
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .map_err(|e| ModuleError::new(format!("could not write the module's arguments: {e}")))?;
+    let first = data.split(|b| *b == b'\n').next().unwrap_or_default();
     let mut argv: Vec<String> = match style {
-        Style::Binary => Vec::new(),
-        _ => {
-            let first = data.split(|b| *b == b'\n').next().unwrap_or_default();
-            interpreter(&String::from_utf8_lossy(first), run)
-        }
+        // a Python module needs no `#!` line (Ansible's AnsiballZ brings its own)
+        Style::New if !first.starts_with(b"#!") => interpreter("#!/usr/bin/python", run),
+        _ if first.starts_with(b"#!") => interpreter(&String::from_utf8_lossy(first), run),
+        _ => Vec::new(),
     };
     argv.push(path.display().to_string());
     argv.push(args_file.display().to_string());
@@ -289,6 +290,7 @@ pub fn run(
         r.insert(k, agent_template::filters::pyfmt::from_json_value(v));
     }
     r.entry("changed".into()).or_insert(Value::from(false));
+    summaries(&mut r, run.name);
     if !warnings.is_empty() {
         let mut all: Vec<Value> = r
             .get("warnings")
@@ -299,6 +301,64 @@ pub fn run(
         r.insert("warnings".into(), Value::from(all));
     }
     Ok(r)
+}
+
+/// ansible-core 2.19+ modules report warnings and deprecations as tagged summaries
+/// (`{"__ansible_type": "WarningSummary", "event": {"msg": …}}`); Ansible's controller
+/// turns them back into what a result holds: a warning's text, a deprecation's
+/// `msg`/`version`/`date` with its deprecator (the module, in `ansible.legacy`).
+fn summaries(r: &mut ResultMap, module: &str) {
+    let text = |v: &Value| -> Option<String> {
+        let msg = v.get_attr("event").ok()?.get_attr("msg").ok()?;
+        msg.as_str().map(str::to_string)
+    };
+    let tagged = |v: &Value, t: &str| {
+        v.get_attr("__ansible_type")
+            .ok()
+            .is_some_and(|x| x.as_str() == Some(t))
+    };
+    if let Some(w) = r.get("warnings").and_then(|w| w.try_iter().ok()) {
+        let list: Vec<Value> = w
+            .map(|v| match text(&v) {
+                Some(t) if tagged(&v, "WarningSummary") => Value::from(t),
+                _ => v,
+            })
+            .collect();
+        r.insert("warnings".into(), Value::from(list));
+    }
+    if let Some(d) = r.get("deprecations").and_then(|d| d.try_iter().ok()) {
+        let short = module.rsplit('.').next().unwrap_or(module);
+        let list: Vec<Value> = d
+            .map(|v| match text(&v) {
+                Some(t) if tagged(&v, "DeprecationSummary") => {
+                    let mut m: IndexMap<String, Value> = IndexMap::new();
+                    m.insert("collection_name".into(), Value::from("ansible.legacy"));
+                    m.insert(
+                        "deprecator".into(),
+                        Value::from_pairs([
+                            (
+                                "resolved_name".to_string(),
+                                Value::from(format!("ansible.legacy.{short}")),
+                            ),
+                            ("type".to_string(), Value::from("module")),
+                        ]),
+                    );
+                    m.insert("msg".into(), Value::from(t));
+                    for k in ["version", "date"] {
+                        if let Ok(x) = v.get_attr(k)
+                            && !x.is_undefined()
+                            && !x.is_none()
+                        {
+                            m.insert(k.into(), x);
+                        }
+                    }
+                    Value::from_pairs(m)
+                }
+                _ => v,
+            })
+            .collect();
+        r.insert("deprecations".into(), Value::from(list));
+    }
 }
 
 /// JSON as Python's `json.dumps` writes it by default: `, ` and `: ` between items.
@@ -361,7 +421,11 @@ mod tests {
         );
         assert_eq!(style(b"#!/bin/sh\n# WANT_JSON\n"), Style::WantJson);
         assert_eq!(style(b"#!/bin/sh\necho '{}'\n"), Style::Old);
-        assert_eq!(style(b"\x7fELF\x02"), Style::Binary);
+        assert_eq!(style(b"\x7fELF\x02\x00"), Style::Binary);
+        assert_eq!(
+            style(b"from ansible.module_utils.basic import AnsibleModule\n"),
+            Style::New
+        );
     }
 
     #[test]
@@ -394,6 +458,34 @@ mod tests {
         assert_eq!(interpreter("#!/bin/sh", &run), ["/bin/sh"]);
         let py = interpreter("#!/usr/bin/env python", &run);
         assert!(py[0].contains("python"), "{py:?}");
+    }
+
+    #[test]
+    fn summaries_become_what_a_result_holds() {
+        let j: serde_json::Value = serde_json::from_str(
+            r#"{"warnings": [{"event": {"msg": "w", "__ansible_type": "Event"}, "__ansible_type": "WarningSummary"}, "plain"],
+                "deprecations": [{"event": {"msg": "d", "__ansible_type": "Event"}, "deprecator": {"resolved_name": null, "type": null}, "version": "9.9", "__ansible_type": "DeprecationSummary"}]}"#,
+        )
+        .unwrap();
+        let mut r = ResultMap::new();
+        if let serde_json::Value::Object(o) = j {
+            for (k, v) in o {
+                r.insert(k, agent_template::filters::pyfmt::from_json_value(v));
+            }
+        }
+        summaries(&mut r, "ansible.legacy.noisy");
+        assert_eq!(r["warnings"].to_string(), "['w', 'plain']");
+        let d = r["deprecations"].get_item(&Value::from(0)).unwrap();
+        assert_eq!(d.get_attr("msg").unwrap().as_str(), Some("d"));
+        assert_eq!(d.get_attr("version").unwrap().as_str(), Some("9.9"));
+        assert_eq!(
+            d.get_attr("deprecator")
+                .unwrap()
+                .get_attr("resolved_name")
+                .unwrap()
+                .as_str(),
+            Some("ansible.legacy.noisy")
+        );
     }
 
     #[test]

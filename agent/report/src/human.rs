@@ -291,7 +291,7 @@ impl Human {
         if let Some(d) = r.shift_remove("deprecations")
             && d.is_true()
         {
-            for m in message_list(&d) {
+            for m in deprecation_list(&d) {
                 self.deprecate(&m)?;
             }
         }
@@ -562,6 +562,50 @@ fn message_list(v: &Value) -> Vec<String> {
                 _ => pyjson::py_str(i),
             },
             _ => pyjson::py_str(i),
+        })
+        .collect()
+}
+
+/// A result's deprecations as Ansible prints them: the message, then when the feature
+/// goes, for one a plugin made (`deprecator`: its type and name, in its collection).
+fn deprecation_list(v: &Value) -> Vec<String> {
+    let items: Vec<Value> = match v.kind() {
+        ValueKind::Seq => v.try_iter().map(|i| i.collect()).unwrap_or_default(),
+        _ => vec![v.clone()],
+    };
+    let field = |i: &Value, k: &str| {
+        i.get_attr(k)
+            .ok()
+            .filter(|x| !x.is_undefined() && !x.is_none())
+            .map(|x| pyjson::py_str(&x))
+    };
+    items
+        .iter()
+        .zip(message_list(v))
+        .map(|(i, msg)| {
+            if i.kind() != ValueKind::Map {
+                return msg;
+            }
+            let Some(dep) = i.get_attr("deprecator").ok().filter(|d| d.kind() == ValueKind::Map)
+            else {
+                return msg;
+            };
+            let (Some(kind), Some(name), Some(coll)) = (
+                field(&dep, "type"),
+                field(&dep, "resolved_name"),
+                field(i, "collection_name"),
+            ) else {
+                return msg;
+            };
+            let short = name.rsplit('.').next().unwrap_or(&name).to_string();
+            let when = match (field(i, "version"), field(i, "date")) {
+                (Some(v), _) => format!("version {v}"),
+                (None, Some(d)) => format!("a release after {d}"),
+                (None, None) => return msg,
+            };
+            format!(
+                "{msg} This feature will be removed from {kind} '{short}' in collection '{coll}' {when}."
+            )
         })
         .collect()
 }

@@ -127,6 +127,7 @@ pub fn run(
                     stats.push((host, o.stats));
                 }
                 total.failed |= o.failed;
+                total.fatal = total.fatal.or(o.fatal);
                 if o.interrupted {
                     total.interrupted = true;
                     total.interrupted_by = total.interrupted_by.or(o.interrupted_by);
@@ -138,6 +139,10 @@ pub fn run(
                 stats.push((host, Stats::default()));
             }
         }
+    }
+    if total.fatal.is_some() {
+        // An include's parser error ended the run: no recap, as in Ansible.
+        return (total, reporter);
     }
     let mut buf = Vec::new();
     let res = reporter

@@ -328,6 +328,10 @@ fn run_inner(
         outcome
     };
     release(pb);
+    if let Some((at, msg)) = outcome.fatal.clone() {
+        // As ansible-playbook: a parser error in a file an include brought ends the run.
+        return Err(crate::loader::error::LoadError::at(at, msg).into());
+    }
     info.complete(reporter, &outcome, out)?;
     let stale = pulled.as_ref().is_some_and(|(p, _)| p.fallback.is_some());
     if args.exit_codes == ExitCodes::Ansible && !drift_exit {

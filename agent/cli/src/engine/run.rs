@@ -58,6 +58,9 @@ pub struct Outcome {
     pub interrupted: bool,
     /// Which signal stopped it (`SIGTERM`, `SIGINT`).
     pub interrupted_by: Option<String>,
+    /// A file an include brought could not be loaded (not a missing file: a bad task, a
+    /// YAML error): as in Ansible, that ends the whole run, with the error's origin.
+    pub fatal: Option<(crate::loader::Loc, String)>,
 }
 
 /// Control flow out of a list of tasks.
@@ -75,6 +78,9 @@ enum Flow {
     Unreachable,
     /// A signal asked the run to stop (see RunOptions::interrupt).
     Interrupted,
+    /// A file an include brought has an error Ansible raises as a parser error: the run
+    /// ends (see `Outcome::fatal`).
+    Fatal,
 }
 
 impl Flow {
@@ -218,7 +224,8 @@ struct PlayState {
     /// The play's hosts, every batch (`ansible_play_hosts_all`).
     hosts_all: Vec<String>,
     /// Where the handlers that include_role added were written (each is added once).
-    included_handlers: HashSet<String>,
+    /// Handlers included roles added: where each is defined → its index in `handlers`.
+    included_handlers: HashMap<String, usize>,
     dir: PathBuf,
     name: String,
     play_vars: Value,
@@ -318,6 +325,8 @@ pub struct Engine<'r> {
     fact_values: facts::ValueCache,
     /// The signal that stopped the run (0: none).
     interrupted: i32,
+    /// What ended the run (see `Outcome::fatal`).
+    fatal: Option<(crate::loader::Loc, String)>,
     /// The host's magic variables and inventory variables, built for one generation
     /// of [`HostState`] (they do not depend on the task).
     host_magic: std::cell::RefCell<Option<(u64, Value, Value, Value)>>,
@@ -459,6 +468,7 @@ impl<'r> Engine<'r> {
             facts_cache: agent_facts::Cache::new(),
             fact_values: facts::ValueCache::default(),
             interrupted: 0,
+            fatal: None,
             host_magic: std::cell::RefCell::new(None),
             own_inventory_vars: std::cell::OnceCell::new(),
             event_buf: Vec::new(),
@@ -652,7 +662,9 @@ impl<'r> Engine<'r> {
             return;
         };
         match flow {
-            Flow::Failed | Flow::Unreachable | Flow::Interrupted => m.lockstep.host_failed(m.me),
+            Flow::Failed | Flow::Unreachable | Flow::Interrupted | Flow::Fatal => {
+                m.lockstep.host_failed(m.me)
+            }
             Flow::EndHost => m.lockstep.host_ended(m.me),
             Flow::EndPlay => m.lockstep.end_play(),
             _ => {}
@@ -767,14 +779,14 @@ impl<'r> Engine<'r> {
                     failed = true;
                     break;
                 }
-                Flow::Interrupted | Flow::Unreachable => break,
+                Flow::Interrupted | Flow::Unreachable | Flow::Fatal => break,
                 _ => {}
             }
         }
         if services {
             agent_modules::host::systemd::remember_units();
         }
-        if self.member.is_none() {
+        if self.member.is_none() && self.fatal.is_none() {
             let stats = vec![(self.host.clone(), self.stats)];
             self.emit(Event::Recap { stats: &stats });
             if let Err(e) = self.reporter.finish(self.out) {
@@ -790,6 +802,7 @@ impl<'r> Engine<'r> {
                 || self.stats.unreachable > 0,
             interrupted: self.interrupted != 0,
             interrupted_by: crate::signals::name(self.interrupted).map(str::to_string),
+            fatal: self.fatal.take(),
         }
     }
 
@@ -893,7 +906,7 @@ impl<'r> Engine<'r> {
         }
         self.play = Some(PlayState {
             hosts_all,
-            included_handlers: HashSet::new(),
+            included_handlers: HashMap::new(),
             dir: play.dir.clone(),
             name: play.name.clone(),
             play_vars: map_value(&play.common.vars),
@@ -1083,6 +1096,7 @@ impl<'r> Engine<'r> {
             Flow::Failed => Flow::Failed,
             Flow::Interrupted => Flow::Interrupted,
             Flow::Unreachable => Flow::Unreachable,
+            Flow::Fatal => Flow::Fatal,
             _ => Flow::Continue,
         }
     }
@@ -2991,17 +3005,37 @@ impl<'r> Engine<'r> {
         };
         // `delegate_to` is templated for each run of the module (each loop item), and a
         // template that fails fails the task, as in Ansible.
+        let mut delegated_to = None;
         if let Some(d) = self.effective(task, frames, |c| &c.delegate_to) {
             match self.templar.template_value(d, vars) {
                 Ok(d) => {
-                    self.delegate =
-                        Some(d.to_string()).filter(|d| !d.is_empty() && d != &self.host);
+                    let d = d.to_string();
+                    self.delegate = Some(d.clone()).filter(|d| !d.is_empty() && d != &self.host);
+                    delegated_to = Some(d).filter(|d| !d.is_empty());
                 }
                 Err(e) => {
                     return Exec::Result(raised(template_cause(&e.message), &task.loc));
                 }
             }
         }
+        // A delegated task sees `ansible_delegated_vars`: the delegate's variables by its
+        // name (its inventory variables here), with this host's `inventory_hostname`.
+        let with_delegated;
+        let vars = match &delegated_to {
+            Some(d) => {
+                let mut hv = self.inventory.host_vars(d).unwrap_or_default();
+                hv.insert("inventory_hostname".into(), Value::from(self.host.clone()));
+                let mut by_name = IndexMap::new();
+                by_name.insert(d.clone(), map_value(&hv));
+                let mut top = IndexMap::new();
+                top.insert("ansible_delegated_vars".to_string(), map_value(&by_name));
+                let mut layers = vec![map_value(&top)];
+                layers.extend(vars.layers.iter().cloned());
+                with_delegated = Vars::new(layers);
+                &with_delegated
+            }
+            None => vars,
+        };
         // An unreachable delegate: no retries, failed_when or changed_when (Ansible's
         // connection error bypasses them).
         if connects(task)
@@ -4058,7 +4092,13 @@ impl<'r> Engine<'r> {
                 self.loader.runtime_vars = None;
                 let items = match loaded {
                     Ok(i) => i,
-                    Err(e) => return fail(e.to_string()),
+                    Err(e) => match fatal_load_error(e) {
+                        Ok(at) => {
+                            self.fatal = Some(at);
+                            return Exec::Flow(Flow::Fatal);
+                        }
+                        Err(e) => return fail(e.to_string()),
+                    },
                 };
                 self.flush_load_warnings();
                 let _ = check;
@@ -4096,6 +4136,7 @@ impl<'r> Engine<'r> {
                 if let (Some(inst), Some(ps)) = (&inst, self.play.as_mut()) {
                     // Handlers of an included role join the play's, and those of the
                     // roles it placed.
+                    // The include's own keywords are the parent of its role's handlers.
                     let others = placed.iter().filter(|r| !Arc::ptr_eq(r, inst));
                     for h in inst
                         .handlers
@@ -4103,14 +4144,23 @@ impl<'r> Engine<'r> {
                         .chain(others.flat_map(|r| r.handlers.iter()))
                     {
                         // A handler already added (the role included again) is not
-                        // added twice.
+                        // added twice; it takes the latest include's keywords, as the
+                        // newest copy is the one Ansible's notify finds.
                         let at = match h {
                             Item::Task(t) => t.loc.to_string(),
                             Item::Block(b) => b.loc.to_string(),
                         };
-                        if ps.included_handlers.insert(at) {
-                            ps.handlers.push(h.clone());
-                            ps.notified.push(false);
+                        let mut wrapped = task
+                            .common
+                            .wrap_handlers(std::slice::from_ref(h), &task.loc);
+                        let Some(item) = wrapped.pop() else { continue };
+                        match ps.included_handlers.get(&at) {
+                            Some(&i) if i < ps.handlers.len() => ps.handlers[i] = item,
+                            _ => {
+                                ps.included_handlers.insert(at, ps.handlers.len());
+                                ps.handlers.push(item);
+                                ps.notified.push(false);
+                            }
                         }
                     }
                     // `public: true`: its vars and defaults become play-level.
@@ -5041,6 +5091,43 @@ fn conditional_failure(task: &Task, key: &str, msg: &str) -> IndexMap<String, Va
         None => format!("{text}\n{}", origin(&task.loc)),
     };
     text_failure(&text, block)
+}
+
+/// An include's load error that ends the run (Ansible re-raises its parser errors: a
+/// bad task, a YAML error), with where it is; a missing or unreadable file is the
+/// include's own failure (`Err`).
+fn fatal_load_error(
+    e: crate::loader::LoadError,
+) -> Result<(crate::loader::Loc, String), crate::loader::LoadError> {
+    use crate::loader::LoadError;
+    match e {
+        // A file that is not there (an import in the included file): the include fails,
+        // with Ansible's message.
+        LoadError::At { msg, .. } | LoadError::Other(msg)
+            if msg.starts_with("could not find or access '") =>
+        {
+            let path = msg
+                .rsplit_once("(looked for ")
+                .map(|(_, p)| p.trim_end_matches(')').to_string())
+                .unwrap_or_default();
+            Err(LoadError::Other(format!(
+                "Unable to retrieve file contents. Could not find or access '{path}' on the \
+                 Ansible Controller: [Errno 2] No such file or directory: '{path}' If you are \
+                 using a module and expect the file to exist on the remote, see the \
+                 remote_src option."
+            )))
+        }
+        LoadError::At { loc, msg } => Ok((loc, msg)),
+        LoadError::Yaml(y) => Ok((
+            crate::loader::Loc {
+                file: y.file.as_str().into(),
+                line: y.line,
+                col: y.col,
+            },
+            y.message,
+        )),
+        other => Err(other),
+    }
 }
 
 fn text_failure(msg: &str, text: String) -> IndexMap<String, Value> {

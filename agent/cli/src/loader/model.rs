@@ -35,6 +35,61 @@ pub struct Common {
     pub module_defaults: Vec<IndexMap<String, Value>>,
 }
 
+impl Common {
+    /// What the handlers of a role that an `import_role`/`include_role` with these
+    /// keywords placed inherit from it (Ansible makes the include task their parent):
+    /// `None` when it sets none of them. Tags and `run_once` are left out (they do not
+    /// decide whether a notified handler runs).
+    pub fn for_handlers(&self) -> Option<Common> {
+        let c = Common {
+            when: self.when.clone(),
+            vars: self.vars.clone(),
+            r#become: self.r#become.clone(),
+            become_user: self.become_user.clone(),
+            ignore_errors: self.ignore_errors.clone(),
+            no_log: self.no_log.clone(),
+            check_mode: self.check_mode.clone(),
+            diff: self.diff.clone(),
+            environment: self.environment.clone(),
+            delegate_to: self.delegate_to.clone(),
+            ignore_unreachable: self.ignore_unreachable.clone(),
+            connection: self.connection.clone(),
+            module_defaults: self.module_defaults.clone(),
+            ..Common::default()
+        };
+        let any = !c.when.is_empty()
+            || !c.vars.is_empty()
+            || !c.module_defaults.is_empty()
+            || [
+                &c.r#become,
+                &c.become_user,
+                &c.ignore_errors,
+                &c.no_log,
+                &c.check_mode,
+                &c.diff,
+                &c.environment,
+                &c.delegate_to,
+                &c.ignore_unreachable,
+                &c.connection,
+            ]
+            .iter()
+            .any(|v| v.is_some());
+        any.then_some(c)
+    }
+
+    /// `handlers` under these keywords (see [`Common::for_handlers`]), each in a block of
+    /// its own so that each is still notified and run by itself.
+    pub fn wrap_handlers(&self, handlers: &[Item], loc: &Loc) -> Vec<Item> {
+        match self.for_handlers() {
+            Some(c) => handlers
+                .iter()
+                .map(|h| Block::wrap(c.clone(), None, vec![h.clone()], loc.clone(), None))
+                .collect(),
+            None => handlers.to_vec(),
+        }
+    }
+}
+
 /// A loop: `loop:` items, or `with_<lookup>:` terms.
 #[derive(Debug, Clone)]
 pub enum Loop {

@@ -190,6 +190,8 @@ pub struct Loader {
     /// Roles placed by import_role in the current play: their vars and defaults are
     /// play-level, as those of `roles:`.
     imported_roles: Vec<Arc<RoleInstance>>,
+    /// The keywords of the import_role that placed a role, which its handlers inherit.
+    handler_parents: Vec<(Arc<RoleInstance>, Common, Loc)>,
     /// Every role placed in the current play, dependencies included (in load order):
     /// their handlers are the play's, their defaults and vars play-level.
     all_roles: Vec<Arc<RoleInstance>>,
@@ -570,6 +572,7 @@ impl Loader {
             handler_include: false,
             parent: Inherited::default(),
             imported_roles: Vec::new(),
+            handler_parents: Vec::new(),
             all_roles: Vec::new(),
             stack: Vec::new(),
             defaults_scope: 0,
@@ -841,8 +844,16 @@ impl Loader {
         // Role handlers come before the play's own, in role order.
         let mut handlers = Vec::new();
         for r in &play.roles {
-            handlers.extend(r.handlers.iter().cloned());
+            match self
+                .handler_parents
+                .iter()
+                .find(|(i, ..)| Arc::ptr_eq(i, r))
+            {
+                Some((_, common, at)) => handlers.extend(common.wrap_handlers(&r.handlers, at)),
+                None => handlers.extend(r.handlers.iter().cloned()),
+            }
         }
+        self.handler_parents.clear();
         handlers.append(&mut play.handlers);
         play.handlers = handlers;
         self.play_vars.clear();
@@ -1295,14 +1306,7 @@ impl Loader {
                 .entry(k.clone())
                 .or_insert_with(|| loc(file, av_node));
         }
-        // Imports in a handlers list bring named handlers; they need no name themselves.
-        let import = matches!(t.short.as_str(), "import_tasks" | "import_role");
-        if handlers && !import && t.name.is_none() && t.listen.is_empty() {
-            return Err(LoadError::at(
-                loc(file, tn),
-                "a handler needs a 'name' (or 'listen') so that tasks can notify it",
-            ));
-        }
+        // (A handler without a name or `listen` loads, as in Ansible: nothing can notify it.)
         // `meta: end_role` needs a role to end (ansible-core's load_list_of_tasks).
         if t.short == "meta"
             && t.args
@@ -1320,6 +1324,77 @@ impl Loader {
                     loc(file, tn),
                     "Cannot execute 'end_role' from outside of a role",
                 ));
+            }
+        }
+        // The options of includes and imports, as ansible-core's TaskInclude.check_options
+        // and IncludeRole.load check them while loading.
+        let valid: &[&str] = match t.short.as_str() {
+            "include_tasks" | "import_tasks" => &["file", "_raw_params", "apply"],
+            "include_role" | "import_role" => &[
+                "name",
+                "role",
+                "tasks_from",
+                "vars_from",
+                "defaults_from",
+                "handlers_from",
+                "apply",
+                "public",
+                "allow_duplicates",
+                "rolespec_validate",
+                "rescuable",
+            ],
+            _ => &[],
+        };
+        if !valid.is_empty() {
+            let invalid = |what: String| {
+                LoadError::at(
+                    t.action_loc.clone().unwrap_or_else(|| t.loc.clone()),
+                    format!("Invalid options for {}: {what}", t.action),
+                )
+            };
+            let bad: Vec<&str> = t
+                .args
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !valid.contains(k))
+                .collect();
+            if !bad.is_empty() {
+                return Err(invalid(bad.join(",")));
+            }
+            let set = |k: &str| t.args.get(k).is_some_and(|v| v.is_true());
+            if t.short.ends_with("_tasks") && !set("file") && !set("_raw_params") {
+                return Err(LoadError::at(
+                    t.loc.clone(),
+                    format!("No file specified for {}", t.action),
+                ));
+            }
+            if t.short.starts_with("import_") {
+                if set("apply") {
+                    return Err(invalid("apply".into()));
+                }
+                if t.short == "import_role" && set("rescuable") {
+                    return Err(invalid("rescuable".into()));
+                }
+            }
+        }
+        // A role's `*_from` files are named by strings (ansible-core's IncludeRole.load).
+        if matches!(t.short.as_str(), "include_role" | "import_role") {
+            for key in ["tasks_from", "vars_from", "defaults_from", "handlers_from"] {
+                let Some(v) = t.args.get(key) else { continue };
+                if v.as_str().is_none() {
+                    let at = t
+                        .arg_locs
+                        .get(key)
+                        .cloned()
+                        .unwrap_or_else(|| t.loc.clone());
+                    return Err(LoadError::at(
+                        at,
+                        format!(
+                            "Expected a string for {key} but got <class '{}'> instead",
+                            py_type_name(v)
+                        ),
+                    ));
+                }
             }
         }
         // Static imports are expanded now.
@@ -1343,10 +1418,12 @@ impl Loader {
         }
         for n in ["include_tasks", "include"] {
             if t.short == n {
-                // Dynamic includes with a static file name are loaded now to validate them.
+                // Dynamic includes with a static file name must name a file that is there.
                 if let Some(f) = include_file_arg(&t.args).filter(|f| !Templar::is_template(f)) {
                     let path = resolve_tasks_file(dir, role, &f, self.basedir.as_deref());
-                    if !path.is_file() {
+                    // A conditional include may name a file that is not there: as in
+                    // Ansible, it fails only if it runs.
+                    if !path.is_file() && t.common.when.is_empty() {
                         return Err(LoadError::at(
                             loc(file, ak),
                             format!(
@@ -1427,12 +1504,9 @@ impl Loader {
     ) -> Result<Item, LoadError> {
         let f = include_file_arg(&t.args)
             .ok_or_else(|| LoadError::at(loc(file, at), "import_tasks needs a file name"))?;
-        if Templar::is_template(&f) {
-            return Err(LoadError::at(
-                loc(file, at),
-                "import_tasks is static: its file name cannot use variables known only at run time; use include_tasks",
-            ));
-        }
+        // A templated name is rendered now, with what is known while the playbook loads
+        // (extra vars, the task's and the play's vars, as Ansible).
+        let f = self.load_time_name(file, at, &f, t.common.vars.clone(), "import_tasks")?;
         if t.loop_.is_some() {
             return Err(LoadError::at(
                 loc(file, at),
@@ -1477,7 +1551,25 @@ impl Loader {
             .ok_or_else(|| LoadError::at(loc(file, at), "import_role needs 'name'"))?
             .to_string();
         let name = self.load_time_name(file, at, &name, t.common.vars.clone(), "role")?;
-        let opts = RoleOpts::from_args(&t.args).with_vars(&t.common.vars);
+        // Its templated options are known while the playbook loads too.
+        let mut args = t.args.clone();
+        for key in [
+            "allow_duplicates",
+            "public",
+            "rolespec_validate",
+            "tasks_from",
+            "vars_from",
+            "defaults_from",
+            "handlers_from",
+        ] {
+            if let Some(raw) = args.get(key).and_then(|v| v.as_str()).map(str::to_string)
+                && Templar::is_template(&raw)
+            {
+                let v = self.load_time_name(file, at, &raw, t.common.vars.clone(), key)?;
+                args.insert(key.to_string(), Value::from(v));
+            }
+        }
+        let opts = RoleOpts::from_args(&args).with_vars(&t.common.vars);
         let loc_ = loc(file, at);
         // import_role runs the role again even when the play already has it. Inside a
         // role, the imported one sees that role's parameters (its dependency chain).
@@ -1488,6 +1580,8 @@ impl Loader {
         let items = match role {
             Some(inst) => {
                 self.imported_roles.push(inst.clone());
+                self.handler_parents
+                    .push((inst.clone(), t.common.clone(), t.loc.clone()));
                 vec![Block::role(Common::default(), items, loc_, inst)]
             }
             None => items,
@@ -1994,6 +2088,20 @@ pub fn short_name(name: &str) -> &str {
         .unwrap_or(name)
 }
 
+/// Python's name for the type of a value read from YAML.
+fn py_type_name(v: &Value) -> &'static str {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::Seq => "list",
+        ValueKind::Map => "dict",
+        ValueKind::Bool => "bool",
+        ValueKind::Number if v.is_integer() => "int",
+        ValueKind::Number => "float",
+        ValueKind::None | ValueKind::Undefined => "NoneType",
+        _ => "str",
+    }
+}
+
 fn is_action_name(name: &str) -> bool {
     let s = short_name(name);
     registry::find(name).is_some() || actions::is_action(s)
@@ -2026,10 +2134,8 @@ fn include_file_arg(args: &IndexMap<String, Value>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Where an include/import looks for a tasks file: relative to the role's tasks/ dir,
-/// then to the including file's dir.
 /// Where a task file named by an import or include is: the role's `tasks/`, the including
-/// file's directory, then the playbook's directory (`basedir`).
+/// file's directory, the role's own directory, then the playbook's directory (`basedir`).
 pub fn resolve_tasks_file(
     dir: &Path,
     role: Option<&Arc<RoleInstance>>,
@@ -2046,6 +2152,10 @@ pub fn resolve_tasks_file(
     }
     candidates.push(dir.join(f));
     let shown = dir.join(f);
+    // the role's own directory (`include_tasks: tasks/x.yml` in handlers/main.yml)
+    if let Some(r) = role {
+        candidates.push(r.path.join(f));
+    }
     if let Some(b) = basedir {
         candidates.push(b.join(f));
     }
