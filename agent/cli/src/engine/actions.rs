@@ -58,6 +58,8 @@ const ROLE: &[Arg] = &[
     Arg::bool("allow_duplicates", true),
     Arg::raw("apply"),
     Arg::bool("rolespec_validate", true),
+    // (accepted; a failing include_role is rescuable either way)
+    Arg::bool("rescuable", true),
 ];
 const SETUP: &[Arg] = &[
     Arg::list("gather_subset"),

@@ -2428,6 +2428,9 @@ impl<'r> Engine<'r> {
         rescuable: bool,
     ) -> Flow {
         let was_loop = r.shift_remove("_agent_loop").is_some();
+        // An include that could not load its file or role: Ansible marks the host failed
+        // whatever `ignore_errors` says.
+        let ignore_errors = ignore_errors && r.shift_remove("_agent_unignorable").is_none();
         let notices = self.take_notices(&mut r, &task.loc);
         // Internal markers never reach registered results.
         let kind = r.shift_remove("_agent_failure");
@@ -4097,7 +4100,7 @@ impl<'r> Engine<'r> {
                             self.fatal = Some(at);
                             return Exec::Flow(Flow::Fatal);
                         }
-                        Err(e) => return fail(e.to_string()),
+                        Err(e) => return Exec::Result(unignorable(failure(e.to_string()))),
                     },
                 };
                 self.flush_load_warnings();
@@ -4129,14 +4132,35 @@ impl<'r> Engine<'r> {
                     l.instantiate_role(&at, &dir, &name, IndexMap::new(), &opts, true)
                 }) {
                     Ok(x) => x,
-                    Err(e) => return fail(e.to_string()),
+                    // A role that is not there fails the include; a bad task or YAML in
+                    // it ends the run (Ansible's parser error).
+                    Err(e)
+                        if e.to_string()
+                            .contains(&format!("the role '{name}' was not found")) =>
+                    {
+                        return Exec::Result(unignorable(failure(e.to_string())));
+                    }
+                    Err(e) => match fatal_load_error(e) {
+                        Ok(at) => {
+                            self.fatal = Some(at);
+                            return Exec::Flow(Flow::Fatal);
+                        }
+                        Err(e) => return Exec::Result(unignorable(failure(e.to_string()))),
+                    },
                 };
                 // Roles its dependencies and tasks placed (import_role in its tasks).
                 let placed = self.loader.take_placed_roles();
                 if let (Some(inst), Some(ps)) = (&inst, self.play.as_mut()) {
                     // Handlers of an included role join the play's, and those of the
                     // roles it placed.
-                    // The include's own keywords are the parent of its role's handlers.
+                    // The include is the parent of its role's handlers: a dynamic parent
+                    // gives them its `vars` only (ansible-core's
+                    // Task._get_parent_attribute), and its `apply` keywords.
+                    let vars_only = Common {
+                        vars: task.common.vars.clone(),
+                        ..Common::default()
+                    };
+                    let apply = parsed.get("apply").map(apply_to_common).unwrap_or_default();
                     let others = placed.iter().filter(|r| !Arc::ptr_eq(r, inst));
                     for h in inst
                         .handlers
@@ -4150,12 +4174,26 @@ impl<'r> Engine<'r> {
                             Item::Task(t) => t.loc.to_string(),
                             Item::Block(b) => b.loc.to_string(),
                         };
-                        let mut wrapped = task
-                            .common
-                            .wrap_handlers(std::slice::from_ref(h), &task.loc);
+                        let inner = apply.wrap_handlers(std::slice::from_ref(h), &task.loc);
+                        let mut wrapped = vars_only.wrap_handlers(&inner, &task.loc);
                         let Some(item) = wrapped.pop() else { continue };
                         match ps.included_handlers.get(&at) {
-                            Some(&i) if i < ps.handlers.len() => ps.handlers[i] = item,
+                            Some(&i) if i < ps.handlers.len() => {
+                                // A notification of the copy it replaces (the role loaded
+                                // again: new tasks) goes to the same place in this one.
+                                let mut old = Vec::new();
+                                collect_tasks(&ps.handlers[i], &mut |t| {
+                                    old.push(Arc::as_ptr(t) as usize)
+                                });
+                                let mut new = Vec::new();
+                                collect_tasks(&item, &mut |t| new.push(Arc::as_ptr(t) as usize));
+                                for (o, n) in old.iter().zip(&new) {
+                                    if ps.notified_inner.remove(o) {
+                                        ps.notified_inner.insert(*n);
+                                    }
+                                }
+                                ps.handlers[i] = item;
+                            }
                             _ => {
                                 ps.included_handlers.insert(at, ps.handlers.len());
                                 ps.handlers.push(item);
@@ -4467,10 +4505,27 @@ fn apply_to_common(a: &Value) -> Common {
             _ => vec![w],
         };
     }
+    if let Ok(v) = a.get_attr("vars")
+        && v.kind() == ValueKind::Map
+        && let Ok(keys) = v.try_iter()
+    {
+        for k in keys {
+            if let (Some(name), Ok(val)) = (k.as_str(), v.get_item(&k)) {
+                c.vars.insert(name.to_string(), val);
+            }
+        }
+    }
     for (k, slot) in [
         ("become", &mut c.r#become),
+        ("become_user", &mut c.become_user),
         ("ignore_errors", &mut c.ignore_errors),
         ("no_log", &mut c.no_log),
+        ("environment", &mut c.environment),
+        ("delegate_to", &mut c.delegate_to),
+        ("check_mode", &mut c.check_mode),
+        ("diff", &mut c.diff),
+        ("any_errors_fatal", &mut c.any_errors_fatal),
+        ("ignore_unreachable", &mut c.ignore_unreachable),
     ] {
         if let Ok(v) = a.get_attr(k)
             && !v.is_undefined()
@@ -5128,6 +5183,12 @@ fn fatal_load_error(
         )),
         other => Err(other),
     }
+}
+
+/// A failed result `ignore_errors` does not forgive (see `finish`).
+fn unignorable(mut r: IndexMap<String, Value>) -> IndexMap<String, Value> {
+    r.insert("_agent_unignorable".into(), Value::from(true));
+    r
 }
 
 fn text_failure(msg: &str, text: String) -> IndexMap<String, Value> {

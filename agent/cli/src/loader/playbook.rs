@@ -178,6 +178,12 @@ pub struct Loader {
     pub runtime_vars: Option<agent_template::Vars>,
     /// The `notify` of the blocks being loaded (innermost last).
     block_notify: Vec<Vec<String>>,
+    /// The `vars` of the blocks (and of the import_tasks) being loaded, innermost last:
+    /// what a load-time name is templated with too.
+    block_vars: Vec<IndexMap<String, Value>>,
+    /// The role whose files are being loaded (its params, vars and defaults template
+    /// load-time names).
+    loading_role: Option<Arc<RoleInstance>>,
     /// The templating engine (shared with the engine): argument templates are compiled
     /// once here, so syntax errors are found before anything runs.
     pub templar: Templar,
@@ -565,6 +571,8 @@ impl Loader {
             import_vars: Vec::new(),
             play_vars: IndexMap::new(),
             block_notify: Vec::new(),
+            block_vars: Vec::new(),
+            loading_role: None,
             runtime_vars: None,
             templar: Templar::new(),
             seen_roles: HashSet::new(),
@@ -598,6 +606,11 @@ impl Loader {
             Value::from_pairs(m.iter().map(|(k, v)| (k.clone(), v.clone())))
         };
         let mut layers = vec![map(&self.extra_vars), map(&own)];
+        layers.extend(self.block_vars.iter().rev().map(map));
+        if let Some(r) = &self.loading_role {
+            layers.push(map(&r.params));
+            layers.push(map(&r.vars));
+        }
         match &self.runtime_vars {
             Some(v) => layers.extend(v.layers.iter().cloned()),
             None => {
@@ -611,6 +624,9 @@ impl Loader {
                     )]));
                 }
             }
+        }
+        if let Some(r) = &self.loading_role {
+            layers.push(map(&r.defaults));
         }
         match self
             .templar
@@ -802,6 +818,19 @@ impl Loader {
                         Kind::Seq(s) => s.iter().map(Node::to_value).collect(),
                         Kind::Null => Vec::new(),
                         _ => vec![v.to_value()],
+                    };
+                    // What the files that are there now say helps template load-time
+                    // names (the run reads them again, templated, as Ansible does).
+                    for f in &play.vars_files {
+                        let Some(name) = f.as_str().filter(|n| !Templar::is_template(n)) else {
+                            continue;
+                        };
+                        let path = dir.join(name);
+                        if let Ok(vars) = read_vars_file(&path) {
+                            for (k, val) in vars {
+                                self.play_vars.entry(k).or_insert(val);
+                            }
+                        }
                     }
                 }
                 "pre_tasks" => play.pre_tasks = self.load_items(file, dir, v, None, false)?,
@@ -969,7 +998,12 @@ impl Loader {
         if let Some(n) = &notify {
             self.block_notify.push(n.clone());
         }
+        let bvars = node_to_vars(file, tn.get("vars")).unwrap_or_default();
+        self.block_vars.push(bvars);
+        let outer_role = std::mem::replace(&mut self.loading_role, role.cloned());
         let loaded = self.load_block_entries(&mut b, file, dir, entries, role, handlers);
+        self.loading_role = outer_role;
+        self.block_vars.pop();
         if notify.is_some() {
             self.block_notify.pop();
         }
@@ -1326,6 +1360,49 @@ impl Loader {
                 ));
             }
         }
+        // The keywords a dynamic include takes (ansible-core's VALID_INCLUDE_KEYWORDS, and
+        // `listen` in handlers): any other is refused while loading, as in Ansible.
+        if matches!(t.short.as_str(), "include_tasks" | "include_role") {
+            const VALID: &[&str] = &[
+                "action",
+                "local_action",
+                "args",
+                "collections",
+                "debugger",
+                "ignore_errors",
+                "loop",
+                "loop_control",
+                "name",
+                "no_log",
+                "register",
+                "run_once",
+                "tags",
+                "timeout",
+                "vars",
+                "when",
+            ];
+            for (k, _) in entries {
+                let key = key_str(file, k)?;
+                let ok = key == t.action.as_str()
+                    || key_str(file, ak)? == key
+                    || VALID.contains(&key)
+                    || key.starts_with("with_")
+                    || (handlers && key == "listen");
+                if !ok {
+                    let class = if t.short == "include_role" {
+                        "IncludeRole"
+                    } else if handlers {
+                        "HandlerTaskInclude"
+                    } else {
+                        "TaskInclude"
+                    };
+                    return Err(LoadError::at(
+                        loc(file, tn),
+                        format!("'{key}' is not a valid attribute for a {class}"),
+                    ));
+                }
+            }
+        }
         // The options of includes and imports, as ansible-core's TaskInclude.check_options
         // and IncludeRole.load check them while loading.
         let valid: &[&str] = match t.short.as_str() {
@@ -1362,6 +1439,15 @@ impl Loader {
                 return Err(invalid(bad.join(",")));
             }
             let set = |k: &str| t.args.get(k).is_some_and(|v| v.is_true());
+            if t.short.ends_with("_role")
+                && !t.args.contains_key("name")
+                && !t.args.contains_key("role")
+            {
+                return Err(LoadError::at(
+                    t.loc.clone(),
+                    format!("'name' is a required field for {}.", t.action),
+                ));
+            }
             if t.short.ends_with("_tasks") && !set("file") && !set("_raw_params") {
                 return Err(LoadError::at(
                     t.loc.clone(),
@@ -1470,6 +1556,18 @@ impl Loader {
         role: Option<&Arc<RoleInstance>>,
         handlers: bool,
     ) -> Result<Vec<Item>, LoadError> {
+        let outer = std::mem::replace(&mut self.loading_role, role.cloned());
+        let r = self.load_tasks_file_of_role(path, role, handlers);
+        self.loading_role = outer;
+        r
+    }
+
+    fn load_tasks_file_of_role(
+        &mut self,
+        path: &Path,
+        role: Option<&Arc<RoleInstance>>,
+        handlers: bool,
+    ) -> Result<Vec<Item>, LoadError> {
         let canon = path.canonicalize().map_err(|e| LoadError::io(path, e))?;
         if self.stack.contains(&canon) {
             return Err(LoadError::Other(format!(
@@ -1506,7 +1604,10 @@ impl Loader {
             .ok_or_else(|| LoadError::at(loc(file, at), "import_tasks needs a file name"))?;
         // A templated name is rendered now, with what is known while the playbook loads
         // (extra vars, the task's and the play's vars, as Ansible).
-        let f = self.load_time_name(file, at, &f, t.common.vars.clone(), "import_tasks")?;
+        let outer_role = std::mem::replace(&mut self.loading_role, role.cloned());
+        let f = self.load_time_name(file, at, &f, t.common.vars.clone(), "import_tasks");
+        self.loading_role = outer_role;
+        let f = f?;
         if t.loop_.is_some() {
             return Err(LoadError::at(
                 loc(file, at),
@@ -1526,11 +1627,14 @@ impl Loader {
         if let Some(e) = self.cycle_at(file, at, &path, "import_tasks") {
             return Err(e);
         }
-        let items = self.load_tasks_file(&path, role, handlers)?;
+        // What the imported file's own imports are templated with: this import's vars.
+        self.block_vars.push(t.common.vars.clone());
+        let items = self.load_tasks_file(&path, role, handlers);
+        self.block_vars.pop();
         Ok(Block::wrap(
             t.common.clone(),
             t.name.clone(),
-            items,
+            items?,
             t.loc.clone(),
             role.cloned(),
         ))
@@ -1574,9 +1678,12 @@ impl Loader {
         // import_role runs the role again even when the play already has it. Inside a
         // role, the imported one sees that role's parameters (its dependency chain).
         let inherited = Inherited::from_role(t.role.as_deref());
-        let (role, items) = self.with_parent(inherited, |l| {
+        self.block_vars.push(t.common.vars.clone());
+        let placed = self.with_parent(inherited, |l| {
             l.instantiate_role(&loc_, dir, &name, IndexMap::new(), &opts, true)
-        })?;
+        });
+        self.block_vars.pop();
+        let (role, items) = placed?;
         let items = match role {
             Some(inst) => {
                 self.imported_roles.push(inst.clone());
