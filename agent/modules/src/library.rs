@@ -13,8 +13,8 @@
 //!   file named as its argument.
 //! - **old**: any other script: the arguments as `k=v` words (values shell-quoted) in a
 //!   file named as its argument.
-//! - **binary**: a file with NUL bytes and no `#!`: run directly, the arguments as JSON
-//!   in a file.
+//! - **binary**: a file with NUL bytes (even after a `#!` line: a zipapp): run directly,
+//!   the arguments as JSON in a file.
 //!
 //! A script runs with the interpreter its `#!` line names, or the one the
 //! `ansible_<name>_interpreter` variable gives. Its output is JSON (lines before the first
@@ -81,10 +81,11 @@ pub enum Style {
 /// The style of a module whose file holds `data`.
 pub fn style(data: &[u8]) -> Style {
     let has = |needle: &[u8]| data.windows(needle.len()).any(|w| w == needle);
-    if has(b"from ansible.module_utils") || has(b"import ansible.module_utils") {
-        Style::New
-    } else if !data.starts_with(b"#!") && data.iter().take(8192).any(|b| *b == 0) {
+    // (Ansible's `_is_binary` comes first: any file with non-text bytes)
+    if data.contains(&0) {
         Style::Binary
+    } else if has(b"from ansible.module_utils") || has(b"import ansible.module_utils") {
+        Style::New
     } else if has(b"WANT_JSON") {
         Style::WantJson
     } else {
@@ -244,12 +245,24 @@ pub fn run(
         .map_err(|e| ModuleError::new(format!("could not write the module's arguments: {e}")))?;
     let first = data.split(|b| *b == b'\n').next().unwrap_or_default();
     let mut argv: Vec<String> = match style {
+        Style::Binary => Vec::new(),
         // a Python module needs no `#!` line (Ansible's AnsiballZ brings its own)
         Style::New if !first.starts_with(b"#!") => interpreter("#!/usr/bin/python", run),
         _ if first.starts_with(b"#!") => interpreter(&String::from_utf8_lossy(first), run),
         _ => Vec::new(),
     };
-    argv.push(path.display().to_string());
+    if style == Style::Binary {
+        // Run a copy that may be executed (as Ansible runs the copy it sends): the file
+        // in `library/` need not have its execute bit.
+        use std::os::unix::fs::PermissionsExt;
+        let copy = tmp.path().join(path.file_name().unwrap_or_default());
+        std::fs::write(&copy, &data)
+            .and_then(|()| std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o700)))
+            .map_err(|e| ModuleError::new(format!("could not copy the module to run it: {e}")))?;
+        argv.push(copy.display().to_string());
+    } else {
+        argv.push(path.display().to_string());
+    }
     argv.push(args_file.display().to_string());
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
@@ -422,6 +435,7 @@ mod tests {
         assert_eq!(style(b"#!/bin/sh\n# WANT_JSON\n"), Style::WantJson);
         assert_eq!(style(b"#!/bin/sh\necho '{}'\n"), Style::Old);
         assert_eq!(style(b"\x7fELF\x02\x00"), Style::Binary);
+        assert_eq!(style(b"#!/usr/bin/python3\nPK\x03\x04\x00"), Style::Binary);
         assert_eq!(
             style(b"from ansible.module_utils.basic import AnsibleModule\n"),
             Style::New
