@@ -29,6 +29,9 @@ pub enum Verdict {
     /// A task failed on another host under `any_errors_fatal`: this host fails here, as
     /// if this task had failed (unseen, uncounted): its block's rescue and always run.
     Fail,
+    /// Another host met an error that ends the whole run (a parser error in a file an
+    /// include brought): this host stops here, running nothing more.
+    Stop,
 }
 
 /// What a `run_once` task did on the first host of its round: the variables it set
@@ -91,6 +94,8 @@ struct State {
     fail_at: Vec<Option<u64>>,
     /// Counts the rounds.
     rounds: u64,
+    /// A host met an error that ends the run (see [`Verdict::Stop`]).
+    stopped: bool,
     /// A host of the current round printed its banner.
     banner: bool,
     /// Per position of an include: the files (with their variables) hosts included
@@ -162,7 +167,9 @@ impl Lockstep {
         let last = !(0..n).any(|h| !st.round_done[h] && st.waiting[h] == round);
         // Positions are [play, batch, ...]: a play's banner is at [play, batch].
         let task_gate = pos.len() > 2;
-        let verdict = if st.ended.is_some() && st.ended == pos.first().copied() {
+        let verdict = if st.stopped {
+            Verdict::Stop
+        } else if st.ended.is_some() && st.ended == pos.first().copied() {
             Verdict::EndPlay
         } else if task_gate && st.fail_at[me].is_some_and(|r| r < st.rounds) {
             st.fail_at[me] = None;
@@ -269,6 +276,11 @@ impl Lockstep {
                 st.generation += 1;
             }
         }
+    }
+
+    /// The whole run ends: every host stops at its next gate.
+    pub fn stop_all(&self) {
+        self.lock().stopped = true;
     }
 
     /// `me` left the play without failing (`meta: end_host`).

@@ -543,6 +543,7 @@ impl<'r> Engine<'r> {
             Verdict::Run => Flow::Continue,
             Verdict::EndPlay => Flow::EndPlay,
             Verdict::Fail => Flow::Failed,
+            Verdict::Stop => Flow::Fatal,
         }
     }
 
@@ -1884,6 +1885,7 @@ impl<'r> Engine<'r> {
                 self.fail_verdict_at = Some(self.pos.clone());
                 return Flow::Failed;
             }
+            Verdict::Stop => return Flow::Fatal,
         }
         let vars = self.vars_for(frames, Some(task), &IndexMap::new());
         let once = match task.short.as_str() {
@@ -4098,6 +4100,9 @@ impl<'r> Engine<'r> {
                     Err(e) => match fatal_load_error(e) {
                         Ok(at) => {
                             self.fatal = Some(at);
+                            if let Some(m) = &self.member {
+                                m.lockstep.stop_all();
+                            }
                             return Exec::Flow(Flow::Fatal);
                         }
                         Err(e) => return Exec::Result(unignorable(failure(e.to_string()))),
@@ -4143,6 +4148,9 @@ impl<'r> Engine<'r> {
                     Err(e) => match fatal_load_error(e) {
                         Ok(at) => {
                             self.fatal = Some(at);
+                            if let Some(m) = &self.member {
+                                m.lockstep.stop_all();
+                            }
                             return Exec::Flow(Flow::Fatal);
                         }
                         Err(e) => return Exec::Result(unignorable(failure(e.to_string()))),
