@@ -1168,7 +1168,9 @@ impl Loader {
                             } else {
                                 let (args, bad) = parse_kv_deferred(&r)
                                     .map_err(|e| LoadError::at(loc(file, v), e))?;
-                                t.bad_args = bad.map(|e| (loc(file, v), e));
+                                t.bad_args = bad
+                                    .filter(|_| !takes_stray_words(&name))
+                                    .map(|e| (loc(file, v), e));
                                 args
                             };
                         }
@@ -1265,7 +1267,9 @@ impl Loader {
                         Kind::Str(s) => {
                             let (args, bad) =
                                 parse_kv_deferred(s).map_err(|e| LoadError::at(loc(file, v), e))?;
-                            t.bad_args = bad.map(|e| (loc(file, v), e));
+                            t.bad_args = bad
+                                .filter(|_| !takes_stray_words(key))
+                                .map(|e| (loc(file, v), e));
                             args
                         }
                         _ if free => {
@@ -2207,6 +2211,12 @@ fn py_type_name(v: &Value) -> &'static str {
         ValueKind::None | ValueKind::Undefined => "NoneType",
         _ => "str",
     }
+}
+
+/// Actions in Ansible's RAW_PARAM_MODULES that take `k=v` words and pass over the rest
+/// (`set_fact: a=1 junk` sets `a`).
+fn takes_stray_words(name: &str) -> bool {
+    matches!(short_name(name), "set_fact" | "add_host" | "group_by")
 }
 
 fn is_action_name(name: &str) -> bool {
