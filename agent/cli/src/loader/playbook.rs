@@ -1511,9 +1511,9 @@ impl Loader {
                 // Dynamic includes with a static file name must name a file that is there.
                 if let Some(f) = include_file_arg(&t.args).filter(|f| !Templar::is_template(f)) {
                     let path = resolve_tasks_file(dir, role, &f, self.basedir.as_deref());
-                    // A conditional include may name a file that is not there: as in
-                    // Ansible, it fails only if it runs.
-                    if !path.is_file() && t.common.when.is_empty() {
+                    // A conditional (or looped) include may name a file that is not
+                    // there: as in Ansible, it fails only if it runs.
+                    if !path.is_file() && t.common.when.is_empty() && t.loop_.is_none() {
                         return Err(LoadError::at(
                             loc(file, ak),
                             format!(
