@@ -4097,16 +4097,7 @@ impl<'r> Engine<'r> {
                 self.loader.runtime_vars = None;
                 let items = match loaded {
                     Ok(i) => i,
-                    Err(e) => match fatal_load_error(e) {
-                        Ok(at) => {
-                            self.fatal = Some(at);
-                            if let Some(m) = &self.member {
-                                m.lockstep.stop_all();
-                            }
-                            return Exec::Flow(Flow::Fatal);
-                        }
-                        Err(e) => return Exec::Result(unignorable(failure(e.to_string()))),
-                    },
+                    Err(e) => return self.include_not_loaded(e),
                 };
                 self.flush_load_warnings();
                 let _ = check;
@@ -4145,16 +4136,7 @@ impl<'r> Engine<'r> {
                     {
                         return Exec::Result(unignorable(failure(e.to_string())));
                     }
-                    Err(e) => match fatal_load_error(e) {
-                        Ok(at) => {
-                            self.fatal = Some(at);
-                            if let Some(m) = &self.member {
-                                m.lockstep.stop_all();
-                            }
-                            return Exec::Flow(Flow::Fatal);
-                        }
-                        Err(e) => return Exec::Result(unignorable(failure(e.to_string()))),
-                    },
+                    Err(e) => return self.include_not_loaded(e),
                 };
                 // Roles its dependencies and tasks placed (import_role in its tasks).
                 let placed = self.loader.take_placed_roles();
@@ -4279,6 +4261,22 @@ impl<'r> Engine<'r> {
             None => 0,
         };
         self.at(id as usize, |e| e.run_items(items, &fr, rescuable))
+    }
+
+    /// An include whose file or role did not load: a parser error ends the run for every
+    /// host (ansible-core re-raises it); anything else (a file or role that is not there)
+    /// fails the include, whatever `ignore_errors` says.
+    fn include_not_loaded(&mut self, e: crate::loader::LoadError) -> Exec {
+        match fatal_load_error(e) {
+            Ok(at) => {
+                self.fatal = Some(at);
+                if let Some(m) = &self.member {
+                    m.lockstep.stop_all();
+                }
+                Exec::Flow(Flow::Fatal)
+            }
+            Err(e) => Exec::Result(unignorable(failure(e.to_string()))),
+        }
     }
 
     fn include_vars(&mut self, task: &Task, parsed: &agent_modules::Args, vars: &Vars) -> Exec {
