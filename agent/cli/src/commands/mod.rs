@@ -262,12 +262,17 @@ fn run_inner(
     }
     // A task Ansible would fail when it runs for want of `k=v` arguments is refused now,
     // before anything changes, when a play for the hosts run here holds it.
+    // (the plays' hosts are worked out only when some task has such words)
     let running: Vec<&String> = if local_hosts.len() > 1 {
         local_hosts.iter().collect()
     } else {
         vec![&host]
     };
-    let matched = plays_hosts(&pb, &inv, args.limit.as_deref(), &extra_vars);
+    let matched = if pb.any_task(&|t| t.bad_args.is_some()) {
+        plays_hosts(&pb, &inv, args.limit.as_deref(), &extra_vars)
+    } else {
+        Vec::new()
+    };
     for (play, hosts) in pb.plays.iter().zip(matched) {
         if !hosts.iter().any(|h| running.contains(&h)) {
             continue;
