@@ -416,6 +416,10 @@ fn run_target_on_host(
         "apt-get update",
         host.exec(&["apt-get", "update", "-q"], Duration::from_secs(300)),
     )?;
+    let httptester = support::needs_httptester(aliases);
+    if httptester {
+        start_httptester(&host)?;
+    }
     let output_dir = format!("{HOST_DIR}/output_dir");
     let play = support::play_json(name, Path::new(&output_dir), support::gather_facts(aliases));
     let inventory = support::inventory_text(Path::new("/usr/bin/python3"));
@@ -458,6 +462,11 @@ fn run_target_on_host(
         format!("OUTPUT_DIR={output_dir}"),
         format!("INVENTORY_PATH={inv_path}"),
     ];
+    if httptester {
+        // What ansible-test sets when the httptester container is linked: the targets'
+        // prepare_http_tests then fetches its CA and client certificate.
+        argv.push("HTTPTESTER=1".into());
+    }
     match runner {
         Runner::Agent(_) => argv.extend(
             [
@@ -508,6 +517,32 @@ fn run_target_on_host(
         verdict,
         secs: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The names ansible-test's httptester container answers to.
+const HTTPTESTER_NAMES: &str =
+    "ansible.http.tests sni1.ansible.http.tests fail.ansible.http.tests self-signed.ansible.http.tests";
+
+/// Start `httptester.py` inside `host` as a transient unit, with its names in /etc/hosts,
+/// and wait until it answers.
+fn start_httptester(host: &TestHost) -> Result<(), String> {
+    let script = workspace_root().join("tests/integration/httptester.py");
+    host.copy_in(&script, "/usr/local/bin/httptester.py")
+        .map_err(|e| format!("copying httptester.py: {e}"))?;
+    let setup = format!(
+        "set -e; printf '127.0.0.1\\t%s\\n' '{HTTPTESTER_NAMES}' >> /etc/hosts; \
+         systemd-run --unit=httptester --collect /usr/bin/python3 /usr/local/bin/httptester.py \
+         /var/lib/httptester >/dev/null; \
+         for i in $(seq 1 100); do \
+           if python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 443), 1)' 2>/dev/null; \
+           then exit 0; fi; sleep 0.2; done; \
+         journalctl -u httptester --no-pager | tail -20; exit 1"
+    );
+    match host.exec(&["/bin/sh", "-c", &setup], Duration::from_secs(120)) {
+        Ok(o) if o.success() => Ok(()),
+        Ok(o) => Err(format!("starting httptester.py: {}", o.tail(20))),
+        Err(e) => Err(format!("starting httptester.py: {e}")),
+    }
 }
 
 /// What ansible-test sets (ansible_util.ansible_environment and integration_environment),
@@ -672,8 +707,16 @@ fn main() -> ExitCode {
                 format!("{} ({})", r.status, r.note)
             }
         });
-        let on_host = on_hosts && support::needs_root(&aliases);
-        if let Some(why) = support::skip_reason(&dir, &aliases, allow_root || on_host) {
+        let on_host =
+            on_hosts && (support::needs_root(&aliases) || support::needs_httptester(&aliases));
+        // The HTTP stand-in runs only inside a test host (it takes ports 80 and 443 and
+        // names in /etc/hosts).
+        let allowed = if support::needs_httptester(&aliases) {
+            on_host
+        } else {
+            allow_root || on_host
+        };
+        if let Some(why) = support::skip_reason(&dir, &aliases, allowed) {
             skipped += 1;
             println!("{name}: skip: {why}");
             record_lines.push(format!("{name}\tskip\t{why}"));

@@ -99,11 +99,11 @@ pub fn skip_reason(target_dir: &Path, aliases: &[String], allow_root: bool) -> O
     if !has_tasks && !target_dir.join("runme.sh").is_file() {
         return Some("no tasks/main.yml".to_string());
     }
-    if aliases
-        .iter()
-        .any(|a| a.trim_end_matches('/') == "needs/httptester")
-    {
-        return Some("needs/httptester (ansible-test's HTTP test container)".to_string());
+    if needs_httptester(aliases) && !allow_root {
+        return Some(
+            "needs/httptester (runs on a test host with AGENT_HOST_TESTS=1, against tests/integration/httptester.py)"
+                .to_string(),
+        );
     }
     if needs_root(aliases)
         && is_script(target_dir)
@@ -147,6 +147,14 @@ pub fn needs_root(aliases: &[String]) -> bool {
     aliases
         .iter()
         .any(|a| a.trim_end_matches('/') == "needs/root")
+}
+
+/// The target has the alias `needs/httptester`: it talks to ansible-test's HTTP test
+/// container, which `httptester.py` stands in for inside a test host.
+pub fn needs_httptester(aliases: &[String]) -> bool {
+    aliases
+        .iter()
+        .any(|a| a.trim_end_matches('/') == "needs/httptester")
 }
 
 /// Whether a target of `group` is selected by `INTEGRATION_GROUPS` (comma-separated group

@@ -47,6 +47,7 @@ fn main() {
         Command::Config(c) => commands::config::run(c),
         Command::Pull(p) => commands::pull::run_locked(p),
         Command::Fleet(f) => commands::fleet::run(f),
+        Command::AsyncJob { spec } => Ok(agent::engine::asyncjob::work(spec)),
     };
     let ansible_codes =
         matches!(&cli.command, Command::Apply(a) if a.exit_codes == ExitCodes::Ansible);

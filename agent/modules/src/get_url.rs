@@ -11,6 +11,7 @@ use regex::Regex;
 
 use crate::host::fs::{self as hfs, FileAttrs, Meta};
 use crate::host::http::{self, Request, Response};
+use agent_template::lookups::url::mask_url;
 use crate::spec::{Arg, Args, Def, FILE_COMMON, Ty};
 use crate::{Ctx, Module, ModuleError, Plan, ResultMap, Value};
 
@@ -116,25 +117,6 @@ fn is_url(s: &str) -> bool {
         .any(|p| s.to_ascii_lowercase().starts_with(p))
 }
 
-fn mask_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let host_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..host_end].rsplit_once('@') {
-        Some((cred, host)) => {
-            let user = cred.split(':').next().unwrap_or_default();
-            let masked = if cred.contains(':') {
-                format!("{user}:********")
-            } else {
-                user.to_string()
-            };
-            format!("{scheme}://{masked}@{host}{}", &rest[host_end..])
-        }
-        None => url.to_string(),
-    }
-}
-
 fn request<'a>(args: &Args, url: &'a str, head: bool) -> Request<'a> {
     let headers = args
         .get("headers")
@@ -153,6 +135,7 @@ fn request<'a>(args: &Args, url: &'a str, head: bool) -> Request<'a> {
         .unwrap_or_default();
     let basic_auth = args
         .string("url_username")
+        .filter(|u| !u.is_empty())
         .map(|u| (u, args.string("url_password").unwrap_or_default()));
     Request {
         url,
@@ -161,6 +144,13 @@ fn request<'a>(args: &Args, url: &'a str, head: bool) -> Request<'a> {
         timeout_secs: args.int("timeout").unwrap_or(10).max(1) as u64,
         validate_certs: args.bool("validate_certs"),
         basic_auth,
+        force_basic_auth: args.bool("force_basic_auth"),
+        use_netrc: args.bool("use_netrc"),
+        unredirected: args.list_str("unredirected_headers"),
+        decompress: args.bool("decompress"),
+        no_cache: false,
+        client_cert: args.str("client_cert").map(PathBuf::from),
+        client_key: args.str("client_key").map(PathBuf::from),
         if_modified_since: None,
         user_agent: args
             .string("http_agent")
@@ -222,7 +212,7 @@ fn parse_checksum(
     if cleaned.is_empty() || !cleaned.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(ModuleError::new("The checksum format is invalid"));
     }
-    if !["md5", "sha1", "sha224", "sha256", "sha384", "sha512"].contains(&algo) {
+    if !hfs::DIGESTS.contains(&algo) {
         return Err(ModuleError::new(format!(
             "Could not hash file with unsupported algorithm {algo}"
         )));
@@ -287,6 +277,7 @@ impl Module for GetUrl {
             }
         }
         let mut req = request(args, url, ctx.check_mode);
+        req.no_cache = force;
         if !force && let Some(t) = last_mod {
             req.if_modified_since = Some(http_date(t));
         }
@@ -333,7 +324,7 @@ impl Module for GetUrl {
             && let Some(cl) = resp
                 .header("content-length")
                 .and_then(|v| v.parse::<u64>().ok())
-            && resp.header("content-encoding") != Some("gzip")
+            && !resp.decoded
             && cl != resp.bytes
         {
             return Err(ModuleError::new(format!(
@@ -620,7 +611,7 @@ mod tests {
 
     #[test]
     fn masks_passwords() {
-        assert_eq!(mask_url("https://u:p@h/x"), "https://u:********@h/x");
+        assert_eq!(mask_url("https://u:p@h/x"), "https://****:****@h/x");
         assert_eq!(mask_url("https://h/x"), "https://h/x");
     }
 }

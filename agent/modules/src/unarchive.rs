@@ -208,6 +208,9 @@ fn locate_src(
         timeout_secs: 10,
         validate_certs: args.bool("validate_certs"),
         user_agent: "ansible-httpget".into(),
+        // fetch_file's defaults
+        use_netrc: true,
+        decompress: true,
         ..http::Request::default()
     };
     let resp = http::fetch(&req, tmp.as_file_mut())

@@ -37,6 +37,9 @@ pub enum Command {
     /// The fleet's drift at a glance: every host's latest report from S3 (see
     /// docs/reports.md); exit 2 when a host drifted, failed or is stale.
     Fleet(FleetArgs),
+    /// Internal: run one `async` task's module in the background (started by the agent).
+    #[command(hide = true)]
+    AsyncJob { spec: std::path::PathBuf },
 }
 
 #[derive(Debug, Args, Clone)]

@@ -68,6 +68,12 @@ const SETUP: &[Arg] = &[
     Arg::str("fact_path"),
     Arg::bool("parallel", false),
 ];
+const ASYNC_STATUS: &[Arg] = &[
+    Arg::str("jid").required(),
+    Arg::str("mode")
+        .default(Def::Str("status"))
+        .choices(&["status", "cleanup"]),
+];
 const PING: &[Arg] = &[Arg::str("data").default(Def::Str("pong"))];
 const GROUP_BY: &[Arg] = &[Arg::str("key").required(), Arg::raw("parents")];
 const SET_STATS: &[Arg] = &[
@@ -155,6 +161,11 @@ pub static ACTIONS: &[Action] = &[
         name: "ping",
         free_form: false,
         spec: Some(PING),
+    },
+    Action {
+        name: "async_status",
+        free_form: false,
+        spec: Some(ASYNC_STATUS),
     },
     Action {
         name: "set_stats",

@@ -3,6 +3,7 @@
 //! (agent_modules::run); actions that change variables or flow are carried out here.
 
 pub mod actions;
+pub mod asyncjob;
 pub mod factcache;
 pub mod facts;
 pub mod lockstep;

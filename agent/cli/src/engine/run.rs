@@ -16,12 +16,40 @@ use minijinja::Value;
 use minijinja::value::ValueKind;
 
 use super::actions;
+use super::asyncjob;
 use super::facts;
 use super::lockstep::{Turn, Verdict};
 use super::vars::{HostVars, map_value, mark_unsafe, registered};
 use crate::loader::model::*;
 use crate::loader::playbook::{Inherited, Loader, RoleOpts, load_include};
 
+
+/// The agent's modules and actions that are action plugins in Ansible without async
+/// support (`_supports_async` is set only by command, shell, dnf, package, service, uri and
+/// the plain module runner): a task of these with `async` fails.
+const NO_ASYNC: &[&str] = &[
+    "copy",
+    "template",
+    "assemble",
+    "script",
+    "unarchive",
+    "fetch",
+    "raw",
+    "reboot",
+    "debug",
+    "set_fact",
+    "assert",
+    "fail",
+    "include_vars",
+    "pause",
+    "set_stats",
+    "group_by",
+    "add_host",
+    "gather_facts",
+    "wait_for_connection",
+    "validate_argument_spec",
+    "async_status",
+];
 /// What the user asked for on the command line.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -3336,6 +3364,17 @@ impl<'r> Engine<'r> {
         }
     }
 
+    /// The task's `async` and `poll`, templated as integers (absent or not a number: None).
+    fn async_poll(&self, task: &Task, vars: &Vars) -> (Option<i64>, Option<i64>) {
+        let int = |v: &Option<Value>| -> Option<i64> {
+            let v = self.templar.template_value(v.as_ref()?, vars).ok()?;
+            i64::try_from(v.clone())
+                .ok()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        };
+        (int(&task.async_), int(&task.poll))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn dispatch(
         &mut self,
@@ -3348,6 +3387,18 @@ impl<'r> Engine<'r> {
         _handler: bool,
     ) -> Exec {
         let entry = registry::find(&task.action);
+        let (async_secs, poll) = match &task.async_ {
+            Some(_) => self.async_poll(task, vars),
+            None => (None, None),
+        };
+        let async_secs = async_secs.filter(|s| *s > 0);
+        if async_secs.is_some() && NO_ASYNC.contains(&task.short.as_str()) {
+            // Ansible's action plugins other than the module runner's refuse async.
+            return Exec::Result(failure(format!(
+                "This action ({}) does not support async.",
+                task.action
+            )));
+        }
         if entry.is_some() || task.module_path.is_some() {
             let finder = self.finder(task);
             // The connection variables ansible_become / ansible_become_user win over the
@@ -3392,6 +3443,19 @@ impl<'r> Engine<'r> {
                         ]));
                     }
                 }
+            }
+            // `async: N` with `poll: 0`: the module runs in the background (not in check
+            // mode, where it only plans and returns at once anyway).
+            if let (Some(secs), Some(0), false, Some(entry)) = (async_secs, poll, check, entry) {
+                return Exec::Result(
+                    match asyncjob::spawn(entry.name, &args, &env, become_user.as_deref(), secs as u64) {
+                        Ok(r) => {
+                            self.host_touched();
+                            r
+                        }
+                        Err(msg) => failure(msg),
+                    },
+                );
             }
             let ctx = Ctx {
                 check_mode: check,
@@ -3837,6 +3901,20 @@ impl<'r> Engine<'r> {
                 }
             }
             "set_stats" => Exec::Result(result_map(&[("changed", Value::from(false))])),
+            "async_status" => {
+                let jid = parsed.str("jid").unwrap_or_default().to_string();
+                let mut r = asyncjob::status(&jid, parsed.str("mode") == Some("cleanup"));
+                // The action's defaults, under what the job returned.
+                for key in ["stdout", "stderr"] {
+                    r.entry(key.into()).or_insert(Value::from(""));
+                    r.entry(format!("{key}_lines"))
+                        .or_insert(Value::from(Vec::<Value>::new()));
+                }
+                if get_bool(&r, "failed") {
+                    r.insert("_agent_failure".into(), Value::from("Module"));
+                }
+                Exec::Result(r)
+            }
             "group_by" => {
                 // As ansible-core 2.21's action: the group is named by the key as it is;
                 // the result shows it, and names the parents, with spaces as dashes.

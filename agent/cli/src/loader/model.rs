@@ -139,6 +139,9 @@ pub struct Task {
     pub until: Option<Value>,
     pub retries: Option<Value>,
     pub delay: Option<Value>,
+    /// `async` (seconds) and `poll`: with `poll: 0` the module runs in the background.
+    pub async_: Option<Value>,
+    pub poll: Option<Value>,
     pub role: Option<Arc<RoleInstance>>,
     /// Where the module key is, and each argument's value (for error origins).
     pub action_loc: Option<Loc>,

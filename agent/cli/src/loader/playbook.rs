@@ -1068,6 +1068,8 @@ impl Loader {
             until: None,
             retries: None,
             delay: None,
+            async_: None,
+            poll: None,
             role: role.cloned(),
             action_loc: None,
             arg_locs: IndexMap::new(),
@@ -1120,7 +1122,8 @@ impl Loader {
                 "retries" => t.retries = Some(v.to_value()),
                 "delay" => t.delay = Some(v.to_value()),
                 "args" => extra_args = Some(v),
-                "async" | "poll" => {}
+                "async" => t.async_ = Some(v.to_value()),
+                "poll" => t.poll = Some(v.to_value()),
                 "action" | "local_action" => {
                     let (name, rest) = match &v.kind {
                         Kind::Str(s) => {

@@ -838,8 +838,15 @@ pub fn md5_hex(data: &[u8]) -> String {
     hex(&md5::Md5::digest(data))
 }
 
+/// The algorithms `file_digest` knows (those of Python's hashlib that take no length).
+pub const DIGESTS: &[&str] = &[
+    "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha3_224", "sha3_256", "sha3_384",
+    "sha3_512",
+];
+
 /// A file's digest with a named algorithm (`md5`, `sha1`, `sha224`, `sha256`,
-/// `sha384`, `sha512`), streamed.
+/// `sha384`, `sha512`, `sha3_224`, `sha3_256`, `sha3_384`, `sha3_512`: Python's hashlib
+/// names), streamed.
 pub fn file_digest(path: &Path, algorithm: &str) -> io::Result<String> {
     use std::io::Read;
     fn stream<D: sha2::Digest>(path: &Path) -> io::Result<String> {
@@ -862,6 +869,10 @@ pub fn file_digest(path: &Path, algorithm: &str) -> io::Result<String> {
         "sha256" => stream::<sha2::Sha256>(path),
         "sha384" => stream::<sha2::Sha384>(path),
         "sha512" => stream::<sha2::Sha512>(path),
+        "sha3_224" => stream::<sha3::Sha3_224>(path),
+        "sha3_256" => stream::<sha3::Sha3_256>(path),
+        "sha3_384" => stream::<sha3::Sha3_384>(path),
+        "sha3_512" => stream::<sha3::Sha3_512>(path),
         other => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("unsupported checksum algorithm {other}"),

@@ -141,21 +141,87 @@ impl Options {
     }
 }
 
-/// The URL with its password hidden (Ansible's `mask_url`).
-fn mask_url(url: &str) -> String {
+/// The URL with its credentials hidden (Ansible's `mask_url`): `****:****@` for a user and
+/// password, `****@` for a user alone.
+pub fn mask_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);
     match authority.rsplit_once('@') {
-        Some((_, host)) => format!("{scheme}://****:****@{host}{path}"),
+        Some((cred, host)) => {
+            let mask = match cred.split_once(':') {
+                Some((_, pw)) if !pw.is_empty() => "****:****",
+                _ => "****",
+            };
+            format!("{scheme}://{mask}@{host}{path}")
+        }
         None => url.to_string(),
     }
 }
 
-/// Credentials for `host` from ~/.netrc (`machine HOST` or `default`).
-fn netrc_for(host: &str) -> Option<(String, String)> {
+/// Why a request failed in transport, worded as Python's `urllib` words it inside
+/// `<urlopen error ...>`: a certificate that fails verification as OpenSSL's
+/// `[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: ...`, a name that does not
+/// resolve or a refused connection as `[Errno N] ...`, a timeout as `timed out`.
+pub fn transport_cause(e: &reqwest::Error) -> String {
+    use rustls::CertificateError as C;
+    let host = e
+        .url()
+        .and_then(|u| u.host_str())
+        .unwrap_or_default()
+        .to_string();
+    let mut cause = e.to_string();
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = src {
+        let tls = s.downcast_ref::<rustls::Error>().or_else(|| {
+            s.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(rustls::Error::InvalidCertificate(c)) = tls {
+            let why = match c {
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    format!("Hostname mismatch, certificate is not valid for '{host}'.")
+                }
+                C::UnknownIssuer => "unable to get local issuer certificate".to_string(),
+                C::Expired | C::ExpiredContext { .. } => "certificate has expired".to_string(),
+                C::NotValidYet | C::NotValidYetContext { .. } => {
+                    "certificate is not yet valid".to_string()
+                }
+                C::Revoked => "certificate revoked".to_string(),
+                other => format!("{other:?}"),
+            };
+            return format!("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {why}");
+        }
+        cause = s.to_string();
+        src = s.source();
+    }
+    if e.is_timeout() {
+        return "timed out".into();
+    }
+    if let Some(rest) = cause.strip_prefix("failed to lookup address information: ") {
+        let errno = if rest.starts_with("Temporary failure") {
+            -3
+        } else {
+            -2
+        };
+        return format!("[Errno {errno}] {rest}");
+    }
+    if let Some((text, code)) = cause
+        .strip_suffix(')')
+        .and_then(|c| c.rsplit_once(" (os error "))
+    {
+        // as Python shows an OSError
+        return format!("[Errno {code}] {text}");
+    }
+    cause
+}
+
+/// Credentials for `host` from ~/.netrc, or the file `$NETRC` names (`machine HOST` or
+/// `default`).
+pub fn netrc_for(host: &str) -> Option<(String, String)> {
     let path = std::env::var_os("NETRC")
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".netrc")))?;
@@ -254,8 +320,17 @@ pub fn url(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, minijin
             )),
             _ => None,
         };
-        if creds.is_none() && opts.use_netrc {
-            creds = parsed.host_str().and_then(netrc_for);
+        // ~/.netrc's credentials are always sent at once, over the user's Authorization
+        // header (ansible-core's `_configure_auth`).
+        let mut forced = opts.force_basic_auth;
+        if creds.is_none()
+            && opts.use_netrc
+            && let Some(c) = parsed.host_str().and_then(netrc_for)
+            && !c.0.is_empty()
+            && !c.1.is_empty()
+        {
+            creds = Some(c);
+            forced = true;
         }
         let mut clean = parsed.clone();
         let _ = clean.set_username("");
@@ -263,6 +338,9 @@ pub fn url(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, minijin
         let send = |auth: bool| {
             let mut rb = client.get(clean.clone());
             for (k, v) in &opts.headers {
+                if auth && creds.is_some() && k.eq_ignore_ascii_case("authorization") {
+                    continue;
+                }
                 rb = rb.header(k.as_str(), v.as_str());
             }
             if opts.force {
@@ -274,28 +352,14 @@ pub fn url(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, minijin
             rb.send()
         };
         let transport = |e: reqwest::Error| {
-            let mut cause = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                cause = s.to_string();
-                src = s.source();
-            }
-            if e.is_timeout() {
-                cause = "timed out".into();
-            } else if let Some((text, code)) = cause
-                .strip_suffix(')')
-                .and_then(|c| c.rsplit_once(" (os error "))
-            {
-                // as Python shows an OSError
-                cause = format!("[Errno {code}] {text}");
-            }
             err(format!(
-                "Failed lookup url for {shown}: <urlopen error {cause}>"
+                "Failed lookup url for {shown}: <urlopen error {}>",
+                transport_cause(&e)
             ))
         };
         // urllib sends credentials when challenged, unless forced
-        let mut resp = send(opts.force_basic_auth).map_err(transport)?;
-        if resp.status().as_u16() == 401 && creds.is_some() && !opts.force_basic_auth {
+        let mut resp = send(forced).map_err(transport)?;
+        if resp.status().as_u16() == 401 && creds.is_some() && !forced {
             resp = send(true).map_err(transport)?;
         }
         let status = resp.status();
@@ -327,6 +391,7 @@ mod tests {
             mask_url("http://alice:pw@127.0.0.1:1/x"),
             "http://****:****@127.0.0.1:1/x"
         );
+        assert_eq!(mask_url("http://alice@h/x"), "http://****@h/x");
         assert_eq!(mask_url("http://h/x@y"), "http://h/x@y");
         assert_eq!(mask_url("nonsense"), "nonsense");
     }
