@@ -690,13 +690,16 @@ pub fn set_umask() {
 
 /// Ansible's and the agent's printed output, made comparable: the command line and `rc=`
 /// lines of the logs dropped, scratch and case paths, temporary paths and command
-/// timings replaced, and warning blocks (stderr, interleaved differently) removed.
+/// timings and async job ids replaced, and warning blocks (stderr, interleaved differently) removed.
 pub fn normalise_output(text: &str) -> String {
     let out_re =
         regex::Regex::new(r"/tmp/agent-diff-[A-Za-z0-9_]+/(run|check)/out").expect("regex");
     let case_re = regex::Regex::new(r"[^\s\x22']*/tests/differential/cases/").expect("regex");
     let tmp_re = regex::Regex::new(r"(/tmp/|/root/\.ansible/tmp/)[^\s\x22']*").expect("regex");
     let time_re = regex::Regex::new(r#""(delta|end|start)": "[^"]*""#).expect("regex");
+    // async jobs: their ids (`j<random>.<pid>`) and the wrapper's pid
+    let jid_re = regex::Regex::new(r"\bj[0-9]+\.[0-9]+\b").expect("regex");
+    let pid_re = regex::Regex::new(r#""child_pid": [0-9]+"#).expect("regex");
     let lines: Vec<&str> = text.lines().collect();
     let mut kept = Vec::new();
     let mut i = 0;
@@ -752,6 +755,8 @@ pub fn normalise_output(text: &str) -> String {
         let l = case_re.replace_all(&l, "@CASES@/");
         let l = tmp_re.replace_all(&l, "@TMP@");
         let l = time_re.replace_all(&l, "\"$1\": \"@TIME@\"");
+        let l = jid_re.replace_all(&l, "@JID@");
+        let l = pid_re.replace_all(&l, "\"child_pid\": @PID@");
         kept.push(l.into_owned());
         i += 1;
     }

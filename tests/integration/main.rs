@@ -520,8 +520,7 @@ fn run_target_on_host(
 }
 
 /// The names ansible-test's httptester container answers to.
-const HTTPTESTER_NAMES: &str =
-    "ansible.http.tests sni1.ansible.http.tests fail.ansible.http.tests self-signed.ansible.http.tests";
+const HTTPTESTER_NAMES: &str = "ansible.http.tests sni1.ansible.http.tests fail.ansible.http.tests self-signed.ansible.http.tests";
 
 /// Start `httptester.py` inside `host` as a transient unit, with its names in /etc/hosts,
 /// and wait until it answers.

@@ -11,9 +11,9 @@ use regex::Regex;
 
 use crate::host::fs::{self as hfs, FileAttrs, Meta};
 use crate::host::http::{self, Request, Response};
-use agent_template::lookups::url::mask_url;
 use crate::spec::{Arg, Args, Def, FILE_COMMON, Ty};
 use crate::{Ctx, Module, ModuleError, Plan, ResultMap, Value};
+use agent_template::lookups::url::mask_url;
 
 pub struct GetUrl;
 

@@ -29,6 +29,9 @@ pub struct Spec {
     pub environment: Vec<(String, String)>,
     /// `become_user` when it is not root.
     pub become_user: Option<String>,
+    /// The task's diff mode: the module's `diff` is kept in its result, as Ansible does.
+    #[serde(default)]
+    pub diff: bool,
     pub results_file: PathBuf,
 }
 
@@ -78,6 +81,7 @@ pub fn spawn(
     environment: &[(String, String)],
     become_user: Option<&str>,
     timeout: u64,
+    diff: bool,
 ) -> Result<ResultMap, String> {
     let dir = async_dir();
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -90,6 +94,7 @@ pub fn spawn(
         args: args.iter().map(|(k, v)| (k.clone(), to_json(v))).collect(),
         environment: environment.to_vec(),
         become_user: become_user.map(str::to_string),
+        diff,
         results_file: results_file.clone(),
     };
     // The job file exists before the task returns, as async_wrapper makes sure.
@@ -161,7 +166,12 @@ pub fn work(spec_path: &Path) -> i32 {
     let args: IndexMap<String, Value> = spec
         .args
         .iter()
-        .map(|(k, v)| (k.clone(), minijinja::Value::from_serialize(v)))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                agent_template::filters::pyfmt::from_json_value(v.clone()),
+            )
+        })
         .collect();
     let environment = spec.environment.clone();
     let become_user = spec.become_user.clone();
@@ -170,7 +180,7 @@ pub fn work(spec_path: &Path) -> i32 {
         let vars = Vars::new(Vec::new());
         let ctx = Ctx {
             check_mode: false,
-            diff_mode: false,
+            diff_mode: spec.diff,
             files: &Absolute,
             templar: &templar,
             vars: &vars,
@@ -238,6 +248,8 @@ pub fn status(jid: &str, cleanup: bool) -> ResultMap {
     if !path.exists() {
         r.insert("failed".into(), Value::from(true));
         r.insert("msg".into(), Value::from("could not find job"));
+        r.insert("changed".into(), Value::from(false));
+        r.insert("results_file".into(), Value::from(text_path));
         r.insert("started".into(), Value::from(true));
         r.insert("finished".into(), Value::from(true));
         return r;
@@ -263,7 +275,10 @@ pub fn status(jid: &str, cleanup: bool) -> ResultMap {
     };
     let running = data.contains_key("started");
     for (k, v) in &data {
-        r.insert(k.clone(), minijinja::Value::from_serialize(v));
+        r.insert(
+            k.clone(),
+            agent_template::filters::pyfmt::from_json_value(v.clone()),
+        );
     }
     if !running {
         r.insert("finished".into(), Value::from(true));

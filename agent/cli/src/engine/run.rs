@@ -23,7 +23,6 @@ use super::vars::{HostVars, map_value, mark_unsafe, registered};
 use crate::loader::model::*;
 use crate::loader::playbook::{Inherited, Loader, RoleOpts, load_include};
 
-
 /// The agent's modules and actions that are action plugins in Ansible without async
 /// support (`_supports_async` is set only by command, shell, dnf, package, service, uri and
 /// the plain module runner): a task of these with `async` fails.
@@ -3394,10 +3393,14 @@ impl<'r> Engine<'r> {
         let async_secs = async_secs.filter(|s| *s > 0);
         if async_secs.is_some() && NO_ASYNC.contains(&task.short.as_str()) {
             // Ansible's action plugins other than the module runner's refuse async.
-            return Exec::Result(failure(format!(
+            // An AnsibleActionFail: `[ERROR]: Task failed: <msg>` with the origin.
+            let mut r = failure(format!(
                 "This action ({}) does not support async.",
                 task.action
-            )));
+            ));
+            r.insert("changed".into(), Value::from(false));
+            r.insert("_agent_failure".into(), Value::from("Raised"));
+            return Exec::Result(r);
         }
         if entry.is_some() || task.module_path.is_some() {
             let finder = self.finder(task);
@@ -3448,7 +3451,14 @@ impl<'r> Engine<'r> {
             // mode, where it only plans and returns at once anyway).
             if let (Some(secs), Some(0), false, Some(entry)) = (async_secs, poll, check, entry) {
                 return Exec::Result(
-                    match asyncjob::spawn(entry.name, &args, &env, become_user.as_deref(), secs as u64) {
+                    match asyncjob::spawn(
+                        entry.name,
+                        &args,
+                        &env,
+                        become_user.as_deref(),
+                        secs as u64,
+                        diff,
+                    ) {
                         Ok(r) => {
                             self.host_touched();
                             r

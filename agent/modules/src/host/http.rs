@@ -94,8 +94,6 @@ pub fn fetch(req: &Request<'_>, out: &mut dyn Write) -> Result<Response, String>
     if creds.is_none()
         && req.use_netrc
         && let Some(c) = url.host_str().and_then(netrc_for)
-        && !c.0.is_empty()
-        && !c.1.is_empty()
     {
         creds = Some(c);
         forced = true;
@@ -136,7 +134,9 @@ pub fn fetch(req: &Request<'_>, out: &mut dyn Write) -> Result<Response, String>
         let mut headers: Vec<(String, String)> = req
             .headers
             .iter()
-            .filter(|(k, _)| !(auth_now && creds.is_some() && k.eq_ignore_ascii_case("authorization")))
+            .filter(|(k, _)| {
+                !(auth_now && creds.is_some() && k.eq_ignore_ascii_case("authorization"))
+            })
             .cloned()
             .collect();
         if auth_now && let Some((u, p)) = &creds {
@@ -159,11 +159,10 @@ pub fn fetch(req: &Request<'_>, out: &mut dyn Write) -> Result<Response, String>
         if status == 401
             && !auth_now
             && creds.is_some()
-            && resp
-                .headers()
-                .get_all("www-authenticate")
-                .iter()
-                .any(|v| v.to_str().is_ok_and(|s| s.to_ascii_lowercase().starts_with("basic")))
+            && resp.headers().get_all("www-authenticate").iter().any(|v| {
+                v.to_str()
+                    .is_ok_and(|s| s.to_ascii_lowercase().starts_with("basic"))
+            })
         {
             auth_now = true;
             continue;
@@ -181,9 +180,7 @@ pub fn fetch(req: &Request<'_>, out: &mut dyn Write) -> Result<Response, String>
                 if !matches!(next.scheme(), "http" | "https" | "ftp") {
                     return Ok(error_response(
                         status,
-                        format!(
-                            "HTTP Error {status}: redirection to url '{next}' is not allowed"
-                        ),
+                        format!("HTTP Error {status}: redirection to url '{next}' is not allowed"),
                         &resp,
                     ));
                 }

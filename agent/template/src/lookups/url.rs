@@ -220,7 +220,8 @@ pub fn transport_cause(e: &reqwest::Error) -> String {
 }
 
 /// Credentials for `host` from ~/.netrc, or the file `$NETRC` names (`machine HOST` or
-/// `default`).
+/// `default`), when both login and password are non-empty: the ones ansible-core's
+/// `_configure_auth` sends at once, over the user's Authorization header.
 pub fn netrc_for(host: &str) -> Option<(String, String)> {
     let path = std::env::var_os("NETRC")
         .map(std::path::PathBuf::from)
@@ -252,7 +253,7 @@ pub fn netrc_for(host: &str) -> Option<(String, String)> {
         }
     }
     finish(current, &mut login, &mut password);
-    found
+    found.filter(|(l, p)| !l.is_empty() && !p.is_empty())
 }
 
 /// Python's `bytes.splitlines()`: split at `\n`, `\r\n` and `\r`, no empty last line.
@@ -326,8 +327,6 @@ pub fn url(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, minijin
         if creds.is_none()
             && opts.use_netrc
             && let Some(c) = parsed.host_str().and_then(netrc_for)
-            && !c.0.is_empty()
-            && !c.1.is_empty()
         {
             creds = Some(c);
             forced = true;
