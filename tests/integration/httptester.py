@@ -12,6 +12,9 @@ those targets ask of them, with certificates it makes with the openssl command:
   https://fail.ansible.http.tests/     a certificate for httpbin.org only
   https://self-signed.ansible.http.tests/  a self-signed certificate
 
+JSON bodies are compact, on one line, as the container's httpbin sends them: lookup_url
+reads them with split_lines on, which would join a pretty-printed body's lines with commas.
+
 Usage: httptester.py DIR   (DIR receives the certificates; run as root for ports 80/443;
 the runner adds the names to /etc/hosts). Test code only: the agent itself runs no Python.
 """
@@ -90,7 +93,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def send_json(self, obj, status=200, headers=()):
-        self.send(status, (json.dumps(obj, indent=2) + "\n").encode(), headers=headers)
+        self.send(status, (json.dumps(obj, separators=(",", ":")) + "\n").encode(), headers=headers)
 
     def request_headers(self):
         return {k.title(): v for k, v in self.headers.items()}
@@ -172,7 +175,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if head == "gzip":
             obj = {"gzipped": True, "headers": self.request_headers(), "method": self.command,
                    "origin": self.client_address[0]}
-            body = gzip.compress((json.dumps(obj, indent=2) + "\n").encode())
+            body = gzip.compress((json.dumps(obj, separators=(",", ":")) + "\n").encode())
             return self.send(200, body, headers=[("Content-Encoding", "gzip")])
         if head == "response-headers":
             extra = [(k, v[0]) for k, v in query.items()]

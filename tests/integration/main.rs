@@ -363,8 +363,11 @@ fn install_wrapper(bin: &Path, dir: &Path) -> Result<PathBuf, String> {
     Ok(bin_dir)
 }
 
-/// Where the targets and the run's files go inside a test host.
-const HOST_TARGETS: &str = "/opt/targets";
+/// Where the targets and the run's files go inside a test host: the targets where they
+/// sit in ansible-core's tree, so that `role_path/../../../lib/ansible_test/...`
+/// (setup_remote_constraints) is ansible-test's own file.
+const HOST_TARGETS: &str = "/opt/ansible-core/test/integration/targets";
+const HOST_TEST_LIB: &str = "/opt/ansible-core/test/lib";
 const HOST_DIR: &str = "/root/it";
 /// Where `TestHost::install_agent` puts the agent.
 const HOST_AGENT: &str = "/usr/local/bin/agent";
@@ -412,6 +415,11 @@ fn run_target_on_host(
     }
     host.copy_in(targets, HOST_TARGETS)
         .map_err(|e| format!("copying the targets: {e}"))?;
+    let test_lib = targets.join(".ansible-test/lib");
+    if test_lib.is_dir() {
+        host.copy_in(&test_lib, HOST_TEST_LIB)
+            .map_err(|e| format!("copying ansible-test's lib: {e}"))?;
+    }
     step(
         "apt-get update",
         host.exec(&["apt-get", "update", "-q"], Duration::from_secs(300)),

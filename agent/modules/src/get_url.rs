@@ -82,7 +82,7 @@ fn url_filename(url: &str) -> String {
 }
 
 /// The `filename` parameter of a Content-Disposition header, its basename.
-fn disposition_filename(h: &str) -> Option<String> {
+pub(crate) fn disposition_filename(h: &str) -> Option<String> {
     let re = Regex::new(r#"(?i)(?:^|;)\s*filename\s*=\s*(?:"([^"]*)"|([^;\s]*))"#).ok()?;
     let c = re.captures(h)?;
     let f = c.get(1).or_else(|| c.get(2))?.as_str();
@@ -117,7 +117,7 @@ fn is_url(s: &str) -> bool {
         .any(|p| s.to_ascii_lowercase().starts_with(p))
 }
 
-fn request<'a>(args: &Args, url: &'a str, head: bool) -> Request<'a> {
+pub(crate) fn request<'a>(args: &Args, url: &'a str, head: bool) -> Request<'a> {
     let headers = args
         .get("headers")
         .and_then(|h| {
@@ -155,6 +155,7 @@ fn request<'a>(args: &Args, url: &'a str, head: bool) -> Request<'a> {
         user_agent: args
             .string("http_agent")
             .unwrap_or_else(|| "ansible-httpget".into()),
+        ..Default::default()
     }
 }
 
@@ -220,7 +221,7 @@ fn parse_checksum(
     Ok(Some((algo.to_string(), cleaned)))
 }
 
-fn http_date(t: std::time::SystemTime) -> String {
+pub(crate) fn http_date(t: std::time::SystemTime) -> String {
     let secs = t
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -527,7 +528,7 @@ impl Module for GetUrl {
 /// Put the downloaded file at `dest` atomically: the existing file's owner and mode (or
 /// 0666 & ~umask), then the requested attributes; renamed when on the same file system,
 /// else copied next to `dest` first.
-fn install(
+pub(crate) fn install(
     tmp: &Path,
     dest: &Path,
     existing: Option<&Meta>,

@@ -29,6 +29,7 @@ mod file;
 mod filesystem;
 mod find;
 mod get_url;
+mod uri;
 mod getent;
 mod git;
 mod group;

@@ -77,6 +77,7 @@ pub static MODULES: &[Entry] = &[
     entry::<crate::timezone::Timezone>("timezone", &["community.general.timezone"], false),
     entry::<crate::git::Git>("git", &[], false),
     entry::<crate::get_url::GetUrl>("get_url", &[], false),
+    entry::<crate::uri::Uri>("uri", &[], false),
     entry::<crate::unarchive::Unarchive>("unarchive", &[], false),
     entry::<crate::pip::Pip>("pip", &[], false),
     entry::<crate::command::Command>("command", &[], true),

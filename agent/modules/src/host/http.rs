@@ -37,6 +37,40 @@ pub struct Request<'a> {
     /// `If-Modified-Since` (an HTTP date), unless forced.
     pub if_modified_since: Option<String>,
     pub user_agent: String,
+    /// Another method than GET/HEAD (uri's `method`, upper case).
+    pub method: Option<String>,
+    /// The request's body (uri's `body`/`src`).
+    pub body: Option<Vec<u8>>,
+    /// Which redirects are followed (uri's `follow_redirects`).
+    pub follow: Follow,
+    /// Write an error response's body (status not 2xx) to `out` too, as `info['body']`.
+    pub error_body: bool,
+}
+
+/// `follow_redirects`, as ansible-core's redirect handler reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Follow {
+    /// `urllib2`: urllib's own rules (GET and HEAD follow any redirect, POST a 301-303 as
+    /// a GET, other methods none). get_url and unarchive use these.
+    #[default]
+    Urllib2,
+    /// `all`/`yes`: every redirect.
+    All,
+    /// `safe`: redirects of GET and HEAD only.
+    Safe,
+    /// `none`/`no`: none (the 3xx is the answer).
+    None,
+}
+
+impl Follow {
+    pub fn parse(s: &str) -> Follow {
+        match s {
+            "all" | "yes" => Follow::All,
+            "safe" => Follow::Safe,
+            "none" | "no" => Follow::None,
+            _ => Follow::Urllib2,
+        }
+    }
 }
 
 /// What came back.
@@ -124,12 +158,21 @@ pub fn fetch(req: &Request<'_>, out: &mut dyn Write) -> Result<Response, String>
     let mut hops = 0usize;
     let mut first = true;
     let mut auth_now = forced;
+    let mut method = match (&req.method, req.head) {
+        (Some(m), _) => m.clone(),
+        (None, true) => "HEAD".to_string(),
+        (None, false) => "GET".to_string(),
+    };
+    let mut body = req.body.clone();
+    // Dropped with the body when a redirect turns the request into a GET.
+    let mut drop_content_headers = false;
     let mut resp = loop {
-        let mut rb = if req.head {
-            client.head(url.clone())
-        } else {
-            client.get(url.clone())
-        };
+        let m = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| format!("Request failed: {method}: {e}"))?;
+        let mut rb = client.request(m, url.clone());
+        if let Some(b) = &body {
+            rb = rb.body(b.clone());
+        }
         // Ansible puts the credentials' header among the user's (overriding theirs).
         let mut headers: Vec<(String, String)> = req
             .headers
@@ -148,7 +191,16 @@ pub fn fetch(req: &Request<'_>, out: &mut dyn Write) -> Result<Response, String>
             rb = rb.header("If-Modified-Since", ims.as_str());
         }
         for (k, v) in &headers {
-            if !first && unredirected.contains(&k.to_ascii_lowercase()) {
+            let lower = k.to_ascii_lowercase();
+            if !first && unredirected.contains(&lower) {
+                continue;
+            }
+            if drop_content_headers
+                && matches!(
+                    lower.as_str(),
+                    "content-length" | "content-type" | "transfer-encoding"
+                )
+            {
                 continue;
             }
             rb = rb.header(k.as_str(), v.as_str());
@@ -172,6 +224,18 @@ pub fn fetch(req: &Request<'_>, out: &mut dyn Write) -> Result<Response, String>
             .get("location")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let redirect = matches!(status, 301 | 302 | 303 | 307 | 308) && location.is_some();
+        let get_or_head = matches!(method.as_str(), "GET" | "HEAD");
+        let follows = match req.follow {
+            Follow::None => false,
+            Follow::All => true,
+            Follow::Safe => get_or_head,
+            // urllib: GET/HEAD any redirect, POST a 301-303
+            Follow::Urllib2 => get_or_head || (method == "POST" && status <= 303),
+        };
+        if redirect && !follows {
+            return read_error(status, resp, req, out);
+        }
         match (status, location) {
             (301 | 302 | 303 | 307 | 308, Some(loc)) if hops < MAX_REDIRECTS => {
                 let next = url
@@ -187,6 +251,14 @@ pub fn fetch(req: &Request<'_>, out: &mut dyn Write) -> Result<Response, String>
                 url = next;
                 hops += 1;
                 first = false;
+                if !matches!(status, 307 | 308) {
+                    // The body goes, and with 301 (POST), 302 and 303 the method becomes GET.
+                    body = None;
+                    drop_content_headers = true;
+                    if method != "HEAD" && (status != 301 || method == "POST") {
+                        method = "GET".into();
+                    }
+                }
             }
             (301 | 302 | 303 | 307 | 308, Some(_)) => {
                 return Ok(error_response(
@@ -194,7 +266,7 @@ pub fn fetch(req: &Request<'_>, out: &mut dyn Write) -> Result<Response, String>
                     format!(
                         "HTTP Error {status}: The HTTP server returned a redirect error that \
                          would lead to an infinite loop.\nThe last 30x error message was:\n{}",
-                        reason(status)
+                        reason_of(&resp)
                     ),
                     &resp,
                 ));
@@ -212,15 +284,14 @@ pub fn fetch(req: &Request<'_>, out: &mut dyn Write) -> Result<Response, String>
         bytes: 0,
         decoded: false,
     };
-    if status != 200 {
-        r.msg = format!("HTTP Error {status}: {}", reason(status));
-        return Ok(r);
+    if !(200..300).contains(&status) {
+        return read_error(status, resp, req, out);
     }
     r.msg = match r.header("content-length") {
         Some(n) => format!("OK ({n} bytes)"),
         None => "OK (unknown bytes)".into(),
     };
-    if !req.head {
+    if method != "HEAD" {
         let gzip = r
             .header("content-encoding")
             .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
@@ -280,6 +351,15 @@ fn header_list(resp: &reqwest::blocking::Response) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The server's reason phrase (`File not found`), as urllib reports it; hyper keeps one
+/// only when it is not the standard one.
+fn reason_of(resp: &reqwest::blocking::Response) -> String {
+    match resp.extensions().get::<hyper::ext::ReasonPhrase>() {
+        Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
+        None => reason(resp.status().as_u16()).to_string(),
+    }
+}
+
 fn reason(status: u16) -> &'static str {
     reqwest::StatusCode::from_u16(status)
         .ok()
@@ -296,6 +376,22 @@ fn error_response(status: u16, msg: String, resp: &reqwest::blocking::Response) 
         bytes: 0,
         decoded: false,
     }
+}
+
+/// An HTTP error (urllib's HTTPError): its status, `HTTP Error N: Reason`, its headers and,
+/// when asked, its body.
+fn read_error(
+    status: u16,
+    mut resp: reqwest::blocking::Response,
+    req: &Request<'_>,
+    out: &mut dyn Write,
+) -> Result<Response, String> {
+    let msg = format!("HTTP Error {status}: {}", reason_of(&resp));
+    let mut r = error_response(status, msg, &resp);
+    if req.error_body {
+        r.bytes = copy(&mut resp, out).unwrap_or(0);
+    }
+    Ok(r)
 }
 
 fn basic_header(user: &str, password: &str) -> String {
