@@ -170,6 +170,7 @@ fn parse_checksum(
     args: &Args,
     url: &str,
     dir: &Path,
+    ctx: &Ctx<'_>,
 ) -> Result<Option<(String, String)>, ModuleError> {
     let raw = args.str("checksum").unwrap_or_default();
     if raw.is_empty() {
@@ -183,8 +184,9 @@ fn parse_checksum(
     let mut value = value.to_string();
     if is_url(&value) {
         let mut buf: Vec<u8> = Vec::new();
-        let resp =
-            http::fetch(&request(args, &value, false), &mut buf).map_err(ModuleError::new)?;
+        let mut req = request(args, &value, false);
+        req.netrc = http::task_netrc(ctx.environment);
+        let resp = http::fetch(&req, &mut buf).map_err(ModuleError::new)?;
         if resp.status != 200 {
             return Err(ModuleError::new("Request failed")
                 .with("status_code", resp.status)
@@ -256,7 +258,8 @@ impl Module for GetUrl {
             dest.parent()
                 .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
         };
-        let checksum = parse_checksum(args, url, &dir).map_err(|e| fail_fields(e, url, &dest))?;
+        let checksum =
+            parse_checksum(args, url, &dir, ctx).map_err(|e| fail_fields(e, url, &dest))?;
         let mut force = args.bool("force");
         let mut last_mod = None;
         if !dest_is_dir && let Ok(md) = std::fs::metadata(&dest) {
@@ -278,6 +281,7 @@ impl Module for GetUrl {
             }
         }
         let mut req = request(args, url, ctx.check_mode);
+        req.netrc = http::task_netrc(ctx.environment);
         req.no_cache = force;
         if !force && let Some(t) = last_mod {
             req.if_modified_since = Some(http_date(t));

@@ -29,7 +29,6 @@ mod file;
 mod filesystem;
 mod find;
 mod get_url;
-mod uri;
 mod getent;
 mod git;
 mod group;
@@ -50,6 +49,7 @@ mod stat;
 mod systemd;
 mod tempfile;
 mod template;
+mod uri;
 mod user;
 
 mod sysctl;

@@ -210,6 +210,7 @@ fn locate_src(
         user_agent: "ansible-httpget".into(),
         // fetch_file's defaults
         use_netrc: true,
+        netrc: http::task_netrc(ctx.environment),
         decompress: true,
         ..http::Request::default()
     };

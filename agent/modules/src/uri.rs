@@ -29,9 +29,12 @@ const SPEC: &[Arg] = &[
     Arg::str("url_username").aliases(&["user"]),
     Arg::str("url_password").aliases(&["password"]).no_log(),
     Arg::raw("body"),
-    Arg::str("body_format")
-        .default(Def::Str("raw"))
-        .choices(&["form-urlencoded", "json", "raw", "form-multipart"]),
+    Arg::str("body_format").default(Def::Str("raw")).choices(&[
+        "form-urlencoded",
+        "json",
+        "raw",
+        "form-multipart",
+    ]),
     Arg::path("src"),
     Arg::str("method").default(Def::Str("GET")),
     Arg::bool("return_content", false),
@@ -143,13 +146,19 @@ fn form_urlencoded(body: &Value) -> Result<String, ModuleError> {
     let mut pairs: Vec<(String, Value)> = Vec::new();
     match body.kind() {
         ValueKind::Map => {
-            for k in body.try_iter().map_err(|e| ModuleError::new(e.to_string()))? {
+            for k in body
+                .try_iter()
+                .map_err(|e| ModuleError::new(e.to_string()))?
+            {
                 let v = body.get_item(&k).unwrap_or_default();
                 pairs.push((value_to_string(&k), v));
             }
         }
         ValueKind::Seq => {
-            for item in body.try_iter().map_err(|e| ModuleError::new(e.to_string()))? {
+            for item in body
+                .try_iter()
+                .map_err(|e| ModuleError::new(e.to_string()))?
+            {
                 let k = item.get_item(&Value::from(0)).unwrap_or_default();
                 let v = item.get_item(&Value::from(1)).unwrap_or_default();
                 pairs.push((value_to_string(&k), v));
@@ -160,7 +169,9 @@ fn form_urlencoded(body: &Value) -> Result<String, ModuleError> {
     let mut out = Vec::new();
     for (k, v) in pairs {
         let values: Vec<Value> = match v.kind() {
-            ValueKind::Seq | ValueKind::Map => v.try_iter().map(|i| i.collect()).unwrap_or_default(),
+            ValueKind::Seq | ValueKind::Map => {
+                v.try_iter().map(|i| i.collect()).unwrap_or_default()
+            }
             _ => vec![v],
         };
         for v in values {
@@ -175,8 +186,13 @@ fn form_urlencoded(body: &Value) -> Result<String, ModuleError> {
 
 /// The request's body and the Content-Type it implies (unless the headers name one).
 fn request_body(args: &Args) -> Result<(Option<Vec<u8>>, Option<&'static str>), ModuleError> {
-    let body = args.get("body").filter(|b| !b.is_none() && !b.is_undefined());
-    let format = args.str("body_format").unwrap_or("raw").to_ascii_lowercase();
+    let body = args
+        .get("body")
+        .filter(|b| !b.is_none() && !b.is_undefined());
+    let format = args
+        .str("body_format")
+        .unwrap_or("raw")
+        .to_ascii_lowercase();
     let Some(body) = body else {
         return Ok((
             None,
@@ -215,7 +231,10 @@ fn request_body(args: &Args) -> Result<(Option<Vec<u8>>, Option<&'static str>), 
 /// The file name `dest` (a directory) receives: the response's Content-Disposition, else
 /// the final URL's last path segment, else `index.html`.
 fn response_filename(resp: &Response) -> String {
-    if let Some(f) = resp.header("content-disposition").and_then(disposition_filename) {
+    if let Some(f) = resp
+        .header("content-disposition")
+        .and_then(disposition_filename)
+    {
         return f;
     }
     let path = reqwest::Url::parse(&resp.url)
@@ -284,7 +303,9 @@ impl Module for Uri {
 
     fn observe(args: &Args, ctx: &Ctx<'_>) -> Result<Observed, ModuleError> {
         if args.is_set("body") && args.is_set("src") {
-            return Err(ModuleError::new("parameters are mutually exclusive: body|src"));
+            return Err(ModuleError::new(
+                "parameters are mutually exclusive: body|src",
+            ));
         }
         let method = args.str("method").unwrap_or("GET").to_ascii_uppercase();
         if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -316,6 +337,7 @@ impl Module for Uri {
         }
         let url = args.str("url").unwrap_or_default();
         let mut req = request(args, url, false);
+        req.netrc = http::task_netrc(ctx.environment);
         req.method = Some(method);
         req.follow = Follow::parse(args.str("follow_redirects").unwrap_or("safe"));
         req.error_body = true;
@@ -345,7 +367,13 @@ impl Module for Uri {
         }
         let tmp_dir = dest
             .as_ref()
-            .map(|d| if d.is_dir() { d.clone() } else { d.parent().map(Path::to_path_buf).unwrap_or_default() })
+            .map(|d| {
+                if d.is_dir() {
+                    d.clone()
+                } else {
+                    d.parent().map(Path::to_path_buf).unwrap_or_default()
+                }
+            })
             .filter(|d| d.is_dir())
             .unwrap_or_else(std::env::temp_dir);
         let mut tmp = tempfile::Builder::new()
@@ -465,7 +493,10 @@ impl Module for Uri {
             && !(200..300).contains(&resp.status)
         {
             // An HTTP error's body stays in the result (fetch_url's `info['body']`).
-            r.insert("body".into(), Value::from(decode(&read_body(&done.body), &charset)));
+            r.insert(
+                "body".into(),
+                Value::from(decode(&read_body(&done.body), &charset)),
+            );
         }
         if let Some(text) = &content
             && maybe_json
@@ -565,11 +596,12 @@ mod tests {
 
     #[test]
     fn form_bodies_as_python_urlencode() {
-        let body = Value::from_serialize(serde_json::json!({
+        let body = agent_template::filters::pyfmt::from_json_value(serde_json::json!({
             "a": "x y", "b": ["1", "2"], "c": null, "d": true
         }));
         assert_eq!(form_urlencoded(&body).unwrap(), "a=x+y&b=1&b=2&d=True");
-        let pairs = Value::from_serialize(serde_json::json!([["k", "v&w"]]));
+        let pairs =
+            agent_template::filters::pyfmt::from_json_value(serde_json::json!([["k", "v&w"]]));
         assert_eq!(form_urlencoded(&pairs).unwrap(), "k=v%26w");
         assert_eq!(form_urlencoded(&Value::from("raw=1")).unwrap(), "raw=1");
     }
@@ -580,10 +612,13 @@ mod tests {
             headers: vec![("content-type".into(), ct.into())],
             ..Default::default()
         };
-        assert_eq!(content_type(&resp("application/json")).0, true);
-        assert_eq!(content_type(&resp("application/problem+json; charset=utf-8")).0, true);
-        assert_eq!(content_type(&resp("text/javascript")).0, true);
-        assert_eq!(content_type(&resp("text/html; charset=ISO-8859-1")), (false, "ISO-8859-1".into()));
+        assert!(content_type(&resp("application/json")).0);
+        assert!(content_type(&resp("application/problem+json; charset=utf-8")).0);
+        assert!(content_type(&resp("text/javascript")).0);
+        assert_eq!(
+            content_type(&resp("text/html; charset=ISO-8859-1")),
+            (false, "ISO-8859-1".into())
+        );
     }
 
     #[test]
@@ -595,7 +630,10 @@ mod tests {
                 .unwrap_or_default(),
             ..Default::default()
         };
-        assert_eq!(response_filename(&resp("http://h/a/b%20c.txt", None)), "b c.txt");
+        assert_eq!(
+            response_filename(&resp("http://h/a/b%20c.txt", None)),
+            "b c.txt"
+        );
         assert_eq!(response_filename(&resp("http://h/", None)), "index.html");
         assert_eq!(
             response_filename(&resp("http://h/x", Some("attachment; filename=\"y.bin\""))),

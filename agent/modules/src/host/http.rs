@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use agent_template::lookups::url::{netrc_for, transport_cause};
+use agent_template::lookups::url::{netrc_in, transport_cause};
 
 /// One request.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +26,8 @@ pub struct Request<'a> {
     pub force_basic_auth: bool,
     /// Read ~/.netrc (or `$NETRC`) when no credentials are given.
     pub use_netrc: bool,
+    /// The `NETRC` of the task's `environment`, if it sets one.
+    pub netrc: Option<PathBuf>,
     /// Header names (any case) sent to the first URL only, not after a redirect.
     pub unredirected: Vec<String>,
     /// Decode a `Content-Encoding: gzip` body.
@@ -98,6 +100,15 @@ impl Response {
     }
 }
 
+/// The `NETRC` a task's `environment` sets (the module's process environment in Ansible).
+pub fn task_netrc(environment: &[(String, String)]) -> Option<PathBuf> {
+    environment
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "NETRC")
+        .map(|(_, v)| PathBuf::from(v))
+}
+
 /// How many redirects urllib follows before it gives up.
 const MAX_REDIRECTS: usize = 10;
 
@@ -127,7 +138,9 @@ pub fn fetch(req: &Request<'_>, out: &mut dyn Write) -> Result<Response, String>
     let mut forced = req.force_basic_auth;
     if creds.is_none()
         && req.use_netrc
-        && let Some(c) = url.host_str().and_then(netrc_for)
+        && let Some(c) = url
+            .host_str()
+            .and_then(|h| netrc_in(h, req.netrc.as_deref()))
     {
         creds = Some(c);
         forced = true;

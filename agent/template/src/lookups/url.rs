@@ -175,11 +175,20 @@ pub fn transport_cause(e: &reqwest::Error) -> String {
     let mut cause = e.to_string();
     let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = src {
-        let tls = s.downcast_ref::<rustls::Error>().or_else(|| {
-            s.downcast_ref::<std::io::Error>()
+        // hyper-util wraps the TLS error in an io::Error inside another io::Error, whose
+        // `source()` skips it: look inside each with `get_ref`.
+        let mut inner: Option<&(dyn std::error::Error + 'static)> = Some(s);
+        let mut tls = None;
+        while let Some(i) = inner {
+            if let Some(t) = i.downcast_ref::<rustls::Error>() {
+                tls = Some(t);
+                break;
+            }
+            inner = i
+                .downcast_ref::<std::io::Error>()
                 .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
+                .map(|e| e as &(dyn std::error::Error + 'static));
+        }
         if let Some(rustls::Error::InvalidCertificate(c)) = tls {
             let why = match c {
                 C::NotValidForName | C::NotValidForNameContext { .. } => {
@@ -191,6 +200,9 @@ pub fn transport_cause(e: &reqwest::Error) -> String {
                     "certificate is not yet valid".to_string()
                 }
                 C::Revoked => "certificate revoked".to_string(),
+                C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
+                    "self-signed certificate".to_string()
+                }
                 other => format!("{other:?}"),
             };
             return format!("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {why}");
@@ -223,8 +235,15 @@ pub fn transport_cause(e: &reqwest::Error) -> String {
 /// `default`), when both login and password are non-empty: the ones ansible-core's
 /// `_configure_auth` sends at once, over the user's Authorization header.
 pub fn netrc_for(host: &str) -> Option<(String, String)> {
-    let path = std::env::var_os("NETRC")
-        .map(std::path::PathBuf::from)
+    netrc_in(host, None)
+}
+
+/// [`netrc_for`] with the `NETRC` a task's `environment` sets, which wins over the
+/// process's.
+pub fn netrc_in(host: &str, netrc: Option<&std::path::Path>) -> Option<(String, String)> {
+    let path = netrc
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| std::env::var_os("NETRC").map(std::path::PathBuf::from))
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".netrc")))?;
     let text = std::fs::read_to_string(path).ok()?;
     let mut words = text.split_whitespace();
