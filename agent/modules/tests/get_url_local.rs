@@ -1,4 +1,4 @@
-//! get_url against a loopback HTTP server started here.
+//! get_url and uri against a loopback HTTP server started here.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -69,6 +69,10 @@ fn server() -> String {
 }
 
 fn run(args: &[(&str, &str)], check: bool) -> Result<ResultMap, ModuleError> {
+    run_module("get_url", args, check)
+}
+
+fn run_module(module: &str, args: &[(&str, &str)], check: bool) -> Result<ResultMap, ModuleError> {
     let templar = Templar::new();
     let vars = Vars::default();
     let ctx = Ctx {
@@ -84,8 +88,8 @@ fn run(args: &[(&str, &str)], check: bool) -> Result<ResultMap, ModuleError> {
         .iter()
         .map(|(k, v)| (k.to_string(), Value::from(*v)))
         .collect();
-    let e = registry::find("ansible.builtin.get_url").unwrap();
-    (e.run)("get_url", &raw, &ctx)
+    let e = registry::find(&format!("ansible.builtin.{module}")).unwrap();
+    (e.run)(module, &raw, &ctx)
 }
 
 fn changed(r: &ResultMap) -> bool {
@@ -154,4 +158,47 @@ fn download_check_force_checksum() {
     // 404 is a failure.
     let e = run(&[("url", &format!("{base}/nope")), ("dest", d)], false).unwrap_err();
     assert_eq!(e.msg, "Request failed");
+}
+
+/// uri: skipped in check mode; `dest` written once, then the server's 304 (accepted) leaves
+/// the plan empty; a status not accepted fails with Ansible's message.
+#[test]
+fn uri_check_mode_dest_and_status() {
+    let base = server();
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("out.txt");
+    let d = dest.to_str().unwrap();
+    let url = format!("{base}/file.txt");
+    let uri = |args: &[(&str, &str)], check: bool| run_module("uri", args, check);
+
+    let r = uri(&[("url", &url), ("dest", d)], true).unwrap();
+    assert_eq!(r.get("skipped"), Some(&Value::from(true)), "{r:?}");
+    assert!(!changed(&r));
+    assert!(!dest.exists());
+
+    let r = uri(&[("url", &url), ("return_content", "yes")], false).unwrap();
+    assert!(!changed(&r), "{r:?}");
+    assert_eq!(r.get("content"), Some(&Value::from(BODY)));
+    assert_eq!(r.get("status"), Some(&Value::from(200)));
+
+    let r = uri(&[("url", &url), ("dest", d), ("mode", "0640")], false).unwrap();
+    assert!(changed(&r), "{r:?}");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), BODY);
+    assert_eq!(r.get("mode"), Some(&Value::from("0640")));
+
+    // Idempotence: the file exists, If-Modified-Since gets 304, nothing to do.
+    let r = run_module(
+        "uri",
+        &[("url", &url), ("dest", d), ("status_code", "200,304")],
+        false,
+    )
+    .unwrap();
+    assert!(!changed(&r), "{r:?}");
+    assert_eq!(r.get("status"), Some(&Value::from(304)));
+
+    let e = uri(&[("url", &format!("{base}/nope"))], false).unwrap_err();
+    assert_eq!(
+        e.msg,
+        "Status code was 404 and not [200]: HTTP Error 404: Not Found"
+    );
 }
