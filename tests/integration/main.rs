@@ -101,6 +101,7 @@ struct Run {
 fn run_target(
     runner: &Runner,
     targets: &Path,
+    collections: Option<&Path>,
     name: &str,
     aliases: &[String],
     log: &Path,
@@ -165,6 +166,9 @@ fn run_target(
                 .env("ANSIBLE_HOME", dir.join("ansible-home"))
                 .env("ANSIBLE_PLAYBOOK_DIR", dir)
                 .env("ANSIBLE_ROLES_PATH", targets);
+            if let Some(c) = collections {
+                cmd.env("ANSIBLE_COLLECTIONS_PATH", c);
+            }
             // The inventory names the interpreter here.
             for (k, v) in ansible_test_env()
                 .into_iter()
@@ -368,6 +372,8 @@ fn install_wrapper(bin: &Path, dir: &Path) -> Result<PathBuf, String> {
 /// (setup_remote_constraints) is ansible-test's own file.
 const HOST_TARGETS: &str = "/opt/ansible-core/test/integration/targets";
 const HOST_TEST_LIB: &str = "/opt/ansible-core/test/lib";
+/// Where a collection target's collections go (real Ansible's ANSIBLE_COLLECTIONS_PATH).
+const HOST_COLLECTIONS: &str = "/opt/ansible-collections";
 const HOST_DIR: &str = "/root/it";
 /// Where `TestHost::install_agent` puts the agent.
 const HOST_AGENT: &str = "/usr/local/bin/agent";
@@ -377,6 +383,7 @@ const HOST_AGENT: &str = "/usr/local/bin/agent";
 fn run_target_on_host(
     runner: &Runner,
     targets: &Path,
+    collections: Option<&Path>,
     name: &str,
     aliases: &[String],
     log: &Path,
@@ -415,6 +422,10 @@ fn run_target_on_host(
     }
     host.copy_in(targets, HOST_TARGETS)
         .map_err(|e| format!("copying the targets: {e}"))?;
+    if let Some(c) = collections {
+        host.copy_in(c, HOST_COLLECTIONS)
+            .map_err(|e| format!("copying the collections: {e}"))?;
+    }
     let test_lib = targets.join(".ansible-test/lib");
     if test_lib.is_dir() {
         host.copy_in(&test_lib, HOST_TEST_LIB)
@@ -500,6 +511,11 @@ fn run_target_on_host(
                 format!("ANSIBLE_HOME={HOST_DIR}/ansible-home"),
                 format!("ANSIBLE_PLAYBOOK_DIR={HOST_DIR}"),
                 format!("ANSIBLE_ROLES_PATH={HOST_TARGETS}"),
+            ]);
+            if collections.is_some() {
+                argv.push(format!("ANSIBLE_COLLECTIONS_PATH={HOST_COLLECTIONS}"));
+            }
+            argv.extend([
                 playbook.clone(),
                 play_path.clone(),
                 "-i".into(),
@@ -703,9 +719,24 @@ fn main() -> ExitCode {
     let mut report_rows = Vec::new();
     for entry in &selected {
         let name = &entry.name;
-        let dir = targets.join(name);
-        let aliases =
+        // `ansible.posix/mount`: a collection's target, with its own roles directory.
+        let (roles_dir, collections, short) = match support::collection_target(name) {
+            Some((coll, short)) => {
+                let root = targets.join(".collections");
+                let dir = root.join(support::collection_targets_dir(coll));
+                (dir, Some(root), short)
+            }
+            None => (targets.clone(), None, name.as_str()),
+        };
+        let dir = roles_dir.join(short);
+        let mut aliases =
             support::parse_aliases(&fs::read_to_string(dir.join("aliases")).unwrap_or_default());
+        // Group 3 runs on test hosts only: ansible.posix's sysctl target has no needs/root
+        // but writes /etc/sysctl.conf and kernel settings (ansible-test runs it in a
+        // container).
+        if entry.group == "3" && !support::needs_root(&aliases) {
+            aliases.push("needs/root".to_string());
+        }
         let ansible = recorded.get(name);
         let ansible_col = ansible.map_or("not recorded".to_string(), |r| {
             if r.note.is_empty() || r.status == "pass" {
@@ -730,13 +761,14 @@ fn main() -> ExitCode {
             report_rows.push(format!("| {name} | skip | skip | {} |", md_cell(&why)));
             continue;
         }
-        let log = logs.join(format!("{name}.log"));
+        let log = logs.join(format!("{}.log", name.replace('/', "-")));
+        let colls = collections.as_deref();
         let run = if on_host {
             // A host, its boot and apt's lists add to the run: a longer limit.
             let limit = timeout.max(Duration::from_secs(900));
-            run_target_on_host(&runner, &targets, name, &aliases, &log, limit)
+            run_target_on_host(&runner, &roles_dir, colls, short, &aliases, &log, limit)
         } else {
-            run_target(&runner, &targets, name, &aliases, &log, timeout)
+            run_target(&runner, &roles_dir, colls, short, &aliases, &log, timeout)
         };
         let run = match run {
             Ok(run) => run,

@@ -2,7 +2,7 @@
 //! results, what ansible-test generates for a role-style target, and the verdict of a run.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One entry of `targets.txt`: its group (from the last `# group ...` comment) and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +63,31 @@ pub fn parse_results(text: &str) -> BTreeMap<String, Recorded> {
             ))
         })
         .collect()
+}
+
+/// A collection's target, named `NAMESPACE.COLLECTION/TARGET` in targets.txt
+/// (`ansible.posix/mount`): the collection and the target's own name.
+pub fn collection_target(name: &str) -> Option<(&str, &str)> {
+    let (coll, target) = name.split_once('/')?;
+    let (ns, c) = coll.split_once('.')?;
+    let ok = |s: &str| !s.is_empty() && s.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+    (ok(ns) && ok(c) && ok(target)).then_some((coll, target))
+}
+
+/// Where a collection's integration targets are, under a collections path
+/// (`ansible_collections/ansible/posix/tests/integration/targets`).
+pub fn collection_targets_dir(collection: &str) -> PathBuf {
+    let (ns, c) = collection.split_once('.').unwrap_or((collection, ""));
+    [
+        "ansible_collections",
+        ns,
+        c,
+        "tests",
+        "integration",
+        "targets",
+    ]
+    .iter()
+    .collect()
 }
 
 /// The aliases of a target (its `aliases` file, comments dropped).

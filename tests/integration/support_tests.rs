@@ -132,3 +132,19 @@ fn a_run_stopping_error_names_its_origin() {
         Verdict::Fail("[ERROR]: couldn't resolve module/action 'noisy' (main.yml:2:3)".to_string())
     );
 }
+
+#[test]
+fn collection_targets() {
+    assert_eq!(
+        collection_target("ansible.posix/mount"),
+        Some(("ansible.posix", "mount"))
+    );
+    assert_eq!(collection_target("mount"), None);
+    assert_eq!(collection_target("posix/mount"), None);
+    assert_eq!(collection_target("ansible.posix/"), None);
+    assert_eq!(collection_target("ansible.posix/../x"), None);
+    assert_eq!(
+        collection_targets_dir("ansible.posix"),
+        Path::new("ansible_collections/ansible/posix/tests/integration/targets")
+    );
+}

@@ -26,6 +26,7 @@ mod cron;
 mod deb822_repository;
 mod dnf;
 mod file;
+mod filesize;
 mod filesystem;
 mod find;
 mod get_url;

@@ -45,6 +45,9 @@ pub struct Observed {
     /// The fstab's text (universal newlines); `None` when it does not exist.
     text: Option<String>,
     mounts: Option<Vec<MountEntry>>,
+    /// The source of the mount on `path` as `mount -v` lists it (an image file behind
+    /// a loop device).
+    listed: Option<String>,
     ismount: bool,
     exists: bool,
     /// Missing directories of `path`, outermost first.
@@ -260,10 +263,13 @@ impl Module for Mount {
             }
         };
         let path = PathBuf::from(&a.name);
+        let mounts = hm::linux_mounts();
+        let listed = find_mount(&mounts, &a.name).map(|m| hm::listed_source(&m.source));
         Ok(Observed {
             fstab,
             text,
-            mounts: hm::linux_mounts(),
+            mounts,
+            listed,
             ismount: hm::ismount(&path),
             exists: path.exists(),
             missing: missing_dirs(&path),
@@ -399,6 +405,9 @@ impl Module for Mount {
         if args.is_set("fstype") {
             plan.set("fstype", a.fstype.as_str());
         }
+        if let Some(secret) = no_log_opts(args) {
+            mask_result(&mut plan.result, secret);
+        }
         Ok(plan)
     }
 
@@ -408,6 +417,52 @@ impl Module for Mount {
         plan: &Plan<Op>,
         _ctx: &Ctx<'_>,
     ) -> Result<ResultMap, ModuleError> {
+        let res = apply_ops(args, o, plan);
+        let Some(secret) = no_log_opts(args) else {
+            return res;
+        };
+        match res {
+            Ok(mut out) => {
+                mask_result(&mut out, secret);
+                Ok(out)
+            }
+            Err(mut e) => {
+                e.msg = e.msg.replace(secret, MASK);
+                mask_result(&mut e.fields, secret);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// What Ansible's `remove_values` writes for a hidden value, and inside a longer string.
+const NO_LOG_VALUE: &str = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER";
+const MASK: &str = "********";
+
+/// `opts` when `opts_no_log` hides it (the module adds it to its `no_log_values`).
+fn no_log_opts(args: &Args) -> Option<&str> {
+    args.bool("opts_no_log")
+        .then(|| args.str("opts"))
+        .flatten()
+        .filter(|s| !s.is_empty())
+}
+
+/// Ansible's `remove_values` on a result: a string equal to the secret is replaced,
+/// one that contains it has it starred out.
+fn mask_result(result: &mut ResultMap, secret: &str) {
+    for v in result.values_mut() {
+        if let Some(s) = v.as_str() {
+            if s == secret {
+                *v = Value::from(NO_LOG_VALUE);
+            } else if s.contains(secret) {
+                *v = Value::from(s.replace(secret, MASK));
+            }
+        }
+    }
+}
+
+fn apply_ops(args: &Args, o: Observed, plan: &Plan<Op>) -> Result<ResultMap, ModuleError> {
+    {
         let a = margs(args);
         let state = args.str("state").unwrap_or_default();
         let name = PathBuf::from(&a.name);
@@ -507,12 +562,14 @@ impl Module for Mount {
 
 /// For `ephemeral` on a mounted path: is the mounted source the task's `src`? Ansible
 /// asks the mount table (bind mounts) and then `mount -v`, whose first field is the
-/// source as mountinfo records it (a device path: a `UUID=` source never equals it).
+/// source as mountinfo records it (a device path: a `UUID=` source never equals it), or
+/// for an image mounted through a loop device, the image file (`Observed::listed`).
 fn same_source(o: &Observed, a: &MArgs) -> bool {
     let Some(src) = a.src.as_deref() else {
         return false;
     };
-    find_mount(&o.mounts, &a.name).is_some_and(|m| m.src == src || m.source == src)
+    find_mount(&o.mounts, &a.name)
+        .is_some_and(|m| m.src == src || m.source == src || o.listed.as_deref() == Some(src))
 }
 
 /// `-T FSTAB` when it is not /etc/fstab.
@@ -594,11 +651,31 @@ mod tests {
         crate::spec::parse("mount", Mount::SPECS, &raw).unwrap()
     }
 
+    #[test]
+    fn opts_no_log_masks_the_result() {
+        let a = args(&[
+            ("src", "/dev/sdb1"),
+            ("path", "/srv/data"),
+            ("fstype", "ext4"),
+            ("opts", "rw,user"),
+            ("opts_no_log", "true"),
+            ("state", "present"),
+        ]);
+        let p = plan(&a, &obs(Some(FSTAB), false)).unwrap();
+        assert_eq!(p.result["opts"], Value::from(NO_LOG_VALUE));
+        let mut r = ResultMap::new();
+        r.insert("msg".into(), Value::from("mount -o rw,user failed"));
+        mask_result(&mut r, "rw,user");
+        assert_eq!(r["msg"], Value::from("mount -o ******** failed"));
+        assert_eq!(no_log_opts(&data("present")), None);
+    }
+
     fn obs(text: Option<&str>, ismount: bool) -> Observed {
         Observed {
             fstab: PathBuf::from("/etc/fstab"),
             text: text.map(String::from),
             mounts: Some(Vec::new()),
+            listed: None,
             ismount,
             exists: true,
             missing: Vec::new(),

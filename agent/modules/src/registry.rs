@@ -125,6 +125,7 @@ pub static MODULES: &[Entry] = &[
         false,
     ),
     entry::<crate::mount::Mount>("mount", &["ansible.posix.mount"], false),
+    entry::<crate::filesize::Filesize>("filesize", &["community.general.filesize"], false),
     entry::<crate::filesystem::Filesystem>("filesystem", &["community.general.filesystem"], false),
     entry::<crate::sysctl::Sysctl>("sysctl", &["ansible.posix.sysctl"], false),
     entry::<crate::wait_for::WaitFor>("wait_for", &[], false),

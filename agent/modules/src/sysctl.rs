@@ -147,10 +147,14 @@ impl Module for Sysctl {
         let state = args.str("state").unwrap_or("present");
         let present = state == "present";
         let raw_name = args.str("name").unwrap_or_default();
-        if present && !args.is_set("value") {
+        // required_if counts a `value` given as null; the module then refuses it.
+        if present && !args.given("value") {
             return Err(ModuleError::new(
                 "state is present but all of the following are missing: value",
             ));
+        }
+        if present && !args.is_set("value") {
+            return Err(ModuleError::new("value cannot be None"));
         }
         if raw_name.is_empty() {
             return Err(ModuleError::new("name cannot be blank"));
@@ -352,5 +356,9 @@ mod tests {
             e.msg,
             "state is present but all of the following are missing: value"
         );
+        let null = args(&[("name", Value::from("net.x")), ("value", Value::from(()))]);
+        let e = crate::testctx::with_ctx(false, |ctx| Sysctl::plan(&null, &obs(None, None), ctx))
+            .unwrap_err();
+        assert_eq!(e.msg, "value cannot be None");
     }
 }

@@ -360,3 +360,64 @@ fn shows_no_change(d: &Value) -> bool {
         _ => d.get_attr("before").ok() == d.get_attr("after").ok(),
     }
 }
+
+#[test]
+fn filesize_creates_grows_truncates_idempotently() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("img");
+    // created (check mode leaves no file), then kept
+    check_then_idempotent(
+        "community.general.filesize",
+        &[
+            ("path", v(&p(d.path(), "img"))),
+            ("size", v("1M")),
+            ("mode", v("0600")),
+        ],
+        &f,
+    );
+    let md = std::fs::metadata(&f).unwrap();
+    assert_eq!(md.len(), 1 << 20);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&md.permissions()) & 0o777,
+        0o600
+    );
+    // grown, keeping its first bytes; then truncated
+    let mut data = std::fs::read(&f).unwrap();
+    data[..3].copy_from_slice(b"abc");
+    std::fs::write(&f, &data).unwrap();
+    let env = Env::new();
+    let grow = [("path", v(&p(d.path(), "img"))), ("size", v("1.5MiB"))];
+    let r = env.run("filesize", &grow, false).unwrap();
+    assert!(changed(&r), "{r:?}");
+    assert_eq!(r["size_diff"], Value::from(1 << 19));
+    let data = std::fs::read(&f).unwrap();
+    assert_eq!((data.len(), &data[..3]), (3 << 19, &b"abc"[..]));
+    assert!(!changed(&env.run("filesize", &grow, false).unwrap()));
+    let r = env
+        .run(
+            "filesize",
+            &[("path", v(&p(d.path(), "img"))), ("size", v("10B"))],
+            false,
+        )
+        .unwrap();
+    assert!(changed(&r));
+    assert_eq!(std::fs::read(&f).unwrap(), b"abc\0\0\0\0\0\0\0");
+    assert_eq!(r["filesize"].get_attr("bytes").unwrap(), Value::from(10));
+    // sparse and force together are refused
+    let e = env
+        .run(
+            "filesize",
+            &[
+                ("path", v(&p(d.path(), "img"))),
+                ("size", v("1")),
+                ("sparse", Value::from(true)),
+                ("force", Value::from(true)),
+            ],
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.msg,
+        "parameters values are mutually exclusive: force=true|sparse=true"
+    );
+}

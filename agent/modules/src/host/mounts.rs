@@ -116,6 +116,25 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
     out
 }
 
+/// The source as `mount -v` prints it: for a loop device that clears itself when
+/// unmounted (what `mount IMAGE DIR` sets up), the file behind it; else `source`.
+pub fn listed_source(source: &str) -> String {
+    if let Some(name) = source.strip_prefix("/dev/")
+        && name.starts_with("loop")
+        && !name.contains('/')
+    {
+        let dir = Path::new("/sys/block").join(name).join("loop");
+        let autoclear = fs::read_to_string(dir.join("autoclear")).is_ok_and(|v| v.trim() == "1");
+        if autoclear && let Ok(file) = fs::read_to_string(dir.join("backing_file")) {
+            let file = file.trim_end_matches('\n');
+            if !file.is_empty() {
+                return file.to_string();
+            }
+        }
+    }
+    source.to_string()
+}
+
 /// The mount table of this process (`None` when /proc/self/mountinfo is unreadable).
 pub fn linux_mounts() -> Option<Vec<MountEntry>> {
     fs::read_to_string("/proc/self/mountinfo")
