@@ -8,7 +8,7 @@ use crate::{Event, Reporter, Stats, Status};
 use indexmap::IndexMap;
 use minijinja::value::{Value, ValueKind};
 use std::io::{self, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 type Obj = IndexMap<Value, Value>;
 
@@ -23,22 +23,28 @@ fn to_value(o: &Obj) -> Value {
     Value::from_object(o.clone())
 }
 
+/// A task as recorded. Ids and times are kept as numbers and written as text only in the
+/// document (a 10,000-task run keeps every task).
 struct TaskRec {
     name: String,
-    id: String,
+    id: u64,
     path: String,
     action: String,
-    start: String,
-    end: Option<String>,
-    hosts: Obj,
+    start: Duration,
+    end: Option<Duration>,
+    /// Each host's result (`json_key_lenient` of the host, and the result as one line of
+    /// sorted, ASCII-escaped JSON: about 260 bytes for a file task where the value tree
+    /// took 1.3 kB), in the order first recorded. Re-indented while the document is
+    /// written ([`write_reindented`]).
+    hosts: Vec<(String, Box<str>)>,
 }
 
 struct PlayRec {
     name: String,
-    id: String,
+    id: u64,
     path: String,
-    start: String,
-    end: Option<String>,
+    start: Duration,
+    end: Option<Duration>,
     tasks: Vec<TaskRec>,
 }
 
@@ -150,7 +156,7 @@ impl Json {
                 f.item(w, 2, i == 0)?;
                 w.write_all(b"{")?;
                 f.key(w, 3, true, "play")?;
-                f.leaf(w, 3, &header(&p.name, &p.id, &p.path, &p.start, &p.end))?;
+                f.leaf(w, 3, &self.header(&p.name, p.id, &p.path, p.start, p.end))?;
                 f.key(w, 3, false, "tasks")?;
                 if p.tasks.is_empty() {
                     w.write_all(b"[]")?;
@@ -163,21 +169,17 @@ impl Json {
                         if t.hosts.is_empty() {
                             w.write_all(b"{}")?;
                         } else {
-                            let mut hosts: Vec<(String, &Value)> = t
-                                .hosts
-                                .iter()
-                                .map(|(k, v)| (agent_py::json_key_lenient(k), v))
-                                .collect();
+                            let mut hosts: Vec<&(String, Box<str>)> = t.hosts.iter().collect();
                             hosts.sort_by(|a, b| a.0.cmp(&b.0));
                             w.write_all(b"{")?;
                             for (k, (host, result)) in hosts.into_iter().enumerate() {
-                                f.key(w, 6, k == 0, &host)?;
-                                f.leaf(w, 6, result)?;
+                                f.key(w, 6, k == 0, host)?;
+                                write_reindented(w, result, self.indent, 6)?;
                             }
                             f.close(w, 5, b"}")?;
                         }
                         f.key(w, 5, false, "task")?;
-                        f.leaf(w, 5, &header(&t.name, &t.id, &t.path, &t.start, &t.end))?;
+                        f.leaf(w, 5, &self.header(&t.name, t.id, &t.path, t.start, t.end))?;
                         f.close(w, 4, b"}")?;
                     }
                     f.close(w, 3, b"]")?;
@@ -225,11 +227,11 @@ impl Json {
     }
 
     fn record(&mut self, host: &str, status: Status, result: &Value) {
-        let now = now_iso();
+        let now = now();
         let Some(play) = self.plays.last_mut() else {
             return;
         };
-        play.end = Some(now.clone());
+        play.end = Some(now);
         let Some(task) = play.tasks.last_mut() else {
             return;
         };
@@ -252,23 +254,114 @@ impl Json {
             _ => {}
         }
         r.insert(Value::from("action"), Value::from(task.action.as_str()));
-        task.hosts.insert(Value::from(host), to_value(&r));
+        let text: Box<str> = pyjson::dumps(&Value::from_object(r), ONE_LINE).into();
+        let key = agent_py::json_key_lenient(&Value::from(host));
+        match task.hosts.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = text,
+            None => task.hosts.push((key, text)),
+        }
         task.end = Some(now);
     }
 }
 
-/// The `play` / `task` header: name, id, path and duration.
-fn header(name: &str, id: &str, path: &str, start: &str, end: &Option<String>) -> Value {
-    let mut dur = obj(vec![("start", Value::from(start))]);
-    if let Some(e) = end {
-        dur.insert(Value::from("end"), Value::from(e.as_str()));
+/// How a host's result is kept: `json.dumps(result, sort_keys=True, ensure_ascii=True)`.
+const ONE_LINE: JsonStyle = JsonStyle {
+    indent: None,
+    sort_keys: true,
+    ensure_ascii: true,
+};
+
+/// Write `text`, one line of JSON as [`ONE_LINE`] dumps it, the way `json.dumps` with
+/// `indent` would have written the same value `level` deep: every `, ` between members
+/// and every non-empty `{`/`[` starts a new line, the closing bracket of a non-empty one
+/// goes on its own line; strings (with their escapes) are copied as they are. Without an
+/// indent the line is the document's own format.
+fn write_reindented(
+    w: &mut dyn Write,
+    text: &str,
+    indent: Option<usize>,
+    level: usize,
+) -> io::Result<()> {
+    let Some(n) = indent else {
+        return w.write_all(text.as_bytes());
+    };
+    let b = text.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len() + b.len() / 2);
+    let newline = |out: &mut Vec<u8>, depth: usize| {
+        out.push(b'\n');
+        out.resize(out.len() + n * depth, b' ');
+    };
+    let mut depth = level;
+    let mut in_str = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        i += 1;
+        if in_str {
+            out.push(c);
+            if c == b'\\' {
+                if let Some(&e) = b.get(i) {
+                    out.push(e);
+                    i += 1;
+                }
+            } else if c == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => {
+                in_str = true;
+                out.push(c);
+            }
+            b'{' | b'[' => {
+                let close = if c == b'{' { b'}' } else { b']' };
+                out.push(c);
+                if b.get(i) == Some(&close) {
+                    out.push(close);
+                    i += 1;
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            b',' if b.get(i) == Some(&b' ') => {
+                out.push(c);
+                i += 1;
+                newline(&mut out, depth);
+            }
+            _ => out.push(c),
+        }
     }
-    to_value(&obj(vec![
-        ("name", Value::from(name)),
-        ("id", Value::from(id)),
-        ("path", Value::from(path)),
-        ("duration", to_value(&dur)),
-    ]))
+    w.write_all(&out)
+}
+
+impl Json {
+    /// The `play` / `task` header: name, id, path and duration.
+    fn header(
+        &self,
+        name: &str,
+        id: u64,
+        path: &str,
+        start: Duration,
+        end: Option<Duration>,
+    ) -> Value {
+        let mut dur = obj(vec![("start", Value::from(iso(start)))]);
+        if let Some(e) = end {
+            dur.insert(Value::from("end"), Value::from(iso(e)));
+        }
+        to_value(&obj(vec![
+            ("name", Value::from(name)),
+            ("id", Value::from(self.ids.id(id))),
+            ("path", Value::from(path)),
+            ("duration", to_value(&dur)),
+        ]))
+    }
 }
 
 /// The punctuation of `json.dumps` around values nested `level` deep: with an indent,
@@ -343,7 +436,7 @@ impl Reporter for Json {
                 name: name.to_string(),
                 id: self.ids.next(),
                 path: path.to_string(),
-                start: now_iso(),
+                start: now(),
                 end: None,
                 tasks: Vec::new(),
             }),
@@ -357,9 +450,9 @@ impl Reporter for Json {
                         id,
                         path: path.to_string(),
                         action: action.to_string(),
-                        start: now_iso(),
+                        start: now(),
                         end: None,
-                        hosts: Obj::new(),
+                        hosts: Vec::new(),
                     });
                 }
             }
@@ -389,11 +482,21 @@ impl Reporter for Json {
     }
 }
 
-/// `'%sZ' % datetime.utcnow().isoformat()`.
-fn now_iso() -> String {
-    let d = SystemTime::now()
+/// The time since the epoch.
+fn now() -> Duration {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// `'%sZ' % datetime.utcnow().isoformat()`.
+#[cfg(test)]
+fn now_iso() -> String {
+    iso(now())
+}
+
+/// A time since the epoch as `'%sZ' % datetime.isoformat()` writes it.
+fn iso(d: Duration) -> String {
     let secs = d.as_secs() as i64;
     let micros = d.subsec_micros();
     let days = secs.div_euclid(86_400);
@@ -435,9 +538,15 @@ impl IdGen {
         }
     }
 
-    fn next(&mut self) -> String {
+    /// The next id's number.
+    fn next(&mut self) -> u64 {
         self.n += 1;
-        format!("{}-0000-{:012}", self.prefix, self.n)
+        self.n
+    }
+
+    /// The id numbered `n`.
+    fn id(&self, n: u64) -> String {
+        format!("{}-0000-{:012}", self.prefix, n)
     }
 }
 
@@ -457,8 +566,8 @@ mod tests {
     #[test]
     fn ids_are_unique_and_shaped() {
         let mut g = IdGen::new();
-        let a = g.next();
-        let b = g.next();
+        let (a, b) = (g.next(), g.next());
+        let (a, b) = (g.id(a), g.id(b));
         assert_ne!(a, b);
         assert_eq!(a.len(), 36);
         assert_eq!(a.matches('-').count(), 4);
@@ -524,13 +633,13 @@ mod tests {
                     .iter()
                     .map(|t| {
                         to_value(&obj(vec![
-                            ("task", header(&t.name, &t.id, &t.path, &t.start, &t.end)),
-                            ("hosts", to_value(&t.hosts)),
+                            ("task", j.header(&t.name, t.id, &t.path, t.start, t.end)),
+                            ("hosts", hosts_value(&t.hosts)),
                         ]))
                     })
                     .collect();
                 to_value(&obj(vec![
-                    ("play", header(&p.name, &p.id, &p.path, &p.start, &p.end)),
+                    ("play", j.header(&p.name, p.id, &p.path, p.start, p.end)),
                     ("tasks", Value::from(tasks)),
                 ]))
             })
@@ -561,6 +670,42 @@ mod tests {
                 ensure_ascii: true,
             },
         )
+    }
+
+    /// The recorded results as a value tree again (parsed back from their lines).
+    fn hosts_value(hosts: &[(String, Box<str>)]) -> Value {
+        let o: Obj = hosts
+            .iter()
+            .map(|(k, text)| {
+                let v: serde_json::Value = serde_json::from_str(text).unwrap();
+                (
+                    Value::from(k.as_str()),
+                    Value::from(minijinja::value::Serde(&v)),
+                )
+            })
+            .collect();
+        to_value(&o)
+    }
+
+    #[test]
+    fn reindent_matches_indented_dumps() {
+        let j: serde_json::Value = serde_json::from_str(
+            r#"{"a": [], "b": {}, "c": [1, {"d": "x, y", "e": "q\"]\\", "f": [[]]}], "g": "é"}"#,
+        )
+        .unwrap();
+        let v = Value::from(minijinja::value::Serde(&j));
+        for (indent, level) in [(4, 0), (4, 6), (2, 3)] {
+            let style = JsonStyle {
+                indent: Some(indent),
+                ..ONE_LINE
+            };
+            let mut got = Vec::new();
+            write_reindented(&mut got, &pyjson::dumps(&v, ONE_LINE), Some(indent), level).unwrap();
+            assert_eq!(
+                String::from_utf8(got).unwrap(),
+                pyjson::dumps_at(&v, style, level)
+            );
+        }
     }
 
     fn sample(indent: usize, plays: usize) -> Json {

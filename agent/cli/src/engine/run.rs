@@ -3658,7 +3658,11 @@ impl<'r> Engine<'r> {
                         }
                     }
                     let at = task.arg_locs.get("expression");
-                    return Exec::Result(dv.result("expression_result", results.into(), at));
+                    return Exec::Result(dv.result(
+                        "expression_result",
+                        results.into(),
+                        at.as_ref(),
+                    ));
                 }
                 if let Some(var) = parsed.get("var") {
                     let name = var.to_string();
@@ -3676,12 +3680,13 @@ impl<'r> Engine<'r> {
                                 format!("{text}\n\nTask failed.\n{}", origin(&task.loc));
                             block.push_str(&format!("<<< caused by >>>\n\n{cause}\n"));
                             if let Some(vl) = task.arg_locs.get("var") {
-                                block.push_str(&origin(vl));
+                                block.push_str(&origin(&vl));
                             }
                             return Exec::Result(text_failure(&text, block));
                         }
                     };
-                    return Exec::Result(dv.result(&name, v, task.arg_locs.get("var")));
+                    let at = task.arg_locs.get("var");
+                    return Exec::Result(dv.result(&name, v, at.as_ref()));
                 }
                 let msg = parsed
                     .get("msg")
@@ -4609,17 +4614,18 @@ fn apply_to_common(a: &Value) -> Common {
             }
         }
     }
+    let kw: &mut crate::loader::model::Keywords = &mut c;
     for (k, slot) in [
-        ("become", &mut c.r#become),
-        ("become_user", &mut c.become_user),
-        ("ignore_errors", &mut c.ignore_errors),
-        ("no_log", &mut c.no_log),
-        ("environment", &mut c.environment),
-        ("delegate_to", &mut c.delegate_to),
-        ("check_mode", &mut c.check_mode),
-        ("diff", &mut c.diff),
-        ("any_errors_fatal", &mut c.any_errors_fatal),
-        ("ignore_unreachable", &mut c.ignore_unreachable),
+        ("become", &mut kw.r#become),
+        ("become_user", &mut kw.become_user),
+        ("ignore_errors", &mut kw.ignore_errors),
+        ("no_log", &mut kw.no_log),
+        ("environment", &mut kw.environment),
+        ("delegate_to", &mut kw.delegate_to),
+        ("check_mode", &mut kw.check_mode),
+        ("diff", &mut kw.diff),
+        ("any_errors_fatal", &mut kw.any_errors_fatal),
+        ("ignore_unreachable", &mut kw.ignore_unreachable),
     ] {
         if let Ok(v) = a.get_attr(k)
             && !v.is_undefined()
@@ -4988,7 +4994,7 @@ fn finalization_failure(task: &Task, key: &str, message: &str) -> IndexMap<Strin
         "<<< caused by >>>\n\nError while resolving value for '{key}': {cause}\n"
     ));
     if let Some(vl) = task.arg_locs.get(key) {
-        text.push_str(&origin(vl));
+        text.push_str(&origin(&vl));
     }
     text_failure(&msg, text)
 }
@@ -5181,7 +5187,7 @@ fn action_failure(task: &Task, msg: &str, obj: Option<&str>) -> IndexMap<String,
         Some(vl) => format!(
             "Task failed: {msg}\n\nTask failed.\n{}<<< caused by >>>\n\n{msg}\n{}",
             origin(&task.loc),
-            origin(vl)
+            origin(&vl)
         ),
         None => format!("Task failed: {msg}\n{}", origin(&task.loc)),
     };
@@ -5235,7 +5241,7 @@ fn conditional_failure(task: &Task, key: &str, msg: &str) -> IndexMap<String, Va
         Some(vl) => format!(
             "{text}\n\nTask failed.\n{}<<< caused by >>>\n\n{msg}\n{}{help}\n\n",
             origin(&task.loc),
-            origin(vl)
+            origin(&vl)
         ),
         None => format!("{text}\n{}", origin(&task.loc)),
     };

@@ -10,12 +10,27 @@ use minijinja::Value;
 use super::error::Loc;
 
 /// Keywords that blocks, roles and imports pass down to the tasks inside them.
+///
+/// The keywords most tasks leave unset ([`Keywords`]) are kept out of line and read
+/// through `Deref` (`common.no_log`): a 10,000-task playbook keeps every task loaded, and
+/// each unset keyword would otherwise take 24 bytes in each of them (docs/performance.md).
 #[derive(Debug, Clone, Default)]
 pub struct Common {
     /// `when` conditions (strings, or literal bools), all must hold.
     pub when: Vec<Value>,
     pub tags: Vec<String>,
     pub vars: IndexMap<String, Value>,
+    /// `module_defaults`: dicts of module name (canonical, see
+    /// [`crate::loader::playbook::defaults_key`]) → default arguments (raw, may hold
+    /// templates). Outer levels come first; a later dict replaces a module's entry.
+    pub module_defaults: Vec<IndexMap<String, Value>>,
+    /// The other keywords, when any is set (see [`Keywords`]).
+    pub(crate) kw: Option<Box<Keywords>>,
+}
+
+/// The keywords of [`Common`] that are usually unset.
+#[derive(Debug, Clone, Default)]
+pub struct Keywords {
     pub r#become: Option<Value>,
     pub become_user: Option<Value>,
     pub ignore_errors: Option<Value>,
@@ -29,10 +44,36 @@ pub struct Common {
     pub ignore_unreachable: Option<Value>,
     /// `connection:` (it matters only with several hosts: see `Engine::unreachable_self`).
     pub connection: Option<Value>,
-    /// `module_defaults`: dicts of module name (canonical, see
-    /// [`crate::loader::playbook::defaults_key`]) → default arguments (raw, may hold
-    /// templates). Outer levels come first; a later dict replaces a module's entry.
-    pub module_defaults: Vec<IndexMap<String, Value>>,
+}
+
+/// What an unset [`Keywords`] reads as.
+static NO_KEYWORDS: Keywords = Keywords {
+    r#become: None,
+    become_user: None,
+    ignore_errors: None,
+    no_log: None,
+    check_mode: None,
+    diff: None,
+    environment: None,
+    run_once: None,
+    delegate_to: None,
+    any_errors_fatal: None,
+    ignore_unreachable: None,
+    connection: None,
+};
+
+impl std::ops::Deref for Common {
+    type Target = Keywords;
+    fn deref(&self) -> &Keywords {
+        self.kw.as_deref().unwrap_or(&NO_KEYWORDS)
+    }
+}
+
+impl std::ops::DerefMut for Common {
+    /// Setting a keyword makes room for them.
+    fn deref_mut(&mut self) -> &mut Keywords {
+        self.kw.get_or_insert_with(Default::default)
+    }
 }
 
 impl Common {
@@ -44,17 +85,20 @@ impl Common {
         let c = Common {
             when: self.when.clone(),
             vars: self.vars.clone(),
-            r#become: self.r#become.clone(),
-            become_user: self.become_user.clone(),
-            ignore_errors: self.ignore_errors.clone(),
-            no_log: self.no_log.clone(),
-            check_mode: self.check_mode.clone(),
-            diff: self.diff.clone(),
-            environment: self.environment.clone(),
-            delegate_to: self.delegate_to.clone(),
-            ignore_unreachable: self.ignore_unreachable.clone(),
-            connection: self.connection.clone(),
             module_defaults: self.module_defaults.clone(),
+            kw: Some(Box::new(Keywords {
+                r#become: self.r#become.clone(),
+                become_user: self.become_user.clone(),
+                ignore_errors: self.ignore_errors.clone(),
+                no_log: self.no_log.clone(),
+                check_mode: self.check_mode.clone(),
+                diff: self.diff.clone(),
+                environment: self.environment.clone(),
+                delegate_to: self.delegate_to.clone(),
+                ignore_unreachable: self.ignore_unreachable.clone(),
+                connection: self.connection.clone(),
+                ..Keywords::default()
+            })),
             ..Common::default()
         };
         let any = !c.when.is_empty()
@@ -120,6 +164,8 @@ pub struct RoleInstance {
     pub first_placement: bool,
 }
 
+/// A task. The keywords most tasks leave unset ([`TaskRare`]) are kept out of line and
+/// read through `Deref` (`task.until`), as [`Common`]'s are.
 #[derive(Debug, Clone)]
 pub struct Task {
     pub common: Common,
@@ -130,9 +176,103 @@ pub struct Task {
     pub args: IndexMap<String, Value>,
     pub loc: Loc,
     pub loop_: Option<Loop>,
-    pub loop_control: Option<Value>,
     pub register: Option<String>,
     pub notify: Vec<String>,
+    pub role: Option<Arc<RoleInstance>>,
+    /// Where the module key is, and each argument's value (for error origins).
+    pub action_loc: Option<Loc>,
+    pub arg_locs: ArgLocs,
+    pub(crate) rare: Option<Box<TaskRare>>,
+}
+
+impl Task {
+    /// A task of `action` at `loc`, nothing else set yet.
+    pub fn new(loc: Loc, role: Option<Arc<RoleInstance>>) -> Task {
+        Task {
+            common: Common::default(),
+            name: None,
+            action: String::new(),
+            short: String::new(),
+            args: IndexMap::new(),
+            loc,
+            loop_: None,
+            register: None,
+            notify: Vec::new(),
+            role,
+            action_loc: None,
+            arg_locs: ArgLocs::default(),
+            rare: None,
+        }
+    }
+}
+
+/// Where each of a task's arguments is (for error origins): a short list instead of a
+/// map of full locations, since every loaded task keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct ArgLocs(Vec<(Box<str>, Arc<str>, u32, u32)>);
+
+impl ArgLocs {
+    pub fn get(&self, key: &str) -> Option<Loc> {
+        self.0
+            .iter()
+            .find(|(k, ..)| &**k == key)
+            .map(|(_, file, line, col)| Loc {
+                file: file.clone(),
+                line: *line as usize,
+                col: *col as usize,
+            })
+    }
+
+    /// Set where `key` is (replacing what was there).
+    pub fn insert(&mut self, key: &str, loc: Loc) {
+        let line = u32::try_from(loc.line).unwrap_or(u32::MAX);
+        let col = u32::try_from(loc.col).unwrap_or(u32::MAX);
+        match self.0.iter_mut().find(|(k, ..)| &**k == key) {
+            Some(slot) => *slot = (key.into(), loc.file, line, col),
+            None => self.0.push((key.into(), loc.file, line, col)),
+        }
+    }
+
+    /// Set where `key` is unless it is known.
+    pub fn insert_if_absent(&mut self, key: &str, loc: impl FnOnce() -> Loc) {
+        if !self.0.iter().any(|(k, ..)| &**k == key) {
+            self.insert(key, loc());
+        }
+    }
+}
+
+/// What an unset [`TaskRare`] reads as.
+static NO_TASK_RARE: TaskRare = TaskRare {
+    loop_control: None,
+    listen: Vec::new(),
+    changed_when: None,
+    failed_when: None,
+    until: None,
+    retries: None,
+    delay: None,
+    async_: None,
+    poll: None,
+    bad_args: None,
+    module_path: None,
+};
+
+impl std::ops::Deref for Task {
+    type Target = TaskRare;
+    fn deref(&self) -> &TaskRare {
+        self.rare.as_deref().unwrap_or(&NO_TASK_RARE)
+    }
+}
+
+impl std::ops::DerefMut for Task {
+    fn deref_mut(&mut self) -> &mut TaskRare {
+        self.rare.get_or_insert_with(Default::default)
+    }
+}
+
+/// The keywords of a [`Task`] that are usually unset.
+#[derive(Debug, Clone, Default)]
+pub struct TaskRare {
+    pub loop_control: Option<Value>,
     pub listen: Vec<String>,
     pub changed_when: Option<Value>,
     pub failed_when: Option<Value>,
@@ -142,10 +282,6 @@ pub struct Task {
     /// `async` (seconds) and `poll`: with `poll: 0` the module runs in the background.
     pub async_: Option<Value>,
     pub poll: Option<Value>,
-    pub role: Option<Arc<RoleInstance>>,
-    /// Where the module key is, and each argument's value (for error origins).
-    pub action_loc: Option<Loc>,
-    pub arg_locs: IndexMap<String, Loc>,
     /// Words in a `k=v` string that are not `k=v`, given to a module that takes no
     /// free-form text: where, and the agent's message. Ansible loads such a task and
     /// fails it when it runs; the agent refuses a run whose plays hold one for this host

@@ -1051,31 +1051,7 @@ impl Loader {
         role: Option<&Arc<RoleInstance>>,
         handlers: bool,
     ) -> Result<Item, LoadError> {
-        let mut t = Task {
-            common: Common::default(),
-            name: None,
-            action: String::new(),
-            short: String::new(),
-            args: IndexMap::new(),
-            loc: loc(file, tn),
-            loop_: None,
-            loop_control: None,
-            register: None,
-            notify: Vec::new(),
-            listen: Vec::new(),
-            changed_when: None,
-            failed_when: None,
-            until: None,
-            retries: None,
-            delay: None,
-            async_: None,
-            poll: None,
-            role: role.cloned(),
-            action_loc: None,
-            arg_locs: IndexMap::new(),
-            bad_args: None,
-            module_path: None,
-        };
+        let mut t = Task::new(loc(file, tn), role.cloned());
         let mut action: Option<(&Node, &Node, String)> = None;
         let mut extra_args: Option<&Node> = None;
         for (k, v) in entries {
@@ -1240,7 +1216,7 @@ impl Loader {
                             let mut args = IndexMap::new();
                             for (ak, av) in m {
                                 let an = key_str(file, ak)?.to_string();
-                                t.arg_locs.insert(an.clone(), loc(file, av));
+                                t.arg_locs.insert(&an, loc(file, av));
                                 let value = av.to_value();
                                 if an == "that" && short_name(key) == "assert" {
                                     super::condlocs::record(file, av, &value);
@@ -1315,10 +1291,7 @@ impl Loader {
             && let Some(bad) = t.args.keys().find(|k| k.starts_with("_ansible_"))
         {
             return Err(LoadError::at(
-                t.arg_locs
-                    .get(bad)
-                    .cloned()
-                    .unwrap_or_else(|| loc(file, av_node)),
+                t.arg_locs.get(bad).unwrap_or_else(|| loc(file, av_node)),
                 format!(
                     "Invalid parameter specified beginning with keyword '_ansible_' for action \
                      '{name}': '{bad}'. The prefix '_ansible_' is reserved for internal use only."
@@ -1343,9 +1316,7 @@ impl Loader {
         t.action_loc = Some(loc(file, ak));
         // k=v strings: every argument points at the string.
         for k in t.args.keys() {
-            t.arg_locs
-                .entry(k.clone())
-                .or_insert_with(|| loc(file, av_node));
+            t.arg_locs.insert_if_absent(k, || loc(file, av_node));
         }
         // (A handler without a name or `listen` loads, as in Ansible: nothing can notify it.)
         // `meta: end_role` needs a role to end (ansible-core's load_list_of_tasks).
@@ -1475,11 +1446,7 @@ impl Loader {
             for key in ["tasks_from", "vars_from", "defaults_from", "handlers_from"] {
                 let Some(v) = t.args.get(key) else { continue };
                 if v.as_str().is_none() {
-                    let at = t
-                        .arg_locs
-                        .get(key)
-                        .cloned()
-                        .unwrap_or_else(|| t.loc.clone());
+                    let at = t.arg_locs.get(key).unwrap_or_else(|| t.loc.clone());
                     return Err(LoadError::at(
                         at,
                         format!(
@@ -2309,7 +2276,7 @@ fn check_arg_templates(templar: &Templar, file: &Arc<str>, t: &Task) -> Result<(
     }
     for (k, v) in &t.args {
         if let Err(e) = walk(templar, v) {
-            let at = t.arg_locs.get(k).cloned().unwrap_or_else(|| t.loc.clone());
+            let at = t.arg_locs.get(k).unwrap_or_else(|| t.loc.clone());
             return Err(LoadError::at(at, format!("template error in '{k}': {e}")));
         }
     }
