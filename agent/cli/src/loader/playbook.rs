@@ -678,15 +678,22 @@ impl Loader {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        let Some(root) = f.root else {
+        let Some(mut root) = f.root else {
             return Err(LoadError::Other(format!(
                 "{}: the playbook is empty: it must be a list of plays",
                 path.display()
             )));
         };
-        let list = expect_list(&file, &root, "a playbook")?;
+        let count = expect_list(&file, &root, "a playbook")?.len();
         self.stack.push(canon);
-        for pn in list {
+        for i in 0..count {
+            // Mutable: a play's task list is taken out of the document as it is loaded.
+            let Some(pn) = (match &mut root.kind {
+                Kind::Seq(list) => list.get_mut(i),
+                _ => None,
+            }) else {
+                break;
+            };
             let entries = expect_map(&file, pn, "a play")?;
             if let Some(imp) = IMPORT_PLAYBOOK.iter().find_map(|k| pn.get(k)) {
                 let name = imp.as_str().ok_or_else(|| {
@@ -749,7 +756,7 @@ impl Loader {
         Ok(())
     }
 
-    fn load_play(&mut self, file: &Arc<str>, dir: &Path, pn: &Node) -> Result<Play, LoadError> {
+    fn load_play(&mut self, file: &Arc<str>, dir: &Path, pn: &mut Node) -> Result<Play, LoadError> {
         let scoped = pn.get("module_defaults").is_some();
         self.defaults_scope = usize::from(scoped);
         let play = self.load_play_inner(file, dir, pn);
@@ -761,7 +768,7 @@ impl Loader {
         &mut self,
         file: &Arc<str>,
         dir: &Path,
-        pn: &Node,
+        pn: &mut Node,
     ) -> Result<Play, LoadError> {
         self.seen_roles.clear();
         self.imported_roles.clear();
@@ -791,8 +798,8 @@ impl Loader {
         };
         let mut hosts_seen = false;
         let mut roles_node = None;
-        let mut tasks_node = None;
-        for (k, v) in expect_map(file, pn, "a play")? {
+        let mut tasks_at = None;
+        for (at, (k, v)) in expect_map(file, pn, "a play")?.iter().enumerate() {
             let key = key_str(file, k)?;
             if set_common(&mut play.common, file, key, v)? {
                 if key == "when" {
@@ -834,7 +841,7 @@ impl Loader {
                     }
                 }
                 "pre_tasks" => play.pre_tasks = self.load_items(file, dir, v, None, false)?,
-                "tasks" => tasks_node = Some(v),
+                "tasks" => tasks_at = Some(at),
                 "post_tasks" => play.post_tasks = self.load_items(file, dir, v, None, false)?,
                 "handlers" => play.handlers = self.load_items(file, dir, v, None, true)?,
                 "roles" => roles_node = Some(v),
@@ -863,9 +870,26 @@ impl Loader {
                 }
             }
         }
-        if let Some(tn) = tasks_node {
-            play.main
-                .extend(self.load_items(file, dir, tn, None, false)?);
+        if let Some(at) = tasks_at {
+            // Taken out of the document: each task's nodes are freed once it is loaded,
+            // so a long task list is never held twice (as nodes and as tasks).
+            let tn = match &mut pn.kind {
+                Kind::Map(entries) => entries.get_mut(at).map(|(_, v)| {
+                    let pos = v.pos;
+                    std::mem::replace(
+                        v,
+                        Node {
+                            pos,
+                            kind: Kind::Null,
+                        },
+                    )
+                }),
+                _ => None,
+            };
+            if let Some(tn) = tn {
+                play.main
+                    .extend(self.load_items_owned(file, dir, tn, None, false)?);
+            }
         }
         self.imported_roles.clear();
         // Dependencies and imported roles count as the play's roles too.
@@ -907,6 +931,26 @@ impl Loader {
         let mut out = Vec::new();
         for tn in expect_list(file, n, "a task list")? {
             out.push(self.load_item(file, dir, tn, role, handlers)?);
+        }
+        Ok(out)
+    }
+
+    /// [`Loader::load_items`] of a list it owns: each item's nodes are dropped once the
+    /// item is loaded.
+    fn load_items_owned(
+        &mut self,
+        file: &Arc<str>,
+        dir: &Path,
+        n: Node,
+        role: Option<&Arc<RoleInstance>>,
+        handlers: bool,
+    ) -> Result<Vec<Item>, LoadError> {
+        let Kind::Seq(items) = n.kind else {
+            return self.load_items(file, dir, &n, role, handlers);
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for tn in items {
+            out.push(self.load_item(file, dir, &tn, role, handlers)?);
         }
         Ok(out)
     }
