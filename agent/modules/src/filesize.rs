@@ -133,7 +133,9 @@ fn size_string(v: &Value) -> Result<String, ModuleError> {
         ValueKind::String => Ok(v.as_str().unwrap_or_default().to_string()),
         ValueKind::Bool => Ok(if v.is_true() { "True" } else { "False" }.into()),
         ValueKind::Number => {
-            if let Ok(i) = i64::try_from(v.clone()) {
+            if v.is_integer()
+                && let Some(i) = v.as_i64()
+            {
                 Ok(i.to_string())
             } else {
                 let f = f64::try_from(v.clone()).unwrap_or(f64::NAN);
@@ -308,13 +310,14 @@ impl Module for Filesize {
                 "parent directory of the file must exist prior to run this module",
             ));
         }
+        // (`size` is converted first, as the module does.)
+        let size = size_string(args.get("size").unwrap_or(&Value::UNDEFINED))?;
         let blocksize = match args.get("blocksize").filter(|v| v.is_true()) {
             Some(v) => size_string(v)?,
             None => nix::sys::statvfs::statvfs(parent)
                 .map(|s| s.fragment_size().to_string())
                 .map_err(|e| ModuleError::new(format!("statvfs {parent}: {e}")))?,
         };
-        let size = size_string(args.get("size").unwrap_or(&Value::UNDEFINED))?;
         let md =
             hfs::stat(Path::new(path)).map_err(|e| ModuleError::io("stat", Path::new(path), &e))?;
         if let Some(m) = &md
@@ -325,8 +328,13 @@ impl Module for Filesize {
             )));
         }
         let spec = size_spec(&size, &blocksize)?;
+        // dd follows a symlink, and creates the file a dangling one points to.
         let real = if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-            fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path))
+            fs::canonicalize(path).unwrap_or_else(|_| {
+                fs::read_link(path)
+                    .map(|t| Path::new(parent).join(t))
+                    .unwrap_or_else(|_| PathBuf::from(path))
+            })
         } else {
             PathBuf::from(path)
         };
@@ -557,6 +565,14 @@ mod tests {
             size_spec("1M", "0").unwrap_err().msg,
             "block size cannot be equal to zero"
         );
+    }
+
+    #[test]
+    fn sizes_as_python_str() {
+        assert_eq!(size_string(&Value::from(2.0)).unwrap(), "2.0");
+        assert_eq!(size_string(&Value::from(2)).unwrap(), "2");
+        assert_eq!(size_string(&Value::from(1.5)).unwrap(), "1.5");
+        assert_eq!(size_string(&Value::from("20M")).unwrap(), "20M");
     }
 
     #[test]

@@ -421,3 +421,31 @@ fn filesize_creates_grows_truncates_idempotently() {
         "parameters values are mutually exclusive: force=true|sparse=true"
     );
 }
+
+#[test]
+fn filesize_follows_a_dangling_symlink() {
+    let d = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("target.img", d.path().join("link")).unwrap();
+    let env = Env::new();
+    let r = env
+        .run(
+            "filesize",
+            &[("path", v(&p(d.path(), "link"))), ("size", v("4KiB"))],
+            false,
+        )
+        .unwrap();
+    assert!(changed(&r), "{r:?}");
+    assert!(
+        std::fs::symlink_metadata(d.path().join("link"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::metadata(d.path().join("target.img"))
+            .unwrap()
+            .len(),
+        4096
+    );
+    assert_eq!(r["path"], Value::from(p(d.path(), "target.img")));
+}
