@@ -260,6 +260,15 @@ fn size_spec(size: &str, blocksize: &str) -> Result<SizeSpec, ModuleError> {
     })
 }
 
+/// `size_diff`: the new size, or its difference from a non-empty file's old size.
+fn size_diff(old: Option<u64>, new: u128) -> Value {
+    let diff = match old {
+        Some(i) if i > 0 => new as i128 - i128::from(i),
+        _ => new as i128,
+    };
+    Value::from(diff as i64)
+}
+
 /// What is there.
 #[derive(Debug)]
 pub struct Observed {
@@ -282,7 +291,8 @@ pub enum Op {
         bs: u128,
         seek: u128,
         count: u128,
-        create: bool,
+        /// The file does not exist yet: it is written beside its path and renamed.
+        fresh: bool,
     },
     Attrs(Vec<AttrChange>),
 }
@@ -358,14 +368,7 @@ impl Module for Filesize {
         let expected = o.spec.bytes();
         let initial = o.size.map(u128::from);
         let mut plan = Plan::default();
-        // `size_diff`: the new size, or the difference from a non-empty file's.
-        let size_diff = |new: u128| -> i128 {
-            match initial {
-                Some(i) if i > 0 => new as i128 - i as i128,
-                _ => new as i128,
-            }
-        };
-        plan.set("size_diff", Value::from(size_diff(expected) as i64));
+        plan.set("size_diff", size_diff(o.size, expected));
         plan.set(
             "path",
             if o.real.as_path() != Path::new(path) {
@@ -409,7 +412,7 @@ impl Module for Filesize {
                 bs,
                 seek,
                 count,
-                create: initial.is_none() || force,
+                fresh: initial.is_none(),
             });
         }
         // The file attributes: of an existing file, or (not in check mode) of the new one.
@@ -454,23 +457,12 @@ impl Module for Filesize {
                     bs,
                     seek,
                     count,
-                    create,
+                    fresh,
                 } => {
-                    let res = dd(
-                        &o.real,
-                        src,
-                        *bs,
-                        *seek,
-                        *count,
-                        *create && o.size.is_none(),
-                    );
+                    let res = dd(&o.real, src, *bs, *seek, *count, *fresh);
                     let now = fs::metadata(&o.real).map(|m| m.len()).ok();
                     let new = u128::from(now.unwrap_or(0));
-                    let diff = match o.size {
-                        Some(i) if i > 0 => new as i128 - i as i128,
-                        _ => new as i128,
-                    };
-                    out.insert("size_diff".into(), Value::from(diff as i64));
+                    out.insert("size_diff".into(), size_diff(o.size, new));
                     out.insert("rc".into(), Value::from(i32::from(res.is_err())));
                     let stderr = res.as_ref().err().map(|e| format!("dd: {e}"));
                     out.insert(

@@ -462,102 +462,97 @@ fn mask_result(result: &mut ResultMap, secret: &str) {
 }
 
 fn apply_ops(args: &Args, o: Observed, plan: &Plan<Op>) -> Result<ResultMap, ModuleError> {
-    {
-        let a = margs(args);
-        let state = args.str("state").unwrap_or_default();
-        let name = PathBuf::from(&a.name);
-        let mut out = ResultMap::new();
-        let mut created: Vec<PathBuf> = Vec::new();
-        let mut old_fstab: Option<String> = None;
-        let mounting = matches!(state, "mounted" | "ephemeral");
-        let backup = args.bool("backup");
-        for op in &plan.ops {
-            let fail_mount = |msg: String, created: &[PathBuf], old: &Option<String>| {
-                if mounting {
-                    if let Some(old) = old {
-                        let _ = hfs::atomic_write(&o.fstab, old.as_bytes(), &FileAttrs::default());
-                    }
-                    for d in created.iter().rev() {
-                        let _ = std::fs::remove_dir(d);
-                    }
-                    ModuleError::new(format!("Error mounting {}: {msg}", a.name))
-                } else {
-                    ModuleError::new(format!("Error remounting {}: {msg}", a.name))
+    let a = margs(args);
+    let state = args.str("state").unwrap_or_default();
+    let name = PathBuf::from(&a.name);
+    let mut out = ResultMap::new();
+    let mut created: Vec<PathBuf> = Vec::new();
+    let mut old_fstab: Option<String> = None;
+    let mounting = matches!(state, "mounted" | "ephemeral");
+    let backup = args.bool("backup");
+    for op in &plan.ops {
+        let fail_mount = |msg: String, created: &[PathBuf], old: &Option<String>| {
+            if mounting {
+                if let Some(old) = old {
+                    let _ = hfs::atomic_write(&o.fstab, old.as_bytes(), &FileAttrs::default());
                 }
-            };
-            match op {
-                Op::CreateFstab => {
-                    if let Some(d) = o.fstab.parent().filter(|d| !d.as_os_str().is_empty())
-                        && !d.exists()
-                    {
-                        std::fs::create_dir_all(d).map_err(|e| {
-                            ModuleError::new(format!("Failed to open {} due to {e}", a.fstab))
-                        })?;
-                    }
-                    hfs::atomic_write(&o.fstab, b"", &FileAttrs::default()).map_err(|e| {
+                for d in created.iter().rev() {
+                    let _ = std::fs::remove_dir(d);
+                }
+                ModuleError::new(format!("Error mounting {}: {msg}", a.name))
+            } else {
+                ModuleError::new(format!("Error remounting {}: {msg}", a.name))
+            }
+        };
+        match op {
+            Op::CreateFstab => {
+                if let Some(d) = o.fstab.parent().filter(|d| !d.as_os_str().is_empty())
+                    && !d.exists()
+                {
+                    std::fs::create_dir_all(d).map_err(|e| {
                         ModuleError::new(format!("Failed to open {} due to {e}", a.fstab))
                     })?;
                 }
-                Op::Mkdirs(dirs) => {
-                    for d in dirs {
-                        match std::fs::create_dir(d) {
-                            Ok(()) => created.push(d.clone()),
-                            Err(e)
-                                if d.is_dir() && e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                            Err(e) => {
-                                return Err(ModuleError::new(format!(
-                                    "Error making dir {}: {e}",
-                                    a.name
-                                )));
-                            }
+                hfs::atomic_write(&o.fstab, b"", &FileAttrs::default()).map_err(|e| {
+                    ModuleError::new(format!("Failed to open {} due to {e}", a.fstab))
+                })?;
+            }
+            Op::Mkdirs(dirs) => {
+                for d in dirs {
+                    match std::fs::create_dir(d) {
+                        Ok(()) => created.push(d.clone()),
+                        Err(e) if d.is_dir() && e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(e) => {
+                            return Err(ModuleError::new(format!(
+                                "Error making dir {}: {e}",
+                                a.name
+                            )));
                         }
-                    }
-                }
-                Op::WriteFstab { content, old } => {
-                    if backup && o.fstab.exists() {
-                        let b = hfs::backup_file(&o.fstab).map_err(|e| {
-                            ModuleError::io("Could not make backup of", &o.fstab, &e)
-                        })?;
-                        if matches!(state, "mounted" | "present") {
-                            out.insert("backup_file".into(), Value::from(b.display().to_string()));
-                        }
-                    }
-                    hfs::atomic_write(&o.fstab, content.as_bytes(), &FileAttrs::default())
-                        .map_err(|e| ModuleError::io("Failed to write", &o.fstab, &e))?;
-                    old_fstab = Some(old.clone());
-                }
-                Op::Mount => {
-                    let (rc, msg) = mount_now(&a, state);
-                    if rc != 0 {
-                        return Err(fail_mount(msg, &created, &old_fstab));
-                    }
-                }
-                Op::Remount => {
-                    let (rc, msg) = remount(&a, state)?;
-                    if rc != 0 {
-                        return Err(fail_mount(msg, &created, &old_fstab));
-                    }
-                }
-                Op::Umount => {
-                    let (rc, msg) = hm::umount(&name);
-                    if rc != 0 {
-                        return Err(ModuleError::new(format!(
-                            "Error unmounting {}: {msg}",
-                            a.name
-                        )));
-                    }
-                }
-                Op::Rmdir => {
-                    if name.exists() {
-                        std::fs::remove_dir(&name).map_err(|e| {
-                            ModuleError::new(format!("Error rmdir {}: {e}", a.name))
-                        })?;
                     }
                 }
             }
+            Op::WriteFstab { content, old } => {
+                if backup && o.fstab.exists() {
+                    let b = hfs::backup_file(&o.fstab)
+                        .map_err(|e| ModuleError::io("Could not make backup of", &o.fstab, &e))?;
+                    if matches!(state, "mounted" | "present") {
+                        out.insert("backup_file".into(), Value::from(b.display().to_string()));
+                    }
+                }
+                hfs::atomic_write(&o.fstab, content.as_bytes(), &FileAttrs::default())
+                    .map_err(|e| ModuleError::io("Failed to write", &o.fstab, &e))?;
+                old_fstab = Some(old.clone());
+            }
+            Op::Mount => {
+                let (rc, msg) = mount_now(&a, state);
+                if rc != 0 {
+                    return Err(fail_mount(msg, &created, &old_fstab));
+                }
+            }
+            Op::Remount => {
+                let (rc, msg) = remount(&a, state)?;
+                if rc != 0 {
+                    return Err(fail_mount(msg, &created, &old_fstab));
+                }
+            }
+            Op::Umount => {
+                let (rc, msg) = hm::umount(&name);
+                if rc != 0 {
+                    return Err(ModuleError::new(format!(
+                        "Error unmounting {}: {msg}",
+                        a.name
+                    )));
+                }
+            }
+            Op::Rmdir => {
+                if name.exists() {
+                    std::fs::remove_dir(&name)
+                        .map_err(|e| ModuleError::new(format!("Error rmdir {}: {e}", a.name)))?;
+                }
+            }
         }
-        Ok(out)
     }
+    Ok(out)
 }
 
 /// For `ephemeral` on a mounted path: is the mounted source the task's `src`? Ansible
