@@ -588,6 +588,50 @@ fn ansible_test_env() -> [(&'static str, &'static str); 13] {
     ]
 }
 
+/// A roles directory in which target `name` is a copy without the list items `drops`
+/// names, and every other target is a link to its original; `None` when nothing is
+/// dropped.
+fn without_drops(
+    roles_dir: &Path,
+    name: &str,
+    drops: &[support::Drop],
+) -> Result<Option<tempfile::TempDir>, String> {
+    if drops.is_empty() {
+        return Ok(None);
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("agent-it-roles-{name}-"))
+        .tempdir()
+        .map_err(|e| format!("temporary directory: {e}"))?;
+    let entries = fs::read_dir(roles_dir).map_err(|e| format!("{}: {e}", roles_dir.display()))?;
+    for entry in entries.flatten() {
+        if entry.file_name() != name {
+            let link = tmp.path().join(entry.file_name());
+            std::os::unix::fs::symlink(entry.path(), &link)
+                .map_err(|e| format!("{}: {e}", link.display()))?;
+        }
+    }
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(roles_dir.join(name))
+        .arg(tmp.path())
+        .status()
+        .map_err(|e| format!("cp: {e}"))?;
+    if !copied.success() {
+        return Err(format!("copying target {name} failed ({copied})"));
+    }
+    // Later lines first, so that earlier line numbers stay right.
+    let mut drops = drops.to_vec();
+    drops.sort_by(|a, b| (&a.file, b.line).cmp(&(&b.file, a.line)));
+    for d in &drops {
+        let path = tmp.path().join(name).join(&d.file);
+        let text = fs::read_to_string(&path).map_err(|e| format!("drop {d}: {e}"))?;
+        let text = support::drop_item(&text, d.line).map_err(|e| format!("drop {d}: {e}"))?;
+        fs::write(&path, text).map_err(|e| format!("drop {d}: {e}"))?;
+    }
+    Ok(Some(tmp))
+}
+
 fn md_cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
@@ -617,13 +661,18 @@ fn main() -> ExitCode {
         }
     };
 
-    let listed = match fs::read_to_string(here.join("targets.txt")) {
-        Ok(text) => support::parse_targets(&text),
-        Err(e) => {
-            eprintln!("error: tests/integration/targets.txt: {e}");
-            return finish(0, 1);
-        }
-    };
+    let listed =
+        match fs::read_to_string(here.join("targets.txt")).map(|t| support::parse_targets(&t)) {
+            Ok(Ok(list)) => list,
+            Ok(Err(e)) => {
+                eprintln!("error: tests/integration/targets.txt: {e}");
+                return finish(0, 1);
+            }
+            Err(e) => {
+                eprintln!("error: tests/integration/targets.txt: {e}");
+                return finish(0, 1);
+            }
+        };
     let all_names: Vec<String> = listed.iter().map(|e| e.name.clone()).collect();
     let selected: Vec<TargetEntry> = match std::env::var("INTEGRATION_TARGETS") {
         Ok(names) if !names.trim().is_empty() => names
@@ -636,8 +685,8 @@ fn main() -> ExitCode {
                     .find(|e| e.name == n)
                     .cloned()
                     .unwrap_or(TargetEntry {
-                        group: String::new(),
                         name: n.to_string(),
+                        ..TargetEntry::default()
                     })
             })
             .collect(),
@@ -728,6 +777,24 @@ fn main() -> ExitCode {
             }
             None => (targets.clone(), None, name.as_str()),
         };
+        // Tasks left out (`drop=` in targets.txt): both tools run a patched copy.
+        let patched = match without_drops(&roles_dir, short, &entry.drops) {
+            Ok(p) => p,
+            Err(e) => {
+                failed += 1;
+                println!("{name}: FAIL: {e}");
+                continue;
+            }
+        };
+        let roles_dir = patched
+            .as_ref()
+            .map_or(roles_dir, |t| t.path().to_path_buf());
+        let dropped = if entry.drops.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = entry.drops.iter().map(|d| d.to_string()).collect();
+            format!(" [without {}]", list.join(", "))
+        };
         let dir = roles_dir.join(short);
         let mut aliases =
             support::parse_aliases(&fs::read_to_string(dir.join("aliases")).unwrap_or_default());
@@ -802,7 +869,7 @@ fn main() -> ExitCode {
                 Verdict::Pass => passed += 1,
                 Verdict::Fail(_) => failed += 1,
             }
-            println!("{name}: {shown} ({:.1}s)", run.secs);
+            println!("{name}: {shown}{dropped} ({:.1}s)", run.secs);
         }
         if verbose && word == "FAIL" {
             for line in fs::read_to_string(&log).unwrap_or_default().lines() {

@@ -4,16 +4,49 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// One entry of `targets.txt`: its group (from the last `# group ...` comment) and name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One entry of `targets.txt`: its group (from the last `# group ...` comment), name and
+/// the task list items left out of it (`drop=FILE:LINE,...`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TargetEntry {
     pub group: String,
     pub name: String,
+    pub drops: Vec<Drop>,
+}
+
+/// A list item (a task) left out of a target: the file (relative to the target) and the
+/// 1-based line where its `- ` is. Both tools run the target without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drop {
+    pub file: String,
+    pub line: usize,
+}
+
+impl std::fmt::Display for Drop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// Parse `drop=FILE:LINE[,FILE:LINE...]`.
+fn parse_drops(word: &str) -> Option<Vec<Drop>> {
+    let list = word.strip_prefix("drop=")?;
+    list.split(',')
+        .map(|d| {
+            let (file, line) = d.rsplit_once(':')?;
+            let line = line.parse().ok().filter(|n| *n > 0)?;
+            (!file.is_empty() && !file.contains("..")).then(|| Drop {
+                file: file.to_string(),
+                line,
+            })
+        })
+        .collect()
 }
 
 /// Parse `targets.txt`: one target per line; `# group N: ...` starts a group; other
-/// `#` comments and blank lines are ignored; anything after the name is ignored.
-pub fn parse_targets(text: &str) -> Vec<TargetEntry> {
+/// `#` comments and blank lines are ignored. After the name, `drop=FILE:LINE,...` names
+/// task list items to leave out; anything else after the name is ignored. A malformed
+/// `drop=` is an error.
+pub fn parse_targets(text: &str) -> Result<Vec<TargetEntry>, String> {
     let mut group = String::new();
     let mut out = Vec::new();
     for line in text.lines() {
@@ -26,14 +59,55 @@ pub fn parse_targets(text: &str) -> Vec<TargetEntry> {
             }
             continue;
         }
-        if let Some(name) = line.split_whitespace().next() {
+        let line = line.split(" #").next().unwrap_or(line);
+        let mut words = line.split_whitespace();
+        if let Some(name) = words.next() {
+            let mut drops = Vec::new();
+            for w in words.filter(|w| w.starts_with("drop=")) {
+                drops.extend(parse_drops(w).ok_or_else(|| {
+                    format!("{name}: `{w}`: expected drop=FILE:LINE[,FILE:LINE...]")
+                })?);
+            }
             out.push(TargetEntry {
                 group: group.clone(),
                 name: name.to_string(),
+                drops,
             });
         }
     }
-    out
+    Ok(out)
+}
+
+/// `text` without the YAML list item that starts on 1-based `line` (`- ` after its
+/// indentation): that line and every following line that is blank or indented deeper
+/// than its dash. An error when the line does not start a list item.
+pub fn drop_item(text: &str, line: usize) -> Result<String, String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let start = line
+        .checked_sub(1)
+        .filter(|i| *i < lines.len())
+        .ok_or_else(|| format!("line {line}: past the end of the file"))?;
+    let first = lines[start];
+    let indent = first.len() - first.trim_start_matches(' ').len();
+    let rest = &first[indent..];
+    if !(rest.starts_with("- ") || rest.trim_end() == "-") {
+        return Err(format!(
+            "line {line} does not start a list item: {:?}",
+            first.trim_end()
+        ));
+    }
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| {
+            let t = l.trim_start_matches(' ');
+            !t.trim().is_empty() && l.len() - t.len() <= indent
+        })
+        .map_or(lines.len(), |i| start + 1 + i);
+    let mut out = String::with_capacity(text.len());
+    for l in lines[..start].iter().chain(&lines[end..]) {
+        out.push_str(l);
+    }
+    Ok(out)
 }
 
 /// What real ansible-playbook did with a target on the recording machine.

@@ -10,12 +10,65 @@ use support::*;
 
 #[test]
 fn targets_with_groups() {
-    let t = parse_targets("# group 1: engine\nloops\n\n# other\nblocks  # note\n# group 2\nstat\n");
+    let t = parse_targets("# group 1: engine\nloops\n\n# other\nblocks  # note\n# group 2\nstat\n")
+        .unwrap();
     let got: Vec<(&str, &str)> = t
         .iter()
         .map(|e| (e.group.as_str(), e.name.as_str()))
         .collect();
     assert_eq!(got, [("1", "loops"), ("1", "blocks"), ("2", "stat")]);
+}
+
+#[test]
+fn target_drops() {
+    let t = parse_targets(
+        "# group 1\nassert drop=tasks/main.yml:237  # why\nx drop=a.yml:3,b/c.yml:10\n",
+    )
+    .unwrap();
+    assert_eq!(t[0].drops.len(), 1);
+    assert_eq!(t[0].drops[0].to_string(), "tasks/main.yml:237");
+    assert_eq!(
+        t[1].drops.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        ["a.yml:3", "b/c.yml:10"]
+    );
+    for bad in [
+        "x drop=a.yml",
+        "x drop=a.yml:0",
+        "x drop=../a.yml:3",
+        "x drop=",
+        "x drop=a.yml:z",
+    ] {
+        assert!(parse_targets(bad).is_err(), "{bad}");
+    }
+    // A comment may mention drop= without being one.
+    assert!(
+        parse_targets("x  # see drop=nothing").unwrap()[0]
+            .drops
+            .is_empty()
+    );
+}
+
+#[test]
+fn dropping_list_items() {
+    let text = "- name: a\n  debug: msg=a\n\n- include_tasks: b.yml\n\n- name: c\n  assert:\n    that:\n      - x\n# tail\n";
+    assert_eq!(
+        drop_item(text, 4).unwrap(),
+        "- name: a\n  debug: msg=a\n\n- name: c\n  assert:\n    that:\n      - x\n# tail\n"
+    );
+    // The last item: up to the comment at its indentation.
+    assert_eq!(
+        drop_item(text, 6).unwrap(),
+        "- name: a\n  debug: msg=a\n\n- include_tasks: b.yml\n\n# tail\n"
+    );
+    // A nested item.
+    let nested = "- block:\n    - debug: msg=1\n    - debug: msg=2\n      when: x\n  rescue: []\n";
+    assert_eq!(
+        drop_item(nested, 3).unwrap(),
+        "- block:\n    - debug: msg=1\n  rescue: []\n"
+    );
+    assert!(drop_item(text, 2).is_err());
+    assert!(drop_item(text, 99).is_err());
+    assert!(drop_item(text, 0).is_err());
 }
 
 #[test]

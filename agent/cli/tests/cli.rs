@@ -61,6 +61,52 @@ fn unknown_module_names_the_closest() {
 }
 
 #[test]
+fn action_plugins_alias_or_refuse() {
+    // A plugin that re-exports a built-in action runs as it, under its own name.
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "action_plugins/say.py",
+        "from __future__ import annotations\nfrom ansible.plugins.action.debug import ActionModule\nassert ActionModule\n",
+    );
+    write(
+        t.path(),
+        "play.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - say: msg=hello\n",
+    );
+    let o = agent(t.path(), &["apply", "play.yml"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("TASK [say]"), "{out}");
+    assert!(out.contains("\"msg\": \"hello\""), "{out}");
+    // Any other action plugin is Python the agent cannot run: refused before anything runs.
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "action_plugins/own.py",
+        "from ansible.plugins.action import ActionBase\nclass ActionModule(ActionBase):\n    pass\n",
+    );
+    let marker = t.path().join("marker");
+    write(
+        t.path(),
+        "play.yml",
+        &format!(
+            "{}    - own: {{}}\n",
+            HEAD.replace("MARKER", &marker.display().to_string())
+        ),
+    );
+    let o = agent(t.path(), &["apply", "play.yml"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("play.yml:5:7"), "{out}");
+    assert!(
+        out.contains("action_plugins/own.py is Python code"),
+        "{out}"
+    );
+    assert!(!marker.exists());
+}
+
+#[test]
 fn unknown_parameter_is_refused_before_running() {
     assert_rejected(
         &format!("{HEAD}    - file: {{path: /tmp/x, stat: touch}}\n"),

@@ -125,6 +125,12 @@ fn or_kind(err: &minijinja::Error) -> String {
 
 /// The name in a detail such as `filter foo is unknown` or `unknown test 'foo'`.
 fn quoted_name(detail: &str) -> &str {
+    // The agent's own detail quotes the name whole (it may hold spaces: `'asdf '`).
+    if let (Some(a), Some(b)) = (detail.find('\''), detail.rfind('\''))
+        && b > a
+    {
+        return &detail[a + 1..b];
+    }
     let words: Vec<&str> = detail.split_whitespace().collect();
     words
         .iter()

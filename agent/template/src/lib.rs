@@ -418,6 +418,8 @@ pub(crate) fn needs_templating(v: &Value) -> bool {
 }
 
 thread_local! {
+    /// See [`Templar::template_value_keeping_undefined`].
+    static KEEP_UNDEFINED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static TEMPLATED_CONDITIONAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static CONST_TEMPLATE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
@@ -824,6 +826,20 @@ impl Templar {
         finish(rv, &scope)
     }
 
+    /// [`Templar::template_value`], except that undefined values inside a list or dict
+    /// an expression gives stay in it (as Ansible's undefined markers do) instead of
+    /// failing the render; first_found leaves them out of its terms.
+    pub fn template_value_keeping_undefined(
+        &self,
+        v: &Value,
+        vars: &Vars,
+    ) -> Result<Value, TemplateError> {
+        let outer = KEEP_UNDEFINED.with(|k| k.replace(true));
+        let r = self.template_value(v, vars);
+        KEEP_UNDEFINED.with(|k| k.set(outer));
+        r
+    }
+
     /// Evaluate a bare Jinja2 expression (`when`, `changed_when`, `failed_when`, `until`).
     /// An expression wrapped in `{{ }}` is rendered first (deprecated in Ansible, but
     /// still accepted).
@@ -970,7 +986,7 @@ impl Templar {
                  storage. (in template: {source:?})"
             )));
         }
-        if holds_undefined(&v, 0) {
+        if holds_undefined(&v, 0) && !KEEP_UNDEFINED.with(std::cell::Cell::get) {
             // `[foo]` / `{'a': foo}`: Jinja2 fails when Ansible finalizes the value;
             // minijinja builds the literal. Name the first undefined variable written.
             let name = identifiers(expr).into_iter().find(|n| {
@@ -1077,7 +1093,9 @@ impl Templar {
             Some(Container::Seq(items)) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
-                    out.push(self.template_value_scoped(item, scope, keys)?);
+                    out.push(keep_undefined(
+                        self.template_value_scoped(item, scope, keys),
+                    )?);
                 }
                 Ok(Value::from(out))
             }
@@ -1089,7 +1107,10 @@ impl Templar {
                     } else {
                         k.clone()
                     };
-                    out.insert(k, self.template_value_scoped(item, scope, keys)?);
+                    out.insert(
+                        k,
+                        keep_undefined(self.template_value_scoped(item, scope, keys))?,
+                    );
                 }
                 Ok(Value::from_pairs(out))
             }
@@ -1292,6 +1313,18 @@ fn finalize(v: Value) -> Value {
 }
 
 /// Report a failure recorded inside the scope ahead of the render's own result.
+/// An item of a list or dict that came out undefined: an undefined value in its place
+/// while [`Templar::template_value_keeping_undefined`] runs, else the error.
+fn keep_undefined(r: Result<Value, TemplateError>) -> Result<Value, TemplateError> {
+    match r {
+        Err(e) if e.undefined && KEEP_UNDEFINED.with(std::cell::Cell::get) => {
+            undef::clear();
+            Ok(Value::UNDEFINED)
+        }
+        other => other,
+    }
+}
+
 fn finish(rv: Result<Value, TemplateError>, scope: &Scope) -> Result<Value, TemplateError> {
     undef::clear();
     if let Some(fatal) = scope.take_fatal() {

@@ -470,3 +470,45 @@ fn computed_strings_are_not_trusted() {
     // an expression with an embedded template is still the playbook's own
     assert!(t.eval_condition("s == \"te{{ 'xt' }}\"", &v).unwrap());
 }
+
+#[test]
+fn select_with_an_unknown_test_names_it() {
+    // Jinja2 reads the missing attribute as undefined and then fails on the test name.
+    let e = r(r#"{{ [{}] | selectattr("failed", "asdf ", true) }}"#).unwrap_err();
+    assert!(e.contains("No test named 'asdf '."), "{e}");
+    let e = r(r#"{{ [1] | select("nope") | list }}"#).unwrap_err();
+    assert!(e.contains("No test named 'nope'."), "{e}");
+    // A known test still reads the attribute as before.
+    let e = r(r#"{{ [{}] | selectattr("failed", "==", true) | list }}"#).unwrap_err();
+    assert!(e.contains("has no attribute 'failed'"), "{e}");
+}
+
+#[test]
+fn lookup_arguments() {
+    // A dict's values that are template constants are rendered, as a list's items are.
+    assert_eq!(
+        r("{{ lookup('dict', {'key': '{{ 1 }}'}) }}").unwrap(),
+        "map:{'key': 'key', 'value': 1}"
+    );
+    // An undefined option fails the lookup with the variable's name...
+    let e = r("{{ lookup('first_found', files=bad) }}").unwrap_err();
+    assert!(e.contains("'nosuch' is undefined"), "{e}");
+    // ... except env's `default`, which may be undefined.
+    assert!(r("{{ lookup('env', 'AGENT_NO_SUCH_VAR', default=undef()) }}").is_err());
+}
+
+#[test]
+fn keeping_undefined_values_in_containers() {
+    let t = Templar::new();
+    let v = Value::from(vec![Value::from("{{ nosuch }}x"), Value::from("{{ s }}")]);
+    assert!(t.template_value(&v, &vars()).is_err());
+    let kept = t.template_value_keeping_undefined(&v, &vars()).unwrap();
+    let items: Vec<Value> = kept.try_iter().unwrap().collect();
+    assert!(items[0].is_undefined());
+    assert_eq!(items[1].as_str(), Some("hello"));
+    let lit = Value::from("{{ [{'files': nosuch}] }}");
+    assert!(t.template_value(&lit, &vars()).is_err());
+    assert!(t.template_value_keeping_undefined(&lit, &vars()).is_ok());
+    // The mode ends with the call.
+    assert!(t.template_value(&v, &vars()).is_err());
+}

@@ -521,7 +521,10 @@ fn list(
                         if !crate::engine::tags_selected(&set, self.only, self.skip) {
                             continue;
                         }
-                        let name = t.name.clone().unwrap_or_else(|| t.action.clone());
+                        let name = t
+                            .name
+                            .clone()
+                            .unwrap_or_else(|| t.written_action().to_string());
                         let name = match &t.role {
                             Some(r) => format!("{} : {name}", r.name),
                             None => name,

@@ -1794,7 +1794,10 @@ impl<'r> Engine<'r> {
                 format!("{} : {role}", task.action)
             });
         }
-        let base = task.name.clone().unwrap_or_else(|| task.action.clone());
+        let base = task
+            .name
+            .clone()
+            .unwrap_or_else(|| task.written_action().to_string());
         match &task.role {
             Some(r) => format!("{} : {base}", r.name),
             None => base,
@@ -1822,7 +1825,11 @@ impl<'r> Engine<'r> {
         // An include's tasks run inside this one: theirs is their own.
         let outer_once = self.running_once.take();
         self.meta_done = None;
-        let flow = self.run_task_inner(task, frames, handler, rescuable);
+        let flow = {
+            // Lookups see the task's action (first_found's directory).
+            let _action = agent_template::lookups::enter_task_action(task.written_action());
+            self.run_task_inner(task, frames, handler, rescuable)
+        };
         if let (Some(round), Some((sf, iv, facts)), Some(m)) =
             (self.running_once.take(), before, &self.member)
         {
@@ -2813,6 +2820,59 @@ impl<'r> Engine<'r> {
         out
     }
 
+    /// `v` templated with the undefined parts left out (`None`: it is undefined itself):
+    /// each item of a list and each value of a dict on its own, and undefined values
+    /// inside what a template gives (Ansible's first_found `_recurse_terms` with
+    /// `omit_undefined`).
+    fn template_omitting_undefined(&self, v: &Value, vars: &Vars) -> Result<Option<Value>, String> {
+        fn prune(v: Value) -> Option<Value> {
+            match v.kind() {
+                ValueKind::Undefined => None,
+                ValueKind::Seq => Some(Value::from(
+                    v.try_iter()
+                        .map(|it| it.filter_map(prune).collect::<Vec<_>>())
+                        .unwrap_or_default(),
+                )),
+                ValueKind::Map => Some(Value::from_pairs(
+                    v.try_iter()
+                        .map(|keys| {
+                            keys.filter_map(|k| {
+                                let item = v.get_item(&k).ok()?;
+                                Some((k, prune(item)?))
+                            })
+                            .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default(),
+                )),
+                _ => Some(v),
+            }
+        }
+        match v.kind() {
+            ValueKind::Seq => {
+                let mut out = Vec::new();
+                for item in v.try_iter().into_iter().flatten() {
+                    out.extend(self.template_omitting_undefined(&item, vars)?);
+                }
+                Ok(Some(Value::from(out)))
+            }
+            ValueKind::Map => {
+                let mut out = Vec::new();
+                for k in v.try_iter().into_iter().flatten() {
+                    let item = v.get_item(&k).unwrap_or_default();
+                    if let Some(t) = self.template_omitting_undefined(&item, vars)? {
+                        out.push((k, t));
+                    }
+                }
+                Ok(Some(Value::from_pairs(out)))
+            }
+            _ => match self.templar.template_value_keeping_undefined(v, vars) {
+                Ok(t) => Ok(prune(t)),
+                Err(e) if e.undefined => Ok(None),
+                Err(e) => Err(tmpl_err(e)),
+            },
+        }
+    }
+
     fn loop_items(&self, l: &Loop, vars: &Vars) -> Result<Vec<Value>, String> {
         match l {
             Loop::Items(v) => {
@@ -2827,7 +2887,13 @@ impl<'r> Engine<'r> {
                 }
             }
             Loop::Lookup { name, terms } => {
-                let t = self.templar.template_value(terms, vars).map_err(tmpl_err)?;
+                let t = if crate::loader::playbook::short_name(name) == "first_found" {
+                    // first_found run as with_ leaves out terms that are undefined.
+                    self.template_omitting_undefined(terms, vars)?
+                        .unwrap_or_else(|| Value::from(Vec::<Value>::new()))
+                } else {
+                    self.templar.template_value(terms, vars).map_err(tmpl_err)?
+                };
                 // Every with_<lookup> goes through the lookup plugins (as Ansible's
                 // with_ is `query(name, *terms)`).
                 let other = name.as_str();

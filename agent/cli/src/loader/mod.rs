@@ -1,6 +1,7 @@
 //! The loader: playbooks, roles, task files and variable files, read once and checked
 //! whole before anything on the host changes.
 
+pub mod action_plugins;
 pub mod condlocs;
 pub mod error;
 pub mod files;

@@ -254,7 +254,15 @@ static NO_TASK_RARE: TaskRare = TaskRare {
     poll: None,
     bad_args: None,
     module_path: None,
+    written_action: None,
 };
+
+impl Task {
+    /// The action name as the task wrote it (Ansible's `task.action`).
+    pub fn written_action(&self) -> &str {
+        self.written_action.as_deref().unwrap_or(&self.action)
+    }
+}
 
 impl std::ops::Deref for Task {
     type Target = TaskRare;
@@ -289,6 +297,10 @@ pub struct TaskRare {
     pub bad_args: Option<(Loc, String)>,
     /// The file of a module that is not the agent's (found in a `library/` directory).
     pub module_path: Option<std::path::PathBuf>,
+    /// The action name the task wrote, when it differs from `action`: an action plugin
+    /// that re-exports a built-in (`debug_var_alias` runs `debug`; see
+    /// `loader::action_plugins`).
+    pub written_action: Option<String>,
 }
 
 #[derive(Debug)]

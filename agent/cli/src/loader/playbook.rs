@@ -13,6 +13,7 @@ use agent_yaml::{Kind, Node};
 use indexmap::IndexMap;
 use minijinja::Value;
 
+use super::action_plugins::ActionPlugin;
 use super::error::{LoadError, Loc};
 use super::files::{find_main, node_to_vars, read_vars_file, read_yaml};
 use super::kv::{parse_kv, parse_kv_deferred};
@@ -161,6 +162,10 @@ pub struct Loader {
     /// grows: `ANSIBLE_LIBRARY`, then each playbook's and each role's `library/` as they
     /// load.
     pub library_dirs: Vec<PathBuf>,
+    /// Where action plugins are looked for: `ANSIBLE_ACTION_PLUGINS`, then each
+    /// playbook's and each role's `action_plugins/` as they load (see
+    /// [`super::action_plugins`]).
+    pub action_plugin_dirs: Vec<PathBuf>,
     /// The directory of the playbook being run: the last place task files are looked for
     /// (Ansible's loader basedir).
     pub basedir: Option<PathBuf>,
@@ -566,6 +571,13 @@ impl Loader {
                         .collect()
                 })
                 .unwrap_or_default(),
+            action_plugin_dirs: std::env::var_os("ANSIBLE_ACTION_PLUGINS")
+                .map(|v| {
+                    std::env::split_paths(&v)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             basedir: None,
             extra_vars: IndexMap::new(),
             import_vars: Vec::new(),
@@ -671,6 +683,11 @@ impl Loader {
             && !self.library_dirs.contains(&lib)
         {
             self.library_dirs.push(lib);
+        }
+        if let Some(d) = path.parent().and_then(super::action_plugins::dir_in)
+            && !self.action_plugin_dirs.contains(&d)
+        {
+            self.action_plugin_dirs.push(d);
         }
         let f = read_yaml(path)?;
         let file = f.name.clone();
@@ -1246,14 +1263,35 @@ impl Loader {
                         }
                         return Err(unknown_action_or_keyword(file, k, key));
                     }
-                    if !is_action_name(key) {
+                    // An action plugin that re-exports a built-in runs as the built-in.
+                    let alias;
+                    let key = if is_action_name(key) {
+                        key
+                    } else {
                         // A module of the user's own, in a `library/` directory.
                         let own = key.strip_prefix("ansible.legacy.").unwrap_or(key);
                         match agent_modules::library::find(&self.library_dirs, own) {
-                            Some(p) => t.module_path = Some(p),
-                            None => return Err(unknown_action_or_keyword(file, k, key)),
+                            Some(p) => {
+                                t.module_path = Some(p);
+                                key
+                            }
+                            None => {
+                                match super::action_plugins::find(&self.action_plugin_dirs, own) {
+                                    Some(ActionPlugin::Alias(builtin))
+                                        if is_action_name(&builtin) =>
+                                    {
+                                        t.written_action = Some(key.to_string());
+                                        alias = builtin;
+                                        alias.as_str()
+                                    }
+                                    Some(ActionPlugin::Python(path)) => {
+                                        return Err(python_action_plugin(file, k, key, &path));
+                                    }
+                                    _ => return Err(unknown_action_or_keyword(file, k, key)),
+                                }
+                            }
                         }
-                    }
+                    };
                     let free = action_free_form(key);
                     t.args = match &v.kind {
                         Kind::Map(m) => {
@@ -1949,6 +1987,11 @@ impl Loader {
         if lib.is_dir() && !self.library_dirs.contains(&lib) {
             self.library_dirs.push(lib);
         }
+        if let Some(d) = super::action_plugins::dir_in(&path)
+            && !self.action_plugin_dirs.contains(&d)
+        {
+            self.action_plugin_dirs.push(d);
+        }
         self.stack.push(canon);
         // Parents' parameters, vars and defaults, then the role's own (deduplication
         // above used its own).
@@ -2256,6 +2299,18 @@ fn unknown_action_or_keyword(file: &Arc<str>, k: &Node, key: &str) -> LoadError 
         msg.push_str(&format!("; did you mean '{h}'?"));
     }
     LoadError::at(loc(file, k), msg)
+}
+
+fn python_action_plugin(file: &Arc<str>, k: &Node, key: &str, path: &Path) -> LoadError {
+    LoadError::at(
+        loc(file, k),
+        format!(
+            "couldn't run action '{key}': its action plugin {} is Python code, which runs inside \
+             Ansible and not in the agent (only a plugin that re-exports a built-in action, \
+             `from ansible.plugins.action.NAME import ActionModule`, runs as that action)",
+            path.display()
+        ),
+    )
 }
 
 fn include_file_arg(args: &IndexMap<String, Value>) -> Option<String> {

@@ -40,6 +40,33 @@ pub fn register(env: &mut Environment<'static>) {
     guard_builtins(env);
 }
 
+/// `select`/`reject`/`selectattr`/`rejectattr` with a test that does not exist fail with
+/// Jinja2's "No test named" whatever the items are: Jinja2 reads a missing attribute as
+/// undefined and then calls the test, so the unknown name is what fails, before
+/// Ansible's missing-attribute check could.
+fn unknown_test_precheck(
+    state: &mut State,
+    name: &str,
+    rest: &[ValueOrKwargs],
+) -> Result<(), Error> {
+    let (pos, _) = split_args(rest);
+    let test = match name {
+        "select" | "reject" => pos.first(),
+        "selectattr" | "rejectattr" => pos.get(1),
+        _ => None,
+    };
+    let Some(test) = test.and_then(|t| t.as_str()) else {
+        return Ok(());
+    };
+    match state.perform_test(test, &[Value::from(())]) {
+        Err(e) if e.kind() == ErrorKind::UnknownTest => Err(Error::new(
+            ErrorKind::UnknownTest,
+            format!("test '{test}' is unknown"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Ansible fails when an item lacks the attribute a filter reads (`groupby('a')`,
 /// `map(attribute='a')` without a default, `selectattr('a')` with a test other than
 /// defined/undefined, `sum`/`join` with `attribute`): `object of type 'dict' has no
@@ -154,6 +181,7 @@ fn guard_builtins(env: &mut Environment<'static>) {
             env.add_filter(format!("{BUILTIN_PREFIX}{}", $name), $f);
             let wrap = |state: &mut State, value: Value, rest: Rest<ValueOrKwargs>| {
                 reject_undefined(Some(&value), &rest.0)?;
+                unknown_test_precheck(state, $name, &rest.0)?;
                 attribute_precheck($name, &value, &rest.0)?;
                 if $name == "map"
                     && let Some(mapped) = map_filter_with_kwargs(state, &value, &rest.0)?

@@ -206,16 +206,21 @@ fn split_on(v: &Value, seps: &[char]) -> Vec<String> {
 
 /// `first_found`: the path of the first file that exists. Options `files`, `paths`,
 /// `skip`; terms may be file names or dicts of those options. The subdirectory searched
-/// is `files/` (an internal `_subdir` option lets the engine pick `templates`/`vars`).
+/// is `templates/`, `vars/` or `files/`, by the running task's action name (see
+/// [`super::first_found_subdir`]).
 pub fn first_found(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
-    let subdir = ctx.opt_str("_subdir", "files");
+    let subdir = super::first_found_subdir();
     let mut skip = ctx.opt_bool("skip", false);
     let mut search: Vec<String> = Vec::new();
     let mut terms = terms;
     if terms.is_empty()
         && let Some(f) = ctx.opt("files")
     {
-        terms = vec![Value::from_pairs([("files", f.clone())])];
+        let mut term = vec![("files", f.clone())];
+        if let Some(p) = ctx.opt("paths") {
+            term.push(("paths", p.clone()));
+        }
+        terms = vec![Value::from_pairs(term)];
     }
     fn process(
         terms: &[Value],
@@ -273,7 +278,7 @@ pub fn first_found(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>,
     }
     process(&terms, ctx, &mut skip, &mut search)?;
     for f in search {
-        if let Some(p) = ctx.find_file(&subdir, &f) {
+        if let Some(p) = ctx.find_file(subdir, &f) {
             let s = p.to_string_lossy().into_owned();
             return Ok(vec![Value::from(crate::filters::path::normpath(&s))]);
         }
@@ -800,6 +805,57 @@ mod tests {
         assert_eq!(nothing_is_none("a\n".into(), "a\n").as_str(), Some("a\n"));
     }
     use crate::lookups::MapVars;
+
+    #[test]
+    fn first_found_directory_follows_the_task_action() {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["files", "templates", "vars"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+            std::fs::write(dir.path().join(sub).join("f.txt"), sub).unwrap();
+        }
+        let vars = MapVars(Value::from_pairs([(
+            "ansible_search_path",
+            Value::from(vec![dir.path().to_string_lossy().into_owned()]),
+        )]));
+        let ctx = LookupCtx {
+            vars: &vars,
+            kwargs: vec![],
+            env: None,
+        };
+        let found = || {
+            let r = first_found(vec![Value::from("f.txt")], &ctx).unwrap();
+            std::fs::read_to_string(r[0].as_str().unwrap()).unwrap()
+        };
+        assert_eq!(found(), "files", "outside a task");
+        for (action, sub) in [
+            ("ansible.builtin.template", "templates"),
+            ("include_vars", "vars"),
+            ("debug_var_alias", "vars"),
+            ("copy", "files"),
+            ("debug", "files"),
+            // `template` is looked for first.
+            ("template_vars", "templates"),
+        ] {
+            let _guard = crate::lookups::enter_task_action(action);
+            assert_eq!(found(), sub, "{action}");
+        }
+        // The guards restored the outer state.
+        assert_eq!(found(), "files");
+        // No terms: the `files` and `paths` options.
+        let etc = LookupCtx {
+            vars: &vars,
+            kwargs: vec![
+                ("files".into(), Value::from(vec!["nope", "f.txt"])),
+                (
+                    "paths".into(),
+                    Value::from(vec![dir.path().join("vars").to_string_lossy().into_owned()]),
+                ),
+            ],
+            env: None,
+        };
+        let r = first_found(vec![], &etc).unwrap();
+        assert!(r[0].as_str().unwrap().ends_with("vars/f.txt"), "{r:?}");
+    }
 
     #[test]
     fn files_through_search_path() {

@@ -81,6 +81,48 @@ impl LookupVars for MapVars {
     }
 }
 
+thread_local! {
+    /// The action of the task whose templates and loop run on this thread (Ansible's
+    /// `TaskContext.current().task.action`), as the task wrote it.
+    static TASK_ACTION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// While it lives, lookups on this thread run for a task with this action; dropping it
+/// restores the outer task's (an include runs tasks inside a task).
+pub struct TaskActionGuard {
+    outer: Option<String>,
+}
+
+/// Lookups on this thread run for a task that wrote `action`, until the guard drops.
+pub fn enter_task_action(action: &str) -> TaskActionGuard {
+    let outer = TASK_ACTION.with(|c| c.replace(Some(action.to_string())));
+    TaskActionGuard { outer }
+}
+
+impl Drop for TaskActionGuard {
+    fn drop(&mut self) {
+        let outer = self.outer.take();
+        TASK_ACTION.with(|c| *c.borrow_mut() = outer);
+    }
+}
+
+/// The directory `first_found` searches: `templates`, `vars` or `files`, by the first of
+/// `template`, `var`, `file` in the running task's action name (`files` outside a task
+/// or when none is in it), as Ansible's first_found does.
+pub(crate) fn first_found_subdir() -> &'static str {
+    TASK_ACTION.with(|c| {
+        let action = c.borrow();
+        let action = action.as_deref().unwrap_or("file");
+        if action.contains("template") {
+            "templates"
+        } else if action.contains("var") {
+            "vars"
+        } else {
+            "files"
+        }
+    })
+}
+
 /// What a lookup gets besides its terms: options and variables.
 pub struct LookupCtx<'a> {
     pub vars: &'a dyn LookupVars,
@@ -256,24 +298,34 @@ fn const_templates(terms: Vec<Value>, state: &State) -> Result<Vec<Value>, Error
                     .unwrap_or_else(|_| Ok(Vec::new()));
                 items.map(Value::from)
             }
+            minijinja::value::ValueKind::Map if holds_const_template(&t) => {
+                let mut pairs = Vec::new();
+                for k in t.try_iter().into_iter().flatten() {
+                    let v = t.get_item(&k).unwrap_or_default();
+                    pairs.push((k, render(v)?));
+                }
+                Ok(Value::from_pairs(pairs))
+            }
             _ => render(t),
         })
         .collect()
 }
 
-/// Whether a term is (or a list of terms holds) a trusted string with a template.
+/// Whether a term is (or a list of terms, or a dict's values, holds) a trusted string
+/// with a template.
 fn holds_const_template(t: &Value) -> bool {
-    match t.as_str() {
-        Some(s) => !t.is_safe() && crate::Templar::is_template(s),
-        None => {
-            t.kind() == minijinja::value::ValueKind::Seq
-                && t.try_iter().is_ok_and(|mut it| {
-                    it.any(|i| {
-                        i.as_str()
-                            .is_some_and(|s| !i.is_safe() && crate::Templar::is_template(s))
-                    })
-                })
+    let is_const = |i: &Value| {
+        i.as_str()
+            .is_some_and(|s| !i.is_safe() && crate::Templar::is_template(s))
+    };
+    match t.kind() {
+        minijinja::value::ValueKind::Seq => {
+            t.try_iter().is_ok_and(|mut it| it.any(|i| is_const(&i)))
         }
+        minijinja::value::ValueKind::Map => t
+            .try_iter()
+            .is_ok_and(|mut it| it.any(|k| t.get_item(&k).is_ok_and(|v| is_const(&v)))),
+        _ => is_const(t),
     }
 }
 
@@ -294,6 +346,20 @@ fn call(state: &State, rest: &[ValueOrKwargs], force_list: bool) -> Result<Value
             "errors" => errors = py_str(&v),
             _ => kwargs.push((k, v)),
         }
+    }
+    // An undefined option fails the lookup before it runs (Ansible trips the first
+    // undefined marker among the arguments), except `env`'s: its `default` may be
+    // undefined (`accept_args_markers`).
+    let short = name.strip_prefix("ansible.builtin.").unwrap_or(&name);
+    if let Some((k, _)) = kwargs
+        .iter()
+        .find(|(_, v)| v.is_undefined())
+        .filter(|_| short != "env")
+    {
+        return Err(Error::new(
+            ErrorKind::UndefinedError,
+            format!("the lookup option '{k}' is undefined"),
+        ));
     }
     let terms = const_templates(pos[1..].to_vec(), state)?;
     let ctx = LookupCtx {
