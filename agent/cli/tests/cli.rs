@@ -755,3 +755,87 @@ host2
     assert!(out.contains("changed: [host1]"), "{out}");
     assert!(out.contains("fatal: [host2]: UNREACHABLE!"), "{out}");
 }
+
+/// `{{ "not trusted" }}` encrypted with the password `blarblar` (vault 1.1).
+const VAULTED: &str = "$ANSIBLE_VAULT;1.1;AES256
+36306639316132393663356162643765396231396462623962373832643539306635356639366633
+6234303731383636623165633330653435336130613361370a373931613335353762376433636263
+35363536613933396532636430646337393932393166396133613666386433353932373063356235
+3666336365616535610a636534333332633930326331353533626332363263363666373730386264
+31643561353465613030343632663036313963363634663231393665316437646530
+";
+
+/// `from_vault_file: opened` (ansible-vault encrypt, password `blarblar`).
+const VAULTED_VARS: &str = "$ANSIBLE_VAULT;1.1;AES256
+39343731656163613339386561336266636561353562323962656265336462363537343263633930
+3762386361623362613836393337366561323664646635310a313330633936366335383233346134
+31613837386635316166346431326561393633666632376164636639393837366331653562333631
+3539346336363338330a333365333736353034323430626366303233613433643632623462393437
+62653333323537313965303566613434666339623438396539313566303335396665
+";
+
+/// `secret file` (ansible-vault encrypt --vault-id dev@..., format 1.2).
+const VAULTED_FILE: &str = "$ANSIBLE_VAULT;1.2;AES256;dev
+61626130303834343237653530613338323038346637633432646534363837383837363462666163
+6235346233626431653236633331633666383365633830390a616364383033633161313839326132
+32643334306532663861623935393135333166636564383466356432613138633263643761396337
+6235373932623961650a663962636535386535366534623835316538336462323865626666316663
+3164
+";
+
+#[test]
+fn vault_values_files_and_passwords() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let indented: String = VAULTED.lines().map(|l| format!("      {l}\n")).collect();
+    write(d, "vars.yml", VAULTED_VARS);
+    write(d, "files/secret.txt", VAULTED_FILE);
+    write(d, "pw", "blarblar\n");
+    write(
+        d,
+        "play.yml",
+        &format!(
+            "- hosts: localhost\n  gather_facts: false\n  vars_files: [vars.yml]\n  vars:\n    secret: !vault |\n{indented}  tasks:\n    - copy: {{content: '{{{{ secret }}}}', dest: '{out}/a'}}\n    - copy: {{src: secret.txt, dest: '{out}/b'}}\n    - copy: {{content: '{{{{ from_vault_file }}}}', dest: '{out}/c'}}\n",
+            out = d.display()
+        ),
+    );
+    // Without a password: the encrypted vars file stops the load, nothing is written.
+    let o = agent(d, &["apply", "play.yml"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("vault-encrypted and did not decrypt"), "{out}");
+    assert!(!d.join("a").exists());
+    // With it: the plain text, never templated (vaulted values are data).
+    let o = agent(d, &["apply", "play.yml", "--vault-password-file", "pw"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(!out.contains("ANSIBLE_VAULT"), "{out}");
+    let read = |n: &str| std::fs::read_to_string(d.join(n)).unwrap();
+    assert_eq!(read("a"), "{{ \"not trusted\" }}");
+    assert_eq!(read("b"), "secret file\n");
+    assert_eq!(read("c"), "opened");
+    // A password script (executable: its output) and --vault-id LABEL@FILE work too.
+    write(d, "pw.sh", "#!/bin/sh\necho blarblar\n");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d.join("pw.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for args in [
+        ["--vault-id", "dev@pw.sh"],
+        ["--vault-password-file", "pw.sh"],
+    ] {
+        let mut all = vec!["apply", "play.yml"];
+        all.extend(args);
+        let o = agent(d, &all);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    // A wrong password: the value does not decrypt, and using it fails.
+    write(d, "bad", "nope\n");
+    write(d, "vars.yml", "from_vault_file: plain\n");
+    let o = agent(d, &["apply", "play.yml", "--vault-password-file", "bad"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("Attempt to use undecryptable variable"),
+        "{out}"
+    );
+    assert!(!out.contains("ANSIBLE_VAULT;1.1"), "{out}");
+}

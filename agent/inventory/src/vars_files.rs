@@ -149,15 +149,9 @@ pub(crate) fn load_vars_file(path: &Path) -> Result<Vars, InventoryError> {
     let file = path.display().to_string();
     let bytes =
         std::fs::read(path).map_err(|e| InventoryError::new(file.clone(), 0, 0, e.to_string()))?;
-    let text = String::from_utf8_lossy(&bytes);
-    if text.trim_start().starts_with("$ANSIBLE_VAULT") {
-        return Err(InventoryError::new(
-            file,
-            1,
-            1,
-            "vault-encrypted vars files are not supported; decrypt it with ansible-vault",
-        ));
-    }
+    // A vault-encrypted file is decrypted with the run's vault secrets.
+    let text = agent_yaml::decode(&bytes, path)
+        .map_err(|e| InventoryError::new(file.clone(), e.line, e.col, e.message))?;
     let doc = agent_yaml::parse_one(&text, path)
         .map_err(|e| InventoryError::new(file.clone(), e.line, e.col, e.message))?;
     let Some(doc) = doc else {

@@ -181,16 +181,22 @@ fn read_src(p: &Path) -> Result<Vec<u8>, ModuleError> {
     })
 }
 
-/// A local source that is an Ansible Vault file (with `decrypt`, the default): the agent
-/// holds no vault secrets, so it fails as Ansible does without a vault password.
-fn refuse_vault(remote: bool, args: &Args, p: &Path, data: &[u8]) -> Result<(), ModuleError> {
-    if !remote && args.bool("decrypt") && data.starts_with(b"$ANSIBLE_VAULT") {
-        return Err(err(format!(
+/// A local source that is an Ansible Vault file (with `decrypt`, the default) is copied
+/// as its plain text, decrypted with the run's vault secrets; without a secret that
+/// opens it, the copy fails as Ansible's does. Other data is copied as it is.
+fn open_vault(remote: bool, args: &Args, p: &Path, data: Vec<u8>) -> Result<Vec<u8>, ModuleError> {
+    if remote || !args.bool("decrypt") || !data.starts_with(b"$ANSIBLE_VAULT") {
+        return Ok(data);
+    }
+    use agent_yaml::vault::{VaultError, decrypt};
+    match decrypt(&String::from_utf8_lossy(&data)) {
+        Ok(plain) => Ok(plain),
+        Err(VaultError::NoSecrets) => Err(err(format!(
             "A vault password or secret must be specified to decrypt {}",
             p.display()
-        )));
+        ))),
+        Err(e) => Err(err(format!("Unable to decrypt {}: {e}", p.display()))),
     }
-    Ok(())
 }
 
 fn src_mode(p: &Path) -> Option<u32> {
@@ -605,7 +611,7 @@ impl Module for Copy {
                     let mut items = Vec::new();
                     for (from, f) in &tree.files {
                         let data = on_src(remote, || read_src(from))?;
-                        refuse_vault(remote, args, from, &data)?;
+                        let data = open_vault(remote, args, from, data)?;
                         let it = observe_item(
                             base.join(f),
                             data,
@@ -644,7 +650,7 @@ impl Module for Copy {
                     });
                 }
                 let data = on_src(remote, || read_src(&src))?;
-                refuse_vault(remote, args, &src, &data)?;
+                let data = open_vault(remote, args, &src, data)?;
                 let basename = src
                     .file_name()
                     .map(|b| b.to_string_lossy().into_owned())

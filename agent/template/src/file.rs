@@ -179,6 +179,12 @@ fn file_env(
                     format!("could not read {}: {e}", p.display()),
                 )
             })?;
+            if let Some(msg) = repeated_kwarg(&src, &include_opts) {
+                return Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("{msg} (in {})", p.display()),
+                ));
+            }
             prepare(src, &include_delims, &include_opts)
                 .map(Some)
                 .map_err(|e| {
@@ -238,6 +244,12 @@ fn render_raw(
 ) -> Result<(String, crate::Outputs), TemplateError> {
     let name = path.display().to_string();
     let delims = OwnedDelimiters::new(opts);
+    if let Some(msg) = repeated_kwarg(body, opts) {
+        return Err(TemplateError {
+            file: Some(path.to_path_buf()),
+            ..TemplateError::new(format!("{msg} (in template file {})", path.display()))
+        });
+    }
     let prepared = prepare(body.to_string(), &delims, opts).map_err(|e| TemplateError {
         file: Some(path.to_path_buf()),
         ..TemplateError::new(format!(
@@ -445,6 +457,17 @@ fn prepare(src: String, d: &OwnedDelimiters, opts: &FileOptions) -> Result<Strin
         return Ok(crate::repeat::guard_repeats_owned(src, &syntax));
     }
     Ok(src)
+}
+
+/// The message for a template file that gives one keyword argument twice in a call (see
+/// [`crate::repeat::repeated_kwarg`]), if it does.
+fn repeated_kwarg(src: &str, opts: &FileOptions) -> Option<String> {
+    if !src.contains('=') {
+        return None;
+    }
+    let syntax = crate::syntax_config(opts).ok()?;
+    crate::repeat::repeated_kwarg(src, &syntax)
+        .map(|name| format!("Error rendering template: keyword argument repeated: {name}"))
 }
 
 #[cfg(test)]

@@ -403,6 +403,8 @@ impl Drop for OutputFrame {
 }
 
 /// Whether a raw value holds a template anywhere (strings marked unsafe never do).
+use agent_yaml::vault::Vaulted;
+
 pub(crate) fn needs_templating(v: &Value) -> bool {
     match v.kind() {
         ValueKind::String => !v.is_safe() && v.as_str().is_some_and(Templar::is_template),
@@ -411,6 +413,95 @@ pub(crate) fn needs_templating(v: &Value) -> bool {
             Some(Container::Map(map)) => map
                 .iter()
                 .any(|(k, v)| needs_templating(k) || needs_templating(v)),
+            None => false,
+        },
+        // A `!vault` value is decrypted (or refused) when it leaves the templates.
+        ValueKind::Plain => Vaulted::of(v).is_some(),
+        _ => false,
+    }
+}
+
+/// A `!vault` value as it leaves the templates: its plain text (data, never templated),
+/// or Ansible's error when no secret opens it.
+fn open_vaulted(v: &Vaulted) -> Result<Value, TemplateError> {
+    v.plain()
+        .map(|p| Value::from_safe_string(p.to_string()))
+        .map_err(|e| {
+            TemplateError::new(format!(
+                "Error rendering template: {}",
+                Vaulted::undecryptable(&e)
+            ))
+        })
+}
+
+thread_local! {
+    /// A `!vault` variable that does not decrypt was read on this thread: filters check
+    /// their arguments for one from then on.
+    static UNDECRYPTABLE_READ: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+pub(crate) fn note_undecryptable_read() {
+    UNDECRYPTABLE_READ.with(|c| c.set(true));
+}
+
+/// A filter given a `!vault` value that does not decrypt fails as Ansible's do
+/// ("Attempt to use undecryptable variable"); `unvault` opens it itself.
+pub(crate) fn reject_vaulted(
+    name: &str,
+    value: &Value,
+    rest: &[minijinja::value::ValueOrKwargs],
+) -> Result<(), minijinja::Error> {
+    if !UNDECRYPTABLE_READ.with(std::cell::Cell::get) || name.rsplit('.').next() == Some("unvault")
+    {
+        return Ok(());
+    }
+    let args = rest.iter().map(|a| &**a);
+    for v in std::iter::once(value).chain(args) {
+        if holds_vaulted(v, 0)
+            && let Err(e) = open_all(v, 0)
+        {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                e.message,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `v` with every `!vault` value in it opened ([`open_vaulted`]).
+fn open_all(v: &Value, depth: usize) -> Result<Value, TemplateError> {
+    if depth > 64 {
+        return Ok(v.clone());
+    }
+    if let Some(vaulted) = Vaulted::of(v) {
+        return open_vaulted(&vaulted);
+    }
+    match plain_container(v) {
+        Some(Container::Seq(items)) => items
+            .iter()
+            .map(|i| open_all(i, depth + 1))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::from),
+        Some(Container::Map(map)) => map
+            .iter()
+            .map(|(k, i)| Ok((k.clone(), open_all(i, depth + 1)?)))
+            .collect::<Result<indexmap::IndexMap<Value, Value>, TemplateError>>()
+            .map(Value::from_object),
+        None => Ok(v.clone()),
+    }
+}
+
+/// Whether a value holds a `!vault` value (inside lists and dicts too).
+pub(crate) fn holds_vaulted(v: &Value, depth: usize) -> bool {
+    if depth > 64 {
+        return false;
+    }
+    match v.kind() {
+        ValueKind::Plain => Vaulted::of(v).is_some(),
+        ValueKind::Seq | ValueKind::Map => match plain_container(v) {
+            Some(Container::Seq(items)) => items.iter().any(|i| holds_vaulted(i, depth + 1)),
+            Some(Container::Map(map)) => map.values().any(|i| holds_vaulted(i, depth + 1)),
             None => false,
         },
         _ => false,
@@ -717,6 +808,7 @@ impl Templar {
                 .map_err(syntax)?;
                 let src = native::rewrite_undefined_chains(&src, &native::Delimiters::default());
                 let src = rewrite_percent(&src, false);
+                check_kwargs(&src)?;
                 Ok(Some(guard_repeats(&src).into_owned()))
             } else if let Some((expr, keep)) = name
                 .strip_prefix(EXPR_PREFIX)
@@ -729,6 +821,7 @@ impl Templar {
                 let src = format!(
                     "{{% set {RESULT_VAR} = ({expr}\n) %}}{{% if {RESULT_VAR} is undefined %}}{{{{ {RESULT_VAR} }}}}{{% endif %}}"
                 );
+                check_kwargs(&src)?;
                 Ok(Some(match &*STRING_SYNTAX {
                     Some(syntax) => repeat::guard_repeats_owned(src, syntax),
                     None => src,
@@ -1116,7 +1209,10 @@ impl Templar {
             }
             None => match v.as_str() {
                 Some(s) => self.render_str_scoped(s, scope),
-                None => Ok(v.clone()),
+                None => match Vaulted::of(v) {
+                    Some(vaulted) => open_vaulted(&vaulted),
+                    None => Ok(v.clone()),
+                },
             },
         }
     }
@@ -1330,6 +1426,20 @@ fn finish(rv: Result<Value, TemplateError>, scope: &Scope) -> Result<Value, Temp
     if let Some(fatal) = scope.take_fatal() {
         return Err(fatal);
     }
+    // A `!vault` value that does not decrypt, printed or given back: the render fails
+    // (its text is never used).
+    if let Some(e) = agent_yaml::vault::take_printed_undecryptable() {
+        return Err(TemplateError::new(format!(
+            "Error rendering template: {}",
+            Vaulted::undecryptable(&e)
+        )));
+    }
+    if scope.saw_vaulted()
+        && let Ok(v) = &rv
+        && holds_vaulted(v, 0)
+    {
+        return open_all(v, 0);
+    }
     match rv {
         Err(e) if e.undefined => Err(scope.take_undefined().map_or(e, |inner| TemplateError {
             message: inner.message,
@@ -1342,6 +1452,22 @@ fn finish(rv: Result<Value, TemplateError>, scope: &Scope) -> Result<Value, Temp
 /// The syntax of string templates and expressions (the default options).
 static STRING_SYNTAX: std::sync::LazyLock<Option<minijinja::syntax::SyntaxConfig>> =
     std::sync::LazyLock::new(|| syntax_config(&FileOptions::default()).ok());
+
+/// A string template or expression that gives one keyword argument twice fails to
+/// compile, as Python's compiler fails Jinja2's code for it (see
+/// [`repeat::repeated_kwarg`]).
+fn check_kwargs(src: &str) -> Result<(), minijinja::Error> {
+    match STRING_SYNTAX
+        .as_ref()
+        .and_then(|syntax| repeat::repeated_kwarg(src, syntax))
+    {
+        Some(name) => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("Error rendering template: keyword argument repeated: {name}"),
+        )),
+        None => Ok(()),
+    }
+}
 
 /// String templates' `*` with a limit on repetition (see [`repeat`]).
 fn guard_repeats(src: &str) -> std::borrow::Cow<'_, str> {

@@ -33,11 +33,11 @@ pub(crate) fn guard_repeats<'s>(src: &'s str, syntax: &SyntaxConfig) -> Cow<'s, 
     let Ok(tree) = minijinja::machinery::parse(src, "<template>", syntax.clone()) else {
         return Cow::Borrowed(src);
     };
-    let mut muls = Vec::new();
-    stmt(&tree, &mut muls);
+    let mut walked = Found::default();
+    stmt(&tree, &mut walked);
     // Each node's left operand ends just before its `*`: find that sign.
-    let mut found = Vec::with_capacity(muls.len());
-    for (start, left_end, end) in muls {
+    let mut found = Vec::with_capacity(walked.muls.len());
+    for (start, left_end, end) in walked.muls {
         let star = src
             .get(left_end..end)
             .and_then(|rest| rest.find('*'))
@@ -101,7 +101,61 @@ fn emit(src: &str, from: usize, to: usize, muls: &[Mul], out: &mut String) {
     out.push_str(&src[pos..to]);
 }
 
-type Found = Vec<(usize, usize, usize)>;
+/// What a walk of a template's tree finds.
+#[derive(Default)]
+struct Found {
+    /// Each `*`: the whole expression's start, its left operand's end, its end.
+    muls: Vec<(usize, usize, usize)>,
+    /// The first keyword argument given twice in one call (`f(a=1, a=2)`).
+    repeated_kwarg: Option<String>,
+}
+
+/// The first keyword argument that one call, filter or test of `src` gives twice
+/// (`lookup('vars', 'x', default='', default='')`). Jinja2 compiles a call to a Python
+/// call, and Python refuses such a call when it compiles it ("keyword argument
+/// repeated"), so the template fails whether or not the call runs; minijinja would keep
+/// the last value. `None` also when `src` does not parse (compiling it reports that).
+pub(crate) fn repeated_kwarg(src: &str, syntax: &SyntaxConfig) -> Option<String> {
+    if !may_repeat_kwarg(src) {
+        return None;
+    }
+    let tree = minijinja::machinery::parse(src, "<template>", syntax.clone()).ok()?;
+    let mut found = Found::default();
+    stmt(&tree, &mut found);
+    found.repeated_kwarg
+}
+
+/// Whether some name is followed by a lone `=` twice in `src` (a cheap test before
+/// parsing: most templates have no `=` at all).
+fn may_repeat_kwarg(src: &str) -> bool {
+    let b = src.as_bytes();
+    let mut names: Vec<&[u8]> = Vec::new();
+    for (i, &c) in b.iter().enumerate() {
+        if c != b'=' || b.get(i + 1) == Some(&b'=') {
+            continue;
+        }
+        let mut end = i;
+        while end > 0 && b[end - 1] == b' ' {
+            end -= 1;
+        }
+        if end > 0 && matches!(b[end - 1], b'=' | b'!' | b'<' | b'>') {
+            continue;
+        }
+        let mut start = end;
+        while start > 0 && (b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_') {
+            start -= 1;
+        }
+        if start == end {
+            continue;
+        }
+        let name = &b[start..end];
+        if names.contains(&name) {
+            return true;
+        }
+        names.push(name);
+    }
+    false
+}
 
 fn stmts(body: &[Stmt<'_>], found: &mut Found) {
     for s in body {
@@ -193,6 +247,18 @@ fn call(c: &ast::Call<'_>, found: &mut Found) {
 }
 
 fn args(list: &[CallArg<'_>], found: &mut Found) {
+    if found.repeated_kwarg.is_none() {
+        let mut seen: Vec<&str> = Vec::new();
+        for a in list {
+            if let CallArg::Kwarg(name, _) = a {
+                if seen.contains(name) {
+                    found.repeated_kwarg = Some(name.to_string());
+                    break;
+                }
+                seen.push(name);
+            }
+        }
+    }
     for a in list {
         match a {
             CallArg::Pos(e)
@@ -216,7 +282,7 @@ fn expr(e: &Expr<'_>, found: &mut Found) {
         Expr::BinOp(b) => {
             if matches!(b.op, ast::BinOpKind::Mul) {
                 let span = e.span();
-                found.push((
+                found.muls.push((
                     span.start_offset as usize,
                     b.left.span().end_offset as usize,
                     span.end_offset as usize,
@@ -353,6 +419,39 @@ fn measure(v: &Value, left: &mut usize, depth: usize) -> Option<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn repeated_keyword_arguments() {
+        let syntax = SyntaxConfig::default();
+        let rep = |src: &str| repeated_kwarg(src, &syntax);
+        assert_eq!(
+            rep("{{ lookup('vars', 'v', default='', default='') }}").as_deref(),
+            Some("default")
+        );
+        assert_eq!(
+            rep("{{ 1 if true else f(a=1, b=2, a=3) }}").as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            rep("{{ x | map('default', d=1, d=2) }}").as_deref(),
+            Some("d")
+        );
+        assert_eq!(rep("{{ x is f(a=1, a = 2) }}").as_deref(), Some("a"));
+        // Different calls, assignments and comparisons are not repeats.
+        assert_eq!(rep("{{ f(a=1) ~ g(a=2) }}"), None);
+        assert_eq!(rep("{% set a = 1 %}{% set a = 2 %}{{ a == a }}"), None);
+        assert_eq!(rep("{{ dict(a=1, b=2) }}"), None);
+        assert_eq!(
+            rep("{{ f(a=1, a=2"),
+            None,
+            "does not parse: compiling reports it"
+        );
+        assert!(!may_repeat_kwarg(
+            "{{ a == 1 and a != 2 and a <= 3 and a >= 4 }}"
+        ));
+        assert!(!may_repeat_kwarg("plain text"));
+        assert!(may_repeat_kwarg("f(a=1, a =2)"));
+    }
+
     use super::*;
 
     fn rewrite(src: &str) -> String {

@@ -74,7 +74,9 @@ pub fn register(env: &mut Environment<'static>) {
     add(env, "truthy", |_, v, r| truthy(v, r));
     add(env, "falsy", |_, v, r| truthy(v, r).map(|b| !b));
     // Only values loaded from `!vault` tags are vault-encrypted; plain strings never are.
-    add(env, "vault_encrypted", |_, _, _| Ok(false));
+    add(env, "vault_encrypted", |_, v, _| {
+        Ok(agent_yaml::vault::Vaulted::of(&v).is_some())
+    });
     add(env, "vaulted_file", |_, v, _| {
         let p = py_str(&v);
         let data = std::fs::read(&p)

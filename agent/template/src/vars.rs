@@ -28,6 +28,9 @@ struct ScopeState {
     fatal: Option<TemplateError>,
     /// Why a lazy variable came out undefined (the innermost message).
     undefined: Option<TemplateError>,
+    /// A `!vault` variable that does not decrypt was read: the render's result is
+    /// checked for it.
+    saw_vaulted: bool,
 }
 
 pub(crate) struct Scope {
@@ -96,6 +99,20 @@ impl Scope {
             }
         }
         let raw = self.raw(name)?;
+        // A `!vault` variable: its plain text when a secret opens it, else the vaulted
+        // value itself, which fails only where it is used (`unvault` can still open it).
+        if let Some(vaulted) = agent_yaml::vault::Vaulted::of(&raw) {
+            let v = match vaulted.plain() {
+                Ok(p) => Value::from_safe_string(p.to_string()),
+                Err(_) => {
+                    self.lock().saw_vaulted = true;
+                    crate::note_undecryptable_read();
+                    raw
+                }
+            };
+            self.lock().cache.insert(name.to_string(), v.clone());
+            return Some(v);
+        }
         if !crate::needs_templating(&raw) {
             // remember it, so big plain values (facts) are scanned once per render
             self.lock().cache.insert(name.to_string(), raw.clone());
@@ -140,6 +157,11 @@ impl Scope {
                 None
             }
         }
+    }
+
+    /// Whether a `!vault` variable that does not decrypt was read.
+    pub(crate) fn saw_vaulted(&self) -> bool {
+        self.lock().saw_vaulted
     }
 
     /// A failure recorded while resolving a lazy variable, which fails the render.

@@ -512,3 +512,64 @@ fn keeping_undefined_values_in_containers() {
     // The mode ends with the call.
     assert!(t.template_value(&v, &vars()).is_err());
 }
+
+/// `{{ "not trusted" }}` encrypted with the password `blarblar`.
+const VAULTED: &str = "$ANSIBLE_VAULT;1.1;AES256
+36306639316132393663356162643765396231396462623962373832643539306635356639366633
+6234303731383636623165633330653435336130613361370a373931613335353762376433636263
+35363536613933396532636430646337393932393166396133613666386433353932373063356235
+3666336365616535610a636534333332633930326331353533626332363263363666373730386264
+31643561353465613030343632663036313963363634663231393665316437646530
+";
+
+#[test]
+fn vault_values_without_a_secret() {
+    // This test binary sets no vault secrets: a `!vault` value does not decrypt.
+    let vaulted = agent_yaml::vault::Vaulted::value(VAULTED.to_string());
+    let vars = Vars::new(vec![Value::from_pairs([
+        ("secret", vaulted.clone()),
+        ("nested", Value::from_pairs([("deeper", vaulted.clone())])),
+        ("ref", Value::from("{{ secret }}")),
+    ])]);
+    let t = Templar::new();
+    let render = |s: &str| t.render_str(s, &vars).map_err(|e| e.message);
+    for bad in [
+        "{{ secret }}",
+        "x{{ secret }}",
+        "{{ [secret] }}",
+        "{{ nested | to_json }}",
+        "{{ {'k': ref} | to_json }}",
+        "{{ secret | upper }}",
+    ] {
+        let e = render(bad).unwrap_err();
+        assert!(
+            e.contains("Attempt to use undecryptable variable: Attempting to decrypt but no vault secrets found"),
+            "{bad}: {e}"
+        );
+        assert!(!e.contains("ANSIBLE_VAULT"), "{bad}: {e}");
+    }
+    // A value given straight to a module (no template in it) is refused too.
+    let e = t
+        .template_value(&Value::from_pairs([("content", vaulted)]), &vars)
+        .unwrap_err();
+    assert!(
+        e.message.contains("undecryptable variable"),
+        "{}",
+        e.message
+    );
+    // `unvault` opens it with the secret given; the plain text is data, not a template.
+    let v = render("{{ secret | unvault('blarblar') }}").unwrap();
+    assert_eq!(v.as_str(), Some("{{ \"not trusted\" }}"));
+    let e = render("{{ secret | unvault('wrong') }}").unwrap_err();
+    assert!(e.contains("Unable to decrypt."), "{e}");
+    assert_eq!(
+        render("{{ 'plain' | unvault('x') }}").unwrap().as_str(),
+        Some("plain")
+    );
+    assert_eq!(
+        render("{{ secret is vault_encrypted }}")
+            .unwrap()
+            .to_string(),
+        "True"
+    );
+}

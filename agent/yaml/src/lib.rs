@@ -13,6 +13,7 @@ mod emit;
 mod node;
 mod parse;
 mod resolve;
+pub mod vault;
 
 pub use emit::{EmitOptions, emit};
 pub use node::{Kind, Node, Pos};

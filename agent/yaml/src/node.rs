@@ -32,7 +32,7 @@ pub enum Kind {
     Str(String),
     /// A string tagged `!unsafe`: never templated.
     Unsafe(String),
-    /// A `!vault` tagged value (ciphertext); decryption is not supported.
+    /// A `!vault` tagged value (its ciphertext; see [`crate::vault`]).
     Vault(String),
     Seq(Vec<Node>),
     /// Mapping entries in document order, merge keys (`<<`) already applied.
@@ -99,7 +99,7 @@ impl Node {
             Kind::Float(f) => Value::from(*f),
             Kind::Str(s) => Value::from(s.as_str()),
             Kind::Unsafe(s) => Value::from_safe_string(s.clone()),
-            Kind::Vault(s) => Value::from(s.as_str()),
+            Kind::Vault(s) => crate::vault::Vaulted::value(s.clone()),
             Kind::Seq(items) => Value::from(items.iter().map(Node::to_value).collect::<Vec<_>>()),
             Kind::Map(entries) => Value::from(
                 entries

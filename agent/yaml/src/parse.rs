@@ -219,6 +219,21 @@ fn check_reader(src: &str, file: &Path) -> Result<(), YamlError> {
 /// `bytes` as UTF-8 text, or an error naming the line and column of the first byte that
 /// is not (as PyYAML, which reads files as UTF-8).
 pub fn decode(bytes: &[u8], file: &Path) -> Result<String, YamlError> {
+    // A vault-encrypted file is read as its plain text (Ansible's loader decrypts any
+    // file it loads), with the run's vault secrets.
+    if bytes.trim_ascii_start().starts_with(b"$ANSIBLE_VAULT;") {
+        let text = String::from_utf8_lossy(bytes);
+        let plain = crate::vault::decrypt(&text).map_err(|e| YamlError {
+            file: file.display().to_string(),
+            line: 1,
+            col: 1,
+            message: format!(
+                "the file is vault-encrypted and did not decrypt: {e} (give the password with \
+                 --vault-password-file or ANSIBLE_VAULT_PASSWORD_FILE)"
+            ),
+        })?;
+        return decode(&plain, file);
+    }
     match std::str::from_utf8(bytes) {
         Ok(s) => Ok(s.to_string()),
         Err(e) => {

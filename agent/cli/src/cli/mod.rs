@@ -158,6 +158,22 @@ pub struct RunArgs {
     /// Show differences of changed files and attributes.
     #[arg(short = 'D', long = "diff")]
     pub diff: bool,
+    /// A file whose first line is the vault password for `!vault` values (an executable
+    /// file is run and its output is the password). Repeatable; each is tried in turn.
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        env = "ANSIBLE_VAULT_PASSWORD_FILE"
+    )]
+    pub vault_password_files: Vec<PathBuf>,
+    /// A vault identity, `[LABEL@]FILE`: the password in FILE (the label is accepted and
+    /// not used: every password is tried on every value). Repeatable.
+    #[arg(
+        long = "vault-id",
+        env = "ANSIBLE_VAULT_IDENTITY_LIST",
+        value_delimiter = ','
+    )]
+    pub vault_ids: Vec<String>,
     /// Additional role directories (colon-separated, repeatable).
     #[arg(long = "roles-path", env = "ANSIBLE_ROLES_PATH", value_delimiter = ':')]
     pub roles_path: Vec<PathBuf>,
@@ -261,6 +277,8 @@ impl RunArgs {
             tags: Vec::new(),
             skip_tags: Vec::new(),
             extra_vars,
+            vault_password_files: Vec::new(),
+            vault_ids: Vec::new(),
             check: false,
             diff: false,
             roles_path: Vec::new(),

@@ -140,6 +140,87 @@ pub fn run_to(
     res
 }
 
+/// Read the vault passwords (`--vault-password-file`, `--vault-id`) for `!vault` values,
+/// before anything loads. A file that is executable is run and its output is the
+/// password, as Ansible does with a vault password script.
+fn set_vault_secrets(args: &RunArgs) -> Result<()> {
+    let files = args.vault_password_files.iter().cloned().chain(
+        args.vault_ids
+            .iter()
+            .filter(|id| !id.trim().is_empty())
+            .map(|id| PathBuf::from(id.split_once('@').map_or(id.as_str(), |(_, f)| f))),
+    );
+    let mut secrets = Vec::new();
+    for file in files {
+        secrets.push(read_vault_password(&file)?);
+    }
+    if !secrets.is_empty() {
+        agent_yaml::vault::set_secrets(secrets);
+    }
+    Ok(())
+}
+
+fn read_vault_password(file: &Path) -> Result<Vec<u8>> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(file).map_err(|e| {
+        anyhow::anyhow!(
+            "The vault password file {} was not found: {e}",
+            file.display()
+        )
+    })?;
+    let script = meta.permissions().mode() & 0o111 != 0 && meta.is_file();
+    let password = if script {
+        // A relative path names a file here, not a program on PATH.
+        let program = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        let out = std::process::Command::new(program)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "Problem running vault password script {}: {e}",
+                    file.display()
+                )
+            })?;
+        if !out.status.success() {
+            anyhow::bail!(
+                "Vault password script {} returned non-zero ({}): {}",
+                file.display(),
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        // A script's output without its line ends at either end.
+        let nl = |c: &u8| *c == b'\r' || *c == b'\n';
+        let start = out
+            .stdout
+            .iter()
+            .position(|c| !nl(c))
+            .unwrap_or(out.stdout.len());
+        let end = out
+            .stdout
+            .iter()
+            .rposition(|c| !nl(c))
+            .map_or(start, |i| i + 1);
+        out.stdout[start..end].to_vec()
+    } else {
+        // A file's whole content without surrounding white space.
+        std::fs::read(file)
+            .map_err(|e| {
+                anyhow::anyhow!("Could not read vault password file {}: {e}", file.display())
+            })?
+            .trim_ascii()
+            .to_vec()
+    };
+    if password.is_empty() {
+        let what = if script { "script" } else { "file" };
+        anyhow::bail!(
+            "Invalid vault password was provided from {what} ({})",
+            file.display()
+        );
+    }
+    Ok(password)
+}
+
 /// Print the loader's warnings (duplicate YAML keys) that no run printed.
 fn print_load_warnings() {
     for w in crate::loader::files::take_warnings() {
@@ -156,6 +237,7 @@ fn run_inner(
     info: &mut crate::report::RunInfo,
 ) -> Result<i32> {
     let tmp;
+    set_vault_secrets(args)?;
     // No playbook (or --source): the configured source gives the bundle.
     let source = (args.playbook.is_none() && args.role.is_none()) || args.source.is_some();
     let mut pulled = None;

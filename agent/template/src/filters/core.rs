@@ -37,6 +37,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     add(env, NS, "extract", extract);
     add(env, NS, "b64encode", b64encode);
     add(env, NS, "b64decode", b64decode);
+    add(env, NS, "unvault", unvault);
     add(env, NS, "to_uuid", to_uuid);
     add(env, NS, "quote", quote);
     add(env, NS, "comment", comment);
@@ -608,6 +609,41 @@ fn decode_text(b: &[u8], encoding: &str) -> Result<String, Error> {
         "ascii" => Ok(String::from_utf8_lossy(b).into_owned()),
         other => Err(err(format!("unknown encoding: {other}"))),
     }
+}
+
+/// `unvault(secret, vault_id='filter_default')`: the plain text of a vaulted value or
+/// vault-encrypted text, with the secret given (the run's secrets are not used); other
+/// text as it is. The plain text is data: never templated.
+fn unvault(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
+    use agent_yaml::vault::{Vaulted, decrypt_with, is_encrypted};
+    let a = Args::parse("unvault", rest, &["secret", "vault_id"], false)?;
+    let secret = a
+        .get(0)
+        .ok_or_else(|| err("unvault() missing 1 required positional argument: 'secret'"))?;
+    let Some(secret) = secret.as_str() else {
+        return Err(err(format!(
+            "Secret passed is required to be as string, instead we got {}.",
+            crate::pymethods::py_type_name(secret)
+        )));
+    };
+    let text = match Vaulted::of(&value) {
+        Some(v) => v.ciphertext().to_string(),
+        None if value.kind() == minijinja::value::ValueKind::String => py_str(&value),
+        None => {
+            return Err(err(format!(
+                "Vault should be in the form of a string, instead we got {}.",
+                crate::pymethods::py_type_name(&value)
+            )));
+        }
+    };
+    if !is_encrypted(&text) {
+        return Ok(value);
+    }
+    let plain = decrypt_with(&text, &[secret.as_bytes().to_vec()])
+        .map_err(|_| err("Unable to decrypt."))?;
+    Ok(Value::from_safe_string(
+        String::from_utf8_lossy(&plain).into_owned(),
+    ))
 }
 
 fn b64decode(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {

@@ -181,6 +181,7 @@ fn guard_builtins(env: &mut Environment<'static>) {
             env.add_filter(format!("{BUILTIN_PREFIX}{}", $name), $f);
             let wrap = |state: &mut State, value: Value, rest: Rest<ValueOrKwargs>| {
                 reject_undefined(Some(&value), &rest.0)?;
+                crate::reject_vaulted($name, &value, &rest.0)?;
                 unknown_test_precheck(state, $name, &rest.0)?;
                 attribute_precheck($name, &value, &rest.0)?;
                 if $name == "map"
@@ -289,6 +290,7 @@ pub(crate) fn add(env: &mut Environment<'static>, namespace: &str, name: &str, f
             (!value_ok).then_some(&value),
             if args_ok { &[] } else { &rest.0 },
         )?;
+        crate::reject_vaulted(&fqcn, &value, &rest.0)?;
         f(state, value, &rest.0).map_err(|e| plugin_failed("filter", &fqcn, e))
     };
     if !(namespace != "ansible.builtin" && FQCN_ONLY.contains(&name)) {
