@@ -688,6 +688,23 @@ enum Container<'a> {
 
 /// Lists and dicts that hold data (from YAML, JSON, set_fact); other objects (engine
 /// objects such as hostvars, ranges, macros) are left alone.
+/// The item of a plain list (by index; negative counts from the end) or dict (by key).
+pub(crate) fn plain_item(v: &Value, key: &Value) -> Option<Value> {
+    match plain_container(v)? {
+        Container::Map(map) => map.get(key).cloned(),
+        Container::Seq(items) => {
+            let i = i64::try_from(key.clone()).ok()?;
+            let i = if i < 0 { i + items.len() as i64 } else { i };
+            usize::try_from(i).ok().and_then(|i| items.get(i)).cloned()
+        }
+    }
+}
+
+/// Whether a value is a plain list or dict ([`plain_container`]).
+pub(crate) fn is_plain_container(v: &Value) -> bool {
+    plain_container(v).is_some()
+}
+
 fn plain_container(v: &Value) -> Option<Container<'_>> {
     if let Some(seq) = v.downcast_object_ref::<Vec<Value>>() {
         return Some(Container::Seq(seq));
@@ -1422,6 +1439,11 @@ fn keep_undefined(r: Result<Value, TemplateError>) -> Result<Value, TemplateErro
 }
 
 fn finish(rv: Result<Value, TemplateError>, scope: &Scope) -> Result<Value, TemplateError> {
+    // What leaves the templates holds no lazy container.
+    let rv = match rv {
+        Ok(v) if vars::lazy_live() => vars::materialize(&v, 0),
+        other => other,
+    };
     undef::clear();
     if let Some(fatal) = scope.take_fatal() {
         return Err(fatal);

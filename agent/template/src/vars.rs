@@ -118,6 +118,13 @@ impl Scope {
             self.lock().cache.insert(name.to_string(), raw.clone());
             return Some(raw);
         }
+        // A list or dict with templates inside: rendered item by item, as templates
+        // reach them (Ansible's lazy containers); whole when it leaves the templates.
+        if crate::is_plain_container(&raw) {
+            let v = Lazy::value(raw, self);
+            self.lock().cache.insert(name.to_string(), v.clone());
+            return Some(v);
+        }
         {
             let mut st = self.lock();
             if st.resolving.iter().any(|n| n == name) || st.resolving.len() >= MAX_LAZY_DEPTH {
@@ -173,6 +180,179 @@ impl Scope {
     pub(crate) fn take_undefined(&self) -> Option<TemplateError> {
         self.lock().undefined.take()
     }
+}
+
+thread_local! {
+    /// How many [`Lazy`] containers exist on this thread: while any do, a render's
+    /// result is checked for them ([`materialize`]).
+    static LAZY_LIVE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether a [`Lazy`] container may be inside a render's result.
+pub(crate) fn lazy_live() -> bool {
+    LAZY_LIVE.with(|c| c.get() > 0)
+}
+
+/// A variable's list or dict that holds templates, rendered item by item as templates
+/// reach its items, each once (Ansible's lazy containers: `top_level.key1` does not render
+/// the sibling `key2`, nor run its lookups). Items that are lists or dicts with templates
+/// are lazy too. A render's result never holds one: [`materialize`] renders the rest.
+pub(crate) struct Lazy {
+    raw: Value,
+    scope: std::sync::Weak<Scope>,
+    done: Mutex<HashMap<Value, Value>>,
+}
+
+impl std::fmt::Debug for Lazy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lazy").field("raw", &self.raw).finish()
+    }
+}
+
+impl Lazy {
+    fn value(raw: Value, scope: &Arc<Scope>) -> Value {
+        LAZY_LIVE.with(|c| c.set(c.get() + 1));
+        Value::from_object(Lazy {
+            raw,
+            scope: Arc::downgrade(scope),
+            done: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn is_seq(&self) -> bool {
+        self.raw.kind() == minijinja::value::ValueKind::Seq
+    }
+
+    /// The rendered item under `key` (an index for a list), or `None` when there is no
+    /// such item or it failed (the failure is recorded in the scope).
+    fn item(&self, key: &Value) -> Option<Value> {
+        if let Some(v) = self.done.lock().unwrap_or_else(|e| e.into_inner()).get(key) {
+            return Some(v.clone());
+        }
+        let raw = crate::plain_item(&self.raw, key)?;
+        let scope = self.scope.upgrade()?;
+        let v = if !crate::needs_templating(&raw) {
+            raw
+        } else if crate::is_plain_container(&raw) {
+            Lazy::value(raw, &scope)
+        } else {
+            match scope.templar.template_value_scoped(&raw, &scope, false) {
+                Ok(v) => v,
+                Err(e) if e.undefined => {
+                    let mut st = scope.lock();
+                    if st.undefined.is_none() {
+                        st.undefined = Some(e);
+                    }
+                    return Some(Value::UNDEFINED);
+                }
+                Err(e) => {
+                    let mut st = scope.lock();
+                    if st.fatal.is_none() {
+                        st.fatal = Some(e);
+                    }
+                    return None;
+                }
+            }
+        };
+        self.done
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone(), v.clone());
+        Some(v)
+    }
+}
+
+impl Drop for Lazy {
+    fn drop(&mut self) {
+        LAZY_LIVE.with(|c| c.set(c.get().saturating_sub(1)));
+    }
+}
+
+impl Object for Lazy {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        if self.is_seq() {
+            ObjectRepr::Seq
+        } else {
+            ObjectRepr::Map
+        }
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.item(key)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        if self.is_seq() {
+            Enumerator::Seq(self.raw.len().unwrap_or(0))
+        } else {
+            Enumerator::Values(
+                self.raw
+                    .try_iter()
+                    .map(Iterator::collect)
+                    .unwrap_or_default(),
+            )
+        }
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        self.raw.len()
+    }
+}
+
+/// `v` with every [`Lazy`] container in it rendered whole (what leaves the templates is
+/// plain data). A failure of an item is the render's failure.
+pub(crate) fn materialize(v: &Value, depth: usize) -> Result<Value, TemplateError> {
+    if depth > MAX_LAZY_DEPTH {
+        return Err(TemplateError::new(
+            "Recursive loop detected in template: maximum recursion depth exceeded (a \
+             variable's list or dict holds itself)",
+        ));
+    }
+    let lazy = v.downcast_object::<Lazy>();
+    let plain = crate::is_plain_container(v);
+    if lazy.is_none() && !plain {
+        return Ok(v.clone());
+    }
+    let failed = |lazy: &Lazy| {
+        lazy.scope
+            .upgrade()
+            .and_then(|s| s.take_fatal())
+            .unwrap_or_else(|| TemplateError::new("a lazy variable could not be rendered"))
+    };
+    // An item that came out undefined fails what leaves the templates, as a whole
+    // container rendered at once fails.
+    let defined = |lazy: &Lazy, item: Value| {
+        if !item.is_undefined() {
+            return Ok(item);
+        }
+        let why = lazy.scope.upgrade().and_then(|s| s.take_undefined());
+        Err(why.unwrap_or_else(|| TemplateError {
+            undefined: true,
+            ..TemplateError::new("an undefined value is part of the result")
+        }))
+    };
+    if v.kind() == minijinja::value::ValueKind::Seq {
+        let len = v.len().unwrap_or(0);
+        let mut out = Vec::with_capacity(len);
+        for i in 0..len {
+            let item = match &lazy {
+                Some(l) => defined(l, l.item(&Value::from(i)).ok_or_else(|| failed(l))?)?,
+                None => v.get_item(&Value::from(i)).unwrap_or_default(),
+            };
+            out.push(materialize(&item, depth + 1)?);
+        }
+        return Ok(Value::from(out));
+    }
+    let keys: Vec<Value> = v.try_iter().map(Iterator::collect).unwrap_or_default();
+    let mut out = indexmap::IndexMap::with_capacity(keys.len());
+    for k in keys {
+        let item = match &lazy {
+            Some(l) => defined(l, l.item(&k).ok_or_else(|| failed(l))?)?,
+            None => v.get_item(&k).unwrap_or_default(),
+        };
+        out.insert(k, materialize(&item, depth + 1)?);
+    }
+    Ok(Value::from_object(out))
 }
 
 /// The name under which a render's context hands out the scope itself (not an

@@ -573,3 +573,48 @@ fn vault_values_without_a_secret() {
         "True"
     );
 }
+
+#[test]
+fn containers_render_lazily() {
+    let v: serde_json::Value = serde_json::json!({
+        "top": "{{ mid }}", "mid": "{{ low }}",
+        "low": {"key1": "static", "key2": {"deep": "{{ 1 / 0 }}"}, "key3": "{{ s }}"},
+        "s": "hello", "lst": ["{{ s }}", "{{ nosuch }}"],
+        "eq": {"r": "{{ s }}"}, "selfish": ["{{ selfish }}"],
+    });
+    let vars = Vars::new(vec![Value::from(minijinja::value::Serde(&v))]);
+    let t = Templar::new();
+    let render = |s: &str| {
+        t.render_str(s, &vars)
+            .map(|v| agent_template::py_repr(&v))
+            .map_err(|e| e.message)
+    };
+    // Only what a template reaches is rendered: key2's division never runs.
+    assert_eq!(render("{{ top.key1 }}").unwrap(), "'static'");
+    assert_eq!(render("{{ low.key3 | upper }}").unwrap(), "'HELLO'");
+    assert_eq!(render("{{ lst[0] }}").unwrap(), "'hello'");
+    assert_eq!(render("{{ lst[-2] }}").unwrap(), "'hello'");
+    assert_eq!(
+        render("{{ low | length }} {{ lst | length }}").unwrap(),
+        "'3 2'"
+    );
+    assert_eq!(render("{{ eq == {'r': 'hello'} }}").unwrap(), "True");
+    assert_eq!(
+        render("{{ eq | to_json }}").unwrap(),
+        "'{\"r\": \"hello\"}'"
+    );
+    assert_eq!(render("{{ low.key2 | type_debug }}").unwrap(), "'dict'");
+    // What leaves the templates is whole: every part renders, and fails as it would.
+    let e = render("{{ top }}").unwrap_err();
+    assert!(e.contains("division by zero"), "{e}");
+    let e = render("{{ lst }}").unwrap_err();
+    assert!(e.contains("'nosuch' is undefined"), "{e}");
+    assert_eq!(render("{{ eq }}").unwrap(), "{'r': 'hello'}");
+    let e = render("{{ selfish }}").unwrap_err();
+    assert!(e.contains("Recursive loop detected"), "{e}");
+    // template_value gives plain data too.
+    let whole = t
+        .template_value(&Value::from_pairs([("x", Value::from("{{ eq }}"))]), &vars)
+        .unwrap();
+    assert_eq!(agent_template::py_repr(&whole), "{'x': {'r': 'hello'}}");
+}
