@@ -97,16 +97,24 @@ struct Run {
     secs: f64,
 }
 
+/// One target to run: its name in the targets directory, its aliases, and whether its
+/// `runme.sh` runs although it has `tasks/` too (`script` in targets.txt).
+struct Target<'a> {
+    name: &'a str,
+    aliases: &'a [String],
+    script: bool,
+}
+
 /// Run one target in a fresh scratch directory; the combined output goes to `log`.
 fn run_target(
     runner: &Runner,
     targets: &Path,
     collections: Option<&Path>,
-    name: &str,
-    aliases: &[String],
+    target: &Target<'_>,
     log: &Path,
     timeout: Duration,
 ) -> Result<Run, String> {
+    let (name, aliases, script) = (target.name, target.aliases, target.script);
     let scratch = tempfile::Builder::new()
         .prefix(&format!("agent-it-{name}-"))
         .tempdir()
@@ -114,7 +122,7 @@ fn run_target(
     let dir = scratch.path();
     let output_dir = dir.join("output_dir");
     fs::create_dir_all(&output_dir).map_err(|e| format!("{}: {e}", output_dir.display()))?;
-    if support::is_script(&targets.join(name)) {
+    if script || support::is_script(&targets.join(name)) {
         return run_script(runner, targets, name, dir, log, timeout);
     }
     let python = controller_python();
@@ -835,7 +843,12 @@ fn main() -> ExitCode {
             let limit = timeout.max(Duration::from_secs(900));
             run_target_on_host(&runner, &roles_dir, colls, short, &aliases, &log, limit)
         } else {
-            run_target(&runner, &roles_dir, colls, short, &aliases, &log, timeout)
+            let target = Target {
+                name: short,
+                aliases: &aliases,
+                script: entry.script,
+            };
+            run_target(&runner, &roles_dir, colls, &target, &log, timeout)
         };
         let run = match run {
             Ok(run) => run,

@@ -11,6 +11,8 @@ pub struct TargetEntry {
     pub group: String,
     pub name: String,
     pub drops: Vec<Drop>,
+    /// `script`: run its `runme.sh` (as ansible-test does) although it has `tasks/` too.
+    pub script: bool,
 }
 
 /// A list item (a task) left out of a target: the file (relative to the target) and the
@@ -44,8 +46,8 @@ fn parse_drops(word: &str) -> Option<Vec<Drop>> {
 
 /// Parse `targets.txt`: one target per line; `# group N: ...` starts a group; other
 /// `#` comments and blank lines are ignored. After the name, `drop=FILE:LINE,...` names
-/// task list items to leave out; anything else after the name is ignored. A malformed
-/// `drop=` is an error.
+/// task list items to leave out and `script` runs the target's `runme.sh` although it has
+/// `tasks/` too; anything else after the name is ignored. A malformed `drop=` is an error.
 pub fn parse_targets(text: &str) -> Result<Vec<TargetEntry>, String> {
     let mut group = String::new();
     let mut out = Vec::new();
@@ -68,10 +70,12 @@ pub fn parse_targets(text: &str) -> Result<Vec<TargetEntry>, String> {
                     format!("{name}: `{w}`: expected drop=FILE:LINE[,FILE:LINE...]")
                 })?);
             }
+            let script = line.split_whitespace().skip(1).any(|w| w == "script");
             out.push(TargetEntry {
                 group: group.clone(),
                 name: name.to_string(),
                 drops,
+                script,
             });
         }
     }

@@ -40,6 +40,8 @@ fn target_drops() {
     ] {
         assert!(parse_targets(bad).is_err(), "{bad}");
     }
+    assert!(parse_targets("t script\n").unwrap()[0].script);
+    assert!(!parse_targets("t  # a script\n").unwrap()[0].script);
     // A comment may mention drop= without being one.
     assert!(
         parse_targets("x  # see drop=nothing").unwrap()[0]

@@ -839,3 +839,21 @@ fn vault_values_files_and_passwords() {
     );
     assert!(!out.contains("ANSIBLE_VAULT;1.1"), "{out}");
 }
+
+#[test]
+fn task_timeout_stops_a_command() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "play.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - command: sleep 30\n      timeout: 1\n      register: timed\n      ignore_errors: true\n    - assert:\n        that:\n          - timed is failed\n          - timed is timedout\n          - timed.timedout.period == 1\n          - \"timed.msg == 'Task failed: Timed out after 1 second(s).'\"\n    - command: 'true'\n      timeout: 5\n      register: quick\n    - assert: {that: [quick is not timedout, quick.rc == 0]}\n",
+    );
+    let started = std::time::Instant::now();
+    let o = agent(t.path(), &["apply", "play.yml"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the command was not stopped"
+    );
+}

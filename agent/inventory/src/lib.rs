@@ -1045,6 +1045,13 @@ impl Inventory {
             }
         }
         out.insert("ansible_connection".into(), Value::from("local"));
+        // Ansible gives the implicit localhost its own interpreter
+        // (`ansible_playbook_python`); the agent has none and names the one that runs
+        // Python modules here (ANSIBLE_PYTHON_INTERPRETER, else the system's python3).
+        out.insert(
+            "ansible_python_interpreter".into(),
+            Value::from(local_python_interpreter()),
+        );
         self.add_magic(&mut out, host);
         for dv in self.inv_vars.iter().chain(&self.play_vars) {
             if let Some(v) = dv.hosts.get(host) {
@@ -1053,6 +1060,21 @@ impl Inventory {
         }
         out
     }
+}
+
+/// The Python that runs modules on this machine: `ANSIBLE_PYTHON_INTERPRETER` (unless
+/// `auto...`), else `/usr/bin/python3` (or `/usr/bin/python` when only that exists).
+fn local_python_interpreter() -> String {
+    std::env::var("ANSIBLE_PYTHON_INTERPRETER")
+        .ok()
+        .filter(|v| !v.is_empty() && !v.starts_with("auto"))
+        .unwrap_or_else(|| {
+            ["/usr/bin/python3", "/usr/bin/python"]
+                .into_iter()
+                .find(|p| std::path::Path::new(p).exists())
+                .unwrap_or("/usr/bin/python3")
+                .to_string()
+        })
 }
 
 /// Python `int(value)` for a group priority.

@@ -280,7 +280,16 @@ pub(crate) fn spawn(s: &Spawn) -> Result<Result<CmdOutput, std::io::Error>, Modu
     drop(tx);
     let (mut out, mut err) = (Vec::new(), Vec::new());
     while open > 0 {
-        match rx.recv_timeout(Duration::from_secs(1)) {
+        // The task's `timeout`: the command is killed when it passes.
+        let wait = match crate::deadline::remaining() {
+            Some(left) if left.is_zero() => {
+                let _ = child.kill();
+                break;
+            }
+            Some(left) => left.min(Duration::from_secs(1)),
+            None => Duration::from_secs(1),
+        };
+        match rx.recv_timeout(wait) {
             Ok((is_out, Some(chunk))) => {
                 if is_out {
                     out.extend_from_slice(&chunk);

@@ -10,6 +10,7 @@
 //! not empty", and diff prints the plan. One file per module holds its parameters
 //! ([`Arg`] specs, as Ansible's argument_spec), its three functions, and its tests.
 
+pub mod deadline;
 pub mod host;
 pub mod library;
 pub mod registry;

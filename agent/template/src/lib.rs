@@ -424,14 +424,12 @@ pub(crate) fn needs_templating(v: &Value) -> bool {
 /// A `!vault` value as it leaves the templates: its plain text (data, never templated),
 /// or Ansible's error when no secret opens it.
 fn open_vaulted(v: &Vaulted) -> Result<Value, TemplateError> {
-    v.plain()
-        .map(|p| Value::from_safe_string(p.to_string()))
-        .map_err(|e| {
-            TemplateError::new(format!(
-                "Error rendering template: {}",
-                Vaulted::undecryptable(&e)
-            ))
-        })
+    v.plain().map_err(|e| {
+        TemplateError::new(format!(
+            "Error rendering template: {}",
+            Vaulted::undecryptable(&e)
+        ))
+    })
 }
 
 thread_local! {
@@ -1426,6 +1424,12 @@ fn finalize(v: Value) -> Value {
 }
 
 /// Report a failure recorded inside the scope ahead of the render's own result.
+/// Whether undefined items are kept in containers now
+/// ([`Templar::template_value_keeping_undefined`]).
+pub(crate) fn keeping_undefined() -> bool {
+    KEEP_UNDEFINED.with(std::cell::Cell::get)
+}
+
 /// An item of a list or dict that came out undefined: an undefined value in its place
 /// while [`Templar::template_value_keeping_undefined`] runs, else the error.
 fn keep_undefined(r: Result<Value, TemplateError>) -> Result<Value, TemplateError> {

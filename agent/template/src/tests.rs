@@ -75,7 +75,7 @@ pub fn register(env: &mut Environment<'static>) {
     add(env, "falsy", |_, v, r| truthy(v, r).map(|b| !b));
     // Only values loaded from `!vault` tags are vault-encrypted; plain strings never are.
     add(env, "vault_encrypted", |_, v, _| {
-        Ok(agent_yaml::vault::Vaulted::of(&v).is_some())
+        Ok(agent_yaml::vault::Vaulted::of(&v).is_some() || agent_yaml::vault::is_decrypted(&v))
     });
     add(env, "vaulted_file", |_, v, _| {
         let p = py_str(&v);
@@ -268,12 +268,8 @@ fn truthy(v: Value, rest: &[ValueOrKwargs]) -> Result<bool, Error> {
         if matches!(s.as_str(), "n" | "no" | "off" | "0" | "false" | "f" | "0.0") {
             return Ok(false);
         }
-        if v.kind() == ValueKind::String || v.is_number() {
-            return Err(err(format!(
-                "The value '{}' is not a valid boolean.  Valid booleans include: 'on', 'y', 'no', 'f', 'yes', 'n', 'off', 1, 0, 't', 'false', 'true', '0', '1', '1.0', '0.0'",
-                py_str(&v)
-            )));
-        }
+        // Not a boolean-like value: `boolean()` raises TypeError, which the test catches
+        // and falls back to Python's truthiness.
     }
     Ok(v.is_true())
 }
@@ -550,7 +546,7 @@ pub fn version_compare(
         "loose" => loose_cmp(value, version)?,
         "strict" => strict_cmp(value, version)?,
         "semver" | "semantic" => semver_cmp(value, version)?,
-        "pep440" => loose_cmp(value, version)?,
+        "pep440" => pep440_cmp(value, version)?,
         other => {
             return Err(err(format!(
                 "Invalid version type ({other}). Must be one of 'loose', 'strict', 'semver', 'semantic', 'pep440'"
@@ -565,6 +561,152 @@ pub fn version_compare(
         "gt" => ord == Ordering::Greater,
         _ => ord != Ordering::Less,
     })
+}
+
+/// A PEP 440 version as `packaging.version.Version` orders it: epoch, release (trailing
+/// zeros do not count), then pre-release, post-release, dev-release and local label.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Pep440 {
+    epoch: u64,
+    release: Vec<u64>,
+    /// (0 a dev-only release, 1 a pre-release (phase, n), 2 none): pre-releases sort first.
+    pre: (u8, u8, u64),
+    /// None sorts before any post-release.
+    post: Option<u64>,
+    /// (0 dev n, 1 none): a dev release sorts first.
+    dev: (u8, u64),
+    local: Vec<(u8, u64, String)>,
+}
+
+fn pep440_parse(text: &str) -> Result<Pep440, Error> {
+    let invalid = || {
+        err(format!(
+            "Version comparison failed: Invalid version: '{text}'"
+        ))
+    };
+    let s = text.trim().to_ascii_lowercase();
+    let s = s.strip_prefix('v').unwrap_or(&s);
+    let (s, local) = match s.split_once('+') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let (epoch, s) = match s.split_once('!') {
+        Some((e, r)) => (e.parse().map_err(|_| invalid())?, r),
+        None => (0, s),
+    };
+    let b = s.as_bytes();
+    let mut i = 0;
+    let number = |i: &mut usize| -> Option<u64> {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        s[start..*i].parse().ok()
+    };
+    let mut release = vec![number(&mut i).ok_or_else(invalid)?];
+    while i + 1 < b.len() && b[i] == b'.' && b[i + 1].is_ascii_digit() {
+        i += 1;
+        release.push(number(&mut i).ok_or_else(invalid)?);
+    }
+    while release.len() > 1 && release.last() == Some(&0) {
+        release.pop();
+    }
+    // The separators PEP 440 allows before a label (normalized away).
+    let sep = |i: &mut usize| {
+        if *i < b.len() && matches!(b[*i], b'.' | b'-' | b'_') {
+            *i += 1;
+        }
+    };
+    let word = |i: &mut usize, words: &[&str]| -> Option<String> {
+        let rest = &s[*i..];
+        let w = words.iter().find(|w| rest.starts_with(**w))?;
+        *i += w.len();
+        Some((*w).to_string())
+    };
+    let mut pre = None;
+    let mut j = i;
+    sep(&mut j);
+    if let Some(w) = word(
+        &mut j,
+        &["alpha", "beta", "preview", "pre", "rc", "a", "b", "c"],
+    ) {
+        let phase = match w.as_str() {
+            "alpha" | "a" => 0,
+            "beta" | "b" => 1,
+            _ => 2,
+        };
+        sep(&mut j);
+        pre = Some((phase, number(&mut j).unwrap_or(0)));
+        i = j;
+    }
+    let mut post = None;
+    let mut j = i;
+    if j < b.len() && b[j] == b'-' && b.get(j + 1).is_some_and(u8::is_ascii_digit) {
+        j += 1;
+        post = number(&mut j);
+        i = j;
+    } else {
+        sep(&mut j);
+        if word(&mut j, &["post", "rev", "r"]).is_some() {
+            sep(&mut j);
+            post = Some(number(&mut j).unwrap_or(0));
+            i = j;
+        }
+    }
+    let mut dev = None;
+    let mut j = i;
+    sep(&mut j);
+    if word(&mut j, &["dev"]).is_some() {
+        sep(&mut j);
+        dev = Some(number(&mut j).unwrap_or(0));
+        i = j;
+    }
+    if i != b.len() {
+        return Err(invalid());
+    }
+    let local = match local {
+        None => Vec::new(),
+        Some("") => return Err(invalid()),
+        Some(l) => l
+            .split(['.', '-', '_'])
+            .map(|p| match p.parse::<u64>() {
+                // Numeric segments sort after alphanumeric ones.
+                Ok(n) => (1, n, String::new()),
+                Err(_) => (0, 0, p.to_string()),
+            })
+            .collect(),
+    };
+    let pre = match (pre, post, dev) {
+        (None, None, Some(_)) => (0, 0, 0),
+        (Some((phase, n)), _, _) => (1, phase, n),
+        (None, _, _) => (2, 0, 0),
+    };
+    Ok(Pep440 {
+        epoch,
+        release,
+        pre,
+        post,
+        dev: dev.map_or((1, 0), |n| (0, n)),
+        local,
+    })
+}
+
+fn pep440_cmp(a: &str, b: &str) -> Result<Ordering, Error> {
+    let (a, b) = (pep440_parse(a)?, pep440_parse(b)?);
+    // Releases compare as if padded with zeros.
+    let len = a.release.len().max(b.release.len());
+    let pad = |r: &[u64]| {
+        let mut r = r.to_vec();
+        r.resize(len, 0);
+        r
+    };
+    Ok(a.epoch
+        .cmp(&b.epoch)
+        .then_with(|| pad(&a.release).cmp(&pad(&b.release)))
+        .then_with(|| a.pre.cmp(&b.pre))
+        .then_with(|| a.post.cmp(&b.post))
+        .then_with(|| a.dev.cmp(&b.dev))
+        .then_with(|| a.local.cmp(&b.local)))
 }
 
 fn version_test(_: &State, v: Value, rest: &[ValueOrKwargs]) -> Result<bool, Error> {
@@ -673,6 +815,34 @@ fn tagged_with(value: Value, tag: String) -> Result<bool, Error> {
 
 #[cfg(test)]
 mod unit {
+    #[test]
+    fn pep440_order_matches_packaging() {
+        // Each expected ordering from Python's packaging.version.Version.
+        for (a, b, want) in [
+            ("1.0.dev0", "1.0a1", -1),
+            ("1.0a1", "1.0b2", -1),
+            ("1.0b2", "1.0rc1", -1),
+            ("1.0rc1", "1.0", -1),
+            ("1.0", "1.0.post1", -1),
+            ("1.0", "1.0.0", 0),
+            ("2.14.0rc1", "2.14.0", -1),
+            ("1!1.0", "2.0", 1),
+            ("1.0+local", "1.0", 1),
+            ("1.0-1", "1.0", 1),
+            ("1.0.post1.dev0", "1.0.post1", -1),
+            ("1.0a1.dev1", "1.0a1", -1),
+            ("1.0c1", "1.0rc1", 0),
+            ("v1.2", "1.2", 0),
+            ("1.0+abc.5", "1.0+abc.abc", 1),
+            ("1.0.dev1", "1.0.dev2", -1),
+        ] {
+            let got = pep440_cmp(a, b).unwrap() as i32;
+            assert_eq!(got, want, "{a} vs {b}");
+        }
+        assert!(pep440_cmp("abc", "1.0").is_err());
+        assert!(pep440_cmp("1.0+", "1.0").is_err());
+    }
+
     use super::*;
 
     #[test]

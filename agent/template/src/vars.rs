@@ -103,7 +103,7 @@ impl Scope {
         // value itself, which fails only where it is used (`unvault` can still open it).
         if let Some(vaulted) = agent_yaml::vault::Vaulted::of(&raw) {
             let v = match vaulted.plain() {
-                Ok(p) => Value::from_safe_string(p.to_string()),
+                Ok(p) => p,
                 Err(_) => {
                     self.lock().saw_vaulted = true;
                     crate::note_undecryptable_read();
@@ -322,7 +322,7 @@ pub(crate) fn materialize(v: &Value, depth: usize) -> Result<Value, TemplateErro
     // An item that came out undefined fails what leaves the templates, as a whole
     // container rendered at once fails.
     let defined = |lazy: &Lazy, item: Value| {
-        if !item.is_undefined() {
+        if !item.is_undefined() || crate::keeping_undefined() {
             return Ok(item);
         }
         let why = lazy.scope.upgrade().and_then(|s| s.take_undefined());

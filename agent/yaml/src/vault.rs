@@ -127,7 +127,21 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 #[derive(Debug)]
 pub struct Vaulted {
     ciphertext: String,
-    plain: OnceLock<Result<String, VaultError>>,
+    plain: OnceLock<Result<Value, VaultError>>,
+}
+
+/// The plain texts that vaulted values decrypted to, by where their text lives: every
+/// copy of such a value shares it, so `is vault_encrypted` still knows it after
+/// decryption (a string with the same text made elsewhere is not one of them).
+static DECRYPTED: std::sync::Mutex<Vec<(usize, usize)>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether `v` is the plain text of a decrypted `!vault` value (or a copy of it).
+pub fn is_decrypted(v: &Value) -> bool {
+    let Some(s) = v.as_str() else {
+        return false;
+    };
+    let key = (s.as_ptr() as usize, s.len());
+    DECRYPTED.lock().map(|d| d.contains(&key)).unwrap_or(false)
 }
 
 impl Vaulted {
@@ -147,16 +161,20 @@ impl Vaulted {
         &self.ciphertext
     }
 
-    /// The plain text, with the run's secrets.
-    pub fn plain(&self) -> Result<&str, VaultError> {
+    /// The plain text, with the run's secrets: a string that is data (never
+    /// templated), the same one each time.
+    pub fn plain(&self) -> Result<Value, VaultError> {
         self.plain
             .get_or_init(|| {
-                decrypt_with(&self.ciphertext, secrets())
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                let text = decrypt_with(&self.ciphertext, secrets())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())?;
+                let v = Value::from_safe_string(text);
+                if let (Some(s), Ok(mut d)) = (v.as_str(), DECRYPTED.lock()) {
+                    d.push((s.as_ptr() as usize, s.len()));
+                }
+                Ok(v)
             })
-            .as_ref()
-            .map(String::as_str)
-            .map_err(Clone::clone)
+            .clone()
     }
 
     /// The vaulted object behind a value, if it is one.
@@ -187,7 +205,7 @@ impl Object for Vaulted {
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.plain() {
-            Ok(p) => f.write_str(p),
+            Ok(p) => f.write_str(p.as_str().unwrap_or_default()),
             Err(e) => {
                 // Never the ciphertext: the render that printed it fails when it ends.
                 PRINTED_UNDECRYPTABLE.with(|c| *c.borrow_mut() = Some(e));

@@ -1688,7 +1688,9 @@ impl<'r> Engine<'r> {
         Finder { dirs }
     }
 
-    fn eval_conditions(&self, conds: &[Value], vars: &Vars) -> Result<Option<String>, String> {
+    /// The first condition that is false, as written (`when: false` gives the boolean;
+    /// Ansible's `false_condition`), or `None` when all hold.
+    fn eval_conditions(&self, conds: &[Value], vars: &Vars) -> Result<Option<Value>, String> {
         self.eval_conditions_with(conds, vars, |s, e| {
             format!(
                 "The conditional check '{s}' failed. The error was: {}",
@@ -1699,7 +1701,7 @@ impl<'r> Engine<'r> {
 
     /// changed_when / failed_when: errors read as Ansible's `Error rendering expression:
     /// division by zero` or `Error while evaluating conditional: 'x' is undefined`.
-    fn eval_post_conditions(&self, conds: &[Value], vars: &Vars) -> Result<Option<String>, String> {
+    fn eval_post_conditions(&self, conds: &[Value], vars: &Vars) -> Result<Option<Value>, String> {
         self.eval_conditions_with(conds, vars, |_, e| {
             let m = e.message.as_str();
             let m = m
@@ -1720,7 +1722,7 @@ impl<'r> Engine<'r> {
         conds: &[Value],
         vars: &Vars,
         fmt: impl Fn(&str, &agent_template::TemplateError) -> String,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<Value>, String> {
         for c in conds {
             let ok = match c.kind() {
                 ValueKind::Bool => c.is_true(),
@@ -1749,7 +1751,7 @@ impl<'r> Engine<'r> {
                 }
             };
             if !ok {
-                return Ok(Some(c.to_string()));
+                return Ok(Some(c.clone()));
             }
         }
         Ok(None)
@@ -2145,7 +2147,7 @@ impl<'r> Engine<'r> {
                             ("changed", Value::from(false)),
                             ("skipped", Value::from(true)),
                             ("skip_reason", Value::from("Conditional result was False")),
-                            ("false_condition", Value::from(cond)),
+                            ("false_condition", cond),
                         ]),
                         Ok(None) if is_include => {
                             let shown = match &label {
@@ -2360,7 +2362,7 @@ impl<'r> Engine<'r> {
         self.finish(task, result, ignore_errors, no_log, handler, rescuable)
     }
 
-    fn finish_skip(&mut self, task: &Task, _name: &str, cond: &str, _handler: bool) -> Flow {
+    fn finish_skip(&mut self, task: &Task, _name: &str, cond: &Value, _handler: bool) -> Flow {
         if task.short == "meta" {
             // The meta actions that evaluate `when` report a skip (not counted in the
             // recap, not registered); the others ignore it (ansible-core's _execute_meta).
@@ -2424,7 +2426,7 @@ impl<'r> Engine<'r> {
         }
         let mut rm: IndexMap<String, Value> = IndexMap::new();
         rm.insert("changed".into(), Value::from(false));
-        rm.insert("false_condition".into(), Value::from(cond));
+        rm.insert("false_condition".into(), cond.clone());
         rm.insert(
             "skip_reason".into(),
             Value::from("Conditional result was False"),
@@ -3061,7 +3063,52 @@ impl<'r> Engine<'r> {
         Ok(out)
     }
 
+    /// Run the task's action once, within its `timeout` when it has one: past it, the
+    /// result is Ansible's timeout failure (see `agent_modules::deadline`).
     fn execute(
+        &mut self,
+        task: &Arc<Task>,
+        frames: &[Frame<'_>],
+        vars: &Vars,
+        name: &str,
+        handler: bool,
+    ) -> Exec {
+        let secs = self
+            .effective(task, frames, |c| &c.timeout)
+            .and_then(|v| self.templar.template_value(v, vars).ok())
+            .and_then(|v| agent_template::py_str(&v).trim().parse::<u64>().ok())
+            .filter(|s| *s > 0);
+        let Some(secs) = secs else {
+            return self.execute_once(task, frames, vars, name, handler);
+        };
+        let deadline = agent_modules::deadline::enter(Duration::from_secs(secs));
+        let r = self.execute_once(task, frames, vars, name, handler);
+        match r {
+            Exec::Result(_) if deadline.expired() => Exec::Result(result_map(&[
+                ("changed", Value::from(false)),
+                ("failed", Value::from(true)),
+                (
+                    "msg",
+                    Value::from(format!("Task failed: Timed out after {secs} second(s).")),
+                ),
+                (
+                    "timedout",
+                    Value::from_pairs([
+                        (
+                            "frame",
+                            Value::from(
+                                "Configure `DISPLAY_TRACEBACK` to see a traceback on timeout errors.",
+                            ),
+                        ),
+                        ("period", Value::from(secs)),
+                    ]),
+                ),
+            ])),
+            other => other,
+        }
+    }
+
+    fn execute_once(
         &mut self,
         task: &Arc<Task>,
         frames: &[Frame<'_>],

@@ -44,6 +44,8 @@ pub struct Keywords {
     pub ignore_unreachable: Option<Value>,
     /// `connection:` (it matters only with several hosts: see `Engine::unreachable_self`).
     pub connection: Option<Value>,
+    /// `timeout:` seconds for the task to finish (see `agent_modules::deadline`).
+    pub timeout: Option<Value>,
 }
 
 /// What an unset [`Keywords`] reads as.
@@ -60,6 +62,7 @@ static NO_KEYWORDS: Keywords = Keywords {
     any_errors_fatal: None,
     ignore_unreachable: None,
     connection: None,
+    timeout: None,
 };
 
 impl std::ops::Deref for Common {

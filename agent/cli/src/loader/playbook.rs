@@ -545,9 +545,10 @@ fn set_common(c: &mut Common, file: &Arc<str>, key: &str, v: &Node) -> Result<bo
         "any_errors_fatal" => c.any_errors_fatal = Some(v.to_value()),
         "ignore_unreachable" => c.ignore_unreachable = Some(v.to_value()),
         "connection" => c.connection = Some(v.to_value()),
+        "timeout" => c.timeout = Some(v.to_value()),
         // Accepted and meaningless for a local run.
         "become_method" | "become_flags" | "become_exe" | "collections" | "debugger" | "port"
-        | "remote_user" | "throttle" | "timeout" | "delegate_facts" => {}
+        | "remote_user" | "throttle" | "delegate_facts" => {}
         _ => return Ok(false),
     }
     Ok(true)
