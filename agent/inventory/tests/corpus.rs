@@ -47,7 +47,10 @@ fn host_json(inv: &Inventory, host: &str, case: &str) -> Result<Json, String> {
     let mut m = Map::new();
     // The implicit localhost's interpreter is this machine's: gen_expected.py leaves it
     // out (MAGIC) as well.
-    for (k, v) in vars.iter().filter(|(k, _)| *k != "ansible_python_interpreter") {
+    for (k, v) in vars
+        .iter()
+        .filter(|(k, _)| *k != "ansible_python_interpreter")
+    {
         m.insert(k.clone(), to_json(v, case));
     }
     Ok(json!({"group_names": inv.group_names(host), "vars": Json::Object(m)}))

@@ -11,7 +11,7 @@ use minijinja::Value;
 
 use crate::host::fs::{
     self as hfs, AttrChange, FileAttrs, Meta, ModeSpec, apply_attrs, atomic_write_like,
-    backup_file, md5_hex, path_attrs_diff, path_info, plan_attrs, sha1_hex,
+    backup_file, md5_hex, path_attrs_diff, path_info, path_info_lstat, plan_attrs, sha1_hex,
 };
 use crate::spec::{Arg, Args, FILE_COMMON};
 use crate::{Ctx, Diff, Module, ModuleError, Plan, ResultMap};
@@ -47,6 +47,8 @@ pub struct Item {
     src: Option<PathBuf>,
     /// lstat of dest, and stat when it is a link being followed.
     existing: Option<Meta>,
+    /// The lstat `existing` comes from (the result's path info before any change).
+    lstat: Option<fs::Metadata>,
     is_link: bool,
     old: Option<Vec<u8>>,
     /// The path as given (dest may be a followed link's target): the diff names it, as
@@ -204,9 +206,11 @@ fn src_mode(p: &Path) -> Option<u32> {
     fs::metadata(p).ok().map(|m| m.mode() & 0o7777)
 }
 
-/// Observe one destination file for `content` (from `src` if any).
+/// Observe one destination file for `content` (from `src` if any); `lstat` is the lstat
+/// of `dest` the caller made (`None`: none found).
 fn observe_item(
     dest: PathBuf,
+    lstat: Option<fs::Metadata>,
     content: Vec<u8>,
     src: Option<PathBuf>,
     follow: bool,
@@ -214,16 +218,17 @@ fn observe_item(
 ) -> Item {
     let shown = dest.clone();
     let mut dest = dest;
-    let mut is_link = dest.is_symlink();
+    let mut lstat = lstat;
+    let mut is_link = lstat.as_ref().is_some_and(|m| m.file_type().is_symlink());
     if is_link && follow && dest.exists() {
         dest = fs::canonicalize(&dest).unwrap_or(dest);
         is_link = false;
+        lstat = fs::symlink_metadata(&dest).ok();
     }
-    let existing = lstat_meta(&dest);
-    let old = if existing.is_some() && !is_link {
-        fs::read(&dest).ok()
-    } else {
-        None
+    let existing = lstat.as_ref().map(Meta::from);
+    let old = match &lstat {
+        Some(md) if !is_link => hfs::read_sized(&dest, md.len()).ok(),
+        _ => None,
     };
     let old = if want_old || old.is_some() { old } else { None };
     let link_old = if is_link && want_old {
@@ -231,7 +236,11 @@ fn observe_item(
     } else {
         None
     };
-    let mkdirs = dest.parent().map(missing_dirs).unwrap_or_default();
+    // A path that exists has its directories (path resolution went through them).
+    let mkdirs = match lstat {
+        Some(_) => Vec::new(),
+        None => dest.parent().map(missing_dirs).unwrap_or_default(),
+    };
     // Stat on the controller's side (a remote source is readable by root as well).
     let src_mode = src
         .as_deref()
@@ -241,6 +250,7 @@ fn observe_item(
         content,
         src,
         existing,
+        lstat,
         is_link,
         old,
         shown,
@@ -523,18 +533,26 @@ impl Module for Copy {
                         .with("_agent_failure", "Action"));
                 }
                 let dest = PathBuf::from(&dest_s);
+                let lstat = fs::symlink_metadata(&dest).ok();
                 // The action plugin stats dest (following a link only with `follow`).
                 let dest_is_dir = if follow {
-                    dest.is_dir()
+                    hfs::is_dir_lstat(&dest, lstat.as_ref())
                 } else {
-                    lstat_meta(&dest).is_some_and(|m| m.mode & 0o170000 == 0o040000)
+                    lstat.as_ref().is_some_and(|m| m.is_dir())
                 };
                 if dest_is_dir {
                     return Err(err("can not use content with a dir as dest")
                         .with("_agent_failure", "Action"));
                 }
                 Ok(Observed {
-                    items: vec![observe_item(dest, c.into_bytes(), None, follow, want_old)],
+                    items: vec![observe_item(
+                        dest,
+                        lstat,
+                        c.into_bytes(),
+                        None,
+                        follow,
+                        want_old,
+                    )],
                     dir: None,
                     leaf_dirs: Vec::new(),
                     links: Vec::new(),
@@ -612,8 +630,11 @@ impl Module for Copy {
                     for (from, f) in &tree.files {
                         let data = on_src(remote, || read_src(from))?;
                         let data = open_vault(remote, args, from, data)?;
+                        let dest = base.join(f);
+                        let lstat = fs::symlink_metadata(&dest).ok();
                         let it = observe_item(
-                            base.join(f),
+                            dest,
+                            lstat,
                             data,
                             Some(from.clone()),
                             follow && tree.dirs.is_empty(),
@@ -656,11 +677,20 @@ impl Module for Copy {
                     .map(|b| b.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 let mut dest = PathBuf::from(&dest_s);
-                if dest_s.ends_with('/') || dest.is_dir() {
+                let mut lstat = None;
+                if dest_s.ends_with('/') {
                     dest = dest.join(&basename);
+                } else {
+                    let l = fs::symlink_metadata(&dest).ok();
+                    if hfs::is_dir_lstat(&dest, l.as_ref()) {
+                        dest = dest.join(&basename);
+                    } else {
+                        lstat = Some(l);
+                    }
                 }
+                let lstat = lstat.unwrap_or_else(|| fs::symlink_metadata(&dest).ok());
                 Ok(Observed {
-                    items: vec![observe_item(dest, data, Some(src), follow, want_old)],
+                    items: vec![observe_item(dest, lstat, data, Some(src), follow, want_old)],
                     dir: None,
                     leaf_dirs: Vec::new(),
                     links: Vec::new(),
@@ -712,7 +742,7 @@ impl Module for Copy {
                         plan.set("src", s.clone());
                     }
                     plan.set("dest", dest_s.clone());
-                    plan.result.extend(path_info(&it.dest));
+                    plan.result.extend(item_path_info(it));
                 } else if o.dir.is_none() {
                     reported = true;
                     plan.set("dest", o.dest_arg.clone());
@@ -783,7 +813,7 @@ impl Module for Copy {
                         }
                         plan.set("md5sum", md5_hex(&it.content));
                         plan.set("checksum", checksum.clone());
-                        plan.result.extend(path_info(&it.dest));
+                        plan.result.extend(item_path_info(it));
                     }
                     if !o.remote {
                         // Ansible's action returns its content diffs as a list: one, or
@@ -808,13 +838,13 @@ impl Module for Copy {
                         }
                         plan.set("md5sum", md5_hex(&it.content));
                         plan.set("checksum", checksum.clone());
-                        plan.result.extend(path_info(&it.dest));
+                        plan.result.extend(item_path_info(it));
                     } else {
                         // Ansible's action runs the `file` module on the kept file: its
                         // diff in diff mode, else the action's empty list.
                         plan.diff_list = !ctx.diff_mode;
                         plan.set("path", dest_s.clone());
-                        plan.result.extend(path_info(&it.dest));
+                        plan.result.extend(item_path_info(it));
                         plan.set("checksum", checksum.clone());
                         plan.set("dest", dest_s.clone());
                         if ctx.diff_mode {
@@ -961,6 +991,14 @@ impl Module for Copy {
             out.extend(path_info(&it.dest));
         }
         Ok(out)
+    }
+}
+
+/// [`path_info`] of an item's destination as observed (nothing has changed it yet).
+fn item_path_info(it: &Item) -> IndexMap<String, Value> {
+    match &it.lstat {
+        Some(l) => path_info_lstat(&it.dest, l),
+        None => path_info(&it.dest),
     }
 }
 

@@ -10,8 +10,8 @@ use indexmap::IndexMap;
 use minijinja::Value;
 
 use crate::host::fs::{
-    self as hfs, AttrChange, FileAttrs, Meta, apply_attrs, diff_attrs, epoch_f64, file_state,
-    path_info, plan_attrs,
+    self as hfs, AttrChange, FileAttrs, Meta, apply_attrs, diff_attrs, epoch_f64, path_info,
+    path_info_lstat, plan_attrs,
 };
 use crate::host::users;
 use crate::spec::{Arg, Args, Def, FILE_COMMON, Ty};
@@ -63,6 +63,8 @@ struct Facts {
     attr_path: PathBuf,
     attr_prev: &'static str,
     attr_meta: Option<Meta>,
+    /// The lstat `attr_meta` comes from (the result's path info when it names `attr_path`).
+    attr_lstat: Option<fs::Metadata>,
     /// (atime, mtime) of `attr_path`.
     times: Option<(f64, f64)>,
     /// `readlink(path)` when it is a link.
@@ -259,7 +261,12 @@ impl Module for File {
         let requested = args.str("state");
         let src = args.string("src");
         let follow = args.bool("follow");
-        if !matches!(requested, Some("link") | Some("absent")) && path.is_dir() {
+        // One lstat of the path answers what observe asks of it (its stat too, unless it
+        // is a link).
+        let mut lst = fs::symlink_metadata(&path);
+        if !matches!(requested, Some("link") | Some("absent"))
+            && hfs::is_dir_lstat(&path, lst.as_ref().ok())
+        {
             let base = args.string("_original_basename").or_else(|| {
                 src.as_deref()
                     .and_then(|s| Path::new(s).file_name())
@@ -267,12 +274,13 @@ impl Module for File {
             });
             if let Some(b) = base {
                 path = path.join(b);
+                lst = fs::symlink_metadata(&path);
             }
         }
-        let prev = file_state(&path);
+        let prev = hfs::state_of(&lst);
         let mut warnings = Vec::new();
         if prev == "absent"
-            && let Err(e) = fs::symlink_metadata(&path)
+            && let Err(e) = &lst
             && e.kind() == io::ErrorKind::PermissionDenied
         {
             warnings.push(format!(
@@ -292,6 +300,7 @@ impl Module for File {
             attr_prev: prev,
             ..Default::default()
         };
+        let mut attr_lst: Option<io::Result<fs::Metadata>> = None;
         if prev == "link" {
             f.link_src = fs::read_link(&path)
                 .ok()
@@ -340,7 +349,9 @@ impl Module for File {
             _ => {
                 if follow && prev == "link" {
                     f.attr_path = realpath(&path);
-                    f.attr_prev = file_state(&f.attr_path);
+                    let l = fs::symlink_metadata(&f.attr_path);
+                    f.attr_prev = hfs::state_of(&l);
+                    attr_lst = Some(l);
                 }
                 if state == "directory" && f.attr_prev == "absent" {
                     // The missing directories, outermost first.
@@ -362,12 +373,21 @@ impl Module for File {
                 }
             }
         }
-        if state != "link" || follow {
-            // For a link, attr_path was set above; for the others it is the path.
-        }
-        if let Ok(md) = fs::symlink_metadata(&f.attr_path) {
+        // The lstat of attr_path (made above when it is the path or its link's target),
+        // and its stat for the times (the lstat, unless it is a link).
+        let attr_l = match attr_lst {
+            Some(l) => l.ok(),
+            None if f.attr_path.as_os_str() == path.as_os_str() => lst.ok(),
+            None => fs::symlink_metadata(&f.attr_path).ok(),
+        };
+        if let Some(md) = attr_l {
             f.attr_meta = Some(Meta::from(&md));
-            f.times = fs::metadata(&f.attr_path).ok().map(|m| times_of(&m));
+            f.times = if md.file_type().is_symlink() {
+                fs::metadata(&f.attr_path).ok().map(|m| times_of(&m))
+            } else {
+                Some(times_of(&md))
+            };
+            f.attr_lstat = Some(md);
         }
         if ctx.check_mode && state != "absent" {
             if let Some(owner) = args.str("owner").filter(|s| !s.is_empty()) {
@@ -902,11 +922,16 @@ fn plan_file(args: &Args, o: &Observed, ctx: &Ctx<'_>) -> Result<Plan<Op>, Modul
         .or_else(|| plan.result.get("dest"))
         .and_then(|v| v.as_str())
         .map(PathBuf::from);
-    // Path info is that of after the change: apply adds it when there is one.
+    // Path info is that of after the change: apply adds it when there is one. Without
+    // one the path is as observed.
     if let Some(p) = shown
         && (ctx.check_mode || plan.is_empty())
     {
-        plan.result.extend(path_info(&p));
+        let info = match &f.attr_lstat {
+            Some(l) if p.as_os_str() == f.attr_path.as_os_str() => path_info_lstat(&p, l),
+            _ => path_info(&p),
+        };
+        plan.result.extend(info);
     }
     Ok(plan)
 }

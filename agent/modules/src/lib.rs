@@ -168,6 +168,18 @@ impl<Op> Plan<Op> {
 pub trait FileFinder: Sync {
     /// `kind` is `"files"` or `"templates"`; returns the first existing path.
     fn find(&self, kind: &str, name: &str) -> Option<PathBuf>;
+
+    /// [`FileFinder::find`] with the found path's `stat` (links followed), for a caller
+    /// that needs both: a finder that stats its candidates gives the stat it made.
+    fn find_stat(
+        &self,
+        kind: &str,
+        name: &str,
+    ) -> Option<(PathBuf, std::io::Result<std::fs::Metadata>)> {
+        let p = self.find(kind, name)?;
+        let md = std::fs::metadata(&p);
+        Some((p, md))
+    }
 }
 
 /// Everything a module may know about the task it runs in.

@@ -159,19 +159,20 @@ impl Module for Template {
         let opts = options(args)?;
         // Found, read and rendered on Ansible's controller side: as root, also in a task
         // that becomes another user.
+        // The template is looked at once and read once: its stat gives `mode: preserve`,
+        // the read buffer's size and the `template_uid`/`template_mtime` of the render.
         let (src, src_md, rendered) = crate::host::creds::as_controller(|| {
-            let src = ctx.files.find("templates", src_arg).ok_or_else(|| {
+            let (src, src_md) = ctx.files.find_stat("templates", src_arg).ok_or_else(|| {
                 ModuleError::new(format!(
                     "Could not find or access '{src_arg}'\nSearched in the role's templates directory and the playbook directory"
                 ))
             })?;
-            let src_md =
-                std::fs::metadata(&src).map_err(|e| ModuleError::io("Could not read", &src, &e))?;
+            let src_md = src_md.map_err(|e| ModuleError::io("Could not read", &src, &e))?;
             let src_dir = src.parent().map(Path::to_path_buf).unwrap_or_default();
             let search = SearchPaths {
                 dirs: vec![src_dir.join("templates"), src_dir.clone()],
             };
-            let source = std::fs::read_to_string(&src)
+            let source = hfs::read_to_string_sized(&src, src_md.len())
                 .map_err(|e| ModuleError::io("Could not read template", &src, &e))?;
             // Text with no template syntax is used as it is (no newline translation), as
             // Ansible does; a `#jinja2:` header line is always read (and may be refused).
@@ -185,7 +186,7 @@ impl Module for Template {
                 .any(|m| source.contains(m.as_str()))
             {
                 ctx.templar
-                    .render_file(&src, ctx.vars, &search, &opts)
+                    .render_file_source_stat(&src, &source, &src_md, ctx.vars, &search, &opts)
                     .map_err(|e| ModuleError::new(e.message))?
             } else {
                 source
@@ -194,35 +195,51 @@ impl Module for Template {
             Ok::<_, ModuleError>((src, src_md, rendered))
         })?;
 
+        // One lstat of dest answers whether it is a directory, a link, and (not a link)
+        // its stat.
         let mut dest = PathBuf::from(dest_arg);
-        if dest_arg.ends_with('/') || dest.is_dir() {
+        let mut lstat = None;
+        if dest_arg.ends_with('/') {
             if let Some(name) = src.file_name() {
                 dest = dest.join(name);
             }
+        } else {
+            let l = hfs::lstat(&dest);
+            let is_dir = matches!(&l, Ok(Some(m)) if hfs::is_dir_lstat(&dest, Some(m)));
+            match src.file_name() {
+                Some(name) if is_dir => dest = dest.join(name),
+                _ => lstat = Some(l),
+            }
         }
-        let link = hfs::lstat(&dest)
-            .map_err(|e| ModuleError::io("Unable to stat", &dest, &e))?
-            .is_some_and(|m| m.file_type().is_symlink());
+        let lstat = lstat
+            .unwrap_or_else(|| hfs::lstat(&dest))
+            .map_err(|e| ModuleError::io("Unable to stat", &dest, &e))?;
+        let link = lstat.as_ref().is_some_and(|m| m.file_type().is_symlink());
+        let followed = link && args.bool("follow");
         let replace_link = link && !args.bool("follow");
         let shown = dest.clone();
-        if link && args.bool("follow") {
+        if followed {
             dest = std::fs::canonicalize(&dest).unwrap_or(dest);
         }
-        let dir = match dest.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let parent = dest.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        // A dest that exists is in a directory that does (path resolution went through it).
+        let dir_exists = parent.is_some() && lstat.is_some() && !followed;
         // In check mode Ansible's action plugin reports the change without asking the
         // module, so a directory an earlier task would create is no error.
-        if !dir.is_dir() && !ctx.check_mode {
+        if !dir_exists && !dir.is_dir() && !ctx.check_mode {
             return Err(ModuleError::new(format!(
                 "Destination directory {} does not exist",
                 dir.display()
             ))
             .with("checksum", hfs::sha1_hex(&rendered)));
         }
-        let existing =
-            hfs::stat(&dest).map_err(|e| ModuleError::io("Unable to stat", &dest, &e))?;
+        // The stat of dest: its lstat unless it is a link.
+        let existing = if link {
+            hfs::stat(&dest).map_err(|e| ModuleError::io("Unable to stat", &dest, &e))?
+        } else {
+            lstat
+        };
         let (current, meta) = match existing {
             Some(md) if md.is_dir() => {
                 return Err(ModuleError::new(format!(
@@ -232,7 +249,7 @@ impl Module for Template {
             }
             Some(md) => (
                 Some(
-                    std::fs::read(&dest)
+                    hfs::read_sized(&dest, md.len())
                         .map_err(|e| ModuleError::io("Unable to read", &dest, &e))?,
                 ),
                 Meta::from(&md),

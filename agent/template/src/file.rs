@@ -2,6 +2,7 @@
 //! `{% extends %}` through the search paths, the `template_*` variables Ansible adds,
 //! trailing newlines and `newline_sequence`.
 
+use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -201,15 +202,18 @@ fn file_env(
     Ok(env)
 }
 
+/// Render a file's `body`; `stat` is the file's stat when the caller has it (else it is
+/// made here, for the `template_*` variables).
 pub(crate) fn render(
     templar: &Templar,
     path: &Path,
     body: &str,
+    stat: Option<&Metadata>,
     vars: &Vars,
     search: &SearchPaths,
     opts: &FileOptions,
 ) -> Result<String, TemplateError> {
-    let (out, _) = render_raw(templar, path, body, vars, search, opts)?;
+    let (out, _) = render_raw(templar, path, body, stat, vars, search, opts)?;
     Ok(finish_text(out, body, opts))
 }
 
@@ -219,11 +223,12 @@ pub(crate) fn render_native(
     templar: &Templar,
     path: &Path,
     body: &str,
+    stat: Option<&Metadata>,
     vars: &Vars,
     search: &SearchPaths,
     opts: &FileOptions,
 ) -> Result<Value, TemplateError> {
-    let (out, printed) = render_raw(templar, path, body, vars, search, opts)?;
+    let (out, printed) = render_raw(templar, path, body, stat, vars, search, opts)?;
     // A macro's result is taken back as the value it printed only in a file without
     // filters or `~` (`{{ m() | trim }}` is text in Ansible too).
     let allow_chain = !body.contains(['|', '~']);
@@ -238,6 +243,7 @@ fn render_raw(
     templar: &Templar,
     path: &Path,
     body: &str,
+    stat: Option<&Metadata>,
     vars: &Vars,
     search: &SearchPaths,
     opts: &FileOptions,
@@ -271,7 +277,7 @@ fn render_raw(
     };
 
     let mut layers = Vec::with_capacity(vars.layers.len() + 2);
-    layers.push(template_vars(path, opts));
+    layers.push(template_vars(path, stat, opts));
     layers.extend(vars.layers.iter().cloned());
     layers.push(Value::from_pairs([(
         "ansible_managed",
@@ -326,12 +332,20 @@ fn finish_text(mut out: String, body: &str, opts: &FileOptions) -> String {
 }
 
 /// `template_host`, `template_path`, `template_fullpath`, `template_uid`,
-/// `template_mtime`, `template_run_date`, `template_destpath`.
-fn template_vars(path: &Path, opts: &FileOptions) -> Value {
+/// `template_mtime`, `template_run_date`, `template_destpath`; `stat` is the file's, when
+/// the caller has it.
+fn template_vars(path: &Path, stat: Option<&Metadata>, opts: &FileOptions) -> Value {
     use std::os::unix::fs::MetadataExt;
     let fullpath = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let meta = std::fs::metadata(path).ok();
-    let uid = meta.as_ref().map(|m| m.uid());
+    let made;
+    let meta = match stat {
+        Some(m) => Some(m),
+        None => {
+            made = std::fs::metadata(path).ok();
+            made.as_ref()
+        }
+    };
+    let uid = meta.map(|m| m.uid());
     let owner = uid.map(|u| match user_name(u) {
         Some(n) => Value::from(n),
         None => Value::from(u),
@@ -340,13 +354,8 @@ fn template_vars(path: &Path, opts: &FileOptions) -> Value {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| (d.as_secs() as i64, d.subsec_micros()))
         .unwrap_or((0, 0));
-    let mtime = meta
-        .as_ref()
-        .map(|m| (m.mtime(), (m.mtime_nsec() / 1000) as u32));
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
+    let mtime = meta.map(|m| (m.mtime(), (m.mtime_nsec() / 1000) as u32));
+    let host = node_name();
     Value::from_pairs([
         ("template_host", Value::from(host)),
         (
@@ -376,9 +385,72 @@ fn template_vars(path: &Path, opts: &FileOptions) -> Value {
     ])
 }
 
-/// The user name for a uid from /etc/passwd.
+/// The host's name as Ansible's template action gives it (`os.uname()[1]`): the kernel's
+/// node name, what /proc/sys/kernel/hostname reads, without opening a file.
+fn node_name() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.nodename().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// What identifies a reading of a passwd file: (device, inode, size, mtime s, mtime ns).
+type PasswdStamp = (u64, u64, u64, i64, i64);
+
+/// A passwd file's text, its stamp, and the epoch the stamp was last compared in.
+struct PasswdText {
+    stamp: PasswdStamp,
+    checked: Option<u64>,
+    text: String,
+}
+
+/// /etc/passwd as last read.
+static PASSWD: std::sync::Mutex<Option<PasswdText>> = std::sync::Mutex::new(None);
+
+/// The user name for a uid from /etc/passwd (see [`cached_user_name`]).
 fn user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    let mut cached = PASSWD.lock().unwrap_or_else(|p| p.into_inner());
+    cached_user_name(&mut cached, Path::new("/etc/passwd"), uid)
+}
+
+fn passwd_stamp(path: &Path) -> Option<PasswdStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+}
+
+/// The user name for a uid from the passwd file at `path` (its first line with that uid),
+/// read again only when it changed: its stamp (device, inode, size, mtime) is compared at
+/// each lookup, or once per epoch where the run manages them ([`crate::epoch`]: a task that
+/// may add users starts a new one). A uid not found in a reading trusted without a look is
+/// looked for again after one (a user added outside the run).
+fn cached_user_name(cached: &mut Option<PasswdText>, path: &Path, uid: u32) -> Option<String> {
+    if let Some(c) = cached.as_ref()
+        && crate::epoch::trusted(c.checked)
+        && let Some(name) = passwd_lookup(&c.text, uid)
+    {
+        return Some(name);
+    }
+    let checked = crate::epoch::current();
+    let Some(stamp) = passwd_stamp(path) else {
+        // Gone or not to be looked at: no name, and nothing kept.
+        *cached = None;
+        return None;
+    };
+    match cached.as_mut() {
+        Some(c) if c.stamp == stamp => c.checked = checked,
+        _ => {
+            *cached = std::fs::read_to_string(path).ok().map(|text| PasswdText {
+                stamp,
+                checked,
+                text,
+            });
+        }
+    }
+    cached.as_ref().and_then(|c| passwd_lookup(&c.text, uid))
+}
+
+/// The name on the first line of passwd text whose uid is `uid`.
+fn passwd_lookup(passwd: &str, uid: u32) -> Option<String> {
     passwd.lines().find_map(|l| {
         let mut f = l.split(':');
         let name = f.next()?;
@@ -500,6 +572,53 @@ mod unit {
         );
         let e = apply_header("#jinja2: lstrip_blocks=True\nx", &FileOptions::default());
         assert!(e.unwrap_err().starts_with("Missing key-value separator"));
+    }
+
+    #[test]
+    fn template_uid_follows_changes_of_the_passwd_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("passwd");
+        std::fs::write(
+            &p,
+            "root:x:0:0::/root:/bin/sh\n#x:y:7\nalice:x:1000:1000::/h:/s\n",
+        )
+        .unwrap();
+        let mut c = None;
+        assert_eq!(cached_user_name(&mut c, &p, 1000).as_deref(), Some("alice"));
+        assert_eq!(cached_user_name(&mut c, &p, 0).as_deref(), Some("root"));
+        // as the uncached reading: the first line with the uid, any line with one
+        assert_eq!(cached_user_name(&mut c, &p, 7).as_deref(), Some("#x"));
+        assert_eq!(cached_user_name(&mut c, &p, 1001), None);
+        // A user added, another renamed: seen at the next lookup (in a new epoch where
+        // another test of this binary made them managed, as the engine starts one after
+        // a task that may have changed the host).
+        std::fs::write(
+            &p,
+            "root:x:0:0::/root:/bin/sh\n#x:y:7\nbobby:x:1000:1000::/h:/s\nbob:x:1001:1001::/h:/s\n",
+        )
+        .unwrap();
+        crate::epoch::touched();
+        assert_eq!(cached_user_name(&mut c, &p, 1001).as_deref(), Some("bob"));
+        assert_eq!(cached_user_name(&mut c, &p, 1000).as_deref(), Some("bobby"));
+        let tmp = d.path().join("passwd.new");
+        std::fs::write(
+            &tmp,
+            "root:x:0:0::/root:/bin/sh\n#x:y:7\ncarol:x:1000:1000::/h:/s\nbob:x:1001:1001::/h:/s\n",
+        )
+        .unwrap();
+        std::fs::rename(&tmp, &p).unwrap();
+        crate::epoch::touched();
+        assert_eq!(cached_user_name(&mut c, &p, 1000).as_deref(), Some("carol"));
+        std::fs::remove_file(&p).unwrap();
+        crate::epoch::touched();
+        assert_eq!(cached_user_name(&mut c, &p, 0), None);
+        assert!(c.is_none());
+    }
+
+    #[test]
+    fn template_host_is_the_kernel_node_name() {
+        let proc = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(node_name(), proc.trim_end_matches('\n'));
     }
 
     #[test]

@@ -1258,7 +1258,25 @@ impl Templar {
     ) -> Result<String, TemplateError> {
         let (opts, body) = file_header(path, source, opts)?;
         undef::clear();
-        let r = file::render(self, path, body, vars, search, &opts);
+        let r = file::render(self, path, body, None, vars, search, &opts);
+        undef::clear();
+        r
+    }
+
+    /// [`Templar::render_file_source`] of a file whose `stat` (links followed) the caller
+    /// just made: `template_uid` and `template_mtime` come from it.
+    pub fn render_file_source_stat(
+        &self,
+        path: &Path,
+        source: &str,
+        stat: &std::fs::Metadata,
+        vars: &Vars,
+        search: &SearchPaths,
+        opts: &FileOptions,
+    ) -> Result<String, TemplateError> {
+        let (opts, body) = file_header(path, source, opts)?;
+        undef::clear();
+        let r = file::render(self, path, body, Some(stat), vars, search, &opts);
         undef::clear();
         r
     }
@@ -1275,7 +1293,7 @@ impl Templar {
     ) -> Result<Value, TemplateError> {
         let (opts, body) = file_header(path, source, opts)?;
         undef::clear();
-        let r = file::render_native(self, path, body, vars, search, &opts);
+        let r = file::render_native(self, path, body, None, vars, search, &opts);
         undef::clear();
         r
     }

@@ -282,18 +282,24 @@ struct Finder {
 
 impl FileFinder for Finder {
     fn find(&self, kind: &str, name: &str) -> Option<PathBuf> {
+        self.find_stat(kind, name).map(|(p, _)| p)
+    }
+
+    /// The first candidate that exists (links followed), with the stat that found it.
+    fn find_stat(
+        &self,
+        kind: &str,
+        name: &str,
+    ) -> Option<(PathBuf, std::io::Result<std::fs::Metadata>)> {
+        let found = |c: PathBuf| std::fs::metadata(&c).ok().map(|md| (c, Ok(md)));
         let p = Path::new(name);
         if p.is_absolute() {
-            return p.exists().then(|| p.to_path_buf());
+            return found(p.to_path_buf());
         }
-        for d in &self.dirs {
-            for c in [d.join(kind).join(name), d.join(name)] {
-                if c.exists() {
-                    return Some(c);
-                }
-            }
-        }
-        None
+        self.dirs
+            .iter()
+            .flat_map(|d| [d.join(kind).join(name), d.join(name)])
+            .find_map(found)
     }
 }
 

@@ -762,13 +762,31 @@ pub fn preserved_copy(src: &Path, dest: &Path) -> io::Result<()> {
 /// Ansible's `add_path_info`: for a result naming an existing path (links followed for
 /// existence), `uid`, `gid`, `owner`, `group`, `mode`, `state` and `size` (lstat).
 pub fn path_info(path: &Path) -> IndexMap<String, Value> {
-    let mut out = IndexMap::new();
     if fs::metadata(path).is_err() {
-        return out;
+        return IndexMap::new();
     }
     let Ok(l) = fs::symlink_metadata(path) else {
-        return out;
+        return IndexMap::new();
     };
+    let hard = !l.file_type().is_symlink()
+        && !l.is_dir()
+        && fs::metadata(path).map(|m| m.nlink()).unwrap_or(1) > 1;
+    path_info_fields(&l, hard)
+}
+
+/// [`path_info`] of `path` from `l`, the lstat of `path` an observation just made: the
+/// same fields without looking again, but for a symlink (whose target decides whether it
+/// exists), which is looked at as [`path_info`] does.
+pub fn path_info_lstat(path: &Path, l: &Metadata) -> IndexMap<String, Value> {
+    if l.file_type().is_symlink() {
+        return path_info(path);
+    }
+    // Not a link: its stat is this lstat (it exists, its link count is this one).
+    path_info_fields(l, !l.is_dir() && l.nlink() > 1)
+}
+
+fn path_info_fields(l: &Metadata, hard: bool) -> IndexMap<String, Value> {
+    let mut out = IndexMap::new();
     out.insert("uid".into(), Value::from(l.uid()));
     out.insert("gid".into(), Value::from(l.gid()));
     out.insert(
@@ -787,7 +805,7 @@ pub fn path_info(path: &Path) -> IndexMap<String, Value> {
         "link"
     } else if l.is_dir() {
         "directory"
-    } else if fs::metadata(path).map(|m| m.nlink()).unwrap_or(1) > 1 {
+    } else if hard {
         "hard"
     } else {
         "file"
@@ -797,16 +815,76 @@ pub fn path_info(path: &Path) -> IndexMap<String, Value> {
     out
 }
 
-/// Ansible's file state of a path (lstat): `absent`, `link`, `directory`, `hard` (a
-/// file with more than one link) or `file`.
-pub fn file_state(path: &Path) -> &'static str {
-    match fs::symlink_metadata(path) {
+/// Whether `path` is a directory, links followed ([`Path::is_dir`]), from `l`, its lstat
+/// just made (`None`: it does not exist or cannot be looked at, so `stat` fails too): only
+/// a symlink needs a `stat` of its own.
+pub fn is_dir_lstat(path: &Path, l: Option<&Metadata>) -> bool {
+    match l {
+        Some(m) if m.file_type().is_symlink() => path.is_dir(),
+        Some(m) => m.is_dir(),
+        None => false,
+    }
+}
+
+/// Ansible's file state from an lstat result (see [`file_state`]).
+pub fn state_of(l: &io::Result<Metadata>) -> &'static str {
+    match l {
         Err(_) => "absent",
         Ok(m) if m.file_type().is_symlink() => "link",
         Ok(m) if m.is_dir() => "directory",
         Ok(m) if m.nlink() > 1 => "hard",
         Ok(_) => "file",
     }
+}
+
+/// `fs::read` of a file whose size a `stat` just gave: open, read to the end, close,
+/// without the `fstat` `fs::read` makes to size its buffer (the size is only a hint: a
+/// file that grew or shrank since is read whole all the same).
+pub fn read_sized(path: &Path, size: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = fs::File::open(path)?;
+    // One byte more than the size, so that the read that finds the end needs no growth.
+    let want = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1);
+    let mut buf: Vec<u8> = Vec::new();
+    buf.try_reserve_exact(want)
+        .map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+    buf.resize(want, 0);
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            let more = buf.len().max(8192);
+            buf.try_reserve(more)
+                .map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+            buf.resize(buf.len() + more, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// `fs::read_to_string` of a file whose size a `stat` just gave (see [`read_sized`]),
+/// failing with the same error on text that is not UTF-8.
+pub fn read_to_string_sized(path: &Path, size: u64) -> io::Result<String> {
+    String::from_utf8(read_sized(path, size)?).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
+}
+
+/// Ansible's file state of a path (lstat): `absent`, `link`, `directory`, `hard` (a
+/// file with more than one link) or `file`.
+pub fn file_state(path: &Path) -> &'static str {
+    state_of(&fs::symlink_metadata(path))
 }
 
 /// A time as a float of seconds since the epoch (Python's `st_mtime`).
@@ -1151,6 +1229,85 @@ mod tests {
         assert_eq!(fs::read(&b2).unwrap(), b"data2");
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 3);
+    }
+
+    #[test]
+    fn sized_reads_read_what_fs_read_reads() {
+        let d = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+        for data in [&b""[..], b"x", b"content 4\n", &big] {
+            let p = d.path().join("f");
+            fs::write(&p, data).unwrap();
+            // The size is a hint: a file that changed since its stat is read whole.
+            for hint in [0, 1, data.len() as u64, data.len() as u64 + 100, 10] {
+                assert_eq!(read_sized(&p, hint).unwrap(), fs::read(&p).unwrap());
+            }
+        }
+        let p = d.path().join("t");
+        fs::write(&p, "héllo").unwrap();
+        assert_eq!(read_to_string_sized(&p, 6).unwrap(), "héllo");
+        // The same errors as fs::read_to_string / fs::read.
+        fs::write(&p, b"\xff\xfe").unwrap();
+        let ours = read_to_string_sized(&p, 2).unwrap_err();
+        let std = fs::read_to_string(&p).unwrap_err();
+        assert_eq!(
+            (ours.kind(), ours.to_string()),
+            (std.kind(), std.to_string())
+        );
+        for missing in [d.path().join("none"), d.path().to_path_buf()] {
+            let ours = read_sized(&missing, 0).unwrap_err();
+            let std = fs::read(&missing).unwrap_err();
+            assert_eq!(
+                (ours.kind(), ours.to_string()),
+                (std.kind(), std.to_string())
+            );
+        }
+    }
+
+    #[test]
+    fn what_one_lstat_tells_is_what_stat_and_lstat_tell() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("file");
+        fs::write(&file, "x").unwrap();
+        let hard = d.path().join("hard");
+        fs::write(&hard, "y").unwrap();
+        fs::hard_link(&hard, d.path().join("hard2")).unwrap();
+        let dir = d.path().join("dir");
+        fs::create_dir(&dir).unwrap();
+        let to_dir = d.path().join("to_dir");
+        std::os::unix::fs::symlink(&dir, &to_dir).unwrap();
+        let to_file = d.path().join("to_file");
+        std::os::unix::fs::symlink(&file, &to_file).unwrap();
+        let broken = d.path().join("broken");
+        std::os::unix::fs::symlink(d.path().join("none"), &broken).unwrap();
+        let missing = d.path().join("missing");
+        let under_file = file.join("x");
+        let slash = PathBuf::from(format!("{}/", to_dir.display()));
+        for p in [
+            &file,
+            &hard,
+            &dir,
+            &to_dir,
+            &to_file,
+            &broken,
+            &missing,
+            &under_file,
+            &slash,
+        ] {
+            let l = fs::symlink_metadata(p);
+            assert_eq!(state_of(&l), file_state(p), "{}", p.display());
+            assert_eq!(
+                is_dir_lstat(p, l.as_ref().ok()),
+                p.is_dir(),
+                "{}",
+                p.display()
+            );
+            if let Ok(l) = &l {
+                assert_eq!(path_info_lstat(p, l), path_info(p), "{}", p.display());
+            }
+        }
+        assert_eq!(path_info(&hard)["state"].as_str(), Some("hard"));
+        assert!(path_info(&broken).is_empty());
     }
 
     #[test]
