@@ -13,6 +13,9 @@ pub struct TargetEntry {
     pub drops: Vec<Drop>,
     /// `script`: run its `runme.sh` (as ansible-test does) although it has `tasks/` too.
     pub script: bool,
+    /// `here`: its `needs/root` alias is not needed here (it only reads files): it runs
+    /// on this machine.
+    pub here: bool,
 }
 
 /// A list item (a task) left out of a target: the file (relative to the target) and the
@@ -46,8 +49,9 @@ fn parse_drops(word: &str) -> Option<Vec<Drop>> {
 
 /// Parse `targets.txt`: one target per line; `# group N: ...` starts a group; other
 /// `#` comments and blank lines are ignored. After the name, `drop=FILE:LINE,...` names
-/// task list items to leave out and `script` runs the target's `runme.sh` although it has
-/// `tasks/` too; anything else after the name is ignored. A malformed `drop=` is an error.
+/// task list items to leave out, `script` runs the target's `runme.sh` although it has
+/// `tasks/` too, and `here` runs a `needs/root` target that only reads files on this
+/// machine; anything else after the name is ignored. A malformed `drop=` is an error.
 pub fn parse_targets(text: &str) -> Result<Vec<TargetEntry>, String> {
     let mut group = String::new();
     let mut out = Vec::new();
@@ -70,12 +74,13 @@ pub fn parse_targets(text: &str) -> Result<Vec<TargetEntry>, String> {
                     format!("{name}: `{w}`: expected drop=FILE:LINE[,FILE:LINE...]")
                 })?);
             }
-            let script = line.split_whitespace().skip(1).any(|w| w == "script");
+            let flag = |f: &str| line.split_whitespace().skip(1).any(|w| w == f);
             out.push(TargetEntry {
                 group: group.clone(),
                 name: name.to_string(),
                 drops,
-                script,
+                script: flag("script"),
+                here: flag("here"),
             });
         }
     }

@@ -41,6 +41,7 @@ fn target_drops() {
         assert!(parse_targets(bad).is_err(), "{bad}");
     }
     assert!(parse_targets("t script\n").unwrap()[0].script);
+    assert!(parse_targets("t here  # why\n").unwrap()[0].here);
     assert!(!parse_targets("t  # a script\n").unwrap()[0].script);
     // A comment may mention drop= without being one.
     assert!(

@@ -16,6 +16,7 @@ pub const LOOP_LOOKUPS: &[&str] = &[
     "file",
     "lines",
     "first_found",
+    "unvault",
     "random_choice",
     "inventory_hostnames",
     "env",

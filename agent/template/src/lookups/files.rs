@@ -19,7 +19,7 @@ pub fn file(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error>
             .find_file("files", &name)
             .filter(|p| p.is_file())
             .ok_or_else(|| err(format!("Unable to access the file {}.", str_repr(&name))))?;
-        let mut s = std::fs::read_to_string(&path).map_err(|e| {
+        let mut s = read_text(&path).map_err(|e| {
             err(format!(
                 "Unable to access the file {}: {e}",
                 str_repr(&name)
@@ -32,6 +32,34 @@ pub fn file(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error>
             s = s.trim_end().to_string();
         }
         out.push(Value::from(s));
+    }
+    Ok(out)
+}
+
+/// A file's text; a vault-encrypted file's plain text (decrypted with the run's vault
+/// secrets), as Ansible's loader reads files for lookups.
+fn read_text(path: &std::path::Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = if bytes.trim_ascii_start().starts_with(b"$ANSIBLE_VAULT;") {
+        agent_yaml::vault::decrypt(&String::from_utf8_lossy(&bytes)).map_err(|e| e.to_string())?
+    } else {
+        bytes
+    };
+    String::from_utf8(bytes).map_err(|e| format!("the file is not UTF-8: {e}"))
+}
+
+/// `unvault`: the text of each file (found under `files/`), decrypted when it is
+/// vault-encrypted; not stripped.
+pub fn unvault(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for t in terms {
+        let name = py_str(&t);
+        let path = ctx
+            .find_file("files", &name)
+            .filter(|p| p.is_file())
+            .ok_or_else(|| err(format!("Unable to find file matching \"{name}\" ")))?;
+        let text = read_text(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+        out.push(Value::from(text));
     }
     Ok(out)
 }
@@ -805,6 +833,43 @@ mod tests {
         assert_eq!(nothing_is_none("a\n".into(), "a\n").as_str(), Some("a\n"));
     }
     use crate::lookups::MapVars;
+
+    #[test]
+    fn unvault_reads_files_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("files")).unwrap();
+        std::fs::write(dir.path().join("files/plain.txt"), "text\n\n").unwrap();
+        std::fs::write(
+            dir.path().join("files/v.txt"),
+            "$ANSIBLE_VAULT;1.1;AES256\n6162\n",
+        )
+        .unwrap();
+        let vars = MapVars(Value::from_pairs([(
+            "ansible_search_path",
+            Value::from(vec![dir.path().to_string_lossy().into_owned()]),
+        )]));
+        let ctx = LookupCtx {
+            vars: &vars,
+            kwargs: vec![],
+            env: None,
+        };
+        // Not stripped, unlike `file`.
+        assert_eq!(
+            unvault(vec![Value::from("plain.txt")], &ctx).unwrap(),
+            vec![Value::from("text\n\n")]
+        );
+        let e = unvault(vec![Value::from("nope")], &ctx).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("Unable to find file matching \"nope\""),
+            "{e}"
+        );
+        // This test binary has no vault secrets: a vaulted file does not open.
+        let e = unvault(vec![Value::from("v.txt")], &ctx).unwrap_err();
+        assert!(e.to_string().contains("no vault secrets found"), "{e}");
+        let e = file(vec![Value::from("v.txt")], &ctx).unwrap_err();
+        assert!(e.to_string().contains("no vault secrets found"), "{e}");
+    }
 
     #[test]
     fn first_found_directory_follows_the_task_action() {
