@@ -857,3 +857,48 @@ fn task_timeout_stops_a_command() {
         "the command was not stopped"
     );
 }
+
+#[test]
+fn vault_values_through_hostvars() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let indented: String = VAULTED.lines().map(|l| format!("  {l}\n")).collect();
+    write(d, "inventory", "localhost ansible_connection=local\n");
+    write(
+        d,
+        "host_vars/localhost.yml",
+        &format!("secret: !vault |\n{indented}"),
+    );
+    write(d, "pw", "blarblar\n");
+    write(
+        d,
+        "play.yml",
+        &format!(
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy: {{content: \"{{{{ hostvars['localhost'].secret }}}}\", dest: '{out}/h'}}\n",
+            out = d.display()
+        ),
+    );
+    let o = agent(
+        d,
+        &[
+            "apply",
+            "play.yml",
+            "-i",
+            "inventory",
+            "--vault-password-file",
+            "pw",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(d.join("h")).unwrap(),
+        "{{ \"not trusted\" }}"
+    );
+    // Without the password: the task fails, nothing is written.
+    std::fs::remove_file(d.join("h")).unwrap();
+    let o = agent(d, &["apply", "play.yml", "-i", "inventory"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("undecryptable variable"), "{out}");
+    assert!(!d.join("h").exists());
+}

@@ -22,7 +22,11 @@ pub struct Deadline {
 
 /// Give the running task `after` to finish.
 pub fn enter(after: Duration) -> Deadline {
-    let at = Instant::now() + after;
+    let now = Instant::now();
+    // A deadline past what the clock can hold is no deadline at all in practice.
+    let at = now
+        .checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
     let outer = DEADLINE.with(|d| d.replace(Some(at)));
     Deadline { at, outer }
 }

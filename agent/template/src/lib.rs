@@ -256,6 +256,27 @@ fn base_env() -> Environment<'static> {
             });
             return Ok(());
         }
+        // A `!vault` value that does not decrypt, or a lazy list or dict with a part that
+        // fails, fails the render where it is printed (never printed as "").
+        if let Some(v) = Vaulted::of(value)
+            && let Err(e) = v.plain()
+        {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                Vaulted::undecryptable(&e),
+            ));
+        }
+        if vars::lazy_live()
+            && matches!(value.kind(), ValueKind::Seq | ValueKind::Map)
+            && let Err(e) = vars::materialize(value, 0)
+        {
+            let kind = if e.undefined {
+                minijinja::ErrorKind::UndefinedError
+            } else {
+                minijinja::ErrorKind::InvalidOperation
+            };
+            return Err(minijinja::Error::new(kind, e.message));
+        }
         let mut s = String::new();
         native::py_str_into(&mut s, value);
         OUTPUTS.with(|o| {
@@ -917,7 +938,7 @@ impl Templar {
         if !Templar::is_template(s) {
             return Ok(Value::from(s));
         }
-        undef::clear();
+        begin_render();
         let scope = Scope::new(self, vars);
         let rv = self.render_str_scoped(s, &scope);
         finish(rv, &scope)
@@ -928,7 +949,7 @@ impl Templar {
         if !needs_templating(v) {
             return Ok(v.clone());
         }
-        undef::clear();
+        begin_render();
         let scope = Scope::new(self, vars);
         let rv = self.template_value_scoped(v, &scope, true);
         finish(rv, &scope)
@@ -952,7 +973,7 @@ impl Templar {
     /// An expression wrapped in `{{ }}` is rendered first (deprecated in Ansible, but
     /// still accepted).
     pub fn eval_expr(&self, expr: &str, vars: &Vars) -> Result<Value, TemplateError> {
-        undef::clear();
+        begin_render();
         let scope = Scope::new(self, vars);
         let rv = self.eval_expr_scoped(expr, &scope);
         finish(rv, &scope)
@@ -977,7 +998,7 @@ impl Templar {
             // As Ansible's `template()` of the conditional: string constants in it are
             // not rendered (only a bare expression's are).
             let v = {
-                undef::clear();
+                begin_render();
                 let scope = Scope::new(self, vars);
                 let rv = self.eval_native(inner.trim(), &scope, &inner, COND_PREFIX);
                 finish(rv, &scope)
@@ -1256,11 +1277,13 @@ impl Templar {
         search: &SearchPaths,
         opts: &FileOptions,
     ) -> Result<String, TemplateError> {
+        let decrypted = vault_source(path, source)?;
+        let source = decrypted.as_deref().unwrap_or(source);
         let (opts, body) = file_header(path, source, opts)?;
-        undef::clear();
+        begin_render();
         let r = file::render(self, path, body, None, vars, search, &opts);
         undef::clear();
-        r
+        vault_checked(r)
     }
 
     /// [`Templar::render_file_source`] of a file whose `stat` (links followed) the caller
@@ -1274,11 +1297,13 @@ impl Templar {
         search: &SearchPaths,
         opts: &FileOptions,
     ) -> Result<String, TemplateError> {
+        let decrypted = vault_source(path, source)?;
+        let source = decrypted.as_deref().unwrap_or(source);
         let (opts, body) = file_header(path, source, opts)?;
-        undef::clear();
+        begin_render();
         let r = file::render(self, path, body, Some(stat), vars, search, &opts);
         undef::clear();
-        r
+        vault_checked(r)
     }
 
     /// [`Templar::render_file_source`] with Jinja2's native concat (the `template`
@@ -1291,11 +1316,13 @@ impl Templar {
         search: &SearchPaths,
         opts: &FileOptions,
     ) -> Result<Value, TemplateError> {
+        let decrypted = vault_source(path, source)?;
+        let source = decrypted.as_deref().unwrap_or(source);
         let (opts, body) = file_header(path, source, opts)?;
-        undef::clear();
+        begin_render();
         let r = file::render_native(self, path, body, None, vars, search, &opts);
         undef::clear();
-        r
+        vault_checked(r)
     }
 }
 
@@ -1329,6 +1356,13 @@ fn render_simple(s: &str, scope: &Arc<Scope>) -> Option<Value> {
             Piece::Text(t) => out.push_str(t),
             Piece::Var(name) => {
                 let v = scope.lookup(name)?;
+                // A vaulted value, or a list or dict while lazy ones exist: the full path
+                // prints it (and fails where a part fails).
+                if v.kind() == ValueKind::Plain
+                    || (vars::lazy_live() && matches!(v.kind(), ValueKind::Seq | ValueKind::Map))
+                {
+                    return None;
+                }
                 native::py_str_into(&mut out, &v);
                 printed += 1;
                 if printed == 1 {
@@ -1442,6 +1476,49 @@ fn finalize(v: Value) -> Value {
 }
 
 /// Report a failure recorded inside the scope ahead of the render's own result.
+/// A vault-encrypted template file's plain text (decrypted with the run's vault
+/// passwords, as Ansible's template action reads it); `None` for any other text.
+fn vault_source(path: &Path, source: &str) -> Result<Option<String>, TemplateError> {
+    if !source.trim_start().starts_with("$ANSIBLE_VAULT;") {
+        return Ok(None);
+    }
+    let plain = agent_yaml::vault::decrypt(source).map_err(|e| TemplateError {
+        file: Some(path.to_path_buf()),
+        ..TemplateError::new(format!(
+            "could not read template {}: it is vault-encrypted and did not decrypt: {e}",
+            path.display()
+        ))
+    })?;
+    String::from_utf8(plain)
+        .map(Some)
+        .map_err(|_| TemplateError {
+            file: Some(path.to_path_buf()),
+            ..TemplateError::new(format!(
+                "could not read template {}: its decrypted text is not UTF-8",
+                path.display()
+            ))
+        })
+}
+
+/// What a top-level render starts with: no undefined hint and no printed vaulted value
+/// left from before.
+fn begin_render() {
+    undef::clear();
+    agent_yaml::vault::take_printed_undecryptable();
+}
+
+/// A template file's render fails when a `!vault` value that does not decrypt was turned
+/// into text in it (never written as "").
+fn vault_checked<T>(r: Result<T, TemplateError>) -> Result<T, TemplateError> {
+    match agent_yaml::vault::take_printed_undecryptable() {
+        Some(e) if r.is_ok() => Err(TemplateError::new(format!(
+            "Error rendering template: {}",
+            Vaulted::undecryptable(&e)
+        ))),
+        _ => r,
+    }
+}
+
 /// Whether undefined items are kept in containers now
 /// ([`Templar::template_value_keeping_undefined`]).
 pub(crate) fn keeping_undefined() -> bool {
@@ -1467,18 +1544,20 @@ fn finish(rv: Result<Value, TemplateError>, scope: &Scope) -> Result<Value, Temp
         other => other,
     };
     undef::clear();
+    // A `!vault` value that does not decrypt, turned into text: the render fails (its
+    // text is never used). Taken first, so that no later render sees it.
+    let printed = agent_yaml::vault::take_printed_undecryptable();
     if let Some(fatal) = scope.take_fatal() {
         return Err(fatal);
     }
-    // A `!vault` value that does not decrypt, printed or given back: the render fails
-    // (its text is never used).
-    if let Some(e) = agent_yaml::vault::take_printed_undecryptable() {
+    if let Some(e) = printed {
         return Err(TemplateError::new(format!(
             "Error rendering template: {}",
             Vaulted::undecryptable(&e)
         )));
     }
-    if scope.saw_vaulted()
+    // A `!vault` value given back (read from a variable, from hostvars, ...) is opened.
+    if agent_yaml::vault::any_vaulted()
         && let Ok(v) = &rv
         && holds_vaulted(v, 0)
     {

@@ -28,9 +28,6 @@ struct ScopeState {
     fatal: Option<TemplateError>,
     /// Why a lazy variable came out undefined (the innermost message).
     undefined: Option<TemplateError>,
-    /// A `!vault` variable that does not decrypt was read: the render's result is
-    /// checked for it.
-    saw_vaulted: bool,
 }
 
 pub(crate) struct Scope {
@@ -105,7 +102,6 @@ impl Scope {
             let v = match vaulted.plain() {
                 Ok(p) => p,
                 Err(_) => {
-                    self.lock().saw_vaulted = true;
                     crate::note_undecryptable_read();
                     raw
                 }
@@ -164,11 +160,6 @@ impl Scope {
                 None
             }
         }
-    }
-
-    /// Whether a `!vault` variable that does not decrypt was read.
-    pub(crate) fn saw_vaulted(&self) -> bool {
-        self.lock().saw_vaulted
     }
 
     /// A failure recorded while resolving a lazy variable, which fails the render.
@@ -236,7 +227,27 @@ impl Lazy {
         } else if crate::is_plain_container(&raw) {
             Lazy::value(raw, &scope)
         } else {
-            match scope.templar.template_value_scoped(&raw, &scope, false) {
+            // An item that reads itself (`a: {k: "{{ a.k }}"}`), directly or through
+            // others, is a recursion like a variable's (each read is a new render, so
+            // minijinja's own limit never trips).
+            let marker = format!("{:p}[{key}]", self as *const Lazy);
+            {
+                let mut st = scope.lock();
+                if st.resolving.contains(&marker) || st.resolving.len() >= MAX_LAZY_DEPTH {
+                    if st.fatal.is_none() {
+                        st.fatal = Some(TemplateError::new(format!(
+                            "Recursive loop detected in template: maximum recursion depth \
+                             exceeded (an item refers to itself through: {})",
+                            st.resolving.join(" -> ")
+                        )));
+                    }
+                    return None;
+                }
+                st.resolving.push(marker);
+            }
+            let rendered = scope.templar.template_value_scoped(&raw, &scope, false);
+            scope.lock().resolving.pop();
+            match rendered {
                 Ok(v) => v,
                 Err(e) if e.undefined => {
                     let mut st = scope.lock();

@@ -618,3 +618,69 @@ fn containers_render_lazily() {
         .unwrap();
     assert_eq!(agent_template::py_repr(&whole), "{'x': {'r': 'hello'}}");
 }
+
+#[test]
+fn lazy_items_that_read_themselves_fail_instead_of_crashing() {
+    let v: serde_json::Value = serde_json::json!({
+        "a": {"k": "{{ a.k }}"},
+        "p": {"x": "{{ q.y }}"}, "q": {"y": "{{ p.x }}"},
+        "u": {"k": "{{ nope }}", "ok": 1},
+    });
+    let vars = Vars::new(vec![Value::from(minijinja::value::Serde(&v))]);
+    let t = Templar::new();
+    for src in ["{{ a.k }}", "{{ p.x }}", "{{ a }}"] {
+        let e = t.render_str(src, &vars).unwrap_err().message;
+        assert!(e.contains("Recursive loop detected"), "{src}: {e}");
+    }
+    // A lazy dict printed into text fails on its undefined part (never prints "").
+    let e = t.render_str("x {{ u }}", &vars).unwrap_err().message;
+    assert!(e.contains("'nope' is undefined"), "{e}");
+    // Its defined parts still read, and a default covers the undefined one.
+    assert_eq!(t.render_str("{{ u.ok }}", &vars).unwrap().to_string(), "1");
+    assert_eq!(
+        t.render_str("{{ u.k | default('d') }}", &vars)
+            .unwrap()
+            .as_str(),
+        Some("d")
+    );
+}
+
+#[test]
+fn vault_values_in_template_files_fail_where_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.j2");
+    std::fs::write(&path, "pw={{ secret }}\n").unwrap();
+    let vaulted = agent_yaml::vault::Vaulted::value(VAULTED.to_string());
+    let vars = Vars::new(vec![Value::from_pairs([("secret", vaulted)])]);
+    let t = Templar::new();
+    let e = t
+        .render_file(
+            &path,
+            &vars,
+            &SearchPaths::default(),
+            &FileOptions::default(),
+        )
+        .unwrap_err();
+    assert!(
+        e.message.contains("undecryptable variable"),
+        "{}",
+        e.message
+    );
+    // Nothing is left over for the next render.
+    assert_eq!(t.render_str("{{ 1 }}", &vars).unwrap().to_string(), "1");
+    // A vault-encrypted template file without a password does not render.
+    std::fs::write(&path, VAULTED).unwrap();
+    let e = t
+        .render_file(
+            &path,
+            &vars,
+            &SearchPaths::default(),
+            &FileOptions::default(),
+        )
+        .unwrap_err();
+    assert!(
+        e.message.contains("vault-encrypted and did not decrypt"),
+        "{}",
+        e.message
+    );
+}

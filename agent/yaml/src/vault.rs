@@ -124,10 +124,16 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// A `!vault` value: its ciphertext, decrypted once when first read.
-#[derive(Debug)]
 pub struct Vaulted {
     ciphertext: String,
     plain: OnceLock<Result<Value, VaultError>>,
+}
+
+impl std::fmt::Debug for Vaulted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the plain text.
+        f.write_str("Vaulted(..)")
+    }
 }
 
 /// The plain texts that vaulted values decrypted to, by where their text lives: every
@@ -144,8 +150,17 @@ pub fn is_decrypted(v: &Value) -> bool {
     DECRYPTED.lock().map(|d| d.contains(&key)).unwrap_or(false)
 }
 
+static ANY_VAULTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether any `!vault` value was loaded in this process (results are checked for one
+/// only then).
+pub fn any_vaulted() -> bool {
+    ANY_VAULTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl Vaulted {
     pub fn new(ciphertext: String) -> Vaulted {
+        ANY_VAULTED.store(true, std::sync::atomic::Ordering::Relaxed);
         Vaulted {
             ciphertext,
             plain: OnceLock::new(),
