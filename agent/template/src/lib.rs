@@ -1479,10 +1479,10 @@ fn finalize(v: Value) -> Value {
 /// A vault-encrypted template file's plain text (decrypted with the run's vault
 /// passwords, as Ansible's template action reads it); `None` for any other text.
 fn vault_source(path: &Path, source: &str) -> Result<Option<String>, TemplateError> {
-    if !source.trim_start().starts_with("$ANSIBLE_VAULT;") {
+    let Some(plain) = agent_yaml::vault::decrypt_if_encrypted(source.as_bytes()) else {
         return Ok(None);
-    }
-    let plain = agent_yaml::vault::decrypt(source).map_err(|e| TemplateError {
+    };
+    let plain = plain.map_err(|e| TemplateError {
         file: Some(path.to_path_buf()),
         ..TemplateError::new(format!(
             "could not read template {}: it is vault-encrypted and did not decrypt: {e}",

@@ -221,9 +221,8 @@ fn check_reader(src: &str, file: &Path) -> Result<(), YamlError> {
 pub fn decode(bytes: &[u8], file: &Path) -> Result<String, YamlError> {
     // A vault-encrypted file is read as its plain text (Ansible's loader decrypts any
     // file it loads), with the run's vault secrets.
-    if bytes.trim_ascii_start().starts_with(b"$ANSIBLE_VAULT;") {
-        let text = String::from_utf8_lossy(bytes);
-        let plain = crate::vault::decrypt(&text).map_err(|e| YamlError {
+    if let Some(plain) = crate::vault::decrypt_if_encrypted(bytes) {
+        let plain = plain.map_err(|e| YamlError {
             file: file.display().to_string(),
             line: 1,
             col: 1,

@@ -52,6 +52,13 @@ pub fn is_encrypted(text: &str) -> bool {
     text.trim_start().starts_with("$ANSIBLE_VAULT;")
 }
 
+/// The plain bytes of vault-encrypted `data` (decrypted with the run's secrets), or
+/// `None` when `data` is not vault-encrypted ([`is_encrypted`]).
+pub fn decrypt_if_encrypted(data: &[u8]) -> Option<Result<Vec<u8>, VaultError>> {
+    let text = String::from_utf8_lossy(data);
+    is_encrypted(&text).then(|| decrypt(&text))
+}
+
 /// Decrypt vault `text` with the run's secrets.
 pub fn decrypt(text: &str) -> Result<Vec<u8>, VaultError> {
     decrypt_with(text, secrets())

@@ -40,10 +40,9 @@ pub fn file(terms: Vec<Value>, ctx: &LookupCtx<'_>) -> Result<Vec<Value>, Error>
 /// secrets), as Ansible's loader reads files for lookups.
 fn read_text(path: &std::path::Path) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let bytes = if bytes.trim_ascii_start().starts_with(b"$ANSIBLE_VAULT;") {
-        agent_yaml::vault::decrypt(&String::from_utf8_lossy(&bytes)).map_err(|e| e.to_string())?
-    } else {
-        bytes
+    let bytes = match agent_yaml::vault::decrypt_if_encrypted(&bytes) {
+        Some(plain) => plain.map_err(|e| e.to_string())?,
+        None => bytes,
     };
     String::from_utf8(bytes).map_err(|e| format!("the file is not UTF-8: {e}"))
 }
