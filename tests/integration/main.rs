@@ -597,14 +597,15 @@ fn ansible_test_env() -> [(&'static str, &'static str); 13] {
 }
 
 /// A roles directory in which target `name` is a copy without the list items `drops`
-/// names, and every other target is a link to its original; `None` when nothing is
-/// dropped.
-fn without_drops(
+/// names and, with `script_lines`, with only that many lines of its `runme.sh`; every
+/// other target is a link to its original. `None` when nothing is left out.
+fn patched_copy(
     roles_dir: &Path,
     name: &str,
     drops: &[support::Drop],
+    script_lines: Option<usize>,
 ) -> Result<Option<tempfile::TempDir>, String> {
-    if drops.is_empty() {
+    if drops.is_empty() && script_lines.is_none() {
         return Ok(None);
     }
     let tmp = tempfile::Builder::new()
@@ -636,6 +637,12 @@ fn without_drops(
         let text = fs::read_to_string(&path).map_err(|e| format!("drop {d}: {e}"))?;
         let text = support::drop_item(&text, d.line).map_err(|e| format!("drop {d}: {e}"))?;
         fs::write(&path, text).map_err(|e| format!("drop {d}: {e}"))?;
+    }
+    if let Some(n) = script_lines {
+        let path = tmp.path().join(name).join("runme.sh");
+        let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        fs::write(&path, support::script_head(&text, n))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(Some(tmp))
 }
@@ -785,8 +792,9 @@ fn main() -> ExitCode {
             }
             None => (targets.clone(), None, name.as_str()),
         };
-        // Tasks left out (`drop=` in targets.txt): both tools run a patched copy.
-        let patched = match without_drops(&roles_dir, short, &entry.drops) {
+        // Tasks or script lines left out (`drop=`, `script=` in targets.txt): both tools
+        // run a patched copy.
+        let patched = match patched_copy(&roles_dir, short, &entry.drops, entry.script_lines) {
             Ok(p) => p,
             Err(e) => {
                 failed += 1;
@@ -797,12 +805,15 @@ fn main() -> ExitCode {
         let roles_dir = patched
             .as_ref()
             .map_or(roles_dir, |t| t.path().to_path_buf());
-        let dropped = if entry.drops.is_empty() {
+        let mut dropped = if entry.drops.is_empty() {
             String::new()
         } else {
             let list: Vec<String> = entry.drops.iter().map(|d| d.to_string()).collect();
             format!(" [without {}]", list.join(", "))
         };
+        if let Some(n) = entry.script_lines {
+            dropped.push_str(&format!(" [runme.sh lines 1-{n}]"));
+        }
         let dir = roles_dir.join(short);
         let mut aliases =
             support::parse_aliases(&fs::read_to_string(dir.join("aliases")).unwrap_or_default());

@@ -13,6 +13,9 @@ pub struct TargetEntry {
     pub drops: Vec<Drop>,
     /// `script`: run its `runme.sh` (as ansible-test does) although it has `tasks/` too.
     pub script: bool,
+    /// `script=N`: run only lines 1 to N of its `runme.sh` (the rest sets up what is not
+    /// for this machine); implies `script`.
+    pub script_lines: Option<usize>,
     /// `here`: its `needs/root` alias is not needed here (it only reads files): it runs
     /// on this machine.
     pub here: bool,
@@ -39,7 +42,7 @@ fn parse_drops(word: &str) -> Option<Vec<Drop>> {
         .map(|d| {
             let (file, line) = d.rsplit_once(':')?;
             let line = line.parse().ok().filter(|n| *n > 0)?;
-            (!file.is_empty() && !file.contains("..")).then(|| Drop {
+            (!file.is_empty() && !file.starts_with('/') && !file.contains("..")).then(|| Drop {
                 file: file.to_string(),
                 line,
             })
@@ -50,8 +53,9 @@ fn parse_drops(word: &str) -> Option<Vec<Drop>> {
 /// Parse `targets.txt`: one target per line; `# group N: ...` starts a group; other
 /// `#` comments and blank lines are ignored. After the name, `drop=FILE:LINE,...` names
 /// task list items to leave out, `script` runs the target's `runme.sh` although it has
-/// `tasks/` too, and `here` runs a `needs/root` target that only reads files on this
-/// machine; anything else after the name is ignored. A malformed `drop=` is an error.
+/// `tasks/` too (`script=N`: only its lines 1 to N), and `here` runs a `needs/root` target that only reads files on this
+/// machine; anything else after the name is ignored. A malformed `drop=` or `script=` is
+/// an error.
 pub fn parse_targets(text: &str) -> Result<Vec<TargetEntry>, String> {
     let mut group = String::new();
     let mut out = Vec::new();
@@ -75,16 +79,30 @@ pub fn parse_targets(text: &str) -> Result<Vec<TargetEntry>, String> {
                 })?);
             }
             let flag = |f: &str| line.split_whitespace().skip(1).any(|w| w == f);
+            let mut script_lines = None;
+            for w in line.split_whitespace().skip(1) {
+                if let Some(n) = w.strip_prefix("script=") {
+                    let n = n.parse().ok().filter(|n: &usize| *n > 0);
+                    script_lines =
+                        Some(n.ok_or_else(|| format!("{name}: `{w}`: expected script=LINES"))?);
+                }
+            }
             out.push(TargetEntry {
                 group: group.clone(),
                 name: name.to_string(),
                 drops,
-                script: flag("script"),
+                script: flag("script") || script_lines.is_some(),
+                script_lines,
                 here: flag("here"),
             });
         }
     }
     Ok(out)
+}
+
+/// The first `n` lines of a script (the rest left out).
+pub fn script_head(text: &str, n: usize) -> String {
+    text.split_inclusive('\n').take(n).collect()
 }
 
 /// `text` without the YAML list item that starts on 1-based `line` (`- ` after its

@@ -35,12 +35,22 @@ fn target_drops() {
         "x drop=a.yml",
         "x drop=a.yml:0",
         "x drop=../a.yml:3",
+        "x drop=/etc/a.yml:3",
         "x drop=",
         "x drop=a.yml:z",
     ] {
         assert!(parse_targets(bad).is_err(), "{bad}");
     }
     assert!(parse_targets("t script\n").unwrap()[0].script);
+    let t = &parse_targets("t script=6  # why\n").unwrap()[0];
+    assert!(t.script);
+    assert_eq!(t.script_lines, Some(6));
+    assert_eq!(parse_targets("t script\n").unwrap()[0].script_lines, None);
+    for bad in ["t script=0", "t script=x", "t script="] {
+        assert!(parse_targets(bad).is_err(), "{bad}");
+    }
+    assert_eq!(script_head("a\nb\nc\n", 2), "a\nb\n");
+    assert_eq!(script_head("a\nb", 5), "a\nb");
     assert!(parse_targets("t here  # why\n").unwrap()[0].here);
     assert!(!parse_targets("t  # a script\n").unwrap()[0].script);
     // A comment may mention drop= without being one.

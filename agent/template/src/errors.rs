@@ -33,6 +33,20 @@ pub(crate) fn convert(
     let detail = err.detail().unwrap_or_default();
     let mut undefined = false;
     let core = match err.kind() {
+        // `mandatory` on an undefined value: only the VM knows the value's expression.
+        _ if std::error::Error::source(err)
+            .is_some_and(|s| s.is::<crate::filters::MandatoryUndefined>()) =>
+        {
+            let name = undefined_expr(detail)
+                .map(undefined_name)
+                .filter(|n| !n.is_empty())
+                .map(|n| format!("'{n}' "))
+                .unwrap_or_default();
+            format!(
+                "The filter plugin 'ansible.builtin.mandatory' failed: Mandatory variable \
+                 {name}not defined."
+            )
+        }
         ErrorKind::UndefinedError => {
             undefined = true;
             if let Some(hint) = crate::undef::take_hint() {
@@ -142,6 +156,17 @@ fn quoted_name(detail: &str) -> &str {
         })
         .map(|w| w.trim_matches(|c| c == '\'' || c == '`' || c == '"'))
         .unwrap_or(detail)
+}
+
+/// The name Ansible gives an undefined value (its `_undefined_name`) whose expression
+/// is `expr`: the variable's, or the missing attribute's or key's when it is a step of a
+/// defined value (`d.nokey`, `d['k']`).
+fn undefined_name(expr: &str) -> &str {
+    let last = match expr.rfind(['.', '[']) {
+        None => expr,
+        Some(i) => expr[i + 1..].trim_end_matches(']'),
+    };
+    last.trim_matches(|c| c == '\'' || c == '"')
 }
 
 /// The expression in minijinja's "`foo.bar` is undefined" detail.

@@ -56,7 +56,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 pub use minijinja::Value;
-use minijinja::value::ValueKind;
+use minijinja::value::{Rest, ValueKind};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
 pub use native::{py_repr, py_str};
@@ -311,6 +311,25 @@ fn base_env() -> Environment<'static> {
         v.as_str()
             .and_then(origin::of)
             .map_or(Value::from(()), Value::from)
+    });
+    // ansible-core's internal top-level finalize (its tests use it): the value as plain
+    // data, so that groupby's (grouper, list) pairs compare equal to lists.
+    env.add_filter("ansible._protomatter.finalize", |v: Value| plain_data(&v));
+    // `(expr).a[k] | default(...)` (native.rs rewrites it to this): each step of an
+    // undefined value is undefined, as Ansible lets such a chain reach `default`.
+    env.add_function("__agent_steps", |base: Value, steps: Rest<Value>| {
+        let mut cur = base;
+        for step in steps.iter() {
+            if cur.is_undefined() {
+                return cur;
+            }
+            let next = match step.as_str() {
+                Some(name) => cur.get_attr(name),
+                None => cur.get_item(step),
+            };
+            cur = next.unwrap_or(Value::UNDEFINED);
+        }
+        cur
     });
     env.add_filter("__agent_percent", |fmt: &str, args: Value| {
         native::percent_format(fmt, &args)
@@ -720,6 +739,30 @@ pub(crate) fn plain_item(v: &Value, key: &Value) -> Option<Value> {
 }
 
 /// Whether a value is a plain list or dict ([`plain_container`]).
+/// `v` as plain lists and dicts all the way down (sequence-like objects, such as
+/// groupby's `(grouper, list)` pairs, become lists).
+fn plain_data(v: &Value) -> Value {
+    match v.kind() {
+        ValueKind::Seq => Value::from(
+            v.try_iter()
+                .map(|it| it.map(|x| plain_data(&x)).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        ),
+        ValueKind::Map => {
+            let keys: Vec<Value> = v.try_iter().map(Iterator::collect).unwrap_or_default();
+            let map: indexmap::IndexMap<Value, Value> = keys
+                .into_iter()
+                .map(|k| {
+                    let item = v.get_item(&k).unwrap_or_default();
+                    (k, plain_data(&item))
+                })
+                .collect();
+            Value::from_object(map)
+        }
+        _ => v.clone(),
+    }
+}
+
 pub(crate) fn is_plain_container(v: &Value) -> bool {
     plain_container(v).is_some()
 }
@@ -1277,13 +1320,9 @@ impl Templar {
         search: &SearchPaths,
         opts: &FileOptions,
     ) -> Result<String, TemplateError> {
-        let decrypted = vault_source(path, source)?;
-        let source = decrypted.as_deref().unwrap_or(source);
-        let (opts, body) = file_header(path, source, opts)?;
-        begin_render();
-        let r = file::render(self, path, body, None, vars, search, &opts);
-        undef::clear();
-        vault_checked(r)
+        self.with_file_source(path, source, opts, |body, opts| {
+            file::render(self, path, body, None, vars, search, opts)
+        })
     }
 
     /// [`Templar::render_file_source`] of a file whose `stat` (links followed) the caller
@@ -1297,13 +1336,9 @@ impl Templar {
         search: &SearchPaths,
         opts: &FileOptions,
     ) -> Result<String, TemplateError> {
-        let decrypted = vault_source(path, source)?;
-        let source = decrypted.as_deref().unwrap_or(source);
-        let (opts, body) = file_header(path, source, opts)?;
-        begin_render();
-        let r = file::render(self, path, body, Some(stat), vars, search, &opts);
-        undef::clear();
-        vault_checked(r)
+        self.with_file_source(path, source, opts, |body, opts| {
+            file::render(self, path, body, Some(stat), vars, search, opts)
+        })
     }
 
     /// [`Templar::render_file_source`] with Jinja2's native concat (the `template`
@@ -1316,11 +1351,26 @@ impl Templar {
         search: &SearchPaths,
         opts: &FileOptions,
     ) -> Result<Value, TemplateError> {
+        self.with_file_source(path, source, opts, |body, opts| {
+            file::render_native(self, path, body, None, vars, search, opts)
+        })
+    }
+
+    /// What every render of a template file does around `render`: decrypt a vault file,
+    /// read its `#jinja2:` header, render the body with the options it gives, and fail
+    /// when an undecryptable vault value was printed.
+    fn with_file_source<T>(
+        &self,
+        path: &Path,
+        source: &str,
+        opts: &FileOptions,
+        render: impl FnOnce(&str, &FileOptions) -> Result<T, TemplateError>,
+    ) -> Result<T, TemplateError> {
         let decrypted = vault_source(path, source)?;
         let source = decrypted.as_deref().unwrap_or(source);
         let (opts, body) = file_header(path, source, opts)?;
         begin_render();
-        let r = file::render_native(self, path, body, None, vars, search, &opts);
+        let r = render(body, &opts);
         undef::clear();
         vault_checked(r)
     }

@@ -579,6 +579,23 @@ fn chain_tag(src: &str, start: usize, end_delim: Option<&str>) -> (usize, Spans)
             }
             continue;
         }
+        // `(expr).attr[key] | default(...)`: a parenthesized value followed by steps.
+        if c == b'('
+            && opens_group(&src[start..i])
+            && let Some(group_end) = group_end(b, i)
+            && let Some((chain_end, steps)) = steps_after(src, group_end)
+            && follows_default_or_defined(b, chain_end)
+        {
+            let mut call = format!("__agent_steps({}", &src[i..group_end]);
+            for step in steps {
+                call.push_str(", ");
+                call.push_str(&step);
+            }
+            call.push(')');
+            spans.push((i, chain_end, call));
+            i = chain_end;
+            continue;
+        }
         if (c == b'_' || c.is_ascii_alphabetic()) && (i == 0 || !is_ident(b[i - 1])) {
             let word_end = ident_end(b, i);
             if let Some((chain_end, cuts)) = chain_at(b, i, word_end, &src[i..word_end])
@@ -637,6 +654,54 @@ fn chain_at(b: &[u8], i: usize, word_end: usize, word: &str) -> Option<(usize, V
         return None;
     }
     Some((j, cuts))
+}
+
+/// Whether a `(` after `before` opens a group (not a call's or a filter's arguments).
+fn opens_group(before: &str) -> bool {
+    let t = before.trim_end();
+    match t.as_bytes().last() {
+        None => true,
+        Some(c) if is_ident(*c) => {
+            let word = t
+                .rsplit(|c: char| !(c == '_' || c.is_ascii_alphanumeric()))
+                .next();
+            word.is_some_and(|w| matches!(w, "and" | "or" | "not" | "in" | "if" | "else"))
+        }
+        Some(c) => !matches!(c, b')' | b']' | b'}' | b'"' | b'\'' | b'.' | b'|'),
+    }
+}
+
+/// The `.attr` and `[key]` steps right after a group that ends at `i` (not a slice, not
+/// followed by a call): where they end, and each step as an argument of
+/// `__agent_steps` (`'attr'`, a number, or the subscript's expression).
+fn steps_after(src: &str, mut j: usize) -> Option<(usize, Vec<String>)> {
+    let b = src.as_bytes();
+    let mut steps = Vec::new();
+    loop {
+        match b.get(j) {
+            Some(b'.') if b.get(j + 1).is_some_and(|c| is_ident(*c)) => {
+                let end = ident_end(b, j + 1);
+                let name = &src[j + 1..end];
+                steps.push(if name.bytes().all(|c| c.is_ascii_digit()) {
+                    name.to_string()
+                } else {
+                    format!("'{name}'")
+                });
+                j = end;
+            }
+            Some(b'[') => {
+                let end = group_end(b, j)?;
+                let inner = &src[j + 1..end - 1];
+                if inner.contains(':') || inner.trim().is_empty() {
+                    return None;
+                }
+                steps.push(format!("({inner})"));
+                j = end;
+            }
+            _ => break,
+        }
+    }
+    (!steps.is_empty() && b.get(j) != Some(&b'(')).then_some((j, steps))
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {

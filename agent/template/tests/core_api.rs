@@ -684,3 +684,134 @@ fn vault_values_in_template_files_fail_where_printed() {
         e.message
     );
 }
+
+/// Ansible 2.19+: a filter given an undefined value or argument gives that undefined back
+/// (it fails where the result is used, naming the variable); `default` and `is defined`
+/// see it.
+#[test]
+fn filters_give_back_undefined_input() {
+    assert_eq!(r("{{ (nd | upper) is undefined }}").unwrap(), "bool:True");
+    assert_eq!(
+        r("{{ (nd | map('upper')) is undefined }}").unwrap(),
+        "bool:True"
+    );
+    assert_eq!(r("{{ (nd | int) is defined }}").unwrap(), "bool:False");
+    assert_eq!(
+        r("{{ ('a' | regex_replace('a', nd)) is undefined }}").unwrap(),
+        "bool:True"
+    );
+    assert_eq!(
+        r("{{ nd | upper | default('dflt') }}").unwrap(),
+        "string:'dflt'"
+    );
+    assert_eq!(r("{{ nd | length | default(0) }}").unwrap(), "number:0");
+    let e = r("{{ nd | upper | lower }}").unwrap_err();
+    assert!(e.contains("'nd' is undefined"), "{e}");
+    let e = r("{{ (nd | int) > 2 }}").unwrap_err();
+    assert!(e.contains("'nd' is undefined"), "{e}");
+    // Jinja2's replace with a count.
+    assert_eq!(
+        r("{{ 'aaa' | replace('a', 'b', 2) }}").unwrap(),
+        "string:'bba'"
+    );
+    assert_eq!(
+        r("{{ 'aaa' | replace('a', 'b', count=1) }}").unwrap(),
+        "string:'baa'"
+    );
+    assert_eq!(
+        r("{{ 'abc' | replace('', '-') }}").unwrap(),
+        "string:'-a-b-c-'"
+    );
+}
+
+/// ansible-core's internal finalize filter gives plain lists and dicts; groupby's pairs
+/// have the attributes `grouper` and `list`.
+#[test]
+fn protomatter_finalize_and_groupby_pairs() {
+    let g = "[{'k': 1, 'n': 'a'}, {'k': 2, 'n': 'b'}] | groupby('k')";
+    assert_eq!(
+        r(&format!("{{{{ ({g} | ansible._protomatter.finalize) == [[1, [{{'k': 1, 'n': 'a'}}]], [2, [{{'k': 2, 'n': 'b'}}]]] }}}}")).unwrap(),
+        "bool:True"
+    );
+    assert_eq!(
+        r(&format!("{{{{ {g} | map('attr', 'grouper') | list }}}}")).unwrap(),
+        "sequence:[1, 2]"
+    );
+    assert_eq!(
+        r("{{ {'a': [1]} | ansible._protomatter.finalize }}").unwrap(),
+        "map:{'a': [1]}"
+    );
+    // A dict's keys are not attributes.
+    assert_eq!(
+        r("{{ ({'a': 1} | attr('a')) is undefined }}").unwrap(),
+        "bool:True"
+    );
+}
+
+/// A parenthesized value's attribute chain reaches `default` / `is defined` when the
+/// value is undefined, as a variable's does.
+#[test]
+fn group_chains_reach_default() {
+    for (e, want) in [
+        ("{{ (nd).x[0] | default('a') }}", "string:'a'"),
+        ("{{ (nd | upper).x | default('a') }}", "string:'a'"),
+        ("{{ ('k' | extract(nd)).x | default('a') }}", "string:'a'"),
+        ("{{ (nd | upper)['x'] | default('a') }}", "string:'a'"),
+        ("{{ ({'x': [5]}).x[0] | default('a') }}", "number:5"),
+        ("{{ ({'x': [5]}).x.0 | default('a') }}", "number:5"),
+        ("{{ ({'x': 1}).x.y is defined }}", "bool:False"),
+        (
+            "{{ 'a' if (nd | upper).x is defined else 'b' }}",
+            "string:'b'",
+        ),
+        ("{{ lst | map('string') | join(',') }}", "string:'1,2,3'"),
+    ] {
+        assert_eq!(r(e).as_deref(), Ok(want), "{e}");
+    }
+    // Used otherwise, the undefined value still fails.
+    let e = r("{{ (nd | upper).x }}").unwrap_err();
+    assert!(e.contains("'nd' is undefined"), "{e}");
+}
+
+/// PyYAML's `default_style` and `canonical` for strings (recorded from PyYAML 6).
+#[test]
+fn to_yaml_styles_for_strings() {
+    for (e, want) in [
+        (
+            "{{ 'thing' | to_yaml(default_style='|') }}",
+            "|-\n  thing\n",
+        ),
+        (
+            "{{ 'thing' | to_yaml(default_style='>') }}",
+            ">-\n  thing\n",
+        ),
+        ("{{ 'thing' | to_yaml(default_style='\"') }}", "\"thing\"\n"),
+        ("{{ 'thing' | to_yaml(default_style=\"'\") }}", "'thing'\n"),
+        (
+            "{{ 'thing' | to_yaml(canonical=True) }}",
+            "---\n!!str \"thing\"\n",
+        ),
+        (
+            "{{ 'a\nb\n' | to_yaml(default_style='|') }}",
+            "|\n  a\n  b\n",
+        ),
+        (
+            "{{ 'a\nb' | to_yaml(default_style='>') }}",
+            ">-\n  a\n\n  b\n",
+        ),
+        (
+            "{{ 'a\nb\n' | to_yaml(canonical=True) }}",
+            "---\n!!str \"a\\nb\\n\"\n",
+        ),
+    ] {
+        let got = Templar::new().render_str(e, &vars()).map_err(|e| e.message);
+        assert_eq!(
+            got.as_ref()
+                .map(|v| v.as_str().unwrap_or("?").to_string())
+                .as_deref(),
+            Ok(want),
+            "{e}"
+        );
+    }
+    assert!(r("{{ 1 | to_yaml(default_style='|') }}").is_err());
+}

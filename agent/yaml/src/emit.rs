@@ -23,6 +23,9 @@ pub struct EmitOptions {
     pub explicit_start: bool,
     /// `default_flow_style=True`: every collection in flow style (overrides `nice`).
     pub all_flow: bool,
+    /// `vault_behavior='keep_encrypted'`: decrypted vault values are written as their
+    /// ciphertext (`!vault |`), as Ansible's dumper writes them.
+    pub keep_vault: bool,
 }
 
 impl Default for EmitOptions {
@@ -35,6 +38,7 @@ impl Default for EmitOptions {
             width: 80,
             explicit_start: false,
             all_flow: false,
+            keep_vault: false,
         }
     }
 }
@@ -99,6 +103,9 @@ enum Repr {
         pairs: Vec<(Repr, Repr)>,
         flow: bool,
     },
+    /// A vault value kept encrypted: `!vault |` and the ciphertext's lines (a styled
+    /// scalar: its collection is not written in flow style).
+    Vault(String),
 }
 
 impl Repr {
@@ -156,6 +163,11 @@ fn represent(v: &Value, opts: &EmitOptions) -> Repr {
                 || (!opts.nice && pairs.iter().all(|(k, x)| k.is_scalar() && x.is_scalar()));
             Repr::Map { pairs, flow }
         }
+        _ if opts.keep_vault && crate::vault::ciphertext_of(v).is_some() => Repr::Vault(
+            crate::vault::ciphertext_of(v)
+                .unwrap_or_default()
+                .to_string(),
+        ),
         _ => {
             let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
             Repr::Scalar {
@@ -444,7 +456,35 @@ impl Emitter {
                     self.block_map(pairs);
                 }
             }
+            Repr::Vault(ciphertext) => self.vault(ciphertext),
         }
+    }
+
+    /// `!vault |` and the ciphertext as a literal block (in a flow collection, which a
+    /// block cannot be in, as a double-quoted scalar).
+    fn vault(&mut self, ciphertext: &str) {
+        self.write_indicator("!vault", true, false, false);
+        self.increase_indent(true, false);
+        if self.flow_level > 0 {
+            self.write_double(ciphertext, true);
+        } else {
+            let text = ciphertext.trim_end_matches('\n');
+            self.write_indicator("|", true, false, false);
+            self.put_break();
+            self.indention = true;
+            self.whitespace = true;
+            for line in text.split('\n') {
+                self.write_indent();
+                for c in line.chars() {
+                    self.put(c);
+                }
+                self.indention = false;
+                self.put_break();
+                self.indention = true;
+                self.whitespace = true;
+            }
+        }
+        self.pop_indent();
     }
 
     /// libyaml's yaml_emitter_check_simple_key.
@@ -453,6 +493,7 @@ impl Emitter {
             Repr::Scalar { text, .. } => text.len() <= 128 && !analyze(text).multiline,
             Repr::Seq { items, .. } => items.is_empty(),
             Repr::Map { pairs, .. } => pairs.is_empty(),
+            Repr::Vault(_) => false,
         }
     }
 
@@ -736,6 +777,36 @@ mod tests {
 
     fn nice(v: Value) -> String {
         emit(&v, &EmitOptions::nice())
+    }
+
+    /// `vault_behavior='keep_encrypted'`, as ansible-core's filter_core target records
+    /// it: a vault value is `!vault |` and its ciphertext, and its mapping is in block
+    /// style.
+    #[test]
+    fn vault_values_kept_encrypted() {
+        let cipher = "$ANSIBLE_VAULT;1.1;AES256\n6566\n3530\n";
+        // A string value as Vaulted::plain makes it (not inlined: copies share its text).
+        let plain = Value::from_safe_string("1234567\n".to_string());
+        crate::vault::note_decrypted(&plain, cipher);
+        let keep = EmitOptions {
+            keep_vault: true,
+            ..EmitOptions::default()
+        };
+        let block = "!vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6566\n  3530\n";
+        assert_eq!(emit(&plain, &keep), block);
+        let m = Value::from(std::collections::BTreeMap::from([
+            ("a", plain.clone()),
+            ("b", plain.clone()),
+        ]));
+        let nested = "!vault |\n    $ANSIBLE_VAULT;1.1;AES256\n    6566\n    3530\n";
+        assert_eq!(emit(&m, &keep), format!("a: {block}b: {block}"),);
+        let outer = Value::from(std::collections::BTreeMap::from([("x", m.clone())]));
+        assert_eq!(
+            emit(&outer, &keep),
+            format!("x:\n  a: {nested}  b: {nested}"),
+        );
+        // Without the option, the plain text.
+        assert_eq!(y(m), "{a: '1234567\n\n    ', b: '1234567\n\n    '}\n");
     }
 
     #[test]

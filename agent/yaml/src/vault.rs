@@ -146,15 +146,30 @@ impl std::fmt::Debug for Vaulted {
 /// The plain texts that vaulted values decrypted to, by where their text lives: every
 /// copy of such a value shares it, so `is vault_encrypted` still knows it after
 /// decryption (a string with the same text made elsewhere is not one of them).
-static DECRYPTED: std::sync::Mutex<Vec<(usize, usize)>> = std::sync::Mutex::new(Vec::new());
+/// Each entry keeps the ciphertext too (`to_yaml(vault_behavior='keep_encrypted')`).
+type DecryptedEntry = ((usize, usize), Arc<str>);
+static DECRYPTED: std::sync::Mutex<Vec<DecryptedEntry>> = std::sync::Mutex::new(Vec::new());
 
 /// Whether `v` is the plain text of a decrypted `!vault` value (or a copy of it).
 pub fn is_decrypted(v: &Value) -> bool {
-    let Some(s) = v.as_str() else {
-        return false;
-    };
+    ciphertext_of(v).is_some()
+}
+
+/// Note `v` as the plain text of `ciphertext` (what [`Vaulted::plain`] does; for tests
+/// that have no vault password).
+#[cfg(test)]
+pub(crate) fn note_decrypted(v: &Value, ciphertext: &str) {
+    if let (Some(s), Ok(mut d)) = (v.as_str(), DECRYPTED.lock()) {
+        d.push(((s.as_ptr() as usize, s.len()), Arc::from(ciphertext)));
+    }
+}
+
+/// The ciphertext of a decrypted `!vault` value's plain text (or a copy of it).
+pub fn ciphertext_of(v: &Value) -> Option<Arc<str>> {
+    let s = v.as_str()?;
     let key = (s.as_ptr() as usize, s.len());
-    DECRYPTED.lock().map(|d| d.contains(&key)).unwrap_or(false)
+    let d = DECRYPTED.lock().ok()?;
+    d.iter().find(|(k, _)| *k == key).map(|(_, c)| c.clone())
 }
 
 static ANY_VAULTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -192,7 +207,10 @@ impl Vaulted {
                     .map(|b| String::from_utf8_lossy(&b).into_owned())?;
                 let v = Value::from_safe_string(text);
                 if let (Some(s), Ok(mut d)) = (v.as_str(), DECRYPTED.lock()) {
-                    d.push((s.as_ptr() as usize, s.len()));
+                    d.push((
+                        (s.as_ptr() as usize, s.len()),
+                        Arc::from(self.ciphertext.as_str()),
+                    ));
                 }
                 Ok(v)
             })

@@ -118,7 +118,7 @@ fn mandatory(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, E
         if let Some(m) = a.some(0) {
             return Err(err(py_str(m)));
         }
-        return Err(err("Mandatory variable not defined."));
+        return Err(super::undefined_error(&value).with_source(super::MandatoryUndefined));
     }
     Ok(value)
 }
@@ -222,7 +222,7 @@ fn yaml_opts(
             "width" => o.width = to_int(v).unwrap_or(80).max(1) as usize,
             "explicit_start" => o.explicit_start = v.is_true(),
             "default_flow_style" => o.nice = v.is_none() || !v.is_true(),
-            "allow_unicode" | "vault_behavior" | "encoding" => {}
+            "allow_unicode" | "encoding" => {}
             other => {
                 return Err(err(format!(
                     "dump_all() got an unexpected keyword argument '{other}'"
@@ -234,14 +234,135 @@ fn yaml_opts(
 }
 
 fn to_yaml(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
-    let a = Args::parse("to_yaml", rest, &[], true)?;
-    let o = yaml_opts(false, &a, None)?;
+    let mut a = Args::parse("to_yaml", rest, &[], true)?;
+    let (value, keep_vault) = vault_behavior(value, &mut a)?;
+    if let Some(text) = styled_scalar(&value, &mut a)? {
+        return Ok(Value::from(text));
+    }
+    let o = agent_yaml::EmitOptions {
+        keep_vault,
+        ..yaml_opts(false, &a, None)?
+    };
     Ok(Value::from(agent_yaml::emit(&value, &o)))
 }
 
+/// `to_yaml(vault_behavior=...)`: what becomes of decrypted vault values in the dump.
+/// `decrypt` (the default) dumps their plain text, `redact` dumps `<redacted>`, `fail`
+/// fails, `keep_encrypted` dumps their ciphertext (`!vault |`; the second value says
+/// so). Takes the option out of `a`.
+fn vault_behavior(value: Value, a: &mut Args) -> Result<(Value, bool), Error> {
+    let Some(i) = a.extra.iter().position(|(k, _)| k == "vault_behavior") else {
+        return Ok((value, false));
+    };
+    let behavior = a.extra.remove(i).1;
+    if !behavior.is_true() {
+        return Ok((value, false));
+    }
+    let behavior = py_str(&behavior);
+    if !matches!(
+        behavior.as_str(),
+        "decrypt" | "keep_encrypted" | "redact" | "fail"
+    ) {
+        return Err(err(
+            "The vault parameter must be one of decrypt, keep_encrypted, redact, fail",
+        ));
+    }
+    if behavior == "decrypt" || behavior == "keep_encrypted" {
+        return Ok((value, behavior == "keep_encrypted"));
+    }
+    fn walk(
+        v: &Value,
+        f: &mut dyn FnMut(&Value) -> Result<Option<Value>, Error>,
+    ) -> Result<Value, Error> {
+        if let Some(r) = f(v)? {
+            return Ok(r);
+        }
+        if is_map(v) {
+            let mut out = indexmap::IndexMap::new();
+            for (k, item) in map_items(v).unwrap_or_default() {
+                out.insert(k, walk(&item, f)?);
+            }
+            return Ok(Value::from_object(out));
+        }
+        if v.as_str().is_none()
+            && let Some(items) = list_of(v)
+        {
+            let out: Result<Vec<Value>, Error> = items.iter().map(|x| walk(x, f)).collect();
+            return Ok(Value::from(out?));
+        }
+        Ok(v.clone())
+    }
+    let value = walk(&value, &mut |v| {
+        if !agent_yaml::vault::is_decrypted(v) {
+            return Ok(None);
+        }
+        match behavior.as_str() {
+            "redact" => Ok(Some(Value::from("<redacted>"))),
+            _ => Err(err("Attempted to dump a vaulted value")),
+        }
+    })?;
+    Ok((value, false))
+}
+
+/// PyYAML's `default_style` and `canonical` for a string (the only value the agent
+/// dumps with them; anything else is an error that says so). Takes both options out of
+/// `a`; `None` when neither is given.
+fn styled_scalar(value: &Value, a: &mut Args) -> Result<Option<String>, Error> {
+    let mut take = |name: &str| {
+        let i = a.extra.iter().position(|(k, _)| k == name)?;
+        Some(a.extra.remove(i).1)
+    };
+    let style = take("default_style").filter(|v| !v.is_none());
+    let canonical = take("canonical").is_some_and(|v| v.is_true());
+    if style.is_none() && !canonical {
+        return Ok(None);
+    }
+    let unsupported = || {
+        err(format!(
+            "to_yaml: the agent supports default_style and canonical only for a one-line \
+             string or a string in a block style, not {}",
+            py_repr(value)
+        ))
+    };
+    let Some(s) = value.as_str() else {
+        return Err(unsupported());
+    };
+    let double = || serde_json::to_string(s).unwrap_or_default();
+    if canonical {
+        return Ok(Some(format!("---\n!!str {}\n", double())));
+    }
+    let style = style.as_ref().and_then(|v| v.as_str()).unwrap_or("");
+    let block = |header: &str, sep: &str| {
+        let chomp = match s.strip_suffix('\n') {
+            None => "-",
+            Some(rest) if rest.ends_with('\n') => "+",
+            Some(_) => "",
+        };
+        let body: Vec<String> = s.lines().map(|l| format!("  {l}")).collect();
+        format!("{header}{chomp}\n{}\n", body.join(sep))
+    };
+    let plain_lines = !s.is_empty()
+        && s.lines()
+            .all(|l| !l.is_empty() && !l.starts_with(' ') && !l.ends_with(' '))
+        && !s.chars().any(|c| c.is_control() && c != '\n');
+    Ok(Some(match style {
+        "\"" => format!("{}\n", double()),
+        "'" if !s.contains('\n') && !s.chars().any(char::is_control) => {
+            format!("'{}'\n", s.replace('\'', "''"))
+        }
+        "|" if plain_lines => block("|", "\n"),
+        ">" if plain_lines => block(">", "\n\n"),
+        _ => return Err(unsupported()),
+    }))
+}
+
 fn to_nice_yaml(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
-    let a = Args::parse("to_nice_yaml", rest, &["indent"], true)?;
-    let o = yaml_opts(true, &a, Some(0))?;
+    let mut a = Args::parse("to_nice_yaml", rest, &["indent"], true)?;
+    let (value, keep_vault) = vault_behavior(value, &mut a)?;
+    let o = agent_yaml::EmitOptions {
+        keep_vault,
+        ..yaml_opts(true, &a, Some(0))?
+    };
     Ok(Value::from(agent_yaml::emit(&value, &o)))
 }
 
@@ -513,8 +634,10 @@ pub fn subelements(obj: &Value, sub: &Value, skip_missing: bool) -> Result<Vec<V
                 py_repr(&values)
             )));
         };
+        // Python tuples, as Ansible makes them: `(item, subitem) == [item, subitem]` is
+        // false.
         for v in l {
-            out.push(Value::from(vec![el.clone(), v]));
+            out.push(Value::from(minijinja::value::Tuple::from([el.clone(), v])));
         }
     }
     Ok(out)

@@ -24,6 +24,21 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     add(env, NS, "truncate", f_truncate);
     add(env, NS, "center", f_center);
     add(env, NS, "striptags", f_striptags);
+    add(env, NS, "replace", f_replace);
+}
+
+/// Jinja2's `replace(s, old, new, count=None)`: Python's `str(s).replace(old, new,
+/// count)`, every occurrence when `count` is none or negative.
+fn f_replace(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
+    let a = Args::parse("replace", rest, &["old", "new", "count"], false)?;
+    let old = py_str(a.req("replace", 0, "old")?);
+    let new = py_str(a.req("replace", 1, "new")?);
+    let count = a.int("replace", 2, -1)?;
+    let s = py_str(&value);
+    Ok(Value::from(match usize::try_from(count) {
+        Ok(n) => s.replacen(&old, &new, n),
+        Err(_) => s.replace(&old, &new),
+    }))
 }
 
 /// Remove Python's digit-group underscores ("1_000"); `None` if they are misplaced.
@@ -253,8 +268,9 @@ fn f_list(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Erro
 fn f_attr(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
     let a = Args::parse("attr", rest, &["name"], false)?;
     let name = py_str(a.req("attr", 0, "name")?);
-    // Jinja2's attr() reads Python attributes only: a dict's keys are not attributes.
-    if super::is_map(&value) || super::is_seq(&value) || value.as_str().is_some() {
+    // Jinja2's attr() reads Python attributes only: a dict's keys are not attributes. A
+    // list has none we model; groupby's (grouper, list) pairs have `grouper` and `list`.
+    if super::is_map(&value) || value.as_str().is_some() {
         return Ok(Value::UNDEFINED);
     }
     Ok(value.get_attr(&name).unwrap_or(Value::UNDEFINED))

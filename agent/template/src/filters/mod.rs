@@ -173,14 +173,19 @@ fn map_filter_with_kwargs(
 /// Prefix of the hidden names the guarded Jinja2 builtins are kept under.
 const BUILTIN_PREFIX: &str = "\u{1}builtin:";
 
-/// Jinja2 builtins that minijinja provides and that would let undefined input through:
-/// each is kept under a hidden name and registered again behind the undefined check.
+/// Jinja2 builtins that minijinja provides: each is kept under a hidden name and registered
+/// again behind the undefined check (an undefined input is the result), and its failures
+/// are reported as Ansible reports a filter plugin's.
 fn guard_builtins(env: &mut Environment<'static>) {
     macro_rules! guard {
         ($($name:literal => $f:path),* $(,)?) => {$(
             env.add_filter(format!("{BUILTIN_PREFIX}{}", $name), $f);
             let wrap = |state: &mut State, value: Value, rest: Rest<ValueOrKwargs>| {
-                reject_undefined(Some(&value), &rest.0)?;
+                // An undefined input is the result, as Ansible's filters give back the
+                // first undefined argument (it fails where the result is used).
+                if let Some(u) = first_undefined(Some(&value), &rest.0) {
+                    return Ok(u);
+                }
                 crate::reject_vaulted($name, &value, &rest.0)?;
                 unknown_test_precheck(state, $name, &rest.0)?;
                 attribute_precheck($name, &value, &rest.0)?;
@@ -223,6 +228,21 @@ fn guard_builtins(env: &mut Environment<'static>) {
         "groupby" => minijinja::filters::groupby,
         "sum" => minijinja::filters::sum,
         "round" => minijinja::filters::round,
+        "upper" => minijinja::filters::upper,
+        "lower" => minijinja::filters::lower,
+        "title" => minijinja::filters::title,
+        "length" => minijinja::filters::length,
+        "count" => minijinja::filters::length,
+        "items" => minijinja::filters::items,
+        "trim" => minijinja::filters::trim,
+        "abs" => minijinja::filters::abs,
+        "first" => minijinja::filters::first,
+        "last" => minijinja::filters::last,
+        "string" => minijinja::filters::string,
+        "slice" => minijinja::filters::slice,
+        "batch" => minijinja::filters::batch,
+        "capitalize" => minijinja::filters::capitalize,
+        "reverse" => minijinja::filters::reverse,
     );
 }
 
@@ -230,7 +250,7 @@ fn guard_builtins(env: &mut Environment<'static>) {
 /// `'x' is undefined`).
 const TAKES_UNDEFINED: &[&str] = &["default", "d", "mandatory", "type_debug"];
 /// Filters whose arguments may be undefined (used only when needed).
-const ARGS_MAY_BE_UNDEFINED: &[&str] = &["default", "d"];
+const ARGS_MAY_BE_UNDEFINED: &[&str] = &["default", "d", "ternary"];
 /// Collection filters that Ansible knows by their FQCN only (the short names of
 /// `json_query` and, through ansible.netcommon's routing, `ipaddr`/`ipv4`/`ipv6` resolve).
 const FQCN_ONLY: &[&str] = &[
@@ -252,17 +272,40 @@ pub(crate) fn undefined_error(v: &Value) -> Error {
     }
 }
 
+/// The cause of `mandatory`'s failure on an undefined value without a message: the
+/// error conversion (errors.rs) says `Mandatory variable 'NAME' not defined.` with the
+/// name of the value's expression, which only the template's VM knows.
+#[derive(Debug)]
+pub(crate) struct MandatoryUndefined;
+
+impl std::fmt::Display for MandatoryUndefined {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Mandatory variable not defined.")
+    }
+}
+
+impl std::error::Error for MandatoryUndefined {}
+
 /// Fail on an undefined value or argument (keyword arguments included).
 pub(crate) fn reject_undefined(value: Option<&Value>, rest: &[ValueOrKwargs]) -> Result<(), Error> {
+    match first_undefined(value, rest) {
+        Some(u) => Err(undefined_error(&u)),
+        None => Ok(()),
+    }
+}
+
+/// The first undefined among the value and the arguments (keyword arguments included),
+/// as ansible-core's `get_first_marker_arg` finds it.
+pub(crate) fn first_undefined(value: Option<&Value>, rest: &[ValueOrKwargs]) -> Option<Value> {
     if let Some(v) = value
         && v.is_undefined()
     {
-        return Err(undefined_error(v));
+        return Some(v.clone());
     }
     for a in rest {
         let a: &Value = a;
         if a.is_undefined() {
-            return Err(undefined_error(a));
+            return Some(a.clone());
         }
         if a.is_kwargs()
             && let Ok(k) = Kwargs::try_from(a.clone())
@@ -271,25 +314,31 @@ pub(crate) fn reject_undefined(value: Option<&Value>, rest: &[ValueOrKwargs]) ->
                 if let Ok(val) = k.peek::<Value>(name)
                     && val.is_undefined()
                 {
-                    return Err(undefined_error(&val));
+                    return Some(val);
                 }
             }
         }
     }
-    Ok(())
+    None
 }
 
 /// Register one filter under `<namespace>.<name>` and (unless Ansible knows it by its
-/// FQCN only) under `name`. Undefined input fails, except for the filters that take it.
+/// FQCN only) under `name`. Undefined input is given back, except to the filters that
+/// take it.
 pub(crate) fn add(env: &mut Environment<'static>, namespace: &str, name: &str, f: FilterFn) {
     let value_ok = TAKES_UNDEFINED.contains(&name);
     let args_ok = ARGS_MAY_BE_UNDEFINED.contains(&name);
     let fqcn: std::sync::Arc<str> = std::sync::Arc::from(format!("{namespace}.{name}"));
     let wrap = move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| {
-        reject_undefined(
+        // An undefined input is the result (Ansible's filters give back the first
+        // undefined argument, which fails where it is used), except for the filters made
+        // to take one.
+        if let Some(u) = first_undefined(
             (!value_ok).then_some(&value),
             if args_ok { &[] } else { &rest.0 },
-        )?;
+        ) {
+            return Ok(u);
+        }
         crate::reject_vaulted(&fqcn, &value, &rest.0)?;
         f(state, value, &rest.0).map_err(|e| plugin_failed("filter", &fqcn, e))
     };
@@ -303,7 +352,8 @@ pub(crate) fn add(env: &mut Environment<'static>, namespace: &str, name: &str, f
 /// 'ansible.builtin.NAME' failed: CAUSE`. Undefined values are not the plugin's failure
 /// and pass through unchanged, and so does an error that already names a plugin.
 pub(crate) fn plugin_failed(kind: &str, fqcn: &str, e: Error) -> Error {
-    if e.kind() == ErrorKind::UndefinedError {
+    let mandatory = || std::error::Error::source(&e).is_some_and(|s| s.is::<MandatoryUndefined>());
+    if e.kind() == ErrorKind::UndefinedError || mandatory() {
         return e;
     }
     let detail = e

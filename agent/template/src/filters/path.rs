@@ -474,6 +474,14 @@ impl Object for PyDateTime {
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.iso(' '))
     }
+
+    /// Datetimes compare in time order, as Python's do.
+    fn custom_cmp(
+        self: &Arc<Self>,
+        other: &minijinja::value::DynObject,
+    ) -> Option<std::cmp::Ordering> {
+        Some(self.dt.cmp(&other.downcast_ref::<Self>()?.dt))
+    }
 }
 
 impl PyDateTime {
@@ -558,5 +566,11 @@ mod tests {
         let v = parse_datetime("2024-02-03 04:05:06", "%Y-%m-%d %H:%M:%S").unwrap();
         assert_eq!(v.to_string(), "2024-02-03 04:05:06");
         assert_eq!(v.get_attr("month").unwrap(), Value::from(2));
+        let later = parse_datetime("2024-02-03 04:05:07", "%Y-%m-%d %H:%M:%S").unwrap();
+        assert!(v < later && later > v);
+        assert_eq!(
+            v,
+            parse_datetime("2024-02-03 04:05:06", "%Y-%m-%d %H:%M:%S").unwrap()
+        );
     }
 }
