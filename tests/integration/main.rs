@@ -641,7 +641,11 @@ fn patched_copy(
     if let Some(n) = script_lines {
         let path = tmp.path().join(name).join("runme.sh");
         let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // A new file (the copy may be a link to the original), executable as runme.sh is.
+        fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         fs::write(&path, support::script_head(&text, n))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(Some(tmp))

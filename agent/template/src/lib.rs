@@ -720,7 +720,7 @@ fn is_var_path(expr: &str) -> bool {
 }
 
 enum Container<'a> {
-    Seq(&'a Vec<Value>),
+    Seq(&'a [Value]),
     Map(&'a indexmap::IndexMap<Value, Value>),
 }
 
@@ -769,7 +769,12 @@ pub(crate) fn is_plain_container(v: &Value) -> bool {
 
 fn plain_container(v: &Value) -> Option<Container<'_>> {
     if let Some(seq) = v.downcast_object_ref::<Vec<Value>>() {
-        return Some(Container::Seq(seq));
+        return Some(Container::Seq(seq.as_slice()));
+    }
+    // A tuple (subelements' pairs) holds values as a list does; what leaves the
+    // templates is a list, as Ansible's finalize makes it.
+    if let Some(t) = v.downcast_object_ref::<minijinja::value::Tuple>() {
+        return Some(Container::Seq(&t[..]));
     }
     v.downcast_object_ref::<indexmap::IndexMap<Value, Value>>()
         .map(Container::Map)

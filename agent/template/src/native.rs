@@ -586,10 +586,12 @@ fn chain_tag(src: &str, start: usize, end_delim: Option<&str>) -> (usize, Spans)
             && let Some((chain_end, steps)) = steps_after(src, group_end)
             && follows_default_or_defined(b, chain_end)
         {
-            let mut call = format!("__agent_steps({}", &src[i..group_end]);
+            // The group and the subscripts may hold chains of their own
+            // (`(a.b | default({})).c | default(1)`).
+            let mut call = format!("__agent_steps({}", rewrite_expr_chains(&src[i..group_end]));
             for step in steps {
                 call.push_str(", ");
-                call.push_str(&step);
+                call.push_str(&rewrite_expr_chains(&step));
             }
             call.push(')');
             spans.push((i, chain_end, call));

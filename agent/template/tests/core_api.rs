@@ -709,6 +709,9 @@ fn filters_give_back_undefined_input() {
     assert!(e.contains("'nd' is undefined"), "{e}");
     let e = r("{{ (nd | int) > 2 }}").unwrap_err();
     assert!(e.contains("'nd' is undefined"), "{e}");
+    // An undefined item fails a join (it would print as nothing).
+    let e = r("{{ [1, nd] | map('string') | join(',') }}").unwrap_err();
+    assert!(e.contains("undefined"), "{e}");
     // Jinja2's replace with a count.
     assert_eq!(
         r("{{ 'aaa' | replace('a', 'b', 2) }}").unwrap(),
@@ -722,6 +725,7 @@ fn filters_give_back_undefined_input() {
         r("{{ 'abc' | replace('', '-') }}").unwrap(),
         "string:'-a-b-c-'"
     );
+    assert!(r("{{ ('x' * 1000000) | replace('', 'yyyyyyyyyyyy') }}").is_err());
 }
 
 /// ansible-core's internal finalize filter gives plain lists and dicts; groupby's pairs
@@ -765,6 +769,10 @@ fn group_chains_reach_default() {
             "string:'b'",
         ),
         ("{{ lst | map('string') | join(',') }}", "string:'1,2,3'"),
+        // Chains inside the group are guarded too.
+        ("{{ (nd.b | default({})).c | default(1) }}", "number:1"),
+        ("{{ (nd.b | d([]))[0] | d('') }}", "string:''"),
+        ("{{ (d[nd.x | default('k')]).y | default(2) }}", "number:2"),
     ] {
         assert_eq!(r(e).as_deref(), Ok(want), "{e}");
     }

@@ -146,8 +146,10 @@ impl std::fmt::Debug for Vaulted {
 /// The plain texts that vaulted values decrypted to, by where their text lives: every
 /// copy of such a value shares it, so `is vault_encrypted` still knows it after
 /// decryption (a string with the same text made elsewhere is not one of them).
-/// Each entry keeps the ciphertext too (`to_yaml(vault_behavior='keep_encrypted')`).
-type DecryptedEntry = ((usize, usize), Arc<str>);
+/// Each entry keeps the ciphertext too (`to_yaml(vault_behavior='keep_encrypted')`), and
+/// a copy of the plain text, so that its text stays where it is (no other string can
+/// come to live there while the entry is kept).
+type DecryptedEntry = ((usize, usize), Arc<str>, Value);
 static DECRYPTED: std::sync::Mutex<Vec<DecryptedEntry>> = std::sync::Mutex::new(Vec::new());
 
 /// Whether `v` is the plain text of a decrypted `!vault` value (or a copy of it).
@@ -160,7 +162,11 @@ pub fn is_decrypted(v: &Value) -> bool {
 #[cfg(test)]
 pub(crate) fn note_decrypted(v: &Value, ciphertext: &str) {
     if let (Some(s), Ok(mut d)) = (v.as_str(), DECRYPTED.lock()) {
-        d.push(((s.as_ptr() as usize, s.len()), Arc::from(ciphertext)));
+        d.push((
+            (s.as_ptr() as usize, s.len()),
+            Arc::from(ciphertext),
+            v.clone(),
+        ));
     }
 }
 
@@ -169,7 +175,9 @@ pub fn ciphertext_of(v: &Value) -> Option<Arc<str>> {
     let s = v.as_str()?;
     let key = (s.as_ptr() as usize, s.len());
     let d = DECRYPTED.lock().ok()?;
-    d.iter().find(|(k, _)| *k == key).map(|(_, c)| c.clone())
+    d.iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, c, _)| c.clone())
 }
 
 static ANY_VAULTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -210,6 +218,7 @@ impl Vaulted {
                     d.push((
                         (s.as_ptr() as usize, s.len()),
                         Arc::from(self.ciphertext.as_str()),
+                        v.clone(),
                     ));
                 }
                 Ok(v)

@@ -236,7 +236,12 @@ fn yaml_opts(
 fn to_yaml(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, Error> {
     let mut a = Args::parse("to_yaml", rest, &[], true)?;
     let (value, keep_vault) = vault_behavior(value, &mut a)?;
-    if let Some(text) = styled_scalar(&value, &mut a)? {
+    // A vault value kept encrypted is `!vault |` whatever the default style (PyYAML: the
+    // node's own style wins); never its plain text in another style.
+    let kept = keep_vault && agent_yaml::vault::is_decrypted(&value);
+    if let Some(text) = styled_scalar(&value, &mut a)?
+        && !kept
+    {
         return Ok(Value::from(text));
     }
     let o = agent_yaml::EmitOptions {

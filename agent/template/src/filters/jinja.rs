@@ -35,6 +35,20 @@ fn f_replace(_: &State, value: Value, rest: &[ValueOrKwargs]) -> Result<Value, E
     let new = py_str(a.req("replace", 1, "new")?);
     let count = a.int("replace", 2, -1)?;
     let s = py_str(&value);
+    // The result's size first: a replacement that would make a huge string fails.
+    let hits = if old.is_empty() {
+        s.chars().count() + 1
+    } else {
+        s.matches(old.as_str()).count()
+    };
+    let hits = usize::try_from(count).map_or(hits, |n| hits.min(n));
+    let size = s.len().saturating_add(hits.saturating_mul(new.len()));
+    if size > crate::repeat::MAX_REPEAT_SIZE {
+        return Err(err(format!(
+            "replace: the result would be {size} bytes, more than {}",
+            crate::repeat::MAX_REPEAT_SIZE
+        )));
+    }
     Ok(Value::from(match usize::try_from(count) {
         Ok(n) => s.replacen(&old, &new, n),
         Err(_) => s.replace(&old, &new),

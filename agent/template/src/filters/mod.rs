@@ -186,6 +186,17 @@ fn guard_builtins(env: &mut Environment<'static>) {
                 if let Some(u) = first_undefined(Some(&value), &rest.0) {
                     return Ok(u);
                 }
+                // An undefined item fails a join, as printing it fails in Ansible
+                // (minijinja's join would print it as nothing).
+                if $name == "join"
+                    && let Some(u) = value
+                        .as_object()
+                        .filter(|_| value.kind() == minijinja::value::ValueKind::Seq)
+                        .and_then(|_| value.try_iter().ok())
+                        .and_then(|mut it| it.find(Value::is_undefined))
+                {
+                    return Err(undefined_error(&u));
+                }
                 crate::reject_vaulted($name, &value, &rest.0)?;
                 unknown_test_precheck(state, $name, &rest.0)?;
                 attribute_precheck($name, &value, &rest.0)?;
