@@ -567,7 +567,8 @@ mod tests {
         assert_eq!(v.to_string(), "2024-02-03 04:05:06");
         assert_eq!(v.get_attr("month").unwrap(), Value::from(2));
         let later = parse_datetime("2024-02-03 04:05:07", "%Y-%m-%d %H:%M:%S").unwrap();
-        assert!(v < later && later > v);
+        assert!(v < later);
+        assert!(later > v);
         assert_eq!(
             v,
             parse_datetime("2024-02-03 04:05:06", "%Y-%m-%d %H:%M:%S").unwrap()
